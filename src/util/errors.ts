@@ -1,0 +1,76 @@
+/**
+ * Stable error codes. The numeric value is what travels on the wire (ControlResponse.code
+ * and ErrorNotification.code in codecs/control.xml, whose ErrorCode enum must list the same
+ * names and values: test/util/errors.test.ts pins that) and what tests assert; the name is
+ * what people and logs see. Never renumber; only append.
+ */
+export const ErrorCode = {
+  OK: 0,
+  GENERIC: 1,
+  // protocol
+  MALFORMED_MESSAGE: 10,
+  UNKNOWN_TEMPLATE: 11,
+  UNSUPPORTED_VERSION: 12,
+  UNKNOWN_SESSION: 13,
+  NOT_ALLOWED: 14,
+  REQUEST_TOO_LARGE: 15,
+  TIMEOUT: 16,
+  INVALID_ARGUMENT: 17,
+  // catalog / recordings
+  UNKNOWN_RECORDING: 20,
+  UNKNOWN_CHANNEL: 21,
+  CHANNEL_ALREADY_RECORDING: 22,
+  RECORDING_ACTIVE: 23,
+  INVALID_POSITION: 24,
+  UNKNOWN_REPLAY: 25,
+  MAX_RECORDINGS: 26,
+  MAX_REPLAYS: 27,
+  INVALID_SOURCE: 28,
+  QUARANTINED: 29,
+  // storage
+  STORAGE_FULL: 40,
+  STORAGE_UNWRITABLE: 41,
+  CORRUPT_CATALOG: 42,
+  CORRUPT_SEGMENT: 43,
+  CORRUPT_METADATA: 44,
+  CORRUPT_INDEX: 45,
+  ARCHIVE_LOCKED: 46,
+  UNSUPPORTED_FORMAT_VERSION: 47,
+  IO_ERROR: 48,
+  EVENT_TOO_LARGE: 49,
+  // sources
+  SOURCE_FAILED: 60,
+  // cluster
+  CLUSTER_UNAVAILABLE: 80,
+} as const;
+
+export type ErrorCodeName = keyof typeof ErrorCode;
+export type ErrorCodeValue = (typeof ErrorCode)[ErrorCodeName];
+
+const namesByValue = new Map<number, ErrorCodeName>(
+  (Object.keys(ErrorCode) as ErrorCodeName[]).map((k) => [ErrorCode[k], k]),
+);
+
+export function errorCodeName(code: number): string {
+  return namesByValue.get(code) ?? `CODE_${code}`;
+}
+
+/** An error with a stable code; the message names the problem for a person. */
+export class VcrError extends Error {
+  override name = 'VcrError';
+  constructor(
+    readonly code: ErrorCodeValue,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+
+  get codeName(): string {
+    return errorCodeName(this.code);
+  }
+}
+
+export function isVcrError(err: unknown, code?: ErrorCodeValue): err is VcrError {
+  return err instanceof VcrError && (code === undefined || err.code === code);
+}
