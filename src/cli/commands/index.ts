@@ -3,7 +3,26 @@
  * (its subcommands, flags and action) on the program.
  */
 import type { Command } from 'commander';
+import { registerRecord } from './record.js';
+import { registerReplay } from './replay.js';
+import { registerEvents } from './events.js';
+import { registerQuery } from './query.js';
+import { registerQuarantine } from './quarantine.js';
+import { registerDelete } from './delete.js';
+import { registerCluster } from './cluster.js';
+import { registerStatus } from './status.js';
+import { registerDemo } from './demo.js';
 
 export type RegisterCommand = (program: Command) => void;
 
-export const commandModules: RegisterCommand[] = [];
+export const commandModules: RegisterCommand[] = [
+  registerRecord,
+  registerReplay,
+  registerEvents,
+  registerQuery,
+  registerQuarantine,
+  registerDelete,
+  registerCluster,
+  registerStatus,
+  registerDemo,
+];

@@ -1,0 +1,214 @@
+/**
+ * The archiver's configuration: defaults, the JSON config file, and command-line overrides.
+ * Validation is strict (unknown keys are errors) and every error names the offending key, so
+ * a typo in a config file fails at start-up instead of being silently ignored.
+ */
+import { readFileSync } from 'node:fs';
+import { ErrorCode, VcrError } from '../util/errors.js';
+
+export interface ChannelConfig {
+  channel: string;
+  source: string;
+  aliases: string[];
+}
+
+export interface ArchiverLimits {
+  /** Recordings active at once. */
+  maxRecordings: number;
+  /** Replay sessions active at once. */
+  maxReplays: number;
+  /** Largest event accepted from file/stdin sources (bytes). */
+  maxEventSize: number;
+  /** Default keep-alive timeout of control sessions (ms) when the client asks for 0. */
+  sessionTimeoutMs: number;
+  /** Control sessions open at once. */
+  maxSessions: number;
+}
+
+export interface ArchiverConfig {
+  dir: string;
+  /** HOST:PORT of the control endpoint. */
+  control: string;
+  channels: ChannelConfig[];
+  /** udp://HOST:PORT destinations that receive every notification. */
+  notifications: string[];
+  fileSyncLevel: 0 | 1 | 2;
+  segmentLength: number | undefined;
+  limits: ArchiverLimits;
+  /** Client IP addresses allowed to talk to the control endpoint; empty: everyone. */
+  allowlist: string[];
+  allowDestructive: boolean;
+  /** Prometheus endpoint port on 127.0.0.1; undefined: no endpoint, 0: any free port. */
+  metricsPort: number | undefined;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  progressIntervalMs: number;
+}
+
+export const DEFAULT_CONTROL = '127.0.0.1:8010';
+
+export const DEFAULT_LIMITS: ArchiverLimits = {
+  maxRecordings: 64,
+  maxReplays: 64,
+  maxEventSize: 1024 * 1024,
+  sessionTimeoutMs: 10_000,
+  maxSessions: 1024,
+};
+
+export function defaultConfig(dir: string): ArchiverConfig {
+  return {
+    dir,
+    control: DEFAULT_CONTROL,
+    channels: [],
+    notifications: [],
+    fileSyncLevel: 0,
+    segmentLength: undefined,
+    limits: { ...DEFAULT_LIMITS },
+    allowlist: [],
+    allowDestructive: true,
+    metricsPort: undefined,
+    logLevel: 'info',
+    progressIntervalMs: 1000,
+  };
+}
+
+function bad(key: string, what: string): VcrError {
+  return new VcrError(ErrorCode.INVALID_ARGUMENT, `config key '${key}': ${what}`);
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function int(v: unknown, key: string, min: number, max: number): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+    throw bad(key, `must be an integer from ${min} to ${max}, got ${JSON.stringify(v)}`);
+  }
+  return v;
+}
+
+function str(v: unknown, key: string, maxLength = 4096): string {
+  if (typeof v !== 'string' || v.length === 0 || v.length > maxLength) {
+    throw bad(key, `must be a non-empty string of at most ${maxLength} characters`);
+  }
+  return v;
+}
+
+function strList(v: unknown, key: string): string[] {
+  if (!Array.isArray(v)) throw bad(key, 'must be an array of strings');
+  return v.map((s, i) => str(s, `${key}[${i}]`));
+}
+
+function noUnknownKeys(o: Record<string, unknown>, known: string[], prefix: string): void {
+  for (const k of Object.keys(o)) {
+    if (!known.includes(k)) throw bad(prefix + k, `unknown key (known: ${known.join(', ')})`);
+  }
+}
+
+/** Checks HOST:PORT (IPv4 or a name; port 0-65535); returns [host, port]. */
+export function parseHostPort(value: string, key = 'control'): [string, number] {
+  const m = /^([^\s:]+|\[[0-9a-fA-F:]+\]):(\d{1,5})$/.exec(value);
+  if (!m) throw bad(key, `must be HOST:PORT, got ${JSON.stringify(value)}`);
+  const port = Number(m[2]);
+  if (port > 65535) throw bad(key, `port ${port} is out of range`);
+  const host = m[1]!.startsWith('[') ? m[1]!.slice(1, -1) : m[1]!;
+  return [host, port];
+}
+
+const TOP_KEYS = [
+  'control',
+  'channels',
+  'notifications',
+  'fileSyncLevel',
+  'segmentLength',
+  'limits',
+  'allowlist',
+  'allowDestructive',
+  'metricsPort',
+  'logLevel',
+  'progressIntervalMs',
+];
+const LIMIT_KEYS = Object.keys(DEFAULT_LIMITS);
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+/** Applies a parsed config document onto base; throws VcrError(INVALID_ARGUMENT) naming the key. */
+export function applyConfigDocument(base: ArchiverConfig, doc: unknown): ArchiverConfig {
+  if (!isObject(doc)) throw bad('(root)', 'the config file must hold a JSON object');
+  noUnknownKeys(doc, TOP_KEYS, '');
+  const c: ArchiverConfig = { ...base, limits: { ...base.limits } };
+  if (doc.control !== undefined) {
+    c.control = str(doc.control, 'control');
+    parseHostPort(c.control);
+  }
+  if (doc.channels !== undefined) {
+    if (!Array.isArray(doc.channels)) throw bad('channels', 'must be an array of {channel, source, aliases}');
+    c.channels = doc.channels.map((e, i) => {
+      const k = `channels[${i}]`;
+      if (!isObject(e)) throw bad(k, 'must be an object {channel, source, aliases}');
+      noUnknownKeys(e, ['channel', 'source', 'aliases'], `${k}.`);
+      return {
+        channel: str(e.channel, `${k}.channel`, 256),
+        source: str(e.source, `${k}.source`),
+        aliases: e.aliases === undefined ? [] : strList(e.aliases, `${k}.aliases`),
+      };
+    });
+  }
+  if (doc.notifications !== undefined) {
+    c.notifications = strList(doc.notifications, 'notifications');
+    c.notifications.forEach((n, i) => {
+      if (!n.startsWith('udp://')) throw bad(`notifications[${i}]`, 'must be udp://HOST:PORT');
+    });
+  }
+  if (doc.fileSyncLevel !== undefined) c.fileSyncLevel = int(doc.fileSyncLevel, 'fileSyncLevel', 0, 2) as 0 | 1 | 2;
+  if (doc.segmentLength !== undefined) {
+    const s = int(doc.segmentLength, 'segmentLength', 65536, 1 << 30);
+    if ((s & (s - 1)) !== 0) throw bad('segmentLength', 'must be a power of two');
+    c.segmentLength = s;
+  }
+  if (doc.limits !== undefined) {
+    if (!isObject(doc.limits)) throw bad('limits', 'must be an object');
+    noUnknownKeys(doc.limits, LIMIT_KEYS, 'limits.');
+    const l = doc.limits;
+    if (l.maxRecordings !== undefined) c.limits.maxRecordings = int(l.maxRecordings, 'limits.maxRecordings', 1, 100_000);
+    if (l.maxReplays !== undefined) c.limits.maxReplays = int(l.maxReplays, 'limits.maxReplays', 0, 100_000);
+    if (l.maxEventSize !== undefined) c.limits.maxEventSize = int(l.maxEventSize, 'limits.maxEventSize', 1, 1 << 30);
+    if (l.sessionTimeoutMs !== undefined) {
+      c.limits.sessionTimeoutMs = int(l.sessionTimeoutMs, 'limits.sessionTimeoutMs', 100, 86_400_000);
+    }
+    if (l.maxSessions !== undefined) c.limits.maxSessions = int(l.maxSessions, 'limits.maxSessions', 1, 1_000_000);
+  }
+  if (doc.allowlist !== undefined) c.allowlist = strList(doc.allowlist, 'allowlist');
+  if (doc.allowDestructive !== undefined) {
+    if (typeof doc.allowDestructive !== 'boolean') throw bad('allowDestructive', 'must be true or false');
+    c.allowDestructive = doc.allowDestructive;
+  }
+  if (doc.metricsPort !== undefined) {
+    c.metricsPort = doc.metricsPort === null ? undefined : int(doc.metricsPort, 'metricsPort', 0, 65535);
+  }
+  if (doc.logLevel !== undefined) {
+    if (typeof doc.logLevel !== 'string' || !LOG_LEVELS.includes(doc.logLevel)) {
+      throw bad('logLevel', `must be one of ${LOG_LEVELS.join(', ')}`);
+    }
+    c.logLevel = doc.logLevel as ArchiverConfig['logLevel'];
+  }
+  if (doc.progressIntervalMs !== undefined) {
+    c.progressIntervalMs = int(doc.progressIntervalMs, 'progressIntervalMs', 10, 3_600_000);
+  }
+  return c;
+}
+
+/** Reads and validates a config file (JSON). */
+export function loadConfigFile(base: ArchiverConfig, path: string): ArchiverConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new VcrError(ErrorCode.INVALID_ARGUMENT, `cannot read config file ${path}: ${(err as Error).message}`);
+  }
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (err) {
+    throw new VcrError(ErrorCode.INVALID_ARGUMENT, `config file ${path} is not valid JSON: ${(err as Error).message}`);
+  }
+  return applyConfigDocument(base, doc);
+}

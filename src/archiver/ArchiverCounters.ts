@@ -1,0 +1,83 @@
+/**
+ * The archiver's counters, by name. One instance is shared by the conductor, the sessions and
+ * the adapter; StatsSnapshot (control protocol) and the Prometheus endpoint both read from it,
+ * so the two views always agree. Per-channel counters are named `channel.NAME.KEY`.
+ */
+
+export const GLOBAL_COUNTERS = [
+  'events',
+  'bytes',
+  'kernelDrops',
+  'malformed',
+  'oversize',
+  'errors',
+  'controlMalformed',
+  'sourceMalformed',
+  'rejected',
+  'controlRequests',
+  'duplicateRequests',
+  'sessionsOpened',
+  'sessionsClosed',
+  'sessionsTimedOut',
+  'activeSessions',
+  'activeRecordings',
+  'activeReplays',
+  'recordingsStarted',
+  'recordingsStopped',
+  'recordingsFailed',
+  'replaysStarted',
+  'replaysEnded',
+  'replayEvents',
+  'replayBytes',
+  'readRequests',
+  'readBytes',
+  'notificationsSent',
+  'sendErrors',
+] as const;
+export type GlobalCounter = (typeof GLOBAL_COUNTERS)[number];
+
+export const CHANNEL_COUNTERS = ['events', 'bytes', 'kernelDrops', 'oversize', 'malformed', 'recordings'] as const;
+export type ChannelCounter = (typeof CHANNEL_COUNTERS)[number];
+
+export class ArchiverCounters {
+  private readonly global = new Map<GlobalCounter, number>(GLOBAL_COUNTERS.map((n) => [n, 0]));
+  private readonly channels = new Map<string, Map<ChannelCounter, number>>();
+
+  add(name: GlobalCounter, delta = 1): void {
+    this.global.set(name, (this.global.get(name) ?? 0) + delta);
+  }
+
+  set(name: GlobalCounter, value: number): void {
+    this.global.set(name, value);
+  }
+
+  get(name: GlobalCounter): number {
+    return this.global.get(name) ?? 0;
+  }
+
+  addChannel(channel: string, name: ChannelCounter, delta = 1): void {
+    let m = this.channels.get(channel);
+    if (!m) {
+      m = new Map(CHANNEL_COUNTERS.map((n) => [n, 0]));
+      this.channels.set(channel, m);
+    }
+    m.set(name, (m.get(name) ?? 0) + delta);
+  }
+
+  getChannel(channel: string, name: ChannelCounter): number {
+    return this.channels.get(channel)?.get(name) ?? 0;
+  }
+
+  channelNames(): string[] {
+    return [...this.channels.keys()];
+  }
+
+  /** All counters as [name, value], globals first. */
+  snapshot(): [string, number][] {
+    const out: [string, number][] = [...this.global.entries()];
+    for (const [ch, m] of this.channels) {
+      for (const [k, v] of m) out.push([`channel.${ch}.${k}`, v]);
+    }
+    return out;
+  }
+}

@@ -1,0 +1,81 @@
+/**
+ * The Prometheus text endpoint (`GET /metrics` on 127.0.0.1:metricsPort), built with
+ * prom-client. Values are pulled from ArchiverCounters when scraped, so nothing on the hot
+ * path touches prom-client. Global counters become `vcr_<name>` gauges; per-channel counters
+ * become `vcr_channel_<name>{channel="..."}`.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { CHANNEL_COUNTERS, GLOBAL_COUNTERS, type ArchiverCounters } from './ArchiverCounters.js';
+
+function snake(name: string): string {
+  return name.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toLowerCase();
+}
+
+export class ArchiverMetrics {
+  readonly registry = new Registry();
+  private server: Server | undefined;
+
+  constructor(private readonly counters: ArchiverCounters) {
+    for (const name of GLOBAL_COUNTERS) {
+      new Gauge({
+        name: `vcr_${snake(name)}`,
+        help: `VCR archiver counter ${name}`,
+        registers: [this.registry],
+        collect() {
+          this.set(counters.get(name));
+        },
+      });
+    }
+    for (const name of CHANNEL_COUNTERS) {
+      new Gauge({
+        name: `vcr_channel_${snake(name)}`,
+        help: `VCR archiver per-channel counter ${name}`,
+        labelNames: ['channel'],
+        registers: [this.registry],
+        collect() {
+          for (const ch of counters.channelNames()) this.set({ channel: ch }, counters.getChannel(ch, name));
+        },
+      });
+    }
+    collectDefaultMetrics({ register: this.registry, prefix: 'vcr_process_' });
+  }
+
+  /** Prometheus text exposition of every counter. */
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  /** Starts the HTTP endpoint; resolves with the bound port. */
+  listen(port: number, host = '127.0.0.1'): Promise<number> {
+    const server = createServer((req, res) => {
+      if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') {
+        res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try GET /metrics\n');
+        return;
+      }
+      this.text().then(
+        (body) => res.writeHead(200, { 'content-type': this.registry.contentType }).end(body),
+        (err: Error) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`${err.message}\n`),
+      );
+    });
+    this.server = server;
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolve((server.address() as AddressInfo).port);
+      });
+    });
+  }
+
+  close(): Promise<void> {
+    const s = this.server;
+    this.server = undefined;
+    if (!s) return Promise.resolve();
+    return new Promise((resolve) => {
+      s.closeAllConnections?.();
+      s.close(() => resolve());
+    });
+  }
+}

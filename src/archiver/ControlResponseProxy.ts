@@ -1,0 +1,232 @@
+/**
+ * Outbound encoding of control responses and data messages (templates 100-199). Each method
+ * returns a freshly allocated datagram: the bytes are both sent (asynchronously) and kept in
+ * the session's answer cache, so they must not share a scratch buffer.
+ */
+import {
+  BooleanType,
+  ChannelDescriptorEncoder,
+  ClusterStatusEncoder,
+  ControlResponseCode,
+  ControlResponseEncoder,
+  MessageHeaderEncoder,
+  QuarantineDescriptorEncoder,
+  ReadChunkEncoder,
+  RecordingDescriptorEncoder,
+  RecordingState,
+  StatsSnapshotEncoder,
+} from '../../codecs/generated/control/index.js';
+import type { ErrorCode as WireErrorCode } from '../../codecs/generated/control/index.js';
+import type { QuarantineInfo, RecordingInfo, RecordingStateName } from './ports.js';
+
+/** The archiver keeps every message it sends under this many bytes (docs/PROTOCOL.md). */
+export const MAX_MESSAGE = 60_000;
+export const HEADER_LENGTH = 8;
+const MAX_TEXT = 1000;
+
+export interface ChunkEvent {
+  position: number;
+  utcNs: bigint;
+  monoNs: bigint;
+  eventLength: number;
+  fragmentOffset: number;
+  payload: Uint8Array;
+}
+
+/** Bytes a ReadChunk takes before its events, and per event before the payload. */
+export const READ_CHUNK_OVERHEAD = HEADER_LENGTH + ReadChunkEncoder.BLOCK_LENGTH + 4;
+export const READ_EVENT_OVERHEAD = 8 + 8 + 8 + 4 + 4 + 4;
+
+const STATE_CODES: Record<RecordingStateName, RecordingState> = {
+  recording: RecordingState.RECORDING,
+  stopped: RecordingState.STOPPED,
+  failed: RecordingState.FAILED,
+  invalid: RecordingState.INVALID,
+  deleted: RecordingState.DELETED,
+};
+
+function clip(text: string): string {
+  return text.length > MAX_TEXT ? `${text.slice(0, MAX_TEXT - 3)}...` : text;
+}
+
+export class ControlResponseProxy {
+  private readonly scratch = Buffer.alloc(65536);
+  private readonly header = new MessageHeaderEncoder();
+  private readonly response = new ControlResponseEncoder();
+  private readonly descriptor = new RecordingDescriptorEncoder();
+  private readonly chunk = new ReadChunkEncoder();
+  private readonly channel = new ChannelDescriptorEncoder();
+  private readonly stats = new StatsSnapshotEncoder();
+  private readonly quarantine = new QuarantineDescriptorEncoder();
+  private readonly cluster = new ClusterStatusEncoder();
+
+  private copyOut(bodyLength: number): Buffer {
+    const len = HEADER_LENGTH + bodyLength;
+    const out = Buffer.allocUnsafe(len);
+    this.scratch.copy(out, 0, 0, len);
+    return out;
+  }
+
+  ok(sessionId: bigint, correlationId: bigint, relevantId: bigint | number, dataCount = 0): Buffer {
+    return this.controlResponse(sessionId, correlationId, BigInt(relevantId), true, 0, dataCount, '');
+  }
+
+  error(sessionId: bigint, correlationId: bigint, errorCode: number, message: string, dataCount = 0): Buffer {
+    return this.controlResponse(sessionId, correlationId, 0n, false, errorCode, dataCount, message);
+  }
+
+  private controlResponse(
+    sessionId: bigint,
+    correlationId: bigint,
+    relevantId: bigint,
+    ok: boolean,
+    errorCode: number,
+    dataCount: number,
+    message: string,
+  ): Buffer {
+    const e = this.response
+      .wrapAndApplyHeader(this.scratch, 0, this.header)
+      .controlSessionId(sessionId)
+      .correlationId(correlationId)
+      .relevantId(relevantId)
+      .code(ok ? ControlResponseCode.OK : ControlResponseCode.ERROR)
+      .errorCode(errorCode as WireErrorCode)
+      .dataCount(dataCount);
+    e.errorMessage(clip(message));
+    return this.copyOut(e.encodedLength());
+  }
+
+  recordingDescriptor(sessionId: bigint, correlationId: bigint, r: RecordingInfo): Buffer {
+    const e = this.descriptor
+      .wrapAndApplyHeader(this.scratch, 0, this.header)
+      .controlSessionId(sessionId)
+      .correlationId(correlationId)
+      .recordingId(BigInt(r.recordingId))
+      .state(STATE_CODES[r.state])
+      .startPosition(BigInt(r.startPosition))
+      .stopPosition(BigInt(r.stopPosition))
+      .startUtcNs(r.startUtcNs)
+      .stopUtcNs(r.stopUtcNs)
+      .startMonoNs(r.startMonoNs)
+      .stopMonoNs(r.stopMonoNs)
+      .eventCount(BigInt(r.eventCount))
+      .segmentLength(r.segmentLength);
+    const g = e.aliasesCount(r.aliases.length);
+    for (const a of r.aliases) g.next().alias(a);
+    e.channel(r.channel);
+    e.source(r.source);
+    return this.copyOut(e.encodedLength());
+  }
+
+  channelDescriptor(
+    sessionId: bigint,
+    correlationId: bigint,
+    c: { channel: string; aliases: string[]; source: string; activeRecordingId: number | null; recordingCount: number },
+  ): Buffer {
+    const e = this.channel
+      .wrapAndApplyHeader(this.scratch, 0, this.header)
+      .controlSessionId(sessionId)
+      .correlationId(correlationId)
+      .activeRecordingId(c.activeRecordingId === null ? ChannelDescriptorEncoder.activeRecordingIdNullValue() : BigInt(c.activeRecordingId))
+      .recordingCount(c.recordingCount);
+    const g = e.aliasesCount(c.aliases.length);
+    for (const a of c.aliases) g.next().alias(a);
+    e.channel(c.channel);
+    e.source(c.source);
+    return this.copyOut(e.encodedLength());
+  }
+
+  /** One or more StatsSnapshot datagrams (split so each stays under MAX_MESSAGE). */
+  statsSnapshots(sessionId: bigint, correlationId: bigint, utcNs: bigint, counters: [string, number][]): Buffer[] {
+    const out: Buffer[] = [];
+    let i = 0;
+    do {
+      let bytes = HEADER_LENGTH + StatsSnapshotEncoder.BLOCK_LENGTH + 4;
+      let n = 0;
+      while (i + n < counters.length && n < 65535) {
+        const entry = 8 + 2 + Buffer.byteLength(counters[i + n]![0]);
+        if (bytes + entry > MAX_MESSAGE) break;
+        bytes += entry;
+        n++;
+      }
+      const e = this.stats
+        .wrapAndApplyHeader(this.scratch, 0, this.header)
+        .controlSessionId(sessionId)
+        .correlationId(correlationId)
+        .utcNs(utcNs);
+      const g = e.countersCount(n);
+      for (let k = 0; k < n; k++) {
+        const [name, value] = counters[i + k]!;
+        g.next().value(BigInt(value)).name(name);
+      }
+      out.push(this.copyOut(e.encodedLength()));
+      i += n;
+    } while (i < counters.length);
+    return out;
+  }
+
+  quarantineDescriptor(sessionId: bigint, correlationId: bigint, q: QuarantineInfo): Buffer {
+    const e = this.quarantine
+      .wrapAndApplyHeader(this.scratch, 0, this.header)
+      .controlSessionId(sessionId)
+      .correlationId(correlationId)
+      .quarantineId(BigInt(q.quarantineId))
+      .fromUtcNs(q.fromUtcNs)
+      .toUtcNs(q.toUtcNs);
+    e.channel(q.channel);
+    return this.copyOut(e.encodedLength());
+  }
+
+  clusterStatus(
+    sessionId: bigint,
+    correlationId: bigint,
+    s: { k: number; underReplicatedSegments: number; repairing: boolean; nodes: { id: string; up: boolean; segments: number; bytes: number }[] },
+  ): Buffer {
+    const e = this.cluster
+      .wrapAndApplyHeader(this.scratch, 0, this.header)
+      .controlSessionId(sessionId)
+      .correlationId(correlationId)
+      .k(s.k)
+      .underReplicatedSegments(BigInt(s.underReplicatedSegments))
+      .repairing(s.repairing ? BooleanType.TRUE : BooleanType.FALSE);
+    const g = e.nodesCount(s.nodes.length);
+    for (const n of s.nodes) {
+      g.next()
+        .up(n.up ? BooleanType.TRUE : BooleanType.FALSE)
+        .segments(BigInt(n.segments))
+        .bytes(BigInt(n.bytes))
+        .nodeId(n.id);
+    }
+    return this.copyOut(e.encodedLength());
+  }
+
+  readChunk(
+    sessionId: bigint,
+    correlationId: bigint,
+    recordingId: number,
+    nextPosition: number,
+    nextFragmentOffset: number,
+    endOfRecording: boolean,
+    events: ChunkEvent[],
+  ): Buffer {
+    const e = this.chunk
+      .wrapAndApplyHeader(this.scratch, 0, this.header)
+      .controlSessionId(sessionId)
+      .correlationId(correlationId)
+      .recordingId(BigInt(recordingId))
+      .nextPosition(BigInt(nextPosition))
+      .nextFragmentOffset(nextFragmentOffset)
+      .endOfRecording(endOfRecording ? BooleanType.TRUE : BooleanType.FALSE);
+    const g = e.eventsCount(events.length);
+    for (const ev of events) {
+      g.next()
+        .position(BigInt(ev.position))
+        .utcNs(ev.utcNs)
+        .monoNs(ev.monoNs)
+        .eventLength(ev.eventLength)
+        .fragmentOffset(ev.fragmentOffset)
+        .payload(ev.payload);
+    }
+    return this.copyOut(e.encodedLength());
+  }
+}

@@ -1,0 +1,122 @@
+/**
+ * One client's control session: where its responses go, when it was last heard from, what it
+ * subscribed to, and the cache of its most recent answers. The cache is what makes retries
+ * safe: a request whose correlationId was already answered is answered again from the cache
+ * (the exact datagrams) and never executed twice (docs/PROTOCOL.md, Requests and responses).
+ */
+
+export const ControlSessionState = {
+  ACTIVE: 'ACTIVE',
+  CLOSED: 'CLOSED',
+} as const;
+export type ControlSessionState = (typeof ControlSessionState)[keyof typeof ControlSessionState];
+
+export interface CacheLimits {
+  maxAnswers: number;
+  maxBytes: number;
+  /** How many correlationIds of evicted answers are remembered (to refuse re-execution). */
+  maxEvictedIds: number;
+}
+
+export const DEFAULT_CACHE_LIMITS: CacheLimits = { maxAnswers: 256, maxBytes: 4 * 1024 * 1024, maxEvictedIds: 4096 };
+
+export type CacheLookup =
+  | { kind: 'new' }
+  | { kind: 'answered'; datagrams: Buffer[] }
+  | { kind: 'pending' }
+  | { kind: 'evicted' };
+
+export class ControlSession {
+  private stateValue: ControlSessionState = ControlSessionState.ACTIVE;
+  private lastHeardNs: bigint;
+  /** NotificationMask bits; 0 = not subscribed. */
+  mask = 0;
+  private readonly answers = new Map<bigint, Buffer[]>();
+  private cachedBytes = 0;
+  private readonly evicted = new Set<bigint>();
+  private readonly pending = new Set<bigint>();
+  /** Replay sessions this session started (stopped when it closes). */
+  readonly replayIds = new Set<number>();
+
+  constructor(
+    readonly sessionId: number,
+    readonly responseHost: string,
+    readonly responsePort: number,
+    readonly timeoutNs: bigint,
+    nowNs: bigint,
+    readonly clientName: string,
+    private readonly limits: CacheLimits = DEFAULT_CACHE_LIMITS,
+  ) {
+    this.lastHeardNs = nowNs;
+  }
+
+  get state(): ControlSessionState {
+    return this.stateValue;
+  }
+
+  touch(nowNs: bigint): void {
+    this.lastHeardNs = nowNs;
+  }
+
+  isTimedOut(nowNs: bigint): boolean {
+    return nowNs - this.lastHeardNs > this.timeoutNs;
+  }
+
+  lookup(correlationId: bigint): CacheLookup {
+    const d = this.answers.get(correlationId);
+    if (d) return { kind: 'answered', datagrams: d };
+    if (this.pending.has(correlationId)) return { kind: 'pending' };
+    if (this.evicted.has(correlationId)) return { kind: 'evicted' };
+    return { kind: 'new' };
+  }
+
+  /** The request is being executed and its answer will come later (e.g. a source binding). */
+  markPending(correlationId: bigint): void {
+    this.pending.add(correlationId);
+  }
+
+  /** Keeps the answer to a request; evicts the oldest answers beyond the limits. */
+  remember(correlationId: bigint, datagrams: Buffer[]): void {
+    this.pending.delete(correlationId);
+    const old = this.answers.get(correlationId);
+    if (old) {
+      this.answers.delete(correlationId);
+      this.cachedBytes -= byteSize(old);
+    }
+    this.evicted.delete(correlationId);
+    this.answers.set(correlationId, datagrams);
+    this.cachedBytes += byteSize(datagrams);
+    while (this.answers.size > this.limits.maxAnswers || (this.cachedBytes > this.limits.maxBytes && this.answers.size > 1)) {
+      const [oldestId, oldest] = this.answers.entries().next().value as [bigint, Buffer[]];
+      this.answers.delete(oldestId);
+      this.cachedBytes -= byteSize(oldest);
+      this.evicted.add(oldestId);
+      if (this.evicted.size > this.limits.maxEvictedIds) {
+        this.evicted.delete(this.evicted.values().next().value as bigint);
+      }
+    }
+  }
+
+  get cachedAnswerCount(): number {
+    return this.answers.size;
+  }
+
+  get cachedAnswerBytes(): number {
+    return this.cachedBytes;
+  }
+
+  close(): void {
+    this.stateValue = ControlSessionState.CLOSED;
+    this.answers.clear();
+    this.pending.clear();
+    this.evicted.clear();
+    this.cachedBytes = 0;
+    this.mask = 0;
+  }
+}
+
+function byteSize(d: Buffer[]): number {
+  let n = 0;
+  for (const b of d) n += b.length;
+  return n;
+}

@@ -1,0 +1,160 @@
+/**
+ * Outbound notifications (templates 200-299): encodes each once and sends it to every control
+ * session subscribed to its kind and to every configured destination. Best effort: nothing is
+ * re-sent (docs/PROTOCOL.md, Notifications).
+ */
+import {
+  ErrorNotificationEncoder,
+  MessageHeaderEncoder,
+  RecordingProgressEncoder,
+  RecordingStartedEncoder,
+  RecordingStoppedEncoder,
+  ReplayEndedEncoder,
+  ReplayStartedEncoder,
+  StopReason,
+} from '../../codecs/generated/control/index.js';
+import type { ErrorCode as WireErrorCode } from '../../codecs/generated/control/index.js';
+import { NotificationKind } from './ControlRequests.js';
+import type { DatagramSender, UdpEndpoint } from './UdpEndpoint.js';
+import { HEADER_LENGTH } from './ControlResponseProxy.js';
+
+export type StopReasonName = 'REQUESTED' | 'SOURCE_ENDED' | 'ERROR' | 'SHUTDOWN' | 'CLIENT_GONE';
+
+export interface NotificationTarget {
+  mask: number;
+  responseHost: string;
+  responsePort: number;
+}
+
+const REASONS: Record<StopReasonName, StopReason> = {
+  REQUESTED: StopReason.REQUESTED,
+  SOURCE_ENDED: StopReason.SOURCE_ENDED,
+  ERROR: StopReason.ERROR,
+  SHUTDOWN: StopReason.SHUTDOWN,
+  CLIENT_GONE: StopReason.CLIENT_GONE,
+};
+
+export class NotificationProxy {
+  private readonly scratch = Buffer.alloc(65536);
+  private readonly header = new MessageHeaderEncoder();
+  private readonly started = new RecordingStartedEncoder();
+  private readonly progress = new RecordingProgressEncoder();
+  private readonly stopped = new RecordingStoppedEncoder();
+  private readonly replayStartedEnc = new ReplayStartedEncoder();
+  private readonly replayEndedEnc = new ReplayEndedEncoder();
+  private readonly errorEnc = new ErrorNotificationEncoder();
+  sent = 0;
+
+  constructor(
+    private readonly sender: DatagramSender,
+    private readonly targets: () => Iterable<NotificationTarget>,
+    private readonly destinations: UdpEndpoint[] = [],
+  ) {}
+
+  private publish(kind: number, bodyLength: number): void {
+    const len = HEADER_LENGTH + bodyLength;
+    const buf = Buffer.allocUnsafe(len);
+    this.scratch.copy(buf, 0, 0, len);
+    for (const t of this.targets()) {
+      if ((t.mask & kind) !== 0) {
+        this.sender.send(buf, t.responsePort, t.responseHost);
+        this.sent++;
+      }
+    }
+    for (const d of this.destinations) {
+      this.sender.send(buf, d.port, d.host);
+      this.sent++;
+    }
+  }
+
+  recordingStarted(recordingId: number, startPosition: number, startUtcNs: bigint, channel: string, source: string): void {
+    const e = this.started
+      .wrapAndApplyHeader(this.scratch, 0, this.header)
+      .recordingId(BigInt(recordingId))
+      .startPosition(BigInt(startPosition))
+      .startUtcNs(startUtcNs);
+    e.channel(channel);
+    e.source(source);
+    this.publish(NotificationKind.recording, e.encodedLength());
+  }
+
+  recordingProgress(
+    recordingId: number,
+    position: number,
+    eventCount: number,
+    lastUtcNs: bigint,
+    kernelDrops: number,
+    droppedEvents: number,
+  ): void {
+    const e = this.progress
+      .wrapAndApplyHeader(this.scratch, 0, this.header)
+      .recordingId(BigInt(recordingId))
+      .position(BigInt(position))
+      .eventCount(BigInt(eventCount))
+      .lastUtcNs(lastUtcNs)
+      .kernelDrops(BigInt(kernelDrops))
+      .droppedEvents(BigInt(droppedEvents));
+    this.publish(NotificationKind.progress, e.encodedLength());
+  }
+
+  recordingStopped(
+    recordingId: number,
+    stopPosition: number,
+    stopUtcNs: bigint,
+    eventCount: number,
+    reason: StopReasonName,
+    errorCode: number,
+    message: string,
+  ): void {
+    const e = this.stopped
+      .wrapAndApplyHeader(this.scratch, 0, this.header)
+      .recordingId(BigInt(recordingId))
+      .stopPosition(BigInt(stopPosition))
+      .stopUtcNs(stopUtcNs)
+      .eventCount(BigInt(eventCount))
+      .reason(REASONS[reason])
+      .errorCode(errorCode as WireErrorCode);
+    e.message(message.slice(0, 1000));
+    this.publish(NotificationKind.recording, e.encodedLength());
+  }
+
+  replayStarted(replaySessionId: number, recordingCount: number, fromUtcNs: bigint | null, toUtcNs: bigint | null, speed: number): void {
+    const e = this.replayStartedEnc
+      .wrapAndApplyHeader(this.scratch, 0, this.header)
+      .replaySessionId(BigInt(replaySessionId))
+      .recordingCount(recordingCount)
+      .fromUtcNs(fromUtcNs ?? ReplayStartedEncoder.fromUtcNsNullValue())
+      .toUtcNs(toUtcNs ?? ReplayStartedEncoder.toUtcNsNullValue())
+      .speed(speed);
+    this.publish(NotificationKind.replay, e.encodedLength());
+  }
+
+  replayEnded(
+    replaySessionId: number,
+    eventsSent: number,
+    bytesSent: number,
+    reason: StopReasonName,
+    errorCode: number,
+    message: string,
+  ): void {
+    const e = this.replayEndedEnc
+      .wrapAndApplyHeader(this.scratch, 0, this.header)
+      .replaySessionId(BigInt(replaySessionId))
+      .eventsSent(BigInt(eventsSent))
+      .bytesSent(BigInt(bytesSent))
+      .reason(REASONS[reason])
+      .errorCode(errorCode as WireErrorCode);
+    e.message(message.slice(0, 1000));
+    this.publish(NotificationKind.replay, e.encodedLength());
+  }
+
+  error(errorCode: number, relevantId: number, utcNs: bigint, message: string): void {
+    const e = this.errorEnc
+      .wrapAndApplyHeader(this.scratch, 0, this.header)
+      .errorCode(errorCode as WireErrorCode)
+      .relevantId(BigInt(relevantId))
+      .utcNs(utcNs);
+    e.message(message.slice(0, 1000));
+    this.publish(NotificationKind.errors, e.encodedLength());
+  }
+}

@@ -1,0 +1,270 @@
+/**
+ * One recording: moves events from a source into a recording writer, in batches, on the
+ * archiver's duty cycle. The source is opened first (a UDP bind can fail) and only then is the
+ * recording created in the archive, so a source that cannot open leaves no empty recording
+ * behind. The writer's metadata is committed once per duty cycle, not per event.
+ *
+ * A storage failure (disk full, unwritable) ends only this session, in state FAILED, with the
+ * error code kept for the RecordingStopped notification; a finite source that has delivered
+ * everything ends it with SOURCE_ENDED.
+ */
+import type { Session } from '../agent/agent.js';
+import { ErrorCode, VcrError, isVcrError } from '../util/errors.js';
+import type { ArchiverCounters } from './ArchiverCounters.js';
+import type { StopReasonName } from './NotificationProxy.js';
+import type { EventSourcePort, RecordingWriterPort, SourceCountersView } from './ports.js';
+
+export const RecordingSessionState = {
+  OPENING: 'OPENING',
+  RECORDING: 'RECORDING',
+  STOPPED: 'STOPPED',
+  FAILED: 'FAILED',
+} as const;
+export type RecordingSessionState = (typeof RecordingSessionState)[keyof typeof RecordingSessionState];
+
+export interface RecordingSessionClock {
+  utcNs(): bigint;
+  monoNs(): bigint;
+}
+
+export type WriterFactory = (p: { channel: string; aliases: string[]; source: string; startUtcNs: bigint; startMonoNs: bigint }) => RecordingWriterPort;
+
+export class RecordingSession implements Session {
+  private stateValue: RecordingSessionState = RecordingSessionState.OPENING;
+  private writer: RecordingWriterPort | undefined;
+  private opened = false;
+  private openError: unknown;
+  private appendError: unknown;
+  private lastCounters: SourceCountersView = { events: 0, bytes: 0, kernelDrops: 0, oversize: 0, malformed: 0 };
+  /** Events the archiver dropped itself (oversize for storage); reported in progress. */
+  droppedEvents = 0;
+  kernelDrops = 0;
+  lastUtcNs = 0n;
+  stopReason: StopReasonName | undefined;
+  errorCode: number = ErrorCode.OK;
+  errorMessage = '';
+  private stopUtcNs = 0n;
+  /** Last progress reported (position, eventCount, drops) so unchanged progress is not sent. */
+  private reported = { position: -1, drops: -1 };
+  private nextProgressNs: bigint;
+
+  private readonly onEvent = (buffer: Buffer, offset: number, length: number, utcNs: bigint, monoNs: bigint): void => {
+    if (this.appendError !== undefined) return;
+    try {
+      this.writer!.append(buffer, offset, length, utcNs, monoNs);
+      this.lastUtcNs = utcNs;
+      this.counters.add('events');
+      this.counters.add('bytes', length);
+      this.counters.addChannel(this.channel, 'events');
+      this.counters.addChannel(this.channel, 'bytes', length);
+    } catch (err) {
+      if (isVcrError(err, ErrorCode.EVENT_TOO_LARGE)) {
+        this.droppedEvents++;
+        this.counters.add('oversize');
+        this.counters.addChannel(this.channel, 'oversize');
+        return;
+      }
+      this.appendError = err;
+    }
+  };
+
+  constructor(
+    readonly sessionId: number,
+    readonly channel: string,
+    readonly aliases: string[],
+    readonly sourceUri: string,
+    private readonly source: EventSourcePort,
+    private readonly createWriter: WriterFactory,
+    private readonly clock: RecordingSessionClock,
+    private readonly counters: ArchiverCounters,
+    private readonly batchLimit = 4096,
+    private readonly progressIntervalNs = 1_000_000_000n,
+  ) {
+    this.nextProgressNs = clock.monoNs() + progressIntervalNs;
+    source.open().then(
+      () => {
+        this.opened = true;
+      },
+      (err: unknown) => {
+        this.openError = err ?? new Error('source failed to open');
+      },
+    );
+  }
+
+  get state(): RecordingSessionState {
+    return this.stateValue;
+  }
+
+  get recordingId(): number {
+    return this.writer ? this.writer.recordingId : -1;
+  }
+
+  get position(): number {
+    return this.writer ? this.writer.position : 0;
+  }
+
+  get eventCount(): number {
+    return this.writer ? this.writer.eventCount : 0;
+  }
+
+  get stoppedAtUtcNs(): bigint {
+    return this.stopUtcNs;
+  }
+
+  isActive(): boolean {
+    return this.stateValue === RecordingSessionState.OPENING || this.stateValue === RecordingSessionState.RECORDING;
+  }
+
+  isDone(): boolean {
+    return !this.isActive();
+  }
+
+  doWork(): number {
+    if (this.stateValue === RecordingSessionState.OPENING) return this.checkOpen();
+    if (this.stateValue !== RecordingSessionState.RECORDING) return 0;
+    const n = this.source.poll(this.onEvent, this.batchLimit);
+    if (n > 0) {
+      try {
+        this.writer!.commit();
+      } catch (err) {
+        this.appendError ??= err;
+      }
+    }
+    this.takeSourceCounters();
+    if (this.appendError !== undefined) {
+      this.finish('ERROR', this.appendError);
+      return n + 1;
+    }
+    const failure = this.source.failure();
+    if (failure) {
+      this.finish('ERROR', isVcrError(failure) ? failure : new VcrError(ErrorCode.SOURCE_FAILED, failure.message));
+      return n + 1;
+    }
+    if (n === 0 && this.source.isEnded()) {
+      this.finish('SOURCE_ENDED');
+      return 1;
+    }
+    return n;
+  }
+
+  private checkOpen(): number {
+    if (this.openError !== undefined) {
+      const err = this.openError;
+      this.stateValue = RecordingSessionState.FAILED;
+      this.stopReason = 'ERROR';
+      this.errorCode = isVcrError(err) ? err.code : ErrorCode.SOURCE_FAILED;
+      this.errorMessage = err instanceof Error ? err.message : String(err);
+      this.source.close();
+      return 1;
+    }
+    if (!this.opened) return 0;
+    try {
+      this.writer = this.createWriter({
+        channel: this.channel,
+        aliases: this.aliases,
+        source: this.sourceUri,
+        startUtcNs: this.clock.utcNs(),
+        startMonoNs: this.clock.monoNs(),
+      });
+      this.stateValue = RecordingSessionState.RECORDING;
+      this.counters.addChannel(this.channel, 'recordings');
+    } catch (err) {
+      this.stateValue = RecordingSessionState.FAILED;
+      this.stopReason = 'ERROR';
+      this.errorCode = isVcrError(err) ? err.code : ErrorCode.IO_ERROR;
+      this.errorMessage = err instanceof Error ? err.message : String(err);
+      this.source.close();
+    }
+    return 1;
+  }
+
+  private takeSourceCounters(): void {
+    const c = this.source.counters();
+    const drops = c.kernelDrops - this.lastCounters.kernelDrops;
+    const oversize = c.oversize - this.lastCounters.oversize;
+    const malformed = c.malformed - this.lastCounters.malformed;
+    if (drops > 0) {
+      this.kernelDrops += drops;
+      this.counters.add('kernelDrops', drops);
+      this.counters.addChannel(this.channel, 'kernelDrops', drops);
+    }
+    if (oversize > 0) {
+      this.droppedEvents += oversize;
+      this.counters.add('oversize', oversize);
+      this.counters.addChannel(this.channel, 'oversize', oversize);
+    }
+    if (malformed > 0) {
+      this.counters.add('sourceMalformed', malformed);
+      this.counters.add('malformed', malformed);
+      this.counters.addChannel(this.channel, 'malformed', malformed);
+    }
+    this.lastCounters = { ...c };
+  }
+
+  /** Progress to report now, or undefined (not due, or nothing changed since the last one). */
+  progressDue(nowMonoNs: bigint):
+    | { recordingId: number; position: number; eventCount: number; lastUtcNs: bigint; kernelDrops: number; droppedEvents: number }
+    | undefined {
+    if (this.stateValue !== RecordingSessionState.RECORDING || nowMonoNs < this.nextProgressNs) return undefined;
+    this.nextProgressNs = nowMonoNs + this.progressIntervalNs;
+    const drops = this.kernelDrops + this.droppedEvents;
+    if (this.position === this.reported.position && drops === this.reported.drops) return undefined;
+    this.reported = { position: this.position, drops };
+    return {
+      recordingId: this.recordingId,
+      position: this.position,
+      eventCount: this.eventCount,
+      lastUtcNs: this.lastUtcNs,
+      kernelDrops: this.kernelDrops,
+      droppedEvents: this.droppedEvents,
+    };
+  }
+
+  /** Stops on request (or shutdown): drains what the source already delivered first. */
+  stop(reason: StopReasonName): void {
+    if (this.stateValue === RecordingSessionState.RECORDING) {
+      this.source.poll(this.onEvent, this.batchLimit);
+      try {
+        this.writer!.commit();
+      } catch (err) {
+        this.appendError ??= err;
+      }
+      this.takeSourceCounters();
+      if (this.appendError !== undefined) {
+        this.finish('ERROR', this.appendError);
+        return;
+      }
+    }
+    this.finish(reason);
+  }
+
+  private finish(reason: StopReasonName, err?: unknown): void {
+    if (this.isDone()) return;
+    const failed = err !== undefined;
+    this.stopReason = reason;
+    if (failed) {
+      this.errorCode = isVcrError(err) ? err.code : ErrorCode.IO_ERROR;
+      this.errorMessage = err instanceof Error ? err.message : String(err);
+    }
+    this.stopUtcNs = this.clock.utcNs();
+    this.source.close();
+    if (this.writer) {
+      try {
+        this.writer.stop(this.stopUtcNs, this.clock.monoNs(), failed);
+      } catch (stopErr) {
+        // The recording already failed or the disk refuses the final metadata write: the
+        // archive's recovery on the next start fixes the stop position from the segments.
+        if (!failed) {
+          this.errorCode = isVcrError(stopErr) ? stopErr.code : ErrorCode.IO_ERROR;
+          this.errorMessage = stopErr instanceof Error ? stopErr.message : String(stopErr);
+          this.stopReason = 'ERROR';
+        }
+      }
+    }
+    this.stateValue = failed || this.stopReason === 'ERROR' ? RecordingSessionState.FAILED : RecordingSessionState.STOPPED;
+  }
+
+  close(): void {
+    if (this.isActive()) this.finish('SHUTDOWN');
+  }
+}

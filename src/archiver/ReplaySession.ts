@@ -1,0 +1,215 @@
+/**
+ * A replay to UDP: one or more recordings, each to its own destination, merged in UTC order
+ * and paced by the recorded times divided by `speed` (0 = as fast as possible). A
+ * ReplayRequest is the one-stream case (position + length), a TimeReplayRequest the merged one
+ * (every recording of the named channels that overlaps the interval).
+ *
+ * Pacing keeps a replay timeline: the gap between two consecutive events is the gap of their
+ * monotonic times when both come from the same recording (monotonic times of different
+ * recordings may come from different archiver runs), else the gap of their UTC times. An event
+ * is due at start + timeline / speed. Each doWork() sends a bounded batch so recording is
+ * never starved, and holds back while too many sends are still in flight.
+ */
+import type { Session } from '../agent/agent.js';
+import { ErrorCode, isVcrError } from '../util/errors.js';
+import type { StopReasonName } from './NotificationProxy.js';
+import type { RecordingReaderPort } from './ports.js';
+import type { UdpEndpoint } from './UdpEndpoint.js';
+
+export const ReplaySessionState = {
+  REPLAYING: 'REPLAYING',
+  DONE: 'DONE',
+} as const;
+export type ReplaySessionState = (typeof ReplaySessionState)[keyof typeof ReplaySessionState];
+
+export interface ReplaySender {
+  readonly inFlight: number;
+  send(buf: Buffer, port: number, host: string): void;
+  close(): void;
+}
+
+export interface ReplayStream {
+  recordingId: number;
+  reader: RecordingReaderPort;
+  destination: UdpEndpoint;
+  sender: ReplaySender;
+  /** Replay stops at this position (exclusive); Infinity: no limit. */
+  endPosition: number;
+}
+
+interface Head {
+  payload: Buffer;
+  position: number;
+  utcNs: bigint;
+  monoNs: bigint;
+}
+
+interface StreamState extends ReplayStream {
+  head: Head | undefined;
+  exhausted: boolean;
+}
+
+export interface ReplayOptions {
+  speed: number;
+  follow: boolean;
+  toUtcNs: bigint | null;
+  /** Events sent per doWork() at most. */
+  batchLimit?: number;
+  /** Sends in flight per sender before the session holds back. */
+  maxInFlight?: number;
+}
+
+export class ReplaySession implements Session {
+  private stateValue: ReplaySessionState = ReplaySessionState.REPLAYING;
+  private readonly streams: StreamState[];
+  eventsSent = 0;
+  bytesSent = 0;
+  endReason: StopReasonName | undefined;
+  errorCode: number = ErrorCode.OK;
+  errorMessage = '';
+  private startMonoNs: bigint | undefined;
+  private timelineNs = 0n;
+  private last: { recordingId: number; utcNs: bigint; monoNs: bigint } | undefined;
+  private readonly batchLimit: number;
+  private readonly maxInFlight: number;
+  private pollTarget: StreamState | undefined;
+
+  private readonly onFrame = (buffer: Buffer, off: number, len: number, position: number, utcNs: bigint, monoNs: bigint): void => {
+    const payload = Buffer.allocUnsafe(len);
+    buffer.copy(payload, 0, off, off + len);
+    this.pollTarget!.head = { payload, position, utcNs, monoNs };
+  };
+
+  constructor(
+    readonly sessionId: number,
+    readonly controlSessionId: number,
+    streams: ReplayStream[],
+    private readonly options: ReplayOptions,
+    private readonly monoNs: () => bigint,
+    private readonly isRecordingActive: (recordingId: number) => boolean,
+  ) {
+    this.streams = streams.map((s) => ({ ...s, head: undefined, exhausted: false }));
+    this.batchLimit = options.batchLimit ?? 256;
+    this.maxInFlight = options.maxInFlight ?? 2048;
+  }
+
+  get state(): ReplaySessionState {
+    return this.stateValue;
+  }
+
+  get recordingCount(): number {
+    return this.streams.length;
+  }
+
+  isDone(): boolean {
+    return this.stateValue === ReplaySessionState.DONE;
+  }
+
+  doWork(): number {
+    if (this.isDone()) return 0;
+    let work = 0;
+    try {
+      while (work < this.batchLimit) {
+        const next = this.nextStream();
+        if (next === 'wait') break;
+        if (next === 'end') {
+          this.finish('SOURCE_ENDED');
+          return work + 1;
+        }
+        if (next.sender.inFlight >= this.maxInFlight) break;
+        const head = next.head!;
+        const timeline = this.timelineAt(next.recordingId, head);
+        const now = this.monoNs();
+        if (this.startMonoNs === undefined) this.startMonoNs = now;
+        if (this.options.speed > 0 && now < this.startMonoNs + scaleNs(timeline, this.options.speed)) break;
+        next.sender.send(head.payload, next.destination.port, next.destination.host);
+        this.last = { recordingId: next.recordingId, utcNs: head.utcNs, monoNs: head.monoNs };
+        this.timelineNs = timeline;
+        this.eventsSent++;
+        this.bytesSent += head.payload.length;
+        next.head = undefined;
+        work++;
+      }
+    } catch (err) {
+      this.finish('ERROR', err);
+      return work + 1;
+    }
+    return work;
+  }
+
+  /** Recorded time since the first event sent, at head (gaps never negative). */
+  private timelineAt(recordingId: number, head: Head): bigint {
+    if (this.last === undefined) return 0n;
+    const gap = this.last.recordingId === recordingId ? head.monoNs - this.last.monoNs : head.utcNs - this.last.utcNs;
+    return this.timelineNs + (gap > 0n ? gap : 0n);
+  }
+
+  /** The stream whose head is earliest, 'wait' when a live stream has nothing yet, 'end' when all are done. */
+  private nextStream(): StreamState | 'wait' | 'end' {
+    let best: StreamState | undefined;
+    let waiting = false;
+    for (const s of this.streams) {
+      if (s.exhausted) continue;
+      if (!s.head) this.fill(s);
+      if (s.exhausted) continue;
+      if (!s.head) {
+        waiting = true;
+        continue;
+      }
+      if (!best || s.head.utcNs < best.head!.utcNs) best = s;
+    }
+    if (best) return best;
+    return waiting ? 'wait' : 'end';
+  }
+
+  private fill(s: StreamState): void {
+    // Read "active" before polling: if the recording was already stopped and the poll finds
+    // nothing, nothing more will ever come.
+    const live = this.options.follow && this.isRecordingActive(s.recordingId);
+    this.pollTarget = s;
+    const n = s.reader.poll(this.onFrame, 1);
+    this.pollTarget = undefined;
+    if (n === 0 || !s.head) {
+      if (!live) s.exhausted = true;
+      return;
+    }
+    const h = s.head;
+    const beyondTime = this.options.toUtcNs !== null && h.utcNs > this.options.toUtcNs;
+    if (h.position >= s.endPosition || beyondTime) {
+      s.head = undefined;
+      s.exhausted = true;
+    }
+  }
+
+  stop(reason: StopReasonName): void {
+    this.finish(reason);
+  }
+
+  private finish(reason: StopReasonName, err?: unknown): void {
+    if (this.isDone()) return;
+    this.endReason = err === undefined ? reason : 'ERROR';
+    if (err !== undefined) {
+      this.errorCode = isVcrError(err) ? err.code : ErrorCode.IO_ERROR;
+      this.errorMessage = err instanceof Error ? err.message : String(err);
+    }
+    for (const s of this.streams) {
+      try {
+        s.reader.close();
+      } catch {
+        // closing a reader must not stop the others from closing
+      }
+      s.sender.close();
+    }
+    this.stateValue = ReplaySessionState.DONE;
+  }
+
+  close(): void {
+    this.finish('SHUTDOWN');
+  }
+}
+
+/** Recorded nanoseconds divided by speed (> 0). */
+export function scaleNs(ns: bigint, speed: number): bigint {
+  if (speed === 1) return ns;
+  return BigInt(Math.round(Number(ns) / speed));
+}

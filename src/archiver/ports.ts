@@ -1,0 +1,116 @@
+/**
+ * The narrow views of storage and sources that the archiver logic consumes. The archiver is
+ * written against these (ports), and `StorageBinding.ts` / `SourceBinding.ts` map the real
+ * `src/storage` and `src/sources` onto them. Keeping the surface small means the conductor,
+ * sessions and handlers do not change when the storage or source APIs grow, and every
+ * assumption the archiver makes about them is written down in one place.
+ */
+
+export type RecordingStateName = 'recording' | 'stopped' | 'failed' | 'invalid' | 'deleted';
+
+/** A recording's descriptor as the archiver reports it (list, describe, channels). */
+export interface RecordingInfo {
+  recordingId: number;
+  state: RecordingStateName;
+  startPosition: number;
+  stopPosition: number;
+  startUtcNs: bigint;
+  stopUtcNs: bigint;
+  startMonoNs: bigint;
+  stopMonoNs: bigint;
+  eventCount: number;
+  segmentLength: number;
+  channel: string;
+  aliases: string[];
+  source: string;
+}
+
+/** One recorded event frame: the payload is buffer[payloadOffset, payloadOffset+payloadLength). */
+export type FrameHandler = (
+  buffer: Buffer,
+  payloadOffset: number,
+  payloadLength: number,
+  position: number,
+  utcNs: bigint,
+  monoNs: bigint,
+) => void;
+
+export interface RecordingReaderPort {
+  /** Delivers up to maxFrames frames in position order; returns how many it delivered. */
+  poll(handler: FrameHandler, maxFrames: number): number;
+  /** Position of the next frame this reader will deliver. */
+  readonly position: number;
+  close(): void;
+}
+
+export interface RecordingWriterPort {
+  readonly recordingId: number;
+  /** Appends one event; returns the position of its frame. Throws VcrError on storage failure. */
+  append(buffer: Buffer, offset: number, length: number, utcNs: bigint, monoNs: bigint): number;
+  /** Publishes appended frames to the metadata (stop position, counts, last times). */
+  commit(): void;
+  /** Ends the recording (state stopped, or failed when failed is true). Idempotent. */
+  stop(utcNs: bigint, monoNs: bigint, failed?: boolean): void;
+  /** Position just after the last appended frame. */
+  readonly position: number;
+  readonly eventCount: number;
+}
+
+export interface QuarantineInfo {
+  quarantineId: number;
+  channel: string; // empty: all channels
+  fromUtcNs: bigint;
+  toUtcNs: bigint;
+}
+
+export interface ArchiveStore {
+  readonly segmentLength: number;
+  createRecording(p: {
+    channel: string;
+    aliases: string[];
+    source: string;
+    startUtcNs: bigint;
+    startMonoNs: bigint;
+  }): RecordingWriterPort;
+  listRecordings(): RecordingInfo[];
+  describe(recordingId: number): RecordingInfo | undefined;
+  /** A reader from position (a frame boundary; throws INVALID_POSITION otherwise). */
+  openReader(recordingId: number, position: number): RecordingReaderPort;
+  /** Position of the first event at or after utcNs (stop position when none). */
+  findPosition(recordingId: number, utcNs: bigint): number;
+  addQuarantine(channel: string, fromUtcNs: bigint, toUtcNs: bigint): number;
+  removeQuarantine(quarantineId: number): void;
+  listQuarantines(): QuarantineInfo[];
+  /** Deletes unquarantined events; returns the count deleted. */
+  deleteEvents(channel: string, fromUtcNs: bigint, toUtcNs: bigint): number;
+  usage(): { segments: number; bytes: number };
+  close(): void;
+}
+
+export type SourceEventHandler = (buffer: Buffer, offset: number, length: number, utcNs: bigint, monoNs: bigint) => void;
+
+export interface SourceCountersView {
+  events: number;
+  bytes: number;
+  kernelDrops: number;
+  oversize: number;
+  malformed: number;
+}
+
+export interface EventSourcePort {
+  /** Begins receiving (bind, open). Rejects with VcrError(INVALID_SOURCE | SOURCE_FAILED). */
+  open(): Promise<void>;
+  /** Delivers up to limit buffered events; returns how many. Never blocks. */
+  poll(handler: SourceEventHandler, limit: number): number;
+  /** True when a finite source has delivered everything (file without follow, stdin at EOF). */
+  isEnded(): boolean;
+  /** A failure after open (read error), if any. */
+  failure(): Error | undefined;
+  counters(): SourceCountersView;
+  close(): void;
+}
+
+/** Creates sources from URIs; validates the URI synchronously (throws VcrError INVALID_SOURCE). */
+export interface SourceFactory {
+  create(uri: string, opts: { maxEventSize: number }): EventSourcePort;
+}

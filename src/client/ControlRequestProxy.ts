@@ -1,0 +1,300 @@
+/**
+ * Outbound side of the control protocol: encodes each request with the generated SBE codecs
+ * into a fresh Buffer holding exactly one datagram. It neither sends nor keeps state: the
+ * caller keeps the bytes so a retry re-sends the very same message (same correlationId).
+ */
+import {
+  AddQuarantineRequestEncoder,
+  BooleanType,
+  CloseSessionRequestEncoder,
+  ClusterStatusRequestEncoder,
+  ConnectRequestEncoder,
+  DeleteRequestEncoder,
+  DescribeRecordingRequestEncoder,
+  FindPositionRequestEncoder,
+  KeepAliveRequestEncoder,
+  ListChannelsRequestEncoder,
+  ListQuarantinesRequestEncoder,
+  ListRecordingsRequestEncoder,
+  MessageHeaderEncoder,
+  ReadRequestEncoder,
+  RecordingPositionRequestEncoder,
+  RemoveQuarantineRequestEncoder,
+  ReplayRequestEncoder,
+  StartRecordingRequestEncoder,
+  StatsRequestEncoder,
+  StopRecordingRequestEncoder,
+  StopReplayRequestEncoder,
+  SubscribeNotificationsRequestEncoder,
+  TimeReplayRequestEncoder,
+} from '../../codecs/generated/control/index.js';
+import { ErrorCode, VcrError } from '../util/errors.js';
+import type { RecordingStateName } from './types.js';
+
+/** The archiver keeps its messages under this; requests stay under it too. */
+export const MAX_MESSAGE = 60_000;
+/** SBE null of an optional int64 (optionalId_t, optionalTime_t). */
+export const INT64_NULL = -(2n ** 63n);
+
+const HEADER_LENGTH = MessageHeaderEncoder.ENCODED_LENGTH;
+
+export interface Ids {
+  controlSessionId: bigint;
+  correlationId: bigint;
+}
+
+export class ControlRequestProxy {
+  private readonly buffer = Buffer.alloc(64 * 1024);
+  private readonly header = new MessageHeaderEncoder();
+
+  connect(correlationId: bigint, keepAliveTimeoutMs: number, responseChannel: string, clientName: string): Buffer {
+    return this.encode('ConnectRequest', () => {
+      const e = new ConnectRequestEncoder().wrapAndApplyHeader(this.buffer, 0, this.header);
+      e.correlationId(correlationId)
+        .responseStreamVersion(ConnectRequestEncoder.SCHEMA_VERSION)
+        .keepAliveTimeoutMs(keepAliveTimeoutMs);
+      e.responseChannel(responseChannel);
+      e.clientName(clientName);
+      return e.encodedLength();
+    });
+  }
+
+  closeSession(ids: Ids): Buffer {
+    return this.encode('CloseSessionRequest', () => {
+      const e = new CloseSessionRequestEncoder().wrapAndApplyHeader(this.buffer, 0, this.header);
+      e.controlSessionId(ids.controlSessionId).correlationId(ids.correlationId);
+      return e.encodedLength();
+    });
+  }
+
+  keepAlive(ids: Ids): Buffer {
+    return this.encode('KeepAliveRequest', () => {
+      const e = new KeepAliveRequestEncoder().wrapAndApplyHeader(this.buffer, 0, this.header);
+      e.controlSessionId(ids.controlSessionId).correlationId(ids.correlationId);
+      return e.encodedLength();
+    });
+  }
+
+  startRecording(ids: Ids, channel: string, source: string, aliases: string[]): Buffer {
+    return this.encode('StartRecordingRequest', () => {
+      const e = new StartRecordingRequestEncoder().wrapAndApplyHeader(this.buffer, 0, this.header);
+      e.controlSessionId(ids.controlSessionId).correlationId(ids.correlationId);
+      const g = e.aliasesCount(aliases.length);
+      for (const a of aliases) g.next().alias(a);
+      e.channel(channel);
+      e.source(source);
+      return e.encodedLength();
+    });
+  }
+
+  stopRecording(ids: Ids, recordingId: number | null, channel: string): Buffer {
+    return this.encode('StopRecordingRequest', () => {
+      const e = new StopRecordingRequestEncoder().wrapAndApplyHeader(this.buffer, 0, this.header);
+      e.controlSessionId(ids.controlSessionId)
+        .correlationId(ids.correlationId)
+        .recordingId(recordingId === null ? INT64_NULL : BigInt(recordingId));
+      e.channel(channel);
+      return e.encodedLength();
+    });
+  }
+
+  replay(
+    ids: Ids,
+    p: { recordingId: number; position: number | null; length: number | null; speed: number; follow: boolean; destination: string },
+  ): Buffer {
+    return this.encode('ReplayRequest', () => {
+      const e = new ReplayRequestEncoder().wrapAndApplyHeader(this.buffer, 0, this.header);
+      e.controlSessionId(ids.controlSessionId)
+        .correlationId(ids.correlationId)
+        .recordingId(BigInt(p.recordingId))
+        .position(p.position === null ? INT64_NULL : BigInt(p.position))
+        .length(p.length === null ? INT64_NULL : BigInt(p.length))
+        .speed(p.speed)
+        .follow(p.follow ? BooleanType.TRUE : BooleanType.FALSE);
+      e.destination(p.destination);
+      return e.encodedLength();
+    });
+  }
+
+  timeReplay(
+    ids: Ids,
+    p: { fromUtcNs: bigint | null; toUtcNs: bigint | null; speed: number; follow: boolean; channels: { channel: string; destination: string }[] },
+  ): Buffer {
+    return this.encode('TimeReplayRequest', () => {
+      const e = new TimeReplayRequestEncoder().wrapAndApplyHeader(this.buffer, 0, this.header);
+      e.controlSessionId(ids.controlSessionId)
+        .correlationId(ids.correlationId)
+        .fromUtcNs(p.fromUtcNs ?? INT64_NULL)
+        .toUtcNs(p.toUtcNs ?? INT64_NULL)
+        .speed(p.speed)
+        .follow(p.follow ? BooleanType.TRUE : BooleanType.FALSE);
+      const g = e.channelsCount(p.channels.length);
+      for (const c of p.channels) {
+        const entry = g.next();
+        entry.channel(c.channel);
+        entry.destination(c.destination);
+      }
+      return e.encodedLength();
+    });
+  }
+
+  stopReplay(ids: Ids, replaySessionId: number): Buffer {
+    return this.encode('StopReplayRequest', () => {
+      const e = new StopReplayRequestEncoder().wrapAndApplyHeader(this.buffer, 0, this.header);
+      e.controlSessionId(ids.controlSessionId).correlationId(ids.correlationId).replaySessionId(BigInt(replaySessionId));
+      return e.encodedLength();
+    });
+  }
+
+  read(ids: Ids, p: { recordingId: number; position: number; fragmentOffset: number; maxBytes: number; toUtcNs: bigint | null }): Buffer {
+    return this.encode('ReadRequest', () => {
+      const e = new ReadRequestEncoder().wrapAndApplyHeader(this.buffer, 0, this.header);
+      e.controlSessionId(ids.controlSessionId)
+        .correlationId(ids.correlationId)
+        .recordingId(BigInt(p.recordingId))
+        .position(BigInt(p.position))
+        .fragmentOffset(p.fragmentOffset)
+        .maxBytes(p.maxBytes)
+        .toUtcNs(p.toUtcNs ?? INT64_NULL);
+      return e.encodedLength();
+    });
+  }
+
+  listRecordings(
+    ids: Ids,
+    p: { fromRecordingId: number; maxCount: number; states: RecordingStateName[]; fromUtcNs: bigint | null; toUtcNs: bigint | null; channel: string },
+  ): Buffer {
+    return this.encode('ListRecordingsRequest', () => {
+      const e = new ListRecordingsRequestEncoder().wrapAndApplyHeader(this.buffer, 0, this.header);
+      e.controlSessionId(ids.controlSessionId)
+        .correlationId(ids.correlationId)
+        .fromRecordingId(BigInt(p.fromRecordingId))
+        .maxCount(p.maxCount);
+      const s = e.states().clear();
+      for (const st of p.states) {
+        if (st === 'recording') s.recording(true);
+        else if (st === 'stopped') s.stopped(true);
+        else if (st === 'failed') s.failed(true);
+        else if (st === 'invalid') s.invalid(true);
+        else if (st === 'deleted') s.deleted(true);
+      }
+      e.fromUtcNs(p.fromUtcNs ?? INT64_NULL).toUtcNs(p.toUtcNs ?? INT64_NULL);
+      e.channel(p.channel);
+      return e.encodedLength();
+    });
+  }
+
+  describeRecording(ids: Ids, recordingId: number): Buffer {
+    return this.encode('DescribeRecordingRequest', () => {
+      const e = new DescribeRecordingRequestEncoder().wrapAndApplyHeader(this.buffer, 0, this.header);
+      e.controlSessionId(ids.controlSessionId).correlationId(ids.correlationId).recordingId(BigInt(recordingId));
+      return e.encodedLength();
+    });
+  }
+
+  recordingPosition(ids: Ids, recordingId: number): Buffer {
+    return this.encode('RecordingPositionRequest', () => {
+      const e = new RecordingPositionRequestEncoder().wrapAndApplyHeader(this.buffer, 0, this.header);
+      e.controlSessionId(ids.controlSessionId).correlationId(ids.correlationId).recordingId(BigInt(recordingId));
+      return e.encodedLength();
+    });
+  }
+
+  findPosition(ids: Ids, recordingId: number, utcNs: bigint): Buffer {
+    return this.encode('FindPositionRequest', () => {
+      const e = new FindPositionRequestEncoder().wrapAndApplyHeader(this.buffer, 0, this.header);
+      e.controlSessionId(ids.controlSessionId).correlationId(ids.correlationId).recordingId(BigInt(recordingId)).utcNs(utcNs);
+      return e.encodedLength();
+    });
+  }
+
+  listChannels(ids: Ids): Buffer {
+    return this.encode('ListChannelsRequest', () => {
+      const e = new ListChannelsRequestEncoder().wrapAndApplyHeader(this.buffer, 0, this.header);
+      e.controlSessionId(ids.controlSessionId).correlationId(ids.correlationId);
+      return e.encodedLength();
+    });
+  }
+
+  stats(ids: Ids): Buffer {
+    return this.encode('StatsRequest', () => {
+      const e = new StatsRequestEncoder().wrapAndApplyHeader(this.buffer, 0, this.header);
+      e.controlSessionId(ids.controlSessionId).correlationId(ids.correlationId);
+      return e.encodedLength();
+    });
+  }
+
+  addQuarantine(ids: Ids, fromUtcNs: bigint, toUtcNs: bigint, channel: string): Buffer {
+    return this.encode('AddQuarantineRequest', () => {
+      const e = new AddQuarantineRequestEncoder().wrapAndApplyHeader(this.buffer, 0, this.header);
+      e.controlSessionId(ids.controlSessionId).correlationId(ids.correlationId).fromUtcNs(fromUtcNs).toUtcNs(toUtcNs);
+      e.channel(channel);
+      return e.encodedLength();
+    });
+  }
+
+  removeQuarantine(ids: Ids, quarantineId: number): Buffer {
+    return this.encode('RemoveQuarantineRequest', () => {
+      const e = new RemoveQuarantineRequestEncoder().wrapAndApplyHeader(this.buffer, 0, this.header);
+      e.controlSessionId(ids.controlSessionId).correlationId(ids.correlationId).quarantineId(BigInt(quarantineId));
+      return e.encodedLength();
+    });
+  }
+
+  listQuarantines(ids: Ids): Buffer {
+    return this.encode('ListQuarantinesRequest', () => {
+      const e = new ListQuarantinesRequestEncoder().wrapAndApplyHeader(this.buffer, 0, this.header);
+      e.controlSessionId(ids.controlSessionId).correlationId(ids.correlationId);
+      return e.encodedLength();
+    });
+  }
+
+  deleteEvents(ids: Ids, fromUtcNs: bigint, toUtcNs: bigint, channel: string): Buffer {
+    return this.encode('DeleteRequest', () => {
+      const e = new DeleteRequestEncoder().wrapAndApplyHeader(this.buffer, 0, this.header);
+      e.controlSessionId(ids.controlSessionId).correlationId(ids.correlationId).fromUtcNs(fromUtcNs).toUtcNs(toUtcNs);
+      e.channel(channel);
+      return e.encodedLength();
+    });
+  }
+
+  clusterStatus(ids: Ids): Buffer {
+    return this.encode('ClusterStatusRequest', () => {
+      const e = new ClusterStatusRequestEncoder().wrapAndApplyHeader(this.buffer, 0, this.header);
+      e.controlSessionId(ids.controlSessionId).correlationId(ids.correlationId);
+      return e.encodedLength();
+    });
+  }
+
+  subscribeNotifications(ids: Ids, mask: number): Buffer {
+    return this.encode('SubscribeNotificationsRequest', () => {
+      const e = new SubscribeNotificationsRequestEncoder().wrapAndApplyHeader(this.buffer, 0, this.header);
+      e.controlSessionId(ids.controlSessionId).correlationId(ids.correlationId);
+      e.mask()
+        .clear()
+        .recording((mask & 1) !== 0)
+        .progress((mask & 2) !== 0)
+        .replay((mask & 4) !== 0)
+        .cluster((mask & 8) !== 0)
+        .errors((mask & 16) !== 0);
+      return e.encodedLength();
+    });
+  }
+
+  /** Runs one encoder over the scratch buffer and returns a copy of the datagram. */
+  private encode(what: string, body: () => number): Buffer {
+    let length: number;
+    try {
+      length = HEADER_LENGTH + body();
+    } catch (err) {
+      if (err instanceof RangeError) {
+        throw new VcrError(ErrorCode.REQUEST_TOO_LARGE, `${what} does not fit in one datagram (${MAX_MESSAGE} bytes at most)`, { cause: err });
+      }
+      throw err;
+    }
+    if (length > MAX_MESSAGE) {
+      throw new VcrError(ErrorCode.REQUEST_TOO_LARGE, `${what} is ${length} bytes; at most ${MAX_MESSAGE} fit in one datagram`);
+    }
+    return Buffer.from(this.buffer.subarray(0, length));
+  }
+}

@@ -1,0 +1,330 @@
+/**
+ * Inbound side of the control protocol: decodes one datagram from the archiver (a final
+ * ControlResponse, a data message, or a notification) into a plain object and hands it to
+ * the listener. Anything that does not decode (foreign schema, truncated, unknown
+ * template) is reported through `onMalformed` and otherwise ignored: a stray datagram must
+ * never break the client.
+ */
+import {
+  ChannelDescriptorDecoder,
+  ClusterStatusDecoder,
+  ControlResponseDecoder,
+  ErrorNotificationDecoder,
+  MessageHeaderDecoder,
+  NodeStatusChangedDecoder,
+  QuarantineDescriptorDecoder,
+  ReadChunkDecoder,
+  RecordingDescriptorDecoder,
+  RecordingProgressDecoder,
+  RecordingStartedDecoder,
+  RecordingStoppedDecoder,
+  RepairProgressDecoder,
+  ReplayEndedDecoder,
+  ReplayStartedDecoder,
+  StatsSnapshotDecoder,
+} from '../../codecs/generated/control/index.js';
+import type { ControlResponse } from './PendingRequests.js';
+import { stopReasonName, type Notification } from './Notifications.js';
+import { INT64_NULL } from './ControlRequestProxy.js';
+import type {
+  ChannelDescriptor,
+  ChunkEvent,
+  ClusterStatus,
+  QuarantineDescriptor,
+  ReadChunk,
+  RecordingDescriptor,
+  RecordingStateName,
+  StatsSnapshot,
+} from './types.js';
+
+export const CONTROL_SCHEMA_ID = 101;
+const HEADER_LENGTH = MessageHeaderDecoder.ENCODED_LENGTH;
+
+export type DataMessage =
+  | { kind: 'recordingDescriptor'; value: RecordingDescriptor }
+  | { kind: 'readChunk'; value: ReadChunk }
+  | { kind: 'channelDescriptor'; value: ChannelDescriptor }
+  | { kind: 'stats'; value: StatsSnapshot }
+  | { kind: 'quarantine'; value: QuarantineDescriptor }
+  | { kind: 'clusterStatus'; value: ClusterStatus };
+
+export interface ControlResponseListener {
+  onControlResponse(r: ControlResponse): void;
+  /** `key` identifies the item within its request's answer (for duplicate suppression) */
+  onData(correlationId: bigint, key: string, msg: DataMessage): void;
+  onNotification(n: Notification): void;
+  onMalformed(reason: string): void;
+}
+
+const STATES: Record<number, RecordingStateName> = { 1: 'recording', 2: 'stopped', 3: 'failed', 4: 'invalid', 5: 'deleted' };
+
+export function recordingStateName(raw: number): RecordingStateName {
+  return STATES[raw] ?? 'unknown';
+}
+
+function idOrNull(v: bigint): number | null {
+  return v === INT64_NULL ? null : Number(v);
+}
+
+function timeOrNull(v: bigint): bigint | null {
+  return v === INT64_NULL ? null : v;
+}
+
+export class ControlResponseAdapter {
+  private readonly header = new MessageHeaderDecoder();
+  private readonly controlResponse = new ControlResponseDecoder();
+  private readonly recordingDescriptor = new RecordingDescriptorDecoder();
+  private readonly readChunk = new ReadChunkDecoder();
+  private readonly channelDescriptor = new ChannelDescriptorDecoder();
+  private readonly statsSnapshot = new StatsSnapshotDecoder();
+  private readonly quarantineDescriptor = new QuarantineDescriptorDecoder();
+  private readonly clusterStatus = new ClusterStatusDecoder();
+  private readonly recordingStarted = new RecordingStartedDecoder();
+  private readonly recordingProgress = new RecordingProgressDecoder();
+  private readonly recordingStopped = new RecordingStoppedDecoder();
+  private readonly replayStarted = new ReplayStartedDecoder();
+  private readonly replayEnded = new ReplayEndedDecoder();
+  private readonly nodeStatusChanged = new NodeStatusChangedDecoder();
+  private readonly repairProgress = new RepairProgressDecoder();
+  private readonly errorNotification = new ErrorNotificationDecoder();
+
+  constructor(private readonly listener: ControlResponseListener) {}
+
+  /** Decodes and dispatches one datagram; returns 1 if it was understood, else 0. */
+  onDatagram(buf: Buffer): number {
+    if (buf.length < HEADER_LENGTH) {
+      this.listener.onMalformed(`datagram of ${buf.length} bytes is shorter than a message header`);
+      return 0;
+    }
+    try {
+      return this.dispatch(buf);
+    } catch (err) {
+      this.listener.onMalformed(`undecodable message: ${err instanceof Error ? err.message : String(err)}`);
+      return 0;
+    }
+  }
+
+  private dispatch(buf: Buffer): number {
+    const h = this.header.wrap(buf, 0);
+    const schemaId = h.schemaId();
+    if (schemaId !== CONTROL_SCHEMA_ID) {
+      this.listener.onMalformed(`schema id ${schemaId} is not the control schema (${CONTROL_SCHEMA_ID})`);
+      return 0;
+    }
+    const templateId = h.templateId();
+    const blockLength = h.blockLength();
+    const version = h.version();
+    if (HEADER_LENGTH + blockLength > buf.length) {
+      this.listener.onMalformed(`template ${templateId}: body shorter than its block length ${blockLength}`);
+      return 0;
+    }
+    const l = this.listener;
+    switch (templateId) {
+      case ControlResponseDecoder.TEMPLATE_ID: {
+        const d = this.controlResponse.wrap(buf, HEADER_LENGTH, blockLength, version);
+        l.onControlResponse({
+          controlSessionId: d.controlSessionId(),
+          correlationId: d.correlationId(),
+          relevantId: d.relevantId(),
+          ok: d.code() === 0,
+          errorCode: Number(d.errorCode()),
+          dataCount: d.dataCount(),
+          errorMessage: d.errorMessage() ?? '',
+        });
+        return 1;
+      }
+      case RecordingDescriptorDecoder.TEMPLATE_ID: {
+        const d = this.recordingDescriptor.wrap(buf, HEADER_LENGTH, blockLength, version);
+        const correlationId = d.correlationId();
+        const recordingId = Number(d.recordingId());
+        const state = recordingStateName(Number(d.state()));
+        const startPosition = Number(d.startPosition());
+        const stopPosition = Number(d.stopPosition());
+        const startUtcNs = d.startUtcNs();
+        const stopUtcNs = d.stopUtcNs();
+        const startMonoNs = d.startMonoNs();
+        const stopMonoNs = d.stopMonoNs();
+        const eventCount = Number(d.eventCount());
+        const segmentLength = d.segmentLength();
+        const aliases: string[] = [];
+        for (const a of d.aliases()) aliases.push(a.alias() ?? '');
+        const channel = d.channel() ?? '';
+        const source = d.source() ?? '';
+        l.onData(correlationId, `r${recordingId}`, {
+          kind: 'recordingDescriptor',
+          value: {
+            recordingId, state, startPosition, stopPosition, startUtcNs, stopUtcNs, startMonoNs, stopMonoNs,
+            eventCount, segmentLength, aliases, channel, source,
+          },
+        });
+        return 1;
+      }
+      case ReadChunkDecoder.TEMPLATE_ID: {
+        const d = this.readChunk.wrap(buf, HEADER_LENGTH, blockLength, version);
+        const correlationId = d.correlationId();
+        const recordingId = Number(d.recordingId());
+        const nextPosition = Number(d.nextPosition());
+        const nextFragmentOffset = d.nextFragmentOffset();
+        const endOfRecording = Number(d.endOfRecording()) === 1;
+        const events: ChunkEvent[] = [];
+        for (const e of d.events()) {
+          const position = Number(e.position());
+          const utcNs = e.utcNs();
+          const monoNs = e.monoNs();
+          const eventLength = e.eventLength();
+          const fragmentOffset = e.fragmentOffset();
+          // payload() checks the length against the datagram before anything is allocated
+          const payload = Buffer.from(e.payload());
+          events.push({ position, utcNs, monoNs, eventLength, fragmentOffset, payload });
+        }
+        l.onData(correlationId, 'chunk', { kind: 'readChunk', value: { recordingId, nextPosition, nextFragmentOffset, endOfRecording, events } });
+        return 1;
+      }
+      case ChannelDescriptorDecoder.TEMPLATE_ID: {
+        const d = this.channelDescriptor.wrap(buf, HEADER_LENGTH, blockLength, version);
+        const correlationId = d.correlationId();
+        const activeRecordingId = idOrNull(d.activeRecordingId());
+        const recordingCount = d.recordingCount();
+        const aliases: string[] = [];
+        for (const a of d.aliases()) aliases.push(a.alias() ?? '');
+        const channel = d.channel() ?? '';
+        const source = d.source() ?? '';
+        l.onData(correlationId, `c${channel}`, { kind: 'channelDescriptor', value: { channel, source, aliases, activeRecordingId, recordingCount } });
+        return 1;
+      }
+      case StatsSnapshotDecoder.TEMPLATE_ID: {
+        const d = this.statsSnapshot.wrap(buf, HEADER_LENGTH, blockLength, version);
+        const correlationId = d.correlationId();
+        const utcNs = d.utcNs();
+        const counters = new Map<string, bigint>();
+        for (const c of d.counters()) {
+          const value = c.value();
+          counters.set(c.name() ?? '', value);
+        }
+        l.onData(correlationId, `s${utcNs}`, { kind: 'stats', value: { utcNs, counters } });
+        return 1;
+      }
+      case QuarantineDescriptorDecoder.TEMPLATE_ID: {
+        const d = this.quarantineDescriptor.wrap(buf, HEADER_LENGTH, blockLength, version);
+        const correlationId = d.correlationId();
+        const quarantineId = Number(d.quarantineId());
+        const fromUtcNs = d.fromUtcNs();
+        const toUtcNs = d.toUtcNs();
+        const channel = d.channel() ?? '';
+        l.onData(correlationId, `q${quarantineId}`, { kind: 'quarantine', value: { quarantineId, fromUtcNs, toUtcNs, channel } });
+        return 1;
+      }
+      case ClusterStatusDecoder.TEMPLATE_ID: {
+        const d = this.clusterStatus.wrap(buf, HEADER_LENGTH, blockLength, version);
+        const correlationId = d.correlationId();
+        const k = d.k();
+        const underReplicatedSegments = Number(d.underReplicatedSegments());
+        const repairing = Number(d.repairing()) === 1;
+        const nodes: ClusterStatus['nodes'] = [];
+        for (const n of d.nodes()) {
+          const up = Number(n.up()) === 1;
+          const segments = Number(n.segments());
+          const bytes = Number(n.bytes());
+          nodes.push({ id: n.nodeId() ?? '', up, segments, bytes });
+        }
+        l.onData(correlationId, 'cluster', { kind: 'clusterStatus', value: { k, underReplicatedSegments, repairing, nodes } });
+        return 1;
+      }
+      default:
+        return this.dispatchNotification(buf, templateId, blockLength, version);
+    }
+  }
+
+  private dispatchNotification(buf: Buffer, templateId: number, blockLength: number, version: number): number {
+    const l = this.listener;
+    switch (templateId) {
+      case RecordingStartedDecoder.TEMPLATE_ID: {
+        const d = this.recordingStarted.wrap(buf, HEADER_LENGTH, blockLength, version);
+        const recordingId = Number(d.recordingId());
+        const startPosition = Number(d.startPosition());
+        const startUtcNs = d.startUtcNs();
+        const channel = d.channel() ?? '';
+        const source = d.source() ?? '';
+        l.onNotification({ type: 'recordingStarted', recordingId, startPosition, startUtcNs, channel, source });
+        return 1;
+      }
+      case RecordingProgressDecoder.TEMPLATE_ID: {
+        const d = this.recordingProgress.wrap(buf, HEADER_LENGTH, blockLength, version);
+        l.onNotification({
+          type: 'recordingProgress',
+          recordingId: Number(d.recordingId()),
+          position: Number(d.position()),
+          eventCount: Number(d.eventCount()),
+          lastUtcNs: d.lastUtcNs(),
+          kernelDrops: Number(d.kernelDrops()),
+          droppedEvents: Number(d.droppedEvents()),
+        });
+        return 1;
+      }
+      case RecordingStoppedDecoder.TEMPLATE_ID: {
+        const d = this.recordingStopped.wrap(buf, HEADER_LENGTH, blockLength, version);
+        const recordingId = Number(d.recordingId());
+        const stopPosition = Number(d.stopPosition());
+        const stopUtcNs = d.stopUtcNs();
+        const eventCount = Number(d.eventCount());
+        const reason = stopReasonName(Number(d.reason()));
+        const errorCode = Number(d.errorCode());
+        const message = d.message() ?? '';
+        l.onNotification({ type: 'recordingStopped', recordingId, stopPosition, stopUtcNs, eventCount, reason, errorCode, message });
+        return 1;
+      }
+      case ReplayStartedDecoder.TEMPLATE_ID: {
+        const d = this.replayStarted.wrap(buf, HEADER_LENGTH, blockLength, version);
+        l.onNotification({
+          type: 'replayStarted',
+          replaySessionId: Number(d.replaySessionId()),
+          recordingCount: d.recordingCount(),
+          fromUtcNs: timeOrNull(d.fromUtcNs()),
+          toUtcNs: timeOrNull(d.toUtcNs()),
+          speed: d.speed(),
+        });
+        return 1;
+      }
+      case ReplayEndedDecoder.TEMPLATE_ID: {
+        const d = this.replayEnded.wrap(buf, HEADER_LENGTH, blockLength, version);
+        const replaySessionId = Number(d.replaySessionId());
+        const eventsSent = Number(d.eventsSent());
+        const bytesSent = Number(d.bytesSent());
+        const reason = stopReasonName(Number(d.reason()));
+        const errorCode = Number(d.errorCode());
+        const message = d.message() ?? '';
+        l.onNotification({ type: 'replayEnded', replaySessionId, eventsSent, bytesSent, reason, errorCode, message });
+        return 1;
+      }
+      case NodeStatusChangedDecoder.TEMPLATE_ID: {
+        const d = this.nodeStatusChanged.wrap(buf, HEADER_LENGTH, blockLength, version);
+        const up = Number(d.up()) === 1;
+        const utcNs = d.utcNs();
+        l.onNotification({ type: 'nodeStatusChanged', up, utcNs, nodeId: d.nodeId() ?? '' });
+        return 1;
+      }
+      case RepairProgressDecoder.TEMPLATE_ID: {
+        const d = this.repairProgress.wrap(buf, HEADER_LENGTH, blockLength, version);
+        l.onNotification({
+          type: 'repairProgress',
+          segmentsRepaired: Number(d.segmentsRepaired()),
+          segmentsRemaining: Number(d.segmentsRemaining()),
+          bytesCopied: Number(d.bytesCopied()),
+          done: Number(d.done()) === 1,
+        });
+        return 1;
+      }
+      case ErrorNotificationDecoder.TEMPLATE_ID: {
+        const d = this.errorNotification.wrap(buf, HEADER_LENGTH, blockLength, version);
+        const errorCode = Number(d.errorCode());
+        const relevantId = Number(d.relevantId());
+        const utcNs = d.utcNs();
+        l.onNotification({ type: 'error', errorCode, relevantId, utcNs, message: d.message() ?? '' });
+        return 1;
+      }
+      default:
+        this.listener.onMalformed(`unknown template id ${templateId}`);
+        return 0;
+    }
+  }
+}

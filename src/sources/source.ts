@@ -1,0 +1,73 @@
+/**
+ * What the recorder polls. A Source turns a socket, file or stream into raw events with
+ * receipt timestamps. I/O callbacks only enqueue (into a bounded queue, taking the UTC and
+ * monotonic receipt times from the injected clocks); the recorder's duty cycle calls poll(),
+ * which hands each event to the handler flyweight-style: the (buffer, offset, length) view is
+ * valid only during the call, so the handler must copy what it keeps.
+ */
+
+export type SourceEventHandler = (buffer: Buffer, offset: number, length: number, utcNs: bigint, monoNs: bigint) => void;
+
+export type SourceKind = 'udp' | 'file' | 'stdin';
+
+/** Monotonic counters; the archiver reports them in stats. */
+export interface SourceCounters {
+  /** Events handed to poll handlers. */
+  events: number;
+  /** Payload bytes of those events. */
+  bytes: number;
+  /** Datagrams the kernel dropped for this socket (/proc/net/udp drops), UDP only. */
+  kernelDrops: number;
+  /** Records longer than the maximum event size: reported and skipped. */
+  oversize: number;
+  /** Events dropped by the source itself because its bounded queue was full. */
+  queueDrops: number;
+  /** Inputs that could not be turned into events (malformed). */
+  malformed: number;
+  /** I/O errors seen (the last one is in lastError). */
+  errors: number;
+}
+
+export function newSourceCounters(): SourceCounters {
+  return { events: 0, bytes: 0, kernelDrops: 0, oversize: 0, queueDrops: 0, malformed: 0, errors: 0 };
+}
+
+export const SourceState = {
+  INIT: 'INIT',
+  OPENING: 'OPENING',
+  ACTIVE: 'ACTIVE',
+  /** Input fully read (file without follow, stdin closed): no more events will come. */
+  ENDED: 'ENDED',
+  FAILED: 'FAILED',
+  CLOSED: 'CLOSED',
+} as const;
+export type SourceState = (typeof SourceState)[keyof typeof SourceState];
+
+export interface Source {
+  readonly kind: SourceKind;
+  /** The URI it was made from (canonical form). */
+  readonly uri: string;
+  readonly state: SourceState;
+  readonly counters: SourceCounters;
+  /** The last I/O error (a VcrError with code SOURCE_FAILED), if any. */
+  readonly lastError: Error | undefined;
+  /**
+   * Bind the socket / open the file / attach to the stream. Rejects with a VcrError
+   * (SOURCE_FAILED) naming the problem. Calling poll() before open() resolves returns 0.
+   */
+  open(): Promise<void>;
+  /**
+   * Hand up to `limit` queued events to handler; returns how many. Also drives the source's
+   * own background steps (next file read, /proc refresh), so call it every duty cycle.
+   */
+  poll(handler: SourceEventHandler, limit: number): number;
+  /** True when no event will ever come again (file fully read, stdin ended). UDP never ends. */
+  isEnded(): boolean;
+  /**
+   * Called (from an I/O callback) when something was enqueued: use it to wake a parked
+   * AgentRunner. Must only schedule, never do work.
+   */
+  onAvailable: (() => void) | undefined;
+  /** Stop reading and release the socket/file. Idempotent. Queued events are discarded. */
+  close(): void;
+}

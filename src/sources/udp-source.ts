@@ -1,0 +1,261 @@
+/**
+ * One datagram = one event. The socket's 'message' callback only stamps the receipt times and
+ * puts the datagram in a bounded ring (full ring: drop and count, never grow); poll() hands
+ * them out. Kernel drops come from /proc/net/udp for this socket's inode, re-read (async) at
+ * most every dropsRefreshNs, driven from poll().
+ */
+import dgram from 'node:dgram';
+import { readFile, readFileSync } from 'node:fs';
+import { ErrorCode, VcrError } from '../util/errors.js';
+import { MonotonicUtcClock, systemNanoClock, type EpochNanoClock, type NanoClock } from '../util/clock.js';
+import { newSourceCounters, SourceState, type Source, type SourceCounters, type SourceEventHandler } from './source.js';
+import type { UdpSourceSpec } from './uri.js';
+import { findSocketInode, ownSocketInodes, parseProcNetUdp } from './proc-net-udp.js';
+
+export interface UdpSourceOptions {
+  nanoClock?: NanoClock;
+  utcClock?: EpochNanoClock;
+  /** Requested SO_RCVBUF in bytes (the kernel caps it at net.core.rmem_max). Default 8 MiB. */
+  recvBufferSize?: number;
+  /** Most datagrams held between polls. Default 65,536. */
+  queueCapacity?: number;
+  /** Most payload bytes held between polls. Default 64 MiB. */
+  maxQueueBytes?: number;
+  /** How often to re-read /proc/net/udp for kernel drops. Default 1 s. */
+  dropsRefreshNs?: bigint;
+}
+
+export class UdpSource implements Source {
+  readonly kind = 'udp' as const;
+  readonly uri: string;
+  readonly counters: SourceCounters = newSourceCounters();
+  onAvailable: (() => void) | undefined;
+  private stateValue: SourceState = SourceState.INIT;
+  private error: Error | undefined;
+  private socket: dgram.Socket | undefined;
+  private readonly nanoClock: NanoClock;
+  private readonly utcClock: EpochNanoClock;
+  private readonly recvBufferSize: number;
+  private readonly capacity: number;
+  private readonly maxQueueBytes: number;
+  private readonly dropsRefreshNs: bigint;
+  private readonly bufs: (Buffer | undefined)[];
+  private readonly utcs: BigInt64Array;
+  private readonly monos: BigInt64Array;
+  private head = 0;
+  private count = 0;
+  private queuedBytes = 0;
+  private inode: number | undefined;
+  private nextDropsCheckNs = 0n;
+  private dropsReadInFlight = false;
+  private actualRecvBufferSize = 0;
+  private port = 0;
+
+  constructor(
+    readonly spec: UdpSourceSpec,
+    options: UdpSourceOptions = {},
+  ) {
+    this.uri = spec.uri;
+    this.nanoClock = options.nanoClock ?? systemNanoClock;
+    this.utcClock = options.utcClock ?? new MonotonicUtcClock(this.nanoClock);
+    this.recvBufferSize = options.recvBufferSize ?? 8 * 1024 * 1024;
+    this.capacity = Math.max(1, options.queueCapacity ?? 65_536);
+    this.maxQueueBytes = Math.max(1, options.maxQueueBytes ?? 64 * 1024 * 1024);
+    this.dropsRefreshNs = options.dropsRefreshNs ?? 1_000_000_000n;
+    this.bufs = new Array<Buffer | undefined>(this.capacity).fill(undefined);
+    this.utcs = new BigInt64Array(this.capacity);
+    this.monos = new BigInt64Array(this.capacity);
+  }
+
+  get state(): SourceState {
+    return this.stateValue;
+  }
+
+  get lastError(): Error | undefined {
+    return this.error;
+  }
+
+  /** The bound port (useful with port 0). */
+  get localPort(): number {
+    return this.port;
+  }
+
+  /** SO_RCVBUF as the kernel granted it. */
+  get receiveBufferSize(): number {
+    return this.actualRecvBufferSize;
+  }
+
+  /** Whether kernel drops can be read for this socket (Linux, socket found in /proc). */
+  get kernelDropsAvailable(): boolean {
+    return this.inode !== undefined;
+  }
+
+  /** Datagrams waiting for poll(). */
+  get queued(): number {
+    return this.count;
+  }
+
+  open(): Promise<void> {
+    if (this.stateValue !== SourceState.INIT) return Promise.reject(new Error(`${this.uri}: already opened`));
+    this.stateValue = SourceState.OPENING;
+    const spec = this.spec;
+    const type = spec.family === 6 ? 'udp6' : 'udp4';
+    return new Promise<void>((resolve, reject) => {
+      let sock: dgram.Socket;
+      try {
+        sock = dgram.createSocket({ type, reuseAddr: spec.multicast });
+      } catch (e) {
+        this.fail(e, 'cannot create socket');
+        reject(this.error);
+        return;
+      }
+      this.socket = sock;
+      const before = ownSocketInodes();
+      const onBindError = (e: Error): void => {
+        this.fail(e, `cannot bind ${spec.host}:${spec.port}`);
+        try {
+          sock.close();
+        } catch {
+          // already closed
+        }
+        reject(this.error);
+      };
+      sock.once('error', onBindError);
+      sock.on('message', this.onMessage);
+      sock.bind({ port: spec.port, address: spec.host, exclusive: !spec.multicast }, () => {
+        sock.off('error', onBindError);
+        sock.on('error', (e) => this.recordError(e));
+        try {
+          if (spec.multicast) sock.addMembership(spec.host, spec.interface);
+        } catch (e) {
+          onBindError(e as Error);
+          return;
+        }
+        try {
+          sock.setRecvBufferSize(this.recvBufferSize);
+        } catch {
+          // capped or refused: keep the default; receiveBufferSize shows what we have
+        }
+        try {
+          this.actualRecvBufferSize = sock.getRecvBufferSize();
+        } catch {
+          this.actualRecvBufferSize = 0;
+        }
+        this.port = sock.address().port;
+        this.locateInode(before);
+        this.stateValue = SourceState.ACTIVE;
+        resolve();
+      });
+    });
+  }
+
+  private readonly onMessage = (msg: Buffer): void => {
+    const monoNs = this.nanoClock.nanoTime();
+    const utcNs = this.utcClock.epochNanos();
+    if (this.count >= this.capacity || this.queuedBytes + msg.length > this.maxQueueBytes) {
+      this.counters.queueDrops++;
+      return;
+    }
+    let i = this.head + this.count;
+    if (i >= this.capacity) i -= this.capacity;
+    this.bufs[i] = msg;
+    this.utcs[i] = utcNs;
+    this.monos[i] = monoNs;
+    this.count++;
+    this.queuedBytes += msg.length;
+    if (this.count === 1) this.onAvailable?.();
+  };
+
+  poll(handler: SourceEventHandler, limit: number): number {
+    if (this.stateValue !== SourceState.ACTIVE) return 0;
+    if (this.inode !== undefined && !this.dropsReadInFlight && this.nanoClock.nanoTime() >= this.nextDropsCheckNs) {
+      this.refreshKernelDrops();
+    }
+    let n = 0;
+    const cap = this.capacity;
+    while (n < limit && this.count > 0) {
+      const i = this.head;
+      const b = this.bufs[i]!;
+      this.bufs[i] = undefined;
+      this.head = i + 1 === cap ? 0 : i + 1;
+      this.count--;
+      this.queuedBytes -= b.length;
+      n++;
+      this.counters.events++;
+      this.counters.bytes += b.length;
+      handler(b, 0, b.length, this.utcs[i]!, this.monos[i]!);
+    }
+    return n;
+  }
+
+  isEnded(): boolean {
+    return this.stateValue === SourceState.FAILED || this.stateValue === SourceState.CLOSED;
+  }
+
+  /** Start an async re-read of /proc/net/udp now (poll() does this every dropsRefreshNs). */
+  refreshKernelDrops(): void {
+    if (this.inode === undefined || this.dropsReadInFlight) return;
+    this.dropsReadInFlight = true;
+    this.nextDropsCheckNs = this.nanoClock.nanoTime() + this.dropsRefreshNs;
+    const inode = this.inode;
+    readFile(this.procFile(), 'latin1', (err, text) => {
+      this.dropsReadInFlight = false;
+      if (err) return;
+      const row = parseProcNetUdp(text).find((r) => r.inode === inode);
+      if (row && row.drops > this.counters.kernelDrops) this.counters.kernelDrops = row.drops;
+    });
+  }
+
+  close(): void {
+    if (this.stateValue === SourceState.CLOSED) return;
+    this.stateValue = SourceState.CLOSED;
+    const s = this.socket;
+    this.socket = undefined;
+    if (s) {
+      s.off('message', this.onMessage);
+      try {
+        s.close();
+      } catch {
+        // already closed
+      }
+    }
+    this.bufs.fill(undefined);
+    this.count = 0;
+    this.queuedBytes = 0;
+  }
+
+  private procFile(): string {
+    return this.spec.family === 6 ? '/proc/net/udp6' : '/proc/net/udp';
+  }
+
+  private locateInode(before: Set<number>): void {
+    try {
+      // Synchronous, once, at open: /proc reads do not touch a disk.
+      const text = readFileSyncSafe(this.procFile());
+      if (text === undefined) return;
+      this.inode = findSocketInode(parseProcNetUdp(text), this.port, ownSocketInodes(), before);
+    } catch {
+      this.inode = undefined;
+    }
+  }
+
+  private fail(e: unknown, what: string): void {
+    this.stateValue = SourceState.FAILED;
+    this.counters.errors++;
+    const msg = e instanceof Error ? e.message : String(e);
+    this.error = new VcrError(ErrorCode.SOURCE_FAILED, `${this.uri}: ${what}: ${msg}`, { cause: e });
+  }
+
+  private recordError(e: Error): void {
+    this.counters.errors++;
+    this.error = new VcrError(ErrorCode.SOURCE_FAILED, `${this.uri}: ${e.message}`, { cause: e });
+  }
+}
+
+function readFileSyncSafe(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'latin1');
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,194 @@
+/**
+ * Source URIs (SPEC §2 Record):
+ *   udp://HOST:PORT                       unicast bind (PORT 0 = any free port)
+ *   udp://GROUP:PORT?interface=ADDR       multicast join, any-source (GROUP in 224.0.0.0/4 or ff00::/8)
+ *   file:///PATH?separator=SEP[&follow=true][&maxEventSize=N]
+ *   stdin:?separator=SEP[&maxEventSize=N]
+ * SEP is percent-encoded bytes (default %0A). Anything malformed is a VcrError INVALID_SOURCE
+ * whose message names the problem.
+ */
+import { isIP } from 'node:net';
+import { ErrorCode, VcrError } from '../util/errors.js';
+import { DEFAULT_SEPARATOR, formatSeparator, parseSeparator } from '../util/separator.js';
+
+export const DEFAULT_MAX_EVENT_SIZE = 1024 * 1024;
+/** Hard ceiling for maxEventSize (a single event must fit comfortably in memory). */
+export const MAX_MAX_EVENT_SIZE = 256 * 1024 * 1024;
+
+export interface UdpSourceSpec {
+  readonly kind: 'udp';
+  readonly uri: string;
+  /** Address to bind (unicast) or the multicast group. */
+  readonly host: string;
+  readonly port: number;
+  readonly multicast: boolean;
+  /** Multicast: local interface address to join on (undefined = let the OS choose). */
+  readonly interface: string | undefined;
+  readonly family: 4 | 6 | 0;
+}
+
+export interface FileSourceSpec {
+  readonly kind: 'file';
+  readonly uri: string;
+  readonly path: string;
+  readonly separator: Buffer;
+  readonly follow: boolean;
+  readonly maxEventSize: number;
+}
+
+export interface StdinSourceSpec {
+  readonly kind: 'stdin';
+  readonly uri: string;
+  readonly separator: Buffer;
+  readonly maxEventSize: number;
+}
+
+export type SourceSpec = UdpSourceSpec | FileSourceSpec | StdinSourceSpec;
+
+function invalid(uri: string, why: string): VcrError {
+  return new VcrError(ErrorCode.INVALID_SOURCE, `invalid source '${uri}': ${why}`);
+}
+
+/** Raw (still percent-encoded) query parameters; duplicates and empty names are errors. */
+function parseQuery(uri: string, query: string | undefined, allowed: readonly string[]): Map<string, string> {
+  const params = new Map<string, string>();
+  if (query === undefined || query === '') return params;
+  for (const part of query.split('&')) {
+    if (part === '') continue;
+    const eq = part.indexOf('=');
+    const name = eq < 0 ? part : part.slice(0, eq);
+    const value = eq < 0 ? '' : part.slice(eq + 1);
+    if (!allowed.includes(name)) {
+      throw invalid(uri, `unknown parameter '${name}' (allowed: ${allowed.length ? allowed.join(', ') : 'none'})`);
+    }
+    if (params.has(name)) throw invalid(uri, `parameter '${name}' given twice`);
+    params.set(name, value);
+  }
+  return params;
+}
+
+function decode(uri: string, what: string, s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    throw invalid(uri, `${what} has a bad percent-encoding`);
+  }
+}
+
+function separatorParam(uri: string, params: Map<string, string>): Buffer {
+  const raw = params.get('separator') ?? DEFAULT_SEPARATOR;
+  try {
+    return parseSeparator(raw);
+  } catch (e) {
+    throw invalid(uri, `separator: ${(e as Error).message}`);
+  }
+}
+
+function maxEventSizeParam(uri: string, params: Map<string, string>): number {
+  const raw = params.get('maxEventSize');
+  if (raw === undefined) return DEFAULT_MAX_EVENT_SIZE;
+  if (!/^[0-9]{1,10}$/.test(raw)) throw invalid(uri, `maxEventSize '${raw}' is not a whole number of bytes`);
+  const n = Number(raw);
+  if (n < 1 || n > MAX_MAX_EVENT_SIZE) throw invalid(uri, `maxEventSize must be between 1 and ${MAX_MAX_EVENT_SIZE}`);
+  return n;
+}
+
+function boolParam(uri: string, params: Map<string, string>, name: string): boolean {
+  const raw = params.get(name);
+  if (raw === undefined) return false;
+  if (raw === 'true' || raw === '1' || raw === '') return true;
+  if (raw === 'false' || raw === '0') return false;
+  throw invalid(uri, `${name} must be true or false, not '${raw}'`);
+}
+
+export function isMulticastAddress(host: string): boolean {
+  const fam = isIP(host);
+  if (fam === 4) {
+    const first = Number(host.split('.')[0]);
+    return first >= 224 && first <= 239;
+  }
+  if (fam === 6) return /^ff/i.test(host);
+  return false;
+}
+
+function parseUdp(uri: string): UdpSourceSpec {
+  const m = /^udp:\/\/(\[[^\]]*\]|[^:/?#[\]]*)(?::([^/?#]*))?\/?(?:\?([^#]*))?$/i.exec(uri);
+  if (!m) throw invalid(uri, 'expected udp://HOST:PORT or udp://GROUP:PORT?interface=ADDR');
+  let host = m[1]!;
+  if (host === '') throw invalid(uri, 'missing host');
+  if (host.startsWith('[')) {
+    host = host.slice(1, -1);
+    if (isIP(host) !== 6) throw invalid(uri, `'${host}' is not an IPv6 address`);
+  } else if (isIP(host) === 0 && !/^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/.test(host)) {
+    throw invalid(uri, `'${host}' is neither an IP address nor a host name`);
+  } else if (/^[0-9.]+$/.test(host) && isIP(host) === 0) {
+    throw invalid(uri, `'${host}' is not a valid IPv4 address`);
+  }
+  const portText = m[2];
+  if (portText === undefined || portText === '') throw invalid(uri, 'missing port (udp://HOST:PORT)');
+  if (!/^[0-9]{1,5}$/.test(portText) || Number(portText) > 65535) {
+    throw invalid(uri, `port '${portText}' is not a number from 0 to 65535`);
+  }
+  const port = Number(portText);
+  const multicast = isMulticastAddress(host);
+  const params = parseQuery(uri, m[3], multicast ? ['interface'] : []);
+  let iface: string | undefined;
+  if (params.has('interface')) {
+    iface = decode(uri, 'interface', params.get('interface')!);
+    if (iface.startsWith('[') && iface.endsWith(']')) iface = iface.slice(1, -1);
+    if (isIP(iface) === 0) throw invalid(uri, `interface '${iface}' is not an IP address`);
+    if (isIP(iface) !== isIP(host)) throw invalid(uri, `interface '${iface}' and group '${host}' are different IP families`);
+  }
+  if (multicast && port === 0) throw invalid(uri, 'a multicast source needs an explicit port');
+  const family = isIP(host) as 4 | 6 | 0;
+  const hostPart = family === 6 ? `[${host}]` : host;
+  const canonical = `udp://${hostPart}:${port}${iface !== undefined ? `?interface=${iface}` : ''}`;
+  return { kind: 'udp', uri: canonical, host, port, multicast, interface: iface, family };
+}
+
+function parseFile(uri: string): FileSourceSpec {
+  const m = /^file:\/\/(?:localhost)?(\/[^?#]*)(?:\?([^#]*))?$/i.exec(uri);
+  if (!m) throw invalid(uri, 'expected file:///ABSOLUTE/PATH?separator=SEP[&follow=true]');
+  const path = decode(uri, 'path', m[1]!);
+  if (path === '/' || path.endsWith('/')) throw invalid(uri, 'path names a directory, not a file');
+  if (path.includes('\0')) throw invalid(uri, 'path contains a NUL byte');
+  const params = parseQuery(uri, m[2], ['separator', 'follow', 'maxEventSize']);
+  const separator = separatorParam(uri, params);
+  const follow = boolParam(uri, params, 'follow');
+  const maxEventSize = maxEventSizeParam(uri, params);
+  const canonical =
+    `file://${encodeURI(path)}?separator=${formatSeparator(separator)}` +
+    (follow ? '&follow=true' : '') +
+    (maxEventSize !== DEFAULT_MAX_EVENT_SIZE ? `&maxEventSize=${maxEventSize}` : '');
+  return { kind: 'file', uri: canonical, path, separator, follow, maxEventSize };
+}
+
+function parseStdin(uri: string): StdinSourceSpec {
+  const m = /^stdin:(?:\/\/)?(?:\?([^#]*))?$/i.exec(uri);
+  if (!m) throw invalid(uri, 'expected stdin:?separator=SEP');
+  const params = parseQuery(uri, m[1], ['separator', 'maxEventSize']);
+  const separator = separatorParam(uri, params);
+  const maxEventSize = maxEventSizeParam(uri, params);
+  const canonical =
+    `stdin:?separator=${formatSeparator(separator)}` + (maxEventSize !== DEFAULT_MAX_EVENT_SIZE ? `&maxEventSize=${maxEventSize}` : '');
+  return { kind: 'stdin', uri: canonical, separator, maxEventSize };
+}
+
+/** Parse a source URI. Throws VcrError INVALID_SOURCE. */
+export function parseSourceUri(uri: string): SourceSpec {
+  if (typeof uri !== 'string' || uri.trim() === '') throw invalid(String(uri), 'empty source URI');
+  if (uri !== uri.trim()) throw invalid(uri, 'leading or trailing white space');
+  const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):/.exec(uri)?.[1]?.toLowerCase();
+  switch (scheme) {
+    case 'udp':
+      return parseUdp(uri);
+    case 'file':
+      return parseFile(uri);
+    case 'stdin':
+      return parseStdin(uri);
+    case undefined:
+      throw invalid(uri, 'missing scheme (udp://, file://, stdin:)');
+    default:
+      throw invalid(uri, `unsupported scheme '${scheme}:' (use udp://, file:// or stdin:)`);
+  }
+}

@@ -1,0 +1,93 @@
+/**
+ * archive.mark: who owns an archive directory. A 4096-byte ArchiveMark record (mapped) with
+ * the owner's pid and a heartbeat. A second open fails with ARCHIVE_LOCKED while the owner is
+ * alive and its heartbeat fresh; a mark left by a killed process (pid gone, or heartbeat
+ * older than the stale timeout) is taken over, so restart after SIGKILL needs no manual step.
+ */
+import { closeSync, openSync, readFileSync, writeSync, fsyncSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { ErrorCode, VcrError } from '../util/errors.js';
+import { storageError } from './io-errors.js';
+import { FORMAT_VERSION, MARK_BLOCK_LENGTH, MARK_FILE, MARK_LENGTH, TemplateId, writeMessageHeader } from './layout.js';
+import { mapFile } from './segment-files.js';
+import type { StorageClock } from './types.js';
+
+const openInThisProcess = new Set<string>();
+
+export interface MarkInfo {
+  pid: number;
+  startEpochMs: number;
+  heartbeatEpochMs: number;
+}
+
+export function readMark(dir: string): MarkInfo | undefined {
+  try {
+    const b = readFileSync(join(dir, MARK_FILE));
+    if (b.length < 8 + MARK_BLOCK_LENGTH || b.readUInt16LE(2) !== TemplateId.ARCHIVE_MARK) return undefined;
+    return { pid: b.readInt32LE(12), startEpochMs: Number(b.readBigInt64LE(16)), heartbeatEpochMs: Number(b.readBigInt64LE(24)) };
+  } catch {
+    return undefined;
+  }
+}
+
+function processAlive(pid: number): boolean {
+  if (pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+export class MarkFile {
+  private released = false;
+
+  private constructor(
+    private readonly key: string,
+    private readonly map: Buffer,
+    private readonly clock: StorageClock,
+  ) {}
+
+  static acquire(dir: string, clock: StorageClock, staleAfterMs: number): MarkFile {
+    const key = resolve(dir);
+    if (openInThisProcess.has(key)) throw new VcrError(ErrorCode.ARCHIVE_LOCKED, `archive ${dir} is already open in this process`);
+    const prev = readMark(dir);
+    const now = clock.epochMs();
+    if (prev && prev.pid !== process.pid && processAlive(prev.pid) && now - prev.heartbeatEpochMs < staleAfterMs) {
+      throw new VcrError(ErrorCode.ARCHIVE_LOCKED, `archive ${dir} is in use by process ${prev.pid}`);
+    }
+    const path = join(dir, MARK_FILE);
+    const init = Buffer.alloc(MARK_LENGTH);
+    writeMessageHeader(init, 0, MARK_BLOCK_LENGTH, TemplateId.ARCHIVE_MARK);
+    init.writeInt32LE(FORMAT_VERSION, 8);
+    init.writeInt32LE(process.pid, 12);
+    init.writeBigInt64LE(BigInt(now), 16);
+    init.writeBigInt64LE(BigInt(now), 24);
+    let fd = -1;
+    try {
+      fd = openSync(path, 'w+');
+      writeSync(fd, init, 0, MARK_LENGTH, 0);
+      fsyncSync(fd);
+      const map = mapFile(fd, MARK_LENGTH, true);
+      openInThisProcess.add(key);
+      return new MarkFile(key, map, clock);
+    } catch (err) {
+      throw storageError(err, `cannot write ${path}`);
+    } finally {
+      if (fd >= 0) closeSync(fd);
+    }
+  }
+
+  heartbeat(): void {
+    if (!this.released) this.map.writeBigInt64LE(BigInt(this.clock.epochMs()), 24);
+  }
+
+  /** Releases the directory; the mark stays with pid 0 so the next open needs no checks. */
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    this.map.writeInt32LE(0, 12);
+    openInThisProcess.delete(this.key);
+  }
+}

@@ -1,0 +1,163 @@
+/**
+ * Readers over one recording. A FrameCursor walks DATA frames from a position up to a limit
+ * (skipping PADDING, DELETED and deleted segments) and exposes the current frame's fields
+ * without allocating an object per event; RecordingReader wraps it in the poll/handler API
+ * and can follow a live recording. Frames become visible only once their length (written
+ * last) is non-zero, so a reader never sees a partly written frame.
+ */
+import { ErrorCode, VcrError } from '../util/errors.js';
+import { FrameStatus, checkFrame, frameStatusText } from './frame.js';
+import { FRAME_HEADER_LENGTH, FrameOffset, FrameType, alignFrame, segmentFileName } from './layout.js';
+import type { SegmentSource } from './segment-cache.js';
+import type { FrameHandler } from './types.js';
+
+/** What a reader needs to know about the recording while it reads. */
+export interface RecordingEnd {
+  /** Highest position known to hold complete frames now (live: the writer's position). */
+  position(): number;
+  /** True while frames may still be appended. */
+  isLive(): boolean;
+}
+
+export class FrameCursor {
+  buffer: Buffer = Buffer.alloc(0);
+  payloadOffset = 0;
+  payloadLength = 0;
+  framePosition = 0;
+  utcNs = 0n;
+  monoNs = 0n;
+  private seg: Buffer | null = null;
+  private segBase = -1;
+
+  constructor(
+    readonly recordingId: number,
+    private readonly source: SegmentSource,
+    public position: number,
+    private readonly verifyCrc: boolean,
+  ) {}
+
+  /**
+   * Moves to the next DATA frame below `limit`; false when there is none (yet). Throws
+   * CORRUPT_SEGMENT naming segment and offset when a frame below `limit` is damaged.
+   */
+  next(limit: number): boolean {
+    const segLen = this.source.segmentLength;
+    while (this.position < limit) {
+      const pos = this.position;
+      const base = pos - (pos & (segLen - 1));
+      if (base !== this.segBase || this.seg === null) {
+        const view = this.source.get(base);
+        if (view === 'tombstone') {
+          this.position = base + segLen;
+          continue;
+        }
+        if (view === null) return false;
+        this.seg = view;
+        this.segBase = base;
+      }
+      const seg = this.seg;
+      const off = pos - base;
+      if (segLen - off < FRAME_HEADER_LENGTH) {
+        this.position = base + segLen;
+        continue;
+      }
+      const length = seg.readInt32LE(off);
+      if (length === 0) return false;
+      const status = checkFrame(seg, off, segLen, this.verifyCrc);
+      if (status !== FrameStatus.OK) throw this.corrupt(base, off, frameStatusText(status));
+      const type = seg.readUInt16LE(off + FrameOffset.TYPE);
+      if (type === FrameType.PADDING) {
+        this.position = base + segLen;
+        continue;
+      }
+      this.position = pos + alignFrame(length);
+      if (type !== FrameType.DATA) continue;
+      this.buffer = seg;
+      this.framePosition = pos;
+      this.payloadOffset = off + FRAME_HEADER_LENGTH;
+      this.payloadLength = length - FRAME_HEADER_LENGTH;
+      this.utcNs = seg.readBigInt64LE(off + FrameOffset.UTC);
+      this.monoNs = seg.readBigInt64LE(off + FrameOffset.MONO);
+      return true;
+    }
+    return false;
+  }
+
+  /** True if the segment holding `position` is absent (not yet created, or lost). */
+  segmentMissing(): boolean {
+    const segLen = this.source.segmentLength;
+    const base = this.position - (this.position & (segLen - 1));
+    return this.source.get(base) === null;
+  }
+
+  corrupt(base: number, off: number, why: string): VcrError {
+    return new VcrError(
+      ErrorCode.CORRUPT_SEGMENT,
+      `recording ${this.recordingId}, segment ${segmentFileName(this.recordingId, base)}, offset ${off}: ${why}`,
+    );
+  }
+}
+
+export const ReaderState = { READING: 0, DONE: 1, CLOSED: 2 } as const;
+
+/** Reads a recording from a position, for a length or to its end, optionally following it. */
+export class RecordingReader {
+  private readonly cursor: FrameCursor;
+  private readonly limit: number;
+  private readonly segmentLength: number;
+  private state: (typeof ReaderState)[keyof typeof ReaderState] = ReaderState.READING;
+
+  constructor(
+    readonly recordingId: number,
+    source: SegmentSource,
+    private readonly end: RecordingEnd,
+    from: number,
+    length: number | undefined,
+    private readonly follow: boolean,
+    verifyCrc = false,
+  ) {
+    this.cursor = new FrameCursor(recordingId, source, from, verifyCrc);
+    this.segmentLength = source.segmentLength;
+    if (length !== undefined) this.limit = from + length;
+    else this.limit = follow ? Number.MAX_SAFE_INTEGER : end.position();
+  }
+
+  /** Next position to read. */
+  get position(): number {
+    return this.cursor.position;
+  }
+
+  isDone(): boolean {
+    return this.state !== ReaderState.READING;
+  }
+
+  /** Delivers up to `maxFrames` events; returns how many (0 when none are ready). */
+  poll(handler: FrameHandler, maxFrames: number): number {
+    if (this.state !== ReaderState.READING) return 0;
+    const c = this.cursor;
+    const live = this.end.isLive();
+    const endPosition = this.end.position();
+    const limit = Math.min(this.limit, endPosition);
+    let n = 0;
+    while (n < maxFrames && c.next(limit)) {
+      handler(c.buffer, c.payloadOffset, c.payloadLength, c.framePosition, c.utcNs, c.monoNs);
+      n++;
+    }
+    if (n < maxFrames) {
+      if (c.position >= this.limit || (!live && c.position >= endPosition) || (!this.follow && c.position >= limit)) {
+        this.state = ReaderState.DONE;
+      } else if (c.position < limit) {
+        // below the known end every frame must be there: a gap means damage, not "not yet"
+        const segLen = this.segmentLength;
+        const base = c.position - (c.position & (segLen - 1));
+        this.state = ReaderState.DONE;
+        throw c.corrupt(base, c.position - base, c.segmentMissing() ? 'segment file is missing' : 'frame not written before the end of the recording');
+      }
+    }
+    return n;
+  }
+
+  close(): void {
+    this.state = ReaderState.CLOSED;
+  }
+}

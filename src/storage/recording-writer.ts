@@ -1,0 +1,263 @@
+/**
+ * Appends events of one live recording into its memory-mapped segments.
+ *
+ * `append` is the hot path: header fields and payload are copied into the mapping, the CRC is
+ * computed there, and the length is stored last (an atomic store) so that no reader, in this
+ * process or another, ever sees a frame before it is complete. No syscall per event.
+ * `commit` (once per duty cycle) publishes the live fields to the metadata file, appends new
+ * time index entries, syncs according to fileSyncLevel and creates the next segment ahead of
+ * need. A storage failure stops only this recording: it becomes FAILED with the error's code,
+ * everything appended before stays readable, and every later append throws the same error.
+ */
+import { closeSync, fsyncSync } from 'node:fs';
+import { crc32c, crc32cJs } from '../util/crc32c.js';
+import { ErrorCode, VcrError } from '../util/errors.js';
+import type { Catalog } from './catalog.js';
+import { writeHeaderOnlyFrame } from './frame.js';
+import { FRAME_HEADER_LENGTH, FrameType } from './layout.js';
+import type { MetadataFile } from './metadata-file.js';
+import { syncMapping, type SegmentFiles } from './segment-files.js';
+import type { TimeIndex } from './time-index.js';
+import type { RecordingDescriptor, StorageClock } from './types.js';
+
+export interface WriterOptions {
+  fileSyncLevel: 0 | 1 | 2;
+  syncIntervalMs: number;
+  clock: StorageClock;
+}
+
+export const WriterState = { ACTIVE: 0, STOPPED: 1, FAILED: 2 } as const;
+export type WriterStateValue = (typeof WriterState)[keyof typeof WriterState];
+
+export class RecordingWriter {
+  readonly recordingId: number;
+  private state: WriterStateValue = WriterState.ACTIVE;
+  private failure: VcrError | undefined;
+  private seg!: Buffer;
+  private lengths!: Int32Array;
+  private segBase = 0;
+  private offset = 0;
+  private syncedOffset = 0;
+  private nextSegmentReady = false;
+  private lastSyncMs: number;
+  private readonly segmentLength: number;
+  private readonly scratch = Buffer.alloc(4);
+  private readonly indexFd: number;
+  private lastUtc: bigint;
+  private lastMono: bigint;
+  private eventCount: number;
+
+  /** `descriptor` is the recording's live descriptor; its stop fields say where to resume. */
+  constructor(
+    private readonly descriptor: RecordingDescriptor,
+    private readonly files: SegmentFiles,
+    private readonly metadata: MetadataFile,
+    readonly index: TimeIndex,
+    private readonly catalog: Catalog,
+    private readonly opts: WriterOptions,
+    private readonly onClose: (w: RecordingWriter) => void,
+  ) {
+    this.recordingId = descriptor.recordingId;
+    this.segmentLength = descriptor.segmentLength;
+    this.lastUtc = descriptor.stopUtcNs;
+    this.lastMono = descriptor.stopMonoNs;
+    this.eventCount = descriptor.eventCount;
+    this.lastSyncMs = opts.clock.epochMs();
+    this.indexFd = index.openForAppend(files.dir);
+    const pos = descriptor.stopPosition;
+    this.segBase = files.baseOf(pos);
+    if (files.status(this.segBase) !== 'ok') files.create(this.segBase);
+    this.mapSegment(this.segBase);
+    this.offset = pos - this.segBase;
+    this.syncedOffset = this.offset;
+  }
+
+  /** Position the next frame will be written at. */
+  get position(): number {
+    return this.segBase + this.offset;
+  }
+
+  get isFailed(): boolean {
+    return this.state === WriterState.FAILED;
+  }
+
+  get isActive(): boolean {
+    return this.state === WriterState.ACTIVE;
+  }
+
+  /** Largest payload a frame can carry with this segment length. */
+  get maxPayloadLength(): number {
+    return this.segmentLength - FRAME_HEADER_LENGTH;
+  }
+
+  /** Appends one event; returns the position of its frame. Throws VcrError on failure. */
+  append(buf: Uint8Array, off: number, len: number, utcNs: bigint, monoNs: bigint): number {
+    if (this.state !== WriterState.ACTIVE) throw this.notActive();
+    const frameLength = len + FRAME_HEADER_LENGTH;
+    const aligned = (frameLength + 7) & ~7;
+    if (aligned > this.segmentLength || len < 0) {
+      throw new VcrError(ErrorCode.EVENT_TOO_LARGE, `event of ${len} bytes exceeds the ${this.maxPayloadLength}-byte limit of recording ${this.recordingId}`);
+    }
+    if (this.offset + aligned > this.segmentLength) this.roll();
+    const o = this.offset;
+    const seg = this.seg;
+    seg.writeUInt32LE(FrameType.DATA, o + 4); // type DATA, flags 0
+    seg.writeBigInt64LE(utcNs, o + 8);
+    seg.writeBigInt64LE(monoNs, o + 16);
+    seg.writeUInt32LE(0, o + 24);
+    seg.writeUInt32LE(0, o + 28);
+    seg.set(len === buf.length && off === 0 ? buf : buf.subarray(off, off + len), o + FRAME_HEADER_LENGTH);
+    this.scratch.writeInt32LE(frameLength, 0);
+    const c = crc32c(seg, o + 4, FRAME_HEADER_LENGTH - 4 + len, crc32cJs(this.scratch, 0, 4));
+    seg.writeUInt32LE(c, o + 24);
+    Atomics.store(this.lengths, o >> 2, frameLength);
+    const position = this.segBase + o;
+    this.offset = o + aligned;
+    this.lastUtc = utcNs;
+    this.lastMono = monoNs;
+    this.eventCount++;
+    this.index.onFrame(utcNs, position);
+    return position;
+  }
+
+  /**
+   * Publishes progress: index entries, metadata live fields, syncs per fileSyncLevel, and
+   * prepares the next segment. Returns 1 if anything was done (duty-cycle work count).
+   */
+  commit(): number {
+    if (this.state !== WriterState.ACTIVE) return 0;
+    try {
+      this.index.flushTo(this.indexFd, this.opts.fileSyncLevel === 2);
+      this.publish('recording', false, 0);
+      this.syncIfDue(false);
+      if (!this.nextSegmentReady && this.offset > this.segmentLength >>> 1) {
+        const next = this.segBase + this.segmentLength;
+        if (this.files.status(next) !== 'ok') this.files.create(next);
+        this.nextSegmentReady = true;
+      }
+    } catch (err) {
+      this.fail(err);
+    }
+    return 1;
+  }
+
+  /** Stops the recording cleanly: final commit, catalog update, files closed. */
+  stop(stopUtcNs?: bigint): RecordingDescriptor {
+    if (this.state === WriterState.STOPPED) return this.snapshot();
+    if (this.state === WriterState.ACTIVE) {
+      try {
+        this.index.flushTo(this.indexFd, true);
+        this.state = WriterState.STOPPED;
+        this.publish('stopped', true, 0, stopUtcNs);
+        this.syncIfDue(true);
+        if (this.opts.fileSyncLevel > 0) fsyncSync(this.indexFd);
+        const next = this.segBase + this.segmentLength;
+        if (this.nextSegmentReady || this.files.status(next) === 'ok') this.files.remove(next);
+        this.catalog.write(this.snapshot());
+      } catch (err) {
+        this.state = WriterState.ACTIVE;
+        this.close();
+        this.fail(err, false);
+        return this.snapshot();
+      }
+    }
+    this.close();
+    return this.snapshot();
+  }
+
+  /** The live descriptor (a copy). */
+  snapshot(): RecordingDescriptor {
+    return { ...this.descriptor, aliases: [...this.descriptor.aliases] };
+  }
+
+  /** Last error if the recording failed. */
+  get error(): VcrError | undefined {
+    return this.failure;
+  }
+
+  private close(): void {
+    try {
+      closeSync(this.indexFd);
+    } catch {
+      // already closed
+    }
+    this.onClose(this);
+  }
+
+  private publish(lifecycle: RecordingDescriptor['lifecycle'], cleanStop: boolean, failureCode: number, stopUtcNs?: bigint): void {
+    const d = this.descriptor;
+    d.lifecycle = lifecycle;
+    d.cleanStop = cleanStop;
+    d.failureCode = failureCode;
+    d.stopPosition = this.position;
+    d.stopUtcNs = stopUtcNs ?? this.lastUtc;
+    d.stopMonoNs = this.lastMono;
+    d.eventCount = this.eventCount;
+    this.metadata.update(d);
+  }
+
+  private syncIfDue(force: boolean): void {
+    const level = this.opts.fileSyncLevel;
+    if (level === 0) return;
+    const now = this.opts.clock.epochMs();
+    if (!force && level === 1 && now - this.lastSyncMs < this.opts.syncIntervalMs) return;
+    this.lastSyncMs = now;
+    syncMapping(this.seg, this.syncedOffset, this.offset - this.syncedOffset);
+    this.syncedOffset = this.offset;
+    if (level === 2 || force) this.metadata.sync();
+  }
+
+  /** Moves to the next segment: create/map it first, then pad the old one. */
+  private roll(): void {
+    const next = this.segBase + this.segmentLength;
+    const old = this.seg;
+    const oldOffset = this.offset;
+    try {
+      if (!this.nextSegmentReady && this.files.status(next) !== 'ok') this.files.create(next);
+      this.mapSegment(next);
+    } catch (err) {
+      this.fail(err);
+    }
+    const remaining = this.segmentLength - oldOffset;
+    if (remaining >= FRAME_HEADER_LENGTH) writeHeaderOnlyFrame(old, oldOffset, remaining, FrameType.PADDING, this.lastUtc, this.lastMono);
+    if (this.opts.fileSyncLevel > 0) syncMapping(old, this.syncedOffset, this.segmentLength - this.syncedOffset);
+    this.segBase = next;
+    this.offset = 0;
+    this.syncedOffset = 0;
+    this.nextSegmentReady = false;
+  }
+
+  private mapSegment(base: number): void {
+    const seg = this.files.map(base, true);
+    this.seg = seg;
+    this.lengths = new Int32Array(seg.buffer, seg.byteOffset, seg.length >>> 2);
+  }
+
+  private notActive(): VcrError {
+    return this.failure ?? new VcrError(ErrorCode.RECORDING_ACTIVE, `recording ${this.recordingId} is stopped`);
+  }
+
+  /** Marks the recording FAILED (metadata and catalog, best effort) and throws. */
+  private fail(err: unknown, rethrow = true): never | void {
+    const e =
+      err instanceof VcrError
+        ? err
+        : new VcrError(ErrorCode.IO_ERROR, `recording ${this.recordingId}: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+    this.failure = new VcrError(e.code, `recording ${this.recordingId} stopped: ${e.message}`, { cause: e });
+    if (this.state === WriterState.ACTIVE) {
+      this.state = WriterState.FAILED;
+      try {
+        this.publish('failed', false, e.code);
+      } catch {
+        // the mapping is still valid; nothing else to do
+      }
+      try {
+        this.catalog.write(this.snapshot());
+      } catch {
+        // catalog unwritable too: recovery on open will redo it from the metadata
+      }
+      this.close();
+    }
+    if (rethrow) throw this.failure;
+  }
+}

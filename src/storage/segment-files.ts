@@ -1,0 +1,161 @@
+/**
+ * Segment files of one recording: naming, creation with real preallocation, mapping.
+ *
+ * Preallocation is real (fallocate(1), else written zeros) because storing into a sparse
+ * mapping on a full disk raises SIGBUS and kills the process; allocating up front turns a
+ * full disk into an ENOSPC at segment creation, which the writer reports as STORAGE_FULL for
+ * that recording only. A segment whose frames were all deleted is removed and replaced by an
+ * empty `<id>-<base>.del` tombstone, so readers know the gap is a deletion, not a loss (files
+ * are unlinked, never truncated: a truncated file still mapped elsewhere would SIGBUS).
+ */
+import { spawnSync } from 'node:child_process';
+import { closeSync, existsSync, fstatSync, ftruncateSync, fsyncSync, openSync, readdirSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import mmap from '@riaskov/mmap-io';
+import { storageError } from './io-errors.js';
+import { SEGMENT_FILE_PATTERN, segmentFileName } from './layout.js';
+
+const TOMBSTONE_FILE_PATTERN = /^(\d+)-(\d+)\.del$/;
+const ZERO_CHUNK = Buffer.alloc(1024 * 1024);
+let fallocateWorks: boolean | undefined;
+
+export function mapFile(fd: number, length: number, writable: boolean): Buffer {
+  const prot = writable ? mmap.PROT_READ | mmap.PROT_WRITE : mmap.PROT_READ;
+  return mmap.map(length, prot as 1 | 3, mmap.MAP_SHARED, fd, 0);
+}
+
+export function syncMapping(buf: Buffer, offset: number, length: number): void {
+  if (length <= 0) return;
+  const pageStart = offset & ~(mmap.PAGESIZE - 1);
+  mmap.sync(buf, pageStart, Math.min(buf.length - pageStart, length + (offset - pageStart)), true, false);
+}
+
+/** Allocates `length` bytes of `path` for real; throws STORAGE_FULL / STORAGE_UNWRITABLE. */
+export function preallocateFile(path: string, length: number): void {
+  const tmp = `${path}.tmp`;
+  let fd = -1;
+  try {
+    fd = openSync(tmp, 'w');
+    let done = false;
+    if (fallocateWorks !== false) {
+      const r = spawnSync('fallocate', ['-l', String(length), tmp], { encoding: 'utf8' });
+      if (r.status === 0) {
+        done = true;
+        fallocateWorks = true;
+      } else if (/No space|File too large/i.test(r.stderr ?? '')) {
+        throw Object.assign(new Error(r.stderr.trim()), { code: 'ENOSPC' });
+      } else if (r.error || /not supported/i.test(r.stderr ?? '')) {
+        fallocateWorks = false;
+      }
+    }
+    if (!done) {
+      for (let at = 0; at < length; at += ZERO_CHUNK.length) writeSync(fd, ZERO_CHUNK, 0, Math.min(ZERO_CHUNK.length, length - at), at);
+    }
+    if (fstatSync(fd).size !== length) ftruncateSync(fd, length);
+    closeSync(fd);
+    fd = -1;
+    renameSync(tmp, path);
+  } catch (err) {
+    if (fd >= 0) closeSync(fd);
+    try {
+      unlinkSync(tmp);
+    } catch {
+      // nothing to clean
+    }
+    throw storageError(err, `cannot create ${path}`);
+  }
+}
+
+/** File access for the segments of one recording. */
+export class SegmentFiles {
+  constructor(
+    readonly dir: string,
+    readonly recordingId: number,
+    readonly segmentLength: number,
+  ) {}
+
+  baseOf(position: number): number {
+    return position - (position & (this.segmentLength - 1));
+  }
+
+  path(base: number): string {
+    return join(this.dir, segmentFileName(this.recordingId, base));
+  }
+
+  tombstonePath(base: number): string {
+    return this.path(base).replace(/\.rec$/, '.del');
+  }
+
+  /** 'missing', 'tombstone' (all frames deleted), 'ok' or 'wrong-size'. */
+  status(base: number): 'missing' | 'tombstone' | 'ok' | 'wrong-size' {
+    if (existsSync(this.tombstonePath(base))) return 'tombstone';
+    let size: number;
+    try {
+      size = statSync(this.path(base)).size;
+    } catch {
+      return 'missing';
+    }
+    return size === this.segmentLength ? 'ok' : 'wrong-size';
+  }
+
+  create(base: number): void {
+    preallocateFile(this.path(base), this.segmentLength);
+  }
+
+  exists(base: number): boolean {
+    return existsSync(this.path(base));
+  }
+
+  /** Maps a whole segment; the mapping lives until its Buffer is garbage collected. */
+  map(base: number, writable: boolean): Buffer {
+    const path = this.path(base);
+    let fd = -1;
+    try {
+      fd = openSync(path, writable ? 'r+' : 'r');
+      const buf = mapFile(fd, this.segmentLength, writable);
+      return buf;
+    } catch (err) {
+      throw storageError(err, `cannot map ${path}`);
+    } finally {
+      if (fd >= 0) closeSync(fd);
+    }
+  }
+
+  /** Replaces a segment whose frames are all deleted by its tombstone, releasing its blocks. */
+  tombstone(base: number): void {
+    const fd = openSync(this.tombstonePath(base), 'w');
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    this.remove(base);
+  }
+
+  remove(base: number): void {
+    try {
+      unlinkSync(this.path(base));
+    } catch {
+      // already gone
+    }
+  }
+
+  /** Base positions of this recording's segment files and tombstones, ascending. */
+  listBases(): number[] {
+    const out: number[] = [];
+    for (const name of readdirSync(this.dir)) {
+      const m = SEGMENT_FILE_PATTERN.exec(name);
+      if (m && Number(m[1]) === this.recordingId) out.push(Number(m[2]));
+      const t = TOMBSTONE_FILE_PATTERN.exec(name);
+      if (t && Number(t[1]) === this.recordingId && !out.includes(Number(t[2]))) out.push(Number(t[2]));
+    }
+    return out.sort((a, b) => a - b);
+  }
+}
+
+/** Frees the pages of [offset, offset+length) inside a file (fallocate --punch-hole). */
+export function punchHole(path: string, offset: number, length: number): boolean {
+  if (length <= 0) return true;
+  const r = spawnSync('fallocate', ['--punch-hole', '--keep-size', '--offset', String(offset), '--length', String(length), path], { encoding: 'utf8' });
+  return r.status === 0;
+}

@@ -1,0 +1,46 @@
+/**
+ * Schema IR -> generated TypeScript files (name -> source). Output is deterministic: the
+ * same schema always yields the same bytes, so `sbe:check` can compare trees.
+ */
+import { SbeSchemaError } from '../errors.js';
+import type { Schema } from '../ir.js';
+import { headerComment } from './file.js';
+import { emitMessage } from './message.js';
+import { RUNTIME_FILE, RUNTIME_SOURCE } from './runtime.js';
+import { typeFiles } from './types.js';
+
+export interface GeneratedFile {
+  /** File name inside the output directory, e.g. `CarEncoder.ts`. */
+  name: string;
+  source: string;
+}
+
+/** schemaPath is how the header names the schema (relative to the repository root). */
+export function generateSchema(schema: Schema, schemaPath: string): GeneratedFile[] {
+  const header = headerComment(schema, schemaPath);
+  const files = new Map<string, string>();
+  files.set(RUNTIME_FILE, header + '\n' + RUNTIME_SOURCE);
+  const add = (name: string, source: string, what: string): void => {
+    if (files.has(name)) throw new SbeSchemaError(what, `generates ${name}.ts, which another element generates too`);
+    files.set(name, source);
+  };
+  let types: Map<string, string>;
+  try {
+    types = typeFiles(schema, header);
+  } catch (err) {
+    if (err instanceof SbeSchemaError) throw err;
+    throw new SbeSchemaError('types', (err as Error).message);
+  }
+  for (const [n, src] of types) add(n, src, `type generating ${n}`);
+  for (const m of schema.messages) {
+    for (const side of ['Encoder', 'Decoder'] as const) {
+      const [n, src] = emitMessage(schema, header, m, side);
+      add(n, src, `message '${m.name}'`);
+    }
+  }
+  const names = [...files.keys()].sort();
+  const index = `${header}\n${names.map((n) => `export * from './${n}.js';`).join('\n')}\n`;
+  const out: GeneratedFile[] = names.map((n) => ({ name: `${n}.ts`, source: files.get(n)! }));
+  out.push({ name: 'index.ts', source: index });
+  return out;
+}

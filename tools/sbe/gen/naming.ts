@@ -1,0 +1,51 @@
+/** Names and literals shared by the emitters. */
+import { PRIMITIVES, type PrimitiveType } from '../ir.js';
+
+export function className(name: string): string {
+  return name.charAt(0).toUpperCase() + name.slice(1);
+}
+
+export function tsType(p: PrimitiveType): string {
+  return PRIMITIVES[p].big ? 'bigint' : 'number';
+}
+
+export function literal(p: PrimitiveType, value: string | number): string {
+  const s = String(value);
+  if (PRIMITIVES[p].big) return `${BigInt(s)}n`;
+  if (s === 'NaN') return 'NaN';
+  return String(Number(s));
+}
+
+const ACCESS: Record<PrimitiveType, string> = {
+  char: 'Uint8', int8: 'Int8', uint8: 'Uint8', int16: 'Int16', uint16: 'Uint16', int32: 'Int32', uint32: 'Uint32',
+  int64: 'BigInt64', uint64: 'BigUint64', float: 'Float32', double: 'Float64',
+};
+
+/** `this._view.getX(at, le)` (no byte order argument for single bytes). */
+export function getExpr(p: PrimitiveType, at: string, le: boolean, view = 'this._view'): string {
+  return PRIMITIVES[p].size === 1 ? `${view}.get${ACCESS[p]}(${at})` : `${view}.get${ACCESS[p]}(${at}, ${le})`;
+}
+
+export function setStmt(p: PrimitiveType, at: string, value: string, le: boolean, view = 'this._view'): string {
+  return PRIMITIVES[p].size === 1 ? `${view}.set${ACCESS[p]}(${at}, ${value});` : `${view}.set${ACCESS[p]}(${at}, ${value}, ${le});`;
+}
+
+/** Node's Buffer encoding for an SBE characterEncoding (chars default to ASCII). */
+export function bufferEncoding(characterEncoding: string | undefined): 'latin1' | 'utf8' | 'utf16le' {
+  const e = (characterEncoding ?? 'US-ASCII').trim().toUpperCase().replace(/[_ ]/g, '-');
+  if (e === 'UTF-8' || e === 'UTF8') return 'utf8';
+  if (e === 'UTF-16LE' || e === 'UTF-16') return 'utf16le';
+  if (['US-ASCII', 'ASCII', 'ISO-8859-1', 'ISO8859-1', 'LATIN1', 'LATIN-1', 'WINDOWS-1252', 'CP1252'].includes(e)) return 'latin1';
+  return 'utf8';
+}
+
+export function jsdoc(lines: (string | undefined)[], indent: string): string {
+  const text = lines.filter((l): l is string => !!l).map((l) => l.replace(/\*\//g, '* /').replace(/\s+/g, ' ').trim());
+  if (text.length === 0) return '';
+  if (text.length === 1) return `${indent}/** ${text[0]} */\n`;
+  return `${indent}/**\n${text.map((t) => `${indent} * ${t}`).join('\n')}\n${indent} */\n`;
+}
+
+export function stringLiteral(s: string): string {
+  return JSON.stringify(s);
+}
