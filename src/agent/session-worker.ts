@@ -18,6 +18,7 @@ export class SessionWorker<S extends Session> implements Agent {
   /** May hold holes (undefined) between an abort/finish and the compaction after a cycle. */
   private list: (S | undefined)[] = [];
   private holes = 0;
+  private iterating = false;
   private readonly onSessionError: ((session: S, error: unknown) => void) | undefined;
   private readonly onSessionClosed: ((session: S) => void) | undefined;
   private closed = false;
@@ -62,8 +63,6 @@ export class SessionWorker<S extends Session> implements Agent {
     return this.list.length - this.holes;
   }
 
-  private iterating = false;
-
   private compactIfIdle(): void {
     if (!this.iterating && this.holes > 0) {
       this.list = this.list.filter((s) => s !== undefined);
@@ -91,27 +90,26 @@ export class SessionWorker<S extends Session> implements Agent {
 
   private step(current: (S | undefined)[], i: number, s: S): number {
     let work = 0;
-    {
-      let drop = false;
-      try {
-        work += s.doWork();
-        drop = s.isDone();
-      } catch (e) {
-        drop = true;
-        if (this.onSessionError) {
-          try {
-            this.onSessionError(s, e);
-          } catch {
-            // reporting must not take other sessions down
-          }
+    let drop = false;
+    try {
+      work = s.doWork();
+      drop = s.isDone();
+    } catch (e) {
+      drop = true;
+      if (this.onSessionError) {
+        try {
+          this.onSessionError(s, e);
+        } catch {
+          // reporting must not take other sessions down
         }
       }
-      if (drop && current[i] === s) {
-        current[i] = undefined;
-        this.holes++;
-        this.finish(s);
-        work++;
-      }
+    }
+    // current[i] !== s when the session aborted itself (already closed and removed)
+    if (drop && current[i] === s) {
+      current[i] = undefined;
+      this.holes++;
+      this.finish(s);
+      work++;
     }
     return work;
   }

@@ -112,6 +112,11 @@ export class ArchiverConductor implements Agent, ControlRequestHandler {
     if (now >= this.nextSessionCheckNs) {
       this.nextSessionCheckNs = now + SESSION_CHECK_INTERVAL_NS;
       work += this.checkSessionTimeouts(now);
+      try {
+        this.deps.store.heartbeat();
+      } catch (err) {
+        this.deps.log.warn({ error: String(err) }, 'archive housekeeping failed');
+      }
     }
     this.deps.counters.set('activeSessions', this.sessions.size);
     this.deps.counters.set('activeRecordings', this.recordings.length);

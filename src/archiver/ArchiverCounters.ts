@@ -10,6 +10,7 @@ export const GLOBAL_COUNTERS = [
   'kernelDrops',
   'malformed',
   'oversize',
+  'queueDrops',
   'errors',
   'controlMalformed',
   'sourceMalformed',
@@ -36,7 +37,7 @@ export const GLOBAL_COUNTERS = [
 ] as const;
 export type GlobalCounter = (typeof GLOBAL_COUNTERS)[number];
 
-export const CHANNEL_COUNTERS = ['events', 'bytes', 'kernelDrops', 'oversize', 'malformed', 'recordings'] as const;
+export const CHANNEL_COUNTERS = ['events', 'bytes', 'kernelDrops', 'oversize', 'queueDrops', 'malformed', 'recordings'] as const;
 export type ChannelCounter = (typeof CHANNEL_COUNTERS)[number];
 
 export class ArchiverCounters {

@@ -478,9 +478,14 @@ export class ControlAdapter implements DatagramSender {
 
   send(buf: Buffer, port: number, host: string): void {
     if (this.closed) return;
-    this.socket.send(buf, 0, buf.length, port, host, (err) => {
-      if (err) this.counters.add('sendErrors');
-    });
+    try {
+      this.socket.send(buf, 0, buf.length, port, host, (err) => {
+        if (err) this.counters.add('sendErrors');
+      });
+    } catch {
+      // a response address that cannot be sent to (bad port): count it, never throw
+      this.counters.add('sendErrors');
+    }
   }
 
   close(): void {

@@ -38,7 +38,7 @@ export class ReadHandler {
     let payloadLeft = budget;
     let stop = false;
     let badFragment = false;
-    const reader = this.store.openReader(recordingId, position);
+    const reader = this.store.openReader(recordingId, position, false);
     try {
       while (!stop) {
         const n = reader.poll((buf, off, len, pos, utcNs, monoNs) => {

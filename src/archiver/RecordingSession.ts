@@ -35,7 +35,7 @@ export class RecordingSession implements Session {
   private opened = false;
   private openError: unknown;
   private appendError: unknown;
-  private lastCounters: SourceCountersView = { events: 0, bytes: 0, kernelDrops: 0, oversize: 0, malformed: 0 };
+  private lastCounters: SourceCountersView = { events: 0, bytes: 0, kernelDrops: 0, oversize: 0, queueDrops: 0, malformed: 0 };
   /** Events the archiver dropped itself (oversize for storage); reported in progress. */
   droppedEvents = 0;
   kernelDrops = 0;
@@ -183,6 +183,12 @@ export class RecordingSession implements Session {
     const drops = c.kernelDrops - this.lastCounters.kernelDrops;
     const oversize = c.oversize - this.lastCounters.oversize;
     const malformed = c.malformed - this.lastCounters.malformed;
+    const queueDrops = c.queueDrops - this.lastCounters.queueDrops;
+    if (queueDrops > 0) {
+      this.droppedEvents += queueDrops;
+      this.counters.add('queueDrops', queueDrops);
+      this.counters.addChannel(this.channel, 'queueDrops', queueDrops);
+    }
     if (drops > 0) {
       this.kernelDrops += drops;
       this.counters.add('kernelDrops', drops);

@@ -65,6 +65,7 @@ export class UdpSender implements DatagramSender {
   inFlight = 0;
   errors = 0;
   private closed = false;
+  private closing = false;
 
   constructor(ep?: Pick<UdpEndpoint, 'interface' | 'ttl' | 'multicast'>) {
     this.socket = createSocket({ type: 'udp4', sendBufferSize: 4 * 1024 * 1024 });
@@ -87,15 +88,28 @@ export class UdpSender implements DatagramSender {
   send(buf: Buffer, port: number, host: string): void {
     if (this.closed) return;
     this.inFlight++;
-    this.socket.send(buf, 0, buf.length, port, host, (err) => {
+    try {
+      this.socket.send(buf, 0, buf.length, port, host, (err) => {
+        this.inFlight--;
+        if (err) this.errors++;
+        if (this.closing && this.inFlight === 0) this.closeSocket();
+      });
+    } catch {
       this.inFlight--;
-      if (err) this.errors++;
-    });
+      this.errors++;
+    }
   }
 
+  /** Closes once every queued send has left (closing earlier would discard them). */
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    if (this.inFlight > 0) this.closing = true;
+    else this.closeSocket();
+  }
+
+  private closeSocket(): void {
+    this.closing = false;
     try {
       this.socket.close();
     } catch {

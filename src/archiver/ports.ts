@@ -74,8 +74,11 @@ export interface ArchiveStore {
   }): RecordingWriterPort;
   listRecordings(): RecordingInfo[];
   describe(recordingId: number): RecordingInfo | undefined;
-  /** A reader from position (a frame boundary; throws INVALID_POSITION otherwise). */
-  openReader(recordingId: number, position: number): RecordingReaderPort;
+  /**
+   * A reader from position (a frame boundary; throws INVALID_POSITION otherwise). Without
+   * follow it ends at the recording's end as of now; with follow it keeps reading a live one.
+   */
+  openReader(recordingId: number, position: number, follow: boolean): RecordingReaderPort;
   /** Position of the first event at or after utcNs (stop position when none). */
   findPosition(recordingId: number, utcNs: bigint): number;
   addQuarantine(channel: string, fromUtcNs: bigint, toUtcNs: bigint): number;
@@ -84,6 +87,8 @@ export interface ArchiveStore {
   /** Deletes unquarantined events; returns the count deleted. */
   deleteEvents(channel: string, fromUtcNs: bigint, toUtcNs: bigint): number;
   usage(): { segments: number; bytes: number };
+  /** Periodic housekeeping (liveness mark, commits of idle writers); cheap, call every ~100 ms. */
+  heartbeat(): void;
   close(): void;
 }
 
@@ -94,6 +99,8 @@ export interface SourceCountersView {
   bytes: number;
   kernelDrops: number;
   oversize: number;
+  /** Events the source dropped because its queue was full (the archiver fell behind). */
+  queueDrops: number;
   malformed: number;
 }
 

@@ -44,6 +44,8 @@ export class FileSource implements Source {
   private readonly poller: ChunkSplitPoller;
   private readonly pool: Buffer[] = [];
   private fd = -1;
+  private fdToCloseWhenIdle = -1;
+  private readInFlight = false;
   private ino = -1;
   private dev = -1;
   private position = 0;
@@ -189,8 +191,11 @@ export class FileSource implements Source {
     const buf = this.pool.pop() ?? Buffer.allocUnsafe(this.chunkSize);
     const fd = this.fd;
     this.busy = true;
+    this.readInFlight = true;
     fsRead(fd, buf, 0, buf.length, this.position, (err, bytesRead) => {
       this.busy = false;
+      this.readInFlight = false;
+      this.closeDeferredFd();
       if (this.stateValue === SourceState.CLOSED || fd !== this.fd) return;
       if (err) {
         this.pool.push(buf);
@@ -262,9 +267,18 @@ export class FileSource implements Source {
   }
 
   private closeFd(): void {
-    if (this.fd >= 0) {
-      fsClose(this.fd, () => {});
-      this.fd = -1;
+    if (this.fd < 0) return;
+    const fd = this.fd;
+    this.fd = -1;
+    // Never close under an in-flight read: the number could be reused by another open.
+    if (this.readInFlight) this.fdToCloseWhenIdle = fd;
+    else fsClose(fd, () => {});
+  }
+
+  private closeDeferredFd(): void {
+    if (this.fdToCloseWhenIdle >= 0) {
+      fsClose(this.fdToCloseWhenIdle, () => {});
+      this.fdToCloseWhenIdle = -1;
     }
   }
 

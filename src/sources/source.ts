@@ -4,7 +4,16 @@
  * monotonic receipt times from the injected clocks); the recorder's duty cycle calls poll(),
  * which hands each event to the handler flyweight-style: the (buffer, offset, length) view is
  * valid only during the call, so the handler must copy what it keeps.
+ *
+ * Wiring in an archiver:
+ *   const source = createSource(uri, { utcClock });   // one MonotonicUtcClock per archiver
+ *   await source.open();                              // VcrError SOURCE_FAILED if it cannot
+ *   source.onAvailable = () => runner.wake();         // cut the runner's park short
+ *   // in the recorder session's doWork():
+ *   work += source.poll(onEvent, 256);
+ *   if (source.isEnded()) ... stop the recording (file read, stdin closed)
  */
+import type { SourceSpec } from './uri.js';
 
 export type SourceEventHandler = (buffer: Buffer, offset: number, length: number, utcNs: bigint, monoNs: bigint) => void;
 
@@ -47,6 +56,7 @@ export interface Source {
   readonly kind: SourceKind;
   /** The URI it was made from (canonical form). */
   readonly uri: string;
+  readonly spec: SourceSpec;
   readonly state: SourceState;
   readonly counters: SourceCounters;
   /** The last I/O error (a VcrError with code SOURCE_FAILED), if any. */

@@ -11,9 +11,31 @@
 import { spawnSync } from 'node:child_process';
 import { closeSync, existsSync, fstatSync, ftruncateSync, fsyncSync, openSync, readdirSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import mmap from '@riaskov/mmap-io';
+import { createRequire } from 'node:module';
+import type mmapTypes from '@riaskov/mmap-io';
 import { storageError } from './io-errors.js';
 import { SEGMENT_FILE_PATTERN, segmentFileName } from './layout.js';
+
+type MmapIo = typeof mmapTypes.default;
+
+/**
+ * Loads @riaskov/mmap-io. Its loader (node-pre-gyp) parses process.argv for its own options
+ * and takes e.g. `--dir X` of `vcr catalog verify --dir X` as its `--directory`, so argv is
+ * hidden while it loads. The package is CommonJS whose module.exports is the binding; its
+ * typings describe a default export, so take whichever shape is there.
+ */
+function loadMmap(): MmapIo {
+  const require = createRequire(import.meta.url);
+  const saved = process.argv;
+  process.argv = saved.slice(0, 2);
+  try {
+    const m = require('@riaskov/mmap-io') as MmapIo & { default?: MmapIo };
+    return m.default ?? m;
+  } finally {
+    process.argv = saved;
+  }
+}
+const mmap = loadMmap();
 
 const TOMBSTONE_FILE_PATTERN = /^(\d+)-(\d+)\.del$/;
 const ZERO_CHUNK = Buffer.alloc(1024 * 1024);
@@ -37,7 +59,8 @@ export function preallocateFile(path: string, length: number): void {
   try {
     fd = openSync(tmp, 'w');
     let done = false;
-    if (fallocateWorks !== false) {
+    // spawning fallocate(1) costs a few ms; below 8 MiB writing zeros is as fast
+    if (fallocateWorks !== false && length >= 8 * 1024 * 1024) {
       const r = spawnSync('fallocate', ['-l', String(length), tmp], { encoding: 'utf8' });
       if (r.status === 0) {
         done = true;

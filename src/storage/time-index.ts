@@ -31,6 +31,8 @@ export class TimeIndex {
   private count = 0;
   private flushed = 0;
   private lastStride = -1;
+  /** The file holds entries past `count` that must be cut at the next flush. */
+  private truncatePending = false;
 
   constructor(
     readonly recordingId: number,
@@ -88,6 +90,7 @@ export class TimeIndex {
     while (n > 0 && Number(this.entries[(n - 1) * 2 + 1]!) >= position) n--;
     this.count = n;
     this.flushed = Math.min(this.flushed, n);
+    this.truncatePending = true;
     this.lastStride = n > 0 ? Math.floor(this.positionAt(n - 1) / this.stride) : -1;
   }
 
@@ -104,6 +107,8 @@ export class TimeIndex {
     const removed = this.count - w;
     this.count = w;
     this.flushed = 0; // forces a full rewrite
+    this.truncatePending = true;
+    this.lastStride = w > 0 ? Math.floor(this.positionAt(w - 1) / this.stride) : -1;
     return removed;
   }
 
@@ -113,12 +118,12 @@ export class TimeIndex {
     this.lastStride = -1;
   }
 
-  needsRewrite(): boolean {
-    return this.flushed === 0 && this.count === 0;
-  }
-
   /** Appends unflushed entries to the open index file (fd from openForAppend). */
   flushTo(fd: number, sync: boolean): void {
+    if (this.truncatePending) {
+      ftruncateSync(fd, TIME_INDEX_HEADER_LENGTH + this.flushed * TIME_INDEX_ENTRY_LENGTH);
+      this.truncatePending = false;
+    }
     if (this.flushed === this.count) return;
     const bytes = Buffer.from(this.entries.buffer, this.flushed * TIME_INDEX_ENTRY_LENGTH, (this.count - this.flushed) * TIME_INDEX_ENTRY_LENGTH);
     writeSync(fd, bytes, 0, bytes.length, TIME_INDEX_HEADER_LENGTH + this.flushed * TIME_INDEX_ENTRY_LENGTH);
@@ -140,6 +145,7 @@ export class TimeIndex {
       fd = -1;
       renameSync(`${path}.tmp`, path);
       this.flushed = this.count;
+      this.truncatePending = false;
     } catch (err) {
       if (fd >= 0) closeSync(fd);
       throw storageError(err, `cannot write ${path}`);

@@ -75,8 +75,8 @@ export interface MonotonicUtcClockOptions {
   /** Maximum correction rate in parts per million of elapsed time. Default 500 (0.5 ms/s). */
   maxSlewPpm?: number;
   /**
-   * A wall-clock offset larger than this is treated as a step: still slewed at the bounded
-   * rate, but reported through onStep so it shows in logs. Default 1 s.
+   * A wall-clock jump larger than this is a step: still slewed at the bounded rate (UTC must
+   * not go backwards), and reported once through onStep so it shows in logs. Default 1 s.
    */
   stepThresholdNs?: bigint;
   onStep?: (offsetNs: bigint) => void;
@@ -101,7 +101,7 @@ export class MonotonicUtcClock implements EpochNanoClock {
   private lastReturnedNs: bigint;
 
   constructor(
-    private readonly mono: NanoClock = systemNanoClock,
+    readonly mono: NanoClock = systemNanoClock,
     private readonly wall: EpochNanoClock = systemEpochNanoClock,
     options: MonotonicUtcClockOptions = {},
   ) {
@@ -116,7 +116,15 @@ export class MonotonicUtcClock implements EpochNanoClock {
   }
 
   epochNanos(): bigint {
-    const now = this.mono.nanoTime();
+    return this.epochNanosAt(this.mono.nanoTime());
+  }
+
+  /**
+   * UTC for a monotonic time just read from this clock's own `mono` (saves a second clock
+   * read on hot paths that need both). `monoNs` must not be older than the last call's.
+   */
+  epochNanosAt(monoNs: bigint): bigint {
+    const now = monoNs;
     let elapsed = now - this.anchorMonoNs;
     if (elapsed < 0n) elapsed = 0n; // a misbehaving injected clock must not move UTC back
     let correction = 0n;
@@ -131,8 +139,10 @@ export class MonotonicUtcClock implements EpochNanoClock {
       this.anchorMonoNs = now;
       this.anchorUtcNs = utc;
       const offset = this.wall.epochNanos() - utc;
-      const abs = offset < 0n ? -offset : offset;
-      if (abs > this.stepThresholdNs && this.onStep) this.onStep(offset);
+      // Report only what the slew in progress does not explain: a new step, once.
+      const unexplained = offset - (this.pendingCorrectionNs - correction);
+      const abs = unexplained < 0n ? -unexplained : unexplained;
+      if (abs > this.stepThresholdNs && this.onStep) this.onStep(unexplained);
       this.pendingCorrectionNs = offset;
       this.nextCheckMonoNs = now + this.checkIntervalNs;
     }

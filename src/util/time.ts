@@ -58,7 +58,7 @@ export function parseTime(input: string, nowUtcNs: bigint): bigint {
   const minute = Number(mi);
   const second = Number(ss);
   if (month < 1 || month > 12) throw bad(text, `month ${mo} out of range`);
-  const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  const daysInMonth = [31, year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1]!;
   if (day < 1 || day > daysInMonth) throw bad(text, `day ${d} out of range`);
   if (hour > 23 || minute > 59 || second > 59) throw bad(text, 'hour, minute or second out of range');
   let offsetMin = 0;
@@ -69,7 +69,9 @@ export function parseTime(input: string, nowUtcNs: bigint): bigint {
     if (oh > 23 || om > 59) throw bad(text, `zone offset ${zone} out of range`);
     offsetMin = (z[1] === '-' ? -1 : 1) * (oh * 60 + om);
   }
-  const ms = Date.UTC(year, month - 1, day, hour, minute, second) - offsetMin * 60_000;
+  const date = new Date(Date.UTC(2000, month - 1, day, hour, minute, second));
+  date.setUTCFullYear(year); // Date.UTC maps years 0-99 to 1900-1999
+  const ms = date.getTime() - offsetMin * 60_000;
   const fracNs = frac === '' ? 0n : BigInt(frac.padEnd(9, '0'));
   return BigInt(ms) * 1_000_000n + fracNs;
 }

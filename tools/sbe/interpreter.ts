@@ -68,7 +68,7 @@ function writePrim(c: Cursor, p: PrimitiveType, at: number, value: number | bigi
 }
 
 /** The shortest decimal text that reads back as the same float32. */
-function float32Text(x: number): number {
+export function float32Text(x: number): number {
   if (!Number.isFinite(x)) return x;
   for (let digits = 1; digits <= 9; digits++) {
     const y = Number(x.toPrecision(digits));
@@ -77,7 +77,7 @@ function float32Text(x: number): number {
   return x;
 }
 
-function primToJson(p: PrimitiveType, raw: number | bigint): JsonValue {
+export function primToJson(p: PrimitiveType, raw: number | bigint): JsonValue {
   if (typeof raw === 'bigint') return raw.toString();
   if (Number.isNaN(raw)) return null;
   if (p === 'float') return float32Text(raw);
@@ -348,7 +348,11 @@ export function encode(schema: Schema, messageName: string, value: Record<string
   if (!message) throw new SbeDecodeError(`no message named '${messageName}'`);
   const c = cursorOver(schema, Buffer.alloc(capacity), schema.version);
   const h = schema.headerType.size;
-  encodeType(c, schema.headerType, 0, { blockLength: message.blockLength, templateId: message.id, schemaId: schema.id, version: schema.version }, 'header');
+  // Only the four header fields are written; any other header member stays zero.
+  writeDim(c, schema.headerType, 0, 'blockLength', message.blockLength);
+  writeDim(c, schema.headerType, 0, 'templateId', message.id);
+  writeDim(c, schema.headerType, 0, 'schemaId', schema.id);
+  writeDim(c, schema.headerType, 0, 'version', schema.version);
   c.limit = h + message.blockLength;
   need(c, c.limit, messageName);
   encodeFields(c, message.fields, h, value, messageName);

@@ -28,6 +28,11 @@ export class TypeRegistry {
   /** Indexes the children of one `<types>` element (and the named types nested in composites). */
   index(typesEl: XmlElement): void {
     for (const el of typesEl.children) {
+      if (el.tag === 'types') {
+        // An XInclude inside <types> brings in another file's <types> root.
+        this.index(el);
+        continue;
+      }
       if (!TYPE_TAGS.has(el.tag)) throw new SbeSchemaError(describe(el, 'types'), 'is not a type, enum, set or composite');
       this.add(el, 'types');
     }

@@ -2,21 +2,38 @@
  * `npm run sbe:gen`: regenerates every `codecs/*.xml` into `codecs/generated/<basename>/`.
  * `npm run sbe:check` (`--check`): generates in memory and exits 1 naming every generated
  * file that differs from the committed one, is missing, or is extra (CI runs it).
+ * `--codecs DIR` works on another directory laid out like codecs/ (used by the tests).
  */
 import { existsSync, readdirSync } from 'node:fs';
-import { basename, join, relative } from 'node:path';
+import { basename, join, relative, resolve } from 'node:path';
+import { rootTag } from './xml.js';
 import { compareGenerated, generateFromFile, repoRoot, writeGenerated } from './output.js';
 
+function isSchema(path: string): boolean {
+  try {
+    return rootTag(path) === 'messageSchema';
+  } catch {
+    return true; // let generation report the problem
+  }
+}
+
 function main(argv: string[]): number {
-  const check = argv.includes('--check');
-  const unknown = argv.filter((a) => a !== '--check');
-  if (unknown.length) {
-    process.stderr.write(`usage: regenerate [--check]\nunknown argument: ${unknown.join(' ')}\n`);
-    return 2;
+  let check = false;
+  let codecsDir: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--check') check = true;
+    else if (argv[i] === '--codecs' && argv[i + 1] !== undefined) codecsDir = argv[++i];
+    else {
+      process.stderr.write(`usage: regenerate [--check] [--codecs DIR]\nunknown argument: ${argv[i]}\n`);
+      return 2;
+    }
   }
   const root = repoRoot();
-  const codecs = join(root, 'codecs');
-  const schemas = existsSync(codecs) ? readdirSync(codecs).filter((n) => n.endsWith('.xml')).sort() : [];
+  const codecs = codecsDir !== undefined ? resolve(codecsDir) : join(root, 'codecs');
+  // XML files whose root is not a messageSchema are pieces other schemas include.
+  const schemas = existsSync(codecs)
+    ? readdirSync(codecs).filter((n) => n.endsWith('.xml') && isSchema(join(codecs, n))).sort()
+    : [];
   let failed = false;
   const expectedDirs = new Set<string>();
   for (const name of schemas) {
@@ -45,7 +62,7 @@ function main(argv: string[]): number {
     const dirs = existsSync(genDir) ? readdirSync(genDir, { withFileTypes: true }).filter((d) => d.isDirectory()) : [];
     for (const d of dirs) {
       if (!expectedDirs.has(d.name)) {
-        process.stderr.write(`extra: codecs/generated/${d.name}/ has no codecs/${d.name}.xml\n`);
+        process.stderr.write(`extra: ${relative(root, join(genDir, d.name))}/ has no ${d.name}.xml\n`);
         failed = true;
       }
     }

@@ -89,3 +89,8 @@ export function loadSchemaXml(path: string): XmlElement {
   const abs = resolve(path);
   return expandIncludes(parseFile(abs), [abs]);
 }
+
+/** The root element's tag (prefix dropped), to tell schemas from files they include. */
+export function rootTag(path: string): string {
+  return parseFile(resolve(path)).tag;
+}

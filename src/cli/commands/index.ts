@@ -12,6 +12,8 @@ import { registerDelete } from './delete.js';
 import { registerCluster } from './cluster.js';
 import { registerStatus } from './status.js';
 import { registerDemo } from './demo.js';
+import { registerArchiver } from './archiver.js';
+import { registerCatalog } from './catalog.js';
 
 export type RegisterCommand = (program: Command) => void;
 
@@ -25,4 +27,6 @@ export const commandModules: RegisterCommand[] = [
   registerCluster,
   registerStatus,
   registerDemo,
+  registerArchiver,
+  registerCatalog,
 ];

@@ -1,0 +1,157 @@
+/**
+ * Maps the storage engine (`src/storage` Archive) onto the ArchiveStore port the archiver
+ * logic is written against: state names, "unknown" as undefined instead of a throw, event
+ * counting for progress, and disk usage for cluster status.
+ */
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { Archive, type ArchiveOptions } from '../storage/archive.js';
+import type { RecordingWriter } from '../storage/recording-writer.js';
+import type { RecordingDescriptor } from '../storage/types.js';
+import { ErrorCode, VcrError, isVcrError } from '../util/errors.js';
+import type { ArchiveStore, QuarantineInfo, RecordingInfo, RecordingReaderPort, RecordingWriterPort } from './ports.js';
+
+function toInfo(d: RecordingDescriptor): RecordingInfo {
+  return {
+    recordingId: d.recordingId,
+    state: d.state === 'valid' ? d.lifecycle : d.state,
+    startPosition: d.startPosition,
+    stopPosition: d.stopPosition,
+    startUtcNs: d.startUtcNs,
+    stopUtcNs: d.stopUtcNs,
+    startMonoNs: d.startMonoNs,
+    stopMonoNs: d.stopMonoNs,
+    eventCount: d.eventCount,
+    segmentLength: d.segmentLength,
+    channel: d.channel,
+    aliases: [...d.aliases],
+    source: d.source,
+  };
+}
+
+class WriterBinding implements RecordingWriterPort {
+  eventCount: number;
+
+  constructor(private readonly w: RecordingWriter) {
+    this.eventCount = w.snapshot().eventCount;
+  }
+
+  get recordingId(): number {
+    return this.w.recordingId;
+  }
+
+  get position(): number {
+    return this.w.position;
+  }
+
+  append(buffer: Buffer, offset: number, length: number, utcNs: bigint, monoNs: bigint): number {
+    const p = this.w.append(buffer, offset, length, utcNs, monoNs);
+    this.eventCount++;
+    return p;
+  }
+
+  commit(): void {
+    this.w.commit();
+    const err = this.w.error;
+    if (this.w.isFailed && err) throw err;
+  }
+
+  stop(utcNs: bigint, _monoNs: bigint, _failed?: boolean): void {
+    this.w.stop(utcNs);
+  }
+}
+
+export class StorageBinding implements ArchiveStore {
+  private constructor(readonly archive: Archive) {}
+
+  static open(dir: string, options: ArchiveOptions): StorageBinding {
+    return new StorageBinding(Archive.open(dir, options));
+  }
+
+  get segmentLength(): number {
+    return 0;
+  }
+
+  createRecording(p: { channel: string; aliases: string[]; source: string; startUtcNs: bigint; startMonoNs: bigint }): RecordingWriterPort {
+    return new WriterBinding(this.archive.createRecording(p));
+  }
+
+  listRecordings(): RecordingInfo[] {
+    return this.archive.listRecordings().map(toInfo);
+  }
+
+  describe(recordingId: number): RecordingInfo | undefined {
+    try {
+      const d = this.archive.describe(recordingId);
+      return d ? toInfo(d) : undefined;
+    } catch (err) {
+      if (isVcrError(err, ErrorCode.UNKNOWN_RECORDING)) return undefined;
+      throw err;
+    }
+  }
+
+  openReader(recordingId: number, position: number, follow: boolean): RecordingReaderPort {
+    return this.archive.openReader(recordingId, { position, follow });
+  }
+
+  findPosition(recordingId: number, utcNs: bigint): number {
+    return this.archive.findPosition(recordingId, utcNs);
+  }
+
+  addQuarantine(channel: string, fromUtcNs: bigint, toUtcNs: bigint): number {
+    return this.archive.addQuarantine({ ...(channel !== '' ? { channel } : {}), fromUtcNs, toUtcNs });
+  }
+
+  removeQuarantine(quarantineId: number): void {
+    if (!this.archive.removeQuarantine(quarantineId)) {
+      throw new VcrError(ErrorCode.INVALID_ARGUMENT, `no quarantine ${quarantineId}`);
+    }
+  }
+
+  listQuarantines(): QuarantineInfo[] {
+    return this.archive.listQuarantines().map((q) => ({
+      quarantineId: q.id,
+      channel: q.channel ?? '',
+      fromUtcNs: q.fromUtcNs,
+      toUtcNs: q.toUtcNs,
+    }));
+  }
+
+  deleteEvents(channel: string, fromUtcNs: bigint, toUtcNs: bigint): number {
+    return this.archive.deleteEvents({ ...(channel !== '' ? { channel } : {}), fromUtcNs, toUtcNs }).framesDeleted;
+  }
+
+  /** Segment files and their bytes, counted from the directory (a query, not the hot path). */
+  usage(): { segments: number; bytes: number } {
+    let segments = 0;
+    let bytes = 0;
+    const walk = (dir: string, depth: number): void => {
+      for (const e of readdirSync(dir, { withFileTypes: true })) {
+        const p = join(dir, e.name);
+        if (e.isDirectory() && depth < 3) walk(p, depth + 1);
+        else if (e.isFile() && e.name.endsWith('.rec')) {
+          segments++;
+          try {
+            bytes += statSync(p).size;
+          } catch {
+            // removed meanwhile
+          }
+        }
+      }
+    };
+    try {
+      walk(this.archive.dir, 0);
+    } catch {
+      // unreadable directory: report what was counted
+    }
+    return { segments, bytes };
+  }
+
+  heartbeat(): void {
+    this.archive.doWork();
+  }
+
+  close(): void {
+    this.archive.close();
+  }
+}

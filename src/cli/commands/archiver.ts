@@ -1,0 +1,86 @@
+/**
+ * `vcr archiver --dir DIR [--control HOST:PORT] [--config FILE]`: runs an archiver in the
+ * foreground until SIGINT or SIGTERM, then stops every recording cleanly and exits 0. Logs
+ * are JSON lines on stderr (docs/ARCHIVER.md). Cluster mode is not implemented yet: asking
+ * for it is an error the user can fix (exit 1), not a silent single-node run.
+ */
+import type { Command } from 'commander';
+import { applyConfigDocument, defaultConfig, loadConfigFile, parseHostPort } from '../../archiver/ArchiverConfig.js';
+import { ErrorCode, VcrError } from '../../util/errors.js';
+import { UsageError } from '../errors.js';
+
+interface ArchiverOpts {
+  dir: string;
+  control?: string;
+  config?: string;
+  cluster?: string;
+  node?: string;
+  metricsPort?: string;
+  logLevel?: string;
+}
+
+export function registerArchiver(program: Command): void {
+  program
+    .command('archiver')
+    .description('run an archiver in the foreground (stop with Ctrl-C / SIGTERM)')
+    .requiredOption('--dir <DIR>', 'archive directory (created if missing)')
+    .option('--control <HOST:PORT>', 'control endpoint (default 127.0.0.1:8010, or the config file\'s "control")')
+    .option('--config <FILE>', 'JSON config file (see docs/ARCHIVER.md)')
+    .option('--cluster <FILE>', 'cluster config file (not yet supported)')
+    .option('--node <ID>', 'this node\'s id in the cluster file (not yet supported)')
+    .option('--metrics-port <PORT>', 'serve Prometheus metrics on 127.0.0.1:PORT')
+    .option('--log-level <LEVEL>', 'fatal, error, warn, info, debug, trace or silent')
+    .action(async (o: ArchiverOpts) => {
+      if (o.cluster !== undefined || o.node !== undefined) {
+        if (o.cluster === undefined || o.node === undefined) throw new UsageError('--cluster and --node go together');
+        throw new VcrError(ErrorCode.CLUSTER_UNAVAILABLE, 'cluster mode (--cluster/--node) is not yet supported; run without them for a single node');
+      }
+      let config = defaultConfig(o.dir);
+      if (o.config !== undefined) config = loadConfigFile(config, o.config);
+      const overrides: Record<string, unknown> = {};
+      if (o.control !== undefined) {
+        try {
+          parseHostPort(o.control, '--control');
+        } catch (err) {
+          throw new UsageError((err as Error).message.replace("config key '--control'", '--control'));
+        }
+        overrides.control = o.control;
+      }
+      if (o.metricsPort !== undefined) overrides.metricsPort = Number(o.metricsPort);
+      if (o.logLevel !== undefined) overrides.logLevel = o.logLevel;
+      config = applyConfigDocument(config, overrides);
+      const { Archiver } = await loadArchiverModule();
+      const archiver = await Archiver.launch(config);
+      await new Promise<void>((resolve) => {
+        const stop = (signal: string) => {
+          archiver.log.info({ signal }, 'stopping');
+          process.off('SIGINT', onInt);
+          process.off('SIGTERM', onTerm);
+          archiver.close().then(resolve, (err: unknown) => {
+            archiver.log.error({ error: String(err) }, 'stop failed');
+            process.exitCode = 1;
+            resolve();
+          });
+        };
+        const onInt = () => stop('SIGINT');
+        const onTerm = () => stop('SIGTERM');
+        process.on('SIGINT', onInt);
+        process.on('SIGTERM', onTerm);
+      });
+    });
+}
+
+/**
+ * Loads the archiver (and with it the storage engine) lazily, with process.argv hidden: the
+ * mmap binding's loader (node-pre-gyp) parses process.argv when it is first imported and takes
+ * `--dir` for its own `--directory`, then fails to find its package.json.
+ */
+async function loadArchiverModule(): Promise<typeof import('../../archiver/Archiver.js')> {
+  const saved = process.argv;
+  process.argv = saved.slice(0, 2);
+  try {
+    return await import('../../archiver/Archiver.js');
+  } finally {
+    process.argv = saved;
+  }
+}

@@ -1,0 +1,96 @@
+/**
+ * Raw frame listing for inspection (`vcr catalog dump`): every frame of a recording from a
+ * position, whatever its type, with its CRC status; stops at the first unreadable frame.
+ */
+import { ErrorCode, VcrError } from '../util/errors.js';
+import { Catalog } from './catalog.js';
+import { FrameStatus, checkFrame, frameStatusText } from './frame.js';
+import { FRAME_HEADER_LENGTH, FrameOffset, FrameType, alignFrame, segmentFileName } from './layout.js';
+import { readMetadata } from './metadata-file.js';
+import { SegmentFiles } from './segment-files.js';
+import type { RecordingDescriptor } from './types.js';
+
+export interface DumpedFrame {
+  recordingId: number;
+  position: number;
+  segment: string;
+  offset: number;
+  type: 'DATA' | 'PADDING' | 'DELETED' | 'INVALID';
+  length: number;
+  utcNs: bigint;
+  monoNs: bigint;
+  crcOk: boolean;
+  payload: Buffer;
+  problem?: string;
+}
+
+const typeNames: Record<number, DumpedFrame['type']> = { [FrameType.DATA]: 'DATA', [FrameType.PADDING]: 'PADDING', [FrameType.DELETED]: 'DELETED' };
+
+export function openDescriptors(dir: string): { descriptors: RecordingDescriptor[]; problems: { recordingId: number; message: string }[]; nextRecordingId: number } {
+  const catalog = Catalog.open(dir, { readOnly: true });
+  try {
+    const descriptors: RecordingDescriptor[] = [];
+    const problems: { recordingId: number; message: string }[] = [];
+    for (let id = 0; id < catalog.nextRecordingId; id++) {
+      const slot = catalog.read(id);
+      let meta: RecordingDescriptor | undefined;
+      try {
+        meta = readMetadata(dir, id);
+      } catch {
+        meta = undefined;
+      }
+      if (!slot.ok && !meta) {
+        problems.push({ recordingId: id, message: slot.error.message });
+        continue;
+      }
+      const d = slot.ok ? slot.descriptor : meta!;
+      if (meta && d.lifecycle === 'recording') Object.assign(d, { stopPosition: meta.stopPosition, stopUtcNs: meta.stopUtcNs, stopMonoNs: meta.stopMonoNs, eventCount: meta.eventCount, lifecycle: meta.lifecycle });
+      descriptors.push(d);
+    }
+    return { descriptors, problems, nextRecordingId: catalog.nextRecordingId };
+  } finally {
+    catalog.close();
+  }
+}
+
+export function* dumpFrames(dir: string, d: RecordingDescriptor, from?: number): Generator<DumpedFrame> {
+  const files = new SegmentFiles(dir, d.recordingId, d.segmentLength);
+  const segLen = d.segmentLength;
+  let pos = from ?? d.startPosition;
+  if (pos % 8 !== 0 || pos < d.startPosition) throw new VcrError(ErrorCode.INVALID_POSITION, `position ${pos} is not a frame position`);
+  for (;;) {
+    const base = files.baseOf(pos);
+    const status = files.status(base);
+    if (status === 'tombstone') {
+      pos = base + segLen;
+      continue;
+    }
+    if (status !== 'ok') return;
+    const seg = files.map(base, false);
+    let off = pos - base;
+    while (segLen - off >= FRAME_HEADER_LENGTH) {
+      const st = checkFrame(seg, off, segLen, true);
+      if (st === FrameStatus.NOT_WRITTEN) return;
+      const length = seg.readInt32LE(off);
+      const rawType = seg.readUInt16LE(off + FrameOffset.TYPE);
+      const structural = st === FrameStatus.OK || st === FrameStatus.BAD_CRC;
+      const frame: DumpedFrame = {
+        recordingId: d.recordingId,
+        position: base + off,
+        segment: segmentFileName(d.recordingId, base),
+        offset: off,
+        type: structural ? (typeNames[rawType] ?? 'INVALID') : 'INVALID',
+        length,
+        utcNs: seg.readBigInt64LE(off + FrameOffset.UTC),
+        monoNs: seg.readBigInt64LE(off + FrameOffset.MONO),
+        crcOk: st === FrameStatus.OK,
+        payload: structural && rawType === FrameType.DATA ? Buffer.from(seg.subarray(off + FRAME_HEADER_LENGTH, off + length)) : Buffer.alloc(0),
+      };
+      if (st !== FrameStatus.OK) frame.problem = frameStatusText(st);
+      yield frame;
+      if (!structural) return;
+      off += alignFrame(length);
+    }
+    pos = base + segLen;
+  }
+}

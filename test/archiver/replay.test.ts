@@ -1,0 +1,144 @@
+/**
+ * Replays to real UDP sockets: one recording at full speed, several channels merged by time
+ * each to its own destination, stop and follow.
+ */
+import { createSocket, type Socket } from 'node:dgram';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Archiver } from '../../src/archiver/Archiver.js';
+import { ErrorCode } from '../../src/util/errors.js';
+import { RawClient, decodeReplayEnded, launchArchiver, removeDir, templateOf, until } from './support.js';
+
+async function receiver(): Promise<{ socket: Socket; port: number; got: Buffer[] }> {
+  const socket = createSocket({ type: 'udp4', recvBufferSize: 8 * 1024 * 1024 });
+  const got: Buffer[] = [];
+  socket.on('message', (m) => got.push(m));
+  await new Promise<void>((r) => socket.bind(0, '127.0.0.1', () => r()));
+  return { socket, port: socket.address().port, got };
+}
+
+describe('archiver replay', () => {
+  let archiver: Archiver;
+  let dir: string;
+  let c: RawClient;
+
+  beforeEach(async () => {
+    ({ archiver, dir } = await launchArchiver());
+    c = await RawClient.connect(archiver.controlPort);
+    await c.call((ids) => c.proxy.subscribeNotifications(ids, 0x1f));
+  });
+
+  afterEach(async () => {
+    c.close();
+    await archiver.close();
+    removeDir(dir);
+  });
+
+  async function recordFile(channel: string, lines: string[]): Promise<number> {
+    const file = join(dir, `${channel}.txt`);
+    writeFileSync(file, lines.join('\n'));
+    const r = await c.call((ids) => c.proxy.startRecording(ids, channel, `file://${file}`, []));
+    expect(r.response.ok).toBe(true);
+    const id = Number(r.response.relevantId);
+    await until(`${channel} stopped`, () =>
+      c.notifications.some((n) => templateOf(n) === 202 && n.readBigInt64LE(8) === BigInt(id)),
+    );
+    return id;
+  }
+
+  it('replays a recording from a position for a length at full speed', async () => {
+    const lines = Array.from({ length: 2000 }, (_, i) => `line-${i}`);
+    const id = await recordFile('lines', lines);
+    const rx = await receiver();
+    const all = await c.call((ids) =>
+      c.proxy.replay(ids, { recordingId: id, position: null, length: null, speed: 0, follow: false, destination: `udp://127.0.0.1:${rx.port}` }),
+    );
+    expect(all.response.ok).toBe(true);
+    await until('2000 datagrams', () => rx.got.length === 2000);
+    expect(rx.got.map((b) => b.toString())).toEqual(lines);
+    const ended = await until('ReplayEnded', () => c.notifications.find((n) => templateOf(n) === 204));
+    expect(decodeReplayEnded(ended)).toMatchObject({ replaySessionId: Number(all.response.relevantId), eventsSent: 2000, reason: 1 });
+
+    // position of event 10 found by reading, then a length covering exactly 5 events
+    const chunk = await c.call((ids) => c.proxy.read(ids, { recordingId: id, position: 0, fragmentOffset: 0, maxBytes: 0, toUtcNs: null }));
+    expect(chunk.response.ok).toBe(true);
+    const { decodeChunk } = await import('./support.js');
+    const events = decodeChunk(chunk.data[0]!).events;
+    const from = events[10]!.position;
+    const length = events[15]!.position - from;
+    rx.got.length = 0;
+    await c.call((ids) =>
+      c.proxy.replay(ids, { recordingId: id, position: from, length, speed: 0, follow: false, destination: `udp://127.0.0.1:${rx.port}` }),
+    );
+    await until('5 datagrams', () => rx.got.length === 5);
+    expect(rx.got.map((b) => b.toString())).toEqual(lines.slice(10, 15));
+    rx.socket.close();
+  });
+
+  it('merges channels by time, each to its own destination, and refuses bad requests', async () => {
+    const a = await recordFile('chan.a', ['a0', 'a1', 'a2']);
+    const b = await recordFile('chan.b', ['b0', 'b1']);
+    const rxA = await receiver();
+    const rxB = await receiver();
+    const r = await c.call((ids) =>
+      c.proxy.timeReplay(ids, {
+        fromUtcNs: null,
+        toUtcNs: null,
+        speed: 0,
+        follow: false,
+        channels: [
+          { channel: 'chan.a', destination: `udp://127.0.0.1:${rxA.port}` },
+          { channel: 'chan.b', destination: `udp://127.0.0.1:${rxB.port}` },
+        ],
+      }),
+    );
+    expect(r.response.ok).toBe(true);
+    await until('all merged events', () => rxA.got.length === 3 && rxB.got.length === 2);
+    expect(rxA.got.map(String)).toEqual(['a0', 'a1', 'a2']);
+    expect(rxB.got.map(String)).toEqual(['b0', 'b1']);
+    expect(a).not.toBe(b);
+
+    const unknown = await c.call((ids) =>
+      c.proxy.timeReplay(ids, { fromUtcNs: null, toUtcNs: null, speed: 0, follow: false, channels: [{ channel: 'nope', destination: `udp://127.0.0.1:${rxA.port}` }] }),
+    );
+    expect(unknown.response.errorCode).toBe(ErrorCode.UNKNOWN_CHANNEL);
+    const badDest = await c.call((ids) =>
+      c.proxy.replay(ids, { recordingId: a, position: null, length: null, speed: 0, follow: false, destination: 'tcp://x:1' }),
+    );
+    expect(badDest.response.errorCode).toBe(ErrorCode.INVALID_ARGUMENT);
+    const badPos = await c.call((ids) =>
+      c.proxy.replay(ids, { recordingId: a, position: 5, length: null, speed: 0, follow: false, destination: `udp://127.0.0.1:${rxA.port}` }),
+    );
+    expect(badPos.response.errorCode).toBe(ErrorCode.INVALID_POSITION);
+    const noReplay = await c.call((ids) => c.proxy.stopReplay(ids, 999));
+    expect(noReplay.response.errorCode).toBe(ErrorCode.UNKNOWN_REPLAY);
+    rxA.socket.close();
+    rxB.socket.close();
+  });
+
+  it('follows a live UDP recording and stops on request', async () => {
+    const src = await receiver(); // only to reserve a port number
+    const port = src.port;
+    src.socket.close();
+    const start = await c.call((ids) => c.proxy.startRecording(ids, 'live', `udp://127.0.0.1:${port}`, []));
+    const id = Number(start.response.relevantId);
+    const rx = await receiver();
+    const rep = await c.call((ids) =>
+      c.proxy.replay(ids, { recordingId: id, position: null, length: null, speed: 0, follow: true, destination: `udp://127.0.0.1:${rx.port}` }),
+    );
+    expect(rep.response.ok).toBe(true);
+    const tx = createSocket('udp4');
+    for (let i = 0; i < 20; i++) tx.send(`live-${i}`, port, '127.0.0.1');
+    await until('followed events', () => rx.got.length === 20);
+    for (let i = 20; i < 30; i++) tx.send(`live-${i}`, port, '127.0.0.1');
+    await until('more followed events', () => rx.got.length === 30);
+    expect(rx.got.map(String)).toEqual(Array.from({ length: 30 }, (_, i) => `live-${i}`));
+    const stop = await c.call((ids) => c.proxy.stopReplay(ids, Number(rep.response.relevantId)));
+    expect(stop.response.ok).toBe(true);
+    const ended = await until('ReplayEnded', () => c.notifications.find((n) => templateOf(n) === 204));
+    expect(decodeReplayEnded(ended)).toMatchObject({ eventsSent: 30, reason: 0 });
+    tx.close();
+    rx.socket.close();
+  });
+});

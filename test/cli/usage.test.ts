@@ -1,0 +1,57 @@
+import { describe, expect, it } from 'vitest';
+import { createSocket } from 'node:dgram';
+import { vcr } from './run.js';
+
+/** Each case: arguments, and a fragment the message must contain to be helpful. */
+const BAD: [string[], RegExp][] = [
+  [['record', 'start', '--source', 'udp://127.0.0.1:9000'], /--channel/],
+  [['record', 'start', '--channel', 'a'], /--source/],
+  [['record', 'start', '--channel', 'a', '--source', 'tcp://x:1'], /source URI/],
+  [['record', 'start', '--channel', 'a', '--source', 'udp://127.0.0.1:1', '--bogus'], /unknown option/],
+  [['record', 'stop'], /exactly one of --channel NAME or --recording ID/],
+  [['record', 'stop', '--channel', 'a', '--recording', '1'], /exactly one/],
+  [['record', 'stop', '--recording', 'abc'], /--recording: 'abc' is not a non-negative integer/],
+  [['replay', '--recording', '1'], /exactly one of --dest/],
+  [['replay', '--recording', '1', '--dest', 'udp://127.0.0.1:9', '--output', 'x'], /exactly one of --dest/],
+  [['replay', '--recording', '1', '--dest', 'http://127.0.0.1:9'], /--dest: .* is not a udp:\/\/HOST:PORT/],
+  [['replay', '--recording', '1', '--dest', 'udp://127.0.0.1:99999'], /port 1-65535/],
+  [['replay', '--channel', 'a', '--from', 'yesterday-ish', '--to', 'now', '--dest', 'udp://127.0.0.1:9'], /--from: invalid time 'yesterday-ish'/],
+  [['replay', '--channel', 'a', '--from', '-5m', '--to', '-10m', '--dest', 'udp://127.0.0.1:9'], /--to is before --from/],
+  [['replay', '--channel', 'a', '--to', 'now', '--dest', 'udp://127.0.0.1:9'], /--from/],
+  [['replay', '--recording', '1', '--channel', 'a', '--dest', 'udp://127.0.0.1:9'], /cannot be combined/],
+  [['replay', '--recording', '1', '--dest', 'udp://127.0.0.1:9', '--speed', '-1'], /--speed/],
+  [['replay', '--recording', '1', '--dest', 'udp://127.0.0.1:9', '--separator', '%0A'], /--separator goes with --output/],
+  [['replay', '--recording', '1', '--output', '-', '--separator', '%G1'], /--separator: .*two hex digits/],
+  [['replay', '--channel', 'a', '--channel', 'b', '--from', '-1m', '--to', 'now', '--map', 'a=udp://127.0.0.1:9'], /channel 'b' has no --map/],
+  [['events', '--from', '-5m', '--to', 'now'], /--channel/],
+  [['events', '--channel', 'a', '--from', '2024-13-01T00:00:00Z', '--to', 'now'], /month 13 out of range/],
+  [['query', 'describe', 'x'], /recordingId: 'x' is not a non-negative integer/],
+  [['query', 'list', '--state', 'sleeping'], /--state must be one of/],
+  [['query', 'list', '--archiver', 'localhost'], /--archiver: archiver 'localhost' is not HOST:PORT/],
+  [['quarantine', 'add', '--channel', 'a'], /--from T and --to T are required/],
+  [['quarantine', 'remove', '3', '--channel', 'a'], /not both/],
+  [['delete', '--channel', 'a', '--from', '-5m'], /--from T and --to T are required/],
+  [['delete', '--from', 'now', '--to', '5'], /--to is before --from/],
+];
+
+describe.concurrent('vcr bad usage exits 2 with a message naming the problem', () => {
+  it.each(BAD)('vcr %j', async (args, message) => {
+    const r = await vcr(args);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(message);
+    expect(r.stdout).toBe('');
+  });
+});
+
+describe('vcr with no archiver listening', () => {
+  it('exits 1 and says the archiver did not answer (TIMEOUT)', async () => {
+    const s = createSocket('udp4');
+    await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
+    const port = s.address().port;
+    await new Promise<void>((r) => s.close(() => r()));
+    const r = await vcr(['query', 'list', '--archiver', `127.0.0.1:${port}`], { env: { VCR_TIMEOUT_MS: '100', VCR_ATTEMPTS: '2' } });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/no answer from the archiver at 127\.0\.0\.1:\d+/);
+    expect(r.stderr).toMatch(/\[TIMEOUT\]/);
+  });
+});

@@ -1,0 +1,44 @@
+import type { Source } from '../../src/sources/index.js';
+import type { ManualClock } from '../../src/util/clock.js';
+
+export interface Collected {
+  payloads: Buffer[];
+  utc: bigint[];
+  mono: bigint[];
+}
+
+export function collector(): Collected & { handler: (b: Buffer, o: number, l: number, u: bigint, m: bigint) => void } {
+  const c: Collected = { payloads: [], utc: [], mono: [] };
+  return {
+    ...c,
+    handler: (b, o, l, u, m) => {
+      c.payloads.push(Buffer.from(b.subarray(o, o + l)));
+      c.utc.push(u);
+      c.mono.push(m);
+    },
+  };
+}
+
+export const nextTick = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+/**
+ * Poll the source (as a duty cycle would) until cond() holds, letting I/O callbacks run in
+ * between. The manual clock, if given, is stepped each round so time-driven steps (follow
+ * checks, /proc refresh) happen without waiting. Fails after `maxRounds` (not a sleep: a
+ * guard against a hang).
+ */
+export async function pollUntil(
+  source: Source,
+  handler: (b: Buffer, o: number, l: number, u: bigint, m: bigint) => void,
+  cond: () => boolean,
+  opts: { clock?: ManualClock; stepNs?: bigint; limit?: number; maxRounds?: number } = {},
+): Promise<void> {
+  const max = opts.maxRounds ?? 200_000;
+  for (let i = 0; i < max; i++) {
+    source.poll(handler, opts.limit ?? 100);
+    if (cond()) return;
+    opts.clock?.advanceNs(opts.stepNs ?? 1_000_000n);
+    await nextTick();
+  }
+  throw new Error(`condition not reached after ${max} poll rounds`);
+}

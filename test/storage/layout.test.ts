@@ -1,0 +1,161 @@
+/**
+ * Pins the on-disk layouts: byte snapshots of each record, and agreement between the storage
+ * engine's hand-placed fields (hot paths) and the codecs generated from codecs/storage.xml.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { crc32c as nativeCrc32c } from '@node-rs/crc32';
+import { describe, expect, it } from 'vitest';
+import {
+  EventFrameHeaderDecoder,
+  HoldsDecoder,
+  MessageHeaderDecoder,
+  MessageHeaderEncoder,
+  RecordingDescriptorDecoder,
+  RecordingDescriptorEncoder,
+  RecordingMetadataDecoder,
+  TimeIndexEntryDecoder,
+  TimeIndexHeaderDecoder,
+  CatalogHeaderDecoder,
+  ArchiveMarkDecoder,
+  DescriptorState,
+  RecordingLifecycle,
+  BooleanType,
+  FrameType as GenFrameType,
+} from '../../codecs/generated/storage/index.js';
+import { Archive } from '../../src/storage/archive.js';
+import { decodeDescriptor, descriptorChecksum, encodeDescriptor } from '../../src/storage/descriptor-codec.js';
+import { encodeHolds } from '../../src/storage/holds-file.js';
+import { DescOffset, TemplateId } from '../../src/storage/layout.js';
+import type { RecordingDescriptor } from '../../src/storage/types.js';
+import { ErrorCode } from '../../src/util/errors.js';
+import { cleanupTempDirs, tempDir } from './helpers.js';
+
+cleanupTempDirs();
+
+const sample: RecordingDescriptor = {
+  recordingId: 7,
+  state: 'valid',
+  lifecycle: 'stopped',
+  failureCode: 0,
+  startPosition: 0,
+  stopPosition: 4096,
+  startUtcNs: 1_700_000_000_000_000_000n,
+  stopUtcNs: 1_700_000_001_000_000_000n,
+  startMonoNs: 11n,
+  stopMonoNs: 22n,
+  eventCount: 33,
+  segmentLength: 65536,
+  cleanStop: true,
+  channel: 'radar.tracks',
+  aliases: ['radar', 'tracks'],
+  source: 'udp://127.0.0.1:9000',
+};
+
+describe('on-disk layouts', () => {
+  it('descriptor: byte snapshot, and the generated decoder reads what the engine writes', () => {
+    const buf = Buffer.alloc(4096);
+    encodeDescriptor(sample, buf, 0, TemplateId.RECORDING_DESCRIPTOR);
+    expect(buf.subarray(0, 160).toString('hex')).toBe(
+      '5000020066000100bb0084b2010200000700000000000000' + // header, checksum, state, lifecycle, failureCode, recordingId
+        '00000000000000000010000000000000' + // start, stop position
+        '00002a36fe9c971700cac471fe9c97170b000000000000001600000000000000' + // start/stop utc, start/stop mono
+        '21000000000000000000010001000000' + // eventCount, segmentLength, cleanStop, reserved
+        '000002000500726164617206007472616' + '36b73' + // aliases group: blockLength 0, count 2, "radar", "tracks"
+        '0c0072616461722e747261636b73' + '14007564703a2f2f3132372e302e302e313a39303030' + // channel, source
+        '0000000000000000000000000000000000',
+    );
+    const zeroed = Buffer.from(buf);
+    zeroed.writeUInt32LE(0, 8);
+    expect(buf.readUInt32LE(8)).toBe(nativeCrc32c(zeroed));
+    const d = new RecordingDescriptorDecoder().wrapAndApplyHeader(buf, 0, new MessageHeaderDecoder().wrap(buf, 0));
+    expect(d.checksum()).toBe(descriptorChecksum(buf, 0));
+    expect(d.state()).toBe(DescriptorState.VALID);
+    expect(d.lifecycle()).toBe(RecordingLifecycle.STOPPED);
+    expect(d.recordingId()).toBe(7n);
+    expect(d.stopPosition()).toBe(4096n);
+    expect(d.startUtcNs()).toBe(sample.startUtcNs);
+    expect(d.stopMonoNs()).toBe(22n);
+    expect(d.eventCount()).toBe(33n);
+    expect(d.segmentLength()).toBe(65536);
+    expect(d.cleanStop()).toBe(BooleanType.TRUE);
+    const aliases: string[] = [];
+    for (const a of d.aliases()) aliases.push(a.alias());
+    expect(aliases).toEqual(['radar', 'tracks']);
+    expect(d.channel()).toBe('radar.tracks');
+    expect(d.source()).toBe('udp://127.0.0.1:9000');
+  });
+
+  it('descriptor: the engine reads what the generated encoder writes; checksum covers all 4096 bytes', () => {
+    const buf = Buffer.alloc(4096);
+    const e = new RecordingDescriptorEncoder().wrapAndApplyHeader(buf, 0, new MessageHeaderEncoder());
+    e.state(DescriptorState.VALID).lifecycle(RecordingLifecycle.RECORDING).failureCode(0).recordingId(3n).startPosition(0n).stopPosition(800n);
+    e.startUtcNs(5n).stopUtcNs(6n).startMonoNs(7n).stopMonoNs(8n).eventCount(9n).segmentLength(1 << 20).cleanStop(BooleanType.FALSE);
+    e.aliasesCount(1).next().alias('a1');
+    e.channel('ch').source('src');
+    buf.writeUInt32LE(descriptorChecksum(buf, 0), DescOffset.CHECKSUM);
+    const d = decodeDescriptor(buf, 0, TemplateId.RECORDING_DESCRIPTOR, ErrorCode.CORRUPT_CATALOG);
+    expect(d).toMatchObject({ recordingId: 3, lifecycle: 'recording', stopPosition: 800, eventCount: 9, segmentLength: 1 << 20, aliases: ['a1'], channel: 'ch', source: 'src' });
+    buf[4000] = 1;
+    expect(() => decodeDescriptor(buf, 0, TemplateId.RECORDING_DESCRIPTOR, ErrorCode.CORRUPT_CATALOG)).toThrowError(
+      expect.objectContaining({ code: ErrorCode.CORRUPT_CATALOG }),
+    );
+  });
+
+  it('segment frame, catalog header, metadata, time index and mark files match the schema', () => {
+    const dir = tempDir();
+    const a = Archive.open(dir, { segmentLength: 65536, indexStride: 64 });
+    const w = a.createRecording({ channel: 'c', source: 's', startUtcNs: 1n, startMonoNs: 2n });
+    const p = Buffer.from('hello');
+    w.append(p, 0, p.length, 0x0102030405060708n, 0x1112131415161718n);
+    w.append(p, 0, 3, 0x0102030405060709n, 0x1112131415161719n);
+    w.commit();
+    const seg = readFileSync(join(dir, '0-0.rec'));
+    // frame 0: length 37, DATA, flags 0, utc, mono, crc, reserved, "hello", 3 bytes alignment
+    expect(seg.subarray(0, 48).toString('hex')).toBe(
+      '2500000001000000080706050403020118171615141312110c561ba20000000068656c6c6f000000' + '2300000001000000',
+    );
+    const frame = Buffer.from(seg.subarray(0, 37));
+    frame.writeUInt32LE(0, 24);
+    expect(seg.readUInt32LE(24)).toBe(nativeCrc32c(frame)); // CRC32C of header (crc zeroed) + payload
+    const f = new EventFrameHeaderDecoder().wrap(seg, 0);
+    expect([f.frameLength(), f.frameType(), f.flags(), f.utcNs(), f.monoNs(), f.reserved()]).toEqual([37, GenFrameType.DATA, 0, 0x0102030405060708n, 0x1112131415161718n, 0]);
+    const cat = readFileSync(join(dir, 'catalog.dat'));
+    expect(cat.subarray(0, 40).toString('hex')).toBe('2000010066000100564352434154' + '4c47' + '01000000' + '00100000' + '00100000' + '00000000' + '0100000000000000');
+    const ch = new CatalogHeaderDecoder().wrapAndApplyHeader(cat, 0, new MessageHeaderDecoder().wrap(cat, 0));
+    expect([ch.magic(), ch.formatVersion(), ch.headerLength(), ch.descriptorLength(), ch.nextRecordingId()]).toEqual(['VCRCATLG', 1, 4096, 4096, 1n]);
+    const meta = readFileSync(join(dir, '0.meta'));
+    const m = new RecordingMetadataDecoder().wrapAndApplyHeader(meta, 0, new MessageHeaderDecoder().wrap(meta, 0));
+    expect([m.lifecycle(), m.stopPosition(), m.eventCount(), m.stopUtcNs()]).toEqual([RecordingLifecycle.RECORDING, 80n, 2n, 0x0102030405060709n]);
+    const tix = readFileSync(join(dir, '0.tix'));
+    const th = new TimeIndexHeaderDecoder().wrapAndApplyHeader(tix, 0, new MessageHeaderDecoder().wrap(tix, 0));
+    expect([th.recordingId(), th.strideBytes(), th.entryLength(), th.entriesOffset()]).toEqual([0n, 64, 16, 64]);
+    expect(tix.length).toBe(64 + 16); // both frames start in the first 64-byte stride
+    const e0 = new TimeIndexEntryDecoder().wrap(tix, 64);
+    expect([e0.utcNs(), e0.position()]).toEqual([0x0102030405060708n, 0n]);
+    const mark = readFileSync(join(dir, 'archive.mark'));
+    const mk = new ArchiveMarkDecoder().wrapAndApplyHeader(mark, 0, new MessageHeaderDecoder().wrap(mark, 0));
+    expect([mk.formatVersion(), mk.pid()]).toEqual([1, process.pid]);
+    w.stop();
+    a.close();
+  });
+
+  it('holds file decodes with the generated codec', () => {
+    const b = encodeHolds({
+      nextId: 4,
+      quarantines: [{ id: 1, channel: 'radar', fromUtcNs: 10n, toUtcNs: 20n }, { id: 2, fromUtcNs: 30n, toUtcNs: 40n }],
+      deletions: [{ id: 3, channel: 'x', fromUtcNs: 1n, toUtcNs: 2n, framesDeleted: 5, bytesReclaimed: 4096 }],
+    });
+    const h = new HoldsDecoder().wrapAndApplyHeader(b, 0, new MessageHeaderDecoder().wrap(b, 0));
+    expect(h.nextId()).toBe(4n);
+    const qs: unknown[] = [];
+    for (const q of h.quarantines()) qs.push([q.holdId(), q.fromUtcNs(), q.toUtcNs(), q.allChannels(), q.channel()]);
+    expect(qs).toEqual([
+      [1n, 10n, 20n, BooleanType.FALSE, 'radar'],
+      [2n, 30n, 40n, BooleanType.TRUE, ''],
+    ]);
+    const ds: unknown[] = [];
+    for (const d of h.deletions()) ds.push([d.deletionId(), d.framesDeleted(), d.bytesReclaimed(), d.channel()]);
+    expect(ds).toEqual([[3n, 5n, 4096n, 'x']]);
+  });
+});
