@@ -166,11 +166,19 @@ export class Archive {
     return writer;
   }
 
-  /** Commits every live writer and refreshes the mark heartbeat; returns the work done. */
+  /** Commits every live writer (a failing one is marked FAILED, not thrown) and refreshes the mark heartbeat. */
   doWork(): number {
     let work = 0;
     this.mark?.heartbeat();
-    for (const e of this.recordings.values()) if (e.writer) work += e.writer.commit();
+    for (const e of this.recordings.values()) {
+      if (!e.writer) continue;
+      try {
+        work += e.writer.commit();
+      } catch {
+        // the writer is now FAILED and keeps its error (writer.error); the others go on
+        work++;
+      }
+    }
     return work;
   }
 

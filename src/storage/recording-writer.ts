@@ -14,6 +14,7 @@ import { crc32c, crc32cJs } from '../util/crc32c.js';
 import { ErrorCode, VcrError } from '../util/errors.js';
 import type { Catalog } from './catalog.js';
 import { writeHeaderOnlyFrame } from './frame.js';
+import { storageError } from './io-errors.js';
 import { FRAME_HEADER_LENGTH, FrameType } from './layout.js';
 import type { MetadataFile } from './metadata-file.js';
 import { syncMapping, type SegmentFiles } from './segment-files.js';
@@ -40,6 +41,7 @@ export class RecordingWriter {
   private syncedOffset = 0;
   private nextSegmentReady = false;
   private lastSyncMs: number;
+  private syncs = 0;
   private readonly segmentLength: number;
   private readonly scratch = Buffer.alloc(4);
   private readonly indexFd: number;
@@ -130,13 +132,17 @@ export class RecordingWriter {
       this.index.flushTo(this.indexFd, this.opts.fileSyncLevel === 2);
       this.publish('recording', false, 0);
       this.syncIfDue(false);
-      if (!this.nextSegmentReady && this.offset > this.segmentLength >>> 1) {
+    } catch (err) {
+      this.fail(err);
+    }
+    if (!this.nextSegmentReady && this.offset > this.segmentLength >>> 1) {
+      try {
         const next = this.segBase + this.segmentLength;
         if (this.files.status(next) !== 'ok') this.files.create(next);
         this.nextSegmentReady = true;
+      } catch {
+        // no room yet for the next segment: the current one still has space; the roll retries
       }
-    } catch (err) {
-      this.fail(err);
     }
     return 1;
   }
@@ -168,6 +174,11 @@ export class RecordingWriter {
   /** The live descriptor (a copy). */
   snapshot(): RecordingDescriptor {
     return { ...this.descriptor, aliases: [...this.descriptor.aliases] };
+  }
+
+  /** How many times data was msync'ed (fileSyncLevel policy, observable for tests and stats). */
+  get syncCount(): number {
+    return this.syncs;
   }
 
   /** Last error if the recording failed. */
@@ -202,6 +213,7 @@ export class RecordingWriter {
     const now = this.opts.clock.epochMs();
     if (!force && level === 1 && now - this.lastSyncMs < this.opts.syncIntervalMs) return;
     this.lastSyncMs = now;
+    this.syncs++;
     syncMapping(this.seg, this.syncedOffset, this.offset - this.syncedOffset);
     this.syncedOffset = this.offset;
     if (level === 2 || force) this.metadata.sync();
@@ -239,10 +251,7 @@ export class RecordingWriter {
 
   /** Marks the recording FAILED (metadata and catalog, best effort) and throws. */
   private fail(err: unknown, rethrow = true): never | void {
-    const e =
-      err instanceof VcrError
-        ? err
-        : new VcrError(ErrorCode.IO_ERROR, `recording ${this.recordingId}: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+    const e = storageError(err, `recording ${this.recordingId}`);
     this.failure = new VcrError(e.code, `recording ${this.recordingId} stopped: ${e.message}`, { cause: e });
     if (this.state === WriterState.ACTIVE) {
       this.state = WriterState.FAILED;

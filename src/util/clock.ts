@@ -143,7 +143,15 @@ export class MonotonicUtcClock implements EpochNanoClock {
       const unexplained = offset - (this.pendingCorrectionNs - correction);
       const abs = unexplained < 0n ? -unexplained : unexplained;
       if (abs > this.stepThresholdNs && this.onStep) this.onStep(unexplained);
-      this.pendingCorrectionNs = offset;
+      if (offset > this.stepThresholdNs) {
+        // A large forward step (e.g. a machine that booted with a stale clock) is taken at
+        // once: jumping forward keeps UTC monotonic, and slewing an hour at 0.5 ms/s would
+        // take months. Backward steps are always slewed, never jumped.
+        this.anchorUtcNs += offset;
+        this.pendingCorrectionNs = 0n;
+      } else {
+        this.pendingCorrectionNs = offset;
+      }
       this.nextCheckMonoNs = now + this.checkIntervalNs;
     }
     if (utc < this.lastReturnedNs) utc = this.lastReturnedNs; // belt and braces

@@ -63,6 +63,18 @@ describe('clocks', () => {
     }
   });
 
+  it('takes a large forward step at once (UTC stays monotonic)', () => {
+    const c = new ManualClock(0n, 1_000n * S);
+    const utc = new MonotonicUtcClock(c, c, { maxSlewPpm: 500, stepThresholdNs: S });
+    const before = utc.epochNanos();
+    c.stepWallClockNs(3_600n * S); // an hour ahead
+    c.advanceNs(1_100n * MS); // past the next check
+    const atCheck = utc.epochNanos();
+    expect(atCheck > before).toBe(true);
+    c.advanceNs(10n * MS);
+    expect(c.epochNanos() - utc.epochNanos()).toBe(0n);
+  });
+
   it('a monotonic clock that misbehaves cannot move UTC back', () => {
     let mono = 10n * S;
     const wall = new ManualClock(0n, 5_000n * S);

@@ -1,0 +1,124 @@
+/**
+ * End to end: several channels replayed by time interval (merged, each to its own UDP
+ * destination, and to stdout), `events --follow` on a live recording, and quarantine holds
+ * protecting events from `delete`.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { ArchiveClient } from '../../src/client/ArchiveClient.js';
+import { repoRoot, vcrBin } from '../helpers/cli.js';
+import { Listener, freeUdpPort, jsonLines, sendDatagrams, sleep, startArchiver, stopAll, tempDir, until, vcr, type ArchiverProcess } from './harness.js';
+
+let archiver: ArchiverProcess;
+let client: ArchiveClient;
+let A: string[];
+const ports: Record<string, number> = {};
+const ids: Record<string, number> = {};
+
+beforeAll(async () => {
+  archiver = await startArchiver(join(tempDir('vcr-e2e-ch-'), 'archive'));
+  A = ['--archiver', archiver.control];
+  client = await ArchiveClient.connect({ archiver: archiver.control });
+  for (const ch of ['ch.a', 'ch.b']) {
+    ports[ch] = await freeUdpPort();
+    ids[ch] = await client.startRecording({ channel: ch, source: `udp://127.0.0.1:${ports[ch]}` });
+  }
+  // interleave the two channels: a0 b0 a1 b1 ...
+  for (let i = 0; i < 10; i++) {
+    await sendDatagrams(ports['ch.a']!, [Buffer.from(`a${i}`)], []);
+    await sleep(3);
+    await sendDatagrams(ports['ch.b']!, [Buffer.from(`b${i}`)], []);
+    await sleep(3);
+  }
+  await until('both channels recorded', 10_000, async () => {
+    const [a, b] = await Promise.all([client.describeRecording(ids['ch.a']!), client.describeRecording(ids['ch.b']!)]);
+    return a.eventCount >= 10 && b.eventCount >= 10;
+  });
+});
+
+afterAll(async () => {
+  await client?.close();
+  await stopAll();
+});
+
+describe('several channels', () => {
+  it('events merges them in timestamp order', async () => {
+    const r = await vcr(['events', '--channel', 'ch.a', '--channel', 'ch.b', '--from', '-10m', '--to', 'now', '--json', ...A]);
+    expect(r.status).toBe(0);
+    const got = jsonLines(r.stdout).map((e) => Buffer.from(e.payload as string, 'base64').toString());
+    expect(got).toEqual(Array.from({ length: 10 }, (_, i) => [`a${i}`, `b${i}`]).flat());
+  });
+
+  it('replay --map sends each channel to its own destination', async () => {
+    const la = await Listener.open();
+    const lb = await Listener.open();
+    try {
+      const r = await vcr(['replay', '--from', '-10m', '--to', 'now', '--map', `ch.a=${la.uri}`, '--map', `ch.b=${lb.uri}`, '--speed', '0', ...A]);
+      expect(r.stderr).toMatch(/replay session \d+ ended/);
+      expect(r.status).toBe(0);
+      await until('all datagrams', 3000, async () => la.received.length >= 10 && lb.received.length >= 10);
+      expect(la.received.map((x) => x.payload.toString())).toEqual(Array.from({ length: 10 }, (_, i) => `a${i}`));
+      expect(lb.received.map((x) => x.payload.toString())).toEqual(Array.from({ length: 10 }, (_, i) => `b${i}`));
+    } finally {
+      la.close();
+      lb.close();
+    }
+  });
+
+  it('replay --output - writes the merged channels to stdout', async () => {
+    const r = await vcr(['replay', '--channel', 'ch.a', '--channel', 'ch.b', '--from', '-10m', '--to', 'now', '--output', '-', '--separator', '%7C', ...A]);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toBe(Array.from({ length: 10 }, (_, i) => `a${i}|b${i}|`).join(''));
+  });
+
+  it('events --follow prints live events until the recording stops', async () => {
+    const port = await freeUdpPort();
+    const id = await client.startRecording({ channel: 'live', source: `udp://127.0.0.1:${port}` });
+    const child = spawn(process.execPath, [vcrBin, 'events', '--channel', 'live', '--from', '-1m', '--follow', '--json', ...A], { cwd: repoRoot });
+    let stdout = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    const exited = new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+    try {
+      await sleep(700); // the command is now polling the live end
+      await sendDatagrams(port, [Buffer.from('live-1'), Buffer.from('live-2')], [5]);
+      await until('live events printed', 5000, async () => jsonLines(stdout).length >= 2);
+      await client.stopRecording({ recordingId: id });
+      expect(await Promise.race([exited, sleep(5000).then(() => 'still running')])).toBe(0);
+      expect(jsonLines(stdout).map((e) => Buffer.from(e.payload as string, 'base64').toString())).toEqual(['live-1', 'live-2']);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+});
+
+describe('quarantine and delete', () => {
+  it('delete removes only what no hold protects; released holds stop protecting', async () => {
+    const all = jsonLines((await vcr(['events', '--channel', 'ch.a', '--from', '-10m', '--to', 'now', '--json', ...A])).stdout);
+    // interval ends between two events, so inclusive and half-open readings of "to" agree
+    const t = all.map((e) => BigInt(e.utcNs as string));
+    const utc = t.map((x, i) => String(i + 1 < t.length ? (x + t[i + 1]!) / 2n : x + 1n));
+    utc[0] = String(t[0]! - 1n);
+    const add = await vcr(['quarantine', 'add', '--channel', 'ch.a', '--from', utc[0]!, '--to', utc[4]!, ...A]);
+    expect(add.status).toBe(0);
+    const qid = Number(add.stdout);
+    const list = jsonLines((await vcr(['quarantine', 'list', '--json', ...A])).stdout);
+    expect(list).toContainEqual({ quarantineId: qid, channel: 'ch.a', fromUtcNs: utc[0], toUtcNs: utc[4] });
+    const byInterval = await vcr(['quarantine', 'list', '--channel', 'ch.b', '--json', ...A]);
+    expect(jsonLines(byInterval.stdout)).toEqual([]);
+
+    await client.stopRecording({ channel: 'ch.a' });
+    const del = await vcr(['delete', '--channel', 'ch.a', '--from', utc[0]!, '--to', utc[7]!, ...A]);
+    expect(del.stderr).toBe('');
+    expect(del.status).toBe(0);
+    expect(Number(del.stdout)).toBe(3); // a5, a6, a7
+    const left = jsonLines((await vcr(['events', '--channel', 'ch.a', '--from', '-10m', '--to', 'now', '--json', ...A])).stdout);
+    expect(left.map((e) => Buffer.from(e.payload as string, 'base64').toString())).toEqual(['a0', 'a1', 'a2', 'a3', 'a4', 'a8', 'a9']);
+
+    const rm = await vcr(['quarantine', 'remove', String(qid), ...A]);
+    expect(rm.status).toBe(0);
+    expect(jsonLines((await vcr(['quarantine', 'list', '--json', ...A])).stdout)).not.toContainEqual(expect.objectContaining({ quarantineId: qid }));
+    const del2 = await vcr(['delete', '--channel', 'ch.a', '--from', utc[0]!, '--to', utc[9]!, ...A]);
+    expect(Number(del2.stdout)).toBe(7);
+  });
+});
