@@ -33,15 +33,19 @@ function replaySbe(i: number): void {
     .controlSessionId(42n).correlationId(1000n).recordingId(7n).position(0n).length(1_048_576n)
     .speed(1).follow(BooleanType.FALSE).destination(destination);
   rDec.wrapAndApplyHeader(buf, 0, hDec);
-  if (hDec.templateId() !== ReplayRequestDecoder.TEMPLATE_ID) throw new Error('bad template');
-  const corr = rDec.correlationId();
-  sink += Number(rDec.controlSessionId() + corr + rDec.recordingId() + rDec.position() + rDec.length()) + rDec.speed() + rDec.follow() + rDec.destination().length + i;
+  // Every field is read and checked (comparisons: no arithmetic on bigints, as on the JSON side).
+  if (hDec.templateId() !== ReplayRequestDecoder.TEMPLATE_ID || rDec.controlSessionId() !== 42n || rDec.correlationId() !== 1000n
+    || rDec.recordingId() !== 7n || rDec.position() !== 0n || rDec.length() !== 1_048_576n || rDec.speed() !== 1
+    || rDec.follow() !== BooleanType.FALSE || rDec.destination() !== destination) throw new Error('bad decode');
+  sink += i;
 }
 
 function replayJson(i: number): void {
   const text = JSON.stringify({ templateId: 6, controlSessionId: 42, correlationId: 1000, recordingId: 7, position: 0, length: 1_048_576, speed: 1, follow: false, destination });
-  const o = JSON.parse(text) as { controlSessionId: number; correlationId: number; recordingId: number; position: number; length: number; speed: number; follow: boolean; destination: string };
-  sink += o.controlSessionId + o.correlationId + o.recordingId + o.position + o.length + o.speed + (o.follow ? 1 : 0) + o.destination.length + i;
+  const o = JSON.parse(text) as { templateId: number; controlSessionId: number; correlationId: number; recordingId: number; position: number; length: number; speed: number; follow: boolean; destination: string };
+  if (o.templateId !== 6 || o.controlSessionId !== 42 || o.correlationId !== 1000 || o.recordingId !== 7 || o.position !== 0
+    || o.length !== 1_048_576 || o.speed !== 1 || o.follow !== false || o.destination !== destination) throw new Error('bad parse');
+  sink += i;
 }
 
 // ---------------------------------------------------------------- RecordingDescriptor

@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
+import { trackChild } from './cleanup.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const repoRoot = resolve(here, '../../..');
@@ -17,6 +18,10 @@ export interface CountingReceiver {
   readonly port: number;
   /** datagrams (events) taken so far */
   count(): Promise<number>;
+  /** How long the count must stay still to be final (default 300 ms; longer for batching receivers). */
+  readonly quietMs?: number;
+  /** Called before each trial's sender starts (e.g. to reset per-trial state). */
+  beforeTrial?(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -39,7 +44,7 @@ export interface SendResult {
 
 export function send(sender: string, port: number, count: number, size: number, rate: number, channels = 1): Promise<SendResult> {
   return new Promise((resolveSend, reject) => {
-    const child = spawn(sender, ['127.0.0.1', String(port), String(count), String(size), String(rate), String(channels)]);
+    const child = trackChild(spawn(sender, ['127.0.0.1', String(port), String(count), String(size), String(rate), String(channels)]));
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.on('error', reject);
@@ -76,64 +81,107 @@ export interface TrialResult {
 export async function trial(rx: CountingReceiver, sender: string, rate: number, seconds: number, size: number, channels = 1): Promise<TrialResult> {
   const before = await settledCount(rx, 100);
   const count = Math.max(20_000, Math.round(rate * seconds));
+  await rx.beforeTrial?.();
   const s = await send(sender, rx.port, count, size, rate, channels);
-  const after = await settledCount(rx);
+  const after = await settledCount(rx, rx.quietMs ?? 300);
   const received = after - before;
   return { rate, sent: s.sent, received, lost: s.sent - received, achievedRate: s.sent / (s.elapsedNs / 1e9) };
 }
 
 /**
- * Highest rate (datagrams/s) with zero loss, by bisection between lo and hi. Each rate is
- * tried `confirm` times; a single loss fails it (loss is what we are measuring).
+ * Highest rate (datagrams/s) with zero loss: doubles from `start` until a rate fails (or `max`
+ * is reached), then bisects between the last rate that passed and the first that failed for
+ * `steps` more trials. A rate passes when no datagram is lost and the sender really reached
+ * it (a starved sender proves nothing); each rate is tried `confirm` times (default 1).
+ * The ramp adapts the search to the machine: on a loaded VM a receiver may top out at 40k/s,
+ * on an idle one at 400k/s, and a fixed range would waste most trials far from the answer.
  */
 export async function maxZeroLossRate(
   rx: CountingReceiver,
   sender: string,
-  opts: { lo: number; hi: number; seconds: number; size: number; steps: number; confirm?: number; log?: (t: TrialResult) => void },
+  opts: { start: number; max: number; seconds: number; size: number; steps: number; confirm?: number; channels?: number; log?: (t: TrialResult) => void },
 ): Promise<number> {
-  let lo = opts.lo;
-  let hi = opts.hi;
-  let best = 0;
-  for (let i = 0; i < opts.steps; i++) {
-    const rate = Math.round(i === 0 ? lo : (lo + hi) / 2);
-    let ok = true;
-    for (let c = 0; c < (opts.confirm ?? 1) && ok; c++) {
-      const t = await trial(rx, sender, rate, opts.seconds, opts.size);
+  const passes = async (rate: number): Promise<boolean> => {
+    for (let c = 0; c < (opts.confirm ?? 1); c++) {
+      const t = await trial(rx, sender, rate, opts.seconds, opts.size, opts.channels ?? 1);
       opts.log?.(t);
-      ok = t.lost === 0 && t.achievedRate >= rate * 0.95;
+      if (t.lost !== 0 || t.achievedRate < rate * 0.95) return false;
     }
-    if (ok) {
+    return true;
+  };
+  let lo = 0;
+  let hi = 0;
+  for (let rate = opts.start; ; rate = Math.min(opts.max, rate * 2)) {
+    if (await passes(rate)) {
+      lo = rate;
+      if (rate >= opts.max) return rate;
+    } else {
+      hi = rate;
+      break;
+    }
+  }
+  if (lo === 0) lo = hi / 8; // even the start rate failed: look below it
+  let best = lo === hi / 8 ? 0 : lo;
+  for (let i = 0; i < opts.steps; i++) {
+    const rate = Math.round((lo + hi) / 2);
+    if (await passes(rate)) {
       best = Math.max(best, rate);
       lo = rate;
     } else {
       hi = rate;
-      if (i === 0) lo = lo / 2;
     }
   }
   return best;
 }
 
-/** The bare Node.js dgram receiver (the baseline), in its own process. */
-export async function startBareReceiver(recvBufferSize: number): Promise<CountingReceiver> {
-  const child: ChildProcess = spawn(process.execPath, [join(here, 'bare-receiver.js'), '0', String(recvBufferSize)], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
+export interface BareReceiver extends CountingReceiver {
+  readonly pid: number;
+  /** Count, and the receipt times (system monotonic ns, as process.hrtime) of the first and last datagram. */
+  timing(): Promise<{ received: number; firstNs: bigint; lastNs: bigint }>;
+}
+
+/**
+ * The bare Node.js dgram receiver (the baseline), in its own process: on an ephemeral port,
+ * or on `nPorts` consecutive ports from `port`.
+ */
+export async function startBareReceiver(recvBufferSize: number, opts: { port?: number; nPorts?: number } = {}): Promise<BareReceiver> {
+  const child: ChildProcess = trackChild(
+    spawn(process.execPath, [join(here, 'bare-receiver.js'), String(opts.port ?? 0), String(recvBufferSize), String(opts.nPorts ?? 1)], {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    }),
+  );
   const lines = createInterface({ input: child.stdout! });
   const waiting: Array<(line: string) => void> = [];
   lines.on('line', (line) => waiting.shift()?.(line));
+  child.once('exit', (code, signal) => {
+    for (const w of waiting.splice(0)) w(`exited ${code ?? signal}`);
+  });
   const next = () => new Promise<string>((r) => waiting.push(r));
   const ready = await next();
-  const port = Number(/^ready (\d+)/.exec(ready)?.[1]);
+  const m = /^ready (\d+)/.exec(ready);
+  if (!m) throw new Error(`the bare receiver did not start: ${ready}`);
+  const port = Number(m[1]);
+  const timing = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error('the bare receiver has exited');
+    const p = next();
+    child.stdin!.write('count\n');
+    const f = (await p).split(' ');
+    if (f.length < 4) throw new Error(`the bare receiver answered ${f.join(' ')}`);
+    return { received: Number(f[0]), firstNs: BigInt(f[2]!), lastNs: BigInt(f[3]!) };
+  };
   return {
     name: 'bare dgram receiver',
     port,
+    pid: child.pid!,
+    timing,
     async count() {
-      const p = next();
-      child.stdin!.write('count\n');
-      return Number((await p).split(' ')[0]);
+      return (await timing()).received;
     },
     async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise<void>((r) => child.once('exit', () => r()));
       child.kill('SIGKILL');
+      await exited;
     },
   };
 }

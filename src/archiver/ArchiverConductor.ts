@@ -121,6 +121,7 @@ export class ArchiverConductor implements Agent, ControlRequestHandler {
     this.deps.counters.set('activeSessions', this.sessions.size);
     this.deps.counters.set('activeRecordings', this.recordings.length);
     this.deps.counters.set('activeReplays', this.replays.size);
+    this.deps.counters.set('notificationsSent', this.deps.notifications.sent);
     return work;
   }
 

@@ -51,13 +51,15 @@ export interface ControlRequestHandler {
   onMalformed(code: number, message: string, controlSessionId: bigint, correlationId: bigint, host: string, port: number): void;
 }
 
-class Malformed extends Error {
+/**
+ * Thrown for a datagram that cannot be decoded. Not an Error subclass on purpose: malformed
+ * input is expected traffic (and fuzzed), and capturing a stack per datagram is wasted work.
+ */
+class Malformed {
   constructor(
     readonly code: number,
-    message: string,
-  ) {
-    super(message);
-  }
+    readonly message: string,
+  ) {}
 }
 
 function fail(code: number, message: string): never {

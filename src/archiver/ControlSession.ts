@@ -32,8 +32,15 @@ export class ControlSession {
   /** NotificationMask bits; 0 = not subscribed. */
   mask = 0;
   private readonly answers = new Map<bigint, Buffer[]>();
+  /**
+   * Insertion order of answers, for eviction. Kept apart from the Map because taking the
+   * first entry of a V8 Map after many deletions walks over the deleted slots.
+   */
+  private order: bigint[] = [];
+  private orderHead = 0;
   private cachedBytes = 0;
   private readonly evicted = new Set<bigint>();
+  private readonly evictedOrder: bigint[] = [];
   private readonly pending = new Set<bigint>();
   /** Replay sessions this session started (stopped when it closes). */
   readonly replayIds = new Set<number>();
@@ -79,21 +86,24 @@ export class ControlSession {
   remember(correlationId: bigint, datagrams: Buffer[]): void {
     this.pending.delete(correlationId);
     const old = this.answers.get(correlationId);
-    if (old) {
-      this.answers.delete(correlationId);
-      this.cachedBytes -= byteSize(old);
-    }
+    if (old) this.cachedBytes -= byteSize(old);
+    else this.order.push(correlationId);
     this.evicted.delete(correlationId);
     this.answers.set(correlationId, datagrams);
     this.cachedBytes += byteSize(datagrams);
     while (this.answers.size > this.limits.maxAnswers || (this.cachedBytes > this.limits.maxBytes && this.answers.size > 1)) {
-      const [oldestId, oldest] = this.answers.entries().next().value as [bigint, Buffer[]];
+      const oldestId = this.order[this.orderHead++]!;
+      const oldest = this.answers.get(oldestId);
+      if (!oldest) continue;
       this.answers.delete(oldestId);
       this.cachedBytes -= byteSize(oldest);
       this.evicted.add(oldestId);
-      if (this.evicted.size > this.limits.maxEvictedIds) {
-        this.evicted.delete(this.evicted.values().next().value as bigint);
-      }
+      this.evictedOrder.push(oldestId);
+      if (this.evicted.size > this.limits.maxEvictedIds) this.evicted.delete(this.evictedOrder.shift()!);
+    }
+    if (this.orderHead > 1024) {
+      this.order = this.order.slice(this.orderHead);
+      this.orderHead = 0;
     }
   }
 
@@ -110,6 +120,9 @@ export class ControlSession {
     this.answers.clear();
     this.pending.clear();
     this.evicted.clear();
+    this.evictedOrder.length = 0;
+    this.order = [];
+    this.orderHead = 0;
     this.cachedBytes = 0;
     this.mask = 0;
   }

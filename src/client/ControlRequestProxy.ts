@@ -3,31 +3,30 @@
  * into a fresh Buffer holding exactly one datagram. It neither sends nor keeps state: the
  * caller keeps the bytes so a retry re-sends the very same message (same correlationId).
  */
-import {
-  AddQuarantineRequestEncoder,
-  BooleanType,
-  CloseSessionRequestEncoder,
-  ClusterStatusRequestEncoder,
-  ConnectRequestEncoder,
-  DeleteRequestEncoder,
-  DescribeRecordingRequestEncoder,
-  FindPositionRequestEncoder,
-  KeepAliveRequestEncoder,
-  ListChannelsRequestEncoder,
-  ListQuarantinesRequestEncoder,
-  ListRecordingsRequestEncoder,
-  MessageHeaderEncoder,
-  ReadRequestEncoder,
-  RecordingPositionRequestEncoder,
-  RemoveQuarantineRequestEncoder,
-  ReplayRequestEncoder,
-  StartRecordingRequestEncoder,
-  StatsRequestEncoder,
-  StopRecordingRequestEncoder,
-  StopReplayRequestEncoder,
-  SubscribeNotificationsRequestEncoder,
-  TimeReplayRequestEncoder,
-} from '../../codecs/generated/control/index.js';
+// one file per codec rather than index.js: the CLI starts faster loading only what it uses
+import { AddQuarantineRequestEncoder } from '../../codecs/generated/control/AddQuarantineRequestEncoder.js';
+import { BooleanType } from '../../codecs/generated/control/BooleanType.js';
+import { CloseSessionRequestEncoder } from '../../codecs/generated/control/CloseSessionRequestEncoder.js';
+import { ClusterStatusRequestEncoder } from '../../codecs/generated/control/ClusterStatusRequestEncoder.js';
+import { ConnectRequestEncoder } from '../../codecs/generated/control/ConnectRequestEncoder.js';
+import { DeleteRequestEncoder } from '../../codecs/generated/control/DeleteRequestEncoder.js';
+import { DescribeRecordingRequestEncoder } from '../../codecs/generated/control/DescribeRecordingRequestEncoder.js';
+import { FindPositionRequestEncoder } from '../../codecs/generated/control/FindPositionRequestEncoder.js';
+import { KeepAliveRequestEncoder } from '../../codecs/generated/control/KeepAliveRequestEncoder.js';
+import { ListChannelsRequestEncoder } from '../../codecs/generated/control/ListChannelsRequestEncoder.js';
+import { ListQuarantinesRequestEncoder } from '../../codecs/generated/control/ListQuarantinesRequestEncoder.js';
+import { ListRecordingsRequestEncoder } from '../../codecs/generated/control/ListRecordingsRequestEncoder.js';
+import { MessageHeaderEncoder } from '../../codecs/generated/control/MessageHeaderEncoder.js';
+import { ReadRequestEncoder } from '../../codecs/generated/control/ReadRequestEncoder.js';
+import { RecordingPositionRequestEncoder } from '../../codecs/generated/control/RecordingPositionRequestEncoder.js';
+import { RemoveQuarantineRequestEncoder } from '../../codecs/generated/control/RemoveQuarantineRequestEncoder.js';
+import { ReplayRequestEncoder } from '../../codecs/generated/control/ReplayRequestEncoder.js';
+import { StartRecordingRequestEncoder } from '../../codecs/generated/control/StartRecordingRequestEncoder.js';
+import { StatsRequestEncoder } from '../../codecs/generated/control/StatsRequestEncoder.js';
+import { StopRecordingRequestEncoder } from '../../codecs/generated/control/StopRecordingRequestEncoder.js';
+import { StopReplayRequestEncoder } from '../../codecs/generated/control/StopReplayRequestEncoder.js';
+import { SubscribeNotificationsRequestEncoder } from '../../codecs/generated/control/SubscribeNotificationsRequestEncoder.js';
+import { TimeReplayRequestEncoder } from '../../codecs/generated/control/TimeReplayRequestEncoder.js';
 import { ErrorCode, VcrError } from '../util/errors.js';
 import type { RecordingStateName } from './types.js';
 

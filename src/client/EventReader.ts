@@ -7,7 +7,8 @@
  * retries; this layer only sequences the reads.
  */
 import { ErrorCode, VcrError } from '../util/errors.js';
-import type { ReadChunk, RecordedEvent } from './types.js';
+import { mergeEvents } from './MergedEventIterator.js';
+import type { ReadChunk, RecordedEvent, RecordingDescriptor } from './types.js';
 
 export interface ReadChunkRequest {
   recordingId: number;
@@ -102,4 +103,50 @@ export async function* readRecording(
       await sleep(opts.pollIntervalMs ?? 50);
     }
   }
+}
+
+/** What reading channels over an interval needs from the client (kept narrow for tests). */
+export interface ChannelReadApi {
+  listRecordings(filter: { channel: string; fromUtcNs?: bigint; toUtcNs?: bigint }): Promise<RecordingDescriptor[]>;
+  findPosition(recordingId: number, utcNs: bigint): Promise<number>;
+  readChunk: ReadChunkFn;
+}
+
+export interface ChannelEventsOptions {
+  /** primary names or aliases */
+  channels: string[];
+  fromUtcNs?: bigint;
+  toUtcNs?: bigint;
+  follow?: boolean;
+  pollIntervalMs?: number;
+}
+
+/**
+ * PROTOCOL.md "Reading channels over a UTC interval": list the recordings of the channels that
+ * overlap the interval, find the position of `from` in each, read each up to `to`, and merge
+ * by (utcNs, recordingId, position). Only recordings still live are followed.
+ */
+export async function* readChannelEvents(
+  api: ChannelReadApi,
+  opts: ChannelEventsOptions,
+  sleep: (ms: number) => Promise<void>,
+): AsyncGenerator<RecordedEvent, void, undefined> {
+  const recordings = new Map<number, RecordingDescriptor>();
+  for (const channel of opts.channels) {
+    for (const d of await api.listRecordings({ channel, fromUtcNs: opts.fromUtcNs, toUtcNs: opts.toUtcNs })) recordings.set(d.recordingId, d);
+  }
+  const inputs: AsyncIterable<RecordedEvent>[] = [];
+  for (const d of [...recordings.values()].sort((a, b) => a.recordingId - b.recordingId)) {
+    const position = opts.fromUtcNs !== undefined ? await api.findPosition(d.recordingId, opts.fromUtcNs) : d.startPosition;
+    const readOpts: ReadOptions = {
+      recordingId: d.recordingId,
+      position,
+      toUtcNs: opts.toUtcNs,
+      follow: (opts.follow ?? false) && d.state === 'recording',
+      channel: d.channel,
+      pollIntervalMs: opts.pollIntervalMs,
+    };
+    inputs.push({ [Symbol.asyncIterator]: () => readRecording(api.readChunk, readOpts, sleep) });
+  }
+  yield* mergeEvents(inputs);
 }

@@ -4,11 +4,11 @@
  * positional I/O; the catalog changes rarely (create, stop, recovery, failure), the live
  * fields go to each recording's metadata file instead.
  */
-import { closeSync, existsSync, fstatSync, fsyncSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, fsyncSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { ErrorCode, VcrError } from '../util/errors.js';
 import { decodeDescriptor, encodeDescriptor } from './descriptor-codec.js';
-import { storageError } from './io-errors.js';
+import { storageError, writeFully } from './io-errors.js';
 import {
   CATALOG_FILE,
   CATALOG_HEADER_BLOCK_LENGTH,
@@ -102,7 +102,7 @@ export class Catalog {
     this.requireWritable();
     encodeDescriptor(d, this.slot, 0, TemplateId.RECORDING_DESCRIPTOR);
     try {
-      writeSync(this.fd, this.slot, 0, DESCRIPTOR_LENGTH, slotOffset(d.recordingId));
+      writeFully(this.fd, this.slot, 0, DESCRIPTOR_LENGTH, slotOffset(d.recordingId));
       if (d.recordingId >= this.nextId) this.nextId = d.recordingId + 1;
       this.writeNextId();
       if (this.syncWrites) fsyncSync(this.fd);
@@ -120,7 +120,7 @@ export class Catalog {
   private writeNextId(): void {
     const b = Buffer.alloc(8);
     b.writeBigInt64LE(BigInt(this.nextId));
-    writeSync(this.fd, b, 0, 8, CatalogHeaderOffset.NEXT_RECORDING_ID);
+    writeFully(this.fd, b, 0, 8, CatalogHeaderOffset.NEXT_RECORDING_ID);
   }
 
   /** A crash between writing a slot and bumping nextRecordingId leaves a valid slot past it. */
@@ -159,7 +159,7 @@ function createCatalogFile(path: string): void {
   let fd = -1;
   try {
     fd = openSync(path, 'wx');
-    writeSync(fd, header, 0, header.length, 0);
+    writeFully(fd, header, 0, header.length, 0);
     fsyncSync(fd);
   } catch (err) {
     throw storageError(err, `cannot create ${path}`);

@@ -2,11 +2,11 @@
  * holds.dat: quarantine holds and deletions, one Holds record (codecs/storage.xml). Small and
  * rarely changed, so it is rewritten whole: temp file, fsync, rename, fsync of the directory.
  */
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { crc32c } from '../util/crc32c.js';
 import { ErrorCode, VcrError } from '../util/errors.js';
-import { storageError } from './io-errors.js';
+import { storageError, writeFully } from './io-errors.js';
 import { HOLDS_FILE, SCHEMA_ID, TemplateId, writeMessageHeader } from './layout.js';
 import type { DeletionRecord, QuarantineHold } from './types.js';
 
@@ -135,7 +135,7 @@ export function writeHolds(dir: string, h: HoldsData): void {
   let fd = -1;
   try {
     fd = openSync(`${path}.tmp`, 'w');
-    writeSync(fd, b, 0, b.length, 0);
+    writeFully(fd, b, 0, b.length, 0);
     fsyncSync(fd);
     closeSync(fd);
     fd = -1;

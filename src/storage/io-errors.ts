@@ -1,4 +1,5 @@
 /** Maps Node file-system errors to storage error codes with a message naming the file. */
+import { writeSync } from 'node:fs';
 import { ErrorCode, VcrError } from '../util/errors.js';
 
 export function storageError(err: unknown, what: string): VcrError {
@@ -12,4 +13,14 @@ export function storageError(err: unknown, what: string): VcrError {
     return new VcrError(ErrorCode.STORAGE_UNWRITABLE, `${what}: not writable (${code ?? text})`, { cause: err });
   }
   return new VcrError(ErrorCode.IO_ERROR, `${what}: ${text}`, { cause: err });
+}
+
+/** writeSync until every byte is written; a short write on a full disk becomes ENOSPC. */
+export function writeFully(fd: number, buf: Uint8Array, offset: number, length: number, position: number): void {
+  let done = 0;
+  while (done < length) {
+    const n = writeSync(fd, buf, offset + done, length - done, position + done);
+    if (n <= 0) throw Object.assign(new Error('No space left on device (short write)'), { code: 'ENOSPC' });
+    done += n;
+  }
 }

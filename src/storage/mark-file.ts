@@ -4,10 +4,10 @@
  * alive and its heartbeat fresh; a mark left by a killed process (pid gone, or heartbeat
  * older than the stale timeout) is taken over, so restart after SIGKILL needs no manual step.
  */
-import { closeSync, openSync, readFileSync, writeSync, fsyncSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, fsyncSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ErrorCode, VcrError } from '../util/errors.js';
-import { storageError } from './io-errors.js';
+import { storageError, writeFully } from './io-errors.js';
 import { FORMAT_VERSION, MARK_BLOCK_LENGTH, MARK_FILE, MARK_LENGTH, TemplateId, writeMessageHeader } from './layout.js';
 import { mapFile } from './segment-files.js';
 import type { StorageClock } from './types.js';
@@ -67,7 +67,7 @@ export class MarkFile {
     let fd = -1;
     try {
       fd = openSync(path, 'w+');
-      writeSync(fd, init, 0, MARK_LENGTH, 0);
+      writeFully(fd, init, 0, MARK_LENGTH, 0);
       fsyncSync(fd);
       const map = mapFile(fd, MARK_LENGTH, true);
       openInThisProcess.add(key);

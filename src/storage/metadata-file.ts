@@ -4,11 +4,11 @@
  * a live recording is readable by other processes and survives a crash. A torn update fails
  * its checksum and recovery falls back to the catalog.
  */
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { ErrorCode, VcrError } from '../util/errors.js';
 import { decodeDescriptor, encodeDescriptor, encodeLiveFields } from './descriptor-codec.js';
-import { storageError } from './io-errors.js';
+import { storageError, writeFully } from './io-errors.js';
 import { METADATA_LENGTH, TemplateId, metadataFileName } from './layout.js';
 import { mapFile, syncMapping } from './segment-files.js';
 import type { RecordingDescriptor } from './types.js';
@@ -44,7 +44,7 @@ export function writeMetadataFile(dir: string, d: RecordingDescriptor): void {
   let fd = -1;
   try {
     fd = openSync(`${path}.tmp`, 'w');
-    writeSync(fd, buf, 0, buf.length, 0);
+    writeFully(fd, buf, 0, buf.length, 0);
     fsyncSync(fd);
     closeSync(fd);
     fd = -1;

@@ -10,7 +10,7 @@
  * everything appended before stays readable, and every later append throws the same error.
  */
 import { closeSync, fsyncSync } from 'node:fs';
-import { crc32c, crc32cJs } from '../util/crc32c.js';
+import { crc32cAligned, crc32cInt32 } from '../util/crc32c.js';
 import { ErrorCode, VcrError } from '../util/errors.js';
 import type { Catalog } from './catalog.js';
 import { writeHeaderOnlyFrame } from './frame.js';
@@ -35,7 +35,8 @@ export class RecordingWriter {
   private state: WriterStateValue = WriterState.ACTIVE;
   private failure: VcrError | undefined;
   private seg!: Buffer;
-  private lengths!: Int32Array;
+  private words!: Int32Array;
+  private longs!: BigInt64Array;
   private segBase = 0;
   private offset = 0;
   private syncedOffset = 0;
@@ -43,7 +44,8 @@ export class RecordingWriter {
   private lastSyncMs: number;
   private syncs = 0;
   private readonly segmentLength: number;
-  private readonly scratch = Buffer.alloc(4);
+  /** The next segment, created and mapped (pre-faulted) ahead of need by commit(). */
+  private nextSeg: Buffer | undefined;
   private readonly indexFd: number;
   private lastUtc: bigint;
   private lastMono: bigint;
@@ -103,16 +105,16 @@ export class RecordingWriter {
     if (this.offset + aligned > this.segmentLength) this.roll();
     const o = this.offset;
     const seg = this.seg;
-    seg.writeUInt32LE(FrameType.DATA, o + 4); // type DATA, flags 0
-    seg.writeBigInt64LE(utcNs, o + 8);
-    seg.writeBigInt64LE(monoNs, o + 16);
-    seg.writeUInt32LE(0, o + 24);
-    seg.writeUInt32LE(0, o + 28);
+    // typed-array stores into the mapping: frames are 8-aligned, the mapping page-aligned
+    const w32 = this.words;
+    const w64 = this.longs;
+    w32[(o + 4) >> 2] = FrameType.DATA; // type DATA, flags 0
+    w64[(o + 8) >> 3] = utcNs;
+    w64[(o + 16) >> 3] = monoNs;
+    w64[(o + 24) >> 3] = 0n; // crc and reserved
     seg.set(len === buf.length && off === 0 ? buf : buf.subarray(off, off + len), o + FRAME_HEADER_LENGTH);
-    this.scratch.writeInt32LE(frameLength, 0);
-    const c = crc32c(seg, o + 4, FRAME_HEADER_LENGTH - 4 + len, crc32cJs(this.scratch, 0, 4));
-    seg.writeUInt32LE(c, o + 24);
-    Atomics.store(this.lengths, o >> 2, frameLength);
+    w32[(o + 24) >> 2] = crc32cAligned(w32, seg, o + 4, FRAME_HEADER_LENGTH - 4 + len, crc32cInt32(frameLength));
+    Atomics.store(w32, o >> 2, frameLength);
     const position = this.segBase + o;
     this.offset = o + aligned;
     this.lastUtc = utcNs;
@@ -139,6 +141,7 @@ export class RecordingWriter {
       try {
         const next = this.segBase + this.segmentLength;
         if (this.files.status(next) !== 'ok') this.files.create(next);
+        this.nextSeg = this.files.map(next, true, true);
         this.nextSegmentReady = true;
       } catch {
         // no room yet for the next segment: the current one still has space; the roll retries
@@ -226,7 +229,8 @@ export class RecordingWriter {
     const oldOffset = this.offset;
     try {
       if (!this.nextSegmentReady && this.files.status(next) !== 'ok') this.files.create(next);
-      this.mapSegment(next);
+      this.mapSegment(next, this.nextSeg);
+      this.nextSeg = undefined;
     } catch (err) {
       this.fail(err);
     }
@@ -239,10 +243,11 @@ export class RecordingWriter {
     this.nextSegmentReady = false;
   }
 
-  private mapSegment(base: number): void {
-    const seg = this.files.map(base, true);
+  private mapSegment(base: number, premapped?: Buffer): void {
+    const seg = premapped ?? this.files.map(base, true, true);
     this.seg = seg;
-    this.lengths = new Int32Array(seg.buffer, seg.byteOffset, seg.length >>> 2);
+    this.words = new Int32Array(seg.buffer, seg.byteOffset, seg.length >>> 2);
+    this.longs = new BigInt64Array(seg.buffer, seg.byteOffset, seg.length >>> 3);
   }
 
   private notActive(): VcrError {

@@ -6,10 +6,10 @@
  * The whole index is held in memory (16 bytes per stride: 8 MB for 2 GB at 4 KiB); the
  * file is appended at commit and rebuilt from the segments when missing or damaged.
  */
-import { closeSync, fsyncSync, ftruncateSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, ftruncateSync, openSync, readFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { ErrorCode, VcrError } from '../util/errors.js';
-import { storageError } from './io-errors.js';
+import { storageError, writeFully } from './io-errors.js';
 import {
   FRAME_ALIGNMENT,
   TIME_INDEX_BLOCK_LENGTH,
@@ -126,7 +126,7 @@ export class TimeIndex {
     }
     if (this.flushed === this.count) return;
     const bytes = Buffer.from(this.entries.buffer, this.flushed * TIME_INDEX_ENTRY_LENGTH, (this.count - this.flushed) * TIME_INDEX_ENTRY_LENGTH);
-    writeSync(fd, bytes, 0, bytes.length, TIME_INDEX_HEADER_LENGTH + this.flushed * TIME_INDEX_ENTRY_LENGTH);
+    writeFully(fd, bytes, 0, bytes.length, TIME_INDEX_HEADER_LENGTH + this.flushed * TIME_INDEX_ENTRY_LENGTH);
     this.flushed = this.count;
     if (sync) fsyncSync(fd);
   }
@@ -138,8 +138,8 @@ export class TimeIndex {
     let fd = -1;
     try {
       fd = openSync(`${path}.tmp`, 'w');
-      writeSync(fd, encodeHeader(this.recordingId, this.stride), 0, TIME_INDEX_HEADER_LENGTH, 0);
-      if (body.length > 0) writeSync(fd, body, 0, body.length, TIME_INDEX_HEADER_LENGTH);
+      writeFully(fd, encodeHeader(this.recordingId, this.stride), 0, TIME_INDEX_HEADER_LENGTH, 0);
+      if (body.length > 0) writeFully(fd, body, 0, body.length, TIME_INDEX_HEADER_LENGTH);
       fsyncSync(fd);
       closeSync(fd);
       fd = -1;

@@ -51,6 +51,45 @@ export function crc32cJs(buf: Uint8Array, offset: number, length: number, init =
   return ~c >>> 0;
 }
 
+/**
+ * CRC32C of bytes[offset, offset+length) where `offset` is 4-aligned and `words` is an
+ * Int32Array view of the same memory (little-endian host): reads whole words, about twice
+ * as fast as byte loads for short frames.
+ */
+export function crc32cAligned(words: Int32Array, bytes: Uint8Array, offset: number, length: number, init = 0): number {
+  if (length >= NATIVE_THRESHOLD) return crc32c(bytes, offset, length, init);
+  const t = TABLE;
+  let c = ~init;
+  let w = offset >> 2;
+  const end = offset + length;
+  let i = offset;
+  while (end - i >= 8) {
+    c ^= words[w]!;
+    const hi = words[w + 1]!;
+    c =
+      t[1792 + (c & 255)]! ^
+      t[1536 + ((c >>> 8) & 255)]! ^
+      t[1280 + ((c >>> 16) & 255)]! ^
+      t[1024 + (c >>> 24)]! ^
+      t[768 + (hi & 255)]! ^
+      t[512 + ((hi >>> 8) & 255)]! ^
+      t[256 + ((hi >>> 16) & 255)]! ^
+      t[hi >>> 24]!;
+    w += 2;
+    i += 8;
+  }
+  while (i < end) c = t[(c ^ bytes[i++]!) & 255]! ^ (c >>> 8);
+  return ~c >>> 0;
+}
+
+/** CRC32C of the 4 little-endian bytes of `value`, continuing from `init`. */
+export function crc32cInt32(value: number, init = 0): number {
+  const t = TABLE;
+  let c = ~init ^ value;
+  c = t[768 + (c & 255)]! ^ t[512 + ((c >>> 8) & 255)]! ^ t[256 + ((c >>> 16) & 255)]! ^ t[c >>> 24]!;
+  return ~c >>> 0;
+}
+
 /** CRC32C of buf[offset, offset+length), continuing from `init` (0 to start). */
 export function crc32c(buf: Uint8Array, offset: number, length: number, init = 0): number {
   if (length < NATIVE_THRESHOLD) return crc32cJs(buf, offset, length, init);

@@ -165,6 +165,24 @@ describe('ArchiveClient against a fake archiver over real UDP', () => {
     expect(fake.of(T.keepAlive).length).toBeGreaterThanOrEqual(2);
   });
 
+  it('correlates many requests in flight at once, some of whose answers are lost', async () => {
+    const c = await connect(60, 5);
+    for (let i = 0; i < 30; i++) fake.recordings.set(i, makeRecording(i, `c${i}`, payloads(1, 'p'), [BigInt(100 + i)]));
+    let n = 0;
+    fake.mangle = (req, d) => (req.templateId === T.describe && n++ % 4 === 0 ? [] : d);
+    const got = await Promise.all(Array.from({ length: 30 }, (_, i) => c.describeRecording(i)));
+    expect(got.map((d) => d.channel)).toEqual(Array.from({ length: 30 }, (_, i) => `c${i}`));
+    expect(c.retryCount).toBeGreaterThan(0);
+  });
+
+  it('lists more recordings than one page', async () => {
+    const c = await connect();
+    for (let i = 0; i < 230; i++) fake.recordings.set(i, makeRecording(i, 'many', payloads(1, 'p'), [1n]));
+    const list = await c.listRecordings({ channel: 'many' });
+    expect(list.map((d) => d.recordingId)).toEqual(Array.from({ length: 230 }, (_, i) => i));
+    expect(fake.of(T.listRecordings)).toHaveLength(3);
+  });
+
   it('rejects a bad archiver endpoint with INVALID_ARGUMENT', async () => {
     expect(await codeOf(ArchiveClient.connect({ archiver: 'nonsense' }))).toBe(ErrorCode.INVALID_ARGUMENT);
     expect(await codeOf(ArchiveClient.connect({ archiver: '127.0.0.1:99999' }))).toBe(ErrorCode.INVALID_ARGUMENT);

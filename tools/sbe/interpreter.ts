@@ -10,7 +10,7 @@
 import { SbeDecodeError } from './errors.js';
 import {
   PRIMITIVES,
-  type Block, type CompositeType, type EncodedType, type EnumType, type Field, type Message, type PrimitiveType,
+  type Block, type CompositeType, type EncodedType, type EnumType, type Field, type Group, type Message, type PrimitiveType,
   type Schema, type SetType, type TypeDef, type VarData,
 } from './ir.js';
 import { bufferEncoding } from './gen/naming.js';
@@ -152,6 +152,15 @@ function dimRead(c: Cursor, dim: CompositeType, at: number, name: string): numbe
   return Number(readPrim(c, (m.type as EncodedType).primitiveType, at + m.offset));
 }
 
+const MAX_EMPTY_ELEMENTS = 1 << 20;
+
+function minElementSize(g: Group, blockLength: number, version: number): number {
+  let n = blockLength;
+  for (const sub of g.groups) if (sub.sinceVersion <= version) n += sub.dimension.size;
+  for (const d of g.data) if (d.sinceVersion <= version) n += d.dataOffset;
+  return n;
+}
+
 function decodeRest(c: Cursor, b: Block, out: JsonObject): void {
   for (const g of b.groups) {
     if (g.sinceVersion > c.version) {
@@ -163,6 +172,13 @@ function decodeRest(c: Cursor, b: Block, out: JsonObject): void {
     const blockLength = dimRead(c, g.dimension, pos, 'blockLength');
     const count = dimRead(c, g.dimension, pos, 'numInGroup');
     c.limit = pos + g.dimension.size;
+    // A corrupt count must not make the decoder spin or fill memory: every element takes at
+    // least its block and the headers of its nested groups and var data.
+    const remaining = c.buf.length - c.limit;
+    const minSize = minElementSize(g, blockLength, c.version);
+    if (minSize > 0 ? count * minSize > remaining : count > MAX_EMPTY_ELEMENTS) {
+      throw new SbeDecodeError(`group '${g.name}' claims ${count} elements, more than the ${remaining} bytes left can hold`);
+    }
     const items: JsonValue[] = [];
     for (let i = 0; i < count; i++) {
       const at = c.limit;

@@ -2,7 +2,7 @@
 import { ControlResponseCode } from './ControlResponseCode.js';
 import { ErrorCode } from './ErrorCode.js';
 import { MessageHeaderDecoder } from './MessageHeaderDecoder.js';
-import { EMPTY_BUFFER, EMPTY_VIEW, type SbeCursor, bufferOf, checkLimit, viewOf } from './SbeRuntime.js';
+import { EMPTY_BUFFER, EMPTY_VIEW, type SbeCursor, bufferOf, checkLimit, getInt64, getText, viewOf } from './SbeRuntime.js';
 
 /** The one final answer to every request */
 export class ControlResponseDecoder implements SbeCursor {
@@ -61,7 +61,7 @@ export class ControlResponseDecoder implements SbeCursor {
   static controlSessionIdMinValue(): bigint { return -9223372036854775807n; }
   static controlSessionIdMaxValue(): bigint { return 9223372036854775807n; }
   controlSessionId(): bigint {
-    return this._view.getBigInt64(this._offset + 0, true);
+    return getInt64(this._buf, this._offset + 0, true);
   }
 
   static correlationIdId(): number { return 2; }
@@ -70,7 +70,7 @@ export class ControlResponseDecoder implements SbeCursor {
   static correlationIdMinValue(): bigint { return -9223372036854775807n; }
   static correlationIdMaxValue(): bigint { return 9223372036854775807n; }
   correlationId(): bigint {
-    return this._view.getBigInt64(this._offset + 8, true);
+    return getInt64(this._buf, this._offset + 8, true);
   }
 
   static relevantIdId(): number { return 3; }
@@ -79,7 +79,7 @@ export class ControlResponseDecoder implements SbeCursor {
   static relevantIdMinValue(): bigint { return -9223372036854775807n; }
   static relevantIdMaxValue(): bigint { return 9223372036854775807n; }
   relevantId(): bigint {
-    return this._view.getBigInt64(this._offset + 16, true);
+    return getInt64(this._buf, this._offset + 16, true);
   }
 
   static codeId(): number { return 4; }
@@ -120,7 +120,7 @@ export class ControlResponseDecoder implements SbeCursor {
     const at = pos + 2;
     checkLimit(this._buf, at + length, 'errorMessage');
     root._limit = at + length;
-    return this._buf.toString('utf8', at, at + length);
+    return getText(this._buf, at, at + length, 'utf8');
   }
   /** Copies the bytes (as many as fit in dst) and moves past them; returns the count copied. */
   getErrorMessage(dst: Uint8Array, dstOffset: number): number {

@@ -2,7 +2,7 @@
 import { ControlResponseCode } from './ControlResponseCode.js';
 import { ErrorCode } from './ErrorCode.js';
 import { MessageHeaderEncoder } from './MessageHeaderEncoder.js';
-import { EMPTY_BUFFER, EMPTY_VIEW, type SbeCursor, bufferOf, checkLimit, putVarData, viewOf } from './SbeRuntime.js';
+import { EMPTY_BUFFER, EMPTY_VIEW, type SbeCursor, bufferOf, checkLimit, putVarData, setInt64, viewOf } from './SbeRuntime.js';
 
 /** The one final answer to every request */
 export class ControlResponseEncoder implements SbeCursor {
@@ -47,7 +47,7 @@ export class ControlResponseEncoder implements SbeCursor {
   static controlSessionIdMinValue(): bigint { return -9223372036854775807n; }
   static controlSessionIdMaxValue(): bigint { return 9223372036854775807n; }
   controlSessionId(value: bigint): this {
-    this._view.setBigInt64(this._offset + 0, value, true);
+    setInt64(this._buf, this._offset + 0, value, true);
     return this;
   }
 
@@ -57,7 +57,7 @@ export class ControlResponseEncoder implements SbeCursor {
   static correlationIdMinValue(): bigint { return -9223372036854775807n; }
   static correlationIdMaxValue(): bigint { return 9223372036854775807n; }
   correlationId(value: bigint): this {
-    this._view.setBigInt64(this._offset + 8, value, true);
+    setInt64(this._buf, this._offset + 8, value, true);
     return this;
   }
 
@@ -67,7 +67,7 @@ export class ControlResponseEncoder implements SbeCursor {
   static relevantIdMinValue(): bigint { return -9223372036854775807n; }
   static relevantIdMaxValue(): bigint { return 9223372036854775807n; }
   relevantId(value: bigint): this {
-    this._view.setBigInt64(this._offset + 16, value, true);
+    setInt64(this._buf, this._offset + 16, value, true);
     return this;
   }
 

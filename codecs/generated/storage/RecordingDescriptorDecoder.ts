@@ -3,7 +3,7 @@ import { BooleanType } from './BooleanType.js';
 import { DescriptorState } from './DescriptorState.js';
 import { MessageHeaderDecoder } from './MessageHeaderDecoder.js';
 import { RecordingLifecycle } from './RecordingLifecycle.js';
-import { EMPTY_BUFFER, EMPTY_VIEW, type SbeCursor, bufferOf, checkLimit, viewOf } from './SbeRuntime.js';
+import { EMPTY_BUFFER, EMPTY_VIEW, type SbeCursor, bufferOf, checkLimit, getInt64, getText, viewOf } from './SbeRuntime.js';
 
 /** One 4096-byte catalog slot, at headerLength + recordingId * 4096 */
 export class RecordingDescriptorDecoder implements SbeCursor {
@@ -94,7 +94,7 @@ export class RecordingDescriptorDecoder implements SbeCursor {
   static recordingIdMinValue(): bigint { return -9223372036854775807n; }
   static recordingIdMaxValue(): bigint { return 9223372036854775807n; }
   recordingId(): bigint {
-    return this._view.getBigInt64(this._offset + 8, true);
+    return getInt64(this._buf, this._offset + 8, true);
   }
 
   static startPositionId(): number { return 6; }
@@ -103,7 +103,7 @@ export class RecordingDescriptorDecoder implements SbeCursor {
   static startPositionMinValue(): bigint { return -9223372036854775807n; }
   static startPositionMaxValue(): bigint { return 9223372036854775807n; }
   startPosition(): bigint {
-    return this._view.getBigInt64(this._offset + 16, true);
+    return getInt64(this._buf, this._offset + 16, true);
   }
 
   static stopPositionId(): number { return 7; }
@@ -112,7 +112,7 @@ export class RecordingDescriptorDecoder implements SbeCursor {
   static stopPositionMinValue(): bigint { return -9223372036854775807n; }
   static stopPositionMaxValue(): bigint { return 9223372036854775807n; }
   stopPosition(): bigint {
-    return this._view.getBigInt64(this._offset + 24, true);
+    return getInt64(this._buf, this._offset + 24, true);
   }
 
   static startUtcNsId(): number { return 8; }
@@ -121,7 +121,7 @@ export class RecordingDescriptorDecoder implements SbeCursor {
   static startUtcNsMinValue(): bigint { return -9223372036854775807n; }
   static startUtcNsMaxValue(): bigint { return 9223372036854775807n; }
   startUtcNs(): bigint {
-    return this._view.getBigInt64(this._offset + 32, true);
+    return getInt64(this._buf, this._offset + 32, true);
   }
 
   static stopUtcNsId(): number { return 9; }
@@ -130,7 +130,7 @@ export class RecordingDescriptorDecoder implements SbeCursor {
   static stopUtcNsMinValue(): bigint { return -9223372036854775807n; }
   static stopUtcNsMaxValue(): bigint { return 9223372036854775807n; }
   stopUtcNs(): bigint {
-    return this._view.getBigInt64(this._offset + 40, true);
+    return getInt64(this._buf, this._offset + 40, true);
   }
 
   static startMonoNsId(): number { return 10; }
@@ -139,7 +139,7 @@ export class RecordingDescriptorDecoder implements SbeCursor {
   static startMonoNsMinValue(): bigint { return -9223372036854775807n; }
   static startMonoNsMaxValue(): bigint { return 9223372036854775807n; }
   startMonoNs(): bigint {
-    return this._view.getBigInt64(this._offset + 48, true);
+    return getInt64(this._buf, this._offset + 48, true);
   }
 
   static stopMonoNsId(): number { return 11; }
@@ -148,7 +148,7 @@ export class RecordingDescriptorDecoder implements SbeCursor {
   static stopMonoNsMinValue(): bigint { return -9223372036854775807n; }
   static stopMonoNsMaxValue(): bigint { return 9223372036854775807n; }
   stopMonoNs(): bigint {
-    return this._view.getBigInt64(this._offset + 56, true);
+    return getInt64(this._buf, this._offset + 56, true);
   }
 
   static eventCountId(): number { return 12; }
@@ -157,7 +157,7 @@ export class RecordingDescriptorDecoder implements SbeCursor {
   static eventCountMinValue(): bigint { return -9223372036854775807n; }
   static eventCountMaxValue(): bigint { return 9223372036854775807n; }
   eventCount(): bigint {
-    return this._view.getBigInt64(this._offset + 64, true);
+    return getInt64(this._buf, this._offset + 64, true);
   }
 
   static segmentLengthId(): number { return 13; }
@@ -215,7 +215,7 @@ export class RecordingDescriptorDecoder implements SbeCursor {
     const at = pos + 2;
     checkLimit(this._buf, at + length, 'channel');
     root._limit = at + length;
-    return this._buf.toString('utf8', at, at + length);
+    return getText(this._buf, at, at + length, 'utf8');
   }
   /** Copies the bytes (as many as fit in dst) and moves past them; returns the count copied. */
   getChannel(dst: Uint8Array, dstOffset: number): number {
@@ -255,7 +255,7 @@ export class RecordingDescriptorDecoder implements SbeCursor {
     const at = pos + 2;
     checkLimit(this._buf, at + length, 'source');
     root._limit = at + length;
-    return this._buf.toString('utf8', at, at + length);
+    return getText(this._buf, at, at + length, 'utf8');
   }
   /** Copies the bytes (as many as fit in dst) and moves past them; returns the count copied. */
   getSource(dst: Uint8Array, dstOffset: number): number {
@@ -372,7 +372,7 @@ export class RecordingDescriptorAliasesDecoder {
     const at = pos + 2;
     checkLimit(this._buf, at + length, 'alias');
     root._limit = at + length;
-    return this._buf.toString('utf8', at, at + length);
+    return getText(this._buf, at, at + length, 'utf8');
   }
   /** Copies the bytes (as many as fit in dst) and moves past them; returns the count copied. */
   getAlias(dst: Uint8Array, dstOffset: number): number {

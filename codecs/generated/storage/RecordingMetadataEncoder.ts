@@ -3,7 +3,7 @@ import { BooleanType } from './BooleanType.js';
 import { DescriptorState } from './DescriptorState.js';
 import { MessageHeaderEncoder } from './MessageHeaderEncoder.js';
 import { RecordingLifecycle } from './RecordingLifecycle.js';
-import { EMPTY_BUFFER, EMPTY_VIEW, type SbeCursor, bufferOf, checkLimit, putVarData, viewOf } from './SbeRuntime.js';
+import { EMPTY_BUFFER, EMPTY_VIEW, type SbeCursor, bufferOf, checkLimit, putVarData, setInt64, viewOf } from './SbeRuntime.js';
 
 /** recording-ID.meta (4096 bytes, mapped): the live duplicate of the descriptor; stopPosition/stopUtcNs/stopMonoNs hold the last committed values while recording */
 export class RecordingMetadataEncoder implements SbeCursor {
@@ -84,7 +84,7 @@ export class RecordingMetadataEncoder implements SbeCursor {
   static recordingIdMinValue(): bigint { return -9223372036854775807n; }
   static recordingIdMaxValue(): bigint { return 9223372036854775807n; }
   recordingId(value: bigint): this {
-    this._view.setBigInt64(this._offset + 8, value, true);
+    setInt64(this._buf, this._offset + 8, value, true);
     return this;
   }
 
@@ -94,7 +94,7 @@ export class RecordingMetadataEncoder implements SbeCursor {
   static startPositionMinValue(): bigint { return -9223372036854775807n; }
   static startPositionMaxValue(): bigint { return 9223372036854775807n; }
   startPosition(value: bigint): this {
-    this._view.setBigInt64(this._offset + 16, value, true);
+    setInt64(this._buf, this._offset + 16, value, true);
     return this;
   }
 
@@ -104,7 +104,7 @@ export class RecordingMetadataEncoder implements SbeCursor {
   static stopPositionMinValue(): bigint { return -9223372036854775807n; }
   static stopPositionMaxValue(): bigint { return 9223372036854775807n; }
   stopPosition(value: bigint): this {
-    this._view.setBigInt64(this._offset + 24, value, true);
+    setInt64(this._buf, this._offset + 24, value, true);
     return this;
   }
 
@@ -114,7 +114,7 @@ export class RecordingMetadataEncoder implements SbeCursor {
   static startUtcNsMinValue(): bigint { return -9223372036854775807n; }
   static startUtcNsMaxValue(): bigint { return 9223372036854775807n; }
   startUtcNs(value: bigint): this {
-    this._view.setBigInt64(this._offset + 32, value, true);
+    setInt64(this._buf, this._offset + 32, value, true);
     return this;
   }
 
@@ -124,7 +124,7 @@ export class RecordingMetadataEncoder implements SbeCursor {
   static stopUtcNsMinValue(): bigint { return -9223372036854775807n; }
   static stopUtcNsMaxValue(): bigint { return 9223372036854775807n; }
   stopUtcNs(value: bigint): this {
-    this._view.setBigInt64(this._offset + 40, value, true);
+    setInt64(this._buf, this._offset + 40, value, true);
     return this;
   }
 
@@ -134,7 +134,7 @@ export class RecordingMetadataEncoder implements SbeCursor {
   static startMonoNsMinValue(): bigint { return -9223372036854775807n; }
   static startMonoNsMaxValue(): bigint { return 9223372036854775807n; }
   startMonoNs(value: bigint): this {
-    this._view.setBigInt64(this._offset + 48, value, true);
+    setInt64(this._buf, this._offset + 48, value, true);
     return this;
   }
 
@@ -144,7 +144,7 @@ export class RecordingMetadataEncoder implements SbeCursor {
   static stopMonoNsMinValue(): bigint { return -9223372036854775807n; }
   static stopMonoNsMaxValue(): bigint { return 9223372036854775807n; }
   stopMonoNs(value: bigint): this {
-    this._view.setBigInt64(this._offset + 56, value, true);
+    setInt64(this._buf, this._offset + 56, value, true);
     return this;
   }
 
@@ -154,7 +154,7 @@ export class RecordingMetadataEncoder implements SbeCursor {
   static eventCountMinValue(): bigint { return -9223372036854775807n; }
   static eventCountMaxValue(): bigint { return 9223372036854775807n; }
   eventCount(value: bigint): this {
-    this._view.setBigInt64(this._offset + 64, value, true);
+    setInt64(this._buf, this._offset + 64, value, true);
     return this;
   }
 

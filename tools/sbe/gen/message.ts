@@ -56,7 +56,8 @@ function varDataAccessors(ctx: EmitContext, d: VarData, side: Side, root: string
   const lenAt = `pos + ${d.lengthOffset}`;
   const dataAt = `pos + ${d.dataOffset}`;
   const text = d.characterEncoding !== undefined;
-  const enc = bufferEncoding(d.characterEncoding);
+  // Binary var data given a string stores its UTF-8 bytes.
+  const enc = text ? bufferEncoding(d.characterEncoding) : 'utf8';
   let out = `${I}static ${d.name}Id(): number { return ${d.id}; }\n${I}static ${d.name}SinceVersion(): number { return ${d.sinceVersion}; }\n`;
   out += `${I}static ${d.name}HeaderLength(): number { return ${d.dataOffset}; }\n${I}static ${d.name}MaxLength(): number { return ${d.maxLength}; }\n`;
   if (d.characterEncoding !== undefined) out += `${I}static ${d.name}CharacterEncoding(): string { return ${stringLiteral(d.characterEncoding)}; }\n`;
@@ -76,7 +77,8 @@ function varDataAccessors(ctx: EmitContext, d: VarData, side: Side, root: string
   if (gated) out += `${I}${d.name}InActingVersion(): boolean { return this._actingVersion >= ${d.sinceVersion}; }\n`;
   out += `${I}${d.name}Length(): number {\n${gate('0')}${I}${I}return ${getExpr(d.lengthType, `${root}._limit + ${d.lengthOffset}`, le)};\n${I}}\n`;
   const ret = text ? 'string' : 'Uint8Array';
-  const value = text ? `this._buf.toString('${enc}', at, at + length)` : 'this._buf.subarray(at, at + length)';
+  const value = text ? `getText(this._buf, at, at + length, '${enc}')` : 'this._buf.subarray(at, at + length)';
+  if (text) ctx.imports.set('getText', RUNTIME_FILE);
   out += `${I}/** ${text ? `Decodes the text (${d.characterEncoding})` : 'A view of the bytes in the buffer (not a copy)'} and moves past it. */\n`;
   out += `${I}${d.name}(): ${ret}${gated ? ' | null' : ''} {\n${gate('null')}${prologue}${I}${I}return ${value};\n${I}}\n`;
   out += `${I}/** Copies the bytes (as many as fit in dst) and moves past them; returns the count copied. */\n`;

@@ -21,14 +21,30 @@ const ACCESS: Record<PrimitiveType, string> = {
   int64: 'BigInt64', uint64: 'BigUint64', float: 'Float32', double: 'Float64',
 };
 
-/** `this._view.getX(at, le)` (no byte order argument for single bytes). */
+const BIG_ACCESS: Partial<Record<PrimitiveType, string>> = { int64: 'Int64', uint64: 'Uint64' };
+
+/**
+ * `this._view.getX(at, le)` (no byte order argument for single bytes); 64-bit integers use
+ * the runtime's getInt64/getUint64 over the Buffer (`view` names the DataView; the Buffer
+ * is the sibling `_buf`).
+ */
 export function getExpr(p: PrimitiveType, at: string, le: boolean, view = 'this._view'): string {
+  const big = BIG_ACCESS[p];
+  if (big !== undefined) return `get${big}(${view.replace(/_view$/, '_buf')}, ${at}, ${le})`;
   return PRIMITIVES[p].size === 1 ? `${view}.get${ACCESS[p]}(${at})` : `${view}.get${ACCESS[p]}(${at}, ${le})`;
 }
 
 export function setStmt(p: PrimitiveType, at: string, value: string, le: boolean, view = 'this._view'): string {
+  const big = BIG_ACCESS[p];
+  if (big !== undefined) return `set${big}(${view.replace(/_view$/, '_buf')}, ${at}, ${value}, ${le});`;
   return PRIMITIVES[p].size === 1 ? `${view}.set${ACCESS[p]}(${at}, ${value});` : `${view}.set${ACCESS[p]}(${at}, ${value}, ${le});`;
 }
+
+/** Runtime helpers a generated body may call; assemble() imports those it finds. */
+export const RUNTIME_HELPERS = [
+  'getInt64', 'getUint64', 'setInt64', 'setUint64', 'checkLimit', 'getChars', 'putChars', 'copyBytes', 'putBytes',
+  'putVarData', 'getText',
+];
 
 /** Node's Buffer encoding for an SBE characterEncoding (chars default to ASCII). */
 export function bufferEncoding(characterEncoding: string | undefined): 'latin1' | 'utf8' | 'utf16le' {

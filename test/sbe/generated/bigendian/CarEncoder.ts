@@ -4,7 +4,7 @@ import { EngineEncoder } from './EngineEncoder.js';
 import { MessageHeaderEncoder } from './MessageHeaderEncoder.js';
 import { Model } from './Model.js';
 import { OptionalExtrasEncoder } from './OptionalExtrasEncoder.js';
-import { EMPTY_BUFFER, EMPTY_VIEW, type SbeCursor, bufferOf, checkLimit, putBytes, putChars, putVarData, viewOf } from './SbeRuntime.js';
+import { EMPTY_BUFFER, EMPTY_VIEW, type SbeCursor, bufferOf, checkLimit, putBytes, putChars, putVarData, setUint64, viewOf } from './SbeRuntime.js';
 
 /** Description of a basic Car */
 export class CarEncoder implements SbeCursor {
@@ -53,7 +53,7 @@ export class CarEncoder implements SbeCursor {
   static serialNumberMinValue(): bigint { return 0n; }
   static serialNumberMaxValue(): bigint { return 18446744073709551614n; }
   serialNumber(value: bigint): this {
-    this._view.setBigUint64(this._offset + 0, value, false);
+    setUint64(this._buf, this._offset + 0, value, false);
     return this;
   }
 

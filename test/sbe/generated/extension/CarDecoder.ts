@@ -4,7 +4,7 @@ import { EngineDecoder } from './EngineDecoder.js';
 import { MessageHeaderDecoder } from './MessageHeaderDecoder.js';
 import { Model } from './Model.js';
 import { OptionalExtrasDecoder } from './OptionalExtrasDecoder.js';
-import { EMPTY_BUFFER, EMPTY_VIEW, type SbeCursor, bufferOf, checkLimit, copyBytes, getChars, viewOf } from './SbeRuntime.js';
+import { EMPTY_BUFFER, EMPTY_VIEW, type SbeCursor, bufferOf, checkLimit, copyBytes, getChars, getInt64, getText, getUint64, viewOf } from './SbeRuntime.js';
 
 /** Description of a basic Car */
 export class CarDecoder implements SbeCursor {
@@ -67,7 +67,7 @@ export class CarDecoder implements SbeCursor {
   static serialNumberMinValue(): bigint { return 0n; }
   static serialNumberMaxValue(): bigint { return 18446744073709551614n; }
   serialNumber(): bigint {
-    return this._view.getBigUint64(this._offset + 0, true);
+    return getUint64(this._buf, this._offset + 0, true);
   }
 
   static modelYearId(): number { return 2; }
@@ -139,7 +139,7 @@ export class CarDecoder implements SbeCursor {
   uuid(index: number): bigint {
     if (index < 0 || index >= 2) throw new RangeError(`index ${index} out of range for uuid (length 2)`);
     if (this._actingVersion < 1) return -9223372036854775808n;
-    return this._view.getBigInt64(this._offset + 45 + index * 8, true);
+    return getInt64(this._buf, this._offset + 45 + index * 8, true);
   }
 
   static cupHolderCountId(): number { return 101; }
@@ -181,7 +181,7 @@ export class CarDecoder implements SbeCursor {
     const at = pos + 4;
     checkLimit(this._buf, at + length, 'manufacturer');
     root._limit = at + length;
-    return this._buf.toString('utf8', at, at + length);
+    return getText(this._buf, at, at + length, 'utf8');
   }
   /** Copies the bytes (as many as fit in dst) and moves past them; returns the count copied. */
   getManufacturer(dst: Uint8Array, dstOffset: number): number {
@@ -221,7 +221,7 @@ export class CarDecoder implements SbeCursor {
     const at = pos + 4;
     checkLimit(this._buf, at + length, 'model');
     root._limit = at + length;
-    return this._buf.toString('utf8', at, at + length);
+    return getText(this._buf, at, at + length, 'utf8');
   }
   /** Copies the bytes (as many as fit in dst) and moves past them; returns the count copied. */
   getModel(dst: Uint8Array, dstOffset: number): number {
@@ -261,7 +261,7 @@ export class CarDecoder implements SbeCursor {
     const at = pos + 4;
     checkLimit(this._buf, at + length, 'activationCode');
     root._limit = at + length;
-    return this._buf.toString('latin1', at, at + length);
+    return getText(this._buf, at, at + length, 'latin1');
   }
   /** Copies the bytes (as many as fit in dst) and moves past them; returns the count copied. */
   getActivationCode(dst: Uint8Array, dstOffset: number): number {
@@ -399,7 +399,7 @@ export class CarFuelFiguresDecoder {
     const at = pos + 4;
     checkLimit(this._buf, at + length, 'usageDescription');
     root._limit = at + length;
-    return this._buf.toString('latin1', at, at + length);
+    return getText(this._buf, at, at + length, 'latin1');
   }
   /** Copies the bytes (as many as fit in dst) and moves past them; returns the count copied. */
   getUsageDescription(dst: Uint8Array, dstOffset: number): number {

@@ -3,7 +3,7 @@ import { CornersEncoder } from './CornersEncoder.js';
 import { Flags16Encoder } from './Flags16Encoder.js';
 import { InnerEncoder } from './InnerEncoder.js';
 import { PointEncoder } from './PointEncoder.js';
-import { EMPTY_BUFFER, EMPTY_VIEW, bufferOf, checkLimit, putBytes, putChars, viewOf } from './SbeRuntime.js';
+import { EMPTY_BUFFER, EMPTY_VIEW, bufferOf, checkLimit, putBytes, putChars, setUint64, viewOf } from './SbeRuntime.js';
 import { Shape } from './Shape.js';
 import { Side } from './Side.js';
 
@@ -85,7 +85,7 @@ export class OuterEncoder {
   static bigMinValue(): bigint { return 0n; }
   static bigMaxValue(): bigint { return 18446744073709551614n; }
   big(value: bigint): this {
-    this._view.setBigUint64(this._offset + 30, value, false);
+    setUint64(this._buf, this._offset + 30, value, false);
     return this;
   }
 }

@@ -40,8 +40,73 @@ export interface SbeCursor {
   _limit: number;
 }
 
+// 64-bit integers go through an 8-byte scratch typed array: on Node 20 this is several times
+// faster than DataView.getBigInt64/setBigInt64, which the optimizing compiler does not inline.
+const scratchI64 = new BigInt64Array(1);
+const scratchU64 = new BigUint64Array(scratchI64.buffer);
+const scratch = new Uint8Array(scratchI64.buffer);
+const HOST_LE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+function load8(buf: Buffer, at: number, le: boolean): void {
+  if (at < 0 || at + 8 > buf.length) throw new RangeError(`64-bit field at ${at} is outside the buffer (${buf.length} bytes)`);
+  if (le === HOST_LE) {
+    scratch[0] = buf[at]!; scratch[1] = buf[at + 1]!; scratch[2] = buf[at + 2]!; scratch[3] = buf[at + 3]!;
+    scratch[4] = buf[at + 4]!; scratch[5] = buf[at + 5]!; scratch[6] = buf[at + 6]!; scratch[7] = buf[at + 7]!;
+  } else {
+    scratch[7] = buf[at]!; scratch[6] = buf[at + 1]!; scratch[5] = buf[at + 2]!; scratch[4] = buf[at + 3]!;
+    scratch[3] = buf[at + 4]!; scratch[2] = buf[at + 5]!; scratch[1] = buf[at + 6]!; scratch[0] = buf[at + 7]!;
+  }
+}
+
+function store8(buf: Buffer, at: number, le: boolean): void {
+  if (at < 0 || at + 8 > buf.length) throw new RangeError(`64-bit field at ${at} is outside the buffer (${buf.length} bytes)`);
+  if (le === HOST_LE) {
+    buf[at] = scratch[0]!; buf[at + 1] = scratch[1]!; buf[at + 2] = scratch[2]!; buf[at + 3] = scratch[3]!;
+    buf[at + 4] = scratch[4]!; buf[at + 5] = scratch[5]!; buf[at + 6] = scratch[6]!; buf[at + 7] = scratch[7]!;
+  } else {
+    buf[at] = scratch[7]!; buf[at + 1] = scratch[6]!; buf[at + 2] = scratch[5]!; buf[at + 3] = scratch[4]!;
+    buf[at + 4] = scratch[3]!; buf[at + 5] = scratch[2]!; buf[at + 6] = scratch[1]!; buf[at + 7] = scratch[0]!;
+  }
+}
+
+export function getInt64(buf: Buffer, at: number, le: boolean): bigint {
+  load8(buf, at, le);
+  return scratchI64[0]!;
+}
+
+export function getUint64(buf: Buffer, at: number, le: boolean): bigint {
+  load8(buf, at, le);
+  return scratchU64[0]!;
+}
+
+export function setInt64(buf: Buffer, at: number, value: bigint, le: boolean): void {
+  scratchI64[0] = value;
+  store8(buf, at, le);
+}
+
+export function setUint64(buf: Buffer, at: number, value: bigint, le: boolean): void {
+  scratchU64[0] = value;
+  store8(buf, at, le);
+}
+
 export function checkLimit(buf: Buffer, limit: number, what: string): void {
   if (limit > buf.length) throw new RangeError(`${what} ends at ${limit}, past the end of the buffer (${buf.length} bytes)`);
+}
+
+interface NativeSlices {
+  utf8Slice(start: number, end: number): string;
+  latin1Slice(start: number, end: number): string;
+}
+const native = Buffer.prototype as unknown as Partial<NativeSlices>;
+const hasNativeSlices = typeof native.utf8Slice === 'function' && typeof native.latin1Slice === 'function';
+
+/** Decodes bytes [start, end) as text; the encoding-specific slices skip toString's dispatch. */
+export function getText(buf: Buffer, start: number, end: number, encoding: BufferEncoding): string {
+  if (hasNativeSlices) {
+    if (encoding === 'utf8') return (buf as unknown as NativeSlices).utf8Slice(start, end);
+    if (encoding === 'latin1') return (buf as unknown as NativeSlices).latin1Slice(start, end);
+  }
+  return buf.toString(encoding, start, end);
 }
 
 /** Reads a NUL-padded char array: stops at the first NUL. */
@@ -50,7 +115,7 @@ export function getChars(buf: Buffer, at: number, length: number, encoding: Buff
   checkLimit(buf, limit, 'char array');
   let end = at;
   while (end < limit && buf[end] !== 0) end++;
-  return buf.toString(encoding, at, end);
+  return getText(buf, at, end, encoding);
 }
 
 /** Writes a char array: truncated to its length, NUL-padded. */
@@ -79,6 +144,17 @@ export function putBytes(buf: Buffer, at: number, length: number, src: Uint8Arra
 export function putVarData(buf: Buffer, at: number, value: string | Uint8Array, encoding: BufferEncoding, max: number): number {
   const room = buf.length - at;
   if (typeof value === 'string') {
+    // Short ASCII text is copied in JavaScript: cheaper than a call into the native encoder.
+    const len = value.length;
+    if (len <= 64 && len <= room && len <= max && encoding !== 'utf16le') {
+      let i = 0;
+      for (; i < len; i++) {
+        const c = value.charCodeAt(i);
+        if (c > 0x7f) break;
+        buf[at + i] = c;
+      }
+      if (i === len) return len;
+    }
     // A UTF-8 string takes at most 3 bytes per UTF-16 unit: skip measuring when it surely fits.
     const bound = value.length * 3;
     if (bound <= room && bound <= max) return value.length === 0 ? 0 : buf.write(value, at, encoding);

@@ -2,7 +2,7 @@
 import { Flags8Decoder } from './Flags8Decoder.js';
 import { InnerDecoder } from './InnerDecoder.js';
 import { MessageHeaderDecoder } from './MessageHeaderDecoder.js';
-import { EMPTY_BUFFER, EMPTY_VIEW, type SbeCursor, bufferOf, checkLimit, copyBytes, getChars, viewOf } from './SbeRuntime.js';
+import { EMPTY_BUFFER, EMPTY_VIEW, type SbeCursor, bufferOf, checkLimit, copyBytes, getChars, getInt64, getText, viewOf } from './SbeRuntime.js';
 import { Status } from './Status.js';
 
 export class VersionedDecoder implements SbeCursor {
@@ -76,7 +76,7 @@ export class VersionedDecoder implements SbeCursor {
   v1InActingVersion(): boolean { return this._actingVersion >= 1; }
   v1(): bigint {
     if (this._actingVersion < 1) return -9223372036854775808n;
-    return this._view.getBigInt64(this._offset + 4, false);
+    return getInt64(this._buf, this._offset + 4, false);
   }
 
   static v2Id(): number { return 3; }
@@ -148,7 +148,7 @@ export class VersionedDecoder implements SbeCursor {
     const at = pos + 2;
     checkLimit(this._buf, at + length, 'note');
     root._limit = at + length;
-    return this._buf.toString('utf8', at, at + length);
+    return getText(this._buf, at, at + length, 'utf8');
   }
   /** Copies the bytes (as many as fit in dst) and moves past them; returns the count copied. */
   getNote(dst: Uint8Array, dstOffset: number): number {
@@ -191,7 +191,7 @@ export class VersionedDecoder implements SbeCursor {
     const at = pos + 2;
     checkLimit(this._buf, at + length, 'extra');
     root._limit = at + length;
-    return this._buf.toString('utf8', at, at + length);
+    return getText(this._buf, at, at + length, 'utf8');
   }
   /** Copies the bytes (as many as fit in dst) and moves past them; returns the count copied. */
   getExtra(dst: Uint8Array, dstOffset: number): number {

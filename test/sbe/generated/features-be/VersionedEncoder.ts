@@ -2,7 +2,7 @@
 import { Flags8Encoder } from './Flags8Encoder.js';
 import { InnerEncoder } from './InnerEncoder.js';
 import { MessageHeaderEncoder } from './MessageHeaderEncoder.js';
-import { EMPTY_BUFFER, EMPTY_VIEW, type SbeCursor, bufferOf, checkLimit, putBytes, putChars, putVarData, viewOf } from './SbeRuntime.js';
+import { EMPTY_BUFFER, EMPTY_VIEW, type SbeCursor, bufferOf, checkLimit, putBytes, putChars, putVarData, setInt64, viewOf } from './SbeRuntime.js';
 import { Status } from './Status.js';
 
 export class VersionedEncoder implements SbeCursor {
@@ -61,7 +61,7 @@ export class VersionedEncoder implements SbeCursor {
   static v1MinValue(): bigint { return -9223372036854775807n; }
   static v1MaxValue(): bigint { return 9223372036854775807n; }
   v1(value: bigint): this {
-    this._view.setBigInt64(this._offset + 4, value, false);
+    setInt64(this._buf, this._offset + 4, value, false);
     return this;
   }
 

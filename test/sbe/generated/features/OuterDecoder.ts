@@ -3,7 +3,7 @@ import { CornersDecoder } from './CornersDecoder.js';
 import { Flags16Decoder } from './Flags16Decoder.js';
 import { InnerDecoder } from './InnerDecoder.js';
 import { PointDecoder } from './PointDecoder.js';
-import { EMPTY_BUFFER, EMPTY_VIEW, bufferOf, checkLimit, copyBytes, getChars, viewOf } from './SbeRuntime.js';
+import { EMPTY_BUFFER, EMPTY_VIEW, bufferOf, checkLimit, copyBytes, getChars, getUint64, viewOf } from './SbeRuntime.js';
 import { Shape } from './Shape.js';
 import { Side } from './Side.js';
 
@@ -80,6 +80,6 @@ export class OuterDecoder {
   static bigMinValue(): bigint { return 0n; }
   static bigMaxValue(): bigint { return 18446744073709551614n; }
   big(): bigint {
-    return this._view.getBigUint64(this._offset + 30, true);
+    return getUint64(this._buf, this._offset + 30, true);
   }
 }

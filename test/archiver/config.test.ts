@@ -1,0 +1,191 @@
+/**
+ * Config loading and validation (errors name the key), the Prometheus endpoint, config-listed
+ * channels recording at start-up, and the `vcr archiver` command's contract (cluster mode
+ * refused with exit 1, bad config exit 1, SIGTERM exits 0 with recordings stopped).
+ */
+import { createSocket } from 'node:dgram';
+import { request } from 'node:http';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { Archive } from '../../src/storage/archive.js';
+import { applyConfigDocument, defaultConfig, loadConfigFile } from '../../src/archiver/ArchiverConfig.js';
+import { ErrorCode, VcrError } from '../../src/util/errors.js';
+import { runVcr, spawnVcr } from '../helpers/cli.js';
+import { RawClient, decodeDescriptor, launchArchiver, removeDir, tempDir, until } from './support.js';
+
+function configError(doc: unknown): VcrError {
+  try {
+    applyConfigDocument(defaultConfig('/tmp/x'), doc);
+  } catch (err) {
+    return err as VcrError;
+  }
+  throw new Error('expected a config error');
+}
+
+function httpGet(port: number, path: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path }, (res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('archiver config', () => {
+  it('applies every documented key', () => {
+    const c = applyConfigDocument(defaultConfig('/d'), {
+      control: '0.0.0.0:9000',
+      channels: [{ channel: 'a', source: 'udp://127.0.0.1:5000', aliases: ['b'] }],
+      notifications: ['udp://239.1.1.1:7000'],
+      fileSyncLevel: 2,
+      segmentLength: 1 << 20,
+      limits: { maxRecordings: 3, maxReplays: 4, maxEventSize: 1000, sessionTimeoutMs: 5000, maxSessions: 9 },
+      allowlist: ['127.0.0.1'],
+      allowDestructive: false,
+      metricsPort: 9100,
+      logLevel: 'warn',
+      progressIntervalMs: 250,
+    });
+    expect(c).toMatchObject({
+      control: '0.0.0.0:9000',
+      fileSyncLevel: 2,
+      segmentLength: 1 << 20,
+      limits: { maxRecordings: 3, maxReplays: 4, maxEventSize: 1000, sessionTimeoutMs: 5000, maxSessions: 9 },
+      allowDestructive: false,
+      metricsPort: 9100,
+      logLevel: 'warn',
+      progressIntervalMs: 250,
+    });
+    expect(c.channels[0]).toEqual({ channel: 'a', source: 'udp://127.0.0.1:5000', aliases: ['b'] });
+  });
+
+  it('rejects bad values with INVALID_ARGUMENT naming the key', () => {
+    const cases: [unknown, string][] = [
+      [{ contrl: 'x' }, "'contrl'"],
+      [{ control: 'localhost' }, "'control'"],
+      [{ fileSyncLevel: 3 }, "'fileSyncLevel'"],
+      [{ segmentLength: 100_000 }, "'segmentLength'"],
+      [{ limits: { maxReplays: -1 } }, "'limits.maxReplays'"],
+      [{ limits: { bogus: 1 } }, "'limits.bogus'"],
+      [{ channels: [{ channel: 'a' }] }, "'channels[0].source'"],
+      [{ notifications: ['tcp://x:1'] }, "'notifications[0]'"],
+      [{ allowDestructive: 'yes' }, "'allowDestructive'"],
+      [{ logLevel: 'loud' }, "'logLevel'"],
+      [[1, 2], "'(root)'"],
+    ];
+    for (const [doc, key] of cases) {
+      const e = configError(doc);
+      expect(e.code).toBe(ErrorCode.INVALID_ARGUMENT);
+      expect(e.message).toContain(key);
+    }
+    const dir = tempDir();
+    try {
+      writeFileSync(join(dir, 'bad.json'), '{ not json');
+      expect(() => loadConfigFile(defaultConfig(dir), join(dir, 'bad.json'))).toThrow(VcrError);
+    } finally {
+      removeDir(dir);
+    }
+  });
+
+  it('records config channels at start-up and serves counters at /metrics', async () => {
+    const s = createSocket('udp4');
+    await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
+    const port = s.address().port;
+    s.close();
+    const { archiver, dir } = await launchArchiver({
+      metricsPort: 0,
+      channels: [{ channel: 'cfg.chan', source: `udp://127.0.0.1:${port}`, aliases: ['cfg'] }],
+    });
+    try {
+      const c = await RawClient.connect(archiver.controlPort);
+      const tx = createSocket('udp4');
+      await until('config channel recording', async () => {
+        tx.send('hello', port, '127.0.0.1');
+        const list = await c.call((ids) =>
+          c.proxy.listRecordings(ids, { fromRecordingId: 0, maxCount: 0, states: ['recording'], fromUtcNs: null, toUtcNs: null, channel: 'cfg' }),
+        );
+        return list.data.length === 1 && decodeDescriptor(list.data[0]!).eventCount > 0;
+      });
+      tx.close();
+      const m = await httpGet(archiver.metricsPort!, '/metrics');
+      expect(m.status).toBe(200);
+      const events = /^vcr_events (\d+)/m.exec(m.body);
+      expect(Number(events?.[1])).toBeGreaterThan(0);
+      expect(m.body).toMatch(/^vcr_channel_events\{channel="cfg\.chan"\} [1-9]/m);
+      expect(m.body).toMatch(/^vcr_kernel_drops /m);
+      expect((await httpGet(archiver.metricsPort!, '/other')).status).toBe(404);
+      c.close();
+    } finally {
+      await archiver.close();
+      removeDir(dir);
+    }
+  });
+
+  it('drops datagrams from addresses outside the allowlist', async () => {
+    const { archiver, dir } = await launchArchiver({ allowlist: ['127.0.0.2'] });
+    try {
+      const c = await RawClient.bare(archiver.controlPort);
+      const corr = c.correlation();
+      await expect(c.exchange(c.proxy.connect(corr, 0, '', 'x'), corr, 300)).rejects.toThrow(/timed out/);
+      expect(archiver.counters.get('rejected')).toBeGreaterThan(0);
+      c.close();
+    } finally {
+      await archiver.close();
+      removeDir(dir);
+    }
+  });
+});
+
+describe('vcr archiver command', () => {
+  it('refuses cluster mode and bad config files with exit 1 and a clear message', () => {
+    const dir = tempDir();
+    try {
+      const cluster = runVcr(['archiver', '--dir', dir, '--cluster', join(dir, 'c.json'), '--node', 'a']);
+      expect(cluster.status).toBe(1);
+      expect(cluster.stderr).toMatch(/not yet supported/);
+      writeFileSync(join(dir, 'cfg.json'), JSON.stringify({ limits: { maxReplays: 'many' } }));
+      const bad = runVcr(['archiver', '--dir', dir, '--config', join(dir, 'cfg.json')]);
+      expect(bad.status).toBe(1);
+      expect(bad.stderr).toMatch(/limits\.maxReplays/);
+      expect(runVcr(['archiver']).status).toBe(2);
+    } finally {
+      removeDir(dir);
+    }
+  });
+
+  it('stops cleanly on SIGTERM: exit 0 and the recording left stopped', async () => {
+    const base = tempDir();
+    const dir = join(base, 'a');
+    const child = spawnVcr(['archiver', '--dir', dir, '--control', '127.0.0.1:0']);
+    let err = '';
+    child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+    try {
+      const port = await until('started', () => Number(/"control":"127\.0\.0\.1:(\d+)"/.exec(err)?.[1]) || undefined, 15_000);
+      const c = await RawClient.connect(port);
+      writeFileSync(join(base, 'f.txt'), 'x\n');
+      const s = createSocket('udp4');
+      await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
+      const udpPort = s.address().port;
+      s.close();
+      const r = await c.call((ids) => c.proxy.startRecording(ids, 'term', `udp://127.0.0.1:${udpPort}`, []));
+      expect(r.response.ok).toBe(true);
+      c.close();
+      child.kill('SIGTERM');
+      const code = await new Promise<number | null>((res) => child.once('exit', (x) => res(x)));
+      expect(code).toBe(0);
+      expect(err).toMatch(/"msg":"recording stopped"/);
+      expect(err).toMatch(/"reason":"SHUTDOWN"/);
+      const archive = Archive.open(dir, { readOnly: true });
+      const [rec] = archive.listRecordings();
+      archive.close();
+      expect(rec).toMatchObject({ recordingId: Number(r.response.relevantId), lifecycle: 'stopped', cleanStop: true });
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+      removeDir(base);
+    }
+  });
+});
