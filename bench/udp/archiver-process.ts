@@ -23,9 +23,17 @@ export interface ArchiverProcess {
   stop(): Promise<void>;
 }
 
+/**
+ * The vcr executable the benchmarks run: bin/vcr.js of this checkout, or the one named by
+ * VCR_BENCH_ARCHIVER_BIN (to measure a patched build against the same harness).
+ */
+export function archiverBin(): string {
+  return process.env.VCR_BENCH_ARCHIVER_BIN || join(repoRoot, 'bin/vcr.js');
+}
+
 export async function startArchiver(dir: string, opts: { startTimeoutMs?: number } = {}): Promise<ArchiverProcess> {
   const child: ChildProcess = trackChild(
-    spawn(process.execPath, [join(repoRoot, 'bin/vcr.js'), 'archiver', '--dir', dir, '--control', '127.0.0.1:0', '--log-level', 'info'], {
+    spawn(process.execPath, [archiverBin(), 'archiver', '--dir', dir, '--control', '127.0.0.1:0', '--log-level', 'info'], {
       stdio: ['ignore', 'ignore', 'pipe'],
     }),
   );

@@ -117,7 +117,16 @@ export class Archiver {
         throw err;
       }
     }
-    for (const ch of config.channels) conductor.startRecording(ch.channel, ch.aliases, ch.source);
+    try {
+      for (const ch of config.channels) conductor.startRecording(ch.channel, ch.aliases, ch.source);
+    } catch (err) {
+      // a config channel with a bad source URI: release everything so the process can exit
+      conductor.onClose();
+      adapter.close();
+      await metrics?.close();
+      store.close();
+      throw err;
+    }
     runner = new AgentRunner(conductor, {
       idleStrategy: new BackoffIdleStrategy(),
       errorHandler: (error, source) => {

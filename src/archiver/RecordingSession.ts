@@ -35,6 +35,9 @@ export class RecordingSession implements Session {
   private opened = false;
   private openError: unknown;
   private appendError: unknown;
+  /** Events and bytes appended in the current poll; added to the counters once per poll. */
+  private batchEvents = 0;
+  private batchBytes = 0;
   private lastCounters: SourceCountersView = { events: 0, bytes: 0, kernelDrops: 0, oversize: 0, queueDrops: 0, malformed: 0 };
   /** Events the archiver dropped itself (oversize for storage); reported in progress. */
   droppedEvents = 0;
@@ -53,10 +56,8 @@ export class RecordingSession implements Session {
     try {
       this.writer!.append(buffer, offset, length, utcNs, monoNs);
       this.lastUtcNs = utcNs;
-      this.counters.add('events');
-      this.counters.add('bytes', length);
-      this.counters.addChannel(this.channel, 'events');
-      this.counters.addChannel(this.channel, 'bytes', length);
+      this.batchEvents++;
+      this.batchBytes += length;
     } catch (err) {
       if (isVcrError(err, ErrorCode.EVENT_TOO_LARGE)) {
         this.droppedEvents++;
@@ -179,6 +180,14 @@ export class RecordingSession implements Session {
   }
 
   private takeSourceCounters(): void {
+    if (this.batchEvents > 0) {
+      this.counters.add('events', this.batchEvents);
+      this.counters.add('bytes', this.batchBytes);
+      this.counters.addChannel(this.channel, 'events', this.batchEvents);
+      this.counters.addChannel(this.channel, 'bytes', this.batchBytes);
+      this.batchEvents = 0;
+      this.batchBytes = 0;
+    }
     const c = this.source.counters();
     const drops = c.kernelDrops - this.lastCounters.kernelDrops;
     const oversize = c.oversize - this.lastCounters.oversize;

@@ -56,68 +56,65 @@ export interface DatagramSender {
 }
 
 /**
- * A sending socket for one destination kind (multicast options are per socket). Sends go
- * without a completion callback (a callback per datagram halves the send rate); backpressure
- * comes from the socket's own send queue (`getSendQueueCount`), which only grows when the
- * kernel refuses a datagram immediately. Errors are counted, never thrown (best effort).
+ * A sending socket for one destination kind (multicast options are per socket). Counts sends
+ * still in flight so replays can hold back instead of queueing without bound, and counts send
+ * errors instead of throwing (best effort).
  */
 export class UdpSender implements DatagramSender {
   private readonly socket: Socket;
+  inFlight = 0;
   errors = 0;
-  private bound = false;
   private closed = false;
+  private closing = false;
+  private readonly onSent = (err: Error | null): void => {
+    this.inFlight--;
+    if (err) this.errors++;
+    if (this.closing && this.inFlight === 0) this.closeSocket();
+  };
 
   constructor(ep?: Pick<UdpEndpoint, 'interface' | 'ttl' | 'multicast'>) {
     this.socket = createSocket({ type: 'udp4', sendBufferSize: 4 * 1024 * 1024 });
     this.socket.on('error', () => {
       this.errors++;
     });
-    this.socket.bind(0, () => {
-      this.bound = true;
-      if (!ep || !(ep.multicast || ep.interface || ep.ttl !== undefined)) return;
-      try {
-        if (ep.interface) this.socket.setMulticastInterface(ep.interface);
-        if (ep.ttl !== undefined) this.socket.setMulticastTTL(ep.ttl);
-        this.socket.setMulticastLoopback(true);
-      } catch {
-        this.errors++;
-      }
-    });
-  }
-
-  /** Datagrams not yet handed to the kernel (a large number until the socket is bound). */
-  get inFlight(): number {
-    if (this.closed) return 0;
-    if (!this.bound) return Number.MAX_SAFE_INTEGER;
-    return this.socket.getSendQueueCount();
+    if (ep && (ep.multicast || ep.interface || ep.ttl !== undefined)) {
+      this.socket.bind(0, () => {
+        try {
+          if (ep.interface) this.socket.setMulticastInterface(ep.interface);
+          if (ep.ttl !== undefined) this.socket.setMulticastTTL(ep.ttl);
+          this.socket.setMulticastLoopback(true);
+        } catch {
+          this.errors++;
+        }
+      });
+    }
   }
 
   send(buf: Buffer, port: number, host: string): void {
     if (this.closed) return;
+    this.inFlight++;
     try {
-      this.socket.send(buf, 0, buf.length, port, host);
+      this.socket.send(buf, 0, buf.length, port, host, this.onSent);
     } catch {
+      this.inFlight--;
       this.errors++;
     }
   }
 
-  /** Closes once every queued send has left (closing earlier would discard them), within 2 s. */
+  /** Closes once every queued send has left (closing earlier would discard them). */
   close(): void {
     if (this.closed) return;
-    const queued = () => (this.bound ? this.socket.getSendQueueCount() : 1);
     this.closed = true;
-    const deadline = Date.now() + 2000;
-    const attempt = () => {
-      if (queued() > 0 && Date.now() < deadline) {
-        setTimeout(attempt, 2).unref();
-        return;
-      }
-      try {
-        this.socket.close();
-      } catch {
-        // already closed
-      }
-    };
-    attempt();
+    if (this.inFlight > 0) this.closing = true;
+    else this.closeSocket();
+  }
+
+  private closeSocket(): void {
+    this.closing = false;
+    try {
+      this.socket.close();
+    } catch {
+      // already closed
+    }
   }
 }

@@ -3,8 +3,9 @@
  * chunks from a position, reassembles events that come in fragments (asking again with the
  * same position and the next fragment offset), and either ends at the end of the recording,
  * the `toUtcNs` limit, the `length` limit or the live end, or (follow) polls the live end
- * until the recording stops. Lost datagrams are handled below, by the request layer's
- * retries; this layer only sequences the reads.
+ * until the recording stops. The next chunk is asked for as soon as one arrives, before its
+ * events are handed out, so the archiver reads while the consumer works. Lost datagrams are
+ * handled below, by the request layer's retries; this layer only sequences the reads.
  */
 import { ErrorCode, VcrError } from '../util/errors.js';
 import { mergeEvents } from './MergedEventIterator.js';
@@ -61,8 +62,21 @@ export async function* readRecording(
   let fragmentOffset = 0;
   let partial: Partial | null = null;
 
-  for (;;) {
-    const chunk = await readChunk({ recordingId, position, fragmentOffset, maxBytes, toUtcNs: opts.toUtcNs });
+  const ask = (p: number, f: number): Promise<ReadChunk> => {
+    const pending = readChunk({ recordingId, position: p, fragmentOffset: f, maxBytes, toUtcNs: opts.toUtcNs });
+    pending.catch(() => undefined); // a prefetch the consumer never awaits must not be an unhandled rejection
+    return pending;
+  };
+  let next: Promise<ReadChunk> | null = ask(position, fragmentOffset);
+  while (next) {
+    const chunk: ReadChunk = await next;
+    next = null;
+    const progressed = chunk.nextPosition !== position || chunk.nextFragmentOffset !== fragmentOffset;
+    position = chunk.nextPosition;
+    fragmentOffset = chunk.nextFragmentOffset;
+    const more = !chunk.endOfRecording && (endPosition === undefined || position < endPosition);
+    // ask for the next chunk before handing out this one, so the archiver works while we consume
+    if (more && progressed) next = ask(position, fragmentOffset);
     for (const ev of chunk.events) {
       if (endPosition !== undefined && ev.position >= endPosition) return;
       if (ev.fragmentOffset === 0 && ev.payload.length === ev.eventLength) {
@@ -92,15 +106,12 @@ export async function* readRecording(
         yield { channel, recordingId, position: done.position, utcNs: done.utcNs, monoNs: done.monoNs, payload: done.payload };
       }
     }
-    const progressed = chunk.nextPosition !== position || chunk.nextFragmentOffset !== fragmentOffset;
-    position = chunk.nextPosition;
-    fragmentOffset = chunk.nextFragmentOffset;
-    if (chunk.endOfRecording) return;
-    if (endPosition !== undefined && position >= endPosition) return;
+    if (!more) return;
     if (!progressed) {
       // live end: nothing new yet
       if (!opts.follow) return;
       await sleep(opts.pollIntervalMs ?? 50);
+      next = ask(position, fragmentOffset);
     }
   }
 }

@@ -154,14 +154,33 @@ export class Archive {
     };
     const files = new SegmentFiles(this.dir, id, d.segmentLength);
     const index = new TimeIndex(id, this.opts.indexStride);
-    writeMetadataFile(this.dir, d);
-    this.catalog.write(d);
-    index.writeAll(this.dir);
+    try {
+      writeMetadataFile(this.dir, d);
+      this.catalog.write(d);
+    } catch (err) {
+      this.catalog.unallocate(id);
+      throw err;
+    }
     const entry: RecordingEntry = { id, descriptor: d, files, cache: new SegmentCache(files), index, actions: [] };
     this.recordings.set(id, entry);
-    const writer = new RecordingWriter(d, files, MetadataFile.openMapped(this.dir, id), index, this.catalog, this.opts, (w) => {
-      if (entry.writer === w) entry.writer = undefined;
-    });
+    let writer: RecordingWriter;
+    try {
+      index.writeAll(this.dir);
+      writer = new RecordingWriter(d, files, MetadataFile.openMapped(this.dir, id), index, this.catalog, this.opts, (w) => {
+        if (entry.writer === w) entry.writer = undefined;
+      });
+    } catch (err) {
+      // e.g. no room for the first segment: the recording exists, failed, with nothing in it
+      const e = storageError(err, `recording ${id}`);
+      Object.assign(d, { lifecycle: 'failed', failureCode: e.code });
+      try {
+        this.catalog.write(d);
+        writeMetadataFile(this.dir, d);
+      } catch {
+        // recovery at the next open finishes it
+      }
+      throw e;
+    }
     entry.writer = writer;
     return writer;
   }

@@ -98,6 +98,11 @@ export class Catalog {
     return id;
   }
 
+  /** Gives back the id `allocate` just returned when its recording could not be created. */
+  unallocate(id: number): void {
+    if (id === this.nextId - 1) this.nextId = id;
+  }
+
   write(d: RecordingDescriptor): void {
     this.requireWritable();
     encodeDescriptor(d, this.slot, 0, TemplateId.RECORDING_DESCRIPTOR);

@@ -7,7 +7,7 @@
  */
 import { ErrorCode, VcrError } from '../util/errors.js';
 import { FrameStatus, checkFrame, frameStatusText } from './frame.js';
-import { FRAME_HEADER_LENGTH, FrameOffset, FrameType, alignFrame, segmentFileName } from './layout.js';
+import { FRAME_HEADER_LENGTH, FrameType, segmentFileName } from './layout.js';
 import type { SegmentSource } from './segment-cache.js';
 import type { FrameHandler } from './types.js';
 
@@ -28,6 +28,8 @@ export class FrameCursor {
   monoNs = 0n;
   private seg: Buffer | null = null;
   private segBase = -1;
+  private words: Int32Array = new Int32Array(0);
+  private longs: BigInt64Array = new BigInt64Array(0);
 
   constructor(
     readonly recordingId: number,
@@ -54,30 +56,34 @@ export class FrameCursor {
         if (view === null) return false;
         this.seg = view;
         this.segBase = base;
+        this.words = new Int32Array(view.buffer, view.byteOffset, view.length >>> 2);
+        this.longs = new BigInt64Array(view.buffer, view.byteOffset, view.length >>> 3);
       }
-      const seg = this.seg;
       const off = pos - base;
       if (segLen - off < FRAME_HEADER_LENGTH) {
         this.position = base + segLen;
         continue;
       }
-      const length = seg.readInt32LE(off);
+      const words = this.words;
+      const length = words[off >> 2]!;
       if (length === 0) return false;
-      const status = checkFrame(seg, off, segLen, this.verifyCrc);
-      if (status !== FrameStatus.OK) throw this.corrupt(base, off, frameStatusText(status));
-      const type = seg.readUInt16LE(off + FrameOffset.TYPE);
+      const type = words[(off + 4) >> 2]! & 0xffff;
+      if (this.verifyCrc || length < FRAME_HEADER_LENGTH || ((length + 7) & ~7) > segLen - off || type < FrameType.DATA || type > FrameType.DELETED) {
+        const status = checkFrame(this.seg, off, segLen, this.verifyCrc);
+        if (status !== FrameStatus.OK) throw this.corrupt(base, off, frameStatusText(status));
+      }
       if (type === FrameType.PADDING) {
         this.position = base + segLen;
         continue;
       }
-      this.position = pos + alignFrame(length);
+      this.position = pos + ((length + 7) & ~7);
       if (type !== FrameType.DATA) continue;
-      this.buffer = seg;
+      this.buffer = this.seg;
       this.framePosition = pos;
       this.payloadOffset = off + FRAME_HEADER_LENGTH;
       this.payloadLength = length - FRAME_HEADER_LENGTH;
-      this.utcNs = seg.readBigInt64LE(off + FrameOffset.UTC);
-      this.monoNs = seg.readBigInt64LE(off + FrameOffset.MONO);
+      this.utcNs = this.longs[(off + 8) >> 3]!;
+      this.monoNs = this.longs[(off + 16) >> 3]!;
       return true;
     }
     return false;

@@ -162,6 +162,8 @@ export class RecordingWriter {
         if (this.opts.fileSyncLevel > 0) fsyncSync(this.indexFd);
         const next = this.segBase + this.segmentLength;
         if (this.nextSegmentReady || this.files.status(next) === 'ok') this.files.remove(next);
+        // an empty recording keeps no preallocated segment
+        if (this.position === this.descriptor.startPosition && this.offset === 0) this.files.remove(this.segBase);
         this.catalog.write(this.snapshot());
       } catch (err) {
         this.state = WriterState.ACTIVE;

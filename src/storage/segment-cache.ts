@@ -1,6 +1,7 @@
 /**
- * Read-only mappings of one recording's segments, most recent few kept. Readers and scans
- * go through it; a mapping is released when dropped from the cache and garbage collected.
+ * Read-only mappings of one recording's segments. Mappings are only address space (64 GiB
+ * for 1024 segments of 64 MiB), so many are kept: a seek by time into any segment then costs
+ * no open/mmap. A mapping is released when dropped from the cache and garbage collected.
  */
 import type { SegmentFiles } from './segment-files.js';
 
@@ -17,7 +18,7 @@ export class SegmentCache implements SegmentSource {
 
   constructor(
     private readonly files: SegmentFiles,
-    private readonly keep = 4,
+    private readonly keep = 1024,
   ) {}
 
   get segmentLength(): number {

@@ -12,7 +12,7 @@ import { Archive } from '../../src/storage/archive.js';
 import { applyConfigDocument, defaultConfig, loadConfigFile } from '../../src/archiver/ArchiverConfig.js';
 import { ErrorCode, VcrError } from '../../src/util/errors.js';
 import { runVcr, spawnVcr } from '../helpers/cli.js';
-import { RawClient, decodeDescriptor, launchArchiver, removeDir, tempDir, until } from './support.js';
+import { RawClient, decodeDescriptor, launchArchiver, removeDir, tempDir, templateOf, until } from './support.js';
 
 function configError(doc: unknown): VcrError {
   try {
@@ -96,9 +96,14 @@ describe('archiver config', () => {
     await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
     const port = s.address().port;
     s.close();
+    const watcher = createSocket('udp4');
+    const heard: Buffer[] = [];
+    watcher.on('message', (m) => heard.push(m));
+    await new Promise<void>((r) => watcher.bind(0, '127.0.0.1', () => r()));
     const { archiver, dir } = await launchArchiver({
       metricsPort: 0,
       channels: [{ channel: 'cfg.chan', source: `udp://127.0.0.1:${port}`, aliases: ['cfg'] }],
+      notifications: [`udp://127.0.0.1:${watcher.address().port}`],
     });
     try {
       const c = await RawClient.connect(archiver.controlPort);
@@ -118,8 +123,11 @@ describe('archiver config', () => {
       expect(m.body).toMatch(/^vcr_channel_events\{channel="cfg\.chan"\} [1-9]/m);
       expect(m.body).toMatch(/^vcr_kernel_drops /m);
       expect((await httpGet(archiver.metricsPort!, '/other')).status).toBe(404);
+      // the configured notification destination heard the recording start
+      await until('RecordingStarted at the notification destination', () => heard.some((m) => templateOf(m) === 200));
       c.close();
     } finally {
+      watcher.close();
       await archiver.close();
       removeDir(dir);
     }
@@ -152,6 +160,10 @@ describe('vcr archiver command', () => {
       expect(bad.status).toBe(1);
       expect(bad.stderr).toMatch(/limits\.maxReplays/);
       expect(runVcr(['archiver']).status).toBe(2);
+      writeFileSync(join(dir, 'src.json'), JSON.stringify({ channels: [{ channel: 'x', source: 'bogus://nothing' }] }));
+      const badSource = runVcr(['archiver', '--dir', join(dir, 'a'), '--control', '127.0.0.1:0', '--config', join(dir, 'src.json')], { timeoutMs: 10_000 });
+      expect(badSource.status).toBe(1);
+      expect(badSource.stderr).toMatch(/INVALID_SOURCE/);
     } finally {
       removeDir(dir);
     }

@@ -8,6 +8,8 @@
  * The fuzzer uses its own control session (reconnected regularly, since a mutated
  * CloseSessionRequest may close it); bit flips spare the controlSessionId field so a mutation
  * cannot turn into a request on the valid client's session. Destructive requests are disabled.
+ * AddQuarantineRequest is left out of the seeds: each accepted one is a durable (fsynced) write
+ * of the holds file, ~15 ms, which would make this test slow without testing anything more.
  */
 import { createSocket } from 'node:dgram';
 import { writeFileSync } from 'node:fs';
@@ -70,7 +72,6 @@ describe('control endpoint fuzz', () => {
         (ids) => p.findPosition(ids, int(3), BigInt(int(1e9))),
         (ids) => p.listChannels(ids),
         (ids) => p.stats(ids),
-        (ids) => p.addQuarantine(ids, BigInt(int(100)), BigInt(int(100)), 'seed'),
         (ids) => p.removeQuarantine(ids, int(3)),
         (ids) => p.listQuarantines(ids),
         (ids) => p.deleteEvents(ids, 0n, 100n, ''),

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Archiver } from '../../src/archiver/Archiver.js';
 import { ErrorCode } from '../../src/util/errors.js';
-import { RawClient, decodeReplayEnded, launchArchiver, removeDir, templateOf, until } from './support.js';
+import { RawClient, decodeChunk, decodeReplayEnded, launchArchiver, removeDir, templateOf, until } from './support.js';
 
 async function receiver(): Promise<{ socket: Socket; port: number; got: Buffer[] }> {
   const socket = createSocket({ type: 'udp4', recvBufferSize: 8 * 1024 * 1024 });
@@ -63,7 +63,6 @@ describe('archiver replay', () => {
     // position of event 10 found by reading, then a length covering exactly 5 events
     const chunk = await c.call((ids) => c.proxy.read(ids, { recordingId: id, position: 0, fragmentOffset: 0, maxBytes: 0, toUtcNs: null }));
     expect(chunk.response.ok).toBe(true);
-    const { decodeChunk } = await import('./support.js');
     const events = decodeChunk(chunk.data[0]!).events;
     const from = events[10]!.position;
     const length = events[15]!.position - from;
@@ -140,5 +139,56 @@ describe('archiver replay', () => {
     expect(decodeReplayEnded(ended)).toMatchObject({ eventsSent: 30, reason: 0 });
     tx.close();
     rx.socket.close();
+  });
+
+  it('records from a multicast group and replays to one', async () => {
+    const groupIn = '239.255.0.79';
+    const groupOut = '239.255.0.78';
+    const free = await receiver();
+    const inPort = free.port;
+    free.socket.close();
+    const start = await c.call((ids) => c.proxy.startRecording(ids, 'mcast', `udp://${groupIn}:${inPort}?interface=127.0.0.1`, []));
+    expect(start.response.ok).toBe(true);
+    const id = Number(start.response.relevantId);
+    const tx = createSocket('udp4');
+    await new Promise<void>((r) => tx.bind(0, '127.0.0.1', () => r()));
+    tx.setMulticastInterface('127.0.0.1');
+    tx.setMulticastLoopback(true);
+    await until('multicast events recorded', async () => {
+      tx.send('m', inPort, groupIn);
+      const p = await c.call((ids) => c.proxy.recordingPosition(ids, id));
+      return Number(p.response.relevantId) > 0;
+    });
+    await c.call((ids) => c.proxy.stopRecording(ids, id, ''));
+    const rx = createSocket({ type: 'udp4', reuseAddr: true });
+    const got: Buffer[] = [];
+    rx.on('message', (m) => got.push(m));
+    await new Promise<void>((r) => rx.bind(0, () => r()));
+    rx.addMembership(groupOut, '127.0.0.1');
+    const outPort = rx.address().port;
+    const rep = await c.call((ids) =>
+      c.proxy.replay(ids, { recordingId: id, position: null, length: null, speed: 0, follow: false, destination: `udp://${groupOut}:${outPort}?interface=127.0.0.1&ttl=1` }),
+    );
+    expect(rep.response.ok).toBe(true);
+    await until('multicast replay received', () => got.length > 0);
+    expect(got.every((m) => m.toString() === 'm')).toBe(true);
+    tx.close();
+    rx.close();
+  });
+
+  it('stops the replays of a session that closes (CLIENT_GONE)', async () => {
+    const src = await receiver();
+    const port = src.port;
+    src.socket.close();
+    const start = await c.call((ids) => c.proxy.startRecording(ids, 'gone', `udp://127.0.0.1:${port}`, []));
+    const other = await RawClient.connect(archiver.controlPort);
+    const rep = await other.call((ids) =>
+      other.proxy.replay(ids, { recordingId: Number(start.response.relevantId), position: null, length: null, speed: 0, follow: true, destination: 'udp://127.0.0.1:9' }),
+    );
+    expect(rep.response.ok).toBe(true);
+    await other.call((ids) => other.proxy.closeSession(ids));
+    const ended = await until('ReplayEnded', () => c.notifications.find((n) => templateOf(n) === 204));
+    expect(decodeReplayEnded(ended)).toMatchObject({ replaySessionId: Number(rep.response.relevantId), reason: 4 });
+    other.close();
   });
 });

@@ -8,7 +8,16 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
-import { ControlResponseDecoder, MessageHeaderDecoder } from '../../codecs/generated/control/index.js';
+import {
+  ControlResponseDecoder,
+  MessageHeaderDecoder,
+  ReadChunkDecoder,
+  RecordingDescriptorDecoder,
+  RecordingProgressDecoder,
+  RecordingStoppedDecoder,
+  ReplayEndedDecoder,
+  StatsSnapshotDecoder,
+} from '../../codecs/generated/control/index.js';
 import { Archiver } from '../../src/archiver/Archiver.js';
 import { applyConfigDocument, defaultConfig } from '../../src/archiver/ArchiverConfig.js';
 import { ControlRequestProxy, type Ids } from '../../src/client/ControlRequestProxy.js';
@@ -154,14 +163,6 @@ export class RawClient {
   }
 }
 
-import {
-  ReadChunkDecoder,
-  RecordingDescriptorDecoder,
-  RecordingProgressDecoder,
-  RecordingStoppedDecoder,
-  ReplayEndedDecoder,
-  StatsSnapshotDecoder,
-} from '../../codecs/generated/control/index.js';
 
 export function decodeChunk(buf: Buffer) {
   const d = new ReadChunkDecoder().wrapAndApplyHeader(buf, 0, new MessageHeaderDecoder());

@@ -1,6 +1,28 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createSocket } from 'node:dgram';
+import { main } from '../../src/cli/main.js';
 import { vcr } from './run.js';
+
+/** Runs the CLI in this process (fast), capturing stdout, stderr and the exit status it sets. */
+async function vcrInProcess(args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const out = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => ((stdout += String(chunk)), true));
+  const err = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => ((stderr += String(chunk)), true));
+  try {
+    process.exitCode = undefined;
+    await main(['node', 'vcr', ...args]);
+    return { status: Number(process.exitCode ?? 0), stdout, stderr };
+  } finally {
+    out.mockRestore();
+    err.mockRestore();
+    process.exitCode = undefined;
+  }
+}
+
+afterEach(() => {
+  process.exitCode = undefined;
+});
 
 /** Each case: arguments, and a fragment the message must contain to be helpful. */
 const BAD: [string[], RegExp][] = [
@@ -34,11 +56,20 @@ const BAD: [string[], RegExp][] = [
   [['delete', '--from', 'now', '--to', '5'], /--to is before --from/],
 ];
 
-describe.concurrent('vcr bad usage exits 2 with a message naming the problem', () => {
+describe('vcr bad usage exits 2 with a message naming the problem', () => {
   it.each(BAD)('vcr %j', async (args, message) => {
-    const r = await vcr(args);
+    const r = await vcrInProcess(args);
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(message);
+    expect(r.stdout).toBe('');
+  });
+});
+
+describe('the real executable', () => {
+  it('exits 2 on bad usage, with the message on stderr and nothing on stdout', async () => {
+    const r = await vcr(['replay', '--recording', '1', '--dest', 'udp://127.0.0.1:9', '--output', 'x']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/exactly one of --dest/);
     expect(r.stdout).toBe('');
   });
 });

@@ -1,7 +1,9 @@
-import { readdirSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../src/util/errors.js';
 import { Archive } from '../../src/storage/archive.js';
+import { dumpFrames } from '../../src/storage/dump.js';
 import { ManualClock, cleanupTempDirs, collect, payload, tempDir } from './helpers.js';
 
 cleanupTempDirs();
@@ -99,5 +101,53 @@ describe('Archive: record, read, reopen', () => {
       expect.objectContaining({ code: ErrorCode.INVALID_ARGUMENT }),
     );
     a.close();
+  });
+
+  it('names segments by recording id and base position, fixed length, frames never spanning them', () => {
+    const dir = tempDir();
+    const a = Archive.open(dir, { segmentLength: SEG });
+    a.createRecording({ channel: 'first', source: 's', startUtcNs: 0n, startMonoNs: 0n }).stop();
+    const w = a.createRecording({ channel: 'c', source: 's', startUtcNs: 0n, startMonoNs: 0n });
+    const p = Buffer.alloc(5000, 1);
+    for (let i = 0; i < 40; i++) w.append(p, 0, p.length, BigInt(i), 0n);
+    w.stop();
+    const segs = readdirSync(dir).filter((f) => f.endsWith('.rec')).sort();
+    expect(segs).toEqual(['1-0.rec', '1-131072.rec', '1-196608.rec', '1-65536.rec']);
+    for (const f of segs) expect(statSync(join(dir, f)).size).toBe(SEG);
+    const frames = [...dumpFrames(dir, a.describe(1))];
+    // 13 frames of 5032 bytes fit in 64 KiB; the rest of each segment is one PADDING frame
+    expect(frames.slice(12, 15).map((f) => [f.type, f.segment, f.offset])).toEqual([
+      ['DATA', '1-0.rec', 12 * 5032],
+      ['PADDING', '1-0.rec', 13 * 5032],
+      ['DATA', '1-65536.rec', 0],
+    ]);
+    for (const f of frames) expect(f.offset + f.length).toBeLessThanOrEqual(SEG);
+    a.close();
+  });
+
+  it('rebuilds a missing or wrong time index from the segments', () => {
+    const dir = tempDir();
+    const a = Archive.open(dir, { segmentLength: SEG, indexStride: 256 });
+    const w = a.createRecording({ channel: 'c', source: 's', startUtcNs: 0n, startMonoNs: 0n });
+    const pos: number[] = [];
+    for (let i = 0; i < 3000; i++) pos.push(w.append(payload(i, 100), 0, payload(i, 100).length, BigInt(i) * 10n, 0n));
+    w.stop();
+    a.close();
+    const tix = join(dir, '0.tix');
+    const good = readFileSync(tix);
+    writeFileSync(tix, good.subarray(0, 30)); // truncated header
+    const b = Archive.open(dir, { segmentLength: SEG, indexStride: 256 });
+    expect(b.recoveryActions()[0]!.actions[0]).toMatch(/time index rebuilt/);
+    expect(b.findPosition(0, 12345n)).toBe(pos[1235]);
+    b.close();
+    expect(readFileSync(tix).equals(good)).toBe(true);
+    // an entry that passes the structural checks but points inside a frame
+    const bad = Buffer.from(good);
+    const e = 64 + 16 * 20;
+    bad.writeBigInt64LE(bad.readBigInt64LE(e + 8) + 8n, e + 8);
+    writeFileSync(tix, bad);
+    const c = Archive.open(dir, { segmentLength: SEG, indexStride: 256 });
+    for (const i of [0, 500, 1234, 2999]) expect(c.findPosition(0, BigInt(i) * 10n)).toBe(pos[i]);
+    c.close();
   });
 });

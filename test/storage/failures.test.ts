@@ -48,6 +48,11 @@ describe('storage failures', () => {
       expect(w.isFailed).toBe(true);
       expect(() => w.append(event, 0, 1, 0n, 0n)).toThrowError(expect.objectContaining({ code: ErrorCode.STORAGE_FULL }));
       expect(a.describe(w.recordingId)).toMatchObject({ lifecycle: 'failed', failureCode: ErrorCode.STORAGE_FULL, eventCount: stored });
+      // no room for a new recording's first segment: it is created FAILED, and says why
+      expect(() => a.createRecording({ channel: 'late', source: 's', startUtcNs: 0n, startMonoNs: 0n })).toThrowError(
+        expect.objectContaining({ code: ErrorCode.STORAGE_FULL }),
+      );
+      expect(a.listRecordings({ channel: 'late' })).toMatchObject([{ lifecycle: 'failed', failureCode: ErrorCode.STORAGE_FULL, eventCount: 0 }]);
       // the other recording still works within its segment
       other.append(event, 0, 20, 2n, 2n);
       other.stop();

@@ -24,13 +24,7 @@ export function generateSchema(schema: Schema, schemaPath: string): GeneratedFil
     if (files.has(name)) throw new SbeSchemaError(what, `generates ${name}.ts, which another element generates too`);
     files.set(name, source);
   };
-  let types: Map<string, string>;
-  try {
-    types = typeFiles(schema, header);
-  } catch (err) {
-    if (err instanceof SbeSchemaError) throw err;
-    throw new SbeSchemaError('types', (err as Error).message);
-  }
+  const types = typeFiles(schema, header);
   for (const [n, src] of types) add(n, src, `type generating ${n}`);
   for (const m of schema.messages) {
     for (const side of ['Encoder', 'Decoder'] as const) {

@@ -4,7 +4,7 @@
  * var data advance the message's running limit (the SbeCursor), so they must be written and
  * read in schema order, as in every SBE implementation.
  */
-import { PRIMITIVES, type Block, type EncodedType, type Group, type Message, type Schema, type VarData } from '../ir.js';
+import { type Block, type EncodedType, type Group, type Message, type Schema, type VarData } from '../ir.js';
 import { decoderAccessors, encoderAccessors, staticAccessors, type EmitContext, type ValueSpec } from './accessors.js';
 import { assemble, FLYWEIGHT_FIELDS, newContext, REFRESH_CACHE, useFlyweightRuntime } from './file.js';
 import { bufferEncoding, className, getExpr, jsdoc, setStmt, stringLiteral } from './naming.js';
@@ -87,11 +87,10 @@ function varDataAccessors(ctx: EmitContext, d: VarData, side: Side, root: string
   return out;
 }
 
-function skipBody(b: Block, groupClass: (g: Group) => string): string {
+function skipBody(b: Block): string {
   let out = `${I}/** Moves past every group and var data field not yet read (the limit then marks the message end). */\n${I}sbeSkip(): this {\n`;
   for (const g of b.groups) out += `${I}${I}const ${g.name} = this.${g.name}();\n${I}${I}while (${g.name}.hasNext()) ${g.name}.next().sbeSkip();\n`;
   for (const d of b.data) out += `${I}${I}this.skip${className(d.name)}();\n`;
-  void groupClass;
   return `${out}${I}${I}return this;\n${I}}\n\n`;
 }
 
@@ -109,7 +108,7 @@ function groupClass(ctx: EmitContext, g: Group, cls: string, side: Side, extra: 
     extra.push(groupClass(ctx, sub, subCls, side, extra));
   }
   for (const d of g.data) acc += varDataAccessors(ctx, d, side, 'this._root');
-  if (side === 'Decoder') acc += skipBody(g, () => '');
+  if (side === 'Decoder') acc += skipBody(g);
   let body = `${jsdoc([g.description ?? `Repeating group '${g.name}'.`], '')}export class ${cls} {\n`;
   body += `${I}static readonly BLOCK_LENGTH = ${g.blockLength};\n${I}static readonly HEADER_SIZE = ${hdr};\n`;
   body += `${FLYWEIGHT_FIELDS.join('\n')}\n${I}private _root!: SbeCursor;\n${I}private _count = 0;\n${I}private _index = 0;\n`;
@@ -164,7 +163,7 @@ export function emitMessage(schema: Schema, header: string, m: Message, side: Si
     extra.push(groupClass(ctx, g, gCls, side, extra));
   }
   for (const d of m.data) acc += varDataAccessors(ctx, d, side, 'this');
-  if (side === 'Decoder') acc += skipBody(m, () => '');
+  if (side === 'Decoder') acc += skipBody(m);
 
   let body = `${jsdoc([m.description], '')}export class ${cls} implements SbeCursor {\n`;
   body += `${I}static readonly BLOCK_LENGTH = ${m.blockLength};\n${I}static readonly TEMPLATE_ID = ${m.id};\n`;
@@ -197,6 +196,5 @@ export function emitMessage(schema: Schema, header: string, m: Message, side: Si
   body += `${I}encodedLength(): number {\n${I}${I}return this._limit - this._offset;\n${I}}\n\n`;
   body += acc.replace(/\n+$/, '\n') + '}\n';
   for (const e of extra) body += `\n${e}`;
-  void PRIMITIVES;
   return [cls, assemble(header, ctx, cls, body)];
 }

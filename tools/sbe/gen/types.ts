@@ -1,4 +1,5 @@
 /** Emits enums, set encoder/decoder pairs and composite encoder/decoder pairs. */
+import { SbeSchemaError } from '../errors.js';
 import type { CompositeType, EnumType, Schema, SetType } from '../ir.js';
 import { PRIMITIVES } from '../ir.js';
 import { decoderAccessors, encoderAccessors, staticAccessors, type ValueSpec } from './accessors.js';
@@ -80,7 +81,7 @@ export function typeFiles(schema: Schema, header: string): Map<string, string> {
   const le = schema.byteOrder === 'littleEndian';
   const files = new Map<string, string>();
   const add = ([n, src]: [string, string], what: string): void => {
-    if (files.has(n)) throw new Error(`generated name ${n} is used twice (${what})`);
+    if (files.has(n)) throw new SbeSchemaError(what, `generates ${n}.ts, which another type generates too`);
     files.set(n, src);
   };
   for (const t of schema.types) {

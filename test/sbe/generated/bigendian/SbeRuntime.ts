@@ -142,19 +142,32 @@ export function putBytes(buf: Buffer, at: number, length: number, src: Uint8Arra
 
 /** Writes var data bytes at offset at; returns their length. Throws before writing if they do not fit. */
 export function putVarData(buf: Buffer, at: number, value: string | Uint8Array, encoding: BufferEncoding, max: number): number {
+  if (typeof value === 'string' && encoding !== 'utf16le') {
+    const n = putShortAscii(buf, at, value, max);
+    if (n >= 0) return n;
+  }
+  return putVarDataSlow(buf, at, value, encoding, max);
+}
+
+/**
+ * Short ASCII text is copied in JavaScript: cheaper than a call into the native encoder.
+ * Returns -1 (having written nothing that matters) when the text is long, not ASCII or does
+ * not fit.
+ */
+function putShortAscii(buf: Buffer, at: number, value: string, max: number): number {
+  const len = value.length;
+  if (len > 64 || len > max || at + len > buf.length) return -1;
+  for (let i = 0; i < len; i++) {
+    const c = value.charCodeAt(i);
+    if (c > 0x7f) return -1;
+    buf[at + i] = c;
+  }
+  return len;
+}
+
+function putVarDataSlow(buf: Buffer, at: number, value: string | Uint8Array, encoding: BufferEncoding, max: number): number {
   const room = buf.length - at;
   if (typeof value === 'string') {
-    // Short ASCII text is copied in JavaScript: cheaper than a call into the native encoder.
-    const len = value.length;
-    if (len <= 64 && len <= room && len <= max && encoding !== 'utf16le') {
-      let i = 0;
-      for (; i < len; i++) {
-        const c = value.charCodeAt(i);
-        if (c > 0x7f) break;
-        buf[at + i] = c;
-      }
-      if (i === len) return len;
-    }
     // A UTF-8 string takes at most 3 bytes per UTF-16 unit: skip measuring when it surely fits.
     const bound = value.length * 3;
     if (bound <= room && bound <= max) return value.length === 0 ? 0 : buf.write(value, at, encoding);
