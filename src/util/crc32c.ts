@@ -95,3 +95,9 @@ export function crc32c(buf: Uint8Array, offset: number, length: number, init = 0
   if (length < NATIVE_THRESHOLD) return crc32cJs(buf, offset, length, init);
   return nativeCrc32c(buf.subarray(offset, offset + length), init) >>> 0;
 }
+
+/** CRC32C of a whole array (no subarray needed for the native call). */
+export function crc32cWhole(buf: Uint8Array, init = 0): number {
+  if (buf.length < NATIVE_THRESHOLD) return crc32cJs(buf, 0, buf.length, init);
+  return nativeCrc32c(buf, init) >>> 0;
+}

@@ -99,6 +99,44 @@ describe('several channels', () => {
   });
 });
 
+describe('notifications and stopping', () => {
+  it('a subscribed client is told when a recording starts and stops', async () => {
+    const { NotificationKind } = await import('../../src/client/Notifications.js');
+    const seen: string[] = [];
+    const unsubscribe = await client.subscribe(NotificationKind.recording, (n) => {
+      if (n.type === 'recordingStarted') seen.push(`started ${n.recordingId} ${n.channel}`);
+      if (n.type === 'recordingStopped') seen.push(`stopped ${n.recordingId} ${n.reason}`);
+    });
+    try {
+      const port = await freeUdpPort();
+      const id = await client.startRecording({ channel: 'notified', source: `udp://127.0.0.1:${port}` });
+      await client.stopRecording({ recordingId: id });
+      await until('both notifications', 3000, async () => seen.length >= 2);
+      expect(seen).toEqual([`started ${id} notified`, `stopped ${id} requested`]);
+    } finally {
+      await unsubscribe();
+    }
+  });
+
+  it('Ctrl-C (SIGINT) on a UDP replay stops the replay in the archiver', async () => {
+    const sink = await Listener.open();
+    const child = spawn(process.execPath, [vcrBin, 'replay', '--recording', String(ids['ch.b']), '--dest', sink.uri, '--speed', '0.01', ...A], { cwd: repoRoot });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+    try {
+      await until('the replay to start', 5000, async () => /started/.test(stderr));
+      child.kill('SIGINT');
+      expect(await Promise.race([exited, sleep(5000).then(() => 'still running')])).toBe(0);
+      expect(stderr).toMatch(/ended \(requested\)/);
+      expect(sink.received.length).toBeLessThan(10);
+    } finally {
+      child.kill('SIGKILL');
+      sink.close();
+    }
+  });
+});
+
 describe('quarantine and delete', () => {
   it('delete removes only what no hold protects; released holds stop protecting', async () => {
     const all = jsonLines((await vcr(['events', '--channel', 'ch.a', '--from', '-10m', '--to', 'now', '--json', ...A])).stdout);
