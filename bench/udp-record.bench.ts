@@ -4,15 +4,16 @@
  *
  * A separate C process (bench/udp/sender.c) sends 200-byte datagrams at a paced rate; for each
  * receiver the highest rate with zero loss is found by doubling from 20k/s until a rate fails,
- * then bisecting (each trial ~1 s; one lost datagram, or a sender that could not keep the
- * rate, fails it). Receivers, all in their own processes:
+ * then bisecting 4 times (each trial ~1 s; one lost datagram, or a sender that could not keep
+ * the rate, fails it; a rate counts as passed only when it passes twice in a row, so one lucky
+ * quiet second on the shared machine does not decide the figure). Receivers, all in their own processes:
  *  - baseline: a bare Node.js dgram receiver that only counts (same SO_RCVBUF request, 8 MiB);
  *  - subject: a real archiver (`vcr archiver`) recording udp://127.0.0.1:PORT, counted by its
  *    per-channel `events` counter read through the client library's stats();
  *  - reference: `tcpdump -w` capturing the same stream on lo (skipped with a note if unavailable).
  * The searches are interleaved (baseline, subject, ... then again in the other order) because
- * the machine is shared; the figure of each receiver is the best of its rounds (noise only
- * ever lowers a zero-loss rate), and each round's rates are printed too.
+ * the machine is shared; the figure of each receiver is the best of its rounds, and each
+ * round's rates are printed too. tcpdump, a reference only, is searched in the first round.
  * All processes run at nice -10 (inherited; --no-boost to keep the default) to be less at the
  * mercy of the neighbours' builds on the shared machine.
  * Run: npx tsc -p tsconfig.build.json && node dist/bench/udp-record.bench.js [--rounds N] [--no-tcpdump]
@@ -34,7 +35,8 @@ const argValue = (name: string, dflt: number) => {
 };
 const ROUNDS = argValue('--rounds', 2);
 const TRIAL_SECONDS = argValue('--seconds', 1);
-const SEARCH = { start: argValue('--start-rate', 20_000), max: argValue('--max-rate', 2_000_000), steps: argValue('--steps', 5) };
+const SEARCH = { start: argValue('--start-rate', 20_000), max: argValue('--max-rate', 2_000_000), steps: argValue('--steps', 4), confirm: argValue('--confirm', 2) };
+const TCPDUMP_ROUNDS = argValue('--tcpdump-rounds', 1);
 const verbose = args.includes('--verbose');
 
 installCleanup('udp-record', 175_000);
@@ -63,7 +65,8 @@ async function main(): Promise<void> {
     if (verbose) process.stderr.write(`  ${name}: rate ${t.rate} sent ${t.sent} received ${t.received} lost ${t.lost} achieved ${Math.round(t.achievedRate)}\n`);
   };
   for (let round = 0; round < ROUNDS; round++) {
-    const order = round % 2 === 0 ? receivers : [...receivers].reverse();
+    const inRound = receivers.filter((r) => r.name !== 'tcpdump -w' || round < TCPDUMP_ROUNDS);
+    const order = round % 2 === 0 ? inRound : [...inRound].reverse();
     for (const rx of order) {
       const best = await maxZeroLossRate(rx, sender, { ...SEARCH, seconds: TRIAL_SECONDS, size: SIZE, log: log(rx.name) });
       results.get(rx.name)!.push(best);
@@ -106,7 +109,7 @@ async function main(): Promise<void> {
       met: undefined,
     });
   }
-  printTable(`UDP record, ${SIZE}-byte datagrams, ${ROUNDS} interleaved rounds of ramp + bisection (${SEARCH.steps} steps, ${TRIAL_SECONDS} s trials, ${priority}); per round: ${[...results].map(([n, v]) => `${n} ${v.map((x) => Math.round(x / 1000) + 'k').join('/')}`).join('; ')}`, rows);
+  printTable(`UDP record, ${SIZE}-byte datagrams, ${ROUNDS} interleaved rounds of ramp + bisection (${SEARCH.steps} steps, rates confirmed ${SEARCH.confirm}x, ${TRIAL_SECONDS} s trials, ${priority}); per round: ${[...results].map(([n, v]) => `${n} ${v.map((x) => Math.round(x / 1000) + 'k').join('/')}`).join('; ')}`, rows);
   for (const rx of receivers) await rx.stop();
 }
 

@@ -102,7 +102,10 @@ export class RecordingWriter {
     if (this.state !== WriterState.ACTIVE) throw this.notActive();
     const frameLength = len + FRAME_HEADER_LENGTH;
     const aligned = (frameLength + 7) & ~7;
-    if (aligned > this.segmentLength || len < 0) {
+    if (!(off >= 0 && len >= 0 && off + len <= buf.length)) {
+      throw new VcrError(ErrorCode.INVALID_ARGUMENT, `event bytes [${off}, ${off + len}) lie outside a ${buf.length}-byte buffer`);
+    }
+    if (aligned > this.segmentLength) {
       throw new VcrError(ErrorCode.EVENT_TOO_LARGE, `event of ${len} bytes exceeds the ${this.maxPayloadLength}-byte limit of recording ${this.recordingId}`);
     }
     if (this.offset + aligned > this.segmentLength) this.roll();

@@ -95,6 +95,7 @@ describe('Archive: record, read, reopen', () => {
     const big = Buffer.alloc(SEG);
     expect(() => w.append(big, 0, big.length, 1n, 1n)).toThrowError(expect.objectContaining({ code: ErrorCode.EVENT_TOO_LARGE }));
     w.append(big, 0, 10, 1n, 1n);
+    expect(() => w.append(big, SEG - 5, 10, 1n, 1n)).toThrowError(expect.objectContaining({ code: ErrorCode.INVALID_ARGUMENT }));
     expect(() => a.openReader(0, { position: 3 })).toThrowError(expect.objectContaining({ code: ErrorCode.INVALID_POSITION }));
     expect(() => a.openReader(7)).toThrowError(expect.objectContaining({ code: ErrorCode.UNKNOWN_RECORDING }));
     expect(() => a.createRecording({ channel: 'x'.repeat(5000), source: 's', startUtcNs: 0n, startMonoNs: 0n })).toThrowError(

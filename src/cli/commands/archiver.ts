@@ -71,16 +71,10 @@ export function registerArchiver(program: Command): void {
 }
 
 /**
- * Loads the archiver (and with it the storage engine) lazily, with process.argv hidden: the
- * mmap binding's loader (node-pre-gyp) parses process.argv when it is first imported and takes
- * `--dir` for its own `--directory`, then fails to find its package.json.
+ * Loads the archiver (and with it the storage engine and the mmap binding) only when this
+ * command runs, so the other commands start without paying for it. (The binding's argv
+ * quirk is handled where it is loaded, in src/storage/segment-files.ts.)
  */
-async function loadArchiverModule(): Promise<typeof import('../../archiver/Archiver.js')> {
-  const saved = process.argv;
-  process.argv = saved.slice(0, 2);
-  try {
-    return await import('../../archiver/Archiver.js');
-  } finally {
-    process.argv = saved;
-  }
+function loadArchiverModule(): Promise<typeof import('../../archiver/Archiver.js')> {
+  return import('../../archiver/Archiver.js');
 }
