@@ -98,8 +98,10 @@ export class StorageBinding implements ArchiveStore {
     return this.archive.findPosition(recordingId, utcNs);
   }
 
+  // Intervals on the wire and in the CLI are closed, [from, to], like reads and replays;
+  // storage's are half-open, [from, to). This binding is the one place that converts.
   addQuarantine(channel: string, fromUtcNs: bigint, toUtcNs: bigint): number {
-    return this.archive.addQuarantine({ ...(channel !== '' ? { channel } : {}), fromUtcNs, toUtcNs });
+    return this.archive.addQuarantine({ ...(channel !== '' ? { channel } : {}), fromUtcNs, toUtcNs: toUtcNs + 1n });
   }
 
   removeQuarantine(quarantineId: number): void {
@@ -113,12 +115,12 @@ export class StorageBinding implements ArchiveStore {
       quarantineId: q.id,
       channel: q.channel ?? '',
       fromUtcNs: q.fromUtcNs,
-      toUtcNs: q.toUtcNs,
+      toUtcNs: q.toUtcNs - 1n,
     }));
   }
 
   deleteEvents(channel: string, fromUtcNs: bigint, toUtcNs: bigint): number {
-    return this.archive.deleteEvents({ ...(channel !== '' ? { channel } : {}), fromUtcNs, toUtcNs }).framesDeleted;
+    return this.archive.deleteEvents({ ...(channel !== '' ? { channel } : {}), fromUtcNs, toUtcNs: toUtcNs + 1n }).framesDeleted;
   }
 
   /** Segment files and their bytes, counted from the directory (a query, not the hot path). */

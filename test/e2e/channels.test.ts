@@ -166,4 +166,22 @@ describe('quarantine and delete', () => {
     const del2 = await vcr(['delete', '--channel', 'ch.a', '--from', utc[0]!, '--to', utc[9]!, ...A]);
     expect(Number(del2.stdout)).toBe(7);
   });
+
+  it('intervals are closed: an event stamped exactly at from or to is held, deleted and shown alike', async () => {
+    await client.stopRecording({ channel: 'ch.b' }).catch(() => undefined); // may be stopped already
+    const evs = [];
+    for await (const e of client.read({ recordingId: ids['ch.b']! })) evs.push(e);
+    expect(evs.length).toBe(10);
+    const t = evs.map((e) => e.utcNs);
+    // hold exactly [b2, b3]; delete exactly [b2, b5]: b4 and b5 go, b2 and b3 (held at both ends) stay
+    const qid = await client.addQuarantine({ channel: 'ch.b', fromUtcNs: t[2]!, toUtcNs: t[3]! });
+    expect(await client.listQuarantines()).toContainEqual(expect.objectContaining({ quarantineId: qid, fromUtcNs: t[2], toUtcNs: t[3] }));
+    const shown = jsonLines((await vcr(['events', '--channel', 'ch.b', '--from', String(t[2]), '--to', String(t[5]), '--json', ...A])).stdout);
+    expect(shown.length).toBe(4);
+    expect(await client.deleteEvents({ channel: 'ch.b', fromUtcNs: t[2]!, toUtcNs: t[5]! })).toBe(2);
+    const left = [];
+    for await (const e of client.read({ recordingId: ids['ch.b']! })) left.push(e.payload.toString());
+    expect(left).toEqual(['b0', 'b1', 'b2', 'b3', 'b6', 'b7', 'b8', 'b9']);
+  });
 });
+
