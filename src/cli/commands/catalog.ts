@@ -6,13 +6,24 @@
  */
 import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
-import { Archive } from '../../storage/archive.js';
-import { dumpFrames, openDescriptors } from '../../storage/dump.js';
 import type { RecordingDescriptor } from '../../storage/types.js';
-import { verifyArchive, type VerifyProgress } from '../../storage/verify.js';
+import type { VerifyProgress } from '../../storage/verify.js';
 import { errorCodeName } from '../../util/errors.js';
 import { UsageError } from '../errors.js';
 import { humanTime, printJson, printLine, table } from '../output.js';
+
+/**
+ * The storage engine (and the mmap binding under it) is loaded only when a catalog command
+ * runs, so every other `vcr` command starts without paying for it.
+ */
+async function storage() {
+  const [archive, dump, verify] = await Promise.all([
+    import('../../storage/archive.js'),
+    import('../../storage/dump.js'),
+    import('../../storage/verify.js'),
+  ]);
+  return { Archive: archive.Archive, dumpFrames: dump.dumpFrames, openDescriptors: dump.openDescriptors, verifyArchive: verify.verifyArchive };
+}
 
 interface DirOpts {
   dir: string;
@@ -71,6 +82,7 @@ export function registerCatalog(program: Command): void {
     .requiredOption('--dir <dir>', 'archive directory')
     .option('--json', 'print JSON Lines (one object per line)')
     .action(async (o: DirOpts) => {
+      const { openDescriptors } = await storage();
       const { descriptors, problems } = openDescriptors(o.dir);
       if (o.json) {
         for (const d of descriptors) await printJson(descriptorJson(d));
@@ -104,6 +116,7 @@ export function registerCatalog(program: Command): void {
     .option('--json', 'print JSON Lines (one object per line)')
     .action(async (o: DirOpts) => {
       const progress = progressBar('verify');
+      const { verifyArchive } = await storage();
       const r = verifyArchive(o.dir, progress ? { progress } : {});
       for (const p of r.problems) {
         if (o.json) await printJson({ ...p, codeName: errorCodeName(p.code) });
@@ -132,6 +145,7 @@ export function registerCatalog(program: Command): void {
       const id = o.recording !== undefined ? parseNonNegative('--recording', o.recording) : undefined;
       const position = o.position !== undefined ? parseNonNegative('--position', o.position) : undefined;
       const limit = o.limit !== undefined ? parseNonNegative('--limit', o.limit) : Number.MAX_SAFE_INTEGER;
+      const { openDescriptors, dumpFrames } = await storage();
       const { descriptors } = openDescriptors(o.dir);
       const chosen = descriptors.filter((d) => id === undefined || d.recordingId === id);
       if (id !== undefined && chosen.length === 0) throw new UsageError(`--recording ${id}: no such readable recording in ${o.dir}`);
@@ -171,6 +185,7 @@ export function registerCatalog(program: Command): void {
     .requiredOption('--dir <dir>', 'archive directory')
     .option('--json', 'print JSON Lines (one object per line)')
     .action(async (o: DirOpts) => {
+      const { Archive } = await storage();
       const archive = Archive.open(o.dir);
       try {
         const actions = archive.recoveryActions();
