@@ -20,8 +20,6 @@ export interface CountingReceiver {
   count(): Promise<number>;
   /** How long the count must stay still to be final (default 300 ms; longer for batching receivers). */
   readonly quietMs?: number;
-  /** Called before each trial's sender starts (e.g. to reset per-trial state). */
-  beforeTrial?(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -81,7 +79,6 @@ export interface TrialResult {
 export async function trial(rx: CountingReceiver, sender: string, rate: number, seconds: number, size: number, channels = 1): Promise<TrialResult> {
   const before = await settledCount(rx, 100);
   const count = Math.max(20_000, Math.round(rate * seconds));
-  await rx.beforeTrial?.();
   const s = await send(sender, rx.port, count, size, rate, channels);
   const after = await settledCount(rx, rx.quietMs ?? 300);
   const received = after - before;

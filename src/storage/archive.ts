@@ -12,7 +12,7 @@ import { checkDescriptorFits } from './descriptor-codec.js';
 import { applyDeletion, type DeletionTarget } from './deleter.js';
 import { readHolds, writeHolds, type HoldsData } from './holds-file.js';
 import { storageError } from './io-errors.js';
-import { DEFAULT_INDEX_STRIDE, DEFAULT_SEGMENT_LENGTH, isValidSegmentLength } from './layout.js';
+import { DEFAULT_INDEX_STRIDE, DEFAULT_SEGMENT_LENGTH, FRAME_ALIGNMENT, isValidSegmentLength } from './layout.js';
 import { MarkFile } from './mark-file.js';
 import { MergedReader } from './merged-reader.js';
 import { MetadataFile, writeMetadataFile } from './metadata-file.js';
@@ -233,7 +233,7 @@ export class Archive {
     const d = this.liveDescriptor(e)!;
     const end = this.endOf(e);
     const position = opts.position ?? d.startPosition;
-    if (!Number.isSafeInteger(position) || position < d.startPosition || position > end.position() || position % 8 !== 0) {
+    if (!Number.isSafeInteger(position) || position < d.startPosition || position > end.position() || position % FRAME_ALIGNMENT !== 0) {
       throw new VcrError(ErrorCode.INVALID_POSITION, `position ${position} is not a frame position of recording ${recordingId} (${d.startPosition}..${end.position()})`);
     }
     if (opts.length !== undefined && (!Number.isSafeInteger(opts.length) || opts.length < 0)) {

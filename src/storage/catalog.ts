@@ -6,20 +6,25 @@
  */
 import { closeSync, existsSync, fstatSync, fsyncSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
+import {
+  CatalogHeaderDecoder,
+  CatalogHeaderEncoder,
+  MessageHeaderDecoder,
+  MessageHeaderEncoder,
+} from '../../codecs/generated/storage/index.js';
 import { ErrorCode, VcrError } from '../util/errors.js';
 import { decodeDescriptor, encodeDescriptor } from './descriptor-codec.js';
 import { storageError, writeFully } from './io-errors.js';
 import {
   CATALOG_FILE,
-  CATALOG_HEADER_BLOCK_LENGTH,
   CATALOG_HEADER_LENGTH,
   CATALOG_MAGIC,
   CatalogHeaderOffset,
   DESCRIPTOR_LENGTH,
   FORMAT_VERSION,
+  MESSAGE_HEADER_LENGTH,
   SCHEMA_ID,
   TemplateId,
-  writeMessageHeader,
 } from './layout.js';
 import type { RecordingDescriptor } from './types.js';
 
@@ -29,6 +34,8 @@ export type CatalogSlot =
 
 export class Catalog {
   private readonly slot = Buffer.alloc(DESCRIPTOR_LENGTH);
+  /** The header record as read at open; nextRecordingId is encoded here and written alone. */
+  private readonly headerEncoder = new CatalogHeaderEncoder();
   private closed = false;
 
   private constructor(
@@ -37,7 +44,10 @@ export class Catalog {
     readonly readOnly: boolean,
     private nextId: number,
     private readonly syncWrites: boolean,
-  ) {}
+    private readonly header: Buffer,
+  ) {
+    this.headerEncoder.wrap(header, MESSAGE_HEADER_LENGTH);
+  }
 
   /** Opens (or, writable and absent, creates) the catalog of `dir`. */
   static open(dir: string, opts: { readOnly: boolean; syncWrites?: boolean }): Catalog {
@@ -56,7 +66,7 @@ export class Catalog {
       const header = Buffer.alloc(CATALOG_HEADER_LENGTH);
       const n = readSync(fd, header, 0, CATALOG_HEADER_LENGTH, 0);
       const nextId = validateHeader(header, n, path);
-      const catalog = new Catalog(path, fd, opts.readOnly, nextId, opts.syncWrites ?? false);
+      const catalog = new Catalog(path, fd, opts.readOnly, nextId, opts.syncWrites ?? false, header);
       catalog.adoptOrphanSlots();
       return catalog;
     } catch (err) {
@@ -123,9 +133,8 @@ export class Catalog {
   }
 
   private writeNextId(): void {
-    const b = Buffer.alloc(8);
-    b.writeBigInt64LE(BigInt(this.nextId));
-    writeFully(this.fd, b, 0, 8, CatalogHeaderOffset.NEXT_RECORDING_ID);
+    this.headerEncoder.nextRecordingId(BigInt(this.nextId));
+    writeFully(this.fd, this.header, CatalogHeaderOffset.NEXT_RECORDING_ID, 8, CatalogHeaderOffset.NEXT_RECORDING_ID);
   }
 
   /** A crash between writing a slot and bumping nextRecordingId leaves a valid slot past it. */
@@ -155,12 +164,14 @@ export function slotOffset(id: number): number {
 
 function createCatalogFile(path: string): void {
   const header = Buffer.alloc(CATALOG_HEADER_LENGTH);
-  writeMessageHeader(header, 0, CATALOG_HEADER_BLOCK_LENGTH, TemplateId.CATALOG_HEADER);
-  header.write(CATALOG_MAGIC, CatalogHeaderOffset.MAGIC, 'ascii');
-  header.writeInt32LE(FORMAT_VERSION, CatalogHeaderOffset.FORMAT_VERSION);
-  header.writeInt32LE(CATALOG_HEADER_LENGTH, CatalogHeaderOffset.HEADER_LENGTH);
-  header.writeInt32LE(DESCRIPTOR_LENGTH, CatalogHeaderOffset.DESCRIPTOR_LENGTH);
-  header.writeBigInt64LE(0n, CatalogHeaderOffset.NEXT_RECORDING_ID);
+  new CatalogHeaderEncoder()
+    .wrapAndApplyHeader(header, 0, new MessageHeaderEncoder())
+    .magic(CATALOG_MAGIC)
+    .formatVersion(FORMAT_VERSION)
+    .headerLength(CATALOG_HEADER_LENGTH)
+    .descriptorLength(DESCRIPTOR_LENGTH)
+    .reserved(0)
+    .nextRecordingId(0n);
   let fd = -1;
   try {
     fd = openSync(path, 'wx');
@@ -178,18 +189,21 @@ function validateHeader(h: Buffer, n: number, path: string): number {
     throw new VcrError(ErrorCode.CORRUPT_CATALOG, `${path}: ${why}`);
   };
   if (n < CATALOG_HEADER_LENGTH) bad('header is truncated');
-  if (h.toString('ascii', CatalogHeaderOffset.MAGIC, CatalogHeaderOffset.MAGIC + 8) !== CATALOG_MAGIC) bad('not a VCR catalog (bad magic)');
-  if (h.readUInt16LE(2) !== TemplateId.CATALOG_HEADER || h.readUInt16LE(4) !== SCHEMA_ID) bad('bad header record');
-  const version = h.readInt32LE(CatalogHeaderOffset.FORMAT_VERSION);
+  const mh = new MessageHeaderDecoder().wrap(h, 0);
+  // the block is read at its version-1 size: a newer, longer block keeps these fields in place
+  const d = new CatalogHeaderDecoder().wrap(h, MESSAGE_HEADER_LENGTH, CatalogHeaderDecoder.BLOCK_LENGTH, mh.version());
+  if (d.magic() !== CATALOG_MAGIC) bad('not a VCR catalog (bad magic)');
+  if (mh.templateId() !== TemplateId.CATALOG_HEADER || mh.schemaId() !== SCHEMA_ID) bad('bad header record');
+  const version = d.formatVersion();
   if (version !== FORMAT_VERSION) {
     throw new VcrError(
       ErrorCode.UNSUPPORTED_FORMAT_VERSION,
       `${path}: archive format version ${version} is not supported (this VCR reads version ${FORMAT_VERSION})`,
     );
   }
-  if (h.readInt32LE(CatalogHeaderOffset.HEADER_LENGTH) !== CATALOG_HEADER_LENGTH) bad('unexpected header length');
-  if (h.readInt32LE(CatalogHeaderOffset.DESCRIPTOR_LENGTH) !== DESCRIPTOR_LENGTH) bad('unexpected descriptor length');
-  const next = Number(h.readBigInt64LE(CatalogHeaderOffset.NEXT_RECORDING_ID));
+  if (d.headerLength() !== CATALOG_HEADER_LENGTH) bad('unexpected header length');
+  if (d.descriptorLength() !== DESCRIPTOR_LENGTH) bad('unexpected descriptor length');
+  const next = Number(d.nextRecordingId());
   if (!Number.isSafeInteger(next) || next < 0) bad('bad nextRecordingId');
   return next;
 }

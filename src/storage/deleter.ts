@@ -10,13 +10,15 @@
  * being written is never removed, and nothing at or past the writer's position is touched.
  */
 import { statSync } from 'node:fs';
+import { EventFrameHeaderDecoder } from '../../codecs/generated/storage/index.js';
 import { writeHeaderOnlyFrame } from './frame.js';
-import { FRAME_HEADER_LENGTH, FrameOffset, FrameType, alignFrame } from './layout.js';
+import { FRAME_HEADER_LENGTH, FrameType, alignFrame } from './layout.js';
 import { punchHole, type SegmentFiles } from './segment-files.js';
 import type { TimeIndex } from './time-index.js';
 import type { QuarantineHold } from './types.js';
 
 const PAGE = 4096;
+const header = new EventFrameHeaderDecoder();
 
 export interface DeletionTarget {
   recordingId: number;
@@ -129,15 +131,16 @@ function collectRuns(t: DeletionTarget, from: bigint, to: bigint, out: Run[]): v
       pos = base + segLen;
       continue;
     }
-    const length = seg!.readInt32LE(off);
+    const h = header.wrap(seg!, off);
+    const length = h.frameLength();
     if (length < FRAME_HEADER_LENGTH) break;
-    const type = seg!.readUInt16LE(off + FrameOffset.TYPE);
+    const type = h.frameType();
     const next = type === FrameType.PADDING ? base + segLen : pos + alignFrame(length);
     if (type === FrameType.DATA) {
-      const utc = seg!.readBigInt64LE(off + FrameOffset.UTC);
+      const utc = h.utcNs();
       if (utc >= to) break;
       if (utc >= from) {
-        if (!run) run = { base, start: pos, end: next, utc, mono: seg!.readBigInt64LE(off + FrameOffset.MONO), dataFrames: 0 };
+        if (!run) run = { base, start: pos, end: next, utc, mono: h.monoNs(), dataFrames: 0 };
         run.end = next;
         run.dataFrames++;
       } else close();
@@ -154,9 +157,10 @@ function collectRuns(t: DeletionTarget, from: bigint, to: bigint, out: Run[]): v
 function hasData(seg: Buffer, segLen: number, limit: number): boolean {
   let off = 0;
   while (off < limit && segLen - off >= FRAME_HEADER_LENGTH) {
-    const length = seg.readInt32LE(off);
+    const h = header.wrap(seg, off);
+    const length = h.frameLength();
     if (length < FRAME_HEADER_LENGTH) return false;
-    const type = seg.readUInt16LE(off + FrameOffset.TYPE);
+    const type = h.frameType();
     if (type === FrameType.DATA) return true;
     if (type === FrameType.PADDING) return false;
     off += alignFrame(length);

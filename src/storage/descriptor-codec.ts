@@ -1,101 +1,133 @@
 /**
  * Encodes and decodes the 4096-byte RecordingDescriptor (catalog slot) and RecordingMetadata
- * (metadata file) records. Both share one layout (codecs/storage.xml); the template id tells
- * them apart. The checksum is CRC32C over all 4096 bytes with the checksum field zeroed, so a
- * flipped byte anywhere in the slot, used or not, is detected.
+ * (metadata file) records with the codecs generated from codecs/storage.xml. Both share one
+ * layout; the template id picks the codec. The checksum is CRC32C over all 4096 bytes with
+ * the checksum field zeroed, so a flipped byte anywhere in the slot, used or not, is detected.
+ * The flyweights are module singletons (or owned by the caller for a mapped file), so encoding
+ * and decoding allocate nothing but the decoded object and its strings.
  */
-import { crc32c } from '../util/crc32c.js';
-import { ErrorCode, VcrError } from '../util/errors.js';
 import {
-  DESCRIPTOR_BLOCK_LENGTH,
-  DESCRIPTOR_LENGTH,
-  DescOffset,
+  BooleanType,
   DescriptorState,
-  Lifecycle,
-  SCHEMA_ID,
-  writeMessageHeader,
-} from './layout.js';
+  MessageHeaderDecoder,
+  MessageHeaderEncoder,
+  RecordingDescriptorAliasesEncoder,
+  RecordingDescriptorDecoder,
+  RecordingDescriptorEncoder,
+  RecordingLifecycle,
+  RecordingMetadataDecoder,
+  RecordingMetadataEncoder,
+} from '../../codecs/generated/storage/index.js';
+import { crc32c, crc32cInt32 } from '../util/crc32c.js';
+import { ErrorCode, VcrError } from '../util/errors.js';
+import { DESCRIPTOR_LENGTH, DescOffset, MESSAGE_HEADER_LENGTH, SCHEMA_ID, TemplateId } from './layout.js';
 import type { DescriptorStateName, LifecycleName, RecordingDescriptor } from './types.js';
 
-const stateToByte: Record<DescriptorStateName, number> = {
+/** Either record's block encoder: same fields, same layout. */
+export type DescriptorEncoder = RecordingDescriptorEncoder | RecordingMetadataEncoder;
+type DescriptorDecoder = RecordingDescriptorDecoder | RecordingMetadataDecoder;
+
+const stateToCode: Record<DescriptorStateName, DescriptorState> = {
   invalid: DescriptorState.INVALID,
   valid: DescriptorState.VALID,
   deleted: DescriptorState.DELETED,
 };
-const lifecycleToByte: Record<LifecycleName, number> = {
-  recording: Lifecycle.RECORDING,
-  stopped: Lifecycle.STOPPED,
-  failed: Lifecycle.FAILED,
+const lifecycleToCode: Record<LifecycleName, RecordingLifecycle> = {
+  recording: RecordingLifecycle.RECORDING,
+  stopped: RecordingLifecycle.STOPPED,
+  failed: RecordingLifecycle.FAILED,
 };
-const ZERO4 = Buffer.alloc(4);
+const stateNames: Partial<Record<number, DescriptorStateName>> = {
+  [DescriptorState.INVALID]: 'invalid',
+  [DescriptorState.VALID]: 'valid',
+  [DescriptorState.DELETED]: 'deleted',
+};
+const lifecycleNames: Partial<Record<number, LifecycleName>> = {
+  [RecordingLifecycle.RECORDING]: 'recording',
+  [RecordingLifecycle.STOPPED]: 'stopped',
+  [RecordingLifecycle.FAILED]: 'failed',
+};
+
+const headerEncoder = new MessageHeaderEncoder();
+const headerDecoder = new MessageHeaderDecoder();
+const descriptorEncoder = new RecordingDescriptorEncoder();
+const metadataEncoder = new RecordingMetadataEncoder();
+const descriptorDecoder = new RecordingDescriptorDecoder();
+const metadataDecoder = new RecordingMetadataDecoder();
 
 export function descriptorChecksum(buf: Buffer, offset: number): number {
   let c = crc32c(buf, offset, DescOffset.CHECKSUM);
-  c = crc32c(ZERO4, 0, 4, c);
+  c = crc32cInt32(0, c);
   const after = DescOffset.CHECKSUM + 4;
   return crc32c(buf, offset + after, DESCRIPTOR_LENGTH - after, c);
 }
 
 /** Bytes the variable part needs; encode refuses descriptors that do not fit the slot. */
 export function varLength(d: Pick<RecordingDescriptor, 'channel' | 'aliases' | 'source'>): number {
-  let n = 4; // aliases group header
-  for (const a of d.aliases) n += 2 + Buffer.byteLength(a);
-  return n + 2 + Buffer.byteLength(d.channel) + 2 + Buffer.byteLength(d.source);
+  const E = RecordingDescriptorEncoder;
+  const G = RecordingDescriptorAliasesEncoder;
+  let n = G.HEADER_SIZE;
+  for (const a of d.aliases) n += G.BLOCK_LENGTH + G.aliasHeaderLength() + Buffer.byteLength(a);
+  return n + E.channelHeaderLength() + Buffer.byteLength(d.channel) + E.sourceHeaderLength() + Buffer.byteLength(d.source);
 }
 
 export function checkDescriptorFits(d: Pick<RecordingDescriptor, 'channel' | 'aliases' | 'source'>): void {
-  if (DescOffset.VAR_START + varLength(d) > DESCRIPTOR_LENGTH || d.aliases.length > 65535) {
+  if (DescOffset.VAR_START + varLength(d) > DESCRIPTOR_LENGTH || d.aliases.length > 65534) {
     throw new VcrError(ErrorCode.INVALID_ARGUMENT, 'channel, aliases and source do not fit in a 4096-byte descriptor');
   }
-}
-
-function writeVar(buf: Buffer, at: number, s: string): number {
-  const n = buf.write(s, at + 2, 'utf8');
-  buf.writeUInt16LE(n, at);
-  return at + 2 + n;
 }
 
 /** Writes the whole 4096-byte record (zero-filled tail) and its checksum at `offset`. */
 export function encodeDescriptor(d: RecordingDescriptor, buf: Buffer, offset: number, templateId: number): void {
   checkDescriptorFits(d);
   buf.fill(0, offset, offset + DESCRIPTOR_LENGTH);
-  writeMessageHeader(buf, offset, DESCRIPTOR_BLOCK_LENGTH, templateId);
-  encodeLiveFields(d, buf, offset);
-  buf.writeUInt8(stateToByte[d.state], offset + DescOffset.STATE);
-  buf.writeBigInt64LE(BigInt(d.recordingId), offset + DescOffset.RECORDING_ID);
-  buf.writeBigInt64LE(BigInt(d.startPosition), offset + DescOffset.START_POSITION);
-  buf.writeBigInt64LE(d.startUtcNs, offset + DescOffset.START_UTC);
-  buf.writeBigInt64LE(d.startMonoNs, offset + DescOffset.START_MONO);
-  buf.writeInt32LE(d.segmentLength, offset + DescOffset.SEGMENT_LENGTH);
-  let at = offset + DescOffset.VAR_START;
-  buf.writeUInt16LE(0, at); // group blockLength: elements hold only var data
-  buf.writeUInt16LE(d.aliases.length, at + 2);
-  at += 4;
-  for (const a of d.aliases) at = writeVar(buf, at, a);
-  at = writeVar(buf, at, d.channel);
-  writeVar(buf, at, d.source);
-  buf.writeUInt32LE(descriptorChecksum(buf, offset), offset + DescOffset.CHECKSUM);
+  const e: DescriptorEncoder =
+    templateId === TemplateId.RECORDING_METADATA
+      ? metadataEncoder.wrapAndApplyHeader(buf, offset, headerEncoder)
+      : descriptorEncoder.wrapAndApplyHeader(buf, offset, headerEncoder);
+  e.state(stateToCode[d.state]);
+  e.recordingId(BigInt(d.recordingId));
+  e.startPosition(BigInt(d.startPosition));
+  e.startUtcNs(d.startUtcNs);
+  e.startMonoNs(d.startMonoNs);
+  e.segmentLength(d.segmentLength);
+  writeLiveFields(e, d);
+  const aliases = e.aliasesCount(d.aliases.length);
+  for (const a of d.aliases) aliases.next().alias(a);
+  e.channel(d.channel);
+  e.source(d.source);
+  e.checksum(descriptorChecksum(buf, offset));
 }
 
-/** Rewrites only the fields that change while recording, then the checksum. */
-export function encodeLiveFields(
-  d: Pick<RecordingDescriptor, 'lifecycle' | 'failureCode' | 'stopPosition' | 'stopUtcNs' | 'stopMonoNs' | 'eventCount' | 'cleanStop'>,
-  buf: Buffer,
-  offset: number,
-  withChecksum = false,
-): void {
-  buf.writeUInt8(lifecycleToByte[d.lifecycle], offset + DescOffset.LIFECYCLE);
-  buf.writeUInt16LE(d.failureCode, offset + DescOffset.FAILURE_CODE);
-  buf.writeBigInt64LE(BigInt(d.stopPosition), offset + DescOffset.STOP_POSITION);
-  buf.writeBigInt64LE(d.stopUtcNs, offset + DescOffset.STOP_UTC);
-  buf.writeBigInt64LE(d.stopMonoNs, offset + DescOffset.STOP_MONO);
-  buf.writeBigInt64LE(BigInt(d.eventCount), offset + DescOffset.EVENT_COUNT);
-  buf.writeUInt8(d.cleanStop ? 1 : 0, offset + DescOffset.CLEAN_STOP);
-  if (withChecksum) buf.writeUInt32LE(descriptorChecksum(buf, offset), offset + DescOffset.CHECKSUM);
+export type LiveFields = Pick<RecordingDescriptor, 'lifecycle' | 'failureCode' | 'stopPosition' | 'stopUtcNs' | 'stopMonoNs' | 'eventCount' | 'cleanStop'>;
+
+/** Rewrites only the fields that change while recording (not the checksum). */
+export function writeLiveFields(e: DescriptorEncoder, d: LiveFields): void {
+  e.lifecycle(lifecycleToCode[d.lifecycle]);
+  e.failureCode(d.failureCode);
+  e.stopPosition(BigInt(d.stopPosition));
+  e.stopUtcNs(d.stopUtcNs);
+  e.stopMonoNs(d.stopMonoNs);
+  e.eventCount(BigInt(d.eventCount));
+  e.cleanStop(d.cleanStop ? BooleanType.TRUE : BooleanType.FALSE);
 }
 
-const stateNames: Record<number, DescriptorStateName> = { 0: 'invalid', 1: 'valid', 2: 'deleted' };
-const lifecycleNames: Record<number, LifecycleName> = { 1: 'recording', 2: 'stopped', 3: 'failed' };
+/**
+ * A RecordingMetadata encoder wrapped once over a mapped metadata file: `update` rewrites the
+ * live fields and the checksum in place, allocating nothing but the BigInts of the values.
+ */
+export class LiveMetadataWriter {
+  private readonly encoder = new RecordingMetadataEncoder();
+
+  constructor(private readonly map: Buffer) {
+    this.encoder.wrap(map, MESSAGE_HEADER_LENGTH);
+  }
+
+  update(d: LiveFields): void {
+    writeLiveFields(this.encoder, d);
+    this.encoder.checksum(descriptorChecksum(this.map, 0));
+  }
+}
 
 /**
  * Decodes and validates a record. Throws VcrError(corruptCode) naming the problem when the
@@ -109,49 +141,59 @@ export function decodeDescriptor(buf: Buffer, offset: number, templateId: number
   const stored = buf.readUInt32LE(offset + DescOffset.CHECKSUM);
   const actual = descriptorChecksum(buf, offset);
   if (stored !== actual) fail(`checksum mismatch (stored ${stored.toString(16)}, computed ${actual.toString(16)})`);
-  if (buf.readUInt16LE(offset + 2) !== templateId || buf.readUInt16LE(offset + 4) !== SCHEMA_ID) fail('wrong record type');
-  const version = buf.readUInt16LE(offset + 6);
+  const h = headerDecoder.wrap(buf, offset);
+  if (h.templateId() !== templateId || h.schemaId() !== SCHEMA_ID) fail('wrong record type');
+  const version = h.version();
   if (version < 1) fail(`unsupported record version ${version}`);
-  const blockLength = buf.readUInt16LE(offset);
-  if (blockLength < DESCRIPTOR_BLOCK_LENGTH) fail('block too short');
-  const state = stateNames[buf.readUInt8(offset + DescOffset.STATE)] ?? fail('unknown state');
-  const lifecycle = lifecycleNames[buf.readUInt8(offset + DescOffset.LIFECYCLE)] ?? fail('unknown lifecycle');
-  const end = offset + DESCRIPTOR_LENGTH;
-  let at = offset + 8 + blockLength;
-  const readVar = (): string => {
-    if (at + 2 > end) fail('variable data overruns the record');
-    const n = buf.readUInt16LE(at);
-    if (at + 2 + n > end) fail('variable data overruns the record');
-    const s = buf.toString('utf8', at + 2, at + 2 + n);
-    at += 2 + n;
-    return s;
+  const blockLength = h.blockLength();
+  if (blockLength < RecordingDescriptorDecoder.BLOCK_LENGTH) fail('block too short');
+  if (MESSAGE_HEADER_LENGTH + blockLength > DESCRIPTOR_LENGTH) fail('variable data overruns the record');
+  const dec: DescriptorDecoder = templateId === TemplateId.RECORDING_METADATA ? metadataDecoder : descriptorDecoder;
+  dec.wrap(buf, offset + MESSAGE_HEADER_LENGTH, blockLength, version);
+  const state = stateNames[dec.state()] ?? fail('unknown state');
+  const lifecycle = lifecycleNames[dec.lifecycle()] ?? fail('unknown lifecycle');
+  // the var part must stay inside the slot: check each length before reading it
+  const end = DESCRIPTOR_LENGTH - MESSAGE_HEADER_LENGTH;
+  const need = (n: number): void => {
+    if (dec.encodedLength() + n > end) fail('variable data overruns the record');
   };
-  if (at + 4 > end) fail('variable data overruns the record');
-  const groupBlock = buf.readUInt16LE(at);
-  const count = buf.readUInt16LE(at + 2);
-  at += 4;
   const aliases: string[] = [];
-  for (let i = 0; i < count; i++) {
-    at += groupBlock;
-    aliases.push(readVar());
+  let channel = '';
+  let source = '';
+  try {
+    need(RecordingDescriptorAliasesEncoder.HEADER_SIZE);
+    const group = dec.aliases();
+    while (group.hasNext()) {
+      need(group.actingBlockLength());
+      group.next();
+      need(RecordingDescriptorAliasesEncoder.aliasHeaderLength());
+      need(RecordingDescriptorAliasesEncoder.aliasHeaderLength() + group.aliasLength());
+      aliases.push(group.alias());
+    }
+    need(RecordingDescriptorEncoder.channelHeaderLength());
+    need(RecordingDescriptorEncoder.channelHeaderLength() + dec.channelLength());
+    channel = dec.channel();
+    need(RecordingDescriptorEncoder.sourceHeaderLength());
+    need(RecordingDescriptorEncoder.sourceHeaderLength() + dec.sourceLength());
+    source = dec.source();
+  } catch (err) {
+    if (err instanceof RangeError) fail('variable data overruns the record');
+    throw err;
   }
-  const channel = readVar();
-  const source = readVar();
-  const num = (o: number): number => Number(buf.readBigInt64LE(offset + o));
   return {
-    recordingId: num(DescOffset.RECORDING_ID),
+    recordingId: Number(dec.recordingId()),
     state,
     lifecycle,
-    failureCode: buf.readUInt16LE(offset + DescOffset.FAILURE_CODE),
-    startPosition: num(DescOffset.START_POSITION),
-    stopPosition: num(DescOffset.STOP_POSITION),
-    startUtcNs: buf.readBigInt64LE(offset + DescOffset.START_UTC),
-    stopUtcNs: buf.readBigInt64LE(offset + DescOffset.STOP_UTC),
-    startMonoNs: buf.readBigInt64LE(offset + DescOffset.START_MONO),
-    stopMonoNs: buf.readBigInt64LE(offset + DescOffset.STOP_MONO),
-    eventCount: num(DescOffset.EVENT_COUNT),
-    segmentLength: buf.readInt32LE(offset + DescOffset.SEGMENT_LENGTH),
-    cleanStop: buf.readUInt8(offset + DescOffset.CLEAN_STOP) === 1,
+    failureCode: dec.failureCode(),
+    startPosition: Number(dec.startPosition()),
+    stopPosition: Number(dec.stopPosition()),
+    startUtcNs: dec.startUtcNs(),
+    stopUtcNs: dec.stopUtcNs(),
+    startMonoNs: dec.startMonoNs(),
+    stopMonoNs: dec.stopMonoNs(),
+    eventCount: Number(dec.eventCount()),
+    segmentLength: dec.segmentLength(),
+    cleanStop: dec.cleanStop() === BooleanType.TRUE,
     channel,
     aliases,
     source,

@@ -5,7 +5,8 @@
 import { ErrorCode, VcrError } from '../util/errors.js';
 import { Catalog } from './catalog.js';
 import { FrameStatus, checkFrame, frameStatusText } from './frame.js';
-import { FRAME_HEADER_LENGTH, FrameOffset, FrameType, alignFrame, segmentFileName } from './layout.js';
+import { EventFrameHeaderDecoder } from '../../codecs/generated/storage/index.js';
+import { FRAME_ALIGNMENT, FRAME_HEADER_LENGTH, FrameType, alignFrame, segmentFileName } from './layout.js';
 import { readMetadata } from './metadata-file.js';
 import { SegmentFiles } from './segment-files.js';
 import type { RecordingDescriptor } from './types.js';
@@ -24,6 +25,7 @@ export interface DumpedFrame {
   problem?: string;
 }
 
+const header = new EventFrameHeaderDecoder();
 const typeNames: Record<number, DumpedFrame['type']> = { [FrameType.DATA]: 'DATA', [FrameType.PADDING]: 'PADDING', [FrameType.DELETED]: 'DELETED' };
 
 export function openDescriptors(dir: string): { descriptors: RecordingDescriptor[]; problems: { recordingId: number; message: string }[]; nextRecordingId: number } {
@@ -57,7 +59,7 @@ export function* dumpFrames(dir: string, d: RecordingDescriptor, from?: number):
   const files = new SegmentFiles(dir, d.recordingId, d.segmentLength);
   const segLen = d.segmentLength;
   let pos = from ?? d.startPosition;
-  if (pos % 8 !== 0 || pos < d.startPosition) throw new VcrError(ErrorCode.INVALID_POSITION, `position ${pos} is not a frame position`);
+  if (pos % FRAME_ALIGNMENT !== 0 || pos < d.startPosition) throw new VcrError(ErrorCode.INVALID_POSITION, `position ${pos} is not a frame position`);
   for (;;) {
     const base = files.baseOf(pos);
     const status = files.status(base);
@@ -71,8 +73,9 @@ export function* dumpFrames(dir: string, d: RecordingDescriptor, from?: number):
     while (segLen - off >= FRAME_HEADER_LENGTH) {
       const st = checkFrame(seg, off, segLen, true);
       if (st === FrameStatus.NOT_WRITTEN) return;
-      const length = seg.readInt32LE(off);
-      const rawType = seg.readUInt16LE(off + FrameOffset.TYPE);
+      const h = header.wrap(seg, off);
+      const length = h.frameLength();
+      const rawType = h.frameType();
       const structural = st === FrameStatus.OK || st === FrameStatus.BAD_CRC;
       const frame: DumpedFrame = {
         recordingId: d.recordingId,
@@ -81,8 +84,8 @@ export function* dumpFrames(dir: string, d: RecordingDescriptor, from?: number):
         offset: off,
         type: structural ? (typeNames[rawType] ?? 'INVALID') : 'INVALID',
         length,
-        utcNs: seg.readBigInt64LE(off + FrameOffset.UTC),
-        monoNs: seg.readBigInt64LE(off + FrameOffset.MONO),
+        utcNs: h.utcNs(),
+        monoNs: h.monoNs(),
         crcOk: st === FrameStatus.OK,
         payload: structural && rawType === FrameType.DATA ? Buffer.from(seg.subarray(off + FRAME_HEADER_LENGTH, off + length)) : Buffer.alloc(0),
       };

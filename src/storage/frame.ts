@@ -4,10 +4,12 @@
  * so a zero length means "not written yet"; anything else must pass every check below before
  * the frame counts as stored.
  */
-import { crc32c } from '../util/crc32c.js';
+import { EventFrameHeaderDecoder, EventFrameHeaderEncoder } from '../../codecs/generated/storage/index.js';
+import { crc32c, crc32cInt32 } from '../util/crc32c.js';
 import { FRAME_HEADER_LENGTH, FrameOffset, FrameType, alignFrame } from './layout.js';
 
-const lengthScratch = Buffer.alloc(4);
+const headerEncoder = new EventFrameHeaderEncoder();
+const headerDecoder = new EventFrameHeaderDecoder();
 
 /**
  * CRC32C of the frame at `offset` with its length field set to `frameLength` and the CRC
@@ -15,11 +17,10 @@ const lengthScratch = Buffer.alloc(4);
  * the payload that follows contiguously.
  */
 export function frameCrc(buf: Buffer, offset: number, frameLength: number, type: number): number {
-  lengthScratch.writeInt32LE(frameLength, 0);
-  let c = crc32c(lengthScratch, 0, 4);
+  // the length field leads the header (FORMAT.md): it is covered with the value it will hold
+  let c = crc32cInt32(frameLength);
   c = crc32c(buf, offset + 4, FrameOffset.CRC - 4, c);
-  lengthScratch.writeUInt32LE(0, 0);
-  c = crc32c(lengthScratch, 0, 4, c);
+  c = crc32cInt32(0, c);
   const covered = type === FrameType.DATA ? frameLength : FRAME_HEADER_LENGTH;
   c = crc32c(buf, offset + FrameOffset.CRC + 4, covered - FrameOffset.CRC - 4, c);
   return c;
@@ -52,12 +53,13 @@ export function frameStatusText(s: FrameStatusValue): string {
  */
 export function checkFrame(buf: Buffer, offset: number, segmentLength: number, verifyCrc: boolean): FrameStatusValue {
   if (segmentLength - offset < FRAME_HEADER_LENGTH) return FrameStatus.END_OF_SEGMENT;
-  const length = buf.readInt32LE(offset);
+  const h = headerDecoder.wrap(buf, offset);
+  const length = h.frameLength();
   if (length === 0) return FrameStatus.NOT_WRITTEN;
   if (length < FRAME_HEADER_LENGTH || alignFrame(length) > segmentLength - offset) return FrameStatus.BAD_LENGTH;
-  const type = buf.readUInt16LE(offset + FrameOffset.TYPE);
+  const type = h.frameType();
   if (type !== FrameType.DATA && type !== FrameType.PADDING && type !== FrameType.DELETED) return FrameStatus.BAD_TYPE;
-  if (verifyCrc && frameCrc(buf, offset, length, type) !== buf.readUInt32LE(offset + FrameOffset.CRC)) return FrameStatus.BAD_CRC;
+  if (verifyCrc && frameCrc(buf, offset, length, type) !== h.crc32c()) return FrameStatus.BAD_CRC;
   return FrameStatus.OK;
 }
 
@@ -65,14 +67,16 @@ export function checkFrame(buf: Buffer, offset: number, segmentLength: number, v
  * Writes a non-DATA frame (PADDING or DELETED) of `length` bytes at `offset`: header only,
  * CRC over the header, length stored last. The body is left as it is (callers zero it).
  */
-export function writeHeaderOnlyFrame(buf: Buffer, offset: number, length: number, type: number, utcNs: bigint, monoNs: bigint): void {
-  buf.writeInt32LE(0, offset);
-  buf.writeUInt16LE(type, offset + FrameOffset.TYPE);
-  buf.writeUInt16LE(0, offset + FrameOffset.FLAGS);
-  buf.writeBigInt64LE(utcNs, offset + FrameOffset.UTC);
-  buf.writeBigInt64LE(monoNs, offset + FrameOffset.MONO);
-  buf.writeUInt32LE(0, offset + FrameOffset.CRC);
-  buf.writeUInt32LE(0, offset + FrameOffset.RESERVED);
-  buf.writeUInt32LE(frameCrc(buf, offset, length, type), offset + FrameOffset.CRC);
-  buf.writeInt32LE(length, offset);
+export function writeHeaderOnlyFrame(buf: Buffer, offset: number, length: number, type: FrameType, utcNs: bigint, monoNs: bigint): void {
+  const h = headerEncoder.wrap(buf, offset).frameLength(0).frameType(type).flags(0).utcNs(utcNs).monoNs(monoNs).crc32c(0).reserved(0);
+  h.crc32c(frameCrc(buf, offset, length, type));
+  h.frameLength(length);
+}
+
+/**
+ * The generated frame header decoder, wrapped at a frame. One shared flyweight: read the
+ * fields before wrapping another frame.
+ */
+export function frameHeaderAt(buf: Buffer, offset: number): EventFrameHeaderDecoder {
+  return headerDecoder.wrap(buf, offset);
 }

@@ -4,10 +4,19 @@
  */
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
-import { crc32c } from '../util/crc32c.js';
+import {
+  BooleanType,
+  HoldsDecoder,
+  HoldsDeletionsEncoder,
+  HoldsEncoder,
+  HoldsQuarantinesEncoder,
+  MessageHeaderDecoder,
+  MessageHeaderEncoder,
+} from '../../codecs/generated/storage/index.js';
+import { crc32c, crc32cInt32 } from '../util/crc32c.js';
 import { ErrorCode, VcrError } from '../util/errors.js';
 import { storageError, writeFully } from './io-errors.js';
-import { HOLDS_FILE, SCHEMA_ID, TemplateId, writeMessageHeader } from './layout.js';
+import { HOLDS_CHECKSUM_OFFSET, HOLDS_FILE, MESSAGE_HEADER_LENGTH, SCHEMA_ID, TemplateId } from './layout.js';
 import type { DeletionRecord, QuarantineHold } from './types.js';
 
 export interface HoldsData {
@@ -16,48 +25,52 @@ export interface HoldsData {
   deletions: DeletionRecord[];
 }
 
-const BLOCK = 16;
-const Q_BLOCK = 25;
-const D_BLOCK = 41;
+const headerEncoder = new MessageHeaderEncoder();
+const headerDecoder = new MessageHeaderDecoder();
+const holdsEncoder = new HoldsEncoder();
+const holdsDecoder = new HoldsDecoder();
+
+/** CRC32C of the whole record with the checksum field read as zero. */
+function holdsChecksum(b: Buffer): number {
+  let c = crc32c(b, 0, HOLDS_CHECKSUM_OFFSET);
+  c = crc32cInt32(0, c);
+  const after = HOLDS_CHECKSUM_OFFSET + 4;
+  return crc32c(b, after, b.length - after, c);
+}
+
+function encodedSize(h: HoldsData): number {
+  const Q = HoldsQuarantinesEncoder;
+  const D = HoldsDeletionsEncoder;
+  let size = MESSAGE_HEADER_LENGTH + HoldsEncoder.BLOCK_LENGTH + Q.HEADER_SIZE + D.HEADER_SIZE;
+  for (const q of h.quarantines) size += Q.BLOCK_LENGTH + Q.channelHeaderLength() + Buffer.byteLength(q.channel ?? '');
+  for (const d of h.deletions) size += D.BLOCK_LENGTH + D.channelHeaderLength() + Buffer.byteLength(d.channel ?? '');
+  return size;
+}
 
 export function encodeHolds(h: HoldsData): Buffer {
-  let size = 8 + BLOCK + 4 + 4;
-  for (const q of h.quarantines) size += Q_BLOCK + 2 + Buffer.byteLength(q.channel ?? '');
-  for (const d of h.deletions) size += D_BLOCK + 2 + Buffer.byteLength(d.channel ?? '');
-  const b = Buffer.alloc(size);
-  writeMessageHeader(b, 0, BLOCK, TemplateId.HOLDS);
-  b.writeBigInt64LE(BigInt(h.nextId), 16);
-  let at = 8 + BLOCK;
-  const varStr = (s: string | undefined): void => {
-    const n = b.write(s ?? '', at + 2, 'utf8');
-    b.writeUInt16LE(n, at);
-    at += 2 + n;
-  };
-  b.writeUInt16LE(Q_BLOCK, at);
-  b.writeUInt16LE(h.quarantines.length, at + 2);
-  at += 4;
+  const b = Buffer.alloc(encodedSize(h));
+  const e = holdsEncoder.wrapAndApplyHeader(b, 0, headerEncoder).checksum(0).reserved(0).nextId(BigInt(h.nextId));
+  const qs = e.quarantinesCount(h.quarantines.length);
   for (const q of h.quarantines) {
-    b.writeBigInt64LE(BigInt(q.id), at);
-    b.writeBigInt64LE(q.fromUtcNs, at + 8);
-    b.writeBigInt64LE(q.toUtcNs, at + 16);
-    b.writeUInt8(q.channel === undefined ? 1 : 0, at + 24);
-    at += Q_BLOCK;
-    varStr(q.channel);
+    qs.next()
+      .holdId(BigInt(q.id))
+      .fromUtcNs(q.fromUtcNs)
+      .toUtcNs(q.toUtcNs)
+      .allChannels(q.channel === undefined ? BooleanType.TRUE : BooleanType.FALSE)
+      .channel(q.channel ?? '');
   }
-  b.writeUInt16LE(D_BLOCK, at);
-  b.writeUInt16LE(h.deletions.length, at + 2);
-  at += 4;
+  const ds = e.deletionsCount(h.deletions.length);
   for (const d of h.deletions) {
-    b.writeBigInt64LE(BigInt(d.id), at);
-    b.writeBigInt64LE(d.fromUtcNs, at + 8);
-    b.writeBigInt64LE(d.toUtcNs, at + 16);
-    b.writeBigInt64LE(BigInt(d.framesDeleted), at + 24);
-    b.writeBigInt64LE(BigInt(d.bytesReclaimed), at + 32);
-    b.writeUInt8(d.channel === undefined ? 1 : 0, at + 40);
-    at += D_BLOCK;
-    varStr(d.channel);
+    ds.next()
+      .deletionId(BigInt(d.id))
+      .fromUtcNs(d.fromUtcNs)
+      .toUtcNs(d.toUtcNs)
+      .framesDeleted(BigInt(d.framesDeleted))
+      .bytesReclaimed(BigInt(d.bytesReclaimed))
+      .allChannels(d.channel === undefined ? BooleanType.TRUE : BooleanType.FALSE)
+      .channel(d.channel ?? '');
   }
-  b.writeUInt32LE(crc32c(b, 0, b.length), 8); // checksum field is still zero here
+  e.checksum(holdsChecksum(b));
   return b;
 }
 
@@ -65,56 +78,44 @@ export function decodeHolds(b: Buffer): HoldsData {
   const bad = (why: string): never => {
     throw new VcrError(ErrorCode.CORRUPT_METADATA, `${HOLDS_FILE}: ${why}`);
   };
-  if (b.length < 8 + BLOCK + 8) bad('truncated');
-  if (b.readUInt16LE(2) !== TemplateId.HOLDS || b.readUInt16LE(4) !== SCHEMA_ID) bad('bad header record');
-  const stored = b.readUInt32LE(8);
-  const copy = Buffer.from(b);
-  copy.writeUInt32LE(0, 8);
-  if (crc32c(copy, 0, copy.length) !== stored) bad('checksum mismatch');
-  let at = 8 + b.readUInt16LE(0);
-  const need = (n: number): void => {
-    if (at + n > b.length) bad('truncated');
-  };
-  const varStr = (): string => {
-    need(2);
-    const n = b.readUInt16LE(at);
-    need(2 + n);
-    const s = b.toString('utf8', at + 2, at + 2 + n);
-    at += 2 + n;
-    return s;
-  };
-  const out: HoldsData = { nextId: Number(b.readBigInt64LE(16)), quarantines: [], deletions: [] };
-  need(4);
-  let block = b.readUInt16LE(at);
-  let count = b.readUInt16LE(at + 2);
-  at += 4;
-  for (let i = 0; i < count; i++) {
-    need(block);
-    const all = b.readUInt8(at + 24) === 1;
-    const q: QuarantineHold = { id: Number(b.readBigInt64LE(at)), fromUtcNs: b.readBigInt64LE(at + 8), toUtcNs: b.readBigInt64LE(at + 16) };
-    at += block;
-    const ch = varStr();
-    if (!all) q.channel = ch;
-    out.quarantines.push(q);
-  }
-  need(4);
-  block = b.readUInt16LE(at);
-  count = b.readUInt16LE(at + 2);
-  at += 4;
-  for (let i = 0; i < count; i++) {
-    need(block);
-    const all = b.readUInt8(at + 40) === 1;
-    const d: DeletionRecord = {
-      id: Number(b.readBigInt64LE(at)),
-      fromUtcNs: b.readBigInt64LE(at + 8),
-      toUtcNs: b.readBigInt64LE(at + 16),
-      framesDeleted: Number(b.readBigInt64LE(at + 24)),
-      bytesReclaimed: Number(b.readBigInt64LE(at + 32)),
-    };
-    at += block;
-    const ch = varStr();
-    if (!all) d.channel = ch;
-    out.deletions.push(d);
+  if (b.length < MESSAGE_HEADER_LENGTH + HoldsEncoder.BLOCK_LENGTH + HoldsQuarantinesEncoder.HEADER_SIZE + HoldsDeletionsEncoder.HEADER_SIZE) bad('truncated');
+  const mh = headerDecoder.wrap(b, 0);
+  if (mh.templateId() !== TemplateId.HOLDS || mh.schemaId() !== SCHEMA_ID) bad('bad header record');
+  const blockLength = mh.blockLength();
+  const version = mh.version();
+  // the checksum and nextId are read at their version-1 places before trusting blockLength
+  const h = holdsDecoder.wrap(b, MESSAGE_HEADER_LENGTH, HoldsDecoder.BLOCK_LENGTH, version);
+  if (holdsChecksum(b) !== h.checksum()) bad('checksum mismatch');
+  const out: HoldsData = { nextId: Number(h.nextId()), quarantines: [], deletions: [] };
+  try {
+    h.wrap(b, MESSAGE_HEADER_LENGTH, blockLength, version);
+    const qs = h.quarantines();
+    while (qs.hasNext()) {
+      qs.next();
+      const all = qs.allChannels() === BooleanType.TRUE;
+      const q: QuarantineHold = { id: Number(qs.holdId()), fromUtcNs: qs.fromUtcNs(), toUtcNs: qs.toUtcNs() };
+      const ch = qs.channel();
+      if (!all) q.channel = ch;
+      out.quarantines.push(q);
+    }
+    const ds = h.deletions();
+    while (ds.hasNext()) {
+      ds.next();
+      const all = ds.allChannels() === BooleanType.TRUE;
+      const d: DeletionRecord = {
+        id: Number(ds.deletionId()),
+        fromUtcNs: ds.fromUtcNs(),
+        toUtcNs: ds.toUtcNs(),
+        framesDeleted: Number(ds.framesDeleted()),
+        bytesReclaimed: Number(ds.bytesReclaimed()),
+      };
+      const ch = ds.channel();
+      if (!all) d.channel = ch;
+      out.deletions.push(d);
+    }
+  } catch (err) {
+    if (err instanceof RangeError) bad('truncated');
+    throw err;
   }
   return out;
 }

@@ -1,29 +1,73 @@
 /**
- * Byte layouts of the archive files (codecs/storage.xml, drawn in docs/FORMAT.md) as
- * constants, and the file naming rules. The hot paths (append, read, scan) address frame
- * fields by these offsets directly instead of going through a flyweight.
+ * Byte layouts of the archive files, taken from the codecs generated from codecs/storage.xml
+ * (drawn in docs/FORMAT.md), plus what the schema does not say: slot and file sizes,
+ * alignment, segment limits and file names.
+ *
+ * The schema is the single source of truth: block lengths, template ids and schema id/version
+ * are the generated classes' statics, and the few field offsets the engine needs by number
+ * (the checksum fields it must zero while checksumming, the frame fields of the hot append and
+ * read paths, the catalog's nextRecordingId that is rewritten alone) are found by encoding a
+ * field with the generated encoder into a zeroed scratch buffer and seeing where it lands.
+ * The generator does not publish field offsets, and this way no offset is kept by hand.
  */
-export const SCHEMA_ID = 102;
-export const SCHEMA_VERSION = 1;
-/** Version of the archive layout as a whole (catalog header formatVersion). */
+import {
+  ArchiveMarkEncoder,
+  CatalogHeaderEncoder,
+  EventFrameHeaderEncoder,
+  FrameType,
+  HoldsEncoder,
+  MessageHeaderEncoder,
+  RecordingDescriptorEncoder,
+  RecordingMetadataEncoder,
+  TimeIndexEntryEncoder,
+  TimeIndexHeaderEncoder,
+} from '../../codecs/generated/storage/index.js';
+
+export { FrameType };
+export type FrameTypeValue = FrameType.DATA | FrameType.PADDING | FrameType.DELETED;
+
+export const SCHEMA_ID = CatalogHeaderEncoder.SCHEMA_ID;
+export const SCHEMA_VERSION = CatalogHeaderEncoder.SCHEMA_VERSION;
+/** Version of the archive layout as a whole (catalog header formatVersion); not a schema value. */
 export const FORMAT_VERSION = 1;
-export const MESSAGE_HEADER_LENGTH = 8;
+export const MESSAGE_HEADER_LENGTH = MessageHeaderEncoder.ENCODED_LENGTH;
 
 export const TemplateId = {
-  CATALOG_HEADER: 1,
-  RECORDING_DESCRIPTOR: 2,
-  RECORDING_METADATA: 3,
-  TIME_INDEX_HEADER: 4,
-  HOLDS: 5,
-  ARCHIVE_MARK: 6,
+  CATALOG_HEADER: CatalogHeaderEncoder.TEMPLATE_ID,
+  RECORDING_DESCRIPTOR: RecordingDescriptorEncoder.TEMPLATE_ID,
+  RECORDING_METADATA: RecordingMetadataEncoder.TEMPLATE_ID,
+  TIME_INDEX_HEADER: TimeIndexHeaderEncoder.TEMPLATE_ID,
+  HOLDS: HoldsEncoder.TEMPLATE_ID,
+  ARCHIVE_MARK: ArchiveMarkEncoder.TEMPLATE_ID,
 } as const;
 
+/**
+ * Offset at which `write` puts its field, relative to where it wraps the scratch buffer:
+ * the first non-zero byte after encoding an all-ones value into zeros.
+ */
+function offsetOf(length: number, write: (scratch: Buffer) => void): number {
+  const scratch = Buffer.alloc(length);
+  write(scratch);
+  const at = scratch.findIndex((b) => b !== 0);
+  if (at < 0) throw new Error('layout: the probed field wrote nothing');
+  return at;
+}
+
 // ---- event frames -------------------------------------------------------------------
-export const FRAME_HEADER_LENGTH = 32;
+export const FRAME_HEADER_LENGTH = EventFrameHeaderEncoder.ENCODED_LENGTH;
 export const FRAME_ALIGNMENT = 8;
-export const FrameOffset = { LENGTH: 0, TYPE: 4, FLAGS: 6, UTC: 8, MONO: 16, CRC: 24, RESERVED: 28 } as const;
-export const FrameType = { DATA: 1, PADDING: 2, DELETED: 3 } as const;
-export type FrameTypeValue = (typeof FrameType)[keyof typeof FrameType];
+const frame = (set: (e: EventFrameHeaderEncoder) => void): number =>
+  offsetOf(FRAME_HEADER_LENGTH, (b) => set(new EventFrameHeaderEncoder().wrap(b, 0)));
+/** Frame header fields, for the hot paths that store them with typed arrays. */
+export const FrameOffset = {
+  LENGTH: frame((e) => e.frameLength(-1)),
+  TYPE: frame((e) => e.frameType(FrameType.NULL_VAL)),
+  FLAGS: frame((e) => e.flags(0xffff)),
+  UTC: frame((e) => e.utcNs(-1n)),
+  MONO: frame((e) => e.monoNs(-1n)),
+  CRC: frame((e) => e.crc32c(0xffffffff)),
+  RESERVED: frame((e) => e.reserved(0xffffffff)),
+} as const;
 
 export function alignFrame(length: number): number {
   return (length + FRAME_ALIGNMENT - 1) & ~(FRAME_ALIGNMENT - 1);
@@ -43,53 +87,35 @@ export const CATALOG_FILE = 'catalog.dat';
 export const CATALOG_MAGIC = 'VCRCATLG';
 export const CATALOG_HEADER_LENGTH = 4096;
 export const DESCRIPTOR_LENGTH = 4096;
-/** Offsets inside the catalog header record (file offset 0). */
+/** Offsets inside catalog.dat of the header fields written on their own. */
 export const CatalogHeaderOffset = {
-  MAGIC: 8,
-  FORMAT_VERSION: 16,
-  HEADER_LENGTH: 20,
-  DESCRIPTOR_LENGTH: 24,
-  RESERVED: 28,
-  NEXT_RECORDING_ID: 32,
+  NEXT_RECORDING_ID:
+    MESSAGE_HEADER_LENGTH +
+    offsetOf(CatalogHeaderEncoder.BLOCK_LENGTH, (b) => new CatalogHeaderEncoder().wrap(b, 0).nextRecordingId(-1n)),
 } as const;
-export const CATALOG_HEADER_BLOCK_LENGTH = 32;
 
 /**
- * Offsets inside a descriptor slot / metadata file (both start with the 8-byte message
- * header; the block follows). RecordingDescriptor and RecordingMetadata share the layout.
+ * Offsets inside a descriptor slot / metadata file (both start with the message header; the
+ * block follows, then the var part). RecordingDescriptor and RecordingMetadata share the layout.
  */
 export const DescOffset = {
-  CHECKSUM: 8,
-  STATE: 12,
-  LIFECYCLE: 13,
-  FAILURE_CODE: 14,
-  RECORDING_ID: 16,
-  START_POSITION: 24,
-  STOP_POSITION: 32,
-  START_UTC: 40,
-  STOP_UTC: 48,
-  START_MONO: 56,
-  STOP_MONO: 64,
-  EVENT_COUNT: 72,
-  SEGMENT_LENGTH: 80,
-  CLEAN_STOP: 84,
-  VAR_START: 88,
+  CHECKSUM:
+    MESSAGE_HEADER_LENGTH +
+    offsetOf(RecordingDescriptorEncoder.BLOCK_LENGTH, (b) => new RecordingDescriptorEncoder().wrap(b, 0).checksum(0xffffffff)),
+  VAR_START: MESSAGE_HEADER_LENGTH + RecordingDescriptorEncoder.BLOCK_LENGTH,
 } as const;
-export const DESCRIPTOR_BLOCK_LENGTH = 80;
-
-export const DescriptorState = { INVALID: 0, VALID: 1, DELETED: 2 } as const;
-export const Lifecycle = { RECORDING: 1, STOPPED: 2, FAILED: 3 } as const;
 
 // ---- metadata, index, holds, mark -----------------------------------------------------
 export const METADATA_LENGTH = 4096;
+/** Where the time index entries start in a .tix file (the header record is padded to it). */
 export const TIME_INDEX_HEADER_LENGTH = 64;
-export const TIME_INDEX_ENTRY_LENGTH = 16;
-export const TIME_INDEX_BLOCK_LENGTH = 24;
+export const TIME_INDEX_ENTRY_LENGTH = TimeIndexEntryEncoder.ENCODED_LENGTH;
 export const DEFAULT_INDEX_STRIDE = 4096;
 export const HOLDS_FILE = 'holds.dat';
+export const HOLDS_CHECKSUM_OFFSET =
+  MESSAGE_HEADER_LENGTH + offsetOf(HoldsEncoder.BLOCK_LENGTH, (b) => new HoldsEncoder().wrap(b, 0).checksum(0xffffffff));
 export const MARK_FILE = 'archive.mark';
 export const MARK_LENGTH = 4096;
-export const MARK_BLOCK_LENGTH = 24;
 
 export function segmentFileName(recordingId: number, basePosition: number): string {
   return `${recordingId}-${basePosition}.rec`;
@@ -101,26 +127,3 @@ export function timeIndexFileName(recordingId: number): string {
   return `${recordingId}.tix`;
 }
 export const SEGMENT_FILE_PATTERN = /^(\d+)-(\d+)\.rec$/;
-
-export function writeMessageHeader(buf: Buffer, offset: number, blockLength: number, templateId: number): void {
-  buf.writeUInt16LE(blockLength, offset);
-  buf.writeUInt16LE(templateId, offset + 2);
-  buf.writeUInt16LE(SCHEMA_ID, offset + 4);
-  buf.writeUInt16LE(SCHEMA_VERSION, offset + 6);
-}
-
-export interface MessageHeader {
-  blockLength: number;
-  templateId: number;
-  schemaId: number;
-  version: number;
-}
-
-export function readMessageHeader(buf: Buffer, offset: number): MessageHeader {
-  return {
-    blockLength: buf.readUInt16LE(offset),
-    templateId: buf.readUInt16LE(offset + 2),
-    schemaId: buf.readUInt16LE(offset + 4),
-    version: buf.readUInt16LE(offset + 6),
-  };
-}

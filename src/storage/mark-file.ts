@@ -6,9 +6,10 @@
  */
 import { closeSync, openSync, readFileSync, fsyncSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { ArchiveMarkDecoder, ArchiveMarkEncoder, MessageHeaderDecoder, MessageHeaderEncoder } from '../../codecs/generated/storage/index.js';
 import { ErrorCode, VcrError } from '../util/errors.js';
 import { storageError, writeFully } from './io-errors.js';
-import { FORMAT_VERSION, MARK_BLOCK_LENGTH, MARK_FILE, MARK_LENGTH, TemplateId, writeMessageHeader } from './layout.js';
+import { FORMAT_VERSION, MARK_FILE, MARK_LENGTH, MESSAGE_HEADER_LENGTH, TemplateId } from './layout.js';
 import { mapFile } from './segment-files.js';
 import type { StorageClock } from './types.js';
 
@@ -23,8 +24,11 @@ export interface MarkInfo {
 export function readMark(dir: string): MarkInfo | undefined {
   try {
     const b = readFileSync(join(dir, MARK_FILE));
-    if (b.length < 8 + MARK_BLOCK_LENGTH || b.readUInt16LE(2) !== TemplateId.ARCHIVE_MARK) return undefined;
-    return { pid: b.readInt32LE(12), startEpochMs: Number(b.readBigInt64LE(16)), heartbeatEpochMs: Number(b.readBigInt64LE(24)) };
+    if (b.length < MESSAGE_HEADER_LENGTH + ArchiveMarkDecoder.BLOCK_LENGTH) return undefined;
+    const mh = new MessageHeaderDecoder().wrap(b, 0);
+    if (mh.templateId() !== TemplateId.ARCHIVE_MARK) return undefined;
+    const m = new ArchiveMarkDecoder().wrap(b, MESSAGE_HEADER_LENGTH, ArchiveMarkDecoder.BLOCK_LENGTH, mh.version());
+    return { pid: m.pid(), startEpochMs: Number(m.startEpochMs()), heartbeatEpochMs: Number(m.heartbeatEpochMs()) };
   } catch {
     return undefined;
   }
@@ -42,12 +46,16 @@ function processAlive(pid: number): boolean {
 
 export class MarkFile {
   private released = false;
+  /** Wrapped once over the mapped file: heartbeat and release write in place. */
+  private readonly encoder = new ArchiveMarkEncoder();
 
   private constructor(
     private readonly key: string,
-    private readonly map: Buffer,
+    map: Buffer,
     private readonly clock: StorageClock,
-  ) {}
+  ) {
+    this.encoder.wrap(map, MESSAGE_HEADER_LENGTH);
+  }
 
   static acquire(dir: string, clock: StorageClock, staleAfterMs: number): MarkFile {
     const key = resolve(dir);
@@ -59,11 +67,12 @@ export class MarkFile {
     }
     const path = join(dir, MARK_FILE);
     const init = Buffer.alloc(MARK_LENGTH);
-    writeMessageHeader(init, 0, MARK_BLOCK_LENGTH, TemplateId.ARCHIVE_MARK);
-    init.writeInt32LE(FORMAT_VERSION, 8);
-    init.writeInt32LE(process.pid, 12);
-    init.writeBigInt64LE(BigInt(now), 16);
-    init.writeBigInt64LE(BigInt(now), 24);
+    new ArchiveMarkEncoder()
+      .wrapAndApplyHeader(init, 0, new MessageHeaderEncoder())
+      .formatVersion(FORMAT_VERSION)
+      .pid(process.pid)
+      .startEpochMs(BigInt(now))
+      .heartbeatEpochMs(BigInt(now));
     let fd = -1;
     try {
       fd = openSync(path, 'w+');
@@ -80,14 +89,14 @@ export class MarkFile {
   }
 
   heartbeat(): void {
-    if (!this.released) this.map.writeBigInt64LE(BigInt(this.clock.epochMs()), 24);
+    if (!this.released) this.encoder.heartbeatEpochMs(BigInt(this.clock.epochMs()));
   }
 
   /** Releases the directory; the mark stays with pid 0 so the next open needs no checks. */
   release(): void {
     if (this.released) return;
     this.released = true;
-    this.map.writeInt32LE(0, 12);
+    this.encoder.pid(0);
     openInThisProcess.delete(this.key);
   }
 }

@@ -7,7 +7,7 @@
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { ErrorCode, VcrError } from '../util/errors.js';
-import { decodeDescriptor, encodeDescriptor, encodeLiveFields } from './descriptor-codec.js';
+import { LiveMetadataWriter, decodeDescriptor, encodeDescriptor, type LiveFields } from './descriptor-codec.js';
 import { storageError, writeFully } from './io-errors.js';
 import { METADATA_LENGTH, TemplateId, metadataFileName } from './layout.js';
 import { mapFile, syncMapping } from './segment-files.js';
@@ -57,7 +57,11 @@ export function writeMetadataFile(dir: string, d: RecordingDescriptor): void {
 
 /** The writer's live view of its metadata file. */
 export class MetadataFile {
-  private constructor(private readonly map: Buffer) {}
+  private readonly writer: LiveMetadataWriter;
+
+  private constructor(private readonly map: Buffer) {
+    this.writer = new LiveMetadataWriter(map);
+  }
 
   static openMapped(dir: string, recordingId: number): MetadataFile {
     const path = metadataPath(dir, recordingId);
@@ -72,8 +76,8 @@ export class MetadataFile {
     }
   }
 
-  update(d: Pick<RecordingDescriptor, 'lifecycle' | 'failureCode' | 'stopPosition' | 'stopUtcNs' | 'stopMonoNs' | 'eventCount' | 'cleanStop'>): void {
-    encodeLiveFields(d, this.map, 0, true);
+  update(d: LiveFields): void {
+    this.writer.update(d);
   }
 
   sync(): void {

@@ -5,6 +5,7 @@
  * and can follow a live recording. Frames become visible only once their length (written
  * last) is non-zero, so a reader never sees a partly written frame.
  */
+import { EventFrameHeaderDecoder } from '../../codecs/generated/storage/index.js';
 import { ErrorCode, VcrError } from '../util/errors.js';
 import { FrameStatus, checkFrame, frameStatusText } from './frame.js';
 import { FRAME_HEADER_LENGTH, FrameType, segmentFileName } from './layout.js';
@@ -28,8 +29,7 @@ export class FrameCursor {
   monoNs = 0n;
   private seg: Buffer | null = null;
   private segBase = -1;
-  private words: Int32Array = new Int32Array(0);
-  private longs: BigInt64Array = new BigInt64Array(0);
+  private readonly header = new EventFrameHeaderDecoder();
 
   constructor(
     readonly recordingId: number,
@@ -56,18 +56,16 @@ export class FrameCursor {
         if (view === null) return false;
         this.seg = view;
         this.segBase = base;
-        this.words = new Int32Array(view.buffer, view.byteOffset, view.length >>> 2);
-        this.longs = new BigInt64Array(view.buffer, view.byteOffset, view.length >>> 3);
       }
       const off = pos - base;
       if (segLen - off < FRAME_HEADER_LENGTH) {
         this.position = base + segLen;
         continue;
       }
-      const words = this.words;
-      const length = words[off >> 2]!;
+      const h = this.header.wrap(this.seg, off);
+      const length = h.frameLength();
       if (length === 0) return false;
-      const type = words[(off + 4) >> 2]! & 0xffff;
+      const type = h.frameType();
       if (this.verifyCrc || length < FRAME_HEADER_LENGTH || ((length + 7) & ~7) > segLen - off || type < FrameType.DATA || type > FrameType.DELETED) {
         const status = checkFrame(this.seg, off, segLen, this.verifyCrc);
         if (status !== FrameStatus.OK) throw this.corrupt(base, off, frameStatusText(status));
@@ -82,8 +80,8 @@ export class FrameCursor {
       this.framePosition = pos;
       this.payloadOffset = off + FRAME_HEADER_LENGTH;
       this.payloadLength = length - FRAME_HEADER_LENGTH;
-      this.utcNs = this.longs[(off + 8) >> 3]!;
-      this.monoNs = this.longs[(off + 16) >> 3]!;
+      this.utcNs = h.utcNs();
+      this.monoNs = h.monoNs();
       return true;
     }
     return false;

@@ -10,12 +10,13 @@
  * everything appended before stays readable, and every later append throws the same error.
  */
 import { closeSync, fsyncSync } from 'node:fs';
+import { EventFrameHeaderEncoder } from '../../codecs/generated/storage/index.js';
 import { crc32c, crc32cAligned, crc32cInt32, crc32cWhole } from '../util/crc32c.js';
 import { ErrorCode, VcrError } from '../util/errors.js';
 import type { Catalog } from './catalog.js';
 import { writeHeaderOnlyFrame } from './frame.js';
 import { storageError } from './io-errors.js';
-import { FRAME_HEADER_LENGTH, FrameType } from './layout.js';
+import { FRAME_HEADER_LENGTH, FrameOffset, FrameType } from './layout.js';
 import type { MetadataFile } from './metadata-file.js';
 import { syncMapping, type SegmentFiles } from './segment-files.js';
 import type { TimeIndex } from './time-index.js';
@@ -39,7 +40,7 @@ export class RecordingWriter {
   private failure: VcrError | undefined;
   private seg!: Buffer;
   private words!: Int32Array;
-  private longs!: BigInt64Array;
+  private readonly frameHeader = new EventFrameHeaderEncoder();
   private segBase = 0;
   private offset = 0;
   private syncedOffset = 0;
@@ -111,25 +112,22 @@ export class RecordingWriter {
     if (this.offset + aligned > this.segmentLength) this.roll();
     const o = this.offset;
     const seg = this.seg;
-    // typed-array stores into the mapping: frames are 8-aligned, the mapping page-aligned
     const w32 = this.words;
-    const w64 = this.longs;
-    w32[(o + 4) >> 2] = FrameType.DATA; // type DATA, flags 0
-    w64[(o + 8) >> 3] = utcNs;
-    w64[(o + 16) >> 3] = monoNs;
-    w64[(o + 24) >> 3] = 0n; // crc and reserved
+    this.frameHeader.wrap(seg, o).frameType(FrameType.DATA).flags(0).utcNs(utcNs).monoNs(monoNs).crc32c(0).reserved(0);
     seg.set(len === buf.length && off === 0 ? buf : buf.subarray(off, off + len), o + FRAME_HEADER_LENGTH);
+    let crc: number;
     if (len < 384) {
-      w32[(o + 24) >> 2] = crc32cAligned(w32, seg, o + 4, FRAME_HEADER_LENGTH - 4 + len, crc32cInt32(frameLength));
+      crc = crc32cAligned(w32, seg, o + 4, FRAME_HEADER_LENGTH - 4 + len, crc32cInt32(frameLength));
     } else {
       // long payloads: native CRC over the caller's bytes (identical to the copy), no subarray when whole
       const h = crc32cAligned(w32, seg, o + 4, FRAME_HEADER_LENGTH - 4, crc32cInt32(frameLength));
-      w32[(o + 24) >> 2] = off === 0 && len === buf.length ? crc32cWhole(buf, h) : crc32c(buf, off, len, h);
+      crc = off === 0 && len === buf.length ? crc32cWhole(buf, h) : crc32c(buf, off, len, h);
     }
+    this.frameHeader.crc32c(crc);
     // the length goes last; x86-64 keeps stores in program order (TSO) and V8 does not reorder
-    // typed-array stores, so a plain store publishes the frame; elsewhere use a fenced store
-    if (TSO) w32[o >> 2] = frameLength;
-    else Atomics.store(w32, o >> 2, frameLength);
+    // stores to memory, so a plain store publishes the frame; elsewhere use a fenced store
+    if (TSO) this.frameHeader.frameLength(frameLength);
+    else Atomics.store(w32, (o + FrameOffset.LENGTH) >> 2, frameLength);
     const position = this.segBase + o;
     this.offset = o + aligned;
     this.lastUtc = utcNs;
@@ -264,7 +262,6 @@ export class RecordingWriter {
     const seg = premapped ?? this.files.map(base, true, true);
     this.seg = seg;
     this.words = new Int32Array(seg.buffer, seg.byteOffset, seg.length >>> 2);
-    this.longs = new BigInt64Array(seg.buffer, seg.byteOffset, seg.length >>> 3);
   }
 
   private notActive(): VcrError {

@@ -83,8 +83,8 @@ export function loadRecording(dir: string, catalog: Catalog, slot: CatalogSlot, 
       scanForward(cache, from, {
         verifyCrc: false,
         limit: scan.end,
-        onFrame: (type, pos, buf, off) => {
-          if (type !== FrameType.PADDING) index!.onFrame(buf.readBigInt64LE(off + 8), pos);
+        onFrame: (type, pos, _buf, _off, _length, utcNs) => {
+          if (type !== FrameType.PADDING) index!.onFrame(utcNs, pos);
         },
       });
     }
@@ -126,8 +126,8 @@ export function rebuildIndex(cache: SegmentCache, d: RecordingDescriptor, stride
   scanForward(cache, d.startPosition, {
     verifyCrc: false,
     limit: d.stopPosition,
-    onFrame: (type, pos, buf, off) => {
-      if (type !== FrameType.PADDING) index.onFrame(buf.readBigInt64LE(off + 8), pos);
+    onFrame: (type, pos, _buf, _off, _length, utcNs) => {
+      if (type !== FrameType.PADDING) index.onFrame(utcNs, pos);
     },
   });
   return index;

@@ -4,8 +4,9 @@
  * walks frame by frame from a position and stops at the first frame that is not completely
  * and correctly written.
  */
+import { EventFrameHeaderDecoder } from '../../codecs/generated/storage/index.js';
 import { FrameStatus, checkFrame, type FrameStatusValue } from './frame.js';
-import { FrameOffset, FrameType, alignFrame } from './layout.js';
+import { FrameType, alignFrame } from './layout.js';
 import type { SegmentSource } from './segment-cache.js';
 
 export interface ScanResult {
@@ -18,7 +19,10 @@ export interface ScanResult {
   stoppedBy: FrameStatusValue | 'missing' | 'limit';
 }
 
-export type ScanVisitor = (type: number, position: number, buf: Buffer, offset: number, length: number) => void;
+/** Sees every good frame: its type, position, where it lies, its length and its UTC time. */
+export type ScanVisitor = (type: number, position: number, buf: Buffer, offset: number, length: number, utcNs: bigint) => void;
+
+const header = new EventFrameHeaderDecoder();
 
 export function scanForward(
   source: SegmentSource,
@@ -54,14 +58,16 @@ export function scanForward(
       stoppedBy = status;
       break;
     }
-    const length = seg.readInt32LE(off);
-    const type = seg.readUInt16LE(off + FrameOffset.TYPE);
-    opts.onFrame?.(type, pos, seg, off, length);
+    const h = header.wrap(seg, off);
+    const length = h.frameLength();
+    const type = h.frameType();
+    const utcNs = h.utcNs();
     if (type === FrameType.DATA) {
       dataFrames++;
-      lastUtcNs = seg.readBigInt64LE(off + FrameOffset.UTC);
-      lastMonoNs = seg.readBigInt64LE(off + FrameOffset.MONO);
+      lastUtcNs = utcNs;
+      lastMonoNs = h.monoNs();
     }
+    opts.onFrame?.(type, pos, seg, off, length, utcNs);
     pos += alignFrame(length);
   }
   return { end: pos, dataFrames, lastUtcNs, lastMonoNs, stoppedBy };

@@ -5,20 +5,29 @@
  * finds the last entry before a time and a scan of at most one stride finds the frame.
  * The whole index is held in memory (16 bytes per stride: 8 MB for 2 GB at 4 KiB); the
  * file is appended at commit and rebuilt from the segments when missing or damaged.
+ * In memory the entries are kept in their file encoding (TimeIndexEntry flyweights over one
+ * growing buffer), so a flush writes the buffer's bytes as they are.
  */
 import { closeSync, fsyncSync, ftruncateSync, openSync, readFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
+import {
+  MessageHeaderDecoder,
+  MessageHeaderEncoder,
+  TimeIndexEntryDecoder,
+  TimeIndexEntryEncoder,
+  TimeIndexHeaderDecoder,
+  TimeIndexHeaderEncoder,
+} from '../../codecs/generated/storage/index.js';
 import { ErrorCode, VcrError } from '../util/errors.js';
 import { storageError, writeFully } from './io-errors.js';
 import {
   FRAME_ALIGNMENT,
-  TIME_INDEX_BLOCK_LENGTH,
+  MESSAGE_HEADER_LENGTH,
+  SCHEMA_ID,
   TIME_INDEX_ENTRY_LENGTH,
   TIME_INDEX_HEADER_LENGTH,
   TemplateId,
   timeIndexFileName,
-  writeMessageHeader,
-  SCHEMA_ID,
 } from './layout.js';
 
 export function timeIndexPath(dir: string, recordingId: number): string {
@@ -26,8 +35,10 @@ export function timeIndexPath(dir: string, recordingId: number): string {
 }
 
 export class TimeIndex {
-  /** Interleaved [utc0, pos0, utc1, pos1, ...]. */
-  private entries: BigInt64Array;
+  /** Encoded TimeIndexEntry records, back to back, as in the file after its header. */
+  private entries: Buffer;
+  private readonly entryEncoder = new TimeIndexEntryEncoder();
+  private readonly entryDecoder = new TimeIndexEntryDecoder();
   private count = 0;
   private flushed = 0;
   private lastStride = -1;
@@ -39,7 +50,7 @@ export class TimeIndex {
     readonly stride: number,
     capacity = 1024,
   ) {
-    this.entries = new BigInt64Array(capacity * 2);
+    this.entries = Buffer.alloc(Math.max(1, capacity) * TIME_INDEX_ENTRY_LENGTH);
   }
 
   get length(): number {
@@ -47,11 +58,11 @@ export class TimeIndex {
   }
 
   utcAt(i: number): bigint {
-    return this.entries[i * 2]!;
+    return this.entryDecoder.wrap(this.entries, i * TIME_INDEX_ENTRY_LENGTH).utcNs();
   }
 
   positionAt(i: number): number {
-    return Number(this.entries[i * 2 + 1]!);
+    return Number(this.entryDecoder.wrap(this.entries, i * TIME_INDEX_ENTRY_LENGTH).position());
   }
 
   /** Called for every appended frame; records it if it is the first in a new stride. */
@@ -59,35 +70,41 @@ export class TimeIndex {
     const s = Math.floor(position / this.stride);
     if (s === this.lastStride) return;
     this.lastStride = s;
-    if (this.count * 2 === this.entries.length) {
-      const bigger = new BigInt64Array(this.entries.length * 2);
-      bigger.set(this.entries);
+    this.put(this.count, utcNs, BigInt(position));
+    this.count++;
+  }
+
+  private put(i: number, utcNs: bigint, position: bigint): void {
+    const at = i * TIME_INDEX_ENTRY_LENGTH;
+    if (at === this.entries.length) {
+      const bigger = Buffer.alloc(this.entries.length * 2);
+      this.entries.copy(bigger);
       this.entries = bigger;
     }
-    this.entries[this.count * 2] = utcNs;
-    this.entries[this.count * 2 + 1] = BigInt(position);
-    this.count++;
+    this.entryEncoder.wrap(this.entries, at).utcNs(utcNs).position(position);
   }
 
   /** Position of the last entry whose UTC is strictly before `utcNs`, or -1. */
   floorBefore(utcNs: bigint): number {
+    const d = this.entryDecoder;
+    const entries = this.entries;
     let lo = 0;
     let hi = this.count - 1;
     let found = -1;
     while (lo <= hi) {
       const mid = (lo + hi) >>> 1;
-      if (this.entries[mid * 2]! < utcNs) {
+      if (d.wrap(entries, mid * TIME_INDEX_ENTRY_LENGTH).utcNs() < utcNs) {
         found = mid;
         lo = mid + 1;
       } else hi = mid - 1;
     }
-    return found < 0 ? -1 : Number(this.entries[found * 2 + 1]!);
+    return found < 0 ? -1 : this.positionAt(found);
   }
 
   /** Drops entries at or after `position` (recovery cut a torn tail there). */
   truncateFrom(position: number): void {
     let n = this.count;
-    while (n > 0 && Number(this.entries[(n - 1) * 2 + 1]!) >= position) n--;
+    while (n > 0 && this.positionAt(n - 1) >= position) n--;
     this.count = n;
     this.flushed = Math.min(this.flushed, n);
     this.truncatePending = true;
@@ -98,10 +115,8 @@ export class TimeIndex {
   filter(keep: (position: number) => boolean): number {
     let w = 0;
     for (let r = 0; r < this.count; r++) {
-      const p = Number(this.entries[r * 2 + 1]!);
-      if (!keep(p)) continue;
-      this.entries[w * 2] = this.entries[r * 2]!;
-      this.entries[w * 2 + 1] = this.entries[r * 2 + 1]!;
+      if (!keep(this.positionAt(r))) continue;
+      if (w !== r) this.entries.copy(this.entries, w * TIME_INDEX_ENTRY_LENGTH, r * TIME_INDEX_ENTRY_LENGTH, (r + 1) * TIME_INDEX_ENTRY_LENGTH);
       w++;
     }
     const removed = this.count - w;
@@ -125,8 +140,8 @@ export class TimeIndex {
       this.truncatePending = false;
     }
     if (this.flushed === this.count) return;
-    const bytes = Buffer.from(this.entries.buffer, this.flushed * TIME_INDEX_ENTRY_LENGTH, (this.count - this.flushed) * TIME_INDEX_ENTRY_LENGTH);
-    writeFully(fd, bytes, 0, bytes.length, TIME_INDEX_HEADER_LENGTH + this.flushed * TIME_INDEX_ENTRY_LENGTH);
+    const from = this.flushed * TIME_INDEX_ENTRY_LENGTH;
+    writeFully(fd, this.entries, from, this.count * TIME_INDEX_ENTRY_LENGTH - from, TIME_INDEX_HEADER_LENGTH + from);
     this.flushed = this.count;
     if (sync) fsyncSync(fd);
   }
@@ -134,12 +149,12 @@ export class TimeIndex {
   /** Writes the whole index to `dir` atomically (temp + fsync + rename). */
   writeAll(dir: string): void {
     const path = timeIndexPath(dir, this.recordingId);
-    const body = Buffer.from(this.entries.buffer, 0, this.count * TIME_INDEX_ENTRY_LENGTH);
+    const bodyLength = this.count * TIME_INDEX_ENTRY_LENGTH;
     let fd = -1;
     try {
       fd = openSync(`${path}.tmp`, 'w');
       writeFully(fd, encodeHeader(this.recordingId, this.stride), 0, TIME_INDEX_HEADER_LENGTH, 0);
-      if (body.length > 0) writeFully(fd, body, 0, body.length, TIME_INDEX_HEADER_LENGTH);
+      if (bodyLength > 0) writeFully(fd, this.entries, 0, bodyLength, TIME_INDEX_HEADER_LENGTH);
       fsyncSync(fd);
       closeSync(fd);
       fd = -1;
@@ -180,19 +195,20 @@ export class TimeIndex {
       return bad('missing');
     }
     if (buf.length < TIME_INDEX_HEADER_LENGTH) bad('truncated header');
-    if (buf.readUInt16LE(2) !== TemplateId.TIME_INDEX_HEADER || buf.readUInt16LE(4) !== SCHEMA_ID) bad('bad header record');
-    if (Number(buf.readBigInt64LE(8)) !== recordingId) bad('belongs to another recording');
-    if (buf.readInt32LE(16) !== stride) bad('stride differs');
-    if (buf.readInt32LE(20) !== TIME_INDEX_ENTRY_LENGTH || buf.readInt32LE(24) !== TIME_INDEX_HEADER_LENGTH) bad('bad entry layout');
+    const mh = new MessageHeaderDecoder().wrap(buf, 0);
+    if (mh.templateId() !== TemplateId.TIME_INDEX_HEADER || mh.schemaId() !== SCHEMA_ID) bad('bad header record');
+    const h = new TimeIndexHeaderDecoder().wrap(buf, MESSAGE_HEADER_LENGTH, TimeIndexHeaderDecoder.BLOCK_LENGTH, mh.version());
+    if (Number(h.recordingId()) !== recordingId) bad('belongs to another recording');
+    if (h.strideBytes() !== stride) bad('stride differs');
+    if (h.entryLength() !== TIME_INDEX_ENTRY_LENGTH || h.entriesOffset() !== TIME_INDEX_HEADER_LENGTH) bad('bad entry layout');
     const n = Math.floor((buf.length - TIME_INDEX_HEADER_LENGTH) / TIME_INDEX_ENTRY_LENGTH);
     const idx = new TimeIndex(recordingId, stride, Math.max(1024, n));
-    const copy = new Uint8Array(idx.entries.buffer, 0, n * TIME_INDEX_ENTRY_LENGTH);
-    copy.set(buf.subarray(TIME_INDEX_HEADER_LENGTH, TIME_INDEX_HEADER_LENGTH + n * TIME_INDEX_ENTRY_LENGTH));
+    buf.copy(idx.entries, 0, TIME_INDEX_HEADER_LENGTH, TIME_INDEX_HEADER_LENGTH + n * TIME_INDEX_ENTRY_LENGTH);
     let prevUtc = -(1n << 63n);
     let prevStride = -1;
     for (let i = 0; i < n; i++) {
-      const utc = idx.entries[i * 2]!;
-      const p = Number(idx.entries[i * 2 + 1]!);
+      const utc = idx.utcAt(i);
+      const p = idx.positionAt(i);
       const s = Math.floor(p / stride);
       if (p % FRAME_ALIGNMENT !== 0 || p < 0 || p >= limitPosition) bad(`entry ${i} position ${p} out of range`);
       if (s <= prevStride) bad(`entry ${i} out of order`);
@@ -209,10 +225,12 @@ export class TimeIndex {
 
 function encodeHeader(recordingId: number, stride: number): Buffer {
   const h = Buffer.alloc(TIME_INDEX_HEADER_LENGTH);
-  writeMessageHeader(h, 0, TIME_INDEX_BLOCK_LENGTH, TemplateId.TIME_INDEX_HEADER);
-  h.writeBigInt64LE(BigInt(recordingId), 8);
-  h.writeInt32LE(stride, 16);
-  h.writeInt32LE(TIME_INDEX_ENTRY_LENGTH, 20);
-  h.writeInt32LE(TIME_INDEX_HEADER_LENGTH, 24);
+  new TimeIndexHeaderEncoder()
+    .wrapAndApplyHeader(h, 0, new MessageHeaderEncoder())
+    .recordingId(BigInt(recordingId))
+    .strideBytes(stride)
+    .entryLength(TIME_INDEX_ENTRY_LENGTH)
+    .entriesOffset(TIME_INDEX_HEADER_LENGTH)
+    .reserved(0);
   return h;
 }

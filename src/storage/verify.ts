@@ -9,7 +9,8 @@ import { readdirSync } from 'node:fs';
 import { ErrorCode, type ErrorCodeValue } from '../util/errors.js';
 import { Catalog, slotOffset } from './catalog.js';
 import { FrameStatus, checkFrame, frameStatusText } from './frame.js';
-import { CATALOG_FILE, FRAME_HEADER_LENGTH, FrameOffset, FrameType, SEGMENT_FILE_PATTERN, alignFrame, isValidSegmentLength, metadataFileName, segmentFileName, timeIndexFileName } from './layout.js';
+import { EventFrameHeaderDecoder } from '../../codecs/generated/storage/index.js';
+import { CATALOG_FILE, FRAME_HEADER_LENGTH, FrameType, SEGMENT_FILE_PATTERN, TIME_INDEX_ENTRY_LENGTH, TIME_INDEX_HEADER_LENGTH, alignFrame, isValidSegmentLength, metadataFileName, segmentFileName, timeIndexFileName } from './layout.js';
 import { readMetadata } from './metadata-file.js';
 import { SegmentFiles } from './segment-files.js';
 import { TimeIndex } from './time-index.js';
@@ -38,6 +39,7 @@ export interface VerifyProgress {
 }
 
 const ZEROS = Buffer.alloc(64 * 1024);
+const header = new EventFrameHeaderDecoder();
 
 function firstNonZero(buf: Buffer, from: number, to: number): number {
   for (let at = from; at < to; at += ZEROS.length) {
@@ -107,7 +109,7 @@ function verifyRecording(dir: string, d: RecordingDescriptor, files: SegmentFile
     while (index && nextEntry < index.length && index.positionAt(nextEntry) <= pos) {
       const ep = index.positionAt(nextEntry);
       if (ep < pos || frameUtc === undefined || index.utcAt(nextEntry) !== frameUtc) {
-        problem(timeIndexFileName(id), 64 + nextEntry * 16, ep, ErrorCode.CORRUPT_INDEX, `entry ${nextEntry} (position ${ep}) does not match a frame`);
+        problem(timeIndexFileName(id), TIME_INDEX_HEADER_LENGTH + nextEntry * TIME_INDEX_ENTRY_LENGTH, ep, ErrorCode.CORRUPT_INDEX, `entry ${nextEntry} (position ${ep}) does not match a frame`);
       }
       nextEntry++;
     }
@@ -155,9 +157,10 @@ function verifyRecording(dir: string, d: RecordingDescriptor, files: SegmentFile
         problem(name, off, base + off, ErrorCode.CORRUPT_SEGMENT, frameStatusText(st));
         return;
       }
-      const length = seg.readInt32LE(off);
-      const type = seg.readUInt16LE(off + FrameOffset.TYPE);
-      const utc = seg.readBigInt64LE(off + FrameOffset.UTC);
+      const h = header.wrap(seg, off);
+      const length = h.frameLength();
+      const type = h.frameType();
+      const utc = h.utcNs();
       const next = off + alignFrame(length);
       const zeroFrom = type === FrameType.DATA ? off + length : off + FRAME_HEADER_LENGTH;
       const nz = firstNonZero(seg, zeroFrom, next);

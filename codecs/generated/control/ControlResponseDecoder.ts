@@ -2,7 +2,7 @@
 import { ControlResponseCode } from './ControlResponseCode.js';
 import { ErrorCode } from './ErrorCode.js';
 import { MessageHeaderDecoder } from './MessageHeaderDecoder.js';
-import { EMPTY_BUFFER, EMPTY_VIEW, type SbeCursor, bufferOf, checkLimit, getInt64, getText, viewOf } from './SbeRuntime.js';
+import { EMPTY_BUFFER, EMPTY_VIEW, type SbeCursor, bufferOf, checkLimit, getInt64LE, getText, viewOf } from './SbeRuntime.js';
 
 /** The one final answer to every request */
 export class ControlResponseDecoder implements SbeCursor {
@@ -21,17 +21,19 @@ export class ControlResponseDecoder implements SbeCursor {
   _actingVersion = 0;
 
   wrap(buffer: Uint8Array, offset: number, actingBlockLength: number, actingVersion: number): this {
-    if (buffer !== this._src) {
-      this._src = buffer;
-      this._buf = bufferOf(buffer);
-      this._view = viewOf(buffer);
-    }
+    if (buffer !== this._src) this._attach(buffer);
     this._offset = offset;
     this._actingBlockLength = actingBlockLength;
     this._actingVersion = actingVersion;
     this._limit = offset + actingBlockLength;
     checkLimit(this._buf, this._limit, 'ControlResponse');
     return this;
+  }
+
+  _attach(buffer: Uint8Array): void {
+    this._src = buffer;
+    this._buf = bufferOf(buffer);
+    this._view = viewOf(buffer);
   }
 
   /** Reads the header at offset (its blockLength and version become the acting values), then wraps the message after it. */
@@ -61,7 +63,7 @@ export class ControlResponseDecoder implements SbeCursor {
   static controlSessionIdMinValue(): bigint { return -9223372036854775807n; }
   static controlSessionIdMaxValue(): bigint { return 9223372036854775807n; }
   controlSessionId(): bigint {
-    return getInt64(this._buf, this._offset + 0, true);
+    return getInt64LE(this._view, this._offset + 0);
   }
 
   static correlationIdId(): number { return 2; }
@@ -70,7 +72,7 @@ export class ControlResponseDecoder implements SbeCursor {
   static correlationIdMinValue(): bigint { return -9223372036854775807n; }
   static correlationIdMaxValue(): bigint { return 9223372036854775807n; }
   correlationId(): bigint {
-    return getInt64(this._buf, this._offset + 8, true);
+    return getInt64LE(this._view, this._offset + 8);
   }
 
   static relevantIdId(): number { return 3; }
@@ -79,7 +81,7 @@ export class ControlResponseDecoder implements SbeCursor {
   static relevantIdMinValue(): bigint { return -9223372036854775807n; }
   static relevantIdMaxValue(): bigint { return 9223372036854775807n; }
   relevantId(): bigint {
-    return getInt64(this._buf, this._offset + 16, true);
+    return getInt64LE(this._view, this._offset + 16);
   }
 
   static codeId(): number { return 4; }
@@ -120,7 +122,7 @@ export class ControlResponseDecoder implements SbeCursor {
     const at = pos + 2;
     checkLimit(this._buf, at + length, 'errorMessage');
     root._limit = at + length;
-    return getText(this._buf, at, at + length, 'utf8');
+    return getText(this._buf, this._view, at, at + length, 'utf8');
   }
   /** Copies the bytes (as many as fit in dst) and moves past them; returns the count copied. */
   getErrorMessage(dst: Uint8Array, dstOffset: number): number {

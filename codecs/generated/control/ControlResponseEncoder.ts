@@ -2,7 +2,7 @@
 import { ControlResponseCode } from './ControlResponseCode.js';
 import { ErrorCode } from './ErrorCode.js';
 import { MessageHeaderEncoder } from './MessageHeaderEncoder.js';
-import { EMPTY_BUFFER, EMPTY_VIEW, type SbeCursor, bufferOf, checkLimit, putVarData, setInt64, viewOf } from './SbeRuntime.js';
+import { EMPTY_BUFFER, EMPTY_VIEW, type SbeCursor, bufferOf, checkLimit, putVarData, setInt64LE, viewOf } from './SbeRuntime.js';
 
 /** The one final answer to every request */
 export class ControlResponseEncoder implements SbeCursor {
@@ -19,15 +19,17 @@ export class ControlResponseEncoder implements SbeCursor {
   _limit = 0;
 
   wrap(buffer: Uint8Array, offset: number): this {
-    if (buffer !== this._src) {
-      this._src = buffer;
-      this._buf = bufferOf(buffer);
-      this._view = viewOf(buffer);
-    }
+    if (buffer !== this._src) this._attach(buffer);
     this._offset = offset;
     this._limit = offset + 31;
     checkLimit(this._buf, this._limit, 'ControlResponse');
     return this;
+  }
+
+  _attach(buffer: Uint8Array): void {
+    this._src = buffer;
+    this._buf = bufferOf(buffer);
+    this._view = viewOf(buffer);
   }
 
   /** Writes the message header at offset, then wraps the message right after it. */
@@ -47,7 +49,7 @@ export class ControlResponseEncoder implements SbeCursor {
   static controlSessionIdMinValue(): bigint { return -9223372036854775807n; }
   static controlSessionIdMaxValue(): bigint { return 9223372036854775807n; }
   controlSessionId(value: bigint): this {
-    setInt64(this._buf, this._offset + 0, value, true);
+    setInt64LE(this._view, this._offset + 0, value);
     return this;
   }
 
@@ -57,7 +59,7 @@ export class ControlResponseEncoder implements SbeCursor {
   static correlationIdMinValue(): bigint { return -9223372036854775807n; }
   static correlationIdMaxValue(): bigint { return 9223372036854775807n; }
   correlationId(value: bigint): this {
-    setInt64(this._buf, this._offset + 8, value, true);
+    setInt64LE(this._view, this._offset + 8, value);
     return this;
   }
 
@@ -67,7 +69,7 @@ export class ControlResponseEncoder implements SbeCursor {
   static relevantIdMinValue(): bigint { return -9223372036854775807n; }
   static relevantIdMaxValue(): bigint { return 9223372036854775807n; }
   relevantId(value: bigint): this {
-    setInt64(this._buf, this._offset + 16, value, true);
+    setInt64LE(this._view, this._offset + 16, value);
     return this;
   }
 

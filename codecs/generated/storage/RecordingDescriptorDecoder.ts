@@ -3,7 +3,7 @@ import { BooleanType } from './BooleanType.js';
 import { DescriptorState } from './DescriptorState.js';
 import { MessageHeaderDecoder } from './MessageHeaderDecoder.js';
 import { RecordingLifecycle } from './RecordingLifecycle.js';
-import { EMPTY_BUFFER, EMPTY_VIEW, type SbeCursor, bufferOf, checkLimit, getInt64, getText, viewOf } from './SbeRuntime.js';
+import { EMPTY_BUFFER, EMPTY_VIEW, type SbeCursor, bufferOf, checkLimit, getInt64LE, getText, viewOf } from './SbeRuntime.js';
 
 /** One 4096-byte catalog slot, at headerLength + recordingId * 4096 */
 export class RecordingDescriptorDecoder implements SbeCursor {
@@ -23,17 +23,19 @@ export class RecordingDescriptorDecoder implements SbeCursor {
   private readonly _aliases = new RecordingDescriptorAliasesDecoder();
 
   wrap(buffer: Uint8Array, offset: number, actingBlockLength: number, actingVersion: number): this {
-    if (buffer !== this._src) {
-      this._src = buffer;
-      this._buf = bufferOf(buffer);
-      this._view = viewOf(buffer);
-    }
+    if (buffer !== this._src) this._attach(buffer);
     this._offset = offset;
     this._actingBlockLength = actingBlockLength;
     this._actingVersion = actingVersion;
     this._limit = offset + actingBlockLength;
     checkLimit(this._buf, this._limit, 'RecordingDescriptor');
     return this;
+  }
+
+  _attach(buffer: Uint8Array): void {
+    this._src = buffer;
+    this._buf = bufferOf(buffer);
+    this._view = viewOf(buffer);
   }
 
   /** Reads the header at offset (its blockLength and version become the acting values), then wraps the message after it. */
@@ -94,7 +96,7 @@ export class RecordingDescriptorDecoder implements SbeCursor {
   static recordingIdMinValue(): bigint { return -9223372036854775807n; }
   static recordingIdMaxValue(): bigint { return 9223372036854775807n; }
   recordingId(): bigint {
-    return getInt64(this._buf, this._offset + 8, true);
+    return getInt64LE(this._view, this._offset + 8);
   }
 
   static startPositionId(): number { return 6; }
@@ -103,7 +105,7 @@ export class RecordingDescriptorDecoder implements SbeCursor {
   static startPositionMinValue(): bigint { return -9223372036854775807n; }
   static startPositionMaxValue(): bigint { return 9223372036854775807n; }
   startPosition(): bigint {
-    return getInt64(this._buf, this._offset + 16, true);
+    return getInt64LE(this._view, this._offset + 16);
   }
 
   static stopPositionId(): number { return 7; }
@@ -112,7 +114,7 @@ export class RecordingDescriptorDecoder implements SbeCursor {
   static stopPositionMinValue(): bigint { return -9223372036854775807n; }
   static stopPositionMaxValue(): bigint { return 9223372036854775807n; }
   stopPosition(): bigint {
-    return getInt64(this._buf, this._offset + 24, true);
+    return getInt64LE(this._view, this._offset + 24);
   }
 
   static startUtcNsId(): number { return 8; }
@@ -121,7 +123,7 @@ export class RecordingDescriptorDecoder implements SbeCursor {
   static startUtcNsMinValue(): bigint { return -9223372036854775807n; }
   static startUtcNsMaxValue(): bigint { return 9223372036854775807n; }
   startUtcNs(): bigint {
-    return getInt64(this._buf, this._offset + 32, true);
+    return getInt64LE(this._view, this._offset + 32);
   }
 
   static stopUtcNsId(): number { return 9; }
@@ -130,7 +132,7 @@ export class RecordingDescriptorDecoder implements SbeCursor {
   static stopUtcNsMinValue(): bigint { return -9223372036854775807n; }
   static stopUtcNsMaxValue(): bigint { return 9223372036854775807n; }
   stopUtcNs(): bigint {
-    return getInt64(this._buf, this._offset + 40, true);
+    return getInt64LE(this._view, this._offset + 40);
   }
 
   static startMonoNsId(): number { return 10; }
@@ -139,7 +141,7 @@ export class RecordingDescriptorDecoder implements SbeCursor {
   static startMonoNsMinValue(): bigint { return -9223372036854775807n; }
   static startMonoNsMaxValue(): bigint { return 9223372036854775807n; }
   startMonoNs(): bigint {
-    return getInt64(this._buf, this._offset + 48, true);
+    return getInt64LE(this._view, this._offset + 48);
   }
 
   static stopMonoNsId(): number { return 11; }
@@ -148,7 +150,7 @@ export class RecordingDescriptorDecoder implements SbeCursor {
   static stopMonoNsMinValue(): bigint { return -9223372036854775807n; }
   static stopMonoNsMaxValue(): bigint { return 9223372036854775807n; }
   stopMonoNs(): bigint {
-    return getInt64(this._buf, this._offset + 56, true);
+    return getInt64LE(this._view, this._offset + 56);
   }
 
   static eventCountId(): number { return 12; }
@@ -157,7 +159,7 @@ export class RecordingDescriptorDecoder implements SbeCursor {
   static eventCountMinValue(): bigint { return -9223372036854775807n; }
   static eventCountMaxValue(): bigint { return 9223372036854775807n; }
   eventCount(): bigint {
-    return getInt64(this._buf, this._offset + 64, true);
+    return getInt64LE(this._view, this._offset + 64);
   }
 
   static segmentLengthId(): number { return 13; }
@@ -215,7 +217,7 @@ export class RecordingDescriptorDecoder implements SbeCursor {
     const at = pos + 2;
     checkLimit(this._buf, at + length, 'channel');
     root._limit = at + length;
-    return getText(this._buf, at, at + length, 'utf8');
+    return getText(this._buf, this._view, at, at + length, 'utf8');
   }
   /** Copies the bytes (as many as fit in dst) and moves past them; returns the count copied. */
   getChannel(dst: Uint8Array, dstOffset: number): number {
@@ -255,7 +257,7 @@ export class RecordingDescriptorDecoder implements SbeCursor {
     const at = pos + 2;
     checkLimit(this._buf, at + length, 'source');
     root._limit = at + length;
-    return getText(this._buf, at, at + length, 'utf8');
+    return getText(this._buf, this._view, at, at + length, 'utf8');
   }
   /** Copies the bytes (as many as fit in dst) and moves past them; returns the count copied. */
   getSource(dst: Uint8Array, dstOffset: number): number {
@@ -372,7 +374,7 @@ export class RecordingDescriptorAliasesDecoder {
     const at = pos + 2;
     checkLimit(this._buf, at + length, 'alias');
     root._limit = at + length;
-    return getText(this._buf, at, at + length, 'utf8');
+    return getText(this._buf, this._view, at, at + length, 'utf8');
   }
   /** Copies the bytes (as many as fit in dst) and moves past them; returns the count copied. */
   getAlias(dst: Uint8Array, dstOffset: number): number {

@@ -3,7 +3,7 @@ import { BooleanType } from './BooleanType.js';
 import { DescriptorState } from './DescriptorState.js';
 import { MessageHeaderEncoder } from './MessageHeaderEncoder.js';
 import { RecordingLifecycle } from './RecordingLifecycle.js';
-import { EMPTY_BUFFER, EMPTY_VIEW, type SbeCursor, bufferOf, checkLimit, putVarData, setInt64, viewOf } from './SbeRuntime.js';
+import { EMPTY_BUFFER, EMPTY_VIEW, type SbeCursor, bufferOf, checkLimit, putVarData, setInt64LE, viewOf } from './SbeRuntime.js';
 
 /** recording-ID.meta (4096 bytes, mapped): the live duplicate of the descriptor; stopPosition/stopUtcNs/stopMonoNs hold the last committed values while recording */
 export class RecordingMetadataEncoder implements SbeCursor {
@@ -21,15 +21,17 @@ export class RecordingMetadataEncoder implements SbeCursor {
   private readonly _aliases = new RecordingMetadataAliasesEncoder();
 
   wrap(buffer: Uint8Array, offset: number): this {
-    if (buffer !== this._src) {
-      this._src = buffer;
-      this._buf = bufferOf(buffer);
-      this._view = viewOf(buffer);
-    }
+    if (buffer !== this._src) this._attach(buffer);
     this._offset = offset;
     this._limit = offset + 80;
     checkLimit(this._buf, this._limit, 'RecordingMetadata');
     return this;
+  }
+
+  _attach(buffer: Uint8Array): void {
+    this._src = buffer;
+    this._buf = bufferOf(buffer);
+    this._view = viewOf(buffer);
   }
 
   /** Writes the message header at offset, then wraps the message right after it. */
@@ -84,7 +86,7 @@ export class RecordingMetadataEncoder implements SbeCursor {
   static recordingIdMinValue(): bigint { return -9223372036854775807n; }
   static recordingIdMaxValue(): bigint { return 9223372036854775807n; }
   recordingId(value: bigint): this {
-    setInt64(this._buf, this._offset + 8, value, true);
+    setInt64LE(this._view, this._offset + 8, value);
     return this;
   }
 
@@ -94,7 +96,7 @@ export class RecordingMetadataEncoder implements SbeCursor {
   static startPositionMinValue(): bigint { return -9223372036854775807n; }
   static startPositionMaxValue(): bigint { return 9223372036854775807n; }
   startPosition(value: bigint): this {
-    setInt64(this._buf, this._offset + 16, value, true);
+    setInt64LE(this._view, this._offset + 16, value);
     return this;
   }
 
@@ -104,7 +106,7 @@ export class RecordingMetadataEncoder implements SbeCursor {
   static stopPositionMinValue(): bigint { return -9223372036854775807n; }
   static stopPositionMaxValue(): bigint { return 9223372036854775807n; }
   stopPosition(value: bigint): this {
-    setInt64(this._buf, this._offset + 24, value, true);
+    setInt64LE(this._view, this._offset + 24, value);
     return this;
   }
 
@@ -114,7 +116,7 @@ export class RecordingMetadataEncoder implements SbeCursor {
   static startUtcNsMinValue(): bigint { return -9223372036854775807n; }
   static startUtcNsMaxValue(): bigint { return 9223372036854775807n; }
   startUtcNs(value: bigint): this {
-    setInt64(this._buf, this._offset + 32, value, true);
+    setInt64LE(this._view, this._offset + 32, value);
     return this;
   }
 
@@ -124,7 +126,7 @@ export class RecordingMetadataEncoder implements SbeCursor {
   static stopUtcNsMinValue(): bigint { return -9223372036854775807n; }
   static stopUtcNsMaxValue(): bigint { return 9223372036854775807n; }
   stopUtcNs(value: bigint): this {
-    setInt64(this._buf, this._offset + 40, value, true);
+    setInt64LE(this._view, this._offset + 40, value);
     return this;
   }
 
@@ -134,7 +136,7 @@ export class RecordingMetadataEncoder implements SbeCursor {
   static startMonoNsMinValue(): bigint { return -9223372036854775807n; }
   static startMonoNsMaxValue(): bigint { return 9223372036854775807n; }
   startMonoNs(value: bigint): this {
-    setInt64(this._buf, this._offset + 48, value, true);
+    setInt64LE(this._view, this._offset + 48, value);
     return this;
   }
 
@@ -144,7 +146,7 @@ export class RecordingMetadataEncoder implements SbeCursor {
   static stopMonoNsMinValue(): bigint { return -9223372036854775807n; }
   static stopMonoNsMaxValue(): bigint { return 9223372036854775807n; }
   stopMonoNs(value: bigint): this {
-    setInt64(this._buf, this._offset + 56, value, true);
+    setInt64LE(this._view, this._offset + 56, value);
     return this;
   }
 
@@ -154,7 +156,7 @@ export class RecordingMetadataEncoder implements SbeCursor {
   static eventCountMinValue(): bigint { return -9223372036854775807n; }
   static eventCountMaxValue(): bigint { return 9223372036854775807n; }
   eventCount(value: bigint): this {
-    setInt64(this._buf, this._offset + 64, value, true);
+    setInt64LE(this._view, this._offset + 64, value);
     return this;
   }
 

@@ -135,7 +135,7 @@ export function decoderAccessors(ctx: EmitContext, v: ValueSpec): string {
         use(ctx, 'getChars', RUNTIME_FILE);
         use(ctx, 'copyBytes', RUNTIME_FILE);
         const enc = bufferEncoding(t.characterEncoding);
-        out += `${I}${v.name}(): string${gated ? ' | null' : ''} {\n${gate('null')}${I}${I}return getChars(this._buf, ${at}, ${t.length}, '${enc}');\n${I}}\n`;
+        out += `${I}${v.name}(): string${gated ? ' | null' : ''} {\n${gate('null')}${I}${I}return getChars(this._buf, this._view, ${at}, ${t.length}, '${enc}');\n${I}}\n`;
         out += `${I}get${className(v.name)}(dst: Uint8Array, dstOffset: number): number {\n${gate('0')}${I}${I}return copyBytes(this._buf, ${at}, ${t.length}, dst, dstOffset);\n${I}}\n`;
       } else if (t.length === 1) {
         out += `${I}${v.name}(): ${ty} {\n${gate(literal(p, t.nullValue))}${I}${I}return ${getExpr(p, at, le)};\n${I}}\n`;

@@ -43,9 +43,15 @@ export function useFlyweightRuntime(ctx: EmitContext): void {
   for (const s of ['EMPTY_BUFFER', 'EMPTY_VIEW', 'bufferOf', 'viewOf']) ctx.imports.set(s, RUNTIME_FILE);
 }
 
-export const REFRESH_CACHE = `    if (buffer !== this._src) {
-      this._src = buffer;
-      this._buf = bufferOf(buffer);
-      this._view = viewOf(buffer);
-    }
+// The cache refresh is a method of its own, called only when the array changes, so that
+// wrap stays small enough to be inlined.
+export const REFRESH_CACHE = `    if (buffer !== this._src) this._attach(buffer);
+`;
+
+export const ATTACH_METHOD = `  _attach(buffer: Uint8Array): void {
+    this._src = buffer;
+    this._buf = bufferOf(buffer);
+    this._view = viewOf(buffer);
+  }
+
 `;

@@ -6,7 +6,7 @@
  */
 import { type Block, type EncodedType, type Group, type Message, type Schema, type VarData } from '../ir.js';
 import { decoderAccessors, encoderAccessors, staticAccessors, type EmitContext, type ValueSpec } from './accessors.js';
-import { assemble, FLYWEIGHT_FIELDS, newContext, REFRESH_CACHE, useFlyweightRuntime } from './file.js';
+import { assemble, ATTACH_METHOD, FLYWEIGHT_FIELDS, newContext, REFRESH_CACHE, useFlyweightRuntime } from './file.js';
 import { bufferEncoding, className, getExpr, jsdoc, setStmt, stringLiteral } from './naming.js';
 import { RUNTIME_FILE } from './runtime.js';
 
@@ -77,7 +77,7 @@ function varDataAccessors(ctx: EmitContext, d: VarData, side: Side, root: string
   if (gated) out += `${I}${d.name}InActingVersion(): boolean { return this._actingVersion >= ${d.sinceVersion}; }\n`;
   out += `${I}${d.name}Length(): number {\n${gate('0')}${I}${I}return ${getExpr(d.lengthType, `${root}._limit + ${d.lengthOffset}`, le)};\n${I}}\n`;
   const ret = text ? 'string' : 'Uint8Array';
-  const value = text ? `getText(this._buf, at, at + length, '${enc}')` : 'this._buf.subarray(at, at + length)';
+  const value = text ? `getText(this._buf, this._view, at, at + length, '${enc}')` : 'this._buf.subarray(at, at + length)';
   if (text) ctx.imports.set('getText', RUNTIME_FILE);
   out += `${I}/** ${text ? `Decodes the text (${d.characterEncoding})` : 'A view of the bytes in the buffer (not a copy)'} and moves past it. */\n`;
   out += `${I}${d.name}(): ${ret}${gated ? ' | null' : ''} {\n${gate('null')}${prologue}${I}${I}return ${value};\n${I}}\n`;
@@ -175,7 +175,7 @@ export function emitMessage(schema: Schema, header: string, m: Message, side: Si
   body += ctx.members.join('\n') + (ctx.members.length ? '\n' : '') + '\n';
   if (side === 'Encoder') {
     body += `${I}wrap(buffer: Uint8Array, offset: number): this {\n${REFRESH_CACHE}${I}${I}this._offset = offset;\n${I}${I}this._limit = offset + ${m.blockLength};\n`;
-    body += `${I}${I}checkLimit(this._buf, this._limit, '${m.name}');\n${I}${I}return this;\n${I}}\n\n`;
+    body += `${I}${I}checkLimit(this._buf, this._limit, '${m.name}');\n${I}${I}return this;\n${I}}\n\n${ATTACH_METHOD}`;
     body += `${I}/** Writes the message header at offset, then wraps the message right after it. */\n`;
     body += `${I}wrapAndApplyHeader(buffer: Uint8Array, offset: number, header: ${hdrCls}): this {\n`;
     body += `${I}${I}header.wrap(buffer, offset).blockLength(${m.blockLength}).templateId(${m.id}).schemaId(${schema.id}).version(${schema.version});\n`;
@@ -183,7 +183,7 @@ export function emitMessage(schema: Schema, header: string, m: Message, side: Si
   } else {
     body += `${I}wrap(buffer: Uint8Array, offset: number, actingBlockLength: number, actingVersion: number): this {\n${REFRESH_CACHE}`;
     body += `${I}${I}this._offset = offset;\n${I}${I}this._actingBlockLength = actingBlockLength;\n${I}${I}this._actingVersion = actingVersion;\n`;
-    body += `${I}${I}this._limit = offset + actingBlockLength;\n${I}${I}checkLimit(this._buf, this._limit, '${m.name}');\n${I}${I}return this;\n${I}}\n\n`;
+    body += `${I}${I}this._limit = offset + actingBlockLength;\n${I}${I}checkLimit(this._buf, this._limit, '${m.name}');\n${I}${I}return this;\n${I}}\n\n${ATTACH_METHOD}`;
     body += `${I}/** Reads the header at offset (its blockLength and version become the acting values), then wraps the message after it. */\n`;
     body += `${I}wrapAndApplyHeader(buffer: Uint8Array, offset: number, header: ${hdrCls}): this {\n${I}${I}header.wrap(buffer, offset);\n`;
     body += `${I}${I}const templateId = header.templateId();\n`;

@@ -25,24 +25,23 @@ const BIG_ACCESS: Partial<Record<PrimitiveType, string>> = { int64: 'Int64', uin
 
 /**
  * `this._view.getX(at, le)` (no byte order argument for single bytes); 64-bit integers use
- * the runtime's getInt64/getUint64 over the Buffer (`view` names the DataView; the Buffer
- * is the sibling `_buf`).
+ * the runtime's getInt64/getUint64 over the same DataView (`view` names it).
  */
 export function getExpr(p: PrimitiveType, at: string, le: boolean, view = 'this._view'): string {
   const big = BIG_ACCESS[p];
-  if (big !== undefined) return `get${big}(${view.replace(/_view$/, '_buf')}, ${at}, ${le})`;
+  if (big !== undefined) return `get${big}${le ? 'LE' : 'BE'}(${view}, ${at})`;
   return PRIMITIVES[p].size === 1 ? `${view}.get${ACCESS[p]}(${at})` : `${view}.get${ACCESS[p]}(${at}, ${le})`;
 }
 
 export function setStmt(p: PrimitiveType, at: string, value: string, le: boolean, view = 'this._view'): string {
   const big = BIG_ACCESS[p];
-  if (big !== undefined) return `set${big}(${view.replace(/_view$/, '_buf')}, ${at}, ${value}, ${le});`;
+  if (big !== undefined) return `set${big}${le ? 'LE' : 'BE'}(${view}, ${at}, ${value});`;
   return PRIMITIVES[p].size === 1 ? `${view}.set${ACCESS[p]}(${at}, ${value});` : `${view}.set${ACCESS[p]}(${at}, ${value}, ${le});`;
 }
 
 /** Runtime helpers a generated body may call; assemble() imports those it finds. */
 export const RUNTIME_HELPERS = [
-  'getInt64', 'getUint64', 'setInt64', 'setUint64', 'checkLimit', 'getChars', 'putChars', 'copyBytes', 'putBytes',
+  'getInt64LE', 'getInt64BE', 'getUint64LE', 'getUint64BE', 'setInt64LE', 'setInt64BE', 'setUint64LE', 'setUint64BE', 'checkLimit', 'getChars', 'putChars', 'copyBytes', 'putBytes',
   'putVarData', 'getText',
 ];
 

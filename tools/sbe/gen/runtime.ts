@@ -6,6 +6,18 @@
  */
 export const RUNTIME_FILE = 'SbeRuntime';
 
+const SHORT_TEXT = 32;
+const ASCII_CHECK_MAX = 256;
+
+function fromBytesCases(): string {
+  const cases: string[] = [];
+  for (let n = 0; n <= SHORT_TEXT; n++) {
+    const args = Array.from({ length: n }, (_, i) => (i === 0 ? 'b[at]!' : `b[at + ${i}]!`));
+    cases.push(`    case ${n}: return ${n === 0 ? "''" : `String.fromCharCode(${args.join(', ')})`};`);
+  }
+  return cases.join('\n');
+}
+
 export const RUNTIME_SOURCE = `/**
  * Shared helpers of the generated flyweights. A DataView and a Buffer are cached per wrapped
  * Uint8Array, and each flyweight also remembers the last array it wrapped, so re-wrapping the
@@ -46,57 +58,87 @@ export interface SbeCursor {
   _limit: number;
 }
 
-// 64-bit integers go through an 8-byte scratch typed array: on Node 20 this is several times
-// faster than DataView.getBigInt64/setBigInt64, which the optimizing compiler does not inline.
+// 64-bit integers are read and written as two 32-bit halves through the DataView (inlined
+// by the optimizing compiler, one bounds check each); DataView.getBigInt64/setBigInt64 and
+// byte-by-byte copies are several times slower on Node 20. Most 64-bit values in a control
+// protocol (ids, positions, lengths) have a zero high half: those become BigInt(low half);
+// the others are joined through an 8-byte scratch typed array, out of line.
 const scratchI64 = new BigInt64Array(1);
 const scratchU64 = new BigUint64Array(scratchI64.buffer);
-const scratch = new Uint8Array(scratchI64.buffer);
+const scratch32 = new Int32Array(scratchI64.buffer);
 const HOST_LE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+const LO = HOST_LE ? 0 : 1;
+const HI = 1 - LO;
 
-function load8(buf: Buffer, at: number, le: boolean): void {
-  if (at < 0 || at + 8 > buf.length) throw new RangeError(\`64-bit field at \${at} is outside the buffer (\${buf.length} bytes)\`);
-  if (le === HOST_LE) {
-    scratch[0] = buf[at]!; scratch[1] = buf[at + 1]!; scratch[2] = buf[at + 2]!; scratch[3] = buf[at + 3]!;
-    scratch[4] = buf[at + 4]!; scratch[5] = buf[at + 5]!; scratch[6] = buf[at + 6]!; scratch[7] = buf[at + 7]!;
-  } else {
-    scratch[7] = buf[at]!; scratch[6] = buf[at + 1]!; scratch[5] = buf[at + 2]!; scratch[4] = buf[at + 3]!;
-    scratch[3] = buf[at + 4]!; scratch[2] = buf[at + 5]!; scratch[1] = buf[at + 6]!; scratch[0] = buf[at + 7]!;
-  }
-}
-
-function store8(buf: Buffer, at: number, le: boolean): void {
-  if (at < 0 || at + 8 > buf.length) throw new RangeError(\`64-bit field at \${at} is outside the buffer (\${buf.length} bytes)\`);
-  if (le === HOST_LE) {
-    buf[at] = scratch[0]!; buf[at + 1] = scratch[1]!; buf[at + 2] = scratch[2]!; buf[at + 3] = scratch[3]!;
-    buf[at + 4] = scratch[4]!; buf[at + 5] = scratch[5]!; buf[at + 6] = scratch[6]!; buf[at + 7] = scratch[7]!;
-  } else {
-    buf[at] = scratch[7]!; buf[at + 1] = scratch[6]!; buf[at + 2] = scratch[5]!; buf[at + 3] = scratch[4]!;
-    buf[at + 4] = scratch[3]!; buf[at + 5] = scratch[2]!; buf[at + 6] = scratch[1]!; buf[at + 7] = scratch[0]!;
-  }
-}
-
-export function getInt64(buf: Buffer, at: number, le: boolean): bigint {
-  load8(buf, at, le);
+/** The int64 of two 32-bit halves (lo as unsigned or signed bits, hi signed). */
+export function joinInt64(lo: number, hi: number): bigint {
+  scratch32[LO] = lo;
+  scratch32[HI] = hi;
   return scratchI64[0]!;
 }
 
-export function getUint64(buf: Buffer, at: number, le: boolean): bigint {
-  load8(buf, at, le);
+/** The uint64 of two 32-bit halves. */
+export function joinUint64(lo: number, hi: number): bigint {
+  scratch32[LO] = lo;
+  scratch32[HI] = hi;
   return scratchU64[0]!;
 }
 
-export function setInt64(buf: Buffer, at: number, value: bigint, le: boolean): void {
-  scratchI64[0] = value;
-  store8(buf, at, le);
+// One function per byte order keeps each small enough for the optimizing compiler to inline
+// every accessor of a message into its caller.
+export function getInt64LE(view: DataView, at: number): bigint {
+  const hi = view.getInt32(at + 4, true);
+  return hi === 0 ? BigInt(view.getUint32(at, true)) : joinInt64(view.getInt32(at, true), hi);
 }
 
-export function setUint64(buf: Buffer, at: number, value: bigint, le: boolean): void {
+export function getInt64BE(view: DataView, at: number): bigint {
+  const hi = view.getInt32(at, false);
+  return hi === 0 ? BigInt(view.getUint32(at + 4, false)) : joinInt64(view.getInt32(at + 4, false), hi);
+}
+
+export function getUint64LE(view: DataView, at: number): bigint {
+  const hi = view.getInt32(at + 4, true);
+  return hi === 0 ? BigInt(view.getUint32(at, true)) : joinUint64(view.getInt32(at, true), hi);
+}
+
+export function getUint64BE(view: DataView, at: number): bigint {
+  const hi = view.getInt32(at, false);
+  return hi === 0 ? BigInt(view.getUint32(at + 4, false)) : joinUint64(view.getInt32(at + 4, false), hi);
+}
+
+// The half at the higher address is written first: a field past the end of the buffer
+// throws before any byte is written.
+export function setInt64LE(view: DataView, at: number, value: bigint): void {
+  scratchI64[0] = value;
+  view.setInt32(at + 4, scratch32[HI]!, true);
+  view.setInt32(at, scratch32[LO]!, true);
+}
+
+export function setInt64BE(view: DataView, at: number, value: bigint): void {
+  scratchI64[0] = value;
+  view.setInt32(at + 4, scratch32[LO]!, false);
+  view.setInt32(at, scratch32[HI]!, false);
+}
+
+export function setUint64LE(view: DataView, at: number, value: bigint): void {
   scratchU64[0] = value;
-  store8(buf, at, le);
+  view.setInt32(at + 4, scratch32[HI]!, true);
+  view.setInt32(at, scratch32[LO]!, true);
+}
+
+export function setUint64BE(view: DataView, at: number, value: bigint): void {
+  scratchU64[0] = value;
+  view.setInt32(at + 4, scratch32[LO]!, false);
+  view.setInt32(at, scratch32[HI]!, false);
 }
 
 export function checkLimit(buf: Buffer, limit: number, what: string): void {
-  if (limit > buf.length) throw new RangeError(\`\${what} ends at \${limit}, past the end of the buffer (\${buf.length} bytes)\`);
+  if (limit > buf.length) throwPastEnd(buf, limit, what);
+}
+
+// Out of line: the message text would make checkLimit too big to inline everywhere.
+function throwPastEnd(buf: Buffer, limit: number, what: string): never {
+  throw new RangeError(\`\${what} ends at \${limit}, past the end of the buffer (\${buf.length} bytes)\`);
 }
 
 interface NativeSlices {
@@ -106,22 +148,48 @@ interface NativeSlices {
 const native = Buffer.prototype as unknown as Partial<NativeSlices>;
 const hasNativeSlices = typeof native.utf8Slice === 'function' && typeof native.latin1Slice === 'function';
 
-/** Decodes bytes [start, end) as text; the encoding-specific slices skip toString's dispatch. */
-export function getText(buf: Buffer, start: number, end: number, encoding: BufferEncoding): string {
-  if (hasNativeSlices) {
-    if (encoding === 'utf8') return (buf as unknown as NativeSlices).utf8Slice(start, end);
-    if (encoding === 'latin1') return (buf as unknown as NativeSlices).latin1Slice(start, end);
+/** Text up to this many bytes is built in JavaScript (see fromBytes). */
+const SHORT_TEXT = ${SHORT_TEXT};
+/** UTF-8 text up to this many bytes is checked for ASCII, which Latin-1 decodes faster. */
+const ASCII_CHECK_MAX = ${ASCII_CHECK_MAX};
+
+/** True when bytes [start, end) are all below 0x80; reads 4 bytes at a time. */
+function isAscii(buf: Buffer, view: DataView, start: number, end: number): boolean {
+  let bits = 0;
+  let i = start;
+  for (; i + 4 <= end; i += 4) bits |= view.getInt32(i, true);
+  for (; i < end; i++) bits |= buf[i]!;
+  return (bits & 0x80808080) === 0;
+}
+
+/**
+ * Decodes bytes [start, end) as text (the caller has checked they are inside the buffer).
+ * Short Latin-1 and short ASCII UTF-8 text is built by one String.fromCharCode call: on
+ * Node 20 that is 1.5 to 2.5 times faster than a call into the native decoder for up to
+ * ${SHORT_TEXT} bytes. ASCII UTF-8 is decoded as Latin-1 (the same characters, a faster decoder).
+ */
+export function getText(buf: Buffer, view: DataView, start: number, end: number, encoding: BufferEncoding): string {
+  const length = end - start;
+  if (encoding === 'latin1') {
+    if (length <= SHORT_TEXT) return fromBytes(buf, start, length);
+    if (hasNativeSlices) return (buf as unknown as NativeSlices).latin1Slice(start, end);
+  } else if (encoding === 'utf8') {
+    if (length <= ASCII_CHECK_MAX && isAscii(buf, view, start, end)) {
+      if (length <= SHORT_TEXT) return fromBytes(buf, start, length);
+      if (hasNativeSlices) return (buf as unknown as NativeSlices).latin1Slice(start, end);
+    }
+    if (hasNativeSlices) return (buf as unknown as NativeSlices).utf8Slice(start, end);
   }
   return buf.toString(encoding, start, end);
 }
 
 /** Reads a NUL-padded char array: stops at the first NUL. */
-export function getChars(buf: Buffer, at: number, length: number, encoding: BufferEncoding): string {
+export function getChars(buf: Buffer, view: DataView, at: number, length: number, encoding: BufferEncoding): string {
   const limit = at + length;
   checkLimit(buf, limit, 'char array');
   let end = at;
   while (end < limit && buf[end] !== 0) end++;
-  return getText(buf, at, end, encoding);
+  return getText(buf, view, at, end, encoding);
 }
 
 /** Writes a char array: truncated to its length, NUL-padded. */
@@ -186,5 +254,16 @@ function putVarDataSlow(buf: Buffer, at: number, value: string | Uint8Array, enc
   if (value.length > room) throw new RangeError(\`var data of \${value.length} bytes does not fit the buffer (\${room} bytes left)\`);
   buf.set(value, at);
   return value.length;
+}
+
+/**
+ * The string of byte values [at, at + length) as character codes (length <= ${SHORT_TEXT}): one
+ * fixed-arity String.fromCharCode call per length, which allocates the string once.
+ */
+function fromBytes(b: Buffer, at: number, length: number): string {
+  switch (length) {
+${fromBytesCases()}
+  }
+  throw new RangeError(\`text of \${length} bytes is not short\`);
 }
 `;

@@ -3,7 +3,7 @@ import { SbeSchemaError } from '../errors.js';
 import type { CompositeType, EnumType, Schema, SetType } from '../ir.js';
 import { PRIMITIVES } from '../ir.js';
 import { decoderAccessors, encoderAccessors, staticAccessors, type ValueSpec } from './accessors.js';
-import { assemble, FLYWEIGHT_FIELDS, newContext, REFRESH_CACHE, useFlyweightRuntime } from './file.js';
+import { assemble, ATTACH_METHOD, FLYWEIGHT_FIELDS, newContext, REFRESH_CACHE, useFlyweightRuntime } from './file.js';
 import { className, getExpr, jsdoc, setStmt } from './naming.js';
 import { RUNTIME_FILE } from './runtime.js';
 
@@ -30,7 +30,7 @@ export function emitSet(header: string, t: SetType, le: boolean, side: 'Encoder'
   const raw = getExpr(t.encoding, at, le);
   let body = `${jsdoc([t.description, `Bit set encoded as ${t.encoding}.`], '')}export class ${name} {\n`;
   body += `  static readonly ENCODED_LENGTH = ${t.size};\n${FLYWEIGHT_FIELDS.join('\n')}\n\n`;
-  body += `  wrap(buffer: Uint8Array, offset: number): this {\n${REFRESH_CACHE}    this._offset = offset;\n    checkLimit(this._buf, offset + ${t.size}, '${t.name}');\n    return this;\n  }\n\n`;
+  body += `  wrap(buffer: Uint8Array, offset: number): this {\n${REFRESH_CACHE}    this._offset = offset;\n    checkLimit(this._buf, offset + ${t.size}, '${t.name}');\n    return this;\n  }\n\n${ATTACH_METHOD}`;
   const ty = big ? 'bigint' : 'number';
   if (side === 'Encoder') {
     body += `  clear(): this {\n    ${setStmt(t.encoding, at, big ? '0n' : '0', le)}\n    return this;\n  }\n\n`;
@@ -70,7 +70,7 @@ export function emitComposite(header: string, t: CompositeType, le: boolean, sid
   }
   let body = `${jsdoc([t.description], '')}export class ${name} {\n`;
   body += `  static readonly ENCODED_LENGTH = ${t.size};\n${FLYWEIGHT_FIELDS.join('\n')}\n${ctx.members.join('\n')}${ctx.members.length ? '\n' : ''}\n`;
-  body += `  wrap(buffer: Uint8Array, offset: number): this {\n${REFRESH_CACHE}    this._offset = offset;\n    checkLimit(this._buf, offset + ${t.size}, '${t.name}');\n    return this;\n  }\n\n`;
+  body += `  wrap(buffer: Uint8Array, offset: number): this {\n${REFRESH_CACHE}    this._offset = offset;\n    checkLimit(this._buf, offset + ${t.size}, '${t.name}');\n    return this;\n  }\n\n${ATTACH_METHOD}`;
   body += `  encodedLength(): number {\n    return ${t.size};\n  }\n\n`;
   body += accessors.replace(/\n$/, '');
   body += '}\n';
