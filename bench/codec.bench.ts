@@ -8,7 +8,8 @@
  * JSON.stringify + JSON.parse of an object holding the same values (64-bit values as JSON
  * numbers where they fit in a double, else as decimal strings turned back into bigints),
  * and checks each value the same way. The correlation id changes with every message on
- * both sides. Messages:
+ * both sides. Encoding and decoding are separate functions, as in the project's Proxy
+ * (encodes requests) and Adapter (decodes them) classes. Messages:
  * 1. ReadRequest: fixed fields only; the most frequent request (one per chunk of a
  *    reliable read). toUtcNs is null (a read by position), JSON null.
  * 2. ControlResponse: the most frequent response (OK, relevantId, empty errorMessage).
@@ -49,13 +50,14 @@ const qDec = new ReadRequestDecoder();
 const NULL_I64 = ReadRequestDecoder.toUtcNsNullValue();
 const qOut = { templateId: 0, controlSessionId: 0n, correlationId: 0n, recordingId: 0n, position: 0n, fragmentOffset: 0, maxBytes: 0, toUtcNs: 0n };
 
-function readSbe(i: number): void {
-  const corr = corrBig[i & (RING - 1)]!;
+function readEncode(corr: bigint): void {
   qEnc.wrapAndApplyHeader(buf, 0, hEnc)
     .controlSessionId(42n).correlationId(corr).recordingId(7n).position(1_048_576n)
     .fragmentOffset(0).maxBytes(60_000).toUtcNs(NULL_I64);
+}
+
+function readDecode(o: typeof qOut): void {
   qDec.wrapAndApplyHeader(buf, 0, hDec);
-  const o = qOut;
   o.templateId = hDec.templateId();
   o.controlSessionId = qDec.controlSessionId();
   o.correlationId = qDec.correlationId();
@@ -64,6 +66,13 @@ function readSbe(i: number): void {
   o.fragmentOffset = qDec.fragmentOffset();
   o.maxBytes = qDec.maxBytes();
   o.toUtcNs = qDec.toUtcNs();
+}
+
+function readSbe(i: number): void {
+  const corr = corrBig[i & (RING - 1)]!;
+  readEncode(corr);
+  const o = qOut;
+  readDecode(o);
   if (o.templateId !== ReadRequestDecoder.TEMPLATE_ID || o.controlSessionId !== 42n || o.correlationId !== corr || o.recordingId !== 7n
     || o.position !== 1_048_576n || o.fragmentOffset !== 0 || o.maxBytes !== 60_000 || o.toUtcNs !== NULL_I64) fail('ReadRequest');
   sink += i;
@@ -83,13 +92,14 @@ const cEnc = new ControlResponseEncoder();
 const cDec = new ControlResponseDecoder();
 const cOut = { templateId: 0, controlSessionId: 0n, correlationId: 0n, relevantId: 0n, code: 0, errorCode: 0, dataCount: 0, errorMessage: '' };
 
-function responseSbe(i: number): void {
-  const corr = corrBig[i & (RING - 1)]!;
+function responseEncode(corr: bigint): void {
   cEnc.wrapAndApplyHeader(buf, 0, hEnc)
     .controlSessionId(42n).correlationId(corr).relevantId(1_114_112n)
     .code(ControlResponseCode.OK).errorCode(ErrorCode.OK).dataCount(1).errorMessage('');
+}
+
+function responseDecode(o: typeof cOut): void {
   cDec.wrapAndApplyHeader(buf, 0, hDec);
-  const o = cOut;
   o.templateId = hDec.templateId();
   o.controlSessionId = cDec.controlSessionId();
   o.correlationId = cDec.correlationId();
@@ -98,6 +108,13 @@ function responseSbe(i: number): void {
   o.errorCode = cDec.errorCode();
   o.dataCount = cDec.dataCount();
   o.errorMessage = cDec.errorMessage();
+}
+
+function responseSbe(i: number): void {
+  const corr = corrBig[i & (RING - 1)]!;
+  responseEncode(corr);
+  const o = cOut;
+  responseDecode(o);
   if (o.templateId !== ControlResponseDecoder.TEMPLATE_ID || o.controlSessionId !== 42n || o.correlationId !== corr || o.relevantId !== 1_114_112n
     || o.code !== ControlResponseCode.OK || o.errorCode !== ErrorCode.OK || o.dataCount !== 1 || o.errorMessage !== '') fail('ControlResponse');
   sink += i;
@@ -118,13 +135,14 @@ const rDec = new ReplayRequestDecoder();
 const destination = 'udp://127.0.0.1:40123';
 const rOut = { templateId: 0, controlSessionId: 0n, correlationId: 0n, recordingId: 0n, position: 0n, length: 0n, speed: 0, follow: 0, destination: '' };
 
-function replaySbe(i: number): void {
-  const corr = corrBig[i & (RING - 1)]!;
+function replayEncode(corr: bigint): void {
   rEnc.wrapAndApplyHeader(buf, 0, hEnc)
     .controlSessionId(42n).correlationId(corr).recordingId(7n).position(0n).length(1_048_576n)
     .speed(1).follow(BooleanType.FALSE).destination(destination);
+}
+
+function replayDecode(o: typeof rOut): void {
   rDec.wrapAndApplyHeader(buf, 0, hDec);
-  const o = rOut;
   o.templateId = hDec.templateId();
   o.controlSessionId = rDec.controlSessionId();
   o.correlationId = rDec.correlationId();
@@ -134,6 +152,13 @@ function replaySbe(i: number): void {
   o.speed = rDec.speed();
   o.follow = rDec.follow();
   o.destination = rDec.destination();
+}
+
+function replaySbe(i: number): void {
+  const corr = corrBig[i & (RING - 1)]!;
+  replayEncode(corr);
+  const o = rOut;
+  replayDecode(o);
   if (o.templateId !== ReplayRequestDecoder.TEMPLATE_ID || o.controlSessionId !== 42n || o.correlationId !== corr
     || o.recordingId !== 7n || o.position !== 0n || o.length !== 1_048_576n || o.speed !== 1
     || o.follow !== BooleanType.FALSE || o.destination !== destination) fail('ReplayRequest');
@@ -164,8 +189,7 @@ const dOut = {
   reserved1: 0, reserved2: 0, alias: '', channel: '', source: '',
 };
 
-function descriptorSbe(i: number): void {
-  const rec = corrBig[i & (RING - 1)]!;
+function descriptorEncode(rec: bigint): void {
   dEnc.wrapAndApplyHeader(buf, 0, sHEnc)
     .checksum(0).state(1 as storage.DescriptorState).lifecycle(1 as storage.RecordingLifecycle).failureCode(0)
     .recordingId(rec).startPosition(0n).stopPosition(123_456_789n)
@@ -173,8 +197,10 @@ function descriptorSbe(i: number): void {
     .eventCount(1_000_000n).segmentLength(64 << 20).cleanStop(storage.BooleanType.TRUE).reserved1(0).reserved2(0);
   dEnc.aliasesCount(1).next().alias(alias);
   dEnc.channel(channel).source(source);
+}
+
+function descriptorDecode(o: typeof dOut): void {
   dDec.wrapAndApplyHeader(buf, 0, sHDec);
-  const o = dOut;
   o.templateId = sHDec.templateId();
   o.checksum = dDec.checksum();
   o.state = dDec.state();
@@ -196,6 +222,13 @@ function descriptorSbe(i: number): void {
   while (aliases.hasNext()) o.alias = aliases.next().alias();
   o.channel = dDec.channel();
   o.source = dDec.source();
+}
+
+function descriptorSbe(i: number): void {
+  const rec = corrBig[i & (RING - 1)]!;
+  descriptorEncode(rec);
+  const o = dOut;
+  descriptorDecode(o);
   if (o.templateId !== storage.RecordingDescriptorDecoder.TEMPLATE_ID || o.checksum !== 0 || o.state !== 1 || o.lifecycle !== 1
     || o.failureCode !== 0 || o.recordingId !== rec || o.startPosition !== 0n || o.stopPosition !== 123_456_789n
     || o.startUtcNs !== utc || o.stopUtcNs !== utc + 1000n || o.startMonoNs !== 5n || o.stopMonoNs !== 1005n

@@ -59,9 +59,18 @@ export interface DatagramSender {
  * A sending socket for one destination kind (multicast options are per socket). Counts sends
  * still in flight so replays can hold back instead of queueing without bound, and counts send
  * errors instead of throwing (best effort).
+ *
+ * A plain unicast sender connects its socket to the first destination it sends to: a
+ * connected socket skips the per-send address lookup, which is most of the cost of a send at
+ * replay speed 0. Sends to any other destination go through a second, unconnected socket.
  */
 export class UdpSender implements DatagramSender {
   private readonly socket: Socket;
+  private readonly connectable: boolean;
+  private connectedPort = 0;
+  private connectedHost = '';
+  private connected = false;
+  private other: Socket | undefined;
   inFlight = 0;
   errors = 0;
   private closed = false;
@@ -69,15 +78,17 @@ export class UdpSender implements DatagramSender {
   private readonly onSent = (err: Error | null): void => {
     this.inFlight--;
     if (err) this.errors++;
-    if (this.closing && this.inFlight === 0) this.closeSocket();
+    if (this.closing && this.inFlight === 0) this.closeSockets();
+  };
+  private readonly onError = (): void => {
+    this.errors++;
   };
 
   constructor(ep?: Pick<UdpEndpoint, 'interface' | 'ttl' | 'multicast'>) {
     this.socket = createSocket({ type: 'udp4', sendBufferSize: 4 * 1024 * 1024 });
-    this.socket.on('error', () => {
-      this.errors++;
-    });
-    if (ep && (ep.multicast || ep.interface || ep.ttl !== undefined)) {
+    this.socket.on('error', this.onError);
+    this.connectable = !(ep && (ep.multicast || ep.interface || ep.ttl !== undefined));
+    if (!this.connectable && ep) {
       this.socket.bind(0, () => {
         try {
           if (ep.interface) this.socket.setMulticastInterface(ep.interface);
@@ -94,11 +105,35 @@ export class UdpSender implements DatagramSender {
     if (this.closed) return;
     this.inFlight++;
     try {
-      this.socket.send(buf, 0, buf.length, port, host, this.onSent);
+      if (this.connectable && this.connectedPort === 0) this.connectTo(port, host);
+      if (this.connected && this.connectedPort === port && this.connectedHost === host) {
+        this.socket.send(buf, this.onSent);
+      } else if (this.connectable) {
+        // another destination, or the connect is still pending: send with an address
+        this.otherSocket().send(buf, 0, buf.length, port, host, this.onSent);
+      } else {
+        this.socket.send(buf, 0, buf.length, port, host, this.onSent);
+      }
     } catch {
       this.inFlight--;
       this.errors++;
     }
+  }
+
+  private connectTo(port: number, host: string): void {
+    this.connectedPort = port;
+    this.connectedHost = host;
+    this.socket.connect(port, host, () => {
+      this.connected = true;
+    });
+  }
+
+  private otherSocket(): Socket {
+    if (!this.other) {
+      this.other = createSocket({ type: 'udp4', sendBufferSize: 4 * 1024 * 1024 });
+      this.other.on('error', this.onError);
+    }
+    return this.other;
   }
 
   /** Closes once every queued send has left (closing earlier would discard them). */
@@ -106,15 +141,17 @@ export class UdpSender implements DatagramSender {
     if (this.closed) return;
     this.closed = true;
     if (this.inFlight > 0) this.closing = true;
-    else this.closeSocket();
+    else this.closeSockets();
   }
 
-  private closeSocket(): void {
+  private closeSockets(): void {
     this.closing = false;
-    try {
-      this.socket.close();
-    } catch {
-      // already closed
+    for (const s of [this.socket, this.other]) {
+      try {
+        s?.close();
+      } catch {
+        // already closed
+      }
     }
   }
 }

@@ -2,7 +2,7 @@
 import { ControlResponseCode } from './ControlResponseCode.js';
 import { ErrorCode } from './ErrorCode.js';
 import { MessageHeaderDecoder } from './MessageHeaderDecoder.js';
-import { EMPTY_BUFFER, EMPTY_VIEW, type SbeCursor, bufferOf, checkLimit, getInt64LE, getText, viewOf } from './SbeRuntime.js';
+import { EMPTY_BUFFER, EMPTY_VIEW, type SbeCursor, bufferOf, checkLimit, getInt64LE, getText, throwWrongTemplate, viewOf } from './SbeRuntime.js';
 
 /** The one final answer to every request */
 export class ControlResponseDecoder implements SbeCursor {
@@ -40,7 +40,7 @@ export class ControlResponseDecoder implements SbeCursor {
   wrapAndApplyHeader(buffer: Uint8Array, offset: number, header: MessageHeaderDecoder): this {
     header.wrap(buffer, offset);
     const templateId = header.templateId();
-    if (templateId !== 100) throw new RangeError(`template id ${templateId} is not ControlResponse (100)`);
+    if (templateId !== 100) throwWrongTemplate(templateId, 100, 'ControlResponse');
     return this.wrap(buffer, offset + MessageHeaderDecoder.ENCODED_LENGTH, header.blockLength(), header.version());
   }
 

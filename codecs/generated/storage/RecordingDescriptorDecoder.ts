@@ -3,7 +3,7 @@ import { BooleanType } from './BooleanType.js';
 import { DescriptorState } from './DescriptorState.js';
 import { MessageHeaderDecoder } from './MessageHeaderDecoder.js';
 import { RecordingLifecycle } from './RecordingLifecycle.js';
-import { EMPTY_BUFFER, EMPTY_VIEW, type SbeCursor, bufferOf, checkLimit, getInt64LE, getText, viewOf } from './SbeRuntime.js';
+import { EMPTY_BUFFER, EMPTY_VIEW, type SbeCursor, bufferOf, checkLimit, getInt64LE, getText, throwWrongTemplate, viewOf } from './SbeRuntime.js';
 
 /** One 4096-byte catalog slot, at headerLength + recordingId * 4096 */
 export class RecordingDescriptorDecoder implements SbeCursor {
@@ -42,7 +42,7 @@ export class RecordingDescriptorDecoder implements SbeCursor {
   wrapAndApplyHeader(buffer: Uint8Array, offset: number, header: MessageHeaderDecoder): this {
     header.wrap(buffer, offset);
     const templateId = header.templateId();
-    if (templateId !== 2) throw new RangeError(`template id ${templateId} is not RecordingDescriptor (2)`);
+    if (templateId !== 2) throwWrongTemplate(templateId, 2, 'RecordingDescriptor');
     return this.wrap(buffer, offset + MessageHeaderDecoder.ENCODED_LENGTH, header.blockLength(), header.version());
   }
 

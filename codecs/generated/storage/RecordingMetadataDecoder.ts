@@ -3,7 +3,7 @@ import { BooleanType } from './BooleanType.js';
 import { DescriptorState } from './DescriptorState.js';
 import { MessageHeaderDecoder } from './MessageHeaderDecoder.js';
 import { RecordingLifecycle } from './RecordingLifecycle.js';
-import { EMPTY_BUFFER, EMPTY_VIEW, type SbeCursor, bufferOf, checkLimit, getInt64LE, getText, viewOf } from './SbeRuntime.js';
+import { EMPTY_BUFFER, EMPTY_VIEW, type SbeCursor, bufferOf, checkLimit, getInt64LE, getText, throwWrongTemplate, viewOf } from './SbeRuntime.js';
 
 /** recording-ID.meta (4096 bytes, mapped): the live duplicate of the descriptor; stopPosition/stopUtcNs/stopMonoNs hold the last committed values while recording */
 export class RecordingMetadataDecoder implements SbeCursor {
@@ -42,7 +42,7 @@ export class RecordingMetadataDecoder implements SbeCursor {
   wrapAndApplyHeader(buffer: Uint8Array, offset: number, header: MessageHeaderDecoder): this {
     header.wrap(buffer, offset);
     const templateId = header.templateId();
-    if (templateId !== 3) throw new RangeError(`template id ${templateId} is not RecordingMetadata (3)`);
+    if (templateId !== 3) throwWrongTemplate(templateId, 3, 'RecordingMetadata');
     return this.wrap(buffer, offset + MessageHeaderDecoder.ENCODED_LENGTH, header.blockLength(), header.version());
   }
 

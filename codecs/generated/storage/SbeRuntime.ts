@@ -52,40 +52,41 @@ const HOST_LE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 const LO = HOST_LE ? 0 : 1;
 const HI = 1 - LO;
 
-/** The int64 of two 32-bit halves (lo as unsigned or signed bits, hi signed). */
-export function joinInt64(lo: number, hi: number): bigint {
-  scratch32[LO] = lo;
-  scratch32[HI] = hi;
+/** The int64 at view[at] whose high half is not zero (out of line: the rare case). */
+export function joinInt64(view: DataView, at: number, le: boolean): bigint {
+  scratch32[LO] = view.getInt32(le ? at : at + 4, le);
+  scratch32[HI] = view.getInt32(le ? at + 4 : at, le);
   return scratchI64[0]!;
 }
 
-/** The uint64 of two 32-bit halves. */
-export function joinUint64(lo: number, hi: number): bigint {
-  scratch32[LO] = lo;
-  scratch32[HI] = hi;
+/** The uint64 at view[at] whose high half is not zero. */
+export function joinUint64(view: DataView, at: number, le: boolean): bigint {
+  scratch32[LO] = view.getInt32(le ? at : at + 4, le);
+  scratch32[HI] = view.getInt32(le ? at + 4 : at, le);
   return scratchU64[0]!;
 }
 
-// One function per byte order keeps each small enough for the optimizing compiler to inline
-// every accessor of a message into its caller.
+// One small function per byte order, so that the optimizing compiler can inline many
+// accessors into one caller (its budget counts bytecode). Ids, positions and lengths mostly
+// have a zero high half: they are BigInt(low half).
 export function getInt64LE(view: DataView, at: number): bigint {
-  const hi = view.getInt32(at + 4, true);
-  return hi === 0 ? BigInt(view.getUint32(at, true)) : joinInt64(view.getInt32(at, true), hi);
+  if (view.getInt32(at + 4, true) === 0) return BigInt(view.getUint32(at, true));
+  return joinInt64(view, at, true);
 }
 
 export function getInt64BE(view: DataView, at: number): bigint {
-  const hi = view.getInt32(at, false);
-  return hi === 0 ? BigInt(view.getUint32(at + 4, false)) : joinInt64(view.getInt32(at + 4, false), hi);
+  if (view.getInt32(at, false) === 0) return BigInt(view.getUint32(at + 4, false));
+  return joinInt64(view, at, false);
 }
 
 export function getUint64LE(view: DataView, at: number): bigint {
-  const hi = view.getInt32(at + 4, true);
-  return hi === 0 ? BigInt(view.getUint32(at, true)) : joinUint64(view.getInt32(at, true), hi);
+  if (view.getInt32(at + 4, true) === 0) return BigInt(view.getUint32(at, true));
+  return joinUint64(view, at, true);
 }
 
 export function getUint64BE(view: DataView, at: number): bigint {
-  const hi = view.getInt32(at, false);
-  return hi === 0 ? BigInt(view.getUint32(at + 4, false)) : joinUint64(view.getInt32(at + 4, false), hi);
+  if (view.getInt32(at, false) === 0) return BigInt(view.getUint32(at + 4, false));
+  return joinUint64(view, at, false);
 }
 
 // The half at the higher address is written first: a field past the end of the buffer
@@ -112,6 +113,11 @@ export function setUint64BE(view: DataView, at: number, value: bigint): void {
   scratchU64[0] = value;
   view.setInt32(at + 4, scratch32[LO]!, false);
   view.setInt32(at, scratch32[HI]!, false);
+}
+
+/** Thrown by decoders' wrapAndApplyHeader (out of line, to keep it small). */
+export function throwWrongTemplate(templateId: number, expected: number, name: string): never {
+  throw new RangeError(`template id ${templateId} is not ${name} (${expected})`);
 }
 
 export function checkLimit(buf: Buffer, limit: number, what: string): void {

@@ -187,7 +187,7 @@ export function emitMessage(schema: Schema, header: string, m: Message, side: Si
     body += `${I}/** Reads the header at offset (its blockLength and version become the acting values), then wraps the message after it. */\n`;
     body += `${I}wrapAndApplyHeader(buffer: Uint8Array, offset: number, header: ${hdrCls}): this {\n${I}${I}header.wrap(buffer, offset);\n`;
     body += `${I}${I}const templateId = header.templateId();\n`;
-    body += `${I}${I}if (templateId !== ${m.id}) throw new RangeError(\`template id \${templateId} is not ${m.name} (${m.id})\`);\n`;
+    body += `${I}${I}if (templateId !== ${m.id}) throwWrongTemplate(templateId, ${m.id}, '${m.name}');\n`;
     body += `${I}${I}return this.wrap(buffer, offset + ${hdrCls}.ENCODED_LENGTH, header.blockLength(), header.version());\n${I}}\n\n`;
     body += `${I}actingBlockLength(): number {\n${I}${I}return this._actingBlockLength;\n${I}}\n\n`;
     body += `${I}actingVersion(): number {\n${I}${I}return this._actingVersion;\n${I}}\n\n`;

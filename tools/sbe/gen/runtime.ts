@@ -60,76 +60,78 @@ export interface SbeCursor {
 
 // 64-bit integers are read and written as two 32-bit halves through the DataView (inlined
 // by the optimizing compiler, one bounds check each); DataView.getBigInt64/setBigInt64 and
-// byte-by-byte copies are several times slower on Node 20. Most 64-bit values in a control
-// protocol (ids, positions, lengths) have a zero high half: those become BigInt(low half);
-// the others are joined through an 8-byte scratch typed array, out of line.
+// byte-by-byte copies are slower on Node 20. Ids, positions and lengths mostly have a zero
+// high half: those become BigInt(low half); the others are joined in an 8-byte scratch.
+// Each helper is one small function per byte order with no nested calls: the optimizing
+// compiler's inlining budget counts bytecode, and every accessor of a message should fit
+// into its caller's.
 const scratchI64 = new BigInt64Array(1);
 const scratchU64 = new BigUint64Array(scratchI64.buffer);
-const scratch32 = new Int32Array(scratchI64.buffer);
 const HOST_LE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-const LO = HOST_LE ? 0 : 1;
-const HI = 1 - LO;
+const scratchLo = new Int32Array(scratchI64.buffer, HOST_LE ? 0 : 4, 1);
+const scratchHi = new Int32Array(scratchI64.buffer, HOST_LE ? 4 : 0, 1);
 
-/** The int64 of two 32-bit halves (lo as unsigned or signed bits, hi signed). */
-export function joinInt64(lo: number, hi: number): bigint {
-  scratch32[LO] = lo;
-  scratch32[HI] = hi;
-  return scratchI64[0]!;
-}
-
-/** The uint64 of two 32-bit halves. */
-export function joinUint64(lo: number, hi: number): bigint {
-  scratch32[LO] = lo;
-  scratch32[HI] = hi;
-  return scratchU64[0]!;
-}
-
-// One function per byte order keeps each small enough for the optimizing compiler to inline
-// every accessor of a message into its caller.
 export function getInt64LE(view: DataView, at: number): bigint {
   const hi = view.getInt32(at + 4, true);
-  return hi === 0 ? BigInt(view.getUint32(at, true)) : joinInt64(view.getInt32(at, true), hi);
+  if (hi === 0) return BigInt(view.getUint32(at, true));
+  scratchHi[0] = hi;
+  scratchLo[0] = view.getInt32(at, true);
+  return scratchI64[0]!;
 }
 
 export function getInt64BE(view: DataView, at: number): bigint {
   const hi = view.getInt32(at, false);
-  return hi === 0 ? BigInt(view.getUint32(at + 4, false)) : joinInt64(view.getInt32(at + 4, false), hi);
+  if (hi === 0) return BigInt(view.getUint32(at + 4, false));
+  scratchHi[0] = hi;
+  scratchLo[0] = view.getInt32(at + 4, false);
+  return scratchI64[0]!;
 }
 
 export function getUint64LE(view: DataView, at: number): bigint {
   const hi = view.getInt32(at + 4, true);
-  return hi === 0 ? BigInt(view.getUint32(at, true)) : joinUint64(view.getInt32(at, true), hi);
+  if (hi === 0) return BigInt(view.getUint32(at, true));
+  scratchHi[0] = hi;
+  scratchLo[0] = view.getInt32(at, true);
+  return scratchU64[0]!;
 }
 
 export function getUint64BE(view: DataView, at: number): bigint {
   const hi = view.getInt32(at, false);
-  return hi === 0 ? BigInt(view.getUint32(at + 4, false)) : joinUint64(view.getInt32(at + 4, false), hi);
+  if (hi === 0) return BigInt(view.getUint32(at + 4, false));
+  scratchHi[0] = hi;
+  scratchLo[0] = view.getInt32(at + 4, false);
+  return scratchU64[0]!;
 }
 
 // The half at the higher address is written first: a field past the end of the buffer
 // throws before any byte is written.
 export function setInt64LE(view: DataView, at: number, value: bigint): void {
   scratchI64[0] = value;
-  view.setInt32(at + 4, scratch32[HI]!, true);
-  view.setInt32(at, scratch32[LO]!, true);
+  view.setInt32(at + 4, scratchHi[0]!, true);
+  view.setInt32(at, scratchLo[0]!, true);
 }
 
 export function setInt64BE(view: DataView, at: number, value: bigint): void {
   scratchI64[0] = value;
-  view.setInt32(at + 4, scratch32[LO]!, false);
-  view.setInt32(at, scratch32[HI]!, false);
+  view.setInt32(at + 4, scratchLo[0]!, false);
+  view.setInt32(at, scratchHi[0]!, false);
 }
 
 export function setUint64LE(view: DataView, at: number, value: bigint): void {
   scratchU64[0] = value;
-  view.setInt32(at + 4, scratch32[HI]!, true);
-  view.setInt32(at, scratch32[LO]!, true);
+  view.setInt32(at + 4, scratchHi[0]!, true);
+  view.setInt32(at, scratchLo[0]!, true);
 }
 
 export function setUint64BE(view: DataView, at: number, value: bigint): void {
   scratchU64[0] = value;
-  view.setInt32(at + 4, scratch32[LO]!, false);
-  view.setInt32(at, scratch32[HI]!, false);
+  view.setInt32(at + 4, scratchLo[0]!, false);
+  view.setInt32(at, scratchHi[0]!, false);
+}
+
+/** Thrown by decoders' wrapAndApplyHeader (out of line, to keep it small). */
+export function throwWrongTemplate(templateId: number, expected: number, name: string): never {
+  throw new RangeError(\`template id \${templateId} is not \${name} (\${expected})\`);
 }
 
 export function checkLimit(buf: Buffer, limit: number, what: string): void {
