@@ -2,9 +2,11 @@
  * Generated SBE codec speed (SPEC §4: encode+decode of a typical control message
  * >= 5,000,000/s and >= 10x JSON.stringify+JSON.parse of the same data).
  *
- * Each operation encodes one message (header included) into a reused buffer, then decodes
- * every field back into a reused plain object (so every bigint and string is really
- * created, as a caller keeping the values would), and checks each value. The baseline does
+ * Each operation encodes one message (header included, wrapAndApplyHeader) into a reused
+ * buffer, then decodes it the way an Adapter does (header, templateId, then the message
+ * decoder with the header's block length and version) and reads every field back into a
+ * reused plain object (so every bigint and string is really created, as a caller keeping
+ * the values would), and checks each value. The baseline does
  * JSON.stringify + JSON.parse of an object holding the same values (64-bit values as JSON
  * numbers where they fit in a double, else as decimal strings turned back into bigints),
  * and checks each value the same way. The correlation id changes with every message on
@@ -16,7 +18,8 @@
  * 3. ReplayRequest: 7 fixed fields and a 21-byte destination string.
  * 4. RecordingDescriptor (codecs/storage.xml): 16 fixed fields, one alias in a group,
  *    channel (12 bytes) and source (39 bytes) strings; UTC times do not fit a double.
- * Run: npx tsc -p tsconfig.build.json && node dist/bench/codec.bench.js [--quick]
+ * Run: npx tsc -p tsconfig.build.json && node dist/bench/codec.bench.js [--quick] [--only MESSAGE]
+ * (--quick: the table only, fewer rounds; --only: one message, for profiling with --cpu-prof).
  */
 import benny from 'benny';
 import {
@@ -57,8 +60,10 @@ function readEncode(corr: bigint): void {
 }
 
 function readDecode(o: typeof qOut): void {
-  qDec.wrapAndApplyHeader(buf, 0, hDec);
-  o.templateId = hDec.templateId();
+  const h = hDec.wrap(buf, 0);
+  o.templateId = h.templateId();
+  if (o.templateId !== ReadRequestDecoder.TEMPLATE_ID) fail('ReadRequest template');
+  qDec.wrap(buf, MessageHeaderDecoder.ENCODED_LENGTH, h.blockLength(), h.version());
   o.controlSessionId = qDec.controlSessionId();
   o.correlationId = qDec.correlationId();
   o.recordingId = qDec.recordingId();
@@ -99,8 +104,10 @@ function responseEncode(corr: bigint): void {
 }
 
 function responseDecode(o: typeof cOut): void {
-  cDec.wrapAndApplyHeader(buf, 0, hDec);
-  o.templateId = hDec.templateId();
+  const h = hDec.wrap(buf, 0);
+  o.templateId = h.templateId();
+  if (o.templateId !== ControlResponseDecoder.TEMPLATE_ID) fail('ControlResponse template');
+  cDec.wrap(buf, MessageHeaderDecoder.ENCODED_LENGTH, h.blockLength(), h.version());
   o.controlSessionId = cDec.controlSessionId();
   o.correlationId = cDec.correlationId();
   o.relevantId = cDec.relevantId();
@@ -142,8 +149,10 @@ function replayEncode(corr: bigint): void {
 }
 
 function replayDecode(o: typeof rOut): void {
-  rDec.wrapAndApplyHeader(buf, 0, hDec);
-  o.templateId = hDec.templateId();
+  const h = hDec.wrap(buf, 0);
+  o.templateId = h.templateId();
+  if (o.templateId !== ReplayRequestDecoder.TEMPLATE_ID) fail('ReplayRequest template');
+  rDec.wrap(buf, MessageHeaderDecoder.ENCODED_LENGTH, h.blockLength(), h.version());
   o.controlSessionId = rDec.controlSessionId();
   o.correlationId = rDec.correlationId();
   o.recordingId = rDec.recordingId();
@@ -200,8 +209,10 @@ function descriptorEncode(rec: bigint): void {
 }
 
 function descriptorDecode(o: typeof dOut): void {
-  dDec.wrapAndApplyHeader(buf, 0, sHDec);
-  o.templateId = sHDec.templateId();
+  const h = sHDec.wrap(buf, 0);
+  o.templateId = h.templateId();
+  if (o.templateId !== storage.RecordingDescriptorDecoder.TEMPLATE_ID) fail('RecordingDescriptor template');
+  dDec.wrap(buf, storage.MessageHeaderDecoder.ENCODED_LENGTH, h.blockLength(), h.version());
   o.checksum = dDec.checksum();
   o.state = dDec.state();
   o.lifecycle = dDec.lifecycle();
@@ -298,7 +309,7 @@ const cases = [
 
 async function main(): Promise<void> {
   const quick = process.argv.includes('--quick');
-  if (!quick) {
+  if (!quick && !process.argv.includes('--only')) {
     await benny.suite(
       'SBE generated codecs vs JSON (encode + decode)',
       ...cases.flatMap(({ m, sbe, json }) => [
@@ -311,7 +322,9 @@ async function main(): Promise<void> {
   // The table comes from interleaved rounds (JSON, SBE, JSON, SBE, ...) and their medians:
   // on a shared machine the load changes between benny's sequential cases, which would
   // colour the ratio.
-  const rows = cases.map(({ m, sbe, json }) => {
+  const only = process.argv.indexOf('--only');
+  const chosen = only >= 0 ? cases.filter((c) => c.m === process.argv[only + 1]) : cases;
+  const rows = chosen.map(({ m, sbe, json }) => {
     const s: number[] = [];
     const j: number[] = [];
     const ratios: number[] = [];

@@ -8,7 +8,9 @@
  * monotonic times when both come from the same recording (monotonic times of different
  * recordings may come from different archiver runs), else the gap of their UTC times. An event
  * is due at start + timeline / speed. Each doWork() sends a bounded batch so recording is
- * never starved, and holds back while too many sends are still in flight.
+ * never starved, and holds back while too many sends are still in flight. The events of one
+ * doWork() go out together: senders are flushed once at its end (at speed 0 that is a whole
+ * batch per syscall; at speed > 0 only the events that were due).
  */
 import type { Session } from '../agent/agent.js';
 import { ErrorCode, isVcrError } from '../util/errors.js';
@@ -25,6 +27,11 @@ export type ReplaySessionState = (typeof ReplaySessionState)[keyof typeof Replay
 export interface ReplaySender {
   readonly inFlight: number;
   send(buf: Buffer, port: number, host: string): void;
+  /**
+   * Sends what send() queued (a batching sender gathers one duty cycle's events and sends
+   * them with one syscall here). Optional: a sender without it sends in send().
+   */
+  flush?(): void;
   close(): void;
 }
 
@@ -109,6 +116,20 @@ export class ReplaySession implements Session {
     if (this.isDone()) return 0;
     let work = 0;
     try {
+      work = this.sendDue();
+    } finally {
+      this.flushSenders();
+    }
+    return work;
+  }
+
+  private flushSenders(): void {
+    for (const s of this.streams) s.sender.flush?.();
+  }
+
+  private sendDue(): number {
+    let work = 0;
+    try {
       while (work < this.batchLimit) {
         const next = this.nextStream();
         if (next === 'wait') break;
@@ -116,7 +137,10 @@ export class ReplaySession implements Session {
           this.finish('SOURCE_ENDED');
           return work + 1;
         }
-        if (next.sender.inFlight >= this.maxInFlight) break;
+        if (next.sender.inFlight >= this.maxInFlight) {
+          next.sender.flush?.();
+          if (next.sender.inFlight >= this.maxInFlight) break;
+        }
         const head = next.head!;
         const timeline = this.timelineAt(next.recordingId, head);
         const now = this.monoNs();

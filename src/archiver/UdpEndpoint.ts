@@ -6,6 +6,7 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { isIPv4 } from 'node:net';
 import { ErrorCode, VcrError } from '../util/errors.js';
+import { NATIVE_MAX_BATCH, udpNative, type UdpNative } from '../util/udp-native.js';
 
 export interface UdpEndpoint {
   host: string;
@@ -65,18 +66,29 @@ export interface DatagramSender {
  * replay speed 0. Sends to any other destination go through a second, unconnected socket.
  */
 export class UdpSender implements DatagramSender {
+  private readonly ep: Pick<UdpEndpoint, 'interface' | 'ttl' | 'multicast'> | undefined;
+  private readonly nativeAddon: UdpNative | undefined;
+  private batch: NativeSendQueue | undefined;
+  private batchHost = '';
+  private batchPort = 0;
+  private flushScheduled = false;
+  private readonly scheduledFlush = (): void => {
+    this.flushScheduled = false;
+    this.flush();
+    if (this.batch && this.batch.pending > 0) this.scheduleFlush();
+  };
+  private dgramInFlight = 0;
   private readonly socket: Socket;
   private readonly connectable: boolean;
   private connectedPort = 0;
   private connectedHost = '';
   private connected = false;
   private other: Socket | undefined;
-  inFlight = 0;
   errors = 0;
   private closed = false;
   private closing = false;
   private readonly onSent = (err: Error | null): void => {
-    this.inFlight--;
+    this.dgramInFlight--;
     if (err) this.errors++;
     if (this.closing && this.inFlight === 0) this.closeSockets();
   };
@@ -84,7 +96,13 @@ export class UdpSender implements DatagramSender {
     this.errors++;
   };
 
-  constructor(ep?: Pick<UdpEndpoint, 'interface' | 'ttl' | 'multicast'>) {
+  /**
+   * native: batch sends to the first destination through the native addon (sendmmsg) when
+   * it loads; undefined = when available and VCR_UDP_NATIVE is not 0, false = never.
+   */
+  constructor(ep?: Pick<UdpEndpoint, 'interface' | 'ttl' | 'multicast'>, options: { native?: boolean } = {}) {
+    this.ep = ep;
+    this.nativeAddon = options.native === false ? undefined : udpNative();
     this.socket = createSocket({ type: 'udp4', sendBufferSize: 4 * 1024 * 1024 });
     this.socket.on('error', this.onError);
     this.connectable = !(ep && (ep.multicast || ep.interface || ep.ttl !== undefined));
@@ -101,9 +119,29 @@ export class UdpSender implements DatagramSender {
     }
   }
 
+  /** Sends queued or still on their way (the caller holds back when this grows too large). */
+  get inFlight(): number {
+    return this.dgramInFlight + (this.batch ? this.batch.pending : 0);
+  }
+
+  /** Whether sends to the first destination go through the native batch path. */
+  get usesNative(): boolean {
+    return this.batch !== undefined;
+  }
+
   send(buf: Buffer, port: number, host: string): void {
     if (this.closed) return;
-    this.inFlight++;
+    if (this.nativeAddon && this.batchPort === 0 && isIPv4(host)) this.openBatch(this.nativeAddon, port, host);
+    if (this.batch && this.batchPort === port && this.batchHost === host) {
+      const q = this.batch;
+      if (q.isFull(buf.length)) q.flush();
+      q.push(buf);
+      if (q.pending >= NATIVE_MAX_BATCH) q.flush();
+      // flush() from the replay's duty cycle usually comes first; this is the safety net
+      if (q.pending > 0) this.scheduleFlush();
+      return;
+    }
+    this.dgramInFlight++;
     try {
       if (this.connectable && this.connectedPort === 0) this.connectTo(port, host);
       if (this.connected && this.connectedPort === port && this.connectedHost === host) {
@@ -115,9 +153,35 @@ export class UdpSender implements DatagramSender {
         this.socket.send(buf, 0, buf.length, port, host, this.onSent);
       }
     } catch {
-      this.inFlight--;
+      this.dgramInFlight--;
       this.errors++;
     }
+  }
+
+  /** Sends what is queued for the native path, as far as the socket takes it now. */
+  flush(): void {
+    const q = this.batch;
+    if (!q || q.pending === 0) return;
+    q.flush();
+    if (q.pending === 0 && this.closing && this.inFlight === 0) this.closeSockets();
+  }
+
+  private openBatch(native: UdpNative, port: number, host: string): void {
+    this.batchPort = port;
+    this.batchHost = host;
+    try {
+      const fd = native.openSender(host, port, this.ep?.ttl ?? -1, this.ep?.interface ?? null, 4 * 1024 * 1024);
+      this.batch = new NativeSendQueue(native, fd, (n) => (this.errors += n));
+    } catch {
+      // keep the dgram path for this destination
+      this.batchPort = -1;
+    }
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(this.scheduledFlush);
   }
 
   private connectTo(port: number, host: string): void {
@@ -146,6 +210,7 @@ export class UdpSender implements DatagramSender {
 
   private closeSockets(): void {
     this.closing = false;
+    this.batch?.close();
     for (const s of [this.socket, this.other]) {
       try {
         s?.close();
@@ -153,5 +218,101 @@ export class UdpSender implements DatagramSender {
         // already closed
       }
     }
+  }
+}
+
+/**
+ * Datagrams waiting for one sendmmsg: copied back to back into a slab (which doubles when a
+ * datagram does not fit), sent in order; what the socket does not take now (EAGAIN) stays
+ * for the next flush. A send error other than EAGAIN drops the batch it hit and is counted.
+ */
+export class NativeSendQueue {
+  private slab = Buffer.allocUnsafeSlow(1024 * 1024);
+  private offsets = new Int32Array(1024);
+  private lengths = new Int32Array(1024);
+  private head = 0;
+  private tail = 0;
+  private bytes = 0;
+  private closed = false;
+  /** sendBatch calls made (tests and benchmarks read it). */
+  batches = 0;
+
+  constructor(
+    private readonly native: UdpNative,
+    readonly fd: number,
+    private readonly onErrors: (count: number) => void,
+  ) {}
+
+  get pending(): number {
+    return this.tail - this.head;
+  }
+
+  /** Whether push(len) needs a flush first (a datagram always fits an empty queue). */
+  isFull(len: number): boolean {
+    return this.pending > 0 && (this.bytes + len > this.slab.length || this.tail === this.offsets.length);
+  }
+
+  push(buf: Buffer): void {
+    if (this.closed) return;
+    if (this.head === this.tail) {
+      this.head = this.tail = this.bytes = 0;
+    }
+    if (this.bytes + buf.length > this.slab.length || this.tail === this.offsets.length) this.grow(buf.length);
+    buf.copy(this.slab, this.bytes);
+    this.offsets[this.tail] = this.bytes;
+    this.lengths[this.tail] = buf.length;
+    this.tail++;
+    this.bytes += buf.length;
+  }
+
+  /** Returns how many datagrams went. */
+  flush(): number {
+    let sent = 0;
+    while (!this.closed && this.head < this.tail) {
+      const r = this.native.sendBatch(this.fd, this.slab, this.offsets, this.lengths, this.head, Math.min(this.tail - this.head, NATIVE_MAX_BATCH));
+      this.batches++;
+      if (r === 0) break;
+      if (r < 0) {
+        // e.g. ECONNREFUSED from an earlier datagram: the batch is lost, count and move on
+        const lost = Math.min(this.tail - this.head, NATIVE_MAX_BATCH);
+        this.onErrors(lost);
+        this.head += lost;
+        continue;
+      }
+      this.head += r;
+      sent += r;
+    }
+    if (this.head === this.tail) this.head = this.tail = this.bytes = 0;
+    return sent;
+  }
+
+  /** Compacts what is pending to the front and makes room for one more datagram of len bytes. */
+  private grow(len: number): void {
+    const n = this.pending;
+    const used = this.bytes - (n > 0 ? this.offsets[this.head]! : this.bytes);
+    let size = this.slab.length;
+    while (used + len > size) size *= 2;
+    const slab = size === this.slab.length && this.head === 0 ? this.slab : Buffer.allocUnsafeSlow(size);
+    const base = n > 0 ? this.offsets[this.head]! : 0;
+    if (slab !== this.slab || base !== 0) this.slab.copy(slab, 0, base, this.bytes);
+    const cap = n + 1 > this.offsets.length ? this.offsets.length * 2 : this.offsets.length;
+    const offsets = new Int32Array(cap);
+    const lengths = new Int32Array(cap);
+    for (let i = 0; i < n; i++) {
+      offsets[i] = this.offsets[this.head + i]! - base;
+      lengths[i] = this.lengths[this.head + i]!;
+    }
+    this.slab = slab;
+    this.offsets = offsets;
+    this.lengths = lengths;
+    this.head = 0;
+    this.tail = n;
+    this.bytes = used;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.native.close(this.fd);
   }
 }

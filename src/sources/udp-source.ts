@@ -1,5 +1,7 @@
 /**
- * One datagram = one event. The socket's 'message' callback only stamps the receipt times and
+ * One datagram = one event, received by one of two paths. With the native addon (default
+ * when it loads, IPv4; see util/udp-native.ts) datagrams wait in the kernel's receive buffer
+ * and poll() pulls them in batches (udp-batch-receiver.ts). Otherwise, node:dgram: the socket's 'message' callback only stamps the receipt times and
  * puts the datagram in a bounded ring (full ring: drop and count, never grow); poll() hands
  * them out. Kernel drops come from /proc/net/udp for this socket's inode, re-read (async) at
  * most every dropsRefreshNs, driven from poll().
@@ -11,6 +13,8 @@ import { MonotonicUtcClock, systemNanoClock, type EpochNanoClock, type NanoClock
 import { newSourceCounters, SourceState, type Source, type SourceCounters, type SourceEventHandler } from './source.js';
 import type { UdpSourceSpec } from './uri.js';
 import { findSocketInode, ownSocketInodes, parseProcNetUdp } from './proc-net-udp.js';
+import { udpNative, type UdpNative } from '../util/udp-native.js';
+import { UdpBatchReceiver } from './udp-batch-receiver.js';
 
 export interface UdpSourceOptions {
   nanoClock?: NanoClock;
@@ -23,6 +27,16 @@ export interface UdpSourceOptions {
   maxQueueBytes?: number;
   /** How often to re-read /proc/net/udp for kernel drops. Default 1 s. */
   dropsRefreshNs?: bigint;
+  /**
+   * Use the native batched receive path: undefined = when the addon loads (and
+   * VCR_UDP_NATIVE is not 0), false = always node:dgram, true = require it (open fails
+   * with SOURCE_FAILED if it is unavailable). IPv6 sources always use node:dgram.
+   */
+  native?: boolean;
+  /** Native path: bytes per datagram slot (longer datagrams are oversize). Default 65,536. */
+  slotSize?: number;
+  /** Native path: datagrams per recvmmsg. Default 256. */
+  batchSize?: number;
 }
 
 export class UdpSource implements Source {
@@ -52,6 +66,10 @@ export class UdpSource implements Source {
   private dropsReadInFlight = false;
   private actualRecvBufferSize = 0;
   private port = 0;
+  private readonly nativeChoice: boolean | undefined;
+  private readonly slotSize: number | undefined;
+  private readonly batchSize: number | undefined;
+  private batch: UdpBatchReceiver | undefined;
 
   constructor(
     readonly spec: UdpSourceSpec,
@@ -66,6 +84,9 @@ export class UdpSource implements Source {
     this.capacity = Math.max(1, options.queueCapacity ?? 65_536);
     this.maxQueueBytes = Math.max(1, options.maxQueueBytes ?? 64 * 1024 * 1024);
     this.dropsRefreshNs = options.dropsRefreshNs ?? 1_000_000_000n;
+    this.nativeChoice = options.native;
+    this.slotSize = options.slotSize;
+    this.batchSize = options.batchSize;
     this.bufs = new Array<Buffer | undefined>(this.capacity).fill(undefined);
     this.utcs = new BigInt64Array(this.capacity);
     this.monos = new BigInt64Array(this.capacity);
@@ -94,15 +115,26 @@ export class UdpSource implements Source {
     return this.inode !== undefined;
   }
 
-  /** Datagrams waiting for poll(). */
+  /** Datagrams waiting for poll() in the dgram path's queue (native path: 0, they wait in the kernel). */
   get queued(): number {
     return this.count;
+  }
+
+  /** Whether this source receives through the native batched path. */
+  get usesNative(): boolean {
+    return this.batch !== undefined;
   }
 
   open(): Promise<void> {
     if (this.stateValue !== SourceState.INIT) return Promise.reject(new Error(`${this.uri}: already opened`));
     this.stateValue = SourceState.OPENING;
     const spec = this.spec;
+    const native = this.nativeChoice === false || spec.family === 6 ? undefined : udpNative();
+    if (native) return this.openNative(native);
+    if (this.nativeChoice === true) {
+      this.fail(new Error('the native UDP addon is not available'), 'cannot open');
+      return Promise.reject(this.error);
+    }
     const type = spec.family === 6 ? 'udp6' : 'udp4';
     return new Promise<void>((resolve, reject) => {
       let sock: dgram.Socket;
@@ -153,6 +185,44 @@ export class UdpSource implements Source {
     });
   }
 
+  private openNative(native: UdpNative): Promise<void> {
+    const spec = this.spec;
+    const before = ownSocketInodes();
+    let fd: number;
+    try {
+      fd = native.open(spec.host, spec.port, this.recvBufferSize, spec.multicast ? spec.host : null, spec.interface ?? null);
+    } catch (e) {
+      this.fail(e, `cannot bind ${spec.host}:${spec.port}`);
+      return Promise.reject(this.error);
+    }
+    try {
+      this.port = native.localPort(fd);
+      this.actualRecvBufferSize = native.bufferSizes(fd)[0];
+      const mono = this.nanoClock;
+      const monoUtc = this.monoUtc;
+      const utc = this.utcClock;
+      this.batch = new UdpBatchReceiver(
+        native,
+        fd,
+        this.counters,
+        (out) => {
+          const m = mono.nanoTime();
+          out[0] = m;
+          out[1] = monoUtc ? monoUtc.epochNanosAt(m) : utc.epochNanos();
+        },
+        () => this.onAvailable?.(),
+        { slotSize: this.slotSize, batchSize: this.batchSize },
+      );
+    } catch (e) {
+      native.close(fd);
+      this.fail(e, `cannot set up ${spec.host}:${spec.port}`);
+      return Promise.reject(this.error);
+    }
+    this.locateInode(before);
+    this.stateValue = SourceState.ACTIVE;
+    return Promise.resolve();
+  }
+
   private readonly onMessage = (msg: Buffer): void => {
     const monoNs = this.nanoClock.nanoTime();
     const utcNs = this.monoUtc ? this.monoUtc.epochNanosAt(monoNs) : this.utcClock.epochNanos();
@@ -174,6 +244,14 @@ export class UdpSource implements Source {
     if (this.stateValue !== SourceState.ACTIVE) return 0;
     if (this.inode !== undefined && !this.dropsReadInFlight && this.nanoClock.nanoTime() >= this.nextDropsCheckNs) {
       this.refreshKernelDrops();
+    }
+    if (this.batch) {
+      const before = this.counters.errors;
+      const n = this.batch.poll(handler, limit);
+      if (this.counters.errors !== before) {
+        this.error = new VcrError(ErrorCode.SOURCE_FAILED, `${this.uri}: recvmmsg failed (errno ${this.batch.lastErrno})`);
+      }
+      return n;
     }
     let n = 0;
     const cap = this.capacity;
@@ -213,6 +291,8 @@ export class UdpSource implements Source {
   close(): void {
     if (this.stateValue === SourceState.CLOSED) return;
     this.stateValue = SourceState.CLOSED;
+    this.batch?.close();
+    this.batch = undefined;
     const s = this.socket;
     this.socket = undefined;
     if (s) {

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSource, parseProcNetUdp, parseSourceUri, SourceState, UdpSource, type UdpSourceSpec } from '../../src/sources/index.js';
 import { ManualClock } from '../../src/util/clock.js';
 import { ErrorCode, isVcrError } from '../../src/util/errors.js';
+import { nativeDisabledByEnv } from '../../src/util/udp-native.js';
 import { collector, nextTick, pollUntil } from './helpers.js';
 
 function udpSpec(uri: string): UdpSourceSpec {
@@ -54,7 +55,7 @@ describe('UdpSource unicast', () => {
   });
 
   it('drops and counts when its bounded queue is full instead of growing', async () => {
-    const src = new UdpSource(udpSpec('udp://127.0.0.1:0'), { queueCapacity: 10 });
+    const src = new UdpSource(udpSpec('udp://127.0.0.1:0'), { queueCapacity: 10, native: false });
     await src.open();
     await sendAll(
       src.localPort,
@@ -134,6 +135,23 @@ describe('UdpSource multicast', () => {
     const c = collector();
     await pollUntil(src, c.handler, () => c.payloads.length === 5);
     expect(c.payloads.map(String)).toEqual(payloads.map(String));
+    expect(src.usesNative).toBe(!nativeDisabledByEnv());
     src.close();
+  });
+
+  it('receives multicast on both receive paths in the same run', async () => {
+    for (const native of [false, true]) {
+      if (native && nativeDisabledByEnv()) continue;
+      const port = 20_000 + Math.floor(Math.random() * 20_000);
+      const src = new UdpSource(udpSpec(`udp://239.255.77.2:${port}?interface=127.0.0.1`), { native });
+      await src.open();
+      expect(src.usesNative).toBe(native);
+      const payloads = Array.from({ length: 5 }, (_, i) => Buffer.from(`mc-${native}-${i}`));
+      await sendAll(port, '239.255.77.2', payloads, '127.0.0.1');
+      const c = collector();
+      await pollUntil(src, c.handler, () => c.payloads.length === 5);
+      expect(c.payloads.map(String)).toEqual(payloads.map(String));
+      src.close();
+    }
   });
 });

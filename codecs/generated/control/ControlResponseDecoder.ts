@@ -2,7 +2,7 @@
 import { ControlResponseCode } from './ControlResponseCode.js';
 import { ErrorCode } from './ErrorCode.js';
 import { MessageHeaderDecoder } from './MessageHeaderDecoder.js';
-import { EMPTY_BUFFER, EMPTY_VIEW, type SbeCursor, bufferOf, checkLimit, getInt64LE, getText, throwWrongTemplate, viewOf } from './SbeRuntime.js';
+import { EMPTY_BUFFER, EMPTY_VIEW, type SbeCursor, bufferOf, checkLimit, getInt64LE, getUtf8, throwWrongTemplate, viewOf } from './SbeRuntime.js';
 
 /** The one final answer to every request */
 export class ControlResponseDecoder implements SbeCursor {
@@ -122,7 +122,7 @@ export class ControlResponseDecoder implements SbeCursor {
     const at = pos + 2;
     checkLimit(this._buf, at + length, 'errorMessage');
     root._limit = at + length;
-    return getText(this._buf, this._view, at, at + length, 'utf8');
+    return getUtf8(this._buf, this._view, at, at + length);
   }
   /** Copies the bytes (as many as fit in dst) and moves past them; returns the count copied. */
   getErrorMessage(dst: Uint8Array, dstOffset: number): number {

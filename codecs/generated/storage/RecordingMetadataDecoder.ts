@@ -3,7 +3,7 @@ import { BooleanType } from './BooleanType.js';
 import { DescriptorState } from './DescriptorState.js';
 import { MessageHeaderDecoder } from './MessageHeaderDecoder.js';
 import { RecordingLifecycle } from './RecordingLifecycle.js';
-import { EMPTY_BUFFER, EMPTY_VIEW, type SbeCursor, bufferOf, checkLimit, getInt64LE, getText, throwWrongTemplate, viewOf } from './SbeRuntime.js';
+import { EMPTY_BUFFER, EMPTY_VIEW, type SbeCursor, bufferOf, checkLimit, getInt64LE, getUtf8, throwWrongTemplate, viewOf } from './SbeRuntime.js';
 
 /** recording-ID.meta (4096 bytes, mapped): the live duplicate of the descriptor; stopPosition/stopUtcNs/stopMonoNs hold the last committed values while recording */
 export class RecordingMetadataDecoder implements SbeCursor {
@@ -217,7 +217,7 @@ export class RecordingMetadataDecoder implements SbeCursor {
     const at = pos + 2;
     checkLimit(this._buf, at + length, 'channel');
     root._limit = at + length;
-    return getText(this._buf, this._view, at, at + length, 'utf8');
+    return getUtf8(this._buf, this._view, at, at + length);
   }
   /** Copies the bytes (as many as fit in dst) and moves past them; returns the count copied. */
   getChannel(dst: Uint8Array, dstOffset: number): number {
@@ -257,7 +257,7 @@ export class RecordingMetadataDecoder implements SbeCursor {
     const at = pos + 2;
     checkLimit(this._buf, at + length, 'source');
     root._limit = at + length;
-    return getText(this._buf, this._view, at, at + length, 'utf8');
+    return getUtf8(this._buf, this._view, at, at + length);
   }
   /** Copies the bytes (as many as fit in dst) and moves past them; returns the count copied. */
   getSource(dst: Uint8Array, dstOffset: number): number {
@@ -374,7 +374,7 @@ export class RecordingMetadataAliasesDecoder {
     const at = pos + 2;
     checkLimit(this._buf, at + length, 'alias');
     root._limit = at + length;
-    return getText(this._buf, this._view, at, at + length, 'utf8');
+    return getUtf8(this._buf, this._view, at, at + length);
   }
   /** Copies the bytes (as many as fit in dst) and moves past them; returns the count copied. */
   getAlias(dst: Uint8Array, dstOffset: number): number {

@@ -77,8 +77,9 @@ function varDataAccessors(ctx: EmitContext, d: VarData, side: Side, root: string
   if (gated) out += `${I}${d.name}InActingVersion(): boolean { return this._actingVersion >= ${d.sinceVersion}; }\n`;
   out += `${I}${d.name}Length(): number {\n${gate('0')}${I}${I}return ${getExpr(d.lengthType, `${root}._limit + ${d.lengthOffset}`, le)};\n${I}}\n`;
   const ret = text ? 'string' : 'Uint8Array';
-  const value = text ? `getText(this._buf, this._view, at, at + length, '${enc}')` : 'this._buf.subarray(at, at + length)';
-  if (text) ctx.imports.set('getText', RUNTIME_FILE);
+  const textExpr = enc === 'utf8' ? 'getUtf8(this._buf, this._view, at, at + length)'
+    : enc === 'latin1' ? 'getLatin1(this._buf, at, at + length)' : `getText(this._buf, this._view, at, at + length, '${enc}')`;
+  const value = text ? textExpr : 'this._buf.subarray(at, at + length)';
   out += `${I}/** ${text ? `Decodes the text (${d.characterEncoding})` : 'A view of the bytes in the buffer (not a copy)'} and moves past it. */\n`;
   out += `${I}${d.name}(): ${ret}${gated ? ' | null' : ''} {\n${gate('null')}${prologue}${I}${I}return ${value};\n${I}}\n`;
   out += `${I}/** Copies the bytes (as many as fit in dst) and moves past them; returns the count copied. */\n`;

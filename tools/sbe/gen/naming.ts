@@ -42,7 +42,7 @@ export function setStmt(p: PrimitiveType, at: string, value: string, le: boolean
 /** Runtime helpers a generated body may call; assemble() imports those it finds. */
 export const RUNTIME_HELPERS = [
   'getInt64LE', 'getInt64BE', 'getUint64LE', 'getUint64BE', 'setInt64LE', 'setInt64BE', 'setUint64LE', 'setUint64BE', 'checkLimit', 'getChars', 'putChars', 'copyBytes', 'putBytes',
-  'putVarData', 'getText', 'throwWrongTemplate',
+  'putVarData', 'getText', 'getUtf8', 'getLatin1', 'throwWrongTemplate',
 ];
 
 /** Node's Buffer encoding for an SBE characterEncoding (chars default to ASCII). */

@@ -4,7 +4,7 @@ import { EngineEncoder } from './EngineEncoder.js';
 import { MessageHeaderEncoder } from './MessageHeaderEncoder.js';
 import { Model } from './Model.js';
 import { OptionalExtrasEncoder } from './OptionalExtrasEncoder.js';
-import { EMPTY_BUFFER, EMPTY_VIEW, type SbeCursor, bufferOf, checkLimit, putBytes, putChars, putVarData, setUint64, viewOf } from './SbeRuntime.js';
+import { EMPTY_BUFFER, EMPTY_VIEW, type SbeCursor, bufferOf, checkLimit, putBytes, putChars, putVarData, setUint64LE, viewOf } from './SbeRuntime.js';
 
 /** Description of a basic Car */
 export class CarEncoder implements SbeCursor {
@@ -25,15 +25,17 @@ export class CarEncoder implements SbeCursor {
   private readonly _performanceFigures = new CarPerformanceFiguresEncoder();
 
   wrap(buffer: Uint8Array, offset: number): this {
-    if (buffer !== this._src) {
-      this._src = buffer;
-      this._buf = bufferOf(buffer);
-      this._view = viewOf(buffer);
-    }
+    if (buffer !== this._src) this._attach(buffer);
     this._offset = offset;
     this._limit = offset + 45;
     checkLimit(this._buf, this._limit, 'Car');
     return this;
+  }
+
+  _attach(buffer: Uint8Array): void {
+    this._src = buffer;
+    this._buf = bufferOf(buffer);
+    this._view = viewOf(buffer);
   }
 
   /** Writes the message header at offset, then wraps the message right after it. */
@@ -53,7 +55,7 @@ export class CarEncoder implements SbeCursor {
   static serialNumberMinValue(): bigint { return 0n; }
   static serialNumberMaxValue(): bigint { return 18446744073709551614n; }
   serialNumber(value: bigint): this {
-    setUint64(this._buf, this._offset + 0, value, true);
+    setUint64LE(this._view, this._offset + 0, value);
     return this;
   }
 

@@ -4,7 +4,7 @@ import { EngineDecoder } from './EngineDecoder.js';
 import { MessageHeaderDecoder } from './MessageHeaderDecoder.js';
 import { Model } from './Model.js';
 import { OptionalExtrasDecoder } from './OptionalExtrasDecoder.js';
-import { EMPTY_BUFFER, EMPTY_VIEW, type SbeCursor, bufferOf, checkLimit, copyBytes, getChars, getText, getUint64, viewOf } from './SbeRuntime.js';
+import { EMPTY_BUFFER, EMPTY_VIEW, type SbeCursor, bufferOf, checkLimit, copyBytes, getChars, getUint64BE, getUtf8, throwWrongTemplate, viewOf } from './SbeRuntime.js';
 
 /** Description of a basic Car */
 export class CarDecoder implements SbeCursor {
@@ -27,11 +27,7 @@ export class CarDecoder implements SbeCursor {
   private readonly _performanceFigures = new CarPerformanceFiguresDecoder();
 
   wrap(buffer: Uint8Array, offset: number, actingBlockLength: number, actingVersion: number): this {
-    if (buffer !== this._src) {
-      this._src = buffer;
-      this._buf = bufferOf(buffer);
-      this._view = viewOf(buffer);
-    }
+    if (buffer !== this._src) this._attach(buffer);
     this._offset = offset;
     this._actingBlockLength = actingBlockLength;
     this._actingVersion = actingVersion;
@@ -40,11 +36,17 @@ export class CarDecoder implements SbeCursor {
     return this;
   }
 
+  _attach(buffer: Uint8Array): void {
+    this._src = buffer;
+    this._buf = bufferOf(buffer);
+    this._view = viewOf(buffer);
+  }
+
   /** Reads the header at offset (its blockLength and version become the acting values), then wraps the message after it. */
   wrapAndApplyHeader(buffer: Uint8Array, offset: number, header: MessageHeaderDecoder): this {
     header.wrap(buffer, offset);
     const templateId = header.templateId();
-    if (templateId !== 1) throw new RangeError(`template id ${templateId} is not Car (1)`);
+    if (templateId !== 1) throwWrongTemplate(templateId, 1, 'Car');
     return this.wrap(buffer, offset + MessageHeaderDecoder.ENCODED_LENGTH, header.blockLength(), header.version());
   }
 
@@ -67,7 +69,7 @@ export class CarDecoder implements SbeCursor {
   static serialNumberMinValue(): bigint { return 0n; }
   static serialNumberMaxValue(): bigint { return 18446744073709551614n; }
   serialNumber(): bigint {
-    return getUint64(this._buf, this._offset + 0, false);
+    return getUint64BE(this._view, this._offset + 0);
   }
 
   static modelYearId(): number { return 2; }
@@ -107,7 +109,7 @@ export class CarDecoder implements SbeCursor {
   static vehicleCodeLength(): number { return 6; }
   static vehicleCodeCharacterEncoding(): string { return "ASCII"; }
   vehicleCode(): string {
-    return getChars(this._buf, this._offset + 32, 6, 'latin1');
+    return getChars(this._buf, this._view, this._offset + 32, 6, 'latin1');
   }
   getVehicleCode(dst: Uint8Array, dstOffset: number): number {
     return copyBytes(this._buf, this._offset + 32, 6, dst, dstOffset);
@@ -157,7 +159,7 @@ export class CarDecoder implements SbeCursor {
     const at = pos + 4;
     checkLimit(this._buf, at + length, 'manufacturer');
     root._limit = at + length;
-    return getText(this._buf, at, at + length, 'utf8');
+    return getUtf8(this._buf, this._view, at, at + length);
   }
   /** Copies the bytes (as many as fit in dst) and moves past them; returns the count copied. */
   getManufacturer(dst: Uint8Array, dstOffset: number): number {
@@ -197,7 +199,7 @@ export class CarDecoder implements SbeCursor {
     const at = pos + 4;
     checkLimit(this._buf, at + length, 'model');
     root._limit = at + length;
-    return getText(this._buf, at, at + length, 'utf8');
+    return getUtf8(this._buf, this._view, at, at + length);
   }
   /** Copies the bytes (as many as fit in dst) and moves past them; returns the count copied. */
   getModel(dst: Uint8Array, dstOffset: number): number {
@@ -237,7 +239,7 @@ export class CarDecoder implements SbeCursor {
     const at = pos + 4;
     checkLimit(this._buf, at + length, 'activationCode');
     root._limit = at + length;
-    return getText(this._buf, at, at + length, 'utf8');
+    return getUtf8(this._buf, this._view, at, at + length);
   }
   /** Copies the bytes (as many as fit in dst) and moves past them; returns the count copied. */
   getActivationCode(dst: Uint8Array, dstOffset: number): number {
@@ -375,7 +377,7 @@ export class CarFuelFiguresDecoder {
     const at = pos + 4;
     checkLimit(this._buf, at + length, 'usageDescription');
     root._limit = at + length;
-    return getText(this._buf, at, at + length, 'utf8');
+    return getUtf8(this._buf, this._view, at, at + length);
   }
   /** Copies the bytes (as many as fit in dst) and moves past them; returns the count copied. */
   getUsageDescription(dst: Uint8Array, dstOffset: number): number {

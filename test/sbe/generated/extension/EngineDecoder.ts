@@ -12,14 +12,16 @@ export class EngineDecoder {
   private readonly _booster = new BoosterDecoder();
 
   wrap(buffer: Uint8Array, offset: number): this {
-    if (buffer !== this._src) {
-      this._src = buffer;
-      this._buf = bufferOf(buffer);
-      this._view = viewOf(buffer);
-    }
+    if (buffer !== this._src) this._attach(buffer);
     this._offset = offset;
     checkLimit(this._buf, offset + 10, 'Engine');
     return this;
+  }
+
+  _attach(buffer: Uint8Array): void {
+    this._src = buffer;
+    this._buf = bufferOf(buffer);
+    this._view = viewOf(buffer);
   }
 
   encodedLength(): number {
@@ -45,7 +47,7 @@ export class EngineDecoder {
   static manufacturerCodeLength(): number { return 3; }
   static manufacturerCodeCharacterEncoding(): string { return "US-ASCII"; }
   manufacturerCode(): string {
-    return getChars(this._buf, this._offset + 3, 3, 'latin1');
+    return getChars(this._buf, this._view, this._offset + 3, 3, 'latin1');
   }
   getManufacturerCode(dst: Uint8Array, dstOffset: number): number {
     return copyBytes(this._buf, this._offset + 3, 3, dst, dstOffset);

@@ -10,14 +10,16 @@ export class CornersDecoder {
   _offset = 0;
 
   wrap(buffer: Uint8Array, offset: number): this {
-    if (buffer !== this._src) {
-      this._src = buffer;
-      this._buf = bufferOf(buffer);
-      this._view = viewOf(buffer);
-    }
+    if (buffer !== this._src) this._attach(buffer);
     this._offset = offset;
     checkLimit(this._buf, offset + 1, 'Corners');
     return this;
+  }
+
+  _attach(buffer: Uint8Array): void {
+    this._src = buffer;
+    this._buf = bufferOf(buffer);
+    this._view = viewOf(buffer);
   }
 
   raw(): number {

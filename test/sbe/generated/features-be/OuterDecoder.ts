@@ -3,7 +3,7 @@ import { CornersDecoder } from './CornersDecoder.js';
 import { Flags16Decoder } from './Flags16Decoder.js';
 import { InnerDecoder } from './InnerDecoder.js';
 import { PointDecoder } from './PointDecoder.js';
-import { EMPTY_BUFFER, EMPTY_VIEW, bufferOf, checkLimit, copyBytes, getChars, getUint64, viewOf } from './SbeRuntime.js';
+import { EMPTY_BUFFER, EMPTY_VIEW, bufferOf, checkLimit, copyBytes, getChars, getUint64BE, viewOf } from './SbeRuntime.js';
 import { Shape } from './Shape.js';
 import { Side } from './Side.js';
 
@@ -20,14 +20,16 @@ export class OuterDecoder {
   private readonly _flags = new Flags16Decoder();
 
   wrap(buffer: Uint8Array, offset: number): this {
-    if (buffer !== this._src) {
-      this._src = buffer;
-      this._buf = bufferOf(buffer);
-      this._view = viewOf(buffer);
-    }
+    if (buffer !== this._src) this._attach(buffer);
     this._offset = offset;
     checkLimit(this._buf, offset + 38, 'Outer');
     return this;
+  }
+
+  _attach(buffer: Uint8Array): void {
+    this._src = buffer;
+    this._buf = bufferOf(buffer);
+    this._view = viewOf(buffer);
   }
 
   encodedLength(): number {
@@ -68,7 +70,7 @@ export class OuterDecoder {
   static labelLength(): number { return 4; }
   static labelCharacterEncoding(): string { return "US-ASCII"; }
   label(): string {
-    return getChars(this._buf, this._offset + 25, 4, 'latin1');
+    return getChars(this._buf, this._view, this._offset + 25, 4, 'latin1');
   }
   getLabel(dst: Uint8Array, dstOffset: number): number {
     return copyBytes(this._buf, this._offset + 25, 4, dst, dstOffset);
@@ -80,6 +82,6 @@ export class OuterDecoder {
   static bigMinValue(): bigint { return 0n; }
   static bigMaxValue(): bigint { return 18446744073709551614n; }
   big(): bigint {
-    return getUint64(this._buf, this._offset + 30, false);
+    return getUint64BE(this._view, this._offset + 30);
   }
 }

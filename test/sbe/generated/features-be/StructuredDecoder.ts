@@ -6,7 +6,7 @@ import { Flags8Decoder } from './Flags8Decoder.js';
 import { MessageHeaderDecoder } from './MessageHeaderDecoder.js';
 import { OuterDecoder } from './OuterDecoder.js';
 import { PointDecoder } from './PointDecoder.js';
-import { EMPTY_BUFFER, EMPTY_VIEW, type SbeCursor, bufferOf, checkLimit, viewOf } from './SbeRuntime.js';
+import { EMPTY_BUFFER, EMPTY_VIEW, type SbeCursor, bufferOf, checkLimit, throwWrongTemplate, viewOf } from './SbeRuntime.js';
 import { Side } from './Side.js';
 import { Signed } from './Signed.js';
 import { Status } from './Status.js';
@@ -34,11 +34,7 @@ export class StructuredDecoder implements SbeCursor {
   private readonly _point = new PointDecoder();
 
   wrap(buffer: Uint8Array, offset: number, actingBlockLength: number, actingVersion: number): this {
-    if (buffer !== this._src) {
-      this._src = buffer;
-      this._buf = bufferOf(buffer);
-      this._view = viewOf(buffer);
-    }
+    if (buffer !== this._src) this._attach(buffer);
     this._offset = offset;
     this._actingBlockLength = actingBlockLength;
     this._actingVersion = actingVersion;
@@ -47,11 +43,17 @@ export class StructuredDecoder implements SbeCursor {
     return this;
   }
 
+  _attach(buffer: Uint8Array): void {
+    this._src = buffer;
+    this._buf = bufferOf(buffer);
+    this._view = viewOf(buffer);
+  }
+
   /** Reads the header at offset (its blockLength and version become the acting values), then wraps the message after it. */
   wrapAndApplyHeader(buffer: Uint8Array, offset: number, header: MessageHeaderDecoder): this {
     header.wrap(buffer, offset);
     const templateId = header.templateId();
-    if (templateId !== 2) throw new RangeError(`template id ${templateId} is not Structured (2)`);
+    if (templateId !== 2) throwWrongTemplate(templateId, 2, 'Structured');
     return this.wrap(buffer, offset + MessageHeaderDecoder.ENCODED_LENGTH, header.blockLength(), header.version());
   }
 

@@ -32,15 +32,17 @@ export class StructuredEncoder implements SbeCursor {
   private readonly _point = new PointEncoder();
 
   wrap(buffer: Uint8Array, offset: number): this {
-    if (buffer !== this._src) {
-      this._src = buffer;
-      this._buf = bufferOf(buffer);
-      this._view = viewOf(buffer);
-    }
+    if (buffer !== this._src) this._attach(buffer);
     this._offset = offset;
     this._limit = offset + 66;
     checkLimit(this._buf, this._limit, 'Structured');
     return this;
+  }
+
+  _attach(buffer: Uint8Array): void {
+    this._src = buffer;
+    this._buf = bufferOf(buffer);
+    this._view = viewOf(buffer);
   }
 
   /** Writes the message header at offset, then wraps the message right after it. */

@@ -9,14 +9,16 @@ export class VarBytes16Decoder {
   _offset = 0;
 
   wrap(buffer: Uint8Array, offset: number): this {
-    if (buffer !== this._src) {
-      this._src = buffer;
-      this._buf = bufferOf(buffer);
-      this._view = viewOf(buffer);
-    }
+    if (buffer !== this._src) this._attach(buffer);
     this._offset = offset;
     checkLimit(this._buf, offset + 2, 'varBytes16');
     return this;
+  }
+
+  _attach(buffer: Uint8Array): void {
+    this._src = buffer;
+    this._buf = bufferOf(buffer);
+    this._view = viewOf(buffer);
   }
 
   encodedLength(): number {

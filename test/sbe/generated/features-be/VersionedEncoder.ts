@@ -2,7 +2,7 @@
 import { Flags8Encoder } from './Flags8Encoder.js';
 import { InnerEncoder } from './InnerEncoder.js';
 import { MessageHeaderEncoder } from './MessageHeaderEncoder.js';
-import { EMPTY_BUFFER, EMPTY_VIEW, type SbeCursor, bufferOf, checkLimit, putBytes, putChars, putVarData, setInt64, viewOf } from './SbeRuntime.js';
+import { EMPTY_BUFFER, EMPTY_VIEW, type SbeCursor, bufferOf, checkLimit, putBytes, putChars, putVarData, setInt64BE, viewOf } from './SbeRuntime.js';
 import { Status } from './Status.js';
 
 export class VersionedEncoder implements SbeCursor {
@@ -23,15 +23,17 @@ export class VersionedEncoder implements SbeCursor {
   private readonly _later = new VersionedLaterEncoder();
 
   wrap(buffer: Uint8Array, offset: number): this {
-    if (buffer !== this._src) {
-      this._src = buffer;
-      this._buf = bufferOf(buffer);
-      this._view = viewOf(buffer);
-    }
+    if (buffer !== this._src) this._attach(buffer);
     this._offset = offset;
     this._limit = offset + 32;
     checkLimit(this._buf, this._limit, 'Versioned');
     return this;
+  }
+
+  _attach(buffer: Uint8Array): void {
+    this._src = buffer;
+    this._buf = bufferOf(buffer);
+    this._view = viewOf(buffer);
   }
 
   /** Writes the message header at offset, then wraps the message right after it. */
@@ -61,7 +63,7 @@ export class VersionedEncoder implements SbeCursor {
   static v1MinValue(): bigint { return -9223372036854775807n; }
   static v1MaxValue(): bigint { return 9223372036854775807n; }
   v1(value: bigint): this {
-    setInt64(this._buf, this._offset + 4, value, false);
+    setInt64BE(this._view, this._offset + 4, value);
     return this;
   }
 

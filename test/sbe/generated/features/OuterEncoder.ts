@@ -3,7 +3,7 @@ import { CornersEncoder } from './CornersEncoder.js';
 import { Flags16Encoder } from './Flags16Encoder.js';
 import { InnerEncoder } from './InnerEncoder.js';
 import { PointEncoder } from './PointEncoder.js';
-import { EMPTY_BUFFER, EMPTY_VIEW, bufferOf, checkLimit, putBytes, putChars, setUint64, viewOf } from './SbeRuntime.js';
+import { EMPTY_BUFFER, EMPTY_VIEW, bufferOf, checkLimit, putBytes, putChars, setUint64LE, viewOf } from './SbeRuntime.js';
 import { Shape } from './Shape.js';
 import { Side } from './Side.js';
 
@@ -20,14 +20,16 @@ export class OuterEncoder {
   private readonly _flags = new Flags16Encoder();
 
   wrap(buffer: Uint8Array, offset: number): this {
-    if (buffer !== this._src) {
-      this._src = buffer;
-      this._buf = bufferOf(buffer);
-      this._view = viewOf(buffer);
-    }
+    if (buffer !== this._src) this._attach(buffer);
     this._offset = offset;
     checkLimit(this._buf, offset + 38, 'Outer');
     return this;
+  }
+
+  _attach(buffer: Uint8Array): void {
+    this._src = buffer;
+    this._buf = bufferOf(buffer);
+    this._view = viewOf(buffer);
   }
 
   encodedLength(): number {
@@ -85,7 +87,7 @@ export class OuterEncoder {
   static bigMinValue(): bigint { return 0n; }
   static bigMaxValue(): bigint { return 18446744073709551614n; }
   big(value: bigint): this {
-    setUint64(this._buf, this._offset + 30, value, true);
+    setUint64LE(this._view, this._offset + 30, value);
     return this;
   }
 }

@@ -2,7 +2,7 @@
 import { Flags8Decoder } from './Flags8Decoder.js';
 import { InnerDecoder } from './InnerDecoder.js';
 import { MessageHeaderDecoder } from './MessageHeaderDecoder.js';
-import { EMPTY_BUFFER, EMPTY_VIEW, type SbeCursor, bufferOf, checkLimit, copyBytes, getChars, getInt64, getText, viewOf } from './SbeRuntime.js';
+import { EMPTY_BUFFER, EMPTY_VIEW, type SbeCursor, bufferOf, checkLimit, copyBytes, getChars, getInt64LE, getUtf8, throwWrongTemplate, viewOf } from './SbeRuntime.js';
 import { Status } from './Status.js';
 
 export class VersionedDecoder implements SbeCursor {
@@ -25,11 +25,7 @@ export class VersionedDecoder implements SbeCursor {
   private readonly _later = new VersionedLaterDecoder();
 
   wrap(buffer: Uint8Array, offset: number, actingBlockLength: number, actingVersion: number): this {
-    if (buffer !== this._src) {
-      this._src = buffer;
-      this._buf = bufferOf(buffer);
-      this._view = viewOf(buffer);
-    }
+    if (buffer !== this._src) this._attach(buffer);
     this._offset = offset;
     this._actingBlockLength = actingBlockLength;
     this._actingVersion = actingVersion;
@@ -38,11 +34,17 @@ export class VersionedDecoder implements SbeCursor {
     return this;
   }
 
+  _attach(buffer: Uint8Array): void {
+    this._src = buffer;
+    this._buf = bufferOf(buffer);
+    this._view = viewOf(buffer);
+  }
+
   /** Reads the header at offset (its blockLength and version become the acting values), then wraps the message after it. */
   wrapAndApplyHeader(buffer: Uint8Array, offset: number, header: MessageHeaderDecoder): this {
     header.wrap(buffer, offset);
     const templateId = header.templateId();
-    if (templateId !== 4) throw new RangeError(`template id ${templateId} is not Versioned (4)`);
+    if (templateId !== 4) throwWrongTemplate(templateId, 4, 'Versioned');
     return this.wrap(buffer, offset + MessageHeaderDecoder.ENCODED_LENGTH, header.blockLength(), header.version());
   }
 
@@ -76,7 +78,7 @@ export class VersionedDecoder implements SbeCursor {
   v1InActingVersion(): boolean { return this._actingVersion >= 1; }
   v1(): bigint {
     if (this._actingVersion < 1) return -9223372036854775808n;
-    return getInt64(this._buf, this._offset + 4, true);
+    return getInt64LE(this._view, this._offset + 4);
   }
 
   static v2Id(): number { return 3; }
@@ -86,7 +88,7 @@ export class VersionedDecoder implements SbeCursor {
   v2InActingVersion(): boolean { return this._actingVersion >= 2; }
   v2(): string | null {
     if (this._actingVersion < 2) return null;
-    return getChars(this._buf, this._offset + 12, 8, 'latin1');
+    return getChars(this._buf, this._view, this._offset + 12, 8, 'latin1');
   }
   getV2(dst: Uint8Array, dstOffset: number): number {
     if (this._actingVersion < 2) return 0;
@@ -148,7 +150,7 @@ export class VersionedDecoder implements SbeCursor {
     const at = pos + 2;
     checkLimit(this._buf, at + length, 'note');
     root._limit = at + length;
-    return getText(this._buf, at, at + length, 'utf8');
+    return getUtf8(this._buf, this._view, at, at + length);
   }
   /** Copies the bytes (as many as fit in dst) and moves past them; returns the count copied. */
   getNote(dst: Uint8Array, dstOffset: number): number {
@@ -191,7 +193,7 @@ export class VersionedDecoder implements SbeCursor {
     const at = pos + 2;
     checkLimit(this._buf, at + length, 'extra');
     root._limit = at + length;
-    return getText(this._buf, at, at + length, 'utf8');
+    return getUtf8(this._buf, this._view, at, at + length);
   }
   /** Copies the bytes (as many as fit in dst) and moves past them; returns the count copied. */
   getExtra(dst: Uint8Array, dstOffset: number): number {

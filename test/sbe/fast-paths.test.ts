@@ -1,0 +1,107 @@
+/**
+ * The generated runtime's fast paths against Node's own codecs as the oracle: 64-bit values
+ * split into 32-bit halves (a zero high half becomes BigInt(low half), the rest is joined
+ * in a scratch array) in both byte orders, and text decoded in JavaScript (short ASCII and
+ * Latin-1 by String.fromCharCode, longer ASCII UTF-8 as Latin-1) around every threshold,
+ * with non-ASCII bytes at every position and invalid UTF-8.
+ */
+import { describe, expect, it } from 'vitest';
+import * as f from './generated/features/index.js';
+import * as fb from './generated/features-be/index.js';
+
+const INT64_EDGES = [
+  0n, 1n, -1n, 42n, 0x7fffffffn, 0x80000000n, 0xffffffffn, 0x100000000n, -0x80000000n, -0x80000001n, -0x100000000n,
+  1_764_000_000_000_000_000n, -(2n ** 63n), 2n ** 63n - 1n, -(2n ** 63n) + 1n,
+];
+const UINT64_EDGES = [0n, 1n, 0xffffffffn, 0x100000000n, 0x1_0000_0001n, 2n ** 63n, 2n ** 64n - 1n, 2n ** 64n - 2n];
+
+describe('64-bit fields as two 32-bit halves', () => {
+  for (const [order, m, le] of [['little', f, true], ['big', fb, false]] as const) {
+    it(`writes and reads int64 and uint64 edges byte for byte (${order} endian)`, () => {
+      const buf = Buffer.alloc(256);
+      const hdr = m.MessageHeaderEncoder.ENCODED_LENGTH;
+      const i64At = hdr + 15; // c, i8, u8, i16, u16, i32, u32 come first: an odd offset on purpose
+      const enc = new m.AllPrimitivesEncoder().wrapAndApplyHeader(buf, 0, new m.MessageHeaderEncoder());
+      const dec = new m.AllPrimitivesDecoder();
+      for (const v of INT64_EDGES) {
+        enc.i64(v);
+        const expected = Buffer.alloc(8);
+        if (le) expected.writeBigInt64LE(v);
+        else expected.writeBigInt64BE(v);
+        expect(buf.subarray(i64At, i64At + 8)).toEqual(expected);
+        dec.wrapAndApplyHeader(buf, 0, new m.MessageHeaderDecoder());
+        expect(dec.i64()).toBe(v);
+      }
+      for (const v of UINT64_EDGES) {
+        enc.u64(v);
+        const expected = Buffer.alloc(8);
+        if (le) expected.writeBigUInt64LE(v);
+        else expected.writeBigUInt64BE(v);
+        expect(buf.subarray(i64At + 8, i64At + 16)).toEqual(expected);
+        dec.wrapAndApplyHeader(buf, 0, new m.MessageHeaderDecoder());
+        expect(dec.u64()).toBe(v);
+      }
+    });
+  }
+});
+
+/** Encodes a Grouped message with the given text and ascii var data, returns the decoder positioned on them. */
+function groupedWith(text: string | Uint8Array, ascii: string | Uint8Array): f.GroupedDecoder {
+  const buf = Buffer.alloc(4096);
+  const enc = new f.GroupedEncoder().wrapAndApplyHeader(buf, 0, new f.MessageHeaderEncoder());
+  enc.id(1).legsCount(0);
+  enc.emptyCount(0);
+  enc.text(text).ascii(ascii).blob(new Uint8Array(0));
+  const dec = new f.GroupedDecoder().wrapAndApplyHeader(buf, 0, new f.MessageHeaderDecoder());
+  dec.legs();
+  dec.empty();
+  return dec;
+}
+
+const LENGTHS = [0, 1, 2, 3, 4, 5, 7, 8, 15, 16, 21, 31, 32, 33, 63, 64, 65, 200, 255, 256, 257, 300, 1000];
+const asciiOf = (n: number): string => Array.from({ length: n }, (_, i) => String.fromCharCode(0x20 + ((i * 7) % 95))).join('');
+
+describe('text decoded in JavaScript', () => {
+  it('decodes ASCII UTF-8 and Latin-1 var data of every length around the thresholds', () => {
+    for (const n of LENGTHS) {
+      const s = asciiOf(n);
+      const dec = groupedWith(s, s);
+      expect(dec.text()).toBe(s);
+      expect(dec.ascii()).toBe(s);
+    }
+  });
+
+  it('decodes UTF-8 with a non-ASCII character at any position as Node does', () => {
+    for (const n of [1, 4, 5, 21, 32, 33, 64, 256, 257]) {
+      for (let at = 0; at < n; at += Math.max(1, Math.floor(n / 9))) {
+        for (const ch of ['é', '€', '😀']) {
+          const s = asciiOf(at) + ch + asciiOf(n - at - 1);
+          expect(groupedWith(s, '').text()).toBe(s);
+        }
+      }
+    }
+  });
+
+  it('decodes invalid UTF-8 and high Latin-1 bytes exactly as Buffer#toString', () => {
+    for (const n of [1, 3, 8, 21, 32, 33, 100, 300]) {
+      const bytes = Buffer.alloc(n, 0x61);
+      bytes[n - 1] = 0xff; // never valid in UTF-8
+      if (n > 2) bytes[1] = 0xc3; // a truncated two-byte sequence
+      const dec = groupedWith(bytes, bytes);
+      expect(dec.text()).toBe(bytes.toString('utf8'));
+      expect(dec.ascii()).toBe(bytes.toString('latin1'));
+    }
+  });
+
+  it('decodes char arrays (US-ASCII and UTF-8) up to the first NUL through the same paths', () => {
+    const buf = Buffer.alloc(256);
+    const enc = new f.AllPrimitivesEncoder().wrapAndApplyHeader(buf, 0, new f.MessageHeaderEncoder());
+    const dec = new f.AllPrimitivesDecoder();
+    for (const [code, name] of [['', ''], ['A', 'é'], ['ABCDEFGH', 'abcdefghijkl'], ['\u00e9\u00ff', 'ab€']]) {
+      enc.code(code!).name(name!);
+      dec.wrapAndApplyHeader(buf, 0, new f.MessageHeaderDecoder());
+      expect(dec.code()).toBe(code);
+      expect(dec.name()).toBe(name);
+    }
+  });
+});
