@@ -142,13 +142,16 @@ export class ReplaySession implements Session {
           if (next.sender.inFlight >= this.maxInFlight) break;
         }
         const head = next.head!;
-        const timeline = this.timelineAt(next.recordingId, head);
-        const now = this.monoNs();
-        if (this.startMonoNs === undefined) this.startMonoNs = now;
-        if (this.options.speed > 0 && now < this.startMonoNs + scaleNs(timeline, this.options.speed)) break;
+        if (this.options.speed > 0) {
+          // speed 0 needs no timeline: skipping it saves a clock read and bigint work per event
+          const timeline = this.timelineAt(next.recordingId, head);
+          const now = this.monoNs();
+          if (this.startMonoNs === undefined) this.startMonoNs = now;
+          if (now < this.startMonoNs + scaleNs(timeline, this.options.speed)) break;
+          this.last = { recordingId: next.recordingId, utcNs: head.utcNs, monoNs: head.monoNs };
+          this.timelineNs = timeline;
+        }
         next.sender.send(head.payload, next.destination.port, next.destination.host);
-        this.last = { recordingId: next.recordingId, utcNs: head.utcNs, monoNs: head.monoNs };
-        this.timelineNs = timeline;
         this.eventsSent++;
         this.bytesSent += head.payload.length;
         next.head = undefined;

@@ -73,10 +73,3 @@ export function writeHeaderOnlyFrame(buf: Buffer, offset: number, length: number
   h.frameLength(length);
 }
 
-/**
- * The generated frame header decoder, wrapped at a frame. One shared flyweight: read the
- * fields before wrapping another frame.
- */
-export function frameHeaderAt(buf: Buffer, offset: number): EventFrameHeaderDecoder {
-  return headerDecoder.wrap(buf, offset);
-}

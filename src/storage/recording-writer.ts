@@ -1,9 +1,11 @@
 /**
  * Appends events of one live recording into its memory-mapped segments.
  *
- * `append` is the hot path: header fields and payload are copied into the mapping, the CRC is
- * computed there, and the length is stored last (an ordered store) so that no reader, in this
- * process or another, ever sees a frame before it is complete. No syscall per event.
+ * `append` is the hot path: header fields (through the generated EventFrameHeader encoder,
+ * wrapped over the mapping; it measured within the 10 % allowed, docs/FORMAT.md) and payload
+ * are copied into the mapping, the CRC is computed there, and the length is stored last (an
+ * ordered store) so that no reader, in this process or another, ever sees a frame before it
+ * is complete. No syscall per event.
  * `commit` (once per duty cycle) publishes the live fields to the metadata file, appends new
  * time index entries, syncs according to fileSyncLevel and creates the next segment ahead of
  * need. A storage failure stops only this recording: it becomes FAILED with the error's code,

@@ -105,3 +105,30 @@ describe('text decoded in JavaScript', () => {
     }
   });
 });
+
+describe('views of the wrapped arrays', () => {
+  it('reads each array it moves between, small or large, Buffer or Uint8Array', () => {
+    const arrays: Uint8Array[] = [Buffer.alloc(64), new Uint8Array(100), Buffer.alloc(65_536), new Uint8Array(70_000), Buffer.alloc(64)];
+    const enc = new f.AllPrimitivesEncoder();
+    const hdrEnc = new f.MessageHeaderEncoder();
+    arrays.forEach((a, i) => {
+      if (a.length >= 256) enc.wrapAndApplyHeader(a, a.length - 200, hdrEnc).i64(BigInt(i) - 2n).u32(i);
+    });
+    const small = arrays.filter((a) => a.length < 256);
+    const dec = new f.AllPrimitivesDecoder();
+    const hdr = new f.MessageHeaderDecoder();
+    for (let round = 0; round < 3; round++) {
+      arrays.forEach((a, i) => {
+        if (a.length < 256) {
+          // Small arrays hold a header only: each must be read through its own view.
+          new f.MessageHeaderEncoder().wrap(a, 0).templateId(100 + small.indexOf(a));
+          expect(hdr.wrap(a, 0).templateId()).toBe(100 + small.indexOf(a));
+          return;
+        }
+        dec.wrapAndApplyHeader(a, a.length - 200, hdr);
+        expect(dec.i64()).toBe(BigInt(i) - 2n);
+        expect(dec.u32()).toBe(i);
+      });
+    }
+  });
+});

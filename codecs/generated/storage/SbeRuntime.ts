@@ -11,13 +11,14 @@ export const EMPTY_VIEW: DataView = new DataView(new ArrayBuffer(0));
 
 // Where the views come from. A DataView costs a few hundred ns to create on Node 20 (a C++
 // builtin), so:
-// - the last array and its view are kept here: a message header and its message, wrapped
-//   on the same fresh datagram one after the other, share one view;
-// - large arrays (mapped files, long-lived buffers: more than the largest UDP datagram)
-//   keep their view in a WeakMap, for flyweights that move between a few of them;
-// - small arrays get a new view: they are mostly datagrams, each a fresh Buffer, for which
-//   a WeakMap entry is never reused and costs more (set, then garbage collection) than it
-//   saves (about 3x slower per datagram, measured).
+// - arrays of 64 KiB or more (mapped files, the 64 KiB send buffers of proxies: larger
+//   than any UDP datagram) keep their view in a WeakMap, for flyweights created per use or
+//   moving between a few arrays (weakly: a mapping must stay free to be unmapped);
+// - smaller arrays are mostly received datagrams, each a fresh Buffer, for which a WeakMap
+//   entry is never reused and costs more (set, then garbage collection) than it saves
+//   (decoding a fresh datagram was 2x slower with it, measured). The last one and its view
+//   are kept here instead: a message header and its message, wrapped on the same datagram
+//   one after the other, share one view.
 const LARGE = 65_536;
 const views = new WeakMap<Uint8Array, DataView>();
 const buffers = new WeakMap<Uint8Array, Buffer>();
@@ -26,22 +27,25 @@ let lastView: DataView = EMPTY_VIEW;
 
 export function viewOf(array: Uint8Array): DataView {
   if (array === lastArray) return lastView;
-  let view = array.byteLength > LARGE ? views.get(array) : undefined;
-  if (view === undefined) {
-    view = new DataView(array.buffer, array.byteOffset, array.byteLength);
-    if (array.byteLength > LARGE) views.set(array, view);
+  if (array.byteLength >= LARGE) {
+    let view = views.get(array);
+    if (view === undefined) {
+      view = new DataView(array.buffer, array.byteOffset, array.byteLength);
+      views.set(array, view);
+    }
+    return view;
   }
   lastArray = array;
-  lastView = view;
-  return view;
+  lastView = new DataView(array.buffer, array.byteOffset, array.byteLength);
+  return lastView;
 }
 
 export function bufferOf(array: Uint8Array): Buffer {
   if (Buffer.isBuffer(array)) return array;
-  let buf = array.byteLength > LARGE ? buffers.get(array) : undefined;
+  let buf = array.byteLength >= LARGE ? buffers.get(array) : undefined;
   if (buf === undefined) {
     buf = Buffer.from(array.buffer, array.byteOffset, array.byteLength);
-    if (array.byteLength > LARGE) buffers.set(array, buf);
+    if (array.byteLength >= LARGE) buffers.set(array, buf);
   }
   return buf;
 }

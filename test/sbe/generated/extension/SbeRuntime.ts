@@ -11,13 +11,14 @@ export const EMPTY_VIEW: DataView = new DataView(new ArrayBuffer(0));
 
 // Where the views come from. A DataView costs a few hundred ns to create on Node 20 (a C++
 // builtin), so:
-// - the last array and its view are kept here: a message header and its message, wrapped
-//   on the same fresh datagram one after the other, share one view;
-// - large arrays (mapped files, long-lived buffers: more than the largest UDP datagram)
-//   keep their view in a WeakMap, for flyweights that move between a few of them;
-// - small arrays get a new view: they are mostly datagrams, each a fresh Buffer, for which
-//   a WeakMap entry is never reused and costs more (set, then garbage collection) than it
-//   saves (about 3x slower per datagram, measured).
+// - arrays of 64 KiB or more (mapped files, the 64 KiB send buffers of proxies: larger
+//   than any UDP datagram) keep their view in a WeakMap, for flyweights created per use or
+//   moving between a few arrays (weakly: a mapping must stay free to be unmapped);
+// - smaller arrays are mostly received datagrams, each a fresh Buffer, for which a WeakMap
+//   entry is never reused and costs more (set, then garbage collection) than it saves
+//   (decoding a fresh datagram was 2x slower with it, measured). The last one and its view
+//   are kept here instead: a message header and its message, wrapped on the same datagram
+//   one after the other, share one view.
 const LARGE = 65_536;
 const views = new WeakMap<Uint8Array, DataView>();
 const buffers = new WeakMap<Uint8Array, Buffer>();
@@ -26,22 +27,25 @@ let lastView: DataView = EMPTY_VIEW;
 
 export function viewOf(array: Uint8Array): DataView {
   if (array === lastArray) return lastView;
-  let view = array.byteLength > LARGE ? views.get(array) : undefined;
-  if (view === undefined) {
-    view = new DataView(array.buffer, array.byteOffset, array.byteLength);
-    if (array.byteLength > LARGE) views.set(array, view);
+  if (array.byteLength >= LARGE) {
+    let view = views.get(array);
+    if (view === undefined) {
+      view = new DataView(array.buffer, array.byteOffset, array.byteLength);
+      views.set(array, view);
+    }
+    return view;
   }
   lastArray = array;
-  lastView = view;
-  return view;
+  lastView = new DataView(array.buffer, array.byteOffset, array.byteLength);
+  return lastView;
 }
 
 export function bufferOf(array: Uint8Array): Buffer {
   if (Buffer.isBuffer(array)) return array;
-  let buf = array.byteLength > LARGE ? buffers.get(array) : undefined;
+  let buf = array.byteLength >= LARGE ? buffers.get(array) : undefined;
   if (buf === undefined) {
     buf = Buffer.from(array.buffer, array.byteOffset, array.byteLength);
-    if (array.byteLength > LARGE) buffers.set(array, buf);
+    if (array.byteLength >= LARGE) buffers.set(array, buf);
   }
   return buf;
 }
@@ -66,6 +70,10 @@ const scratchU64 = new BigUint64Array(scratchI64.buffer);
 const HOST_LE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 const scratchLo = new Int32Array(scratchI64.buffer, HOST_LE ? 0 : 4, 1);
 const scratchHi = new Int32Array(scratchI64.buffer, HOST_LE ? 4 : 0, 1);
+// The null values of optional int64/uint64 fields come back as constants (bigints are
+// immutable values): no allocation for the most frequent large value of a control message.
+const INT64_NULL = -9223372036854775808n;
+const UINT64_NULL = 18446744073709551615n;
 
 export function getInt64LE(view: DataView, at: number): bigint {
   if (view.getInt32(at + 4, true) === 0) return BigInt(view.getUint32(at, true));
@@ -73,8 +81,11 @@ export function getInt64LE(view: DataView, at: number): bigint {
 }
 
 function joinInt64LE(view: DataView, at: number): bigint {
-  scratchHi[0] = view.getInt32(at + 4, true);
-  scratchLo[0] = view.getInt32(at, true);
+  const hi = view.getInt32(at + 4, true);
+  const lo = view.getInt32(at, true);
+  if (hi === -0x80000000 && lo === 0) return INT64_NULL;
+  scratchHi[0] = hi;
+  scratchLo[0] = lo;
   return scratchI64[0]!;
 }
 
@@ -84,8 +95,11 @@ export function getInt64BE(view: DataView, at: number): bigint {
 }
 
 function joinInt64BE(view: DataView, at: number): bigint {
-  scratchHi[0] = view.getInt32(at, false);
-  scratchLo[0] = view.getInt32(at + 4, false);
+  const hi = view.getInt32(at, false);
+  const lo = view.getInt32(at + 4, false);
+  if (hi === -0x80000000 && lo === 0) return INT64_NULL;
+  scratchHi[0] = hi;
+  scratchLo[0] = lo;
   return scratchI64[0]!;
 }
 
@@ -95,8 +109,11 @@ export function getUint64LE(view: DataView, at: number): bigint {
 }
 
 function joinUint64LE(view: DataView, at: number): bigint {
-  scratchHi[0] = view.getInt32(at + 4, true);
-  scratchLo[0] = view.getInt32(at, true);
+  const hi = view.getInt32(at + 4, true);
+  const lo = view.getInt32(at, true);
+  if (hi === -1 && lo === -1) return UINT64_NULL;
+  scratchHi[0] = hi;
+  scratchLo[0] = lo;
   return scratchU64[0]!;
 }
 
@@ -106,8 +123,11 @@ export function getUint64BE(view: DataView, at: number): bigint {
 }
 
 function joinUint64BE(view: DataView, at: number): bigint {
-  scratchHi[0] = view.getInt32(at, false);
-  scratchLo[0] = view.getInt32(at + 4, false);
+  const hi = view.getInt32(at, false);
+  const lo = view.getInt32(at + 4, false);
+  if (hi === -1 && lo === -1) return UINT64_NULL;
+  scratchHi[0] = hi;
+  scratchLo[0] = lo;
   return scratchU64[0]!;
 }
 
