@@ -224,7 +224,7 @@ export class UdpSender implements DatagramSender {
 /**
  * Datagrams waiting for one sendmmsg: copied back to back into a slab (which doubles when a
  * datagram does not fit), sent in order; what the socket does not take now (EAGAIN) stays
- * for the next flush. A send error other than EAGAIN drops the batch it hit and is counted.
+ * for the next flush. A send error other than EAGAIN loses the one datagram it hit (counted).
  */
 export class NativeSendQueue {
   private slab = Buffer.allocUnsafeSlow(1024 * 1024);
@@ -273,10 +273,10 @@ export class NativeSendQueue {
       this.batches++;
       if (r === 0) break;
       if (r < 0) {
-        // e.g. ECONNREFUSED from an earlier datagram: the batch is lost, count and move on
-        const lost = Math.min(this.tail - this.head, NATIVE_MAX_BATCH);
-        this.onErrors(lost);
-        this.head += lost;
+        // e.g. ECONNREFUSED (an ICMP error from an earlier datagram) fails the first datagram
+        // of the call only: count it as lost, like a failed dgram send, and go on
+        this.onErrors(1);
+        this.head++;
         continue;
       }
       this.head += r;

@@ -97,6 +97,22 @@ describe.runIf(!nativeDisabledByEnv())('native replay sending', () => {
     expect(rx.got.map(String)).toEqual(Array.from({ length: 10 }, (_, i) => `c${i}`));
   });
 
+  it('a destination nobody listens on costs counted errors, never a stuck queue', () => {
+    const probe = n.open('127.0.0.1', 0, 0, null, null);
+    const port = n.localPort(probe);
+    n.close(probe);
+    const sender = new UdpSender(parseUdpEndpoint(`udp://127.0.0.1:${port}`));
+    for (let round = 0; round < 3; round++) {
+      for (let i = 0; i < 10; i++) sender.send(Buffer.from(`x${i}`), port, '127.0.0.1');
+      sender.flush();
+      expect(sender.inFlight).toBe(0);
+    }
+    // loopback reports the ICMP port-unreachable at once: later batches see ECONNREFUSED
+    expect(sender.errors).toBeGreaterThan(0);
+    expect(sender.errors).toBeLessThan(30);
+    sender.close();
+  });
+
   describe('ReplaySession', () => {
     let dir: string;
     let store: StorageBinding;
