@@ -20,9 +20,11 @@ import { writeHeaderOnlyFrame } from './frame.js';
 import { storageError } from './io-errors.js';
 import { FRAME_HEADER_LENGTH, FrameOffset, FrameType } from './layout.js';
 import type { MetadataFile } from './metadata-file.js';
-import { syncMapping, type SegmentFiles } from './segment-files.js';
+import { releaseMapping, syncMapping, type SegmentFiles } from './segment-files.js';
 import type { TimeIndex } from './time-index.js';
 import type { RecordingDescriptor, StorageClock } from './types.js';
+
+const RELEASE_STEP = 4 * 1024 * 1024;
 
 /** x86-64 orders stores (total store order); a plain store then costs ~110 ns less than Atomics.store. */
 const TSO = process.arch === 'x64';
@@ -51,7 +53,10 @@ export class RecordingWriter {
   private syncs = 0;
   private readonly segmentLength: number;
   /** The next segment, created and mapped (pre-faulted) ahead of need by commit(). */
-  private nextSeg: Buffer | undefined;
+  /** A background creation of the next segment is under way (see prepareNextSegment). */
+  private nextSegmentPending = false;
+  /** Bytes of the current segment whose pages were given back (releaseWritten). */
+  private releasedOffset = 0;
   private readonly indexFd: number;
   private lastUtc: bigint;
   private lastMono: bigint;
@@ -152,16 +157,8 @@ export class RecordingWriter {
     } catch (err) {
       this.fail(err);
     }
-    if (!this.nextSegmentReady && this.offset > this.segmentLength >>> 1) {
-      try {
-        const next = this.segBase + this.segmentLength;
-        if (this.files.status(next) !== 'ok') this.files.create(next);
-        this.nextSeg = this.files.map(next, true, true);
-        this.nextSegmentReady = true;
-      } catch {
-        // no room yet for the next segment: the current one still has space; the roll retries
-      }
-    }
+    if (!this.nextSegmentReady && !this.nextSegmentPending && this.offset > this.segmentLength >>> 1) this.prepareNextSegment();
+    this.releaseWritten();
     return 1;
   }
 
@@ -245,23 +242,61 @@ export class RecordingWriter {
     const old = this.seg;
     const oldOffset = this.offset;
     try {
-      if (!this.nextSegmentReady && this.files.status(next) !== 'ok') this.files.create(next);
-      this.mapSegment(next, this.nextSeg);
-      this.nextSeg = undefined;
+      if (this.files.status(next) !== 'ok') this.files.create(next);
+      this.mapSegment(next);
     } catch (err) {
       this.fail(err);
     }
     const remaining = this.segmentLength - oldOffset;
     if (remaining >= FRAME_HEADER_LENGTH) writeHeaderOnlyFrame(old, oldOffset, remaining, FrameType.PADDING, this.lastUtc, this.lastMono);
     if (this.opts.fileSyncLevel > 0) syncMapping(old, this.syncedOffset, this.segmentLength - this.syncedOffset);
+    if (old !== this.seg) releaseMapping(old, 0, old.length);
     this.segBase = next;
     this.offset = 0;
     this.syncedOffset = 0;
+    this.releasedOffset = 0;
     this.nextSegmentReady = false;
   }
 
-  private mapSegment(base: number, premapped?: Buffer): void {
-    const seg = premapped ?? this.files.map(base, true, true);
+  /**
+   * Creates the next segment in the background once the current one is half full, so the
+   * roll finds it ready and the duty cycle never waits for a 64 MiB allocation. If the roll
+   * comes first, it creates the segment itself (the background copy then stands down).
+   */
+  private prepareNextSegment(): void {
+    const next = this.segBase + this.segmentLength;
+    if (this.files.status(next) === 'ok') {
+      this.nextSegmentReady = true;
+      return;
+    }
+    this.nextSegmentPending = true;
+    this.files.createAsync(next).then(
+      () => {
+        this.nextSegmentPending = false;
+        if (this.state !== WriterState.ACTIVE && this.segBase < next) this.files.remove(next); // stopped meanwhile
+        else if (this.segBase + this.segmentLength === next) this.nextSegmentReady = true;
+      },
+      () => {
+        // no room yet: the current segment still has space; the roll retries synchronously
+        this.nextSegmentPending = false;
+      },
+    );
+  }
+
+  /**
+   * Gives back the pages of the current segment behind the write position in 4 MiB steps,
+   * so a recording's resident memory stays a few MiB however large its segments are.
+   */
+  private releaseWritten(): void {
+    const keep = this.offset - (this.offset % RELEASE_STEP);
+    if (keep - this.releasedOffset >= RELEASE_STEP) {
+      releaseMapping(this.seg, this.releasedOffset, keep - this.releasedOffset);
+      this.releasedOffset = keep;
+    }
+  }
+
+  private mapSegment(base: number): void {
+    const seg = this.files.map(base, true, false);
     this.seg = seg;
     this.words = new Int32Array(seg.buffer, seg.byteOffset, seg.length >>> 2);
   }

@@ -8,9 +8,10 @@
  * empty `<id>-<base>.del` tombstone, so readers know the gap is a deletion, not a loss (files
  * are unlinked, never truncated: a truncated file still mapped elsewhere would SIGBUS).
  */
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, fstatSync, ftruncateSync, fsyncSync, openSync, readdirSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { link, open as openAsync, unlink } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import type mmapTypes from '@riaskov/mmap-io';
 import { storageError } from './io-errors.js';
@@ -95,6 +96,50 @@ export function preallocateFile(path: string, length: number): void {
   }
 }
 
+/**
+ * Gives back the pages of `[offset, offset + length)` of a shared mapping (MADV_DONTNEED):
+ * written data stays in the page cache and reaches the file as usual, but no longer counts
+ * in this process's resident set. A later access just faults the page in again.
+ */
+export function releaseMapping(buf: Buffer, offset: number, length: number): void {
+  const pageStart = offset & ~(mmap.PAGESIZE - 1);
+  const end = (offset + length) & ~(mmap.PAGESIZE - 1);
+  if (end > pageStart) mmap.advise(buf, pageStart, end - pageStart, mmap.MADV_DONTNEED);
+}
+
+/**
+ * Like preallocateFile, off the caller's thread: fallocate(1) runs as a child process, or
+ * zeros are written through the thread pool. Used to create a recording's next segment
+ * ahead of need without stalling the duty cycle (a 64 MiB allocation can take tens of ms).
+ * The file appears under `path` only when complete, and never replaces an existing file
+ * (link, not rename), so a synchronous create that got there first always wins.
+ */
+export async function preallocateFileAsync(path: string, length: number): Promise<void> {
+  const tmp = `${path}.async-tmp`;
+  const fh = await openAsync(tmp, 'w');
+  try {
+    let done = false;
+    if (fallocateWorks !== false && length >= 8 * 1024 * 1024) {
+      done = await new Promise<boolean>((resolve) => {
+        execFile('fallocate', ['-l', String(length), tmp], (err) => resolve(!err));
+      });
+    }
+    if (!done) {
+      for (let at = 0; at < length; ) {
+        const { bytesWritten } = await fh.write(ZERO_CHUNK, 0, Math.min(ZERO_CHUNK.length, length - at), at);
+        if (bytesWritten <= 0) throw Object.assign(new Error('No space left on device (short write)'), { code: 'ENOSPC' });
+        at += bytesWritten;
+      }
+    }
+    if ((await fh.stat()).size !== length) await fh.truncate(length);
+    await fh.close();
+    await link(tmp, path);
+  } finally {
+    await fh.close().catch(() => undefined);
+    await unlink(tmp).catch(() => undefined);
+  }
+}
+
 /** File access for the segments of one recording. */
 export class SegmentFiles {
   constructor(
@@ -129,6 +174,11 @@ export class SegmentFiles {
 
   create(base: number): void {
     preallocateFile(this.path(base), this.segmentLength);
+  }
+
+  /** Creates a segment in the background; resolves when it is there (or was there already). */
+  createAsync(base: number): Promise<void> {
+    return preallocateFileAsync(this.path(base), this.segmentLength);
   }
 
   exists(base: number): boolean {
