@@ -20,11 +20,13 @@ import { writeHeaderOnlyFrame } from './frame.js';
 import { storageError } from './io-errors.js';
 import { FRAME_HEADER_LENGTH, FrameOffset, FrameType } from './layout.js';
 import type { MetadataFile } from './metadata-file.js';
-import { releaseMapping, syncMapping, type SegmentFiles } from './segment-files.js';
+import { releaseMapping, syncMapping, type SegmentFiles, type SegmentPreallocator } from './segment-files.js';
 import type { TimeIndex } from './time-index.js';
 import type { RecordingDescriptor, StorageClock } from './types.js';
 
 const RELEASE_STEP = 4 * 1024 * 1024;
+/** Bytes of the next segment written per commit: ~1 ms of work at most. */
+const PREALLOCATE_SLICE = 2 * 1024 * 1024;
 
 /** x86-64 orders stores (total store order); a plain store then costs ~110 ns less than Atomics.store. */
 const TSO = process.arch === 'x64';
@@ -53,8 +55,10 @@ export class RecordingWriter {
   private syncs = 0;
   private readonly segmentLength: number;
   /** The next segment, created and mapped (pre-faulted) ahead of need by commit(). */
-  /** A background creation of the next segment is under way (see prepareNextSegment). */
-  private nextSegmentPending = false;
+  /** Builds the next segment a slice per commit (see prepareNextSegment). */
+  private nextSegment: SegmentPreallocator | undefined;
+  /** The slice build failed (e.g. disk full): the roll retries, and reports, synchronously. */
+  private nextSegmentFailed = false;
   /** Bytes of the current segment whose pages were given back (releaseWritten). */
   private releasedOffset = 0;
   private readonly indexFd: number;
@@ -157,7 +161,7 @@ export class RecordingWriter {
     } catch (err) {
       this.fail(err);
     }
-    if (!this.nextSegmentReady && !this.nextSegmentPending && this.offset > this.segmentLength >>> 1) this.prepareNextSegment();
+    if (!this.nextSegmentReady && !this.nextSegmentFailed && this.offset > this.segmentLength >>> 1) this.prepareNextSegment();
     this.releaseWritten();
     return 1;
   }
@@ -173,6 +177,8 @@ export class RecordingWriter {
         this.syncIfDue(true);
         if (this.opts.fileSyncLevel > 0) fsyncSync(this.indexFd);
         const next = this.segBase + this.segmentLength;
+        this.nextSegment?.abort();
+        this.nextSegment = undefined;
         if (this.nextSegmentReady || this.files.status(next) === 'ok') this.files.remove(next);
         // an empty recording keeps no preallocated segment
         if (this.position === this.descriptor.startPosition && this.offset === 0) this.files.remove(this.segBase);
@@ -204,6 +210,8 @@ export class RecordingWriter {
   }
 
   private close(): void {
+    this.nextSegment?.abort();
+    this.nextSegment = undefined;
     try {
       closeSync(this.indexFd);
     } catch {
@@ -242,7 +250,9 @@ export class RecordingWriter {
     const old = this.seg;
     const oldOffset = this.offset;
     try {
-      if (this.files.status(next) !== 'ok') this.files.create(next);
+      if (this.nextSegment !== undefined) this.nextSegment.finish();
+      else if (this.files.status(next) !== 'ok') this.files.create(next);
+      this.nextSegment = undefined;
       this.mapSegment(next);
     } catch (err) {
       this.fail(err);
@@ -256,31 +266,32 @@ export class RecordingWriter {
     this.syncedOffset = 0;
     this.releasedOffset = 0;
     this.nextSegmentReady = false;
+    this.nextSegmentFailed = false;
   }
 
   /**
-   * Creates the next segment in the background once the current one is half full, so the
-   * roll finds it ready and the duty cycle never waits for a 64 MiB allocation. If the roll
-   * comes first, it creates the segment itself (the background copy then stands down).
+   * Builds the next segment once the current one is half full, one slice per commit, so the
+   * roll finds it ready and no duty cycle waits for a whole 64 MiB allocation. If the roll
+   * comes first, it completes the segment itself.
    */
   private prepareNextSegment(): void {
     const next = this.segBase + this.segmentLength;
-    if (this.files.status(next) === 'ok') {
-      this.nextSegmentReady = true;
-      return;
+    if (this.nextSegment === undefined) {
+      if (this.files.status(next) === 'ok') {
+        this.nextSegmentReady = true;
+        return;
+      }
+      this.nextSegment = this.files.preallocator(next);
     }
-    this.nextSegmentPending = true;
-    this.files.createAsync(next).then(
-      () => {
-        this.nextSegmentPending = false;
-        if (this.state !== WriterState.ACTIVE && this.segBase < next) this.files.remove(next); // stopped meanwhile
-        else if (this.segBase + this.segmentLength === next) this.nextSegmentReady = true;
-      },
-      () => {
-        // no room yet: the current segment still has space; the roll retries synchronously
-        this.nextSegmentPending = false;
-      },
-    );
+    try {
+      if (this.nextSegment.step(PREALLOCATE_SLICE)) {
+        this.nextSegment = undefined;
+        this.nextSegmentReady = true;
+      }
+    } catch {
+      this.nextSegment = undefined;
+      this.nextSegmentFailed = true;
+    }
   }
 
   /**

@@ -8,10 +8,9 @@
  * empty `<id>-<base>.del` tombstone, so readers know the gap is a deletion, not a loss (files
  * are unlinked, never truncated: a truncated file still mapped elsewhere would SIGBUS).
  */
-import { execFile, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { closeSync, existsSync, fstatSync, ftruncateSync, fsyncSync, openSync, readdirSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { link, open as openAsync, unlink } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import type mmapTypes from '@riaskov/mmap-io';
 import { storageError } from './io-errors.js';
@@ -108,35 +107,69 @@ export function releaseMapping(buf: Buffer, offset: number, length: number): voi
 }
 
 /**
- * Like preallocateFile, off the caller's thread: fallocate(1) runs as a child process, or
- * zeros are written through the thread pool. Used to create a recording's next segment
- * ahead of need without stalling the duty cycle (a 64 MiB allocation can take tens of ms).
- * The file appears under `path` only when complete, and never replaces an existing file
- * (link, not rename), so a synchronous create that got there first always wins.
+ * Creates a segment file a slice at a time (zeros written for real, as preallocateFile does),
+ * so a recording's next segment is built across many duty cycles instead of stalling one of
+ * them for the tens of milliseconds a 64 MiB allocation takes. The file appears under its
+ * name only when complete; abort() removes the partial file.
  */
-export async function preallocateFileAsync(path: string, length: number): Promise<void> {
-  const tmp = `${path}.async-tmp`;
-  const fh = await openAsync(tmp, 'w');
-  try {
-    let done = false;
-    if (fallocateWorks !== false && length >= 8 * 1024 * 1024) {
-      done = await new Promise<boolean>((resolve) => {
-        execFile('fallocate', ['-l', String(length), tmp], (err) => resolve(!err));
-      });
-    }
-    if (!done) {
-      for (let at = 0; at < length; ) {
-        const { bytesWritten } = await fh.write(ZERO_CHUNK, 0, Math.min(ZERO_CHUNK.length, length - at), at);
-        if (bytesWritten <= 0) throw Object.assign(new Error('No space left on device (short write)'), { code: 'ENOSPC' });
-        at += bytesWritten;
+export class SegmentPreallocator {
+  private readonly tmp: string;
+  private fd = -1;
+  private written = 0;
+
+  constructor(
+    private readonly path: string,
+    private readonly length: number,
+  ) {
+    this.tmp = `${path}.tmp`;
+  }
+
+  get isDone(): boolean {
+    return this.written >= this.length && this.fd < 0;
+  }
+
+  /** Writes up to `maxBytes` more; returns true once the file is complete and in place. */
+  step(maxBytes: number): boolean {
+    if (this.isDone) return true;
+    try {
+      if (this.fd < 0) this.fd = openSync(this.tmp, 'w');
+      const end = Math.min(this.length, this.written + maxBytes);
+      while (this.written < end) {
+        const n = writeSync(this.fd, ZERO_CHUNK, 0, Math.min(ZERO_CHUNK.length, end - this.written), this.written);
+        if (n <= 0) throw Object.assign(new Error('No space left on device (short write)'), { code: 'ENOSPC' });
+        this.written += n;
       }
+      if (this.written < this.length) return false;
+      closeSync(this.fd);
+      this.fd = -1;
+      renameSync(this.tmp, this.path);
+      return true;
+    } catch (err) {
+      this.abort();
+      throw storageError(err, `cannot create ${this.path}`);
     }
-    if ((await fh.stat()).size !== length) await fh.truncate(length);
-    await fh.close();
-    await link(tmp, path);
-  } finally {
-    await fh.close().catch(() => undefined);
-    await unlink(tmp).catch(() => undefined);
+  }
+
+  /** Completes the file now. */
+  finish(): void {
+    this.step(this.length);
+  }
+
+  abort(): void {
+    if (this.fd >= 0) {
+      try {
+        closeSync(this.fd);
+      } catch {
+        // already closed
+      }
+      this.fd = -1;
+    }
+    this.written = 0;
+    try {
+      unlinkSync(this.tmp);
+    } catch {
+      // nothing to clean
+    }
   }
 }
 
@@ -176,9 +209,9 @@ export class SegmentFiles {
     preallocateFile(this.path(base), this.segmentLength);
   }
 
-  /** Creates a segment in the background; resolves when it is there (or was there already). */
-  createAsync(base: number): Promise<void> {
-    return preallocateFileAsync(this.path(base), this.segmentLength);
+  /** A creator that builds the segment a slice at a time (see SegmentPreallocator). */
+  preallocator(base: number): SegmentPreallocator {
+    return new SegmentPreallocator(this.path(base), this.segmentLength);
   }
 
   exists(base: number): boolean {
