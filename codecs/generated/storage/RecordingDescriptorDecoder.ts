@@ -3,7 +3,7 @@ import { BooleanType } from './BooleanType.js';
 import { DescriptorState } from './DescriptorState.js';
 import { MessageHeaderDecoder } from './MessageHeaderDecoder.js';
 import { RecordingLifecycle } from './RecordingLifecycle.js';
-import { EMPTY_BUFFER, EMPTY_VIEW, type SbeCursor, bufferOf, checkLimit, getInt64LE, getUtf8, throwWrongTemplate, viewOf } from './SbeRuntime.js';
+import { EMPTY_BUFFER, EMPTY_VIEW, type SbeCursor, SbeGroupIterator, bufferOf, checkLimit, getInt64LE, getUtf8, throwWrongTemplate, viewOf } from './SbeRuntime.js';
 
 /** One 4096-byte catalog slot, at headerLength + recordingId * 4096 */
 export class RecordingDescriptorDecoder implements SbeCursor {
@@ -304,6 +304,7 @@ export class RecordingDescriptorAliasesDecoder {
   private _index = 0;
   private _blockLength = 0;
   _actingVersion = 0;
+  private _iterator: SbeGroupIterator<this> | undefined = undefined;
 
   wrap(root: SbeCursor, actingVersion: number): this {
     this._root = root;
@@ -342,7 +343,7 @@ export class RecordingDescriptorAliasesDecoder {
   }
 
   [Symbol.iterator](): Iterator<this> {
-    return { next: (): IteratorResult<this> => (this.hasNext() ? { value: this.next(), done: false } : { value: undefined, done: true }) };
+    return (this._iterator ??= new SbeGroupIterator<this>(this));
   }
 
   count(): number {

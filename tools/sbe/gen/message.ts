@@ -113,7 +113,10 @@ function groupClass(ctx: EmitContext, g: Group, cls: string, side: Side, extra: 
   let body = `${jsdoc([g.description ?? `Repeating group '${g.name}'.`], '')}export class ${cls} {\n`;
   body += `${I}static readonly BLOCK_LENGTH = ${g.blockLength};\n${I}static readonly HEADER_SIZE = ${hdr};\n`;
   body += `${FLYWEIGHT_FIELDS.join('\n')}\n${I}private _root!: SbeCursor;\n${I}private _count = 0;\n${I}private _index = 0;\n`;
-  if (side === 'Decoder') body += `${I}private _blockLength = 0;\n${I}_actingVersion = 0;\n`;
+  if (side === 'Decoder') {
+    body += `${I}private _blockLength = 0;\n${I}_actingVersion = 0;\n${I}private _iterator: SbeGroupIterator<this> | undefined = undefined;\n`;
+    ctx.imports.set('SbeGroupIterator', RUNTIME_FILE);
+  }
   body += ctx.members.join('\n') + (ctx.members.length ? '\n' : '') + '\n';
   const attach = `${I}${I}this._root = root;\n${I}${I}this._src = root._src;\n${I}${I}this._buf = root._buf;\n${I}${I}this._view = root._view;\n`;
   if (side === 'Encoder') {
@@ -135,7 +138,8 @@ function groupClass(ctx: EmitContext, g: Group, cls: string, side: Side, extra: 
     body += `${I}${I}this._blockLength = 0;\n${I}${I}this._count = 0;\n${I}${I}this._index = 0;\n${I}${I}this._actingVersion = actingVersion;\n${I}${I}return this;\n${I}}\n\n`;
     body += `${I}actingBlockLength(): number {\n${I}${I}return this._blockLength;\n${I}}\n\n`;
     body += `${I}hasNext(): boolean {\n${I}${I}return this._index < this._count;\n${I}}\n\n`;
-    body += `${I}[Symbol.iterator](): Iterator<this> {\n${I}${I}return { next: (): IteratorResult<this> => (this.hasNext() ? { value: this.next(), done: false } : { value: undefined, done: true }) };\n${I}}\n\n`;
+    // One iterator per group flyweight, made on first use: the iteration state is the group's own.
+    body += `${I}[Symbol.iterator](): Iterator<this> {\n${I}${I}return (this._iterator ??= new SbeGroupIterator<this>(this));\n${I}}\n\n`;
   }
   body += `${I}count(): number {\n${I}${I}return this._count;\n${I}}\n\n`;
   const blockExpr = side === 'Encoder' ? String(g.blockLength) : 'this._blockLength';

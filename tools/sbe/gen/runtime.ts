@@ -68,6 +68,18 @@ export function bufferOf(array: Uint8Array): Buffer {
   return buf;
 }
 
+/**
+ * The iterator of a group decoder (for ... of): one per group flyweight, reused, since the
+ * iteration state (count, index) is the group's own.
+ */
+export class SbeGroupIterator<T extends { hasNext(): boolean; next(): T }> implements Iterator<T> {
+  constructor(private readonly group: T) {}
+
+  next(): IteratorResult<T> {
+    return this.group.hasNext() ? { value: this.group.next(), done: false } : { value: undefined, done: true };
+  }
+}
+
 /** What groups and var data share with their message: the buffer and the running limit. */
 export interface SbeCursor {
   _src: Uint8Array;

@@ -4,7 +4,7 @@ import { EngineDecoder } from './EngineDecoder.js';
 import { MessageHeaderDecoder } from './MessageHeaderDecoder.js';
 import { Model } from './Model.js';
 import { OptionalExtrasDecoder } from './OptionalExtrasDecoder.js';
-import { EMPTY_BUFFER, EMPTY_VIEW, type SbeCursor, bufferOf, checkLimit, copyBytes, getChars, getUint64BE, getUtf8, throwWrongTemplate, viewOf } from './SbeRuntime.js';
+import { EMPTY_BUFFER, EMPTY_VIEW, type SbeCursor, SbeGroupIterator, bufferOf, checkLimit, copyBytes, getChars, getUint64BE, getUtf8, throwWrongTemplate, viewOf } from './SbeRuntime.js';
 
 /** Description of a basic Car */
 export class CarDecoder implements SbeCursor {
@@ -289,6 +289,7 @@ export class CarFuelFiguresDecoder {
   private _index = 0;
   private _blockLength = 0;
   _actingVersion = 0;
+  private _iterator: SbeGroupIterator<this> | undefined = undefined;
 
   wrap(root: SbeCursor, actingVersion: number): this {
     this._root = root;
@@ -327,7 +328,7 @@ export class CarFuelFiguresDecoder {
   }
 
   [Symbol.iterator](): Iterator<this> {
-    return { next: (): IteratorResult<this> => (this.hasNext() ? { value: this.next(), done: false } : { value: undefined, done: true }) };
+    return (this._iterator ??= new SbeGroupIterator<this>(this));
   }
 
   count(): number {
@@ -421,6 +422,7 @@ export class CarPerformanceFiguresAccelerationDecoder {
   private _index = 0;
   private _blockLength = 0;
   _actingVersion = 0;
+  private _iterator: SbeGroupIterator<this> | undefined = undefined;
 
   wrap(root: SbeCursor, actingVersion: number): this {
     this._root = root;
@@ -459,7 +461,7 @@ export class CarPerformanceFiguresAccelerationDecoder {
   }
 
   [Symbol.iterator](): Iterator<this> {
-    return { next: (): IteratorResult<this> => (this.hasNext() ? { value: this.next(), done: false } : { value: undefined, done: true }) };
+    return (this._iterator ??= new SbeGroupIterator<this>(this));
   }
 
   count(): number {
@@ -512,6 +514,7 @@ export class CarPerformanceFiguresDecoder {
   private _index = 0;
   private _blockLength = 0;
   _actingVersion = 0;
+  private _iterator: SbeGroupIterator<this> | undefined = undefined;
   private readonly _acceleration = new CarPerformanceFiguresAccelerationDecoder();
 
   wrap(root: SbeCursor, actingVersion: number): this {
@@ -551,7 +554,7 @@ export class CarPerformanceFiguresDecoder {
   }
 
   [Symbol.iterator](): Iterator<this> {
-    return { next: (): IteratorResult<this> => (this.hasNext() ? { value: this.next(), done: false } : { value: undefined, done: true }) };
+    return (this._iterator ??= new SbeGroupIterator<this>(this));
   }
 
   count(): number {

@@ -2,7 +2,7 @@
 import { Flags8Decoder } from './Flags8Decoder.js';
 import { InnerDecoder } from './InnerDecoder.js';
 import { MessageHeaderDecoder } from './MessageHeaderDecoder.js';
-import { EMPTY_BUFFER, EMPTY_VIEW, type SbeCursor, bufferOf, checkLimit, copyBytes, getChars, getInt64BE, getUtf8, throwWrongTemplate, viewOf } from './SbeRuntime.js';
+import { EMPTY_BUFFER, EMPTY_VIEW, type SbeCursor, SbeGroupIterator, bufferOf, checkLimit, copyBytes, getChars, getInt64BE, getUtf8, throwWrongTemplate, viewOf } from './SbeRuntime.js';
 import { Status } from './Status.js';
 
 export class VersionedDecoder implements SbeCursor {
@@ -244,6 +244,7 @@ export class VersionedItemsDecoder {
   private _index = 0;
   private _blockLength = 0;
   _actingVersion = 0;
+  private _iterator: SbeGroupIterator<this> | undefined = undefined;
 
   wrap(root: SbeCursor, actingVersion: number): this {
     this._root = root;
@@ -282,7 +283,7 @@ export class VersionedItemsDecoder {
   }
 
   [Symbol.iterator](): Iterator<this> {
-    return { next: (): IteratorResult<this> => (this.hasNext() ? { value: this.next(), done: false } : { value: undefined, done: true }) };
+    return (this._iterator ??= new SbeGroupIterator<this>(this));
   }
 
   count(): number {
@@ -337,6 +338,7 @@ export class VersionedLaterDecoder {
   private _index = 0;
   private _blockLength = 0;
   _actingVersion = 0;
+  private _iterator: SbeGroupIterator<this> | undefined = undefined;
 
   wrap(root: SbeCursor, actingVersion: number): this {
     this._root = root;
@@ -375,7 +377,7 @@ export class VersionedLaterDecoder {
   }
 
   [Symbol.iterator](): Iterator<this> {
-    return { next: (): IteratorResult<this> => (this.hasNext() ? { value: this.next(), done: false } : { value: undefined, done: true }) };
+    return (this._iterator ??= new SbeGroupIterator<this>(this));
   }
 
   count(): number {
