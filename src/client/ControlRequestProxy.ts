@@ -45,10 +45,32 @@ export interface Ids {
 export class ControlRequestProxy {
   private readonly buffer = Buffer.alloc(64 * 1024);
   private readonly header = new MessageHeaderEncoder();
+  // one flyweight per request type, reused: encoding a request allocates nothing
+  private readonly addQuarantineRequest = new AddQuarantineRequestEncoder();
+  private readonly closeSessionRequest = new CloseSessionRequestEncoder();
+  private readonly clusterStatusRequest = new ClusterStatusRequestEncoder();
+  private readonly connectRequest = new ConnectRequestEncoder();
+  private readonly deleteRequest = new DeleteRequestEncoder();
+  private readonly describeRecordingRequest = new DescribeRecordingRequestEncoder();
+  private readonly findPositionRequest = new FindPositionRequestEncoder();
+  private readonly keepAliveRequest = new KeepAliveRequestEncoder();
+  private readonly listChannelsRequest = new ListChannelsRequestEncoder();
+  private readonly listQuarantinesRequest = new ListQuarantinesRequestEncoder();
+  private readonly listRecordingsRequest = new ListRecordingsRequestEncoder();
+  private readonly readRequest = new ReadRequestEncoder();
+  private readonly recordingPositionRequest = new RecordingPositionRequestEncoder();
+  private readonly removeQuarantineRequest = new RemoveQuarantineRequestEncoder();
+  private readonly replayRequest = new ReplayRequestEncoder();
+  private readonly startRecordingRequest = new StartRecordingRequestEncoder();
+  private readonly statsRequest = new StatsRequestEncoder();
+  private readonly stopRecordingRequest = new StopRecordingRequestEncoder();
+  private readonly stopReplayRequest = new StopReplayRequestEncoder();
+  private readonly subscribeNotificationsRequest = new SubscribeNotificationsRequestEncoder();
+  private readonly timeReplayRequest = new TimeReplayRequestEncoder();
 
   connect(correlationId: bigint, keepAliveTimeoutMs: number, responseChannel: string, clientName: string): Buffer {
     return this.encode('ConnectRequest', () => {
-      const e = new ConnectRequestEncoder().wrapAndApplyHeader(this.buffer, 0, this.header);
+      const e = this.connectRequest.wrapAndApplyHeader(this.buffer, 0, this.header);
       e.correlationId(correlationId)
         .responseStreamVersion(ConnectRequestEncoder.SCHEMA_VERSION)
         .keepAliveTimeoutMs(keepAliveTimeoutMs);
@@ -60,7 +82,7 @@ export class ControlRequestProxy {
 
   closeSession(ids: Ids): Buffer {
     return this.encode('CloseSessionRequest', () => {
-      const e = new CloseSessionRequestEncoder().wrapAndApplyHeader(this.buffer, 0, this.header);
+      const e = this.closeSessionRequest.wrapAndApplyHeader(this.buffer, 0, this.header);
       e.controlSessionId(ids.controlSessionId).correlationId(ids.correlationId);
       return e.encodedLength();
     });
@@ -68,7 +90,7 @@ export class ControlRequestProxy {
 
   keepAlive(ids: Ids): Buffer {
     return this.encode('KeepAliveRequest', () => {
-      const e = new KeepAliveRequestEncoder().wrapAndApplyHeader(this.buffer, 0, this.header);
+      const e = this.keepAliveRequest.wrapAndApplyHeader(this.buffer, 0, this.header);
       e.controlSessionId(ids.controlSessionId).correlationId(ids.correlationId);
       return e.encodedLength();
     });
@@ -76,7 +98,7 @@ export class ControlRequestProxy {
 
   startRecording(ids: Ids, channel: string, source: string, aliases: string[]): Buffer {
     return this.encode('StartRecordingRequest', () => {
-      const e = new StartRecordingRequestEncoder().wrapAndApplyHeader(this.buffer, 0, this.header);
+      const e = this.startRecordingRequest.wrapAndApplyHeader(this.buffer, 0, this.header);
       e.controlSessionId(ids.controlSessionId).correlationId(ids.correlationId);
       const g = e.aliasesCount(aliases.length);
       for (const a of aliases) g.next().alias(a);
@@ -88,7 +110,7 @@ export class ControlRequestProxy {
 
   stopRecording(ids: Ids, recordingId: number | null, channel: string): Buffer {
     return this.encode('StopRecordingRequest', () => {
-      const e = new StopRecordingRequestEncoder().wrapAndApplyHeader(this.buffer, 0, this.header);
+      const e = this.stopRecordingRequest.wrapAndApplyHeader(this.buffer, 0, this.header);
       e.controlSessionId(ids.controlSessionId)
         .correlationId(ids.correlationId)
         .recordingId(recordingId === null ? INT64_NULL : BigInt(recordingId));
@@ -102,7 +124,7 @@ export class ControlRequestProxy {
     p: { recordingId: number; position: number | null; length: number | null; speed: number; follow: boolean; destination: string },
   ): Buffer {
     return this.encode('ReplayRequest', () => {
-      const e = new ReplayRequestEncoder().wrapAndApplyHeader(this.buffer, 0, this.header);
+      const e = this.replayRequest.wrapAndApplyHeader(this.buffer, 0, this.header);
       e.controlSessionId(ids.controlSessionId)
         .correlationId(ids.correlationId)
         .recordingId(BigInt(p.recordingId))
@@ -120,7 +142,7 @@ export class ControlRequestProxy {
     p: { fromUtcNs: bigint | null; toUtcNs: bigint | null; speed: number; follow: boolean; channels: { channel: string; destination: string }[] },
   ): Buffer {
     return this.encode('TimeReplayRequest', () => {
-      const e = new TimeReplayRequestEncoder().wrapAndApplyHeader(this.buffer, 0, this.header);
+      const e = this.timeReplayRequest.wrapAndApplyHeader(this.buffer, 0, this.header);
       e.controlSessionId(ids.controlSessionId)
         .correlationId(ids.correlationId)
         .fromUtcNs(p.fromUtcNs ?? INT64_NULL)
@@ -139,7 +161,7 @@ export class ControlRequestProxy {
 
   stopReplay(ids: Ids, replaySessionId: number): Buffer {
     return this.encode('StopReplayRequest', () => {
-      const e = new StopReplayRequestEncoder().wrapAndApplyHeader(this.buffer, 0, this.header);
+      const e = this.stopReplayRequest.wrapAndApplyHeader(this.buffer, 0, this.header);
       e.controlSessionId(ids.controlSessionId).correlationId(ids.correlationId).replaySessionId(BigInt(replaySessionId));
       return e.encodedLength();
     });
@@ -147,7 +169,7 @@ export class ControlRequestProxy {
 
   read(ids: Ids, p: { recordingId: number; position: number; fragmentOffset: number; maxBytes: number; toUtcNs: bigint | null }): Buffer {
     return this.encode('ReadRequest', () => {
-      const e = new ReadRequestEncoder().wrapAndApplyHeader(this.buffer, 0, this.header);
+      const e = this.readRequest.wrapAndApplyHeader(this.buffer, 0, this.header);
       e.controlSessionId(ids.controlSessionId)
         .correlationId(ids.correlationId)
         .recordingId(BigInt(p.recordingId))
@@ -164,7 +186,7 @@ export class ControlRequestProxy {
     p: { fromRecordingId: number; maxCount: number; states: RecordingStateName[]; fromUtcNs: bigint | null; toUtcNs: bigint | null; channel: string },
   ): Buffer {
     return this.encode('ListRecordingsRequest', () => {
-      const e = new ListRecordingsRequestEncoder().wrapAndApplyHeader(this.buffer, 0, this.header);
+      const e = this.listRecordingsRequest.wrapAndApplyHeader(this.buffer, 0, this.header);
       e.controlSessionId(ids.controlSessionId)
         .correlationId(ids.correlationId)
         .fromRecordingId(BigInt(p.fromRecordingId))
@@ -185,7 +207,7 @@ export class ControlRequestProxy {
 
   describeRecording(ids: Ids, recordingId: number): Buffer {
     return this.encode('DescribeRecordingRequest', () => {
-      const e = new DescribeRecordingRequestEncoder().wrapAndApplyHeader(this.buffer, 0, this.header);
+      const e = this.describeRecordingRequest.wrapAndApplyHeader(this.buffer, 0, this.header);
       e.controlSessionId(ids.controlSessionId).correlationId(ids.correlationId).recordingId(BigInt(recordingId));
       return e.encodedLength();
     });
@@ -193,7 +215,7 @@ export class ControlRequestProxy {
 
   recordingPosition(ids: Ids, recordingId: number): Buffer {
     return this.encode('RecordingPositionRequest', () => {
-      const e = new RecordingPositionRequestEncoder().wrapAndApplyHeader(this.buffer, 0, this.header);
+      const e = this.recordingPositionRequest.wrapAndApplyHeader(this.buffer, 0, this.header);
       e.controlSessionId(ids.controlSessionId).correlationId(ids.correlationId).recordingId(BigInt(recordingId));
       return e.encodedLength();
     });
@@ -201,7 +223,7 @@ export class ControlRequestProxy {
 
   findPosition(ids: Ids, recordingId: number, utcNs: bigint): Buffer {
     return this.encode('FindPositionRequest', () => {
-      const e = new FindPositionRequestEncoder().wrapAndApplyHeader(this.buffer, 0, this.header);
+      const e = this.findPositionRequest.wrapAndApplyHeader(this.buffer, 0, this.header);
       e.controlSessionId(ids.controlSessionId).correlationId(ids.correlationId).recordingId(BigInt(recordingId)).utcNs(utcNs);
       return e.encodedLength();
     });
@@ -209,7 +231,7 @@ export class ControlRequestProxy {
 
   listChannels(ids: Ids): Buffer {
     return this.encode('ListChannelsRequest', () => {
-      const e = new ListChannelsRequestEncoder().wrapAndApplyHeader(this.buffer, 0, this.header);
+      const e = this.listChannelsRequest.wrapAndApplyHeader(this.buffer, 0, this.header);
       e.controlSessionId(ids.controlSessionId).correlationId(ids.correlationId);
       return e.encodedLength();
     });
@@ -217,7 +239,7 @@ export class ControlRequestProxy {
 
   stats(ids: Ids): Buffer {
     return this.encode('StatsRequest', () => {
-      const e = new StatsRequestEncoder().wrapAndApplyHeader(this.buffer, 0, this.header);
+      const e = this.statsRequest.wrapAndApplyHeader(this.buffer, 0, this.header);
       e.controlSessionId(ids.controlSessionId).correlationId(ids.correlationId);
       return e.encodedLength();
     });
@@ -225,7 +247,7 @@ export class ControlRequestProxy {
 
   addQuarantine(ids: Ids, fromUtcNs: bigint, toUtcNs: bigint, channel: string): Buffer {
     return this.encode('AddQuarantineRequest', () => {
-      const e = new AddQuarantineRequestEncoder().wrapAndApplyHeader(this.buffer, 0, this.header);
+      const e = this.addQuarantineRequest.wrapAndApplyHeader(this.buffer, 0, this.header);
       e.controlSessionId(ids.controlSessionId).correlationId(ids.correlationId).fromUtcNs(fromUtcNs).toUtcNs(toUtcNs);
       e.channel(channel);
       return e.encodedLength();
@@ -234,7 +256,7 @@ export class ControlRequestProxy {
 
   removeQuarantine(ids: Ids, quarantineId: number): Buffer {
     return this.encode('RemoveQuarantineRequest', () => {
-      const e = new RemoveQuarantineRequestEncoder().wrapAndApplyHeader(this.buffer, 0, this.header);
+      const e = this.removeQuarantineRequest.wrapAndApplyHeader(this.buffer, 0, this.header);
       e.controlSessionId(ids.controlSessionId).correlationId(ids.correlationId).quarantineId(BigInt(quarantineId));
       return e.encodedLength();
     });
@@ -242,7 +264,7 @@ export class ControlRequestProxy {
 
   listQuarantines(ids: Ids): Buffer {
     return this.encode('ListQuarantinesRequest', () => {
-      const e = new ListQuarantinesRequestEncoder().wrapAndApplyHeader(this.buffer, 0, this.header);
+      const e = this.listQuarantinesRequest.wrapAndApplyHeader(this.buffer, 0, this.header);
       e.controlSessionId(ids.controlSessionId).correlationId(ids.correlationId);
       return e.encodedLength();
     });
@@ -250,7 +272,7 @@ export class ControlRequestProxy {
 
   deleteEvents(ids: Ids, fromUtcNs: bigint, toUtcNs: bigint, channel: string): Buffer {
     return this.encode('DeleteRequest', () => {
-      const e = new DeleteRequestEncoder().wrapAndApplyHeader(this.buffer, 0, this.header);
+      const e = this.deleteRequest.wrapAndApplyHeader(this.buffer, 0, this.header);
       e.controlSessionId(ids.controlSessionId).correlationId(ids.correlationId).fromUtcNs(fromUtcNs).toUtcNs(toUtcNs);
       e.channel(channel);
       return e.encodedLength();
@@ -259,7 +281,7 @@ export class ControlRequestProxy {
 
   clusterStatus(ids: Ids): Buffer {
     return this.encode('ClusterStatusRequest', () => {
-      const e = new ClusterStatusRequestEncoder().wrapAndApplyHeader(this.buffer, 0, this.header);
+      const e = this.clusterStatusRequest.wrapAndApplyHeader(this.buffer, 0, this.header);
       e.controlSessionId(ids.controlSessionId).correlationId(ids.correlationId);
       return e.encodedLength();
     });
@@ -267,7 +289,7 @@ export class ControlRequestProxy {
 
   subscribeNotifications(ids: Ids, mask: number): Buffer {
     return this.encode('SubscribeNotificationsRequest', () => {
-      const e = new SubscribeNotificationsRequestEncoder().wrapAndApplyHeader(this.buffer, 0, this.header);
+      const e = this.subscribeNotificationsRequest.wrapAndApplyHeader(this.buffer, 0, this.header);
       e.controlSessionId(ids.controlSessionId).correlationId(ids.correlationId);
       e.mask()
         .clear()
