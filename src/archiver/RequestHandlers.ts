@@ -113,6 +113,8 @@ export class RequestHandlers {
       }
       case 'stats': {
         const snapshot = this.deps.counters.snapshot();
+        // live replays by id, so a client whose ReplayEnded notification was lost can tell
+        for (const [id, rp] of this.conductor.replays) snapshot.push([`replay.${id}.eventsSent`, rp.eventsSent]);
         answer.data.push(...responses.statsSnapshots(sid, corr, this.now(), snapshot));
         return snapshot.length;
       }

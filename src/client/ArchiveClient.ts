@@ -160,9 +160,12 @@ export class ArchiveClient {
 
   async stats(): Promise<StatsSnapshot> {
     const r = await this.request('stats', (ids) => this.conn.proxy.stats(ids));
-    const s = dataOf(r, 'stats')[0];
-    if (!s) throw new VcrError(ErrorCode.MALFORMED_MESSAGE, 'the archiver answered stats without a snapshot');
-    return s;
+    const parts = dataOf(r, 'stats');
+    if (parts.length === 0) throw new VcrError(ErrorCode.MALFORMED_MESSAGE, 'the archiver answered stats without a snapshot');
+    // a snapshot too large for one datagram arrives in parts: merge them
+    const counters = new Map<string, bigint>();
+    for (const p of parts) for (const [k, v] of p.counters) counters.set(k, v);
+    return { utcNs: parts[0]!.utcNs, counters };
   }
 
   async addQuarantine(p: { channel?: string; fromUtcNs: bigint; toUtcNs: bigint }): Promise<number> {

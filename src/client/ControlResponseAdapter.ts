@@ -196,11 +196,15 @@ export class ControlResponseAdapter {
         const correlationId = d.correlationId();
         const utcNs = d.utcNs();
         const counters = new Map<string, bigint>();
+        let first = '';
         for (const c of d.counters()) {
           const value = c.value();
-          counters.set(c.name() ?? '', value);
+          const name = c.name() ?? '';
+          if (counters.size === 0) first = name;
+          counters.set(name, value);
         }
-        l.onData(correlationId, `s${utcNs}`, { kind: 'stats', value: { utcNs, counters } });
+        // a large snapshot comes in several messages: each is told apart by its first counter
+        l.onData(correlationId, `s${utcNs}:${first}`, { kind: 'stats', value: { utcNs, counters } });
         return 1;
       }
       case QuarantineDescriptorDecoder.TEMPLATE_ID: {

@@ -185,3 +185,20 @@ describe('quarantine and delete', () => {
   });
 });
 
+
+describe('live replays in stats', () => {
+  it('stats lists a replay while it runs (so a waiter that lost ReplayEnded can tell), and not after', async () => {
+    const sink = await Listener.open();
+    try {
+      // ch.b still holds events 6 ms apart: at speed 0.001 the replay lasts seconds
+      const id = await client.replay({ recordingId: ids['ch.b']!, destination: sink.uri, speed: 0.001 });
+      const live = (await client.stats()).counters;
+      expect(live.get('activeReplays')).toBe(1n);
+      expect(live.has(`replay.${id}.eventsSent`)).toBe(true);
+      await client.stopReplay(id);
+      await until('the replay to leave the stats', 5000, async () => !(await client.stats()).counters.has(`replay.${id}.eventsSent`));
+    } finally {
+      sink.close();
+    }
+  });
+});

@@ -26,6 +26,9 @@ import {
 } from '../args.js';
 import { UsageError } from '../errors.js';
 import { info, out, printJson } from '../output.js';
+
+/** How often a UDP replay's waiter checks that the replay is still live. */
+const REPLAY_POLL_MS = 2000;
 import { withClient } from '../session.js';
 
 interface ReplayOptions {
@@ -168,7 +171,31 @@ async function replayToUdp(
     };
     process.once('SIGINT', onSigint);
     try {
-      while (!ended.has(replaySessionId)) await new Promise<void>((resolve) => (wake = resolve));
+      // Notifications are best effort: if ReplayEnded is lost, the replay's absence from the
+      // archiver's stats (which list live replays) ends the wait instead.
+      let gone = false;
+      const poll = setInterval(() => {
+        client
+          .stats()
+          .then((s) => {
+            if (!ended.has(replaySessionId) && !s.counters.has(`replay.${replaySessionId}.eventsSent`)) {
+              gone = true;
+              wake?.();
+            }
+          })
+          .catch(() => undefined);
+      }, REPLAY_POLL_MS);
+      try {
+        while (!ended.has(replaySessionId) && !gone) await new Promise<void>((resolve) => (wake = resolve));
+      } finally {
+        clearInterval(poll);
+      }
+      if (!ended.has(replaySessionId)) await new Promise((r) => setTimeout(r, 300)); // a notification may be on its way
+      if (!ended.has(replaySessionId)) {
+        if (json) await printJson({ replaySessionId, ended: true, notification: 'lost' });
+        else info(`replay session ${replaySessionId} is no longer active (its ReplayEnded notification was lost)`);
+        return;
+      }
     } finally {
       process.off('SIGINT', onSigint);
     }
