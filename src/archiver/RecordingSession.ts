@@ -123,15 +123,7 @@ export class RecordingSession implements Session {
   doWork(): number {
     if (this.stateValue === RecordingSessionState.OPENING) return this.checkOpen();
     if (this.stateValue !== RecordingSessionState.RECORDING) return 0;
-    const n = this.source.poll(this.onEvent, this.batchLimit);
-    if (n > 0) {
-      try {
-        this.writer!.commit();
-      } catch (err) {
-        this.appendError ??= err;
-      }
-    }
-    this.takeSourceCounters();
+    const n = this.drain();
     if (this.appendError !== undefined) {
       this.finish('ERROR', this.appendError);
       return n + 1;
@@ -235,16 +227,24 @@ export class RecordingSession implements Session {
     };
   }
 
-  /** Stops on request (or shutdown): drains what the source already delivered first. */
-  stop(reason: StopReasonName): void {
-    if (this.stateValue === RecordingSessionState.RECORDING) {
-      this.source.poll(this.onEvent, this.batchLimit);
+  /** Appends what the source has (one batch), commits it, and takes the source's counters. */
+  private drain(): number {
+    const n = this.source.poll(this.onEvent, this.batchLimit);
+    if (n > 0) {
       try {
         this.writer!.commit();
       } catch (err) {
         this.appendError ??= err;
       }
-      this.takeSourceCounters();
+    }
+    this.takeSourceCounters();
+    return n;
+  }
+
+  /** Stops on request (or shutdown): drains what the source already delivered first. */
+  stop(reason: StopReasonName): void {
+    if (this.stateValue === RecordingSessionState.RECORDING) {
+      this.drain();
       if (this.appendError !== undefined) {
         this.finish('ERROR', this.appendError);
         return;

@@ -12,7 +12,7 @@ import { close as fsClose, fstat, open as fsOpen, read as fsRead, stat as fsStat
 import { ErrorCode, VcrError } from '../util/errors.js';
 import { MonotonicUtcClock, systemNanoClock, type EpochNanoClock, type NanoClock } from '../util/clock.js';
 import { ChunkSplitPoller } from './chunk-split-poller.js';
-import { newSourceCounters, SourceState, type Source, type SourceCounters, type SourceEventHandler } from './source.js';
+import { newSourceCounters, SourceState, type Source, type SourceCounters, type SourceEventHandler, isEndState } from './source.js';
 import type { FileSourceSpec } from './uri.js';
 
 export interface FileSourceOptions {
@@ -113,8 +113,7 @@ export class FileSource implements Source {
   }
 
   isEnded(): boolean {
-    const s = this.stateValue;
-    return s === SourceState.ENDED || s === SourceState.FAILED || s === SourceState.CLOSED;
+    return isEndState(this.stateValue);
   }
 
   close(): void {

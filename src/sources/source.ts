@@ -52,6 +52,11 @@ export const SourceState = {
 } as const;
 export type SourceState = (typeof SourceState)[keyof typeof SourceState];
 
+/** A source in one of these states will deliver no more events. */
+export function isEndState(s: SourceState): boolean {
+  return s === SourceState.ENDED || s === SourceState.FAILED || s === SourceState.CLOSED;
+}
+
 export interface Source {
   readonly kind: SourceKind;
   /** The URI it was made from (canonical form). */

@@ -9,7 +9,7 @@ import type { Readable } from 'node:stream';
 import { ErrorCode, VcrError } from '../util/errors.js';
 import { MonotonicUtcClock, systemNanoClock, type EpochNanoClock, type NanoClock } from '../util/clock.js';
 import { ChunkSplitPoller } from './chunk-split-poller.js';
-import { newSourceCounters, SourceState, type Source, type SourceCounters, type SourceEventHandler } from './source.js';
+import { newSourceCounters, SourceState, type Source, type SourceCounters, type SourceEventHandler, isEndState } from './source.js';
 import type { StdinSourceSpec } from './uri.js';
 
 export interface StdinSourceOptions {
@@ -106,8 +106,7 @@ export class StdinSource implements Source {
   }
 
   isEnded(): boolean {
-    const s = this.stateValue;
-    return s === SourceState.ENDED || s === SourceState.FAILED || s === SourceState.CLOSED;
+    return isEndState(this.stateValue);
   }
 
   close(): void {

@@ -10,7 +10,7 @@ import type { RecordingDescriptor } from '../../storage/types.js';
 import type { VerifyProgress } from '../../storage/verify.js';
 import { errorCodeName } from '../../util/errors.js';
 import { UsageError } from '../errors.js';
-import { humanTime, printJson, printLine, table } from '../output.js';
+import { humanTime, printJson, printLine, recordingJson, table } from '../output.js';
 
 /**
  * The storage engine (and the mmap binding under it) is loaded only when a catalog command
@@ -30,21 +30,10 @@ interface DirOpts {
   json?: boolean;
 }
 
+/** The `vcr query list` record (SPEC §3 keys), plus what only the catalog knows. */
 function descriptorJson(d: RecordingDescriptor): Record<string, unknown> {
   return {
-    recordingId: d.recordingId,
-    channel: d.channel,
-    aliases: d.aliases,
-    source: d.source,
-    state: d.state === 'valid' ? d.lifecycle : d.state,
-    startPosition: d.startPosition,
-    stopPosition: d.stopPosition,
-    startUtcNs: d.startUtcNs.toString(),
-    stopUtcNs: d.stopUtcNs.toString(),
-    events: d.eventCount,
-    startMonoNs: d.startMonoNs.toString(),
-    stopMonoNs: d.stopMonoNs.toString(),
-    segmentLength: d.segmentLength,
+    ...recordingJson({ ...d, state: d.state === 'valid' ? d.lifecycle : d.state }),
     descriptorState: d.state,
     cleanStop: d.cleanStop,
     failureCode: d.failureCode,
