@@ -1,6 +1,6 @@
 /**
  * The narrow views of storage and sources that the archiver logic consumes. The archiver is
- * written against these (ports), and `StorageBinding.ts` / `SourceBinding.ts` map the real
+ * written against these (ports), and `storage-binding.ts` / `source-binding.ts` map the real
  * `src/storage` and `src/sources` onto them. Keeping the surface small means the conductor,
  * sessions and handlers do not change when the storage or source APIs grow, and every
  * assumption the archiver makes about them is written down in one place.

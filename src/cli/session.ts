@@ -3,7 +3,7 @@
  * attempts come from the client defaults (1,000 ms x 5) unless VCR_TIMEOUT_MS /
  * VCR_ATTEMPTS say otherwise (scripts on slow links, tests that want a quick TIMEOUT).
  */
-import { ArchiveClient } from '../client/ArchiveClient.js';
+import { ArchiveClient } from '../client/archive-client.js';
 import { checkArchiver } from './args.js';
 
 function envInt(name: string): number | undefined {

@@ -6,16 +6,16 @@
  */
 import { createSocket, type Socket } from 'node:dgram';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { defaultConfig } from '../../src/archiver/ArchiverConfig.js';
-import { ArchiverConductor } from '../../src/archiver/ArchiverConductor.js';
-import { ArchiverCounters } from '../../src/archiver/ArchiverCounters.js';
-import type { ConnectRequest, SessionRequest } from '../../src/archiver/ControlRequests.js';
-import { ControlResponseProxy } from '../../src/archiver/ControlResponseProxy.js';
-import { NotificationProxy } from '../../src/archiver/NotificationProxy.js';
-import { ReplaySession } from '../../src/archiver/ReplaySession.js';
-import { SourceBinding } from '../../src/archiver/SourceBinding.js';
-import { StorageBinding } from '../../src/archiver/StorageBinding.js';
-import { UdpSender, parseUdpEndpoint } from '../../src/archiver/UdpEndpoint.js';
+import { defaultConfig } from '../../src/archiver/archiver-config.js';
+import { ArchiverConductor } from '../../src/archiver/archiver-conductor.js';
+import { ArchiverCounters } from '../../src/archiver/archiver-counters.js';
+import type { ConnectRequest, SessionRequest } from '../../src/archiver/control-requests.js';
+import { ControlResponseProxy } from '../../src/archiver/control-response-proxy.js';
+import { NotificationProxy } from '../../src/archiver/notification-proxy.js';
+import { ReplaySession } from '../../src/archiver/replay-session.js';
+import { SourceBinding } from '../../src/archiver/source-binding.js';
+import { StorageBinding } from '../../src/archiver/storage-binding.js';
+import { UdpSender, parseUdpEndpoint } from '../../src/archiver/udp-endpoint.js';
 import { ManualClock } from '../../src/util/clock.js';
 import { ErrorCode } from '../../src/util/errors.js';
 import { decodeProgress, decodeResponse, removeDir, tempDir, templateOf, until } from './support.js';

@@ -9,7 +9,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Archive } from '../../src/storage/archive.js';
-import { applyConfigDocument, defaultConfig, loadConfigFile } from '../../src/archiver/ArchiverConfig.js';
+import { applyConfigDocument, defaultConfig, loadConfigFile } from '../../src/archiver/archiver-config.js';
 import { ErrorCode, VcrError } from '../../src/util/errors.js';
 import { runVcr, spawnVcr } from '../helpers/cli.js';
 import { RawClient, decodeDescriptor, launchArchiver, removeDir, tempDir, templateOf, until } from './support.js';

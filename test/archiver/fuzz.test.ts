@@ -15,7 +15,7 @@ import { createSocket } from 'node:dgram';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { Ids } from '../../src/client/ControlRequestProxy.js';
+import type { Ids } from '../../src/client/control-request-proxy.js';
 import { RawClient, decodeStats, launchArchiver, removeDir, templateOf, until, type Response } from './support.js';
 
 const FUZZ_DATAGRAMS = 100_000;

@@ -6,7 +6,7 @@ import { createSocket, type Socket } from 'node:dgram';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Archiver } from '../../src/archiver/Archiver.js';
+import type { Archiver } from '../../src/archiver/archiver.js';
 import { ErrorCode } from '../../src/util/errors.js';
 import { RawClient, decodeChunk, decodeReplayEnded, launchArchiver, removeDir, templateOf, until } from './support.js';
 

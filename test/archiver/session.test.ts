@@ -5,7 +5,7 @@
  */
 import { createSocket } from 'node:dgram';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Archiver } from '../../src/archiver/Archiver.js';
+import type { Archiver } from '../../src/archiver/archiver.js';
 import { ErrorCode } from '../../src/util/errors.js';
 import { RawClient, decodeResponse, decodeStats, launchArchiver, removeDir, templateOf, until } from './support.js';
 

@@ -18,9 +18,9 @@ import {
   ReplayEndedDecoder,
   StatsSnapshotDecoder,
 } from '../../codecs/generated/control/index.js';
-import { Archiver } from '../../src/archiver/Archiver.js';
-import { applyConfigDocument, defaultConfig } from '../../src/archiver/ArchiverConfig.js';
-import { ControlRequestProxy, type Ids } from '../../src/client/ControlRequestProxy.js';
+import { Archiver } from '../../src/archiver/archiver.js';
+import { applyConfigDocument, defaultConfig } from '../../src/archiver/archiver-config.js';
+import { ControlRequestProxy, type Ids } from '../../src/client/control-request-proxy.js';
 
 export function tempDir(prefix = 'vcr-arch-'): string {
   return mkdtempSync(join(tmpdir(), prefix));

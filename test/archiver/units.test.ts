@@ -1,7 +1,7 @@
 /** Pure pieces: catalog filters (channel/alias, states, time overlap) and the answer cache limits. */
 import { describe, expect, it } from 'vitest';
-import { channelViews, filterRecordings } from '../../src/archiver/CatalogQueries.js';
-import { ControlSession } from '../../src/archiver/ControlSession.js';
+import { channelViews, filterRecordings } from '../../src/archiver/catalog-queries.js';
+import { ControlSession } from '../../src/archiver/control-session.js';
 import type { RecordingInfo } from '../../src/archiver/ports.js';
 
 function rec(id: number, channel: string, state: RecordingInfo['state'], start: bigint, stop: bigint, aliases: string[] = []): RecordingInfo {

@@ -4,8 +4,8 @@
  * one or drop later parts as duplicates.
  */
 import { describe, expect, it } from 'vitest';
-import { ControlResponseProxy } from '../../src/archiver/ControlResponseProxy.js';
-import { ControlResponseAdapter, type DataMessage } from '../../src/client/ControlResponseAdapter.js';
+import { ControlResponseProxy } from '../../src/archiver/control-response-proxy.js';
+import { ControlResponseAdapter, type DataMessage } from '../../src/client/control-response-adapter.js';
 
 describe('stats snapshots in parts', () => {
   it('every part reaches the client under its own key', () => {

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { ArchiveClient } from '../../src/client/ArchiveClient.js';
+import { ArchiveClient } from '../../src/client/archive-client.js';
 import { repoRoot, vcrBin } from '../helpers/cli.js';
 import { Listener, freeUdpPort, jsonLines, sendDatagrams, sleep, startArchiver, stopAll, tempDir, until, vcr, type ArchiverProcess } from './harness.js';
 
@@ -101,7 +101,7 @@ describe('several channels', () => {
 
 describe('notifications and stopping', () => {
   it('a subscribed client is told when a recording starts and stops', async () => {
-    const { NotificationKind } = await import('../../src/client/Notifications.js');
+    const { NotificationKind } = await import('../../src/client/notifications.js');
     const seen: string[] = [];
     const unsubscribe = await client.subscribe(NotificationKind.recording, (n) => {
       if (n.type === 'recordingStarted') seen.push(`started ${n.recordingId} ${n.channel}`);

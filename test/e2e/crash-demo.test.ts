@@ -4,7 +4,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { ArchiveClient } from '../../src/client/ArchiveClient.js';
+import { ArchiveClient } from '../../src/client/archive-client.js';
 import { freeUdpPort, jsonLines, sendDatagrams, sleep, startArchiver, stopAll, tempDir, until, vcr } from './harness.js';
 
 afterAll(async () => {

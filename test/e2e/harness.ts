@@ -7,7 +7,7 @@ import { createSocket, type Socket } from 'node:dgram';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ArchiveClient } from '../../src/client/ArchiveClient.js';
+import { ArchiveClient } from '../../src/client/archive-client.js';
 import { repoRoot, vcrBin } from '../helpers/cli.js';
 
 export { vcr } from '../cli/run.js';

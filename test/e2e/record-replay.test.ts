@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ArchiveClient } from '../../src/client/ArchiveClient.js';
+import { ArchiveClient } from '../../src/client/archive-client.js';
 import { Listener, freeUdpPort, jsonLines, sendDatagrams, startArchiver, stopAll, tempDir, until, vcr, type ArchiverProcess } from './harness.js';
 
 let archiver: ArchiverProcess;

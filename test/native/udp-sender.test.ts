@@ -3,9 +3,9 @@
  * sendmmsg on flush; ReplaySession flushes once per duty cycle. Real storage, real sockets.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ReplaySession } from '../../src/archiver/ReplaySession.js';
-import { StorageBinding } from '../../src/archiver/StorageBinding.js';
-import { NativeSendQueue, UdpSender, parseUdpEndpoint } from '../../src/archiver/UdpEndpoint.js';
+import { ReplaySession } from '../../src/archiver/replay-session.js';
+import { StorageBinding } from '../../src/archiver/storage-binding.js';
+import { NativeSendQueue, UdpSender, parseUdpEndpoint } from '../../src/archiver/udp-endpoint.js';
 import { ManualClock } from '../../src/util/clock.js';
 import { nativeDisabledByEnv, udpNative, type UdpNative } from '../../src/util/udp-native.js';
 import { removeDir, tempDir } from '../archiver/support.js';

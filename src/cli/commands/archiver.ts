@@ -5,7 +5,7 @@
  * for it is an error the user can fix (exit 1), not a silent single-node run.
  */
 import type { Command } from 'commander';
-import { applyConfigDocument, defaultConfig, loadConfigFile, parseHostPort } from '../../archiver/ArchiverConfig.js';
+import { applyConfigDocument, defaultConfig, loadConfigFile, parseHostPort } from '../../archiver/archiver-config.js';
 import { ErrorCode, VcrError } from '../../util/errors.js';
 import { UsageError } from '../errors.js';
 
@@ -75,6 +75,6 @@ export function registerArchiver(program: Command): void {
  * command runs, so the other commands start without paying for it. (The binding's argv
  * quirk is handled where it is loaded, in src/storage/segment-files.ts.)
  */
-function loadArchiverModule(): Promise<typeof import('../../archiver/Archiver.js')> {
-  return import('../../archiver/Archiver.js');
+function loadArchiverModule(): Promise<typeof import('../../archiver/archiver.js')> {
+  return import('../../archiver/archiver.js');
 }

@@ -11,8 +11,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ArchiveClient } from '../../client/ArchiveClient.js';
-import { NotificationKind } from '../../client/Notifications.js';
+import { ArchiveClient } from '../../client/archive-client.js';
+import { NotificationKind } from '../../client/notifications.js';
 import { ErrorCode, VcrError } from '../../util/errors.js';
 import { info } from '../output.js';
 

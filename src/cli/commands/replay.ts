@@ -6,8 +6,8 @@
  */
 import type { Command } from 'commander';
 import { createWriteStream, type WriteStream } from 'node:fs';
-import type { ArchiveClient } from '../../client/ArchiveClient.js';
-import { NotificationKind, type Notification } from '../../client/Notifications.js';
+import type { ArchiveClient } from '../../client/archive-client.js';
+import { NotificationKind, type Notification } from '../../client/notifications.js';
 import type { RecordedEvent } from '../../client/types.js';
 import { DEFAULT_SEPARATOR } from '../../util/separator.js';
 import { ErrorCode, VcrError } from '../../util/errors.js';

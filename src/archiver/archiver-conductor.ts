@@ -6,24 +6,24 @@
  *
  * The session protocol lives here: connect, exactly one final response per request, answers
  * cached per session so a retried correlationId is answered from the cache and not executed
- * twice. The request handlers that only read the archive are in RequestHandlers.ts.
+ * twice. The request handlers that only read the archive are in request-handlers.ts.
  */
 import type { Agent } from '../agent/agent.js';
 import { ErrorCode, VcrError, errorCodeName, isVcrError } from '../util/errors.js';
-import type { ArchiverConfig } from './ArchiverConfig.js';
-import type { ArchiverCounters } from './ArchiverCounters.js';
-import type { ControlRequestHandler } from './ControlAdapter.js';
-import { IDEMPOTENT_REQUESTS, type ConnectRequest, type ControlRequest, type SessionRequest } from './ControlRequests.js';
-import type { ControlResponseProxy } from './ControlResponseProxy.js';
-import { ControlSession } from './ControlSession.js';
-import type { NotificationProxy } from './NotificationProxy.js';
+import type { ArchiverConfig } from './archiver-config.js';
+import type { ArchiverCounters } from './archiver-counters.js';
+import type { ControlRequestHandler } from './control-adapter.js';
+import { IDEMPOTENT_REQUESTS, type ConnectRequest, type ControlRequest, type SessionRequest } from './control-requests.js';
+import type { ControlResponseProxy } from './control-response-proxy.js';
+import { ControlSession } from './control-session.js';
+import type { NotificationProxy } from './notification-proxy.js';
 import type { ArchiveStore, SourceFactory } from './ports.js';
-import { RecordingSession, RecordingSessionState } from './RecordingSession.js';
-import { RequestHandlers, type Answer } from './RequestHandlers.js';
-import { ReplaySession } from './ReplaySession.js';
-import { parseUdpEndpoint, type DatagramSender } from './UdpEndpoint.js';
-import type { ReplaySender } from './ReplaySession.js';
-import type { UdpEndpoint } from './UdpEndpoint.js';
+import { RecordingSession, RecordingSessionState } from './recording-session.js';
+import { RequestHandlers, type Answer } from './request-handlers.js';
+import { ReplaySession } from './replay-session.js';
+import { parseUdpEndpoint, type DatagramSender } from './udp-endpoint.js';
+import type { ReplaySender } from './replay-session.js';
+import type { UdpEndpoint } from './udp-endpoint.js';
 
 export interface ConductorClock {
   /** Monotonic ns. */

@@ -5,13 +5,13 @@
  * whose source is still opening); failures are thrown as VcrError and become an ERROR response.
  */
 import { ErrorCode, VcrError } from '../util/errors.js';
-import type { ArchiverConductor, ConductorDeps } from './ArchiverConductor.js';
-import { channelViews, filterRecordings, matchesChannel, overlaps, resolveChannel } from './CatalogQueries.js';
-import type { SessionRequest } from './ControlRequests.js';
-import type { ControlSession } from './ControlSession.js';
-import { ReadHandler } from './ReadHandler.js';
-import { ReplaySession, type ReplayStream } from './ReplaySession.js';
-import { parseUdpEndpoint } from './UdpEndpoint.js';
+import type { ArchiverConductor, ConductorDeps } from './archiver-conductor.js';
+import { channelViews, filterRecordings, matchesChannel, overlaps, resolveChannel } from './catalog-queries.js';
+import type { SessionRequest } from './control-requests.js';
+import type { ControlSession } from './control-session.js';
+import { ReadHandler } from './read-handler.js';
+import { ReplaySession, type ReplayStream } from './replay-session.js';
+import { parseUdpEndpoint } from './udp-endpoint.js';
 
 export interface Answer {
   data: Buffer[];

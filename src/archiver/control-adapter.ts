@@ -8,12 +8,12 @@
 import { createSocket, type Socket } from 'node:dgram';
 import type { AddressInfo } from 'node:net';
 import { ErrorCode, VcrError } from '../util/errors.js';
-import type { ArchiverCounters } from './ArchiverCounters.js';
-import { ControlRequestDecoder, type MalformedRequest } from './ControlRequestDecoder.js';
-import type { ControlRequest } from './ControlRequests.js';
-import type { DatagramSender } from './UdpEndpoint.js';
+import type { ArchiverCounters } from './archiver-counters.js';
+import { ControlRequestDecoder, type MalformedRequest } from './control-request-decoder.js';
+import type { ControlRequest } from './control-requests.js';
+import type { DatagramSender } from './udp-endpoint.js';
 
-export { CONTROL_SCHEMA_ID, CONTROL_SCHEMA_VERSION } from './ControlRequestDecoder.js';
+export { CONTROL_SCHEMA_ID, CONTROL_SCHEMA_VERSION } from './control-request-decoder.js';
 
 /** What the adapter dispatches: a decoded request with its source address. */
 export interface ControlRequestHandler {

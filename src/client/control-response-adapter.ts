@@ -22,9 +22,9 @@ import { RepairProgressDecoder } from '../../codecs/generated/control/RepairProg
 import { ReplayEndedDecoder } from '../../codecs/generated/control/ReplayEndedDecoder.js';
 import { ReplayStartedDecoder } from '../../codecs/generated/control/ReplayStartedDecoder.js';
 import { StatsSnapshotDecoder } from '../../codecs/generated/control/StatsSnapshotDecoder.js';
-import type { ControlResponse } from './PendingRequests.js';
-import { stopReasonName, type Notification } from './Notifications.js';
-import { INT64_NULL } from './ControlRequestProxy.js';
+import type { ControlResponse } from './pending-requests.js';
+import { stopReasonName, type Notification } from './notifications.js';
+import { INT64_NULL } from './control-request-proxy.js';
 import type {
   ChannelDescriptor,
   ChunkEvent,

@@ -7,7 +7,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import { CHANNEL_COUNTERS, GLOBAL_COUNTERS, type ArchiverCounters } from './ArchiverCounters.js';
+import { CHANNEL_COUNTERS, GLOBAL_COUNTERS, type ArchiverCounters } from './archiver-counters.js';
 
 function snake(name: string): string {
   return name.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toLowerCase();

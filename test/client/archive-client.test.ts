@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ArchiveClient } from '../../src/client/ArchiveClient.js';
-import { NotificationKind, type Notification } from '../../src/client/Notifications.js';
+import { ArchiveClient } from '../../src/client/archive-client.js';
+import { NotificationKind, type Notification } from '../../src/client/notifications.js';
 import { ErrorCode, VcrError } from '../../src/util/errors.js';
 import { FakeArchiver, T, makeRecording } from './fake-archiver.js';
 
@@ -192,7 +192,7 @@ describe('ArchiveClient against a fake archiver over real UDP', () => {
     // a child process that connects and never closes must still exit on its own
     const { spawn } = await import('node:child_process');
     const script = `
-      const { ArchiveClient } = await import(${JSON.stringify(new URL('../../dist/src/client/ArchiveClient.js', import.meta.url).href)});
+      const { ArchiveClient } = await import(${JSON.stringify(new URL('../../dist/src/client/archive-client.js', import.meta.url).href)});
       await ArchiveClient.connect({ archiver: ${JSON.stringify(fake.endpoint)} });
       console.log('connected');`;
     const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });

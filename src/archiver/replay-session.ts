@@ -14,9 +14,9 @@
  */
 import type { Session } from '../agent/agent.js';
 import { ErrorCode, isVcrError } from '../util/errors.js';
-import type { StopReasonName } from './NotificationProxy.js';
+import type { StopReasonName } from './notification-proxy.js';
 import type { RecordingReaderPort } from './ports.js';
-import type { UdpEndpoint } from './UdpEndpoint.js';
+import type { UdpEndpoint } from './udp-endpoint.js';
 
 export const ReplaySessionState = {
   REPLAYING: 'REPLAYING',

@@ -10,8 +10,8 @@
  */
 import type { Session } from '../agent/agent.js';
 import { ErrorCode, VcrError, isVcrError } from '../util/errors.js';
-import type { ArchiverCounters } from './ArchiverCounters.js';
-import type { StopReasonName } from './NotificationProxy.js';
+import type { ArchiverCounters } from './archiver-counters.js';
+import type { StopReasonName } from './notification-proxy.js';
 import type { EventSourcePort, RecordingWriterPort, SourceCountersView } from './ports.js';
 
 export const RecordingSessionState = {

@@ -9,16 +9,16 @@ import pino, { type Logger } from 'pino';
 import { AgentRunner } from '../agent/agent-runner.js';
 import { BackoffIdleStrategy } from '../agent/idle-strategy.js';
 import { MonotonicUtcClock, systemEpochNanoClock, systemNanoClock, type EpochNanoClock, type NanoClock } from '../util/clock.js';
-import { parseHostPort, type ArchiverConfig } from './ArchiverConfig.js';
-import { ArchiverConductor, type ArchiverLog } from './ArchiverConductor.js';
-import { ArchiverCounters } from './ArchiverCounters.js';
-import { ArchiverMetrics } from './ArchiverMetrics.js';
-import { ControlAdapter } from './ControlAdapter.js';
-import { ControlResponseProxy } from './ControlResponseProxy.js';
-import { NotificationProxy } from './NotificationProxy.js';
-import { SourceBinding } from './SourceBinding.js';
-import { StorageBinding } from './StorageBinding.js';
-import { UdpSender, parseUdpEndpoint } from './UdpEndpoint.js';
+import { parseHostPort, type ArchiverConfig } from './archiver-config.js';
+import { ArchiverConductor, type ArchiverLog } from './archiver-conductor.js';
+import { ArchiverCounters } from './archiver-counters.js';
+import { ArchiverMetrics } from './archiver-metrics.js';
+import { ControlAdapter } from './control-adapter.js';
+import { ControlResponseProxy } from './control-response-proxy.js';
+import { NotificationProxy } from './notification-proxy.js';
+import { SourceBinding } from './source-binding.js';
+import { StorageBinding } from './storage-binding.js';
+import { UdpSender, parseUdpEndpoint } from './udp-endpoint.js';
 
 export interface ArchiverOptions {
   nanoClock?: NanoClock;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { readRecording, type ReadChunkRequest } from '../../src/client/EventReader.js';
-import { compareEvents, mergeEvents } from '../../src/client/MergedEventIterator.js';
+import { readRecording, type ReadChunkRequest } from '../../src/client/event-reader.js';
+import { compareEvents, mergeEvents } from '../../src/client/merged-event-iterator.js';
 import type { ChunkEvent, ReadChunk, RecordedEvent } from '../../src/client/types.js';
 import { ErrorCode, VcrError } from '../../src/util/errors.js';
 import fc from 'fast-check';

@@ -14,9 +14,9 @@ import {
   StopReason,
 } from '../../codecs/generated/control/index.js';
 import type { ErrorCode as WireErrorCode } from '../../codecs/generated/control/index.js';
-import { NotificationKind } from './ControlRequests.js';
-import type { DatagramSender, UdpEndpoint } from './UdpEndpoint.js';
-import { HEADER_LENGTH } from './ControlResponseProxy.js';
+import { NotificationKind } from './control-requests.js';
+import type { DatagramSender, UdpEndpoint } from './udp-endpoint.js';
+import { HEADER_LENGTH } from './control-response-proxy.js';
 
 export type StopReasonName = 'REQUESTED' | 'SOURCE_ENDED' | 'ERROR' | 'SHUTDOWN' | 'CLIENT_GONE';
 

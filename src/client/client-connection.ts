@@ -13,10 +13,10 @@
  */
 import { createSocket, type Socket } from 'node:dgram';
 import { ErrorCode, VcrError, isVcrError } from '../util/errors.js';
-import { ControlRequestProxy, type Ids } from './ControlRequestProxy.js';
-import { ControlResponseAdapter, type DataMessage } from './ControlResponseAdapter.js';
-import { PendingRequests, type RequestResult } from './PendingRequests.js';
-import { NotificationDispatcher } from './Notifications.js';
+import { ControlRequestProxy, type Ids } from './control-request-proxy.js';
+import { ControlResponseAdapter, type DataMessage } from './control-response-adapter.js';
+import { PendingRequests, type RequestResult } from './pending-requests.js';
+import { NotificationDispatcher } from './notifications.js';
 import { isLoopbackHost, parseEndpoint, type Endpoint } from './endpoint.js';
 
 export interface ConnectOptions {

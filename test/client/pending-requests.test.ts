@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { PendingRequests, type ControlResponse } from '../../src/client/PendingRequests.js';
+import { PendingRequests, type ControlResponse } from '../../src/client/pending-requests.js';
 import { ErrorCode, VcrError } from '../../src/util/errors.js';
 
 function setup(attempts = 3, timeoutMs = 100) {

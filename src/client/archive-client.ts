@@ -7,12 +7,12 @@
  * EventReader/MergedEventIterator.
  */
 import { ErrorCode, VcrError } from '../util/errors.js';
-import type { Ids } from './ControlRequestProxy.js';
-import type { DataMessage } from './ControlResponseAdapter.js';
-import type { RequestResult } from './PendingRequests.js';
-import type { NotificationHandler } from './Notifications.js';
-import { ClientConnection, type ConnectOptions } from './ClientConnection.js';
-import { readChannelEvents, readRecording, type ChannelEventsOptions, type ChannelReadApi, type ReadChunkRequest, type ReadOptions } from './EventReader.js';
+import type { Ids } from './control-request-proxy.js';
+import type { DataMessage } from './control-response-adapter.js';
+import type { RequestResult } from './pending-requests.js';
+import type { NotificationHandler } from './notifications.js';
+import { ClientConnection, type ConnectOptions } from './client-connection.js';
+import { readChannelEvents, readRecording, type ChannelEventsOptions, type ChannelReadApi, type ReadChunkRequest, type ReadOptions } from './event-reader.js';
 import type { Endpoint } from './endpoint.js';
 import type {
   ChannelDescriptor,

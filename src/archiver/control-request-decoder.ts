@@ -31,7 +31,7 @@ import {
   TimeReplayRequestDecoder,
 } from '../../codecs/generated/control/index.js';
 import { ErrorCode, isVcrError } from '../util/errors.js';
-import type { ControlRequest, SessionRequest } from './ControlRequests.js';
+import type { ControlRequest, SessionRequest } from './control-requests.js';
 
 export const CONTROL_SCHEMA_ID = 101;
 export const CONTROL_SCHEMA_VERSION = 1;

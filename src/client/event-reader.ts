@@ -8,7 +8,7 @@
  * handled below, by the request layer's retries; this layer only sequences the reads.
  */
 import { ErrorCode, VcrError } from '../util/errors.js';
-import { mergeEvents } from './MergedEventIterator.js';
+import { mergeEvents } from './merged-event-iterator.js';
 import type { ReadChunk, RecordedEvent, RecordingDescriptor } from './types.js';
 
 export interface ReadChunkRequest {
