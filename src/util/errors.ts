@@ -16,6 +16,10 @@ export const ErrorCode = {
   REQUEST_TOO_LARGE: 15,
   TIMEOUT: 16,
   INVALID_ARGUMENT: 17,
+  /** a request named a control session from an address other than the one that opened it */
+  SESSION_ADDRESS_MISMATCH: 18,
+  /** a correlationId was reused for a different request */
+  CORRELATION_REUSED: 19,
   // catalog / recordings
   UNKNOWN_RECORDING: 20,
   UNKNOWN_CHANNEL: 21,
@@ -38,10 +42,30 @@ export const ErrorCode = {
   UNSUPPORTED_FORMAT_VERSION: 47,
   IO_ERROR: 48,
   EVENT_TOO_LARGE: 49,
+  /** a segment file is shorter than its recording's segment length */
+  SEGMENT_TRUNCATED: 50,
+  /** a segment file the metadata says is here is not (and no tombstone or away marker explains it) */
+  SEGMENT_MISSING: 51,
+  /** the segment is held by other nodes of the cluster, not this one */
+  SEGMENT_ELSEWHERE: 52,
+  /** a segment copy's digest does not match the recorded one */
+  DIGEST_MISMATCH: 53,
+  /** writing command output (a file, stdout) failed */
+  OUTPUT_FAILED: 54,
   // sources
   SOURCE_FAILED: 60,
   // cluster
   CLUSTER_UNAVAILABLE: 80,
+  /** the node has not finished rejoining (metadata, holds, deletions, digests) */
+  NOT_READY: 81,
+  /** the node's lease or leadership expired: the action was based on stale state */
+  FENCED: 82,
+  /** another live process holds this node id */
+  NODE_ID_IN_USE: 83,
+  INVALID_CLUSTER_CONFIG: 84,
+  UNKNOWN_NODE: 85,
+  /** no live node holds a verified copy of the data */
+  REPLICA_UNAVAILABLE: 86,
 } as const;
 
 export type ErrorCodeName = keyof typeof ErrorCode;
