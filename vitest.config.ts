@@ -1,7 +1,7 @@
 import { defineConfig } from 'vitest/config';
 
 // Tests run from TypeScript sources; integration tests spawn the compiled CLI (dist/),
-// which `npm ci` builds through `prepare` (see test/helpers/build.ts for the freshness check).
+// which `npm ci` builds through `prepare` (test/helpers/global-setup.ts builds it once before the run).
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],

@@ -26,7 +26,6 @@ function checkName(name: string, what: string): void {
   if (bytes === 0 || bytes > MAX_NAME_BYTES) {
     throw new VcrError(ErrorCode.INVALID_ARGUMENT, `${what} must be 1 to ${MAX_NAME_BYTES} bytes`);
   }
-  // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f\s]/.test(name)) {
     throw new VcrError(ErrorCode.INVALID_ARGUMENT, `${what} ${JSON.stringify(name)} contains whitespace or control characters`);
   }

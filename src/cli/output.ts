@@ -74,7 +74,6 @@ export function humanTime(ns: bigint): string {
 /** Payload as text when it is printable UTF-8, else as hex. */
 export function humanPayload(p: Buffer): string {
   const s = p.toString('utf8');
-  // eslint-disable-next-line no-control-regex
   if (!s.includes('\uFFFD') && !/[\u0000-\u0008\u000B-\u001F\u007F]/.test(s)) return JSON.stringify(s);
   return `0x${p.toString('hex')}`;
 }

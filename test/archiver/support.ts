@@ -73,19 +73,8 @@ function correlationOf(buf: Buffer): bigint | undefined {
   return buf.readBigInt64LE(16);
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-export async function until<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 5000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(5);
-  }
-}
+import { sleep, until } from '../helpers/wait.js';
+export { sleep, until };
 
 export class RawClient {
   readonly socket: Socket;

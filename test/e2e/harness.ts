@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ArchiveClient } from '../../src/client/archive-client.js';
 import { repoRoot, vcrBin } from '../helpers/cli.js';
+import { until as untilCondition } from '../helpers/wait.js';
 
 export { vcr } from '../cli/run.js';
 
@@ -20,21 +21,12 @@ export async function freeUdpPort(): Promise<number> {
   return port;
 }
 
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+import { sleep } from '../helpers/wait.js';
+export { sleep };
 
-export async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined | false>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined && v !== false) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await sleep(50);
-  }
+/** until() of test/helpers/wait.ts with the timeout first, as the e2e suites call it. */
+export function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined | false>): Promise<T> {
+  return untilCondition(what, probe, timeoutMs, 50);
 }
 
 export class ArchiverProcess {

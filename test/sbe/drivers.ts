@@ -11,7 +11,6 @@ import {
 } from '../../tools/sbe/ir.js';
 import { float32Text, primToJson, type JsonObject, type JsonValue } from '../../tools/sbe/interpreter.js';
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
 type Any = any;
 const cls = (n: string): string => n.charAt(0).toUpperCase() + n.slice(1);
 
