@@ -16,6 +16,8 @@ export const KEY = {
   holdsVersion: 'holds-version',
   deletion: (id: number) => `d/${pad(id)}`,
   election: 'election/repair',
+  /** written by a node to learn when its watch has caught up with etcd (a read barrier) */
+  sync: (node: string) => `sync/${node}`,
 } as const;
 
 export function pad(n: number): string {
