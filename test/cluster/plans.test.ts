@@ -1,0 +1,106 @@
+import { describe, expect, it } from 'vitest';
+import { KEY, encodeValue, type ClusterRecording, type ClusterSegment } from '../../src/cluster/cluster-keys.js';
+import { ClusterView } from '../../src/cluster/cluster-view.js';
+import type { KeyValue } from '../../src/cluster/etcd-store.js';
+import { clusterHealth } from '../../src/cluster/health.js';
+import { planFences, planPlacementChanges } from '../../src/cluster/repair-plan.js';
+import { planReplicaActions, type LocalSegment } from '../../src/cluster/replica-plan.js';
+
+let rev = 1;
+function kv(key: string, value: object | string, lease = '0'): KeyValue {
+  rev++;
+  return { key, value: typeof value === 'string' ? value : encodeValue(value), createRevision: rev, modRevision: rev, version: 1, lease };
+}
+
+function member(node: string, ready = true, lease = `${node}-lease`): KeyValue {
+  return kv(KEY.member(node), { node, lease, pid: 1, control: '', replication: '', ready, startedAtMs: 0 }, lease);
+}
+
+function recording(id: number, owner: string, state: ClusterRecording['state'] = 'recording', lease = `${owner}-lease`): KeyValue {
+  const r: ClusterRecording = {
+    recordingId: id, channel: 'c', aliases: [], source: 'udp://127.0.0.1:1', segmentLength: 1024, state, owner: { node: owner, lease },
+    startPosition: 0, stopPosition: 4096, startUtcNs: 1n, stopUtcNs: 2n, startMonoNs: 1n, stopMonoNs: 2n, eventCount: 10,
+  };
+  return kv(KEY.recording(id), r);
+}
+
+function segment(id: number, base: number, placement: string[], replicas: string[], state: ClusterSegment['state'] = 'sealed'): KeyValue {
+  const s: ClusterSegment = { recordingId: id, base, state, placement, replicas, end: base + 1000, frames: 3, digest: 'd', firstUtcNs: 1n, lastUtcNs: 2n };
+  return kv(KEY.segment(id, base), s);
+}
+
+function view(kvs: KeyValue[]): ClusterView {
+  const v = new ClusterView();
+  v.load(kvs, rev);
+  return v;
+}
+
+const down = (m: Record<string, number>) => ({ downForMs: (n: string) => m[n] ?? 0 });
+
+describe('coordinator plan', () => {
+  it('replaces a node down past grace in the placement, fewest live copies first', () => {
+    const v = view([member('a'), member('b'), member('d'), recording(0, 'a', 'stopped'), segment(0, 0, ['a', 'c'], ['a', 'c']), segment(0, 1024, ['b', 'c'], ['c'])]);
+    expect(planPlacementChanges(v, 2, 5000, down({ c: 1000 }))).toEqual([]);
+    const changes = planPlacementChanges(v, 2, 5000, down({ c: 6000 }));
+    expect(changes.map((c) => [c.base, c.liveCopies])).toEqual([
+      [1024, 0],
+      [0, 1],
+    ]);
+    for (const c of changes) {
+      expect(c.placement).toHaveLength(2);
+      expect(c.placement).not.toContain('c');
+    }
+    expect(changes.find((c) => c.base === 0)!.placement).toContain('a');
+  });
+
+  it('fences a live recording whose owner incarnation is gone past grace, not before', () => {
+    const v = view([member('b'), recording(0, 'a'), recording(1, 'b'), segment(0, 0, ['b', 'c'], [], 'open')]);
+    expect(planFences(v, 5000, down({ a: 4000 }), () => 0)).toEqual([]);
+    const f = planFences(v, 5000, down({ a: 6000 }), () => 0);
+    expect(f.map((x) => x.recording.value.recordingId)).toEqual([0]);
+    expect(f[0]!.openSegment?.value.base).toBe(0);
+    // owner up again but with a new lease that did not take the recording over
+    const v2 = view([member('a', true, 'new'), recording(0, 'a', 'recording', 'old')]);
+    expect(planFences(v2, 5000, down({}), () => 6000).map((x) => x.recording.value.recordingId)).toEqual([0]);
+  });
+
+  it('counts under-replicated segments from the view', () => {
+    const v = view([member('a'), member('b'), segment(0, 0, ['a', 'b'], ['a', 'b']), segment(0, 1024, ['a', 'c'], ['a', 'c'])]);
+    const h = clusterHealth(v, ['a', 'b', 'c'], 2);
+    expect(h.underReplicatedSegments).toBe(1);
+    expect(h.repairing).toBe(false);
+    expect(h.bytesToRepair).toBe(1000);
+    expect(h.nodes.find((n) => n.id === 'a')!.segments).toBe(2);
+  });
+});
+
+describe('replica plan', () => {
+  const local = (entries: Partial<LocalSegment>[]) =>
+    new Map(entries.map((e) => [`${e.recordingId}/${e.base}`, { state: 'present', end: (e.base ?? 0) + 1000, verified: true, ...e } as LocalSegment]));
+
+  it('leaves the replica set when the local copy is gone (wiped), then fetches it back if placed here', () => {
+    const v = view([member('a'), member('b'), segment(0, 0, ['a', 'b'], ['a', 'b'])]);
+    expect(planReplicaActions(v, 'a', 2, new Map()).map((x) => x.kind)).toEqual(['leave']);
+    const v2 = view([member('a'), member('b'), segment(0, 0, ['a', 'b'], ['b'])]);
+    const acts = planReplicaActions(v2, 'a', 2, new Map());
+    expect(acts).toEqual([expect.objectContaining({ kind: 'fetch', from: 0, holders: ['b'] })]);
+  });
+
+  it('verifies before joining, and drops a surplus copy only when K other placed copies are up', () => {
+    const v = view([member('a'), member('b'), member('c'), segment(0, 0, ['b', 'c'], ['a', 'b', 'c'])]);
+    expect(planReplicaActions(v, 'a', 2, local([{ recordingId: 0, base: 0 }]))).toEqual([expect.objectContaining({ kind: 'drop', holders: ['b', 'c'] })]);
+    const v2 = view([member('a'), member('b'), segment(0, 0, ['b', 'c'], ['a', 'b', 'c'])]);
+    expect(planReplicaActions(v2, 'a', 2, local([{ recordingId: 0, base: 0 }]))).toEqual([]);
+    const v3 = view([member('a'), member('b'), segment(0, 0, ['a', 'b'], ['b'])]);
+    expect(planReplicaActions(v3, 'a', 2, local([{ recordingId: 0, base: 0, verified: false }]))).toEqual([expect.objectContaining({ kind: 'verify', join: true })]);
+  });
+
+  it('deletes bytes no record accounts for, and keeps what the outbox has not published yet', () => {
+    const v = view([member('a'), recording(0, 'b', 'stopped'), segment(0, 0, ['b', 'c'], ['b', 'c'])]);
+    const acts = planReplicaActions(v, 'a', 2, local([{ recordingId: 0, base: 0 }, { recordingId: 0, base: 8192 }, { recordingId: 1, base: 0 }]));
+    expect(acts.map((x) => [x.kind, x.base])).toEqual([
+      ['delete', 0],
+      ['delete', 8192],
+    ]);
+  });
+});
