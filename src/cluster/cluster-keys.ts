@@ -15,7 +15,9 @@ export const KEY = {
   hold: (id: number) => `h/${pad(id)}`,
   holdsVersion: 'holds-version',
   deletion: (id: number) => `d/${pad(id)}`,
-  election: 'election/repair',
+  coord: 'coord',
+  down: (node: string) => `down/${node}`,
+  grace: (node: string) => `grace/${node}`,
   /** written by a node to learn when its watch has caught up with etcd (a read barrier) */
   sync: (node: string) => `sync/${node}`,
 } as const;
@@ -26,6 +28,8 @@ export function pad(n: number): string {
 
 export interface MemberValue {
   node: string;
+  /** disk id of the node's archive directory (docs/REPLICATION.md §1) */
+  disk: string;
   /** lease id (decimal string) = the incarnation */
   lease: string;
   pid: number;
@@ -55,17 +59,27 @@ export interface ClusterRecording {
   eventCount: number;
   /** the node that stopped it: the owner, or the coordinator that fenced it */
   stoppedBy?: string;
+  /** who created it (a retried create finds its own record) */
+  token?: string;
+  /** a continuation of a fenced recording (docs/REPLICATION.md §7) */
+  continues?: { recordingId: number; position: number };
 }
 
 export type SegmentStateName = 'open' | 'sealed';
+
+/** A copy of a sealed segment: on this node's disk (a wiped directory is a new disk). */
+export interface ReplicaEntry {
+  node: string;
+  disk: string;
+}
 
 export interface ClusterSegment {
   recordingId: number;
   base: number;
   state: SegmentStateName;
   placement: string[];
-  /** nodes with a verified copy (sealed segments only) */
-  replicas: string[];
+  /** verified copies (sealed segments only) */
+  replicas: ReplicaEntry[];
   end: number;
   frames: number;
   digest: string;
@@ -86,6 +100,8 @@ export interface ClusterDeletion {
   channel?: string;
   fromUtcNs: bigint;
   toUtcNs: bigint;
+  /** the recordings the channel named when the delete was committed */
+  recordings: number[];
   /** the holds that covered the interval when the delete was committed */
   holds: { channel?: string; fromUtcNs: bigint; toUtcNs: bigint }[];
 }
@@ -163,6 +179,7 @@ export function isValidSegment(v: unknown): v is ClusterSegment {
     (s.state === 'open' || s.state === 'sealed') &&
     Array.isArray(s.placement) &&
     Array.isArray(s.replicas) &&
+    s.replicas.every((r) => !!r && typeof r.node === 'string' && typeof r.disk === 'string') &&
     Number.isSafeInteger(s.end)
   );
 }

@@ -17,6 +17,7 @@ import {
   type ClusterRecording,
   type ClusterSegment,
   type MemberValue,
+  type ReplicaEntry,
 } from './cluster-keys.js';
 import type { KeyValue, WatchEvent } from './etcd-store.js';
 
@@ -92,6 +93,16 @@ export class ClusterView {
 
   isReady(node: string): boolean {
     return this.members.get(node)?.value.ready === true;
+  }
+
+  /** A replica entry counts: its node is up and ready, on the disk the entry names. */
+  isLiveCopy(e: ReplicaEntry): boolean {
+    const m = this.members.get(e.node);
+    return m !== undefined && m.value.ready === true && m.value.disk === e.disk;
+  }
+
+  liveCopies(s: ClusterSegment): ReplicaEntry[] {
+    return s.replicas.filter((e) => this.isLiveCopy(e));
   }
 
   upNodes(): string[] {

@@ -30,11 +30,9 @@ export function segmentBytes(s: ClusterSegment): number {
   return Math.max(0, s.end - s.base);
 }
 
-/** Verified copies on nodes that are up. */
+/** Verified copies on nodes that are up and ready with the disk the copy is on. */
 export function liveCopies(view: ClusterView, s: ClusterSegment): number {
-  let n = 0;
-  for (const r of s.replicas) if (view.isUp(r)) n++;
-  return n;
+  return view.liveCopies(s).length;
 }
 
 export function clusterHealth(view: ClusterView, allNodes: readonly string[], k: number): ClusterHealth {
@@ -48,8 +46,8 @@ export function clusterHealth(view: ClusterView, allNodes: readonly string[], k:
   for (const { value: s } of view.allSegments()) {
     if (s.state !== 'sealed') continue;
     sealed++;
-    for (const r of s.replicas) {
-      const h = perNode.get(r);
+    for (const r of view.liveCopies(s)) {
+      const h = perNode.get(r.node);
       if (h) {
         h.segments++;
         h.bytes += segmentBytes(s);
@@ -58,7 +56,7 @@ export function clusterHealth(view: ClusterView, allNodes: readonly string[], k:
     const copies = liveCopies(view, s);
     if (copies < k) {
       under++;
-      const missing = s.placement.filter((n) => view.isUp(n) && !s.replicas.includes(n));
+      const missing = s.placement.filter((n) => view.isUp(n) && !view.liveCopies(s).some((r) => r.node === n));
       if (missing.length > 0) repairing = true;
       bytesToRepair += (k - copies) * segmentBytes(s);
     }

@@ -14,6 +14,7 @@
  * paused past its TTL, which `trusted()` notices from its own clock before etcd does) ends
  * the incarnation: `onLost` fires once, and the owner re-registers as a new incarnation.
  */
+import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Lease } from 'etcd3';
@@ -33,6 +34,9 @@ export type MembershipState = (typeof MembershipState)[keyof typeof MembershipSt
 interface NodeFile {
   cluster: string;
   node: string;
+  /** this directory's disk id (created once, with the directory's first cluster start) */
+  disk: string;
+  /** the lease of the directory's latest incarnation */
   lease: string;
 }
 
@@ -48,6 +52,9 @@ export function checkNodeDirectory(dir: string, cluster: string, node: string): 
   } catch (err) {
     throw new VcrError(ErrorCode.INVALID_CLUSTER_CONFIG, `${path} is not readable JSON (${(err as Error).message}); remove it only if this directory belongs to node ${node}`);
   }
+  if (typeof f.disk !== 'string' || f.disk === '') {
+    throw new VcrError(ErrorCode.INVALID_CLUSTER_CONFIG, `${path} has no disk id; remove it only if this directory belongs to node ${node}`);
+  }
   if (f.cluster !== cluster || f.node !== node) {
     throw new VcrError(
       ErrorCode.INVALID_CLUSTER_CONFIG,
@@ -62,6 +69,8 @@ export class Membership {
   private leaseHandle: Lease | undefined;
   /** the current incarnation (lease id), '' before registration */
   lease = '';
+  /** this directory's disk id */
+  disk = '';
   private lastKeepAliveMs = 0;
   private lostFired = false;
   onLost: ((why: string) => void) | undefined;
@@ -94,9 +103,19 @@ export class Membership {
     return this.state === MembershipState.MEMBER && this.nowMs() - this.lastKeepAliveMs < this.ttlMs * 0.8;
   }
 
-  /** Grants a lease and creates the member key; see the module comment for the rules. */
+  /**
+   * Grants a lease and creates the member key (docs/REPLICATION.md §6 "Start"): the lease of
+   * this directory's earlier incarnation is revoked first; a key held by a lease this
+   * directory never had is another process, waited for one TTL and a second, then refused.
+   * Also used to re-register after a lost lease (a new incarnation).
+   */
   async register(): Promise<void> {
-    const previous = checkNodeDirectory(this.dir, this.clusterName, this.self.id);
+    const file = checkNodeDirectory(this.dir, this.clusterName, this.self.id);
+    this.disk = file?.disk ?? this.disk ?? '';
+    if (this.disk === '') this.disk = randomUUID();
+    const previous = new Set([file?.lease, this.lease].filter((x): x is string => !!x));
+    const existing = await this.store.get(KEY.member(this.self.id));
+    if (existing && previous.has(existing.lease) && sameDisk(existing.value, this.disk)) await this.store.revokeLease(existing.lease);
     const lease = this.store.lease(this.ttlMs);
     let id: string;
     try {
@@ -107,28 +126,23 @@ export class Membership {
     }
     const deadline = this.nowMs() + this.ttlMs + 1000;
     for (;;) {
-      const value = this.memberValue(id, false);
       const r = await this.store.txn(
         [{ key: KEY.member(this.self.id), target: 'Create', op: '==', value: 0 }],
-        [{ put: KEY.member(this.self.id), value, lease: id }],
+        [{ put: KEY.member(this.self.id), value: this.memberValue(id, false), lease: id }],
       );
       if (r.succeeded) break;
-      const existing = await this.store.get(KEY.member(this.self.id));
-      if (existing && previous && existing.lease === previous.lease && previous.lease !== id) {
-        await this.store.revokeLease(previous.lease); // our own earlier incarnation, from this directory
-        continue;
-      }
+      const holder = await this.store.get(KEY.member(this.self.id));
       if (this.nowMs() > deadline) {
         await this.store.revokeLease(id);
         lease.release();
-        let holder = '';
+        let who = '';
         try {
-          const v = JSON.parse(existing?.value ?? '{}') as Partial<MemberValue>;
-          holder = ` (pid ${v.pid}, since ${v.startedAtMs ? new Date(v.startedAtMs).toISOString() : '?'})`;
+          const v = JSON.parse(holder?.value ?? '{}') as Partial<MemberValue>;
+          who = ` (pid ${v.pid}, since ${v.startedAtMs ? new Date(v.startedAtMs).toISOString() : '?'})`;
         } catch {
           // unreadable value: name no holder
         }
-        throw new VcrError(ErrorCode.NODE_ID_IN_USE, `node id ${JSON.stringify(this.self.id)} is held by another live process${holder}`);
+        throw new VcrError(ErrorCode.NODE_ID_IN_USE, `node id ${JSON.stringify(this.self.id)} is held by another live process${who}`);
       }
       await this.sleep(250);
     }
@@ -177,6 +191,7 @@ export class Membership {
   private memberValue(lease: string, ready: boolean): string {
     const v: MemberValue = {
       node: this.self.id,
+      disk: this.disk,
       lease,
       pid: process.pid,
       control: this.self.control,
@@ -188,9 +203,17 @@ export class Membership {
   }
 
   private writeNodeFile(lease: string): void {
-    const f: NodeFile = { cluster: this.clusterName, node: this.self.id, lease };
+    const f: NodeFile = { cluster: this.clusterName, node: this.self.id, disk: this.disk, lease };
     const path = join(this.dir, NODE_FILE);
     writeFileSync(`${path}.tmp`, JSON.stringify(f));
     renameSync(`${path}.tmp`, path);
+  }
+}
+
+function sameDisk(memberJson: string, disk: string): boolean {
+  try {
+    return (JSON.parse(memberJson) as Partial<MemberValue>).disk === disk;
+  } catch {
+    return false;
   }
 }

@@ -1,18 +1,21 @@
 /**
- * One node's decisions about its own copies (docs/REPLICATION.md §5.3-5.5, §6 step 5), as a
- * pure function of the cluster view and the node's local segment inventory. The replica
- * manager executes them (each etcd change as one fenced transaction, each file change through
- * storage). Rules, for a segment (recording, base) and this node X:
+ * One node's decisions about its own copies (docs/REPLICATION.md §5.3-5.5, §6), as a pure
+ * function of the cluster view and the node's local segment inventory. The replica manager
+ * executes them (each etcd change one fenced transaction, each file change through storage).
+ * For a sealed segment (recording, base) and this node X on disk D:
  *
- *   X in replicas, no good local copy (wiped, truncated, away) -> leave the replica set
- *   X in replicas, copy not verified since start               -> verify (digest)
- *   X in placement, sealed, not in replicas, copy complete     -> verify, then join the replica set
- *   X in placement, sealed, not in replicas, copy incomplete   -> fetch from a holder (resume at its end)
- *   X not in placement, X in replicas                          -> surplus: leave once K others hold it, then drop
- *   X in neither, sealed, local bytes                          -> garbage: delete (bytes prove nothing)
- *   local bytes past a stopped recording's stop position       -> garbage
+ *   an entry of X on another disk (the directory was wiped or replaced)  -> leave (remove it)
+ *   X's entry, but no good local copy (missing, truncated, away)          -> leave
+ *   X's entry, copy not verified since this process started               -> verify
+ *   no entry, complete local copy                                         -> verify, then join
+ *        (bytes that verify against the record's digest are a copy, placed here or not)
+ *   X placed, no entry, copy absent or incomplete                         -> fetch (resume at its end)
+ *   X not placed, X's entry                                               -> surplus: drop once K other
+ *                                                                            placed nodes hold live copies
+ *   X not placed, no entry, incomplete bytes                              -> delete (they prove nothing)
+ *   bytes past a stopped recording's stop position, no record             -> delete
  *   open segments: kept by the recorder and placement targets (mirroring); nobody fetches them
- *   no segment record yet (the recorder's outbox waits for etcd)  -> keep, decide later
+ *   no segment record yet (the recorder's reconciler has not written it)  -> keep, decide later
  */
 import type { ClusterSegment } from './cluster-keys.js';
 import type { ClusterView } from './cluster-view.js';
@@ -30,7 +33,7 @@ export interface LocalSegment {
 }
 
 export type ReplicaAction =
-  | { kind: 'leave'; recordingId: number; base: number; why: string }
+  | { kind: 'leave'; recordingId: number; base: number; disk: string; why: string }
   | { kind: 'verify'; recordingId: number; base: number; join: boolean }
   | { kind: 'fetch'; recordingId: number; base: number; from: number; holders: string[]; liveCopies: number }
   | { kind: 'drop'; recordingId: number; base: number; holders: string[] }
@@ -40,52 +43,65 @@ function hasCopy(l: LocalSegment | undefined): boolean {
   return l !== undefined && (l.state === 'present' || l.state === 'tombstone');
 }
 
-export function planReplicaActions(view: ClusterView, self: string, k: number, local: Map<string, LocalSegment>): ReplicaAction[] {
+export function localKey(recordingId: number, base: number): string {
+  return `${recordingId}/${base}`;
+}
+
+export function planReplicaActions(view: ClusterView, self: string, disk: string, k: number, local: Map<string, LocalSegment>): ReplicaAction[] {
   const out: ReplicaAction[] = [];
+  const fetches: Extract<ReplicaAction, { kind: 'fetch' }>[] = [];
   const seen = new Set<string>();
-  const readyHolders = (s: ClusterSegment) => s.replicas.filter((n) => n !== self && view.isReady(n));
   for (const seg of view.allSegments()) {
     const s = seg.value;
-    const key = `${s.recordingId}/${s.base}`;
+    const key = localKey(s.recordingId, s.base);
     seen.add(key);
-    const l = local.get(key);
-    const inPlacement = s.placement.includes(self);
-    const inReplicas = s.replicas.includes(self);
     if (s.state === 'open') continue;
-    if (inReplicas && !hasCopy(l)) {
-      out.push({ kind: 'leave', recordingId: s.recordingId, base: s.base, why: `no local copy (${l?.state ?? 'missing'})` });
-      continue;
+    const l = local.get(key);
+    const mine = s.replicas.filter((e) => e.node === self);
+    for (const e of mine) {
+      if (e.disk !== disk) out.push({ kind: 'leave', recordingId: s.recordingId, base: s.base, disk: e.disk, why: `entry names disk ${e.disk}, this directory is ${disk}` });
     }
-    if (inReplicas && !l!.verified) {
-      out.push({ kind: 'verify', recordingId: s.recordingId, base: s.base, join: false });
-      continue;
-    }
-    if (inPlacement && !inReplicas) {
-      if (hasCopy(l) && l!.end >= s.end) out.push({ kind: 'verify', recordingId: s.recordingId, base: s.base, join: true });
-      else {
-        const holders = readyHolders(s);
-        if (holders.length > 0) {
-          out.push({ kind: 'fetch', recordingId: s.recordingId, base: s.base, from: hasCopy(l) ? l!.end : s.base, holders, liveCopies: s.replicas.filter((n) => view.isUp(n)).length });
-        }
+    const inReplicas = mine.some((e) => e.disk === disk);
+    const inPlacement = s.placement.includes(self);
+    const complete = hasCopy(l) && l!.end >= s.end;
+    if (inReplicas) {
+      if (!hasCopy(l)) out.push({ kind: 'leave', recordingId: s.recordingId, base: s.base, disk, why: `no local copy (${l?.state ?? 'missing'})` });
+      else if (!l!.verified) out.push({ kind: 'verify', recordingId: s.recordingId, base: s.base, join: false });
+      else if (!inPlacement) {
+        const others = livePlacedHolders(view, s, self);
+        if (others.length >= k) out.push({ kind: 'drop', recordingId: s.recordingId, base: s.base, holders: others.slice(0, k) });
       }
       continue;
     }
-    if (!inPlacement && inReplicas) {
-      const others = s.replicas.filter((n) => n !== self && s.placement.includes(n) && view.isUp(n));
-      if (others.length >= k) out.push({ kind: 'drop', recordingId: s.recordingId, base: s.base, holders: others.slice(0, k) });
+    if (complete) {
+      out.push({ kind: 'verify', recordingId: s.recordingId, base: s.base, join: true });
       continue;
     }
-    if (!inPlacement && !inReplicas && l && l.state === 'present') {
-      out.push({ kind: 'delete', recordingId: s.recordingId, base: s.base, why: 'not in the placement or replica set' });
+    if (inPlacement) {
+      const holders = view.liveCopies(s).map((e) => e.node).filter((n) => n !== self);
+      if (holders.length > 0) {
+        fetches.push({ kind: 'fetch', recordingId: s.recordingId, base: s.base, from: hasCopy(l) ? l!.end : s.base, holders, liveCopies: holders.length });
+      }
+      continue;
     }
+    if (l && l.state === 'present') out.push({ kind: 'delete', recordingId: s.recordingId, base: s.base, why: 'an incomplete copy of a segment not placed here' });
   }
   for (const [key, l] of local) {
     if (seen.has(key) || l.state !== 'present') continue;
     const r = view.recording(l.recordingId)?.value;
-    if (r && r.state === 'stopped' && l.base >= r.stopPosition && l.base > 0) {
+    if (r && r.state === 'stopped' && l.base >= r.stopPosition && l.base > r.startPosition) {
       out.push({ kind: 'delete', recordingId: l.recordingId, base: l.base, why: `past the recording's stop position ${r.stopPosition}` });
     }
   }
-  // fetches: fewest live copies first (§5.5)
-  return out.sort((a, b) => (a.kind === 'fetch' && b.kind === 'fetch' ? a.liveCopies - b.liveCopies : 0));
+  // fetches last, fewest live copies first (§5.5)
+  fetches.sort((a, b) => a.liveCopies - b.liveCopies || a.recordingId - b.recordingId || a.base - b.base);
+  return [...out, ...fetches];
+}
+
+/** Placement nodes other than `self` holding live copies. */
+export function livePlacedHolders(view: ClusterView, s: ClusterSegment, self: string): string[] {
+  return view
+    .liveCopies(s)
+    .map((e) => e.node)
+    .filter((n) => n !== self && s.placement.includes(n));
 }

@@ -12,8 +12,8 @@ function kv(key: string, value: object | string, lease = '0'): KeyValue {
   return { key, value: typeof value === 'string' ? value : encodeValue(value), createRevision: rev, modRevision: rev, version: 1, lease };
 }
 
-function member(node: string, ready = true, lease = `${node}-lease`): KeyValue {
-  return kv(KEY.member(node), { node, lease, pid: 1, control: '', replication: '', ready, startedAtMs: 0 }, lease);
+function member(node: string, ready = true, lease = `${node}-lease`, disk = `${node}-disk`): KeyValue {
+  return kv(KEY.member(node), { node, disk, lease, pid: 1, control: '', replication: '', ready, startedAtMs: 0 }, lease);
 }
 
 function recording(id: number, owner: string, state: ClusterRecording['state'] = 'recording', lease = `${owner}-lease`): KeyValue {
@@ -25,7 +25,7 @@ function recording(id: number, owner: string, state: ClusterRecording['state'] =
 }
 
 function segment(id: number, base: number, placement: string[], replicas: string[], state: ClusterSegment['state'] = 'sealed'): KeyValue {
-  const s: ClusterSegment = { recordingId: id, base, state, placement, replicas, end: base + 1000, frames: 3, digest: 'd', firstUtcNs: 1n, lastUtcNs: 2n };
+  const s: ClusterSegment = { recordingId: id, base, state, placement, replicas: replicas.map((r) => (r.includes('@') ? { node: r.split('@')[0]!, disk: r.split('@')[1]! } : { node: r, disk: `${r}-disk` })), end: base + 1000, frames: 3, digest: 'd', firstUtcNs: 1n, lastUtcNs: 2n };
   return kv(KEY.segment(id, base), s);
 }
 
@@ -80,27 +80,36 @@ describe('replica plan', () => {
 
   it('leaves the replica set when the local copy is gone (wiped), then fetches it back if placed here', () => {
     const v = view([member('a'), member('b'), segment(0, 0, ['a', 'b'], ['a', 'b'])]);
-    expect(planReplicaActions(v, 'a', 2, new Map()).map((x) => x.kind)).toEqual(['leave']);
+    expect(planReplicaActions(v, 'a', 'a-disk', 2, new Map()).map((x) => x.kind)).toEqual(['leave']);
     const v2 = view([member('a'), member('b'), segment(0, 0, ['a', 'b'], ['b'])]);
-    const acts = planReplicaActions(v2, 'a', 2, new Map());
+    const acts = planReplicaActions(v2, 'a', 'a-disk', 2, new Map());
     expect(acts).toEqual([expect.objectContaining({ kind: 'fetch', from: 0, holders: ['b'] })]);
   });
 
   it('verifies before joining, and drops a surplus copy only when K other placed copies are up', () => {
     const v = view([member('a'), member('b'), member('c'), segment(0, 0, ['b', 'c'], ['a', 'b', 'c'])]);
-    expect(planReplicaActions(v, 'a', 2, local([{ recordingId: 0, base: 0 }]))).toEqual([expect.objectContaining({ kind: 'drop', holders: ['b', 'c'] })]);
+    expect(planReplicaActions(v, 'a', 'a-disk', 2, local([{ recordingId: 0, base: 0 }]))).toEqual([expect.objectContaining({ kind: 'drop', holders: ['b', 'c'] })]);
     const v2 = view([member('a'), member('b'), segment(0, 0, ['b', 'c'], ['a', 'b', 'c'])]);
-    expect(planReplicaActions(v2, 'a', 2, local([{ recordingId: 0, base: 0 }]))).toEqual([]);
+    expect(planReplicaActions(v2, 'a', 'a-disk', 2, local([{ recordingId: 0, base: 0 }]))).toEqual([]);
     const v3 = view([member('a'), member('b'), segment(0, 0, ['a', 'b'], ['b'])]);
-    expect(planReplicaActions(v3, 'a', 2, local([{ recordingId: 0, base: 0, verified: false }]))).toEqual([expect.objectContaining({ kind: 'verify', join: true })]);
+    expect(planReplicaActions(v3, 'a', 'a-disk', 2, local([{ recordingId: 0, base: 0, verified: false }]))).toEqual([expect.objectContaining({ kind: 'verify', join: true })]);
   });
 
-  it('deletes bytes no record accounts for, and keeps what the outbox has not published yet', () => {
+  it('deletes bytes no record accounts for, verifies complete copies instead, and keeps what is not published yet', () => {
     const v = view([member('a'), recording(0, 'b', 'stopped'), segment(0, 0, ['b', 'c'], ['b', 'c'])]);
-    const acts = planReplicaActions(v, 'a', 2, local([{ recordingId: 0, base: 0 }, { recordingId: 0, base: 8192 }, { recordingId: 1, base: 0 }]));
+    const acts = planReplicaActions(v, 'a', 'a-disk', 2, local([{ recordingId: 0, base: 0, end: 10 }, { recordingId: 0, base: 8192 }, { recordingId: 1, base: 0 }]));
     expect(acts.map((x) => [x.kind, x.base])).toEqual([
       ['delete', 0],
       ['delete', 8192],
     ]);
+    const complete = planReplicaActions(v, 'a', 'a-disk', 2, local([{ recordingId: 0, base: 0 }]));
+    expect(complete).toEqual([expect.objectContaining({ kind: 'verify', join: true })]);
+  });
+
+  it('leaves an entry that names an older disk of this node (a wiped directory is a new disk)', () => {
+    const v = view([member('a'), member('b'), segment(0, 0, ['a', 'b'], ['a@old-disk', 'b'])]);
+    const acts = planReplicaActions(v, 'a', 'a-disk', 2, new Map());
+    expect(acts.map((x) => x.kind)).toEqual(['leave', 'fetch']);
+    expect(acts[0]).toMatchObject({ disk: 'old-disk' });
   });
 });
