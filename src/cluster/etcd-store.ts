@@ -105,6 +105,16 @@ export class EtcdStore {
     }
   }
 
+  /** The keys under `prefix` (relative to the namespace), read linearizably. */
+  async listPrefix(prefix: string): Promise<KeyValue[]> {
+    try {
+      const r = await this.ns.getAll().prefix(prefix).exec();
+      return r.kvs.map((kv) => toKv(kv));
+    } catch (err) {
+      throw unavailable(err, `listing ${prefix}`);
+    }
+  }
+
   /** etcd's current revision, read linearizably (a quorum read). */
   async currentRevision(): Promise<number> {
     try {
