@@ -40,6 +40,11 @@ export interface MemberValue {
   startedAtMs: number;
 }
 
+export interface CoordValue {
+  node: string;
+  disk: string;
+}
+
 export type RecordingStateName = 'recording' | 'stopped' | 'failed' | 'fencing';
 
 export interface ClusterRecording {
@@ -129,6 +134,9 @@ export type ParsedKey =
   | { kind: 'hold'; holdId: number }
   | { kind: 'deletion'; deletionId: number }
   | { kind: 'counter'; name: string }
+  | { kind: 'coord' }
+  | { kind: 'down'; node: string }
+  | { kind: 'grace'; node: string }
   | { kind: 'other'; key: string };
 
 export function parseKey(key: string): ParsedKey {
@@ -144,6 +152,12 @@ export function parseKey(key: string): ParsedKey {
       return parts.length === 2 ? { kind: 'hold', holdId: Number(parts[1]) } : { kind: 'other', key };
     case 'd':
       return parts.length === 2 ? { kind: 'deletion', deletionId: Number(parts[1]) } : { kind: 'other', key };
+    case 'coord':
+      return parts.length === 1 ? { kind: 'coord' } : { kind: 'other', key };
+    case 'down':
+      return parts.length === 2 ? { kind: 'down', node: parts[1]! } : { kind: 'other', key };
+    case 'grace':
+      return parts.length === 2 ? { kind: 'grace', node: parts[1]! } : { kind: 'other', key };
     case 'ids':
     case 'holds-version':
       return { kind: 'counter', name: key };

@@ -13,6 +13,7 @@ import {
   isValidSegment,
   parseKey,
   type ClusterDeletion,
+  type CoordValue,
   type ClusterHold,
   type ClusterRecording,
   type ClusterSegment,
@@ -38,7 +39,8 @@ export type ViewChange =
   | { kind: 'segment'; recordingId: number; base: number; before?: ClusterSegment; after?: ClusterSegment }
   | { kind: 'hold'; holdId: number; after?: ClusterHold }
   | { kind: 'deletion'; deletionId: number; after?: ClusterDeletion }
-  | { kind: 'counter'; name: string };
+  | { kind: 'counter'; name: string }
+  | { kind: 'coord' };
 
 export class ClusterView {
   revision = 0;
@@ -49,6 +51,12 @@ export class ClusterView {
   readonly holds = new Map<number, Versioned<ClusterHold>>();
   readonly deletions = new Map<number, Versioned<ClusterDeletion>>();
   readonly counters = new Map<string, Versioned<string>>();
+  /** the coordinator key (its create revision is the coordinator's token) */
+  coord: (Versioned<CoordValue> & { lease: string }) | undefined;
+  /** nodes the coordinator saw down: node -> since (ms) */
+  readonly down = new Map<string, Versioned<{ sinceMs: number }>>();
+  /** nodes still within grace (the key lives on a lease of TTL graceMs) */
+  readonly grace = new Set<string>();
   badValues = 0;
   private listeners: ((c: ViewChange) => void)[] = [];
 
@@ -65,6 +73,9 @@ export class ClusterView {
     this.holds.clear();
     this.deletions.clear();
     this.counters.clear();
+    this.coord = undefined;
+    this.down.clear();
+    this.grace.clear();
     for (const kv of kvs) this.put(kv, false);
     this.revision = revision;
     for (const node of before.members) if (!this.members.has(node)) this.emit({ kind: 'member', node });
@@ -181,9 +192,30 @@ export class ClusterView {
         this.counters.set(k.name, { value: kv.value, ...meta });
         if (notify) this.emit({ kind: 'counter', name: k.name });
         return;
+      case 'coord': {
+        const v = decodeValue<CoordValue>(kv.value);
+        if (!v || typeof v.node !== 'string') return this.bad();
+        this.coord = { value: v, lease: kv.lease, ...meta };
+        if (notify) this.emit({ kind: 'coord' });
+        return;
+      }
+      case 'down': {
+        const v = decodeValue<{ sinceMs: number }>(kv.value);
+        if (!v) return this.bad();
+        this.down.set(k.node, { value: v, ...meta });
+        return;
+      }
+      case 'grace':
+        this.grace.add(k.node);
+        return;
       default:
         return;
     }
+  }
+
+  /** The coordinator saw `node` down and its grace lease has expired. */
+  isDownPastGrace(node: string): boolean {
+    return !this.members.has(node) && this.down.has(node) && !this.grace.has(node);
   }
 
   private remove(key: string): void {
@@ -219,6 +251,16 @@ export class ClusterView {
         return;
       case 'counter':
         this.counters.delete(k.name);
+        return;
+      case 'coord':
+        this.coord = undefined;
+        this.emit({ kind: 'coord' });
+        return;
+      case 'down':
+        this.down.delete(k.node);
+        return;
+      case 'grace':
+        this.grace.delete(k.node);
         return;
       default:
         return;

@@ -35,33 +35,37 @@ function view(kvs: KeyValue[]): ClusterView {
   return v;
 }
 
-const down = (m: Record<string, number>) => ({ downForMs: (n: string) => m[n] ?? 0 });
 
 describe('coordinator plan', () => {
-  it('replaces a node down past grace in the placement, fewest live copies first', () => {
-    const v = view([member('a'), member('b'), member('d'), recording(0, 'a', 'stopped'), segment(0, 0, ['a', 'c'], ['a', 'c']), segment(0, 1024, ['b', 'c'], ['c'])]);
-    expect(planPlacementChanges(v, 2, 5000, down({ c: 1000 }))).toEqual([]);
-    const changes = planPlacementChanges(v, 2, 5000, down({ c: 6000 }));
-    expect(changes.map((c) => [c.base, c.liveCopies])).toEqual([
-      [1024, 0],
-      [0, 1],
+  const downKeys = (...nodes: string[]) => nodes.map((n) => kv(KEY.down(n), { sinceMs: 0 }));
+  const graceKeys = (...nodes: string[]) => nodes.map((n) => kv(KEY.grace(n), '1'));
+
+  it('replaces a node down past grace in the placement, fewest live copies first, preferring nodes with a copy', () => {
+    const segs = [member('a'), member('b'), member('d'), recording(0, 'a', 'stopped'), segment(0, 0, ['a', 'c'], ['a', 'c']), segment(0, 1024, ['b', 'c'], ['c'])];
+    expect(planPlacementChanges(view([...segs, ...downKeys('c'), ...graceKeys('c')]), 2)).toEqual([]);
+    const changes = planPlacementChanges(view([...segs, ...downKeys('c')]), 2);
+    expect(changes.map((c) => [c.base, c.liveCopies, c.replaced])).toEqual([
+      [1024, 0, ['c']],
+      [0, 1, ['c']],
     ]);
     for (const c of changes) {
       expect(c.placement).toHaveLength(2);
       expect(c.placement).not.toContain('c');
     }
     expect(changes.find((c) => c.base === 0)!.placement).toContain('a');
+    // a node that missed the verify deadline is replaced too
+    const late = planPlacementChanges(view([member('a'), member('b'), member('d'), segment(0, 0, ['a', 'b'], ['a'])]), 2, (n) => n === 'b');
+    expect(late.map((c) => c.replaced)).toEqual([['b']]);
   });
 
-  it('fences a live recording whose owner incarnation is gone past grace, not before', () => {
-    const v = view([member('b'), recording(0, 'a'), recording(1, 'b'), segment(0, 0, ['b', 'c'], [], 'open')]);
-    expect(planFences(v, 5000, down({ a: 4000 }), () => 0)).toEqual([]);
-    const f = planFences(v, 5000, down({ a: 6000 }), () => 0);
+  it('fences a live recording whose owner incarnation is over (down past grace, or up with a new lease), not before', () => {
+    const kvs = [member('b'), recording(0, 'a'), recording(1, 'b'), segment(0, 0, ['b', 'c'], [], 'open')];
+    expect(planFences(view([...kvs, ...downKeys('a'), ...graceKeys('a')]))).toEqual([]);
+    const f = planFences(view([...kvs, ...downKeys('a')]));
     expect(f.map((x) => x.recording.value.recordingId)).toEqual([0]);
-    expect(f[0]!.openSegment?.value.base).toBe(0);
-    // owner up again but with a new lease that did not take the recording over
-    const v2 = view([member('a', true, 'new'), recording(0, 'a', 'recording', 'old')]);
-    expect(planFences(v2, 5000, down({}), () => 6000).map((x) => x.recording.value.recordingId)).toEqual([0]);
+    expect(f[0]!.openSegments.map((s) => s.value.base)).toEqual([0]);
+    expect(planFences(view([member('a', true, 'new'), recording(0, 'a', 'recording', 'old')])).map((x) => x.recording.value.recordingId)).toEqual([0]);
+    expect(planFences(view([member('a'), recording(0, 'a', 'fencing')])).map((x) => x.recording.value.recordingId)).toEqual([0]);
   });
 
   it('counts under-replicated segments from the view', () => {
