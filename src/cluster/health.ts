@@ -44,7 +44,7 @@ export function clusterHealth(view: ClusterView, allNodes: readonly string[], k:
   let repairing = false;
   let bytesToRepair = 0;
   for (const { value: s } of view.allSegments()) {
-    if (s.state !== 'sealed') continue;
+    if (s.state !== 'sealed' || s.end <= s.base) continue;
     sealed++;
     for (const r of view.liveCopies(s)) {
       const h = perNode.get(r.node);

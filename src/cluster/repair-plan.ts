@@ -29,6 +29,7 @@ export function planPlacementChanges(view: ClusterView, k: number, missedDeadlin
   const out: PlacementChange[] = [];
   for (const seg of view.allSegments()) {
     const s = seg.value;
+    if (s.state === 'sealed' && s.end <= s.base) continue; // sealed empty: nothing to place
     const replaced = s.placement.filter((n) => view.isDownPastGrace(n) || missedDeadline(n, s));
     if (replaced.length === 0 && s.placement.length >= k) continue;
     const next = s.placement.filter((n) => !replaced.includes(n));

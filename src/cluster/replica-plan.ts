@@ -57,6 +57,11 @@ export function planReplicaActions(view: ClusterView, self: string, disk: string
     seen.add(key);
     if (s.state === 'open') continue;
     const l = local.get(key);
+    if (s.end <= s.base) {
+      // sealed empty (a fence cut it): nothing to hold; local bytes there prove nothing
+      if (l && l.state === 'present') out.push({ kind: 'delete', recordingId: s.recordingId, base: s.base, why: 'the segment was sealed empty' });
+      continue;
+    }
     const mine = s.replicas.filter((e) => e.node === self);
     for (const e of mine) {
       if (e.disk !== disk) out.push({ kind: 'leave', recordingId: s.recordingId, base: s.base, disk: e.disk, why: `entry names disk ${e.disk}, this directory is ${disk}` });

@@ -4,6 +4,7 @@ import { ClusterView } from '../../src/cluster/cluster-view.js';
 import type { KeyValue } from '../../src/cluster/etcd-store.js';
 import { clusterHealth } from '../../src/cluster/health.js';
 import { planFences, planPlacementChanges } from '../../src/cluster/repair-plan.js';
+import { decideFence } from '../../src/cluster/repair-coordinator.js';
 import { planReplicaActions, type LocalSegment } from '../../src/cluster/replica-plan.js';
 
 let rev = 1;
@@ -115,5 +116,34 @@ describe('replica plan', () => {
     const acts = planReplicaActions(v, 'a', 'a-disk', 2, new Map());
     expect(acts.map((x) => x.kind)).toEqual(['leave', 'fetch']);
     expect(acts[0]).toMatchObject({ disk: 'old-disk' });
+  });
+});
+
+describe('fence decision (docs/REPLICATION.md §7)', () => {
+  const open = (base: number): ClusterSegment => ({ recordingId: 0, base, state: 'open', placement: ['b', 'c'], replicas: [], end: base, frames: 0, digest: '', firstUtcNs: 0n, lastUtcNs: 0n });
+  const rep = (node: string, segs: [number, number, boolean][]) => ({
+    node,
+    segments: segs.map(([base, end, complete]) => ({ base, end, frames: end > base ? 1 : 0, digest: `${node}-${base}-${end}`, firstUtcNs: 1n, lastUtcNs: 2n, complete })),
+  });
+
+  it('stops at the longest contiguous prefix and takes that holder\'s digest', () => {
+    const d = decideFence(0, 1024, [open(0)], [rep('b', [[0, 400, false]]), rep('c', [[0, 640, false]])]);
+    expect(d.stopPosition).toBe(640);
+    expect(d.seals[0]).toMatchObject({ state: 'sealed', end: 640, digest: 'c-0-640' });
+  });
+
+  it('continues into the next open segment only when the previous one is complete everywhere it counts', () => {
+    const gap = decideFence(0, 1024, [open(0), open(1024)], [rep('b', [[0, 400, false], [1024, 1500, false]])]);
+    expect(gap.stopPosition).toBe(400);
+    expect(gap.seals.map((s) => [s.base, s.end])).toEqual([
+      [0, 400],
+      [1024, 1024],
+    ]);
+    const whole = decideFence(0, 1024, [open(0), open(1024)], [rep('b', [[0, 1000, true], [1024, 1500, false]])]);
+    expect(whole.stopPosition).toBe(1500);
+  });
+
+  it('stops a recording with no segment record at its start position', () => {
+    expect(decideFence(0, 1024, [], []).stopPosition).toBe(0);
   });
 });
