@@ -55,6 +55,12 @@ export interface ConnectionOptions {
   lingerMs?: number;
   /** called (from a socket callback) when buffered bytes fall to the low-water mark after `writable` was false */
   onDrain?: () => void;
+  /**
+   * called (from a socket callback) after frames were queued or the connection closed, so an
+   * owner whose agent parks when idle can wake it (e.g. AgentRunner.wake) instead of polling on a timer; it must only
+   * signal, not poll
+   */
+  onReceive?: () => void;
 }
 
 export const DEFAULT_HIGH_WATER_MARK = 4 * 1024 * 1024;
@@ -69,6 +75,7 @@ export class Connection {
   readonly lowWaterMark: number;
   readonly maxInboundBytes: number;
   onDrain: (() => void) | undefined;
+  onReceive: (() => void) | undefined;
   private currentState: ConnectionState = ConnectionState.OPEN;
   private reason: string | undefined;
   private failure: VcrError | undefined;
@@ -109,6 +116,7 @@ export class Connection {
     this.batchBytes = o.batchBytes;
     this.lingerMs = o.lingerMs;
     this.onDrain = options.onDrain;
+    this.onReceive = options.onReceive;
     this.decoder = new FrameDecoder(this.maxFrameLength);
     this.outbound = new SendBuffer(this.maxFrameLength, Math.max(DEFAULT_SLAB_BYTES, this.batchBytes * 2));
     this.remoteAddress = socket.remoteAddress ?? '';
@@ -302,12 +310,15 @@ export class Connection {
     if (!this.sawFull || this.currentState !== ConnectionState.OPEN) return;
     if (this.bufferedBytes > this.lowWaterMark) return;
     this.sawFull = false;
-    const cb = this.onDrain;
-    if (!cb) return;
+    if (this.onDrain) this.callHook(this.onDrain, 'onDrain');
+  }
+
+  /** Runs an owner's hook from a socket callback: an exception closes the connection, never escapes. */
+  private callHook(hook: () => void, name: string): void {
     try {
-      cb();
+      hook();
     } catch (err) {
-      this.abort('onDrain threw', asVcrError(err, ErrorCode.GENERIC, 'onDrain callback failed'));
+      this.abort(`${name} threw`, asVcrError(err, ErrorCode.GENERIC, `${name} callback failed`));
     }
   }
 
@@ -315,12 +326,15 @@ export class Connection {
     this.bytesReceived += chunk.length;
     // after close() the owner takes no more frames; a peer's end or error means none follow
     if (this.currentState !== ConnectionState.OPEN) return;
+    const before = this.framesReceived;
     try {
       this.decoder.decode(chunk, this.onRun);
     } catch (err) {
       this.abort(`bad frame from ${this.remoteAddress}:${this.remotePort}`, asVcrError(err, ErrorCode.MALFORMED_MESSAGE, 'frame decoding failed'));
+      if (this.framesReceived > before && this.onReceive) this.callHook(this.onReceive, 'onReceive');
       return;
     }
+    if (this.framesReceived > before && this.onReceive) this.callHook(this.onReceive, 'onReceive');
     if (!this.paused && this.inbound.bytes > this.maxInboundBytes) {
       this.paused = true;
       this.socket.pause();
@@ -351,10 +365,11 @@ export class Connection {
     }
     this.currentState = ConnectionState.CLOSED;
     this.paused = false;
+    if (this.onReceive) this.callHook(this.onReceive, 'onReceive');
   }
 }
 
-export type ResolvedConnectionOptions = Required<Omit<ConnectionOptions, 'onDrain'>>;
+export type ResolvedConnectionOptions = Required<Omit<ConnectionOptions, 'onDrain' | 'onReceive'>>;
 
 /** Fills in defaults and checks the options (INVALID_ARGUMENT naming the bad one). */
 export function resolveConnectionOptions(options: ConnectionOptions): ResolvedConnectionOptions {
