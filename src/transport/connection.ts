@@ -252,7 +252,7 @@ export class Connection {
   /** Writes the staged bytes to the socket now; returns how many. */
   flush(): number {
     const bytes = this.outbound.take();
-    if (!bytes) return 0;
+    if (!bytes || this.socket.destroyed) return 0; // after abort() staged bytes are dropped
     this.write(bytes);
     return bytes.length;
   }
