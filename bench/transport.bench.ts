@@ -2,21 +2,26 @@
  * Framed TCP transport throughput over loopback (src/transport), against a raw `net` socket
  * pipe carrying the same bytes, measured in the same run.
  *
- * Two processes: this one sends, a forked child receives (the machine's two cores, one per
- * side, as for a real archiver and client). Workloads: 200-byte payloads (frames batched into
- * ~64 KiB socket writes by the transport) and 64 KiB payloads.
- * - transport: both sides are agents on an AgentRunner, as in the archiver and the client:
- *   the sender offers frames with `trySend` while `writable` (parked when held back, woken by
- *   `onDrain`), the receiver takes every frame with `poll()` and reads the first byte of each
- *   payload (parked when idle, woken by `onReceive`).
- * - baseline, raw pipe: the sender writes ready-made ~64 KiB buffers of the same frame bytes
- *   with `socket.write` (waiting for 'drain' when it returns false); the receiver only counts
- *   bytes. This is the loopback ceiling: no framing, no copies, no per-frame work.
+ * Two processes, one per core, as an archiver and a client: this one sends, a forked child
+ * receives. Workloads: 200-byte payloads (the transport batches frames into ~64 KiB socket
+ * writes) and 64 KiB payloads. Modes:
+ * - raw (baseline): the sender writes ready-made ~64 KiB buffers of the same frame bytes with
+ *   `socket.write` (waiting for 'drain' when it returns false); the receiver only counts
+ *   bytes. The loopback ceiling: no framing, no copies, no per-frame work.
+ * - transport, receiver connects: the streamed replay's shape. The sender listens
+ *   (TransportServer), the receiver dials with `Connection.connect`, whose reads land in its
+ *   receive slab (no assembly copy).
+ * - transport, receiver accepts: the receiver listens and reads Node's 'data' chunks
+ *   (FrameDecoder; frames spanning chunks are joined once).
+ * In both transport modes both sides are agents on an AgentRunner: the sender offers frames
+ * with `trySend` while `writable` (parked when held back, woken by `onDrain`), the receiver
+ * takes every frame with `poll()` and reads the first byte of each payload (parked when idle,
+ * woken by `onReceive`).
  * Rates are measured by the receiver from its first byte to its last; each case runs 3 times
- * and the median is reported.
+ * (1 with --quick) and the median is reported.
  * Run: npx tsc -p tsconfig.build.json && node dist/bench/transport.bench.js [--quick]
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import { fork } from 'node:child_process';
 import { connect, createServer, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { AgentRunner } from '../src/agent/agent-runner.js';
@@ -24,26 +29,43 @@ import { Connection, TransportServer } from '../src/transport/index.js';
 import { installCleanup, trackChild } from './udp/cleanup.js';
 import { printTable, type Row } from './udp/report.js';
 
-type Mode = 'raw' | 'transport';
+type Mode = 'raw' | 'dial' | 'accept';
+const MODE_LABEL: Record<Mode, string> = { raw: 'raw pipe', dial: 'transport, receiver connects', accept: 'transport, receiver accepts' };
 interface Result {
   frames: number;
   bytes: number;
   ns: number;
 }
+type Message = Partial<Result> & { port?: number };
 
 const quick = process.argv.includes('--quick');
 const BATCH = 64 * 1024;
 
-function frameBytes(size: number, seq: number): Buffer {
-  const b = Buffer.alloc(4 + size, seq & 0xff);
+function frameBytes(size: number): Buffer {
+  const b = Buffer.alloc(4 + size, 0x5a);
   b.writeUInt32LE(size, 0);
-  b.writeUInt32LE(seq, 4);
   return b;
+}
+
+function dial(port: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const s = connect({ host: '127.0.0.1', port, noDelay: true }, () => resolve(s));
+    s.once('error', reject);
+  });
+}
+
+async function acceptOne(server: TransportServer): Promise<Connection> {
+  let c: Connection | undefined;
+  while (!c) {
+    server.poll((x) => (c = x));
+    if (!c) await new Promise((r) => setTimeout(r, 1));
+  }
+  return c;
 }
 
 // ---------------------------------------------------------------- receiver (child process)
 
-async function receiver(mode: Mode, expectedFrames: number, size: number): Promise<void> {
+async function receiver(mode: Mode, expectedFrames: number, size: number, senderPort: number): Promise<void> {
   const expectedBytes = expectedFrames * (4 + size);
   let start = 0n;
   const done = (frames: number, bytes: number): void => {
@@ -51,22 +73,25 @@ async function receiver(mode: Mode, expectedFrames: number, size: number): Promi
     process.send!({ frames, bytes, ns } satisfies Result, () => process.exit(0));
   };
   if (mode === 'raw') {
-    const server = createServer((socket) => {
-      let bytes = 0;
-      socket.on('data', (chunk: Buffer) => {
-        if (bytes === 0) start = process.hrtime.bigint();
-        bytes += chunk.length;
-        if (bytes >= expectedBytes) done(expectedFrames, bytes);
-      });
+    const socket = await dial(senderPort);
+    let bytes = 0;
+    socket.on('data', (chunk: Buffer) => {
+      if (bytes === 0) start = process.hrtime.bigint();
+      bytes += chunk.length;
+      if (bytes >= expectedBytes) done(expectedFrames, bytes);
     });
-    server.listen(0, '127.0.0.1', () => process.send!({ port: (server.address() as { port: number }).port }));
     return;
   }
   let runner: AgentRunner | undefined;
-  const wake = (): void => runner?.wake();
-  const server = new TransportServer('127.0.0.1:0', { connection: { maxFrameLength: size + 16, onReceive: wake } });
-  const port = await server.listen();
-  let conn: Connection | undefined;
+  const options = { maxFrameLength: size + 16, onReceive: () => runner?.wake() };
+  let conn: Connection;
+  if (mode === 'dial') {
+    conn = Connection.connect('127.0.0.1', senderPort, options);
+  } else {
+    const server = new TransportServer('127.0.0.1:0', { connection: options });
+    process.send!({ port: await server.listen() } satisfies Message);
+    conn = await acceptOne(server);
+  }
   let frames = 0;
   let bytes = 0;
   let sink = 0;
@@ -75,15 +100,12 @@ async function receiver(mode: Mode, expectedFrames: number, size: number): Promi
     bytes += length + 4;
     frames++;
   };
-  // the receiving agent, as an archiver or client runs it: polls, parks when idle, woken by onReceive
+  // the receiving agent, as a client runs it: polls, parks when idle, woken by onReceive
   runner = new AgentRunner({
     roleName: 'bench-receiver',
     doWork: () => {
-      let work = 0;
-      if (!conn) work += server.poll((c) => (conn = c));
-      if (!conn) return work;
       if (frames === 0 && conn.inboundFrames > 0) start = process.hrtime.bigint();
-      work += conn.poll(handler);
+      const work = conn.poll(handler);
       if (frames >= expectedFrames) {
         if (sink < 0) process.stdout.write('');
         void runner!.close();
@@ -94,14 +116,13 @@ async function receiver(mode: Mode, expectedFrames: number, size: number): Promi
     onClose: () => {},
   });
   runner.start();
-  process.send!({ port });
 }
 
 // ---------------------------------------------------------------- sender (this process)
 
 function rawSend(socket: Socket, frames: number, size: number): Promise<void> {
   const perBatch = Math.max(1, Math.floor(BATCH / (4 + size)));
-  const one = frameBytes(size, 1);
+  const one = frameBytes(size);
   const batch = Buffer.concat(Array.from({ length: perBatch }, () => one));
   const tail = Buffer.concat(Array.from({ length: frames % perBatch }, () => one));
   let left = Math.floor(frames / perBatch);
@@ -122,7 +143,7 @@ function rawSend(socket: Socket, frames: number, size: number): Promise<void> {
 }
 
 function transportSend(conn: Connection, frames: number, size: number): Promise<void> {
-  const p = frameBytes(size, 1).subarray(4);
+  const p = frameBytes(size).subarray(4);
   let sent = 0;
   return new Promise((resolve) => {
     // the sending agent: offers frames while writable, parks when held back, woken by onDrain
@@ -147,31 +168,41 @@ function transportSend(conn: Connection, frames: number, size: number): Promise<
 }
 
 async function runCase(mode: Mode, frames: number, size: number): Promise<Result> {
-  const child: ChildProcess = trackChild(fork(fileURLToPath(import.meta.url), ['receiver', mode, String(frames), String(size)], { stdio: 'inherit' }));
-  const messages: unknown[] = [];
+  // the sender listens for 'raw' and 'dial'; for 'accept' the receiver listens
+  const rawServer = mode === 'raw' ? createServer({ noDelay: true }) : undefined;
+  const server = mode === 'dial' ? new TransportServer('127.0.0.1:0', { connection: { maxFrameLength: size + 16 } }) : undefined;
+  const rawAccepted = rawServer ? new Promise<Socket>((r) => rawServer.once('connection', r)) : undefined;
+  let port = 0;
+  if (rawServer) {
+    await new Promise<void>((r) => rawServer.listen(0, '127.0.0.1', r));
+    port = (rawServer.address() as { port: number }).port;
+  }
+  if (server) port = await server.listen();
+  const child = trackChild(fork(fileURLToPath(import.meta.url), ['receiver', mode, String(frames), String(size), String(port)], { stdio: 'inherit' }));
+  const messages: Message[] = [];
   let wake: (() => void) | undefined;
   child.on('message', (m) => {
-    messages.push(m);
+    messages.push(m as Message);
     wake?.();
   });
-  const next = async (): Promise<Record<string, number>> => {
+  const next = async (): Promise<Message> => {
     while (messages.length === 0) await new Promise<void>((r) => (wake = r));
-    return messages.shift() as Record<string, number>;
+    return messages.shift()!;
   };
-  const { port } = await next();
-  const socket = await new Promise<Socket>((resolve, reject) => {
-    const s = connect({ host: '127.0.0.1', port: port! }, () => resolve(s));
-    s.once('error', reject);
-  });
-  socket.setNoDelay(true);
+  let close: () => void;
   if (mode === 'raw') {
+    const socket = await rawAccepted!;
+    close = () => socket.destroy();
     await rawSend(socket, frames, size);
   } else {
-    const conn = new Connection(socket, { maxFrameLength: size + 16 });
+    const conn = mode === 'dial' ? await acceptOne(server!) : new Connection(await dial((await next()).port!), { maxFrameLength: size + 16 });
+    close = () => conn.abort('bench over');
     await transportSend(conn, frames, size);
   }
-  const result = (await next()) as unknown as Result;
-  socket.destroy();
+  const result = (await next()) as Result;
+  close();
+  rawServer?.close();
+  server?.close();
   await new Promise((r) => (child.exitCode === null ? child.once('exit', r) : r(null)));
   return result;
 }
@@ -179,13 +210,14 @@ async function runCase(mode: Mode, frames: number, size: number): Promise<Result
 async function main(): Promise<void> {
   installCleanup('transport.bench', 175_000);
   const cases: { size: number; frames: number }[] = [
-    { size: 200, frames: quick ? 500_000 : 3_000_000 },
-    { size: 64 * 1024, frames: quick ? 4_000 : 16_000 },
+    { size: 200, frames: quick ? 500_000 : 2_000_000 },
+    { size: 64 * 1024, frames: quick ? 2_000 : 8_000 },
   ];
+  const modes: Mode[] = ['raw', 'dial', 'accept'];
   const rows: Row[] = [];
   for (const { size, frames } of cases) {
-    const medians: Record<Mode, Result> = {} as Record<Mode, Result>;
-    for (const mode of ['raw', 'transport'] as Mode[]) {
+    const medians = {} as Record<Mode, Result>;
+    for (const mode of modes) {
       const runs: Result[] = [];
       for (let i = 0; i < (quick ? 1 : 3); i++) runs.push(await runCase(mode, frames, size));
       runs.sort((a, b) => a.ns - b.ns);
@@ -193,31 +225,25 @@ async function main(): Promise<void> {
     }
     const rate = (r: Result): number => r.frames / (r.ns / 1e9);
     const mbs = (r: Result): number => r.bytes / (r.ns / 1e9) / 1e6;
-    const t = medians.transport;
-    const b = medians.raw;
+    const base = medians.raw;
     const label = size >= 1024 ? `${size / 1024} KiB` : `${size} B`;
-    rows.push({
-      figure: `frames/s, ${label} payloads`,
-      value: `${Math.round(rate(t)).toLocaleString('en-US')}/s`,
-      baseline: `${Math.round(rate(b)).toLocaleString('en-US')}/s (raw pipe)`,
-      ratio: `${((rate(t) / rate(b)) * 100).toFixed(0)}%`,
-      target: '-',
-      met: undefined,
-    });
-    rows.push({
-      figure: `MB/s, ${label} payloads`,
-      value: `${mbs(t).toFixed(0)} MB/s`,
-      baseline: `${mbs(b).toFixed(0)} MB/s (raw pipe)`,
-      ratio: `${((mbs(t) / mbs(b)) * 100).toFixed(0)}%`,
-      target: '-',
-      met: undefined,
-    });
+    for (const mode of ['dial', 'accept'] as const) {
+      const t = medians[mode];
+      rows.push({
+        figure: `${label} payloads, ${MODE_LABEL[mode]}`,
+        value: `${Math.round(rate(t)).toLocaleString('en-US')} frames/s, ${mbs(t).toFixed(0)} MB/s`,
+        baseline: `${Math.round(rate(base)).toLocaleString('en-US')} frames/s, ${mbs(base).toFixed(0)} MB/s (${MODE_LABEL.raw})`,
+        ratio: `${((rate(t) / rate(base)) * 100).toFixed(0)}%`,
+        target: '-',
+        met: undefined,
+      });
+    }
   }
   printTable(`framed TCP transport over loopback (median of ${quick ? 1 : 3}; sender and receiver in separate processes)`, rows);
 }
 
 if (process.argv[2] === 'receiver') {
-  void receiver(process.argv[3] as Mode, Number(process.argv[4]), Number(process.argv[5]));
+  void receiver(process.argv[3] as Mode, Number(process.argv[4]), Number(process.argv[5]), Number(process.argv[6]));
 } else {
   main().then(
     () => process.exit(0),

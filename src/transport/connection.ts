@@ -8,29 +8,35 @@
  * `writable` is false while the bytes buffered in user space (staged + the socket's
  * `writableLength`, i.e. not yet taken by the kernel) exceed the high-water mark (default
  * 4 MiB); a producer that only sends while `writable` therefore holds at most the high-water
- * mark plus one frame (plus one batch of staging) in memory, whatever the peer does.
+ * mark plus one frame in memory, whatever the peer does.
  * `onDrain` is called once the buffered bytes fall to the low-water mark (default half of it)
  * after `writable` had been seen false.
  *
- * Inbound. The socket's 'data' callback only decodes frames (FrameDecoder) and enqueues them
- * (InboundQueue); the owner takes them with `poll(handler, limit)` from its duty cycle. While
+ * Inbound. The socket callback only decodes frames and enqueues them (InboundQueue): 'data'
+ * chunks through FrameDecoder for sockets made elsewhere (accepted ones), or reads straight
+ * into a ReceiveSlab for sockets made by `Connection.connect` (no copy for frames that span
+ * reads). The owner takes frames with `poll(handler, limit)` from its duty cycle. While
  * the queue holds more than `maxInboundBytes` (default 4 MiB) the socket is paused, so TCP
  * pushes back on the sender; it resumes when `poll` has brought the queue to half of that.
  * Per connection the inbound side holds at most that limit, plus one socket read (64 KiB),
  * plus one frame being assembled (at most `maxFrameLength`).
  *
  * Errors. Nothing is thrown out of a socket callback: a socket error, a bad frame length
- * (REQUEST_TOO_LARGE / MALFORMED_MESSAGE) or an exception from `onDrain` closes the
+ * (REQUEST_TOO_LARGE / MALFORMED_MESSAGE) or an exception from a hook closes the
  * connection and is kept in `error`. Frames decoded before the connection closed stay
  * pollable, so an owner drains them and then looks at `state`.
  */
-import type { Socket } from 'node:net';
+import { connect as netConnect, type Socket } from 'node:net';
 import { ErrorCode, VcrError, isVcrError } from '../util/errors.js';
-import { DEFAULT_MAX_FRAME_LENGTH, FrameDecoder, MIN_PAYLOAD } from './frame-decoder.js';
+import { resolveConnectionOptions, type ConnectionOptions } from './connection-options.js';
+import { FrameDecoder } from './frame-decoder.js';
 import { InboundQueue, type FrameHandler } from './inbound-queue.js';
-import { DEFAULT_BATCH_BYTES, DEFAULT_SLAB_BYTES, SendBuffer, checkLength } from './send-buffer.js';
+import { ReceiveSlab } from './receive-slab.js';
+import { DEFAULT_SLAB_BYTES, SendBuffer, checkLength } from './send-buffer.js';
 
 export const ConnectionState = {
+  /** Connection.connect() is waiting for the TCP handshake; nothing can be sent yet */
+  CONNECTING: 'CONNECTING',
   /** sending and receiving */
   OPEN: 'OPEN',
   /** close() was called: staged and buffered bytes are being written, then FIN */
@@ -39,33 +45,6 @@ export const ConnectionState = {
   CLOSED: 'CLOSED',
 } as const;
 export type ConnectionState = (typeof ConnectionState)[keyof typeof ConnectionState];
-
-export interface ConnectionOptions {
-  /** largest frame payload accepted and sent, default 16 MiB */
-  maxFrameLength?: number;
-  /** outbound bytes buffered in user space above which `writable` is false, default 4 MiB */
-  highWaterMark?: number;
-  /** `onDrain` fires when buffered bytes fall to this, default highWaterMark / 2 */
-  lowWaterMark?: number;
-  /** inbound bytes queued above which the socket is paused, default 4 MiB */
-  maxInboundBytes?: number;
-  /** staged bytes that trigger a socket write, default 64 KiB */
-  batchBytes?: number;
-  /** how long close() waits for buffered bytes to reach the peer before destroying the socket, default 5,000 ms */
-  lingerMs?: number;
-  /** called (from a socket callback) when buffered bytes fall to the low-water mark after `writable` was false */
-  onDrain?: () => void;
-  /**
-   * called (from a socket callback) after frames were queued or the connection closed, so an
-   * owner whose agent parks when idle can wake it (e.g. AgentRunner.wake) instead of polling on a timer; it must only
-   * signal, not poll
-   */
-  onReceive?: () => void;
-}
-
-export const DEFAULT_HIGH_WATER_MARK = 4 * 1024 * 1024;
-export const DEFAULT_MAX_INBOUND_BYTES = 4 * 1024 * 1024;
-const DEFAULT_LINGER_MS = 5000;
 
 export class Connection {
   readonly remoteAddress: string;
@@ -79,7 +58,10 @@ export class Connection {
   private currentState: ConnectionState = ConnectionState.OPEN;
   private reason: string | undefined;
   private failure: VcrError | undefined;
-  private readonly decoder: FrameDecoder;
+  /** decodes 'data' chunks (sockets created elsewhere, e.g. accepted) */
+  private readonly decoder: FrameDecoder | undefined;
+  /** decodes reads into its own memory (sockets made by Connection.connect) */
+  private readonly slab: ReceiveSlab | undefined;
   private readonly inbound = new InboundQueue();
   private readonly outbound: SendBuffer;
   private readonly batchBytes: number;
@@ -104,9 +86,34 @@ export class Connection {
     this.framesReceived += frames;
   };
 
+  /**
+   * Opens a connection to HOST:PORT (an address literal: parse endpoints with
+   * src/util/endpoint.ts first). It starts CONNECTING and becomes OPEN when the TCP handshake
+   * completes, or CLOSED with an IO_ERROR. Its socket reads straight into a receive slab
+   * (ReceiveSlab), so frames arrive without an assembly copy.
+   */
+  static connect(host: string, port: number, options: ConnectionOptions = {}): Connection {
+    const o = resolveConnectionOptions(options);
+    const slab = new ReceiveSlab(o.maxFrameLength);
+    let connection: Connection | undefined;
+    const socket = netConnect({
+      host,
+      port,
+      noDelay: true,
+      onread: { buffer: slab.nextBuffer, callback: (nread: number) => connection!.onSlabRead(nread) },
+    });
+    connection = new Connection(socket, options, { slab, host, port });
+    return connection;
+  }
+
+  /**
+   * Wraps a socket, connected or connecting (e.g. one a net.Server accepted). `peer` is
+   * Connection.connect's: the slab its socket reads into, and the address it dials.
+   */
   constructor(
     private readonly socket: Socket,
     options: ConnectionOptions = {},
+    peer?: { slab: ReceiveSlab; host: string; port: number },
   ) {
     const o = resolveConnectionOptions(options);
     this.maxFrameLength = o.maxFrameLength;
@@ -117,12 +124,19 @@ export class Connection {
     this.lingerMs = o.lingerMs;
     this.onDrain = options.onDrain;
     this.onReceive = options.onReceive;
-    this.decoder = new FrameDecoder(this.maxFrameLength);
+    this.slab = peer?.slab;
+    this.decoder = this.slab ? undefined : new FrameDecoder(this.maxFrameLength);
     this.outbound = new SendBuffer(this.maxFrameLength, Math.max(DEFAULT_SLAB_BYTES, this.batchBytes * 2));
-    this.remoteAddress = socket.remoteAddress ?? '';
-    this.remotePort = socket.remotePort ?? 0;
+    this.remoteAddress = socket.remoteAddress ?? peer?.host ?? '';
+    this.remotePort = socket.remotePort ?? peer?.port ?? 0;
     socket.setNoDelay(true); // frames are batched here; Nagle would only add latency
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    if (!this.slab) socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    if (socket.connecting) {
+      this.currentState = ConnectionState.CONNECTING;
+      socket.once('connect', () => {
+        if (this.currentState === ConnectionState.CONNECTING) this.currentState = ConnectionState.OPEN;
+      });
+    }
     socket.on('error', (err: Error) => this.onSocketError(err));
     socket.on('end', () => this.onPeerEnd());
     socket.on('close', () => this.onSocketClose());
@@ -238,7 +252,7 @@ export class Connection {
   /** Writes the staged bytes to the socket now; returns how many. */
   flush(): number {
     const bytes = this.outbound.take();
-    if (!bytes) return 0;
+    if (!bytes || this.socket.destroyed) return 0; // after abort() staged bytes are dropped
     this.write(bytes);
     return bytes.length;
   }
@@ -268,6 +282,7 @@ export class Connection {
    * `error`, if given, is kept as the reason for the owner. Idempotent.
    */
   close(reason: string, error?: VcrError): void {
+    if (this.currentState === ConnectionState.CONNECTING) return this.abort(reason, error);
     if (this.currentState !== ConnectionState.OPEN) return;
     this.setClosed(ConnectionState.CLOSING, reason, error);
     this.outbound.abort();
@@ -285,7 +300,9 @@ export class Connection {
   /** Closes at once: buffered bytes are dropped. Idempotent. */
   abort(reason: string, error?: VcrError): void {
     if (this.currentState === ConnectionState.CLOSED) return;
-    if (this.currentState === ConnectionState.OPEN) this.setClosed(ConnectionState.CLOSING, reason, error);
+    if (this.currentState === ConnectionState.OPEN || this.currentState === ConnectionState.CONNECTING) {
+      this.setClosed(ConnectionState.CLOSING, reason, error);
+    }
     this.socket.destroy();
   }
 
@@ -326,9 +343,21 @@ export class Connection {
     this.bytesReceived += chunk.length;
     // after close() the owner takes no more frames; a peer's end or error means none follow
     if (this.currentState !== ConnectionState.OPEN) return;
+    this.decode(chunk, chunk.length);
+  }
+
+  /** Node's onread callback: returns true (pausing is done with socket.pause(), as in chunk mode). */
+  private onSlabRead(nread: number): boolean {
+    this.bytesReceived += nread;
+    if (this.currentState === ConnectionState.OPEN) this.decode(undefined, nread);
+    return true;
+  }
+
+  private decode(chunk: Buffer | undefined, nread: number): void {
     const before = this.framesReceived;
     try {
-      this.decoder.decode(chunk, this.onRun);
+      if (chunk) this.decoder!.decode(chunk, this.onRun);
+      else this.slab!.received(nread, this.onRun);
     } catch (err) {
       this.abort(`bad frame from ${this.remoteAddress}:${this.remotePort}`, asVcrError(err, ErrorCode.MALFORMED_MESSAGE, 'frame decoding failed'));
       if (this.framesReceived > before && this.onReceive) this.callHook(this.onReceive, 'onReceive');
@@ -358,7 +387,7 @@ export class Connection {
   private onSocketClose(): void {
     if (this.lingerTimer) clearTimeout(this.lingerTimer);
     this.lingerTimer = undefined;
-    const partial = this.decoder.partialBytes;
+    const partial = (this.decoder ?? this.slab!).partialBytes;
     if (this.currentState === ConnectionState.OPEN) this.reason ??= 'closed by the peer';
     if (partial > 0 && !this.failure && this.reason === 'closed by the peer') {
       this.failure = new VcrError(ErrorCode.MALFORMED_MESSAGE, `connection closed by ${this.remoteAddress}:${this.remotePort} in the middle of a frame (${partial} bytes)`);
@@ -367,34 +396,6 @@ export class Connection {
     this.paused = false;
     if (this.onReceive) this.callHook(this.onReceive, 'onReceive');
   }
-}
-
-export type ResolvedConnectionOptions = Required<Omit<ConnectionOptions, 'onDrain' | 'onReceive'>>;
-
-/** Fills in defaults and checks the options (INVALID_ARGUMENT naming the bad one). */
-export function resolveConnectionOptions(options: ConnectionOptions): ResolvedConnectionOptions {
-  const maxFrameLength = options.maxFrameLength ?? DEFAULT_MAX_FRAME_LENGTH;
-  if (!Number.isInteger(maxFrameLength) || maxFrameLength < MIN_PAYLOAD || maxFrameLength > 0xffff_ffff) {
-    throw new VcrError(ErrorCode.INVALID_ARGUMENT, `maxFrameLength ${maxFrameLength} must be an integer from ${MIN_PAYLOAD} to 4294967295`);
-  }
-  const highWaterMark = positive(options.highWaterMark ?? DEFAULT_HIGH_WATER_MARK, 'highWaterMark');
-  const lowWaterMark = options.lowWaterMark ?? Math.floor(highWaterMark / 2);
-  if (!(lowWaterMark >= 0 && lowWaterMark < highWaterMark)) {
-    throw new VcrError(ErrorCode.INVALID_ARGUMENT, `lowWaterMark ${lowWaterMark} must be from 0 to below highWaterMark ${highWaterMark}`);
-  }
-  return {
-    maxFrameLength,
-    highWaterMark,
-    lowWaterMark,
-    maxInboundBytes: positive(options.maxInboundBytes ?? DEFAULT_MAX_INBOUND_BYTES, 'maxInboundBytes'),
-    batchBytes: positive(options.batchBytes ?? DEFAULT_BATCH_BYTES, 'batchBytes'),
-    lingerMs: positive(options.lingerMs ?? DEFAULT_LINGER_MS, 'lingerMs'),
-  };
-}
-
-function positive(value: number, name: string): number {
-  if (!Number.isFinite(value) || value <= 0) throw new VcrError(ErrorCode.INVALID_ARGUMENT, `${name} ${value} must be a positive number`);
-  return value;
 }
 
 function asVcrError(err: unknown, code: (typeof ErrorCode)[keyof typeof ErrorCode], what: string): VcrError {

@@ -123,12 +123,8 @@ export class FrameDecoder {
   }
 
   private check(length: number): number {
-    if (length < MIN_PAYLOAD) {
-      this.fail(new VcrError(ErrorCode.MALFORMED_MESSAGE, `frame length ${length} is shorter than a message header (${MIN_PAYLOAD} bytes)`));
-    }
-    if (length > this.maxFrameLength) {
-      this.fail(new VcrError(ErrorCode.REQUEST_TOO_LARGE, `frame length ${length} exceeds the maximum of ${this.maxFrameLength} bytes`));
-    }
+    const error = frameLengthError(length, this.maxFrameLength);
+    if (error) this.fail(error);
     return length;
   }
 
@@ -140,4 +136,15 @@ export class FrameDecoder {
     this.prefixFilled = 0;
     throw error;
   }
+}
+
+/** The error for a received frame length outside MIN_PAYLOAD..maxFrameLength, or undefined. */
+export function frameLengthError(length: number, maxFrameLength: number): VcrError | undefined {
+  if (length < MIN_PAYLOAD) {
+    return new VcrError(ErrorCode.MALFORMED_MESSAGE, `frame length ${length} is shorter than a message header (${MIN_PAYLOAD} bytes)`);
+  }
+  if (length > maxFrameLength) {
+    return new VcrError(ErrorCode.REQUEST_TOO_LARGE, `frame length ${length} exceeds the maximum of ${maxFrameLength} bytes`);
+  }
+  return undefined;
 }

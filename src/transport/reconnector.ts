@@ -15,11 +15,11 @@
  * initial delay once a connection has stayed up for `stableAfterMs`, so a peer that accepts
  * and drops at once is still retried at the capped rate.
  */
-import { connect, type Socket } from 'node:net';
 import { systemNanoClock, type NanoClock } from '../util/clock.js';
 import { ErrorCode, VcrError } from '../util/errors.js';
 import { formatHostPort, parseEndpoint, type ParsedEndpoint } from '../util/endpoint.js';
-import { Connection, resolveConnectionOptions, type ConnectionOptions } from './connection.js';
+import { Connection, ConnectionState } from './connection.js';
+import { resolveConnectionOptions, type ConnectionOptions } from './connection-options.js';
 
 export const ReconnectorState = {
   CONNECTING: 'CONNECTING',
@@ -69,9 +69,6 @@ export class Reconnector {
   private readonly onDisconnected: ((connection: Connection) => void) | undefined;
   private currentState: ReconnectorState = ReconnectorState.CONNECTING;
   private current: Connection | undefined;
-  private socket: Socket | undefined;
-  private socketConnected = false;
-  private socketError: Error | undefined;
   private deadlineNs = 0n;
   private connectedAtNs = 0n;
   private failures = 0;
@@ -149,8 +146,8 @@ export class Reconnector {
   close(reason = 'closed by the owner'): void {
     if (this.currentState === ReconnectorState.CLOSED) return;
     this.currentState = ReconnectorState.CLOSED;
-    this.dropSocket();
     this.current?.close(reason);
+    this.current = undefined;
   }
 
   private stepConnecting(): number {
@@ -159,24 +156,24 @@ export class Reconnector {
       this.startAttempt();
       return 1;
     }
-    if (this.socketConnected && this.socket) {
-      const socket = this.socket;
-      this.socket = undefined;
-      socket.removeAllListeners('error');
-      socket.removeAllListeners('connect');
-      this.current = new Connection(socket, this.connectionOptions);
+    const c = this.current!;
+    if (c.state === ConnectionState.OPEN) {
       this.currentState = ReconnectorState.CONNECTED;
       this.connectedAtNs = this.clock.nanoTime();
       this.connectsCount++;
-      this.onConnected?.(this.current);
+      this.onConnected?.(c);
       return 1;
     }
-    if (this.socketError) {
-      const err = this.socketError;
-      this.fail(new VcrError(ErrorCode.IO_ERROR, `cannot connect to ${this.address}: ${err.message}`, { cause: err }));
+    if (c.state !== ConnectionState.CONNECTING) {
+      this.current = undefined;
+      c.abort('connect failed');
+      const cause = c.error;
+      this.fail(new VcrError(ErrorCode.IO_ERROR, `cannot connect to ${this.address}: ${cause?.message ?? c.closeReason ?? 'closed'}`, { cause }));
       return 1;
     }
     if (this.clock.nanoTime() >= this.deadlineNs) {
+      this.current = undefined;
+      c.abort('connect timed out');
       this.fail(new VcrError(ErrorCode.TIMEOUT, `cannot connect to ${this.address}: no answer within ${this.connectTimeoutNs / MS} ms`));
       return 1;
     }
@@ -204,22 +201,12 @@ export class Reconnector {
 
   private startAttempt(): void {
     this.currentState = ReconnectorState.CONNECTING;
-    this.socketConnected = false;
-    this.socketError = undefined;
     this.deadlineNs = this.clock.nanoTime() + this.connectTimeoutNs;
-    const socket = connect({ host: this.endpoint.host, port: this.endpoint.port, noDelay: true });
-    this.socket = socket;
-    socket.once('connect', () => {
-      if (this.socket === socket) this.socketConnected = true;
-    });
-    socket.on('error', (err) => {
-      if (this.socket === socket) this.socketError ??= err;
-    });
+    this.current = Connection.connect(this.endpoint.host, this.endpoint.port, this.connectionOptions);
   }
 
   private fail(error: VcrError): void {
     this.lastError = error;
-    this.dropSocket();
     this.failures++;
     if (this.failures >= this.maxAttempts) {
       this.currentState = ReconnectorState.CLOSED;
@@ -234,16 +221,6 @@ export class Reconnector {
     if (this.jitter > 0) delay *= 1 - this.jitter * this.random();
     this.deadlineNs = this.clock.nanoTime() + BigInt(Math.round(delay * 1e6));
     this.currentState = ReconnectorState.BACKOFF;
-  }
-
-  private dropSocket(): void {
-    const s = this.socket;
-    this.socket = undefined;
-    if (s) {
-      s.removeAllListeners('connect');
-      s.on('error', () => {});
-      s.destroy();
-    }
   }
 }
 

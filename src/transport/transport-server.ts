@@ -12,7 +12,8 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { ErrorCode, VcrError } from '../util/errors.js';
 import { formatHostPort, parseEndpoint, type ParsedEndpoint } from '../util/endpoint.js';
-import { Connection, resolveConnectionOptions, type ConnectionOptions } from './connection.js';
+import { Connection } from './connection.js';
+import { resolveConnectionOptions, type ConnectionOptions } from './connection-options.js';
 
 export const TransportServerState = {
   INIT: 'INIT',

@@ -1,12 +1,12 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ErrorCode, isVcrError } from '../../src/util/errors.js';
-import { Connection, ConnectionState, TransportServer } from '../../src/transport/index.js';
+import { Connection, ConnectionState, TransportServer, type ConnectionOptions } from '../../src/transport/index.js';
 import { until } from '../helpers/wait.js';
-import { checkPayload, connectedPair, payload, pollUntil, rawConnect, wire, type Pair } from './helpers.js';
+import { checkPayload, connectedPair, payload, pollUntil, rawConnect, wire, type ClientMode, type Pair } from './helpers.js';
 
 const pairs: Pair[] = [];
-async function pair(...args: Parameters<typeof connectedPair>): Promise<Pair> {
-  const p = await connectedPair(...args);
+async function pair(serverOptions: ConnectionOptions = {}, clientOptions: ConnectionOptions = {}): Promise<Pair> {
+  const p = await connectedPair(serverOptions, clientOptions, mode);
   pairs.push(p);
   return p;
 }
@@ -25,7 +25,13 @@ function prng(seed: number): () => number {
   };
 }
 
-describe('Connection over loopback', () => {
+let mode: ClientMode = 'slab';
+
+describe.each(['slab', 'chunk'] as const)('Connection over loopback (connecting side reads in %s mode)', (m) => {
+  beforeEach(() => {
+    mode = m;
+  });
+
   it('carries frames of mixed sizes both ways, in order and intact (frames larger than one socket read included)', async () => {
     const { accepted, client } = await pair();
     const rnd = prng(7);

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ErrorCode, isVcrError } from '../../src/util/errors.js';
-import { FrameDecoder, InboundQueue } from '../../src/transport/index.js';
+import { FrameDecoder, InboundQueue, ReceiveSlab } from '../../src/transport/index.js';
 import { checkPayload, payload, wire } from './helpers.js';
 
 /** Feeds `chunks` through a decoder into a queue and returns the sequences polled, or the error. */
@@ -122,5 +122,65 @@ describe('FrameDecoder', () => {
   it('refuses a maximum frame length outside 8..2^32-1', () => {
     expect(() => new FrameDecoder(7)).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_ARGUMENT }));
     expect(() => new FrameDecoder(2 ** 32)).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_ARGUMENT }));
+  });
+});
+
+describe('ReceiveSlab (reads into its own memory)', () => {
+  /** Feeds `bytes` as reads of the given sizes (each capped to the room offered). */
+  function feed(slab: ReceiveSlab, bytes: Buffer, readSizes: number[]): { runs: [Buffer, number, number, number][]; error?: unknown } {
+    const runs: [Buffer, number, number, number][] = [];
+    let pos = 0;
+    let i = 0;
+    try {
+      while (pos < bytes.length) {
+        const room = slab.nextBuffer();
+        const n = Math.min(room.length, bytes.length - pos, Math.max(1, readSizes[i++ % readSizes.length]!));
+        bytes.copy(room, 0, pos, pos + n);
+        pos += n;
+        slab.received(n, (b, s, e, f) => runs.push([b, s, e, f]));
+      }
+    } catch (error) {
+      return { runs, error };
+    }
+    return { runs };
+  }
+
+  function seqsOf(runs: [Buffer, number, number, number][]): number[] {
+    const q = new InboundQueue();
+    for (const [b, s, e, f] of runs) q.append(b, s, e, f);
+    const seqs: number[] = [];
+    q.poll((b, o, l) => seqs.push(checkPayload(b, o, l)), Infinity);
+    return seqs;
+  }
+
+  it('decodes frames whatever the read sizes, frames larger than the slab included, and never overwrites what it handed out', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.oneof(fc.integer({ min: 8, max: 2000 }), fc.integer({ min: 60_000, max: 1_300_000 })), { minLength: 1, maxLength: 12 }),
+        fc.array(fc.integer({ min: 1, max: 300_000 }), { minLength: 1, maxLength: 10 }),
+        (sizes, reads) => {
+          const bytes = Buffer.concat(sizes.map((s, i) => wire(payload(i, s))));
+          const slab = new ReceiveSlab(2_000_000);
+          const { runs, error } = feed(slab, bytes, reads);
+          expect(error).toBeUndefined();
+          // checked after everything was read: earlier runs must still hold their frames
+          expect(seqsOf(runs)).toEqual(sizes.map((_, i) => i));
+          expect(slab.partialBytes).toBe(0);
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  it('refuses bad lengths like FrameDecoder, after handing over the good frames', () => {
+    const bad = Buffer.alloc(4);
+    bad.writeUInt32LE(5000, 0);
+    const slab = new ReceiveSlab(4096);
+    const { runs, error } = feed(slab, Buffer.concat([wire(payload(1, 100)), bad, Buffer.alloc(10)]), [1000]);
+    expect(seqsOf(runs)).toEqual([1]);
+    expect(isVcrError(error, ErrorCode.REQUEST_TOO_LARGE)).toBe(true);
+    expect(() => slab.received(0, () => {})).toThrow(expect.objectContaining({ code: ErrorCode.REQUEST_TOO_LARGE }));
+    const short = feed(new ReceiveSlab(4096), Buffer.from([3, 0, 0, 0, 1, 2, 3]), [7]);
+    expect(isVcrError(short.error, ErrorCode.MALFORMED_MESSAGE)).toBe(true);
   });
 });

@@ -43,11 +43,22 @@ export interface Pair {
   close(): void;
 }
 
-export async function connectedPair(serverOptions: ConnectionOptions = {}, clientOptions: ConnectionOptions = {}): Promise<Pair> {
+/**
+ * How the connecting side reads: 'slab' = Connection.connect (reads land in its own slab),
+ * 'chunk' = a socket connected elsewhere and wrapped (Node's 'data' chunks, as on the accepting side).
+ */
+export type ClientMode = 'slab' | 'chunk';
+
+export async function connectedPair(serverOptions: ConnectionOptions = {}, clientOptions: ConnectionOptions = {}, mode: ClientMode = 'slab'): Promise<Pair> {
   const server = new TransportServer('127.0.0.1:0', { connection: serverOptions });
   const port = await server.listen();
-  const socket = await rawConnect(port);
-  const client = new Connection(socket, clientOptions);
+  let client: Connection;
+  if (mode === 'slab') {
+    client = Connection.connect('127.0.0.1', port, clientOptions);
+    await until('connected', () => client.isOpen);
+  } else {
+    client = new Connection(await rawConnect(port), clientOptions);
+  }
   let accepted: Connection | undefined;
   await until('the server accepts', () => server.poll((c) => (accepted = c)) > 0 || accepted !== undefined);
   return {

@@ -75,6 +75,29 @@ describe('TransportServer', () => {
   });
 });
 
+describe('Connection.connect', () => {
+  it('is CONNECTING until the handshake completes (nothing can be sent), then OPEN', async () => {
+    const s = await listening();
+    const c = Connection.connect('127.0.0.1', s.port);
+    cleanups.push(() => c.abort('done'));
+    expect(c.state).toBe(ConnectionState.CONNECTING);
+    expect(c.writable).toBe(false);
+    expect(c.send(payload(1, 8))).toBe(false);
+    await until('open', () => c.isOpen);
+    expect(c.remotePort).toBe(s.port);
+    expect(c.send(payload(1, 8))).toBe(true);
+  });
+
+  it('a refused connect ends CLOSED with IO_ERROR', async () => {
+    const s = await listening();
+    const port = s.port;
+    s.close();
+    const c = Connection.connect('127.0.0.1', port);
+    await until('closed', () => c.state === ConnectionState.CLOSED);
+    expect(isVcrError(c.error, ErrorCode.IO_ERROR)).toBe(true);
+  });
+});
+
 describe('Reconnector', () => {
   it('connects, calls onConnected from doWork, and carries frames', async () => {
     const s = await listening();
