@@ -16,6 +16,8 @@ export interface SegmentDamage {
   problem: string;
   /** SEGMENT_MISSING or SEGMENT_TRUNCATED. */
   code: ErrorCodeValue;
+  /** The code's name, for logs. */
+  codeName: string;
 }
 
 /** Damage of the segments that hold positions [start, end) of a recording, and truncated files elsewhere. */
@@ -26,7 +28,7 @@ export function findDamage(files: SegmentFiles, names: readonly string[], start:
     const { state, size } = files.stat(base);
     if (state === 'truncated' || (state === 'missing' && !onlyTruncated)) {
       const e = files.unavailable(base, state, size);
-      out.push({ recordingId: files.recordingId, base, problem: e.message, code: e.code });
+      out.push({ recordingId: files.recordingId, base, problem: e.message, code: e.code, codeName: e.codeName });
     }
   };
   for (let base = files.baseOf(start); base < end; base += files.segmentLength) {

@@ -4,7 +4,8 @@
  *
  * `appendFrames(position, bytes)` takes whole frames as `Archive.readRawFrames` returns them
  * (DATA, DELETED and PADDING, each with its alignment bytes; a PADDING frame with its body up
- * to the segment end). The position must be this writer's current end (contiguous), a DATA
+ * to the segment end). The position must be this writer's current end (contiguous; when fewer
+ * than 32 bytes are left in a segment, the next segment's base is the same place), a DATA
  * frame's CRC must match its bytes (else CORRUPT_SEGMENT, and nothing from that frame on is
  * stored), and, like the recorder, the length is stored last. Segment files are created as
  * needed (replacing an `.away` marker), the time index keeps up, and `commit` publishes the
@@ -84,7 +85,9 @@ export class ReplicaWriter {
    */
   appendFrames(position: number, bytes: Buffer, offset = 0, length = bytes.length - offset): number {
     if (!this.active) throw new VcrError(ErrorCode.RECORDING_ACTIVE, `replica of recording ${this.recordingId} is stopped`);
-    if (position !== this.position) {
+    // after a segment's last frame, fewer than a header's bytes left: the next frame is in the next segment
+    const gapped = this.segmentLength - this.offset < FRAME_HEADER_LENGTH && position === this.segBase + this.segmentLength;
+    if (position !== this.position && !gapped) {
       throw new VcrError(ErrorCode.INVALID_POSITION, `replica of recording ${this.recordingId} continues at ${this.position}, not ${position}`);
     }
     const end = offset + length;
