@@ -7,7 +7,7 @@ import { dumpFrames, openDescriptors } from '../../src/storage/dump.js';
 import { verifyArchive } from '../../src/storage/verify.js';
 import { errorCodeName } from '../../src/util/errors.js';
 import { runVcr } from '../helpers/cli.js';
-import { cleanupTempDirs, payload, tempDir } from './helpers.js';
+import { cleanupTempDirs, tempDir } from './helpers.js';
 
 cleanupTempDirs();
 const SEG = 64 * 1024;

@@ -4,7 +4,6 @@
  * written. Also the log's crash cases and what verification reports when frames and log disagree.
  */
 import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Archive } from '../../src/storage/archive.js';
