@@ -63,6 +63,7 @@ export class Archiver {
       fileSyncLevel: config.fileSyncLevel,
     });
     for (const r of store.archive.recoveryActions()) log.warn({ recordingId: r.recordingId, actions: r.actions }, 'recording recovered');
+    for (const d of store.archive.damage()) log.error({ recordingId: d.recordingId, segmentBase: d.base, code: d.codeName, problem: d.problem }, 'segment damaged');
     const counters = new ArchiverCounters();
     const responses = new ControlResponseProxy();
     let runner: AgentRunner | undefined;

@@ -3,8 +3,6 @@
  * logic is written against: state names, "unknown" as undefined instead of a throw, event
  * counting for progress, and disk usage for cluster status.
  */
-import { readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
 import { Archive, type ArchiveOptions } from '../storage/archive.js';
 import type { RecordingWriter } from '../storage/recording-writer.js';
 import type { RecordingDescriptor } from '../storage/types.js';
@@ -123,30 +121,9 @@ export class StorageBinding implements ArchiveStore {
     return this.archive.deleteEvents({ ...(channel !== '' ? { channel } : {}), fromUtcNs, toUtcNs: toUtcNs + 1n }).framesDeleted;
   }
 
-  /** Segment files and their bytes, counted from the directory (a query, not the hot path). */
+  /** Segment files and their bytes (storage walks the directory; a query, not the hot path). */
   usage(): { segments: number; bytes: number } {
-    let segments = 0;
-    let bytes = 0;
-    const walk = (dir: string, depth: number): void => {
-      for (const e of readdirSync(dir, { withFileTypes: true })) {
-        const p = join(dir, e.name);
-        if (e.isDirectory() && depth < 3) walk(p, depth + 1);
-        else if (e.isFile() && e.name.endsWith('.rec')) {
-          segments++;
-          try {
-            bytes += statSync(p).size;
-          } catch {
-            // removed meanwhile
-          }
-        }
-      }
-    };
-    try {
-      walk(this.archive.dir, 0);
-    } catch {
-      // unreadable directory: report what was counted
-    }
-    return { segments, bytes };
+    return this.archive.usage();
   }
 
   heartbeat(): void {

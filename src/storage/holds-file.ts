@@ -1,12 +1,15 @@
 /**
  * holds.dat: quarantine holds and deletions, one Holds record (codecs/storage.xml). Small and
  * rarely changed, so it is rewritten whole: temp file, fsync, rename, fsync of the directory.
+ * Schema version 2 adds each deletion's flags (external id, explicit holds) and the explicit
+ * holds themselves; a version-1 file reads with no flags and no explicit holds.
  */
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   BooleanType,
   HoldsDecoder,
+  HoldsDeletionHoldsEncoder,
   HoldsDeletionsEncoder,
   HoldsEncoder,
   HoldsQuarantinesEncoder,
@@ -17,7 +20,7 @@ import { crc32c, crc32cInt32 } from '../util/crc32c.js';
 import { ErrorCode, VcrError } from '../util/errors.js';
 import { storageError, writeFully } from './io-errors.js';
 import { HOLDS_CHECKSUM_OFFSET, HOLDS_FILE, MESSAGE_HEADER_LENGTH, SCHEMA_ID, TemplateId } from './layout.js';
-import type { DeletionRecord, QuarantineHold } from './types.js';
+import type { DeletionRecord, HoldInterval, QuarantineHold } from './types.js';
 
 export interface HoldsData {
   nextId: number;
@@ -44,6 +47,9 @@ function encodedSize(h: HoldsData): number {
   let size = MESSAGE_HEADER_LENGTH + HoldsEncoder.BLOCK_LENGTH + Q.HEADER_SIZE + D.HEADER_SIZE;
   for (const q of h.quarantines) size += Q.BLOCK_LENGTH + Q.channelHeaderLength() + Buffer.byteLength(q.channel ?? '');
   for (const d of h.deletions) size += D.BLOCK_LENGTH + D.channelHeaderLength() + Buffer.byteLength(d.channel ?? '');
+  const H = HoldsDeletionHoldsEncoder;
+  size += H.HEADER_SIZE;
+  for (const d of h.deletions) for (const x of d.holds ?? []) size += H.BLOCK_LENGTH + H.channelHeaderLength() + Buffer.byteLength(x.channel ?? '');
   return size;
 }
 
@@ -61,14 +67,26 @@ export function encodeHolds(h: HoldsData): Buffer {
   }
   const ds = e.deletionsCount(h.deletions.length);
   for (const d of h.deletions) {
-    ds.next()
+    const row = ds
+      .next()
       .deletionId(BigInt(d.id))
       .fromUtcNs(d.fromUtcNs)
       .toUtcNs(d.toUtcNs)
       .framesDeleted(BigInt(d.framesDeleted))
       .bytesReclaimed(BigInt(d.bytesReclaimed))
-      .allChannels(d.channel === undefined ? BooleanType.TRUE : BooleanType.FALSE)
-      .channel(d.channel ?? '');
+      .allChannels(d.channel === undefined ? BooleanType.TRUE : BooleanType.FALSE);
+    row.flags().clear().externalId(d.external === true).explicitHolds(d.holds !== undefined);
+    row.channel(d.channel ?? '');
+  }
+  const explicit = h.deletions.flatMap((d, i) => (d.holds ?? []).map((x) => [i, x] as const));
+  const hs = e.deletionHoldsCount(explicit.length);
+  for (const [i, x] of explicit) {
+    hs.next()
+      .deletionIndex(BigInt(i))
+      .fromUtcNs(x.fromUtcNs)
+      .toUtcNs(x.toUtcNs)
+      .allChannels(x.channel === undefined ? BooleanType.TRUE : BooleanType.FALSE)
+      .channel(x.channel ?? '');
   }
   e.checksum(holdsChecksum(b));
   return b;
@@ -109,9 +127,24 @@ export function decodeHolds(b: Buffer): HoldsData {
         framesDeleted: Number(ds.framesDeleted()),
         bytesReclaimed: Number(ds.bytesReclaimed()),
       };
+      const flags = ds.flags();
+      if (flags?.externalId()) d.external = true;
+      if (flags?.explicitHolds()) d.holds = [];
       const ch = ds.channel();
       if (!all) d.channel = ch;
       out.deletions.push(d);
+    }
+    const hs = h.deletionHolds();
+    while (hs.hasNext()) {
+      hs.next();
+      const all = hs.allChannels() === BooleanType.TRUE;
+      const x: HoldInterval = { fromUtcNs: hs.fromUtcNs(), toUtcNs: hs.toUtcNs() };
+      const ch = hs.channel() ?? '';
+      if (!all) x.channel = ch;
+      const i = Number(hs.deletionIndex());
+      const owner = out.deletions[i];
+      if (!owner?.holds) bad(`explicit hold for deletion ${i}, which has none`);
+      owner!.holds!.push(x);
     }
   } catch (err) {
     if (err instanceof RangeError) bad('truncated');

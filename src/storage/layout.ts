@@ -13,7 +13,11 @@
 import {
   ArchiveMarkEncoder,
   CatalogHeaderEncoder,
+  DeletionLogEntryEncoder,
+  DeletionLogHeaderEncoder,
   EventFrameHeaderEncoder,
+  FrameFlagsDecoder,
+  FrameFlagsEncoder,
   FrameType,
   HoldsEncoder,
   MessageHeaderEncoder,
@@ -28,8 +32,14 @@ export type FrameTypeValue = FrameType.DATA | FrameType.PADDING | FrameType.DELE
 
 export const SCHEMA_ID = CatalogHeaderEncoder.SCHEMA_ID;
 export const SCHEMA_VERSION = CatalogHeaderEncoder.SCHEMA_VERSION;
-/** Version of the archive layout as a whole (catalog header formatVersion); not a schema value. */
-export const FORMAT_VERSION = 1;
+/**
+ * Version of the archive layout as a whole (catalog header formatVersion); not a schema value.
+ * 2 added frame flags, deletion logs and away markers; version-1 archives are migrated at the
+ * first writable open (docs/FORMAT.md, "Versioning").
+ */
+export const FORMAT_VERSION = 2;
+/** Oldest format version this engine opens. */
+export const MIN_FORMAT_VERSION = 1;
 export const MESSAGE_HEADER_LENGTH = MessageHeaderEncoder.ENCODED_LENGTH;
 
 export const TemplateId = {
@@ -39,6 +49,7 @@ export const TemplateId = {
   TIME_INDEX_HEADER: TimeIndexHeaderEncoder.TEMPLATE_ID,
   HOLDS: HoldsEncoder.TEMPLATE_ID,
   ARCHIVE_MARK: ArchiveMarkEncoder.TEMPLATE_ID,
+  DELETION_LOG_HEADER: DeletionLogHeaderEncoder.TEMPLATE_ID,
 } as const;
 
 /**
@@ -68,6 +79,19 @@ export const FrameOffset = {
   CRC: frame((e) => e.crc32c(0xffffffff)),
   RESERVED: frame((e) => e.reserved(0xffffffff)),
 } as const;
+
+/** Bits of a frame's flags field: the FrameFlags set of the schema, as numbers. */
+function flagBit(set: (e: FrameFlagsEncoder) => void): number {
+  const scratch = Buffer.alloc(FrameFlagsEncoder.ENCODED_LENGTH);
+  set(new FrameFlagsEncoder().wrap(scratch, 0));
+  return new FrameFlagsDecoder().wrap(scratch, 0).raw();
+}
+export const FrameFlags = {
+  /** The event was the last record of its file or stream and had no trailing separator. */
+  UNTERMINATED: flagBit((e) => e.unterminated(true)),
+} as const;
+/** Every flag bit this version knows. */
+export const KNOWN_FRAME_FLAGS = FrameFlags.UNTERMINATED;
 
 export function alignFrame(length: number): number {
   return (length + FRAME_ALIGNMENT - 1) & ~(FRAME_ALIGNMENT - 1);
@@ -127,3 +151,18 @@ export function timeIndexFileName(recordingId: number): string {
   return `${recordingId}.tix`;
 }
 export const SEGMENT_FILE_PATTERN = /^(\d+)-(\d+)\.rec$/;
+export function tombstoneFileName(recordingId: number, basePosition: number): string {
+  return `${recordingId}-${basePosition}.del`;
+}
+export function awayFileName(recordingId: number, basePosition: number): string {
+  return `${recordingId}-${basePosition}.away`;
+}
+export function deletionLogFileName(recordingId: number, basePosition: number): string {
+  return `${recordingId}-${basePosition}.dlog`;
+}
+/** Any file of a recording: `<id>.meta|tix`, `<id>-<base>.rec|del|away|dlog` (and their temp files). */
+export const RECORDING_FILE_PATTERN = /^(\d+)(?:-(\d+))?\.(rec|del|away|dlog|meta|tix)(\.[a-z]+)?$/;
+
+// ---- deletion logs -------------------------------------------------------------------
+export const DELETION_LOG_HEADER_LENGTH = MESSAGE_HEADER_LENGTH + DeletionLogHeaderEncoder.BLOCK_LENGTH;
+export const DELETION_LOG_ENTRY_LENGTH = DeletionLogEntryEncoder.ENCODED_LENGTH;

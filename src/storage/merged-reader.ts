@@ -58,7 +58,7 @@ export class MergedReader {
         break;
       }
       const c = heads[best]!.cursor;
-      handler(c.recordingId, c.buffer, c.payloadOffset, c.payloadLength, c.framePosition, c.utcNs, c.monoNs);
+      handler(c.recordingId, c.buffer, c.payloadOffset, c.payloadLength, c.framePosition, c.utcNs, c.monoNs, c.flags);
       n++;
       this.advance(best);
     }

@@ -10,19 +10,25 @@
  * time index entries, syncs according to fileSyncLevel and creates the next segment ahead of
  * need. A storage failure stops only this recording: it becomes FAILED with the error's code,
  * everything appended before stays readable, and every later append throws the same error.
+ *
+ * The writer also keeps each segment's digest (digest.ts): `append` buffers a 16-byte record,
+ * `commit` hashes the buffer, and when the writer rolls past a segment (after its padding) or
+ * the recording stops, `onSegmentSealed` hears the segment's end, frame count, digest and times.
  */
 import { closeSync, fsyncSync } from 'node:fs';
 import { EventFrameHeaderEncoder } from '../../codecs/generated/storage/index.js';
 import { crc32c, crc32cAligned, crc32cInt32, crc32cWhole } from '../util/crc32c.js';
 import { ErrorCode, VcrError } from '../util/errors.js';
 import type { Catalog } from './catalog.js';
+import { readDeletionLog } from './deletion-log.js';
+import { SegmentDigest, segmentRecords } from './digest.js';
 import { writeHeaderOnlyFrame } from './frame.js';
 import { storageError } from './io-errors.js';
 import { FRAME_HEADER_LENGTH, FrameOffset, FrameType } from './layout.js';
 import type { MetadataFile } from './metadata-file.js';
 import { releaseMapping, syncMapping, type SegmentFiles, type SegmentPreallocator } from './segment-files.js';
 import type { TimeIndex } from './time-index.js';
-import type { RecordingDescriptor, StorageClock } from './types.js';
+import type { RecordingDescriptor, SealedSegment, StorageClock } from './types.js';
 
 const RELEASE_STEP = 4 * 1024 * 1024;
 /** Bytes of the next segment written per commit: ~1 ms of work at most. */
@@ -35,6 +41,18 @@ export interface WriterOptions {
   fileSyncLevel: 0 | 1 | 2;
   syncIntervalMs: number;
   clock: StorageClock;
+  /** Hears every segment the writer completes; must not throw (an exception is reported as a process warning). */
+  onSegmentSealed?: ((s: SealedSegment) => void) | undefined;
+}
+
+/** Calls the sealed-segment listener; a listener that throws must not break the recording. */
+export function notifySealed(listener: WriterOptions['onSegmentSealed'], s: SealedSegment): void {
+  if (!listener) return;
+  try {
+    listener(s);
+  } catch (err) {
+    process.emitWarning(`onSegmentSealed listener threw for recording ${s.recordingId}, segment ${s.base}: ${String(err)}`);
+  }
 }
 
 export const WriterState = { ACTIVE: 0, STOPPED: 1, FAILED: 2 } as const;
@@ -65,6 +83,8 @@ export class RecordingWriter {
   private lastUtc: bigint;
   private lastMono: bigint;
   private eventCount: number;
+  /** Digest of the current segment's frames so far. */
+  private readonly digest = new SegmentDigest();
 
   /** `descriptor` is the recording's live descriptor; its stop fields say where to resume. */
   constructor(
@@ -85,10 +105,22 @@ export class RecordingWriter {
     this.indexFd = index.openForAppend(files.dir);
     const pos = descriptor.stopPosition;
     this.segBase = files.baseOf(pos);
-    if (files.status(this.segBase) !== 'ok') files.create(this.segBase);
+    if (files.status(this.segBase) !== 'present') files.create(this.segBase);
     this.mapSegment(this.segBase);
     this.offset = pos - this.segBase;
     this.syncedOffset = this.offset;
+    if (this.offset > 0) {
+      // resuming inside a segment: its digest starts from the frames already there
+      const where = { recordingId: this.recordingId, base: this.segBase, segmentLength: this.segmentLength };
+      const from = Math.max(0, descriptor.startPosition - this.segBase);
+      const { records } = segmentRecords(where, this.seg, from, pos, readDeletionLog(files, this.segBase));
+      for (const r of records) this.digest.add(r.position, r.frameLength, r.crc32c, r.utcNs);
+    }
+  }
+
+  /** Base position of the segment being written. */
+  get segmentBase(): number {
+    return this.segBase;
   }
 
   /** Position the next frame will be written at. */
@@ -109,8 +141,11 @@ export class RecordingWriter {
     return this.segmentLength - FRAME_HEADER_LENGTH;
   }
 
-  /** Appends one event; returns the position of its frame. Throws VcrError on failure. */
-  append(buf: Uint8Array, off: number, len: number, utcNs: bigint, monoNs: bigint): number {
+  /**
+   * Appends one event; returns the position of its frame. `flags` are FrameFlags bits stored
+   * in the frame header (covered by its CRC). Throws VcrError on failure.
+   */
+  append(buf: Uint8Array, off: number, len: number, utcNs: bigint, monoNs: bigint, flags = 0): number {
     if (this.state !== WriterState.ACTIVE) throw this.notActive();
     const frameLength = len + FRAME_HEADER_LENGTH;
     const aligned = (frameLength + 7) & ~7;
@@ -124,7 +159,7 @@ export class RecordingWriter {
     const o = this.offset;
     const seg = this.seg;
     const w32 = this.words;
-    this.frameHeader.wrap(seg, o).frameType(FrameType.DATA).flags(0).utcNs(utcNs).monoNs(monoNs).crc32c(0).reserved(0);
+    this.frameHeader.wrap(seg, o).frameType(FrameType.DATA).flags(flags).utcNs(utcNs).monoNs(monoNs).crc32c(0).reserved(0);
     seg.set(len === buf.length && off === 0 ? buf : buf.subarray(off, off + len), o + FRAME_HEADER_LENGTH);
     let crc: number;
     if (len < 384) {
@@ -145,6 +180,7 @@ export class RecordingWriter {
     this.lastMono = monoNs;
     this.eventCount++;
     this.index.onFrame(utcNs, position);
+    this.digest.add(position, frameLength, crc, utcNs);
     return position;
   }
 
@@ -161,6 +197,7 @@ export class RecordingWriter {
     } catch (err) {
       this.fail(err);
     }
+    this.digest.flush();
     if (!this.nextSegmentReady && !this.nextSegmentFailed && this.offset > this.segmentLength >>> 1) this.prepareNextSegment();
     this.releaseWritten();
     return 1;
@@ -179,10 +216,11 @@ export class RecordingWriter {
         const next = this.segBase + this.segmentLength;
         this.nextSegment?.abort();
         this.nextSegment = undefined;
-        if (this.nextSegmentReady || this.files.status(next) === 'ok') this.files.remove(next);
+        if (this.nextSegmentReady || this.files.status(next) === 'present') this.files.remove(next);
         // an empty recording keeps no preallocated segment
         if (this.position === this.descriptor.startPosition && this.offset === 0) this.files.remove(this.segBase);
         this.catalog.write(this.snapshot());
+        this.sealCurrent();
       } catch (err) {
         this.state = WriterState.ACTIVE;
         this.close();
@@ -251,7 +289,7 @@ export class RecordingWriter {
     const oldOffset = this.offset;
     try {
       if (this.nextSegment !== undefined) this.nextSegment.finish();
-      else if (this.files.status(next) !== 'ok') this.files.create(next);
+      else if (this.files.status(next) !== 'present') this.files.create(next);
       this.nextSegment = undefined;
       this.mapSegment(next);
     } catch (err) {
@@ -261,6 +299,7 @@ export class RecordingWriter {
     if (remaining >= FRAME_HEADER_LENGTH) writeHeaderOnlyFrame(old, oldOffset, remaining, FrameType.PADDING, this.lastUtc, this.lastMono);
     if (this.opts.fileSyncLevel > 0) syncMapping(old, this.syncedOffset, this.segmentLength - this.syncedOffset);
     if (old !== this.seg) releaseMapping(old, 0, old.length);
+    this.sealCurrent();
     this.segBase = next;
     this.offset = 0;
     this.syncedOffset = 0;
@@ -277,7 +316,7 @@ export class RecordingWriter {
   private prepareNextSegment(): void {
     const next = this.segBase + this.segmentLength;
     if (this.nextSegment === undefined) {
-      if (this.files.status(next) === 'ok') {
+      if (this.files.status(next) === 'present') {
         this.nextSegmentReady = true;
         return;
       }
@@ -304,6 +343,13 @@ export class RecordingWriter {
       releaseMapping(this.seg, this.releasedOffset, keep - this.releasedOffset);
       this.releasedOffset = keep;
     }
+  }
+
+  /** Reports the current segment (before segBase moves on) as complete, if it holds frames. */
+  private sealCurrent(): void {
+    const base = this.segBase;
+    const summary = this.digest.finish(base + this.offset);
+    if (summary.frames > 0) notifySealed(this.opts.onSegmentSealed, { recordingId: this.recordingId, base, ...summary });
   }
 
   private mapSegment(base: number): void {

@@ -101,6 +101,21 @@ export class TimeIndex {
     return found < 0 ? -1 : this.positionAt(found);
   }
 
+  /** Position of the last entry at or before `position`, or -1 (entries are in position order). */
+  floorPosition(position: number): number {
+    let lo = 0;
+    let hi = this.count - 1;
+    let found = -1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.positionAt(mid) <= position) {
+        found = mid;
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    return found < 0 ? -1 : this.positionAt(found);
+  }
+
   /** Drops entries at or after `position` (recovery cut a torn tail there). */
   truncateFrom(position: number): void {
     let n = this.count;
@@ -125,6 +140,29 @@ export class TimeIndex {
     this.truncatePending = true;
     this.lastStride = w > 0 ? Math.floor(this.positionAt(w - 1) / this.stride) : -1;
     return removed;
+  }
+
+  /**
+   * Replaces the entries of positions [from, to) by the entries a scan of those positions
+   * produced (in position order), e.g. after a segment was installed from another node. An
+   * entry whose stride already has one is left out, so strides stay strictly increasing.
+   */
+  replaceRange(from: number, to: number, fresh: readonly { utcNs: bigint; position: number }[]): void {
+    const all: { utcNs: bigint; position: number }[] = [];
+    for (let i = 0; i < this.count; i++) {
+      const position = this.positionAt(i);
+      if (position < from) all.push({ utcNs: this.utcAt(i), position });
+    }
+    for (const e of fresh) if (e.position >= from && e.position < to) all.push(e);
+    for (let i = 0; i < this.count; i++) {
+      const position = this.positionAt(i);
+      if (position >= to) all.push({ utcNs: this.utcAt(i), position });
+    }
+    this.count = 0;
+    this.lastStride = -1;
+    for (const e of all) this.onFrame(e.utcNs, e.position);
+    this.flushed = 0; // forces a full rewrite
+    this.truncatePending = true;
   }
 
   clear(): void {

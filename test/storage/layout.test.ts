@@ -57,7 +57,7 @@ describe('on-disk layouts', () => {
     const buf = Buffer.alloc(4096);
     encodeDescriptor(sample, buf, 0, TemplateId.RECORDING_DESCRIPTOR);
     expect(buf.subarray(0, 160).toString('hex')).toBe(
-      '5000020066000100bb0084b2010200000700000000000000' + // header, checksum, state, lifecycle, failureCode, recordingId
+      '5000020066000200bcf5e49d010200000700000000000000' + // header (schema version 2), checksum, state, lifecycle, failureCode, recordingId
         '00000000000000000010000000000000' + // start, stop position
         '00002a36fe9c971700cac471fe9c97170b000000000000001600000000000000' + // start/stop utc, start/stop mono
         '21000000000000000000010001000000' + // eventCount, segmentLength, cleanStop, reserved
@@ -121,9 +121,9 @@ describe('on-disk layouts', () => {
     const f = new EventFrameHeaderDecoder().wrap(seg, 0);
     expect([f.frameLength(), f.frameType(), f.flags(), f.utcNs(), f.monoNs(), f.reserved()]).toEqual([37, GenFrameType.DATA, 0, 0x0102030405060708n, 0x1112131415161718n, 0]);
     const cat = readFileSync(join(dir, 'catalog.dat'));
-    expect(cat.subarray(0, 40).toString('hex')).toBe('2000010066000100564352434154' + '4c47' + '01000000' + '00100000' + '00100000' + '00000000' + '0100000000000000');
+    expect(cat.subarray(0, 40).toString('hex')).toBe('2000010066000200564352434154' + '4c47' + '02000000' + '00100000' + '00100000' + '00000000' + '0100000000000000');
     const ch = new CatalogHeaderDecoder().wrapAndApplyHeader(cat, 0, new MessageHeaderDecoder().wrap(cat, 0));
-    expect([ch.magic(), ch.formatVersion(), ch.headerLength(), ch.descriptorLength(), ch.nextRecordingId()]).toEqual(['VCRCATLG', 1, 4096, 4096, 1n]);
+    expect([ch.magic(), ch.formatVersion(), ch.headerLength(), ch.descriptorLength(), ch.nextRecordingId()]).toEqual(['VCRCATLG', 2, 4096, 4096, 1n]);
     const meta = readFileSync(join(dir, '0.meta'));
     const m = new RecordingMetadataDecoder().wrapAndApplyHeader(meta, 0, new MessageHeaderDecoder().wrap(meta, 0));
     expect([m.lifecycle(), m.stopPosition(), m.eventCount(), m.stopUtcNs()]).toEqual([RecordingLifecycle.RECORDING, 80n, 2n, 0x0102030405060709n]);
@@ -135,7 +135,7 @@ describe('on-disk layouts', () => {
     expect([e0.utcNs(), e0.position()]).toEqual([0x0102030405060708n, 0n]);
     const mark = readFileSync(join(dir, 'archive.mark'));
     const mk = new ArchiveMarkDecoder().wrapAndApplyHeader(mark, 0, new MessageHeaderDecoder().wrap(mark, 0));
-    expect([mk.formatVersion(), mk.pid()]).toEqual([1, process.pid]);
+    expect([mk.formatVersion(), mk.pid()]).toEqual([2, process.pid]);
     w.stop();
     a.close();
   });
