@@ -11,6 +11,7 @@ import { ArchiverConductor } from '../../src/archiver/archiver-conductor.js';
 import { ArchiverCounters } from '../../src/archiver/archiver-counters.js';
 import type { ConnectRequest, SessionRequest } from '../../src/archiver/control-requests.js';
 import { ControlResponseProxy } from '../../src/archiver/control-response-proxy.js';
+import { ControlSessions } from '../../src/archiver/control-sessions.js';
 import { NotificationProxy } from '../../src/archiver/notification-proxy.js';
 import { ReplaySession } from '../../src/archiver/replay-session.js';
 import { SourceBinding } from '../../src/archiver/source-binding.js';
@@ -45,20 +46,20 @@ describe('ArchiverConductor with a manual clock', () => {
     client = await udpReceiver();
     sender = new UdpSender();
     const config = { ...defaultConfig(dir), progressIntervalMs: 1000 };
-    const ref: { c?: ArchiverConductor } = {};
+    const sessions = new ControlSessions(config.limits);
     conductor = new ArchiverConductor({
       config,
       store,
       sources: new SourceBinding(clock, clock, () => {}),
+      sessions,
       sender,
       responses: new ControlResponseProxy(),
-      notifications: new NotificationProxy(sender, () => ref.c!.sessions.values()),
+      notifications: new NotificationProxy(sender, () => sessions.values()),
       counters: new ArchiverCounters(),
       clock: { nanoTime: () => clock.nanoTime(), epochNanos: () => clock.epochNanos() },
       log: silent,
       createReplaySender: (ep) => new UdpSender(ep),
     });
-    ref.c = conductor;
   });
 
   afterEach(() => {
@@ -71,16 +72,16 @@ describe('ArchiverConductor with a manual clock', () => {
 
   const connect = (keepAliveTimeoutMs: number, correlationId = 1n): void => {
     const r: ConnectRequest = { type: 'connect', correlationId, responseStreamVersion: 1, keepAliveTimeoutMs, responseChannel: '', clientName: 't' };
-    conductor.onRequest(r, '127.0.0.1', client.port);
+    conductor.onRequest(r, { host: '127.0.0.1', port: client.port }, 'connect');
   };
-  const request = (r: SessionRequest): void => conductor.onRequest(r, '127.0.0.1', client.port);
+  const request = (r: SessionRequest): void => conductor.onRequest(r, { host: '127.0.0.1', port: client.port }, `${r.type}:${r.correlationId}`);
   const responses = () => client.got.filter((m) => templateOf(m) === 100).map(decodeResponse);
 
   it('closes a session that sends nothing for its keep-alive timeout, and not before', async () => {
     connect(1000);
     connect(1000); // the same connect again: the same session, not a second one
     expect(conductor.sessions.size).toBe(1);
-    const id = [...conductor.sessions.keys()][0]!;
+    const id = [...conductor.sessions.values()][0]!.sessionId;
     clock.advanceMs(900);
     conductor.doWork();
     request({ type: 'keepAlive', controlSessionId: BigInt(id), correlationId: 2n });
@@ -100,12 +101,12 @@ describe('ArchiverConductor with a manual clock', () => {
 
   it('sends recording progress once per interval, only when the recording moved', async () => {
     connect(60_000);
-    const sid = BigInt([...conductor.sessions.keys()][0]!);
+    const sid = BigInt([...conductor.sessions.values()][0]!.sessionId);
     request({ type: 'subscribe', controlSessionId: sid, correlationId: 2n, mask: 0x2 });
     const src = await udpReceiver();
     const port = src.port;
     src.socket.close();
-    const rs = conductor.startRecording('prog', [], `udp://127.0.0.1:${port}`);
+    const rs = conductor.recordings.start({ channel: 'prog', aliases: [], source: `udp://127.0.0.1:${port}` });
     await until('recording', async () => {
       conductor.doWork();
       return rs.recordingId >= 0;
@@ -145,12 +146,11 @@ describe('ArchiverConductor with a manual clock', () => {
     const monos = [0n, 100_000_000n, 300_000_000n];
     for (const [i, m] of monos.entries()) w.append(Buffer.from(`p${i}`), 0, 2, 1_700_000_000_000_000_000n + m, m);
     w.commit();
-    w.stop(clock.epochNanos(), clock.nanoTime());
+    w.stop(clock.epochNanos());
     const rx = await udpReceiver();
     const ep = parseUdpEndpoint(`udp://127.0.0.1:${rx.port}`);
     const replay = new ReplaySession(
       1,
-      0,
       [{ recordingId: w.recordingId, reader: store.openReader(w.recordingId, 0, false), destination: ep, sender: new UdpSender(ep), endPosition: Infinity }],
       { speed: 2, follow: false, toUtcNs: null },
       () => clock.nanoTime(),
@@ -181,11 +181,10 @@ describe('ArchiverConductor with a manual clock', () => {
   it('sends a full-speed replay in bounded batches per duty cycle', () => {
     const w = store.createRecording({ channel: 'fast', aliases: [], source: 'test', startUtcNs: clock.epochNanos(), startMonoNs: 0n });
     for (let i = 0; i < 600; i++) w.append(Buffer.from('x'), 0, 1, 1_700_000_000_000_000_000n + BigInt(i), BigInt(i));
-    w.stop(clock.epochNanos(), clock.nanoTime());
+    w.stop(clock.epochNanos());
     const ep = parseUdpEndpoint('udp://127.0.0.1:9');
     const replay = new ReplaySession(
       1,
-      0,
       [{ recordingId: w.recordingId, reader: store.openReader(w.recordingId, 0, false), destination: ep, sender: new UdpSender(ep), endPosition: Infinity }],
       { speed: 0, follow: false, toUtcNs: null, batchLimit: 256, maxInFlight: 100_000 },
       () => clock.nanoTime(),
