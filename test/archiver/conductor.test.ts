@@ -10,6 +10,7 @@ import { defaultConfig } from '../../src/archiver/archiver-config.js';
 import { ArchiverConductor } from '../../src/archiver/archiver-conductor.js';
 import { ArchiverCounters } from '../../src/archiver/archiver-counters.js';
 import type { ConnectRequest, SessionRequest } from '../../src/archiver/control-requests.js';
+import type { EventSourcePort, SourceFactory } from '../../src/archiver/ports.js';
 import { ControlResponseProxy } from '../../src/archiver/control-response-proxy.js';
 import { ControlSessions } from '../../src/archiver/control-sessions.js';
 import { NotificationProxy } from '../../src/archiver/notification-proxy.js';
@@ -19,7 +20,7 @@ import { StorageBinding } from '../../src/archiver/storage-binding.js';
 import { UdpSender, parseUdpEndpoint } from '../../src/archiver/udp-endpoint.js';
 import { ManualClock } from '../../src/util/clock.js';
 import { ErrorCode } from '../../src/util/errors.js';
-import { decodeProgress, decodeResponse, removeDir, tempDir, templateOf, until } from './support.js';
+import { decodeProgress, decodeResponse, decodeStopped, removeDir, tempDir, templateOf, until } from './support.js';
 
 const silent = { info() {}, warn() {}, error() {} };
 
@@ -39,27 +40,37 @@ describe('ArchiverConductor with a manual clock', () => {
   let client: Awaited<ReturnType<typeof udpReceiver>>;
   let sender: UdpSender;
 
+  let counters: ArchiverCounters;
+  let notifications: NotificationProxy;
+
+  /** A conductor over real storage and sockets; `sources` may wrap the real ones to inject faults. */
+  function makeConductor(sources: SourceFactory = new SourceBinding(clock, clock, () => {})): ArchiverConductor {
+    const config = { ...defaultConfig(dir), progressIntervalMs: 1000 };
+    const sessions = new ControlSessions(config.limits);
+    counters = new ArchiverCounters();
+    notifications = new NotificationProxy(sender, () => sessions.values());
+    return new ArchiverConductor({
+      config,
+      store,
+      sources,
+      sessions,
+      sender,
+      responses: new ControlResponseProxy(),
+      notifications,
+      counters,
+      clock: { nanoTime: () => clock.nanoTime(), epochNanos: () => clock.epochNanos() },
+      log: silent,
+      createReplaySender: (ep) => new UdpSender(ep),
+    });
+  }
+
   beforeEach(async () => {
     dir = tempDir();
     clock = new ManualClock(1_000_000_000n);
     store = StorageBinding.open(dir, {});
     client = await udpReceiver();
     sender = new UdpSender();
-    const config = { ...defaultConfig(dir), progressIntervalMs: 1000 };
-    const sessions = new ControlSessions(config.limits);
-    conductor = new ArchiverConductor({
-      config,
-      store,
-      sources: new SourceBinding(clock, clock, () => {}),
-      sessions,
-      sender,
-      responses: new ControlResponseProxy(),
-      notifications: new NotificationProxy(sender, () => sessions.values()),
-      counters: new ArchiverCounters(),
-      clock: { nanoTime: () => clock.nanoTime(), epochNanos: () => clock.epochNanos() },
-      log: silent,
-      createReplaySender: (ep) => new UdpSender(ep),
-    });
+    conductor = makeConductor();
   });
 
   afterEach(() => {
@@ -136,9 +147,73 @@ describe('ArchiverConductor with a manual clock', () => {
     clock.advanceMs(1000);
     conductor.doWork();
     await until('second progress', () => progress().length === 2);
-    await new Promise((r) => setTimeout(r, 20));
     expect(progress().map((p) => p.eventCount)).toEqual([5, 6]);
+    // no third one was ever sent (counted when handed to the socket, not when it arrives)
+    expect(notifications.sent).toBe(2);
     tx.close();
+  });
+
+  it('fails and reports a recording whose doWork throws; the other recordings go on', async () => {
+    const real = new SourceBinding(clock, clock, () => {});
+    let faulty: string | undefined;
+    // the real source, except that poll() of the faulty one throws something no session expects
+    const sources: SourceFactory = {
+      create(uri, opts): EventSourcePort {
+        const s = real.create(uri, opts);
+        if (uri !== faulty) return s;
+        return {
+          open: () => s.open(),
+          poll: () => {
+            throw new TypeError('a bug in a source');
+          },
+          isEnded: () => s.isEnded(),
+          failure: () => s.failure(),
+          boundUri: () => s.boundUri(),
+          counters: () => s.counters(),
+          close: () => s.close(),
+        };
+      },
+    };
+    conductor.onClose();
+    conductor = makeConductor(sources);
+    connect(60_000);
+    const sid = BigInt([...conductor.sessions.values()][0]!.sessionId);
+    request({ type: 'subscribe', controlSessionId: sid, correlationId: 2n, mask: 0x11 });
+    const ports = [await udpReceiver(), await udpReceiver()].map((r) => {
+      r.socket.close();
+      return r.port;
+    });
+    faulty = `udp://127.0.0.1:${ports[1]}`;
+    const good = conductor.recordings.start({ channel: 'good', aliases: [], source: `udp://127.0.0.1:${ports[0]}` });
+    const bad = conductor.recordings.start({ channel: 'bad', aliases: [], source: faulty });
+    await until('both recording or failed', async () => {
+      conductor.doWork();
+      await new Promise((r) => setImmediate(r));
+      return good.recordingId >= 0 && (bad.recordingId >= 0 || bad.isDone());
+    });
+    const tx = createSocket('udp4');
+    await until('the faulty recording failed and the good one records', async () => {
+      tx.send('g', ports[0]!, '127.0.0.1');
+      conductor.doWork();
+      await new Promise((r) => setImmediate(r));
+      return bad.isDone() && good.eventCount > 0;
+    });
+    const before = good.eventCount;
+    await until('the good recording keeps recording', async () => {
+      tx.send('g', ports[0]!, '127.0.0.1');
+      conductor.doWork();
+      await new Promise((r) => setImmediate(r));
+      return good.eventCount > before;
+    });
+    tx.close();
+    expect(good.isActive()).toBe(true);
+    expect(conductor.recordings.size).toBe(1);
+    expect(counters.get('recordingsFailed')).toBe(1);
+    const stopped = await until('RecordingStopped(ERROR) of the faulty one', () =>
+      client.got.filter((m) => templateOf(m) === 202).map(decodeStopped).find((n) => n.recordingId === bad.recordingId),
+    );
+    expect(stopped).toMatchObject({ reason: 2, errorCode: ErrorCode.GENERIC });
+    await until('ErrorNotification', () => client.got.some((m) => templateOf(m) === 207));
   });
 
   it('paces a replay by recorded monotonic time divided by speed', async () => {
