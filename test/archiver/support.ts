@@ -20,9 +20,9 @@ import { Archiver } from '../../src/archiver/archiver.js';
 import { applyConfigDocument, defaultConfig } from '../../src/archiver/archiver-config.js';
 import { ControlRequestProxy, type Ids } from '../../src/client/control-request-proxy.js';
 import type { EpochNanoClock, NanoClock } from '../../src/util/clock.js';
-import { sleep, tempDir, until } from '../helpers/wait.js';
+import { tempDir, until } from '../helpers/wait.js';
 
-export { sleep, tempDir, until };
+export { tempDir, until };
 
 export function removeDir(dir: string): void {
   rmSync(dir, { recursive: true, force: true });

@@ -3,6 +3,7 @@ import { ArchiveClient } from '../../src/client/archive-client.js';
 import { NotificationKind, type Notification } from '../../src/client/notifications.js';
 import { ErrorCode, VcrError } from '../../src/util/errors.js';
 import { FakeArchiver, T, makeRecording } from './fake-archiver.js';
+import { until } from '../helpers/wait.js';
 
 let fake: FakeArchiver;
 let client: ArchiveClient | null = null;
@@ -155,14 +156,13 @@ describe('ArchiveClient against a fake archiver over real UDP', () => {
     const sub = fake.of(T.subscribe);
     expect(sub).toHaveLength(1);
     fake.notifyRecordingStarted(sub[0]!.from, 5, 'radar');
-    await new Promise((r) => setTimeout(r, 50));
+    await until('the notification', () => seen.length > 0);
     expect(seen).toEqual([expect.objectContaining({ type: 'recordingStarted', recordingId: 5, channel: 'radar' })]);
   });
 
   it('sends keep-alives while idle', async () => {
     client = await ArchiveClient.connect({ archiver: fake.endpoint, keepAliveTimeoutMs: 60, dutyCycleMs: 5 });
-    await new Promise((r) => setTimeout(r, 150));
-    expect(fake.of(T.keepAlive).length).toBeGreaterThanOrEqual(2);
+    await until('two keep-alives', () => fake.of(T.keepAlive).length >= 2, 2000);
   });
 
   it('correlates many requests in flight at once, some of whose answers are lost', async () => {
