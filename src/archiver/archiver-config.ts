@@ -94,7 +94,8 @@ function isObject(v: unknown): v is Record<string, unknown> {
 
 function int(v: unknown, key: string, min: number, max: number): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
-    throw bad(key, `must be an integer from ${min} to ${max}, got ${JSON.stringify(v)}`);
+    const shown = JSON.stringify(v) ?? String(v);
+    throw bad(key, `must be an integer from ${min} to ${max}, got ${shown.length > 100 ? `${shown.slice(0, 100)}...` : shown}`);
   }
   return v;
 }

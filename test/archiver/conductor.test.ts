@@ -13,6 +13,7 @@ import type { ConnectRequest, SessionRequest } from '../../src/archiver/control-
 import type { EventSourcePort, SourceFactory } from '../../src/archiver/ports.js';
 import { ControlResponseProxy } from '../../src/archiver/control-response-proxy.js';
 import { ControlSessions } from '../../src/archiver/control-sessions.js';
+import { ControlRequestProxy } from '../../src/client/control-request-proxy.js';
 import { NotificationProxy } from '../../src/archiver/notification-proxy.js';
 import { ReplaySession } from '../../src/archiver/replay-session.js';
 import { SourceBinding } from '../../src/archiver/source-binding.js';
@@ -108,6 +109,19 @@ describe('ArchiverConductor with a manual clock', () => {
     expect(rs.slice(0, 3).every((r) => r.ok)).toBe(true);
     expect(rs[0]!.relevantId).toBe(rs[1]!.relevantId);
     expect(rs[3]!.errorCode).toBe(ErrorCode.UNKNOWN_SESSION);
+  });
+
+  it('decodes datagrams fed to its adapter in-process, no control socket needed', async () => {
+    const proxy = new ControlRequestProxy();
+    conductor.adapter.dispatch(proxy.connect(1n, 0, '', 'in-process'), '127.0.0.1', client.port);
+    const sid = BigInt([...conductor.sessions.values()][0]!.sessionId);
+    conductor.adapter.dispatch(proxy.stats({ controlSessionId: sid, correlationId: 2n }), '127.0.0.1', client.port);
+    conductor.adapter.dispatch(Buffer.from('not a message'), '127.0.0.1', client.port);
+    await until('three answers', () => responses().length === 3);
+    const [connected, stats, malformed] = responses();
+    expect(connected!.ok && stats!.ok).toBe(true);
+    expect(stats!.dataCount).toBeGreaterThan(0);
+    expect(malformed!.errorCode).toBe(ErrorCode.MALFORMED_MESSAGE);
   });
 
   it('sends recording progress once per interval, only when the recording moved', async () => {
