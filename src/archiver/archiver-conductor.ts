@@ -32,8 +32,6 @@ import type { DeferredAnswer, RequestContext } from './request-context.js';
 import { RequestHandlers } from './request-handlers.js';
 import { parseUdpEndpoint, type DatagramSender, type UdpEndpoint } from './udp-endpoint.js';
 
-export type { ArchiverClock as ConductorClock, ArchiverLog } from './archiver-services.js';
-
 export interface ConductorDeps {
   config: ArchiverConfig;
   store: ArchiveStore;

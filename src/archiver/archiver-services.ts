@@ -16,9 +16,3 @@ export interface ArchiverLog {
   warn(obj: object, msg: string): void;
   error(obj: object, msg: string): void;
 }
-
-export const SILENT_LOG: ArchiverLog = {
-  info() {},
-  warn() {},
-  error() {},
-};

@@ -18,6 +18,9 @@ import type { StopReasonName } from './notification-proxy.js';
 import type { RecordingReaderPort } from './ports.js';
 import type { UdpEndpoint } from './udp-endpoint.js';
 
+/** How long after `to` a quiet live recording is still waited for (events queued in its source). */
+const LIVE_END_GRACE_NS = 1_000_000_000n;
+
 export const ReplaySessionState = {
   OPENING: 'OPENING',
   REPLAYING: 'REPLAYING',
@@ -72,7 +75,10 @@ export interface ReplayOptions {
    * session does not end when its current streams do; it ends once UTC passes toUtcNs.
    */
   awaitNewRecordings?: boolean;
-  /** UTC now (ns); needed with awaitNewRecordings and a toUtcNs. */
+  /**
+   * UTC now (ns). With a toUtcNs it lets the session end once `to` has passed: a quiet live
+   * recording is given up 1 s after `to`, and awaitNewRecordings stops waiting at `to`.
+   */
   nowUtcNs?: () => bigint;
   /**
    * Senders of destinations that streams may be added for later (awaitNewRecordings): the
@@ -254,10 +260,10 @@ export class ReplaySession implements Session {
     return 'end';
   }
 
-  /** UTC is beyond toUtcNs: no recording that starts from now on can have events to replay. */
-  private pastEnd(): boolean {
+  /** UTC is beyond toUtcNs (+ grace): nothing recorded from now on can be in the interval. */
+  private pastEnd(graceNs = 0n): boolean {
     const to = this.options.toUtcNs;
-    return to !== null && this.options.nowUtcNs !== undefined && this.options.nowUtcNs() > to;
+    return to !== null && this.options.nowUtcNs !== undefined && this.options.nowUtcNs() > to + graceNs;
   }
 
   private fill(s: StreamState): void {
@@ -268,7 +274,9 @@ export class ReplaySession implements Session {
     const n = s.reader.poll(this.onFrame, 1);
     this.pollTarget = undefined;
     if (n === 0 || !s.head) {
-      if (!live) s.exhausted = true;
+      // a live recording that is quiet past `to` (with a grace for events still queued in its
+      // source) has nothing more to give this replay
+      if (!live || this.pastEnd(LIVE_END_GRACE_NS)) s.exhausted = true;
       return;
     }
     const h = s.head;

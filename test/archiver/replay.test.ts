@@ -237,6 +237,31 @@ describe('archiver replay', () => {
     rx.socket.close();
   });
 
+  it('a time replay with follow and a "to" ends after "to" even when its live recording goes quiet', async () => {
+    const src = await receiver();
+    const port = src.port;
+    src.socket.close();
+    const start = await c.call((ids) => c.proxy.startRecording(ids, 'quiet', `udp://127.0.0.1:${port}`, []));
+    expect(start.response.ok).toBe(true);
+    const tx = createSocket('udp4');
+    await until('one event recorded', async () => {
+      tx.send('q0', port, '127.0.0.1');
+      const p = await c.call((ids) => c.proxy.recordingPosition(ids, Number(start.response.relevantId)));
+      return Number(p.response.relevantId) > 0;
+    });
+    tx.close();
+    const rx = await receiver();
+    const to = BigInt(Date.now() + 300) * 1_000_000n;
+    const rep = await c.call((ids) =>
+      c.proxy.timeReplay(ids, { fromUtcNs: null, toUtcNs: to, speed: 0, follow: true, channels: [{ channel: 'quiet', destination: `udp://127.0.0.1:${rx.port}` }] }),
+    );
+    expect(rep.response.ok).toBe(true);
+    const ended = await until('ReplayEnded', () => c.notifications.find((n) => templateOf(n) === 204), 5000);
+    expect(decodeReplayEnded(ended).reason).toBe(1); // SOURCE_ENDED
+    expect(rx.got.length).toBeGreaterThan(0);
+    rx.socket.close();
+  });
+
   it('stops the replays of a session that closes (CLIENT_GONE)', async () => {
     const src = await receiver();
     const port = src.port;
