@@ -1,7 +1,8 @@
 /**
  * Outbound notifications (templates 200-299): encodes each once and sends it to every control
- * session subscribed to its kind and to every configured destination. Best effort: nothing is
- * re-sent (docs/PROTOCOL.md, Notifications).
+ * session subscribed to its kind (through the control socket) and to every configured
+ * destination (each through its own socket, which carries its multicast interface and TTL).
+ * Best effort: nothing is re-sent (docs/PROTOCOL.md, Notifications).
  */
 import {
   ErrorNotificationEncoder,
@@ -26,6 +27,12 @@ export interface NotificationTarget {
   responsePort: number;
 }
 
+/** A configured destination that receives every notification. */
+export interface NotificationDestination {
+  endpoint: UdpEndpoint;
+  sender: DatagramSender;
+}
+
 const REASONS: Record<StopReasonName, StopReason> = {
   REQUESTED: StopReason.REQUESTED,
   SOURCE_ENDED: StopReason.SOURCE_ENDED,
@@ -48,7 +55,7 @@ export class NotificationProxy {
   constructor(
     private readonly sender: DatagramSender,
     private readonly targets: () => Iterable<NotificationTarget>,
-    private readonly destinations: UdpEndpoint[] = [],
+    private readonly destinations: readonly NotificationDestination[] = [],
   ) {}
 
   private publish(kind: number, bodyLength: number): void {
@@ -62,7 +69,7 @@ export class NotificationProxy {
       }
     }
     for (const d of this.destinations) {
-      this.sender.send(buf, d.port, d.host);
+      d.sender.send(buf, d.endpoint.port, d.endpoint.host);
       this.sent++;
     }
   }

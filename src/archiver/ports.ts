@@ -49,8 +49,8 @@ export interface RecordingWriterPort {
   append(buffer: Buffer, offset: number, length: number, utcNs: bigint, monoNs: bigint): number;
   /** Publishes appended frames to the metadata (stop position, counts, last times). */
   commit(): void;
-  /** Ends the recording (state stopped, or failed when failed is true). Idempotent. */
-  stop(utcNs: bigint, monoNs: bigint, failed?: boolean): void;
+  /** Ends the recording at utcNs (its state becomes stopped). Idempotent. */
+  stop(utcNs: bigint): void;
   /** Position just after the last appended frame. */
   readonly position: number;
   readonly eventCount: number;
@@ -64,7 +64,6 @@ export interface QuarantineInfo {
 }
 
 export interface ArchiveStore {
-  readonly segmentLength: number;
   createRecording(p: {
     channel: string;
     aliases: string[];
@@ -113,6 +112,12 @@ export interface EventSourcePort {
   isEnded(): boolean;
   /** A failure after open (read error), if any. */
   failure(): Error | undefined;
+  /**
+   * The URI the source really reads from, once open() resolved: a UDP source given port 0
+   * reports the port it bound (`udp://127.0.0.1:0` -> `udp://127.0.0.1:41234`). Recordings
+   * keep this URI in their descriptor, so `query list` shows where the events came from.
+   */
+  boundUri(): string;
   counters(): SourceCountersView;
   close(): void;
 }

@@ -4,6 +4,9 @@
  * recording created in the archive, so a source that cannot open leaves no empty recording
  * behind. The writer's metadata is committed once per duty cycle, not per event.
  *
+ * The recording's descriptor names the source as it was really opened (its bound URI: a UDP
+ * source given port 0 is recorded with the port it bound).
+ *
  * A storage failure (disk full, unwritable) ends only this session, in state FAILED, with the
  * error code kept for the RecordingStopped notification; a finite source that has delivered
  * everything ends it with SOURCE_ENDED.
@@ -47,6 +50,10 @@ export class RecordingSession implements Session {
   errorCode: number = ErrorCode.OK;
   errorMessage = '';
   private stopUtcNs = 0n;
+  /** The source URI as opened (set when the recording is created). */
+  private openedUri: string | undefined;
+  /** Called once, when the recording has been created in the archive (state RECORDING). */
+  onStarted: ((rs: RecordingSession) => void) | undefined;
   /** Last progress reported (position, eventCount, drops) so unchanged progress is not sent. */
   private reported = { position: -1, drops: -1 };
   private nextProgressNs: bigint;
@@ -73,7 +80,7 @@ export class RecordingSession implements Session {
     readonly sessionId: number,
     readonly channel: string,
     readonly aliases: string[],
-    readonly sourceUri: string,
+    private readonly requestedUri: string,
     private readonly source: EventSourcePort,
     private readonly createWriter: WriterFactory,
     private readonly clock: RecordingSessionClock,
@@ -98,6 +105,11 @@ export class RecordingSession implements Session {
 
   get recordingId(): number {
     return this.writer ? this.writer.recordingId : -1;
+  }
+
+  /** The source URI: as requested until the source opened, then as opened (bound port). */
+  get sourceUri(): string {
+    return this.openedUri ?? this.requestedUri;
   }
 
   get position(): number {
@@ -152,13 +164,15 @@ export class RecordingSession implements Session {
     }
     if (!this.opened) return 0;
     try {
+      const source = this.source.boundUri();
       this.writer = this.createWriter({
         channel: this.channel,
         aliases: this.aliases,
-        source: this.sourceUri,
+        source,
         startUtcNs: this.clock.utcNs(),
         startMonoNs: this.clock.monoNs(),
       });
+      this.openedUri = source;
       this.stateValue = RecordingSessionState.RECORDING;
       this.counters.addChannel(this.channel, 'recordings');
     } catch (err) {
@@ -167,7 +181,9 @@ export class RecordingSession implements Session {
       this.errorCode = isVcrError(err) ? err.code : ErrorCode.IO_ERROR;
       this.errorMessage = err instanceof Error ? err.message : String(err);
       this.source.close();
+      return 1;
     }
+    this.onStarted?.(this);
     return 1;
   }
 
@@ -265,7 +281,7 @@ export class RecordingSession implements Session {
     this.source.close();
     if (this.writer) {
       try {
-        this.writer.stop(this.stopUtcNs, this.clock.monoNs(), failed);
+        this.writer.stop(this.stopUtcNs);
       } catch (stopErr) {
         // The recording already failed or the disk refuses the final metadata write: the
         // archive's recovery on the next start fixes the stop position from the segments.
@@ -279,7 +295,16 @@ export class RecordingSession implements Session {
     this.stateValue = failed || this.stopReason === 'ERROR' ? RecordingSessionState.FAILED : RecordingSessionState.STOPPED;
   }
 
+  /**
+   * Ends the session because its doWork threw something unexpected (the SessionWorker caught
+   * it): state FAILED with the error's code, like a storage failure.
+   */
+  fail(err: unknown): void {
+    this.finish('ERROR', isVcrError(err) ? err : new VcrError(ErrorCode.GENERIC, err instanceof Error ? err.message : String(err)));
+  }
+
+  /** Shutdown: what the source already delivered is recorded first (stop('SHUTDOWN')). */
   close(): void {
-    if (this.isActive()) this.finish('SHUTDOWN');
+    if (this.isActive()) this.stop('SHUTDOWN');
   }
 }

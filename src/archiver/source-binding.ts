@@ -6,10 +6,14 @@
  */
 import { DEFAULT_MAX_EVENT_SIZE, createSource, parseSourceUri, type Source } from '../sources/index.js';
 import type { EpochNanoClock, NanoClock } from '../util/clock.js';
+import { formatHostPort } from '../util/endpoint.js';
 import type { EventSourcePort, SourceCountersView, SourceEventHandler, SourceFactory } from './ports.js';
 
 class SourceAdapter implements EventSourcePort {
-  constructor(private readonly s: Source) {}
+  constructor(
+    private readonly s: Source,
+    private readonly givenUri: string,
+  ) {}
 
   open(): Promise<void> {
     return this.s.open();
@@ -25,6 +29,18 @@ class SourceAdapter implements EventSourcePort {
 
   failure(): Error | undefined {
     return this.s.state === 'FAILED' ? (this.s.lastError ?? new Error('source failed')) : undefined;
+  }
+
+  boundUri(): string {
+    const s = this.s as Source & { boundUri?: () => string; localPort?: number };
+    if (typeof s.boundUri === 'function') return s.boundUri();
+    // until every source reports its bound URI: a UDP source bound to port 0 knows its port
+    const spec = s.spec;
+    if (spec.kind === 'udp' && spec.port === 0 && typeof s.localPort === 'number' && s.localPort > 0) {
+      const q = s.uri.indexOf('?');
+      return `udp://${formatHostPort(spec.host, s.localPort)}${q >= 0 ? s.uri.slice(q) : ''}`;
+    }
+    return this.givenUri;
   }
 
   counters(): SourceCountersView {
@@ -51,6 +67,6 @@ export class SourceBinding implements SourceFactory {
     }
     const s = createSource(spec, { nanoClock: this.nanoClock, utcClock: this.utcClock });
     s.onAvailable = this.onAvailable;
-    return new SourceAdapter(s);
+    return new SourceAdapter(s, uri);
   }
 }

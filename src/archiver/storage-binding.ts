@@ -54,7 +54,7 @@ class WriterBinding implements RecordingWriterPort {
     if (this.w.isFailed && err) throw err;
   }
 
-  stop(utcNs: bigint, _monoNs: bigint, _failed?: boolean): void {
+  stop(utcNs: bigint): void {
     this.w.stop(utcNs);
   }
 }
@@ -64,10 +64,6 @@ export class StorageBinding implements ArchiveStore {
 
   static open(dir: string, options: ArchiveOptions): StorageBinding {
     return new StorageBinding(Archive.open(dir, options));
-  }
-
-  get segmentLength(): number {
-    return 0;
   }
 
   createRecording(p: { channel: string; aliases: string[]; source: string; startUtcNs: bigint; startMonoNs: bigint }): RecordingWriterPort {

@@ -83,10 +83,11 @@ export class ClientConnection {
   /** Binds a socket and opens a control session. */
   static async open(opts: ConnectOptions): Promise<ClientConnection> {
     const archiver = parseEndpoint(opts.archiver, 'archiver');
-    const socket = createSocket('udp4');
+    const v6 = archiver.host.includes(':');
+    const socket = createSocket(v6 ? 'udp6' : 'udp4');
     await new Promise<void>((resolve, reject) => {
       socket.once('error', reject);
-      socket.bind(0, isLoopbackHost(archiver.host) ? '127.0.0.1' : undefined, () => {
+      socket.bind(0, isLoopbackHost(archiver.host) ? (v6 ? '::1' : '127.0.0.1') : undefined, () => {
         socket.off('error', reject);
         resolve();
       });

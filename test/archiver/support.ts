@@ -4,9 +4,7 @@
  * generated codecs over a real UDP socket, exposing every datagram it receives.
  */
 import { createSocket, type Socket } from 'node:dgram';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import pino from 'pino';
 import {
   ControlResponseDecoder,
@@ -21,18 +19,22 @@ import {
 import { Archiver } from '../../src/archiver/archiver.js';
 import { applyConfigDocument, defaultConfig } from '../../src/archiver/archiver-config.js';
 import { ControlRequestProxy, type Ids } from '../../src/client/control-request-proxy.js';
+import type { EpochNanoClock, NanoClock } from '../../src/util/clock.js';
+import { tempDir, until } from '../helpers/wait.js';
 
-export function tempDir(prefix = 'vcr-arch-'): string {
-  return mkdtempSync(join(tmpdir(), prefix));
-}
+export { tempDir, until };
 
 export function removeDir(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
 }
 
-export async function launchArchiver(doc: Record<string, unknown> = {}, dir = tempDir()): Promise<{ archiver: Archiver; dir: string }> {
+export async function launchArchiver(
+  doc: Record<string, unknown> = {},
+  dir = tempDir('vcr-arch-'),
+  clocks: { nanoClock?: NanoClock; utcClock?: EpochNanoClock } = {},
+): Promise<{ archiver: Archiver; dir: string }> {
   const config = applyConfigDocument(defaultConfig(dir), { control: '127.0.0.1:0', logLevel: 'silent', ...doc });
-  const archiver = await Archiver.launch(config, { logger: pino({ level: 'silent' }) });
+  const archiver = await Archiver.launch(config, { logger: pino({ level: 'silent' }), ...clocks });
   return { archiver, dir };
 }
 
@@ -73,9 +75,6 @@ function correlationOf(buf: Buffer): bigint | undefined {
   return buf.readBigInt64LE(16);
 }
 
-import { sleep, until } from '../helpers/wait.js';
-export { sleep, until };
-
 export class RawClient {
   readonly socket: Socket;
   readonly proxy = new ControlRequestProxy();
@@ -95,9 +94,10 @@ export class RawClient {
     });
   }
 
-  static async connect(port: number, keepAliveTimeoutMs = 0): Promise<RawClient> {
+  /** Connects from a socket bound on bindHost (any 127.x address is this host too). */
+  static async connect(port: number, keepAliveTimeoutMs = 0, bindHost = '127.0.0.1'): Promise<RawClient> {
     const c = new RawClient('127.0.0.1', port);
-    await new Promise<void>((r) => c.socket.bind(0, '127.0.0.1', () => r()));
+    await new Promise<void>((r) => c.socket.bind(0, bindHost, () => r()));
     const corr = c.correlation();
     const { response } = await c.exchange(c.proxy.connect(corr, keepAliveTimeoutMs, '', 'test'), corr);
     if (!response.ok) throw new Error(`connect failed: ${response.errorMessage}`);
@@ -105,9 +105,9 @@ export class RawClient {
     return c;
   }
 
-  static async bare(port: number): Promise<RawClient> {
+  static async bare(port: number, bindHost = '127.0.0.1'): Promise<RawClient> {
     const c = new RawClient('127.0.0.1', port);
-    await new Promise<void>((r) => c.socket.bind(0, '127.0.0.1', () => r()));
+    await new Promise<void>((r) => c.socket.bind(0, bindHost, () => r()));
     return c;
   }
 
