@@ -51,8 +51,14 @@ export class RecordingSession implements Session {
   private reported = { position: -1, drops: -1 };
   private nextProgressNs: bigint;
 
+  /** The recording's start; no event is dated before it (a source may have queued some before the recording existed). */
+  private startUtcNs = 0n;
+  private startMonoNs = 0n;
+
   private readonly onEvent = (buffer: Buffer, offset: number, length: number, utcNs: bigint, monoNs: bigint): void => {
     if (this.appendError !== undefined) return;
+    if (utcNs < this.startUtcNs) utcNs = this.startUtcNs;
+    if (monoNs < this.startMonoNs) monoNs = this.startMonoNs;
     try {
       this.writer!.append(buffer, offset, length, utcNs, monoNs);
       this.lastUtcNs = utcNs;
@@ -152,12 +158,14 @@ export class RecordingSession implements Session {
     }
     if (!this.opened) return 0;
     try {
+      this.startUtcNs = this.clock.utcNs();
+      this.startMonoNs = this.clock.monoNs();
       this.writer = this.createWriter({
         channel: this.channel,
         aliases: this.aliases,
         source: this.sourceUri,
-        startUtcNs: this.clock.utcNs(),
-        startMonoNs: this.clock.monoNs(),
+        startUtcNs: this.startUtcNs,
+        startMonoNs: this.startMonoNs,
       });
       this.stateValue = RecordingSessionState.RECORDING;
       this.counters.addChannel(this.channel, 'recordings');
