@@ -55,12 +55,12 @@ export class RecordingSession implements Session {
   private startUtcNs = 0n;
   private startMonoNs = 0n;
 
-  private readonly onEvent = (buffer: Buffer, offset: number, length: number, utcNs: bigint, monoNs: bigint): void => {
+  private readonly onEvent = (buffer: Buffer, offset: number, length: number, utcNs: bigint, monoNs: bigint, flags = 0): void => {
     if (this.appendError !== undefined) return;
     if (utcNs < this.startUtcNs) utcNs = this.startUtcNs;
     if (monoNs < this.startMonoNs) monoNs = this.startMonoNs;
     try {
-      this.writer!.append(buffer, offset, length, utcNs, monoNs);
+      this.writer!.append(buffer, offset, length, utcNs, monoNs, flags);
       this.lastUtcNs = utcNs;
       this.batchEvents++;
       this.batchBytes += length;
@@ -163,7 +163,7 @@ export class RecordingSession implements Session {
       this.writer = this.createWriter({
         channel: this.channel,
         aliases: this.aliases,
-        source: this.sourceUri,
+        source: this.source.boundUri(),
         startUtcNs: this.startUtcNs,
         startMonoNs: this.startMonoNs,
       });
@@ -249,10 +249,21 @@ export class RecordingSession implements Session {
     return n;
   }
 
-  /** Stops on request (or shutdown): drains what the source already delivered first. */
+  /**
+   * Stops on request (or shutdown): records what the source already has first, including a
+   * last record without separator (flagged UNTERMINATED), as a finite source does at its end.
+   */
   stop(reason: StopReasonName): void {
     if (this.stateValue === RecordingSessionState.RECORDING) {
       this.drain();
+      if (this.source.flush(this.onEvent) > 0) {
+        try {
+          this.writer!.commit();
+        } catch (err) {
+          this.appendError ??= err;
+        }
+        this.takeSourceCounters();
+      }
       if (this.appendError !== undefined) {
         this.finish('ERROR', this.appendError);
         return;

@@ -23,6 +23,14 @@ class SourceAdapter implements EventSourcePort {
     return this.s.isEnded();
   }
 
+  flush(handler: SourceEventHandler): number {
+    return this.s.flush(handler);
+  }
+
+  boundUri(): string {
+    return this.s.boundUri();
+  }
+
   failure(): Error | undefined {
     return this.s.state === 'FAILED' ? (this.s.lastError ?? new Error('source failed')) : undefined;
   }

@@ -45,6 +45,7 @@ interface Partial {
   position: number;
   utcNs: bigint;
   monoNs: bigint;
+  flags: number;
   payload: Buffer;
   received: number;
 }
@@ -80,7 +81,9 @@ export async function* readRecording(
     for (const ev of chunk.events) {
       if (endPosition !== undefined && ev.position >= endPosition) return;
       if (ev.fragmentOffset === 0 && ev.payload.length === ev.eventLength) {
-        yield { channel, recordingId, position: ev.position, utcNs: ev.utcNs, monoNs: ev.monoNs, payload: ev.payload };
+        const whole: RecordedEvent = { channel, recordingId, position: ev.position, utcNs: ev.utcNs, monoNs: ev.monoNs, payload: ev.payload };
+        if (ev.flags) whole.flags = ev.flags;
+        yield whole;
         continue;
       }
       if (!partial || partial.position !== ev.position) {
@@ -90,7 +93,7 @@ export async function* readRecording(
             `recording ${recordingId}: fragment at offset ${ev.fragmentOffset} of event ${ev.position} arrived without its start`,
           );
         }
-        partial = { position: ev.position, utcNs: ev.utcNs, monoNs: ev.monoNs, payload: Buffer.allocUnsafe(ev.eventLength), received: 0 };
+        partial = { position: ev.position, utcNs: ev.utcNs, monoNs: ev.monoNs, flags: ev.flags ?? 0, payload: Buffer.allocUnsafe(ev.eventLength), received: 0 };
       }
       if (ev.fragmentOffset + ev.payload.length > partial.payload.length) {
         throw new VcrError(
@@ -103,7 +106,9 @@ export async function* readRecording(
       if (partial.received >= partial.payload.length) {
         const done: Partial = partial;
         partial = null;
-        yield { channel, recordingId, position: done.position, utcNs: done.utcNs, monoNs: done.monoNs, payload: done.payload };
+        const whole: RecordedEvent = { channel, recordingId, position: done.position, utcNs: done.utcNs, monoNs: done.monoNs, payload: done.payload };
+        if (done.flags) whole.flags = done.flags;
+        yield whole;
       }
     }
     if (!more) return;

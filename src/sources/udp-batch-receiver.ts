@@ -111,7 +111,7 @@ export class UdpBatchReceiver {
         this.lastUtcNs = utcNs;
         this.counters.events++;
         this.counters.bytes += len;
-        handler(this.slab, i * slot, len, utcNs, monoNs);
+        handler(this.slab, i * slot, len, utcNs, monoNs, 0);
       }
       n += got;
       if (got < want) {

@@ -68,6 +68,11 @@ export const FrameOffset = {
   CRC: frame((e) => e.crc32c(0xffffffff)),
   RESERVED: frame((e) => e.reserved(0xffffffff)),
 } as const;
+/** Bits of an event frame's `flags` field. */
+export const FrameFlags = {
+  /** The event's input ended without a separator after it (a copy of the input writes none). */
+  UNTERMINATED: 1,
+} as const;
 
 export function alignFrame(length: number): number {
   return (length + FRAME_ALIGNMENT - 1) & ~(FRAME_ALIGNMENT - 1);

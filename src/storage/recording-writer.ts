@@ -109,8 +109,8 @@ export class RecordingWriter {
     return this.segmentLength - FRAME_HEADER_LENGTH;
   }
 
-  /** Appends one event; returns the position of its frame. Throws VcrError on failure. */
-  append(buf: Uint8Array, off: number, len: number, utcNs: bigint, monoNs: bigint): number {
+  /** Appends one event (flags: FrameFlags bits); returns the position of its frame. Throws VcrError on failure. */
+  append(buf: Uint8Array, off: number, len: number, utcNs: bigint, monoNs: bigint, flags = 0): number {
     if (this.state !== WriterState.ACTIVE) throw this.notActive();
     const frameLength = len + FRAME_HEADER_LENGTH;
     const aligned = (frameLength + 7) & ~7;
@@ -124,7 +124,7 @@ export class RecordingWriter {
     const o = this.offset;
     const seg = this.seg;
     const w32 = this.words;
-    this.frameHeader.wrap(seg, o).frameType(FrameType.DATA).flags(0).utcNs(utcNs).monoNs(monoNs).crc32c(0).reserved(0);
+    this.frameHeader.wrap(seg, o).frameType(FrameType.DATA).flags(flags).utcNs(utcNs).monoNs(monoNs).crc32c(0).reserved(0);
     seg.set(len === buf.length && off === 0 ? buf : buf.subarray(off, off + len), o + FRAME_HEADER_LENGTH);
     let crc: number;
     if (len < 384) {

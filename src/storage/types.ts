@@ -31,6 +31,8 @@ export type FrameHandler = (
   position: number,
   utcNs: bigint,
   monoNs: bigint,
+  /** FrameFlags bits (layout.ts) */
+  flags: number,
 ) => void;
 
 export type MergedFrameHandler = (
