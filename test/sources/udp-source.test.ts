@@ -45,6 +45,18 @@ describe('UdpSource unicast', () => {
     expect(src.isEnded()).toBe(true);
   });
 
+  it('reports the URI it is bound to: port 0 replaced by the port the kernel chose', async () => {
+    for (const native of [undefined, false]) {
+      const src = new UdpSource(udpSpec('udp://localhost:0'), native === undefined ? {} : { native });
+      expect(src.boundUri()).toBe('udp://127.0.0.1:0');
+      await src.open();
+      expect(src.localPort).toBeGreaterThan(0);
+      expect(src.boundUri()).toBe(`udp://127.0.0.1:${src.localPort}`);
+      src.close();
+    }
+    expect(createSource('file:///tmp/x?separator=%0A').boundUri()).toBe('file:///tmp/x?separator=%0A');
+  });
+
   it('fails to bind a port in use with SOURCE_FAILED', async () => {
     const a = new UdpSource(udpSpec('udp://127.0.0.1:0'));
     await a.open();
