@@ -30,12 +30,14 @@ export interface ChunkEvent {
   monoNs: bigint;
   eventLength: number;
   fragmentOffset: number;
+  /** frame flags (bit 0 UNTERMINATED) */
+  flags: number;
   payload: Uint8Array;
 }
 
 /** Bytes a ReadChunk takes before its events, and per event before the payload. */
 export const READ_CHUNK_OVERHEAD = HEADER_LENGTH + ReadChunkEncoder.BLOCK_LENGTH + 4;
-export const READ_EVENT_OVERHEAD = 8 + 8 + 8 + 4 + 4 + 4;
+export const READ_EVENT_OVERHEAD = 8 + 8 + 8 + 4 + 4 + 2 + 4;
 
 const STATE_CODES: Record<RecordingStateName, RecordingState> = {
   recording: RecordingState.RECORDING,
@@ -225,6 +227,7 @@ export class ControlResponseProxy {
         .monoNs(ev.monoNs)
         .eventLength(ev.eventLength)
         .fragmentOffset(ev.fragmentOffset)
+        .flags(ev.flags)
         .payload(ev.payload);
     }
     return this.copyOut(e.encodedLength());

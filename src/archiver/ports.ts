@@ -33,6 +33,8 @@ export type FrameHandler = (
   position: number,
   utcNs: bigint,
   monoNs: bigint,
+  /** frame flags (bit 0 UNTERMINATED: the input ended without a separator after this event) */
+  flags: number,
 ) => void;
 
 export interface RecordingReaderPort {
@@ -45,8 +47,8 @@ export interface RecordingReaderPort {
 
 export interface RecordingWriterPort {
   readonly recordingId: number;
-  /** Appends one event; returns the position of its frame. Throws VcrError on storage failure. */
-  append(buffer: Buffer, offset: number, length: number, utcNs: bigint, monoNs: bigint): number;
+  /** Appends one event (flags: frame flags, see FrameHandler); returns the position of its frame. Throws VcrError on storage failure. */
+  append(buffer: Buffer, offset: number, length: number, utcNs: bigint, monoNs: bigint, flags?: number): number;
   /** Publishes appended frames to the metadata (stop position, counts, last times). */
   commit(): void;
   /** Ends the recording at utcNs (its state becomes stopped). Idempotent. */
@@ -91,7 +93,8 @@ export interface ArchiveStore {
   close(): void;
 }
 
-export type SourceEventHandler = (buffer: Buffer, offset: number, length: number, utcNs: bigint, monoNs: bigint) => void;
+/** flags: bit 0 UNTERMINATED (the source's input ended without a separator after this event) */
+export type SourceEventHandler = (buffer: Buffer, offset: number, length: number, utcNs: bigint, monoNs: bigint, flags: number) => void;
 
 export interface SourceCountersView {
   events: number;
@@ -110,6 +113,13 @@ export interface EventSourcePort {
   poll(handler: SourceEventHandler, limit: number): number;
   /** True when a finite source has delivered everything (file without follow, stdin at EOF). */
   isEnded(): boolean;
+  /**
+   * The recording stops: delivers every event the source still holds, including a last record
+   * that has no separator yet (a followed file), flagged UNTERMINATED; returns how many.
+   */
+  flush(handler: SourceEventHandler): number;
+  /** The source's URI with what opening it decided (a UDP port 0 replaced by the bound port). */
+  boundUri(): string;
   /** A failure after open (read error), if any. */
   failure(): Error | undefined;
   /**

@@ -58,10 +58,16 @@ export class RecordingSession implements Session {
   private reported = { position: -1, drops: -1 };
   private nextProgressNs: bigint;
 
-  private readonly onEvent = (buffer: Buffer, offset: number, length: number, utcNs: bigint, monoNs: bigint): void => {
+  /** The recording's start; no event is dated before it (a source may have queued some before the recording existed). */
+  private startUtcNs = 0n;
+  private startMonoNs = 0n;
+
+  private readonly onEvent = (buffer: Buffer, offset: number, length: number, utcNs: bigint, monoNs: bigint, flags = 0): void => {
     if (this.appendError !== undefined) return;
+    if (utcNs < this.startUtcNs) utcNs = this.startUtcNs;
+    if (monoNs < this.startMonoNs) monoNs = this.startMonoNs;
     try {
-      this.writer!.append(buffer, offset, length, utcNs, monoNs);
+      this.writer!.append(buffer, offset, length, utcNs, monoNs, flags);
       this.lastUtcNs = utcNs;
       this.batchEvents++;
       this.batchBytes += length;
@@ -164,15 +170,16 @@ export class RecordingSession implements Session {
     }
     if (!this.opened) return 0;
     try {
-      const source = this.source.boundUri();
+      this.startUtcNs = this.clock.utcNs();
+      this.startMonoNs = this.clock.monoNs();
       this.writer = this.createWriter({
         channel: this.channel,
         aliases: this.aliases,
-        source,
-        startUtcNs: this.clock.utcNs(),
-        startMonoNs: this.clock.monoNs(),
+        source: this.source.boundUri(),
+        startUtcNs: this.startUtcNs,
+        startMonoNs: this.startMonoNs,
       });
-      this.openedUri = source;
+      this.openedUri = this.source.boundUri();
       this.stateValue = RecordingSessionState.RECORDING;
       this.counters.addChannel(this.channel, 'recordings');
     } catch (err) {
@@ -257,10 +264,21 @@ export class RecordingSession implements Session {
     return n;
   }
 
-  /** Stops on request (or shutdown): drains what the source already delivered first. */
+  /**
+   * Stops on request (or shutdown): records what the source already has first, including a
+   * last record without separator (flagged UNTERMINATED), as a finite source does at its end.
+   */
   stop(reason: StopReasonName): void {
     if (this.stateValue === RecordingSessionState.RECORDING) {
       this.drain();
+      if (this.source.flush(this.onEvent) > 0) {
+        try {
+          this.writer!.commit();
+        } catch (err) {
+          this.appendError ??= err;
+        }
+        this.takeSourceCounters();
+      }
       if (this.appendError !== undefined) {
         this.finish('ERROR', this.appendError);
         return;

@@ -6,7 +6,6 @@
  */
 import { DEFAULT_MAX_EVENT_SIZE, createSource, parseSourceUri, type Source } from '../sources/index.js';
 import type { EpochNanoClock, NanoClock } from '../util/clock.js';
-import { formatHostPort } from '../util/endpoint.js';
 import type { EventSourcePort, SourceCountersView, SourceEventHandler, SourceFactory } from './ports.js';
 
 class SourceAdapter implements EventSourcePort {
@@ -27,20 +26,16 @@ class SourceAdapter implements EventSourcePort {
     return this.s.isEnded();
   }
 
-  failure(): Error | undefined {
-    return this.s.state === 'FAILED' ? (this.s.lastError ?? new Error('source failed')) : undefined;
+  flush(handler: SourceEventHandler): number {
+    return this.s.flush(handler);
   }
 
   boundUri(): string {
-    const s = this.s as Source & { boundUri?: () => string; localPort?: number };
-    if (typeof s.boundUri === 'function') return s.boundUri();
-    // until every source reports its bound URI: a UDP source bound to port 0 knows its port
-    const spec = s.spec;
-    if (spec.kind === 'udp' && spec.port === 0 && typeof s.localPort === 'number' && s.localPort > 0) {
-      const q = s.uri.indexOf('?');
-      return `udp://${formatHostPort(spec.host, s.localPort)}${q >= 0 ? s.uri.slice(q) : ''}`;
-    }
-    return this.givenUri;
+    return this.s.boundUri();
+  }
+
+  failure(): Error | undefined {
+    return this.s.state === 'FAILED' ? (this.s.lastError ?? new Error('source failed')) : undefined;
   }
 
   counters(): SourceCountersView {

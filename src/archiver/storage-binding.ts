@@ -42,8 +42,8 @@ class WriterBinding implements RecordingWriterPort {
     return this.w.position;
   }
 
-  append(buffer: Buffer, offset: number, length: number, utcNs: bigint, monoNs: bigint): number {
-    const p = this.w.append(buffer, offset, length, utcNs, monoNs);
+  append(buffer: Buffer, offset: number, length: number, utcNs: bigint, monoNs: bigint, flags = 0): number {
+    const p = this.w.append(buffer, offset, length, utcNs, monoNs, flags);
     this.eventCount++;
     return p;
   }

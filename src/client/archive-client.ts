@@ -267,6 +267,7 @@ export class ArchiveClient {
       listRecordings: (f) => this.listRecordings(f),
       findPosition: (id, utcNs) => this.findPosition(id, utcNs),
       readChunk: (q) => this.readChunk(q),
+      archiverUtcNs: async () => (await this.stats()).utcNs,
     };
     return { [Symbol.asyncIterator]: () => this.conn.holdWhile(readChannelEvents(api, opts, sleep)) };
   }

@@ -172,9 +172,10 @@ export class ControlResponseAdapter {
           const monoNs = e.monoNs();
           const eventLength = e.eventLength();
           const fragmentOffset = e.fragmentOffset();
+          const flags = e.flags();
           // payload() checks the length against the datagram before anything is allocated
           const payload = Buffer.from(e.payload());
-          events.push({ position, utcNs, monoNs, eventLength, fragmentOffset, payload });
+          events.push({ position, utcNs, monoNs, eventLength, fragmentOffset, flags, payload });
         }
         l.onData(correlationId, 'chunk', { kind: 'readChunk', value: { recordingId, nextPosition, nextFragmentOffset, endOfRecording, events } });
         return 1;

@@ -79,7 +79,6 @@ export const FrameOffset = {
   CRC: frame((e) => e.crc32c(0xffffffff)),
   RESERVED: frame((e) => e.reserved(0xffffffff)),
 } as const;
-
 /** Bits of a frame's flags field: the FrameFlags set of the schema, as numbers. */
 function flagBit(set: (e: FrameFlagsEncoder) => void): number {
   const scratch = Buffer.alloc(FrameFlagsEncoder.ENCODED_LENGTH);

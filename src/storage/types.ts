@@ -35,6 +35,7 @@ export type FrameHandler = (
   position: number,
   utcNs: bigint,
   monoNs: bigint,
+  /** FrameFlags bits (layout.ts) */
   flags: number,
 ) => void;
 

@@ -183,6 +183,7 @@ describe('ArchiverConductor with a manual clock', () => {
           isEnded: () => s.isEnded(),
           failure: () => s.failure(),
           boundUri: () => s.boundUri(),
+          flush: (h) => s.flush(h),
           counters: () => s.counters(),
           close: () => s.close(),
         };

@@ -1,7 +1,7 @@
 /**
  * Config loading and validation (errors name the key), the Prometheus endpoint, config-listed
  * channels recording at start-up, and the `vcr archiver` command's contract (cluster mode
- * refused with exit 1, bad config exit 1, SIGTERM exits 0 with recordings stopped).
+ * refused with exit 1, bad config exit 1, SIGTERM exits 143 with recordings stopped).
  */
 import { createSocket } from 'node:dgram';
 import { request } from 'node:http';
@@ -262,7 +262,7 @@ describe('vcr archiver command', () => {
     }
   });
 
-  it('stops cleanly on SIGTERM: exit 0 and the recording left stopped', async () => {
+  it('stops cleanly on SIGTERM: exit 143 (128 + SIGTERM) and the recording left stopped', async () => {
     const base = tempDir();
     const dir = join(base, 'a');
     const child = spawnVcr(['archiver', '--dir', dir, '--control', '127.0.0.1:0']);
@@ -281,7 +281,7 @@ describe('vcr archiver command', () => {
       c.close();
       child.kill('SIGTERM');
       const code = await new Promise<number | null>((res) => child.once('exit', (x) => res(x)));
-      expect(code).toBe(0);
+      expect(code).toBe(143);
       expect(err).toMatch(/"msg":"recording stopped"/);
       expect(err).toMatch(/"reason":"SHUTDOWN"/);
       const archive = Archive.open(dir, { readOnly: true });

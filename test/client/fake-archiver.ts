@@ -248,7 +248,7 @@ export class FakeArchiver {
       .endOfRecording(end ? BooleanType.TRUE : BooleanType.FALSE);
     const g = e.eventsCount(parts.length);
     for (const p of parts) {
-      g.next().position(BigInt(p.e.position)).utcNs(p.e.utcNs).monoNs(p.e.monoNs).eventLength(p.e.payload.length).fragmentOffset(p.fo).payload(p.bytes);
+      g.next().position(BigInt(p.e.position)).utcNs(p.e.utcNs).monoNs(p.e.monoNs).eventLength(p.e.payload.length).fragmentOffset(p.fo).flags(0).payload(p.bytes);
     }
     const chunk = Buffer.from(this.buf.subarray(0, HDR + e.encodedLength()));
     return [chunk, this.response(c, BigInt(nextPosition), 1)];

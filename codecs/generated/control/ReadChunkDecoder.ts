@@ -125,7 +125,7 @@ export class ReadChunkDecoder implements SbeCursor {
 
 /** Repeating group 'events'. */
 export class ReadChunkEventsDecoder {
-  static readonly BLOCK_LENGTH = 32;
+  static readonly BLOCK_LENGTH = 34;
   static readonly HEADER_SIZE = 4;
   _src: Uint8Array = EMPTY_BUFFER;
   _buf: Buffer = EMPTY_BUFFER;
@@ -234,6 +234,16 @@ export class ReadChunkEventsDecoder {
   static fragmentOffsetMaxValue(): number { return 4294967294; }
   fragmentOffset(): number {
     return this._view.getUint32(this._offset + 28, true);
+  }
+
+  static flagsId(): number { return 14; }
+  static flagsSinceVersion(): number { return 0; }
+  static flagsNullValue(): number { return 65535; }
+  static flagsMinValue(): number { return 0; }
+  static flagsMaxValue(): number { return 65534; }
+  /** the event's frame flags: bit 0 UNTERMINATED (its input ended without a separator after it, so a copy of the input writes none) */
+  flags(): number {
+    return this._view.getUint16(this._offset + 32, true);
   }
 
   static payloadId(): number { return 13; }

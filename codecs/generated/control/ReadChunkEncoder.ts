@@ -110,7 +110,7 @@ export class ReadChunkEncoder implements SbeCursor {
 
 /** Repeating group 'events'. */
 export class ReadChunkEventsEncoder {
-  static readonly BLOCK_LENGTH = 32;
+  static readonly BLOCK_LENGTH = 34;
   static readonly HEADER_SIZE = 4;
   _src: Uint8Array = EMPTY_BUFFER;
   _buf: Buffer = EMPTY_BUFFER;
@@ -128,7 +128,7 @@ export class ReadChunkEventsEncoder {
     this._view = root._view;
     const pos = root._limit;
     checkLimit(this._buf, pos + 4, 'group events');
-    this._view.setUint16(pos + 0, 32, true);
+    this._view.setUint16(pos + 0, 34, true);
     this._view.setUint16(pos + 2, count, true);
     root._limit = pos + 4;
     this._count = count;
@@ -143,7 +143,7 @@ export class ReadChunkEventsEncoder {
   next(): this {
     if (this._index >= this._count) throw new RangeError(`group events has only ${this._count} elements`);
     this._offset = this._root._limit;
-    this._root._limit = this._offset + 32;
+    this._root._limit = this._offset + 34;
     checkLimit(this._buf, this._root._limit, 'group events element');
     this._index++;
     return this;
@@ -196,6 +196,17 @@ export class ReadChunkEventsEncoder {
   static fragmentOffsetMaxValue(): number { return 4294967294; }
   fragmentOffset(value: number): this {
     this._view.setUint32(this._offset + 28, value, true);
+    return this;
+  }
+
+  static flagsId(): number { return 14; }
+  static flagsSinceVersion(): number { return 0; }
+  static flagsNullValue(): number { return 65535; }
+  static flagsMinValue(): number { return 0; }
+  static flagsMaxValue(): number { return 65534; }
+  /** the event's frame flags: bit 0 UNTERMINATED (its input ended without a separator after it, so a copy of the input writes none) */
+  flags(value: number): this {
+    this._view.setUint16(this._offset + 32, value, true);
     return this;
   }
 

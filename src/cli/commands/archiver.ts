@@ -1,6 +1,7 @@
 /**
  * `vcr archiver --dir DIR [--control HOST:PORT] [--config FILE]`: runs an archiver in the
- * foreground until SIGINT or SIGTERM, then stops every recording cleanly and exits 0. Logs
+ * foreground until SIGINT or SIGTERM, then stops every recording cleanly and exits 130 / 143
+ * (128 + the signal's number, like every command; src/cli/interrupt.ts). Logs
  * are JSON lines on stderr (docs/ARCHIVER.md). Cluster mode is not implemented yet: asking
  * for it is an error the user can fix (exit 1), not a silent single-node run.
  */
@@ -8,6 +9,7 @@ import type { Command } from 'commander';
 import { applyConfigDocument, defaultConfig, loadConfigFile, parseHostPort } from '../../archiver/archiver-config.js';
 import { ErrorCode, VcrError } from '../../util/errors.js';
 import { UsageError } from '../errors.js';
+import { interrupts } from '../interrupt.js';
 
 interface ArchiverOpts {
   dir: string;
@@ -51,22 +53,14 @@ export function registerArchiver(program: Command): void {
       config = applyConfigDocument(config, overrides);
       const { Archiver } = await loadArchiverModule();
       const archiver = await Archiver.launch(config);
-      await new Promise<void>((resolve) => {
-        const stop = (signal: string) => {
-          archiver.log.info({ signal }, 'stopping');
-          process.off('SIGINT', onInt);
-          process.off('SIGTERM', onTerm);
-          archiver.close().then(resolve, (err: unknown) => {
-            archiver.log.error({ error: String(err) }, 'stop failed');
-            process.exitCode = 1;
-            resolve();
-          });
-        };
-        const onInt = () => stop('SIGINT');
-        const onTerm = () => stop('SIGTERM');
-        process.on('SIGINT', onInt);
-        process.on('SIGTERM', onTerm);
-      });
+      const signal = await interrupts.untilInterrupted();
+      archiver.log.info({ signal }, 'stopping');
+      try {
+        await archiver.close();
+      } catch (err) {
+        archiver.log.error({ error: String(err) }, 'stop failed');
+        throw err;
+      }
     });
 }
 
