@@ -2,7 +2,7 @@
  * Pins the on-disk layouts: byte snapshots of each record, and agreement between the storage
  * engine's hand-placed fields (hot paths) and the codecs generated from codecs/storage.xml.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { crc32c as nativeCrc32c } from '@node-rs/crc32';
 import { describe, expect, it } from 'vitest';
@@ -18,6 +18,8 @@ import {
   TimeIndexHeaderDecoder,
   CatalogHeaderDecoder,
   ArchiveMarkDecoder,
+  DeletionLogEntryDecoder,
+  DeletionLogHeaderDecoder,
   DescriptorState,
   RecordingLifecycle,
   BooleanType,
@@ -26,7 +28,7 @@ import {
 import { Archive } from '../../src/storage/archive.js';
 import { decodeDescriptor, descriptorChecksum, encodeDescriptor } from '../../src/storage/descriptor-codec.js';
 import { encodeHolds } from '../../src/storage/holds-file.js';
-import { DescOffset, TemplateId } from '../../src/storage/layout.js';
+import { DescOffset, FrameFlags, TemplateId } from '../../src/storage/layout.js';
 import type { RecordingDescriptor } from '../../src/storage/types.js';
 import { ErrorCode } from '../../src/util/errors.js';
 import { cleanupTempDirs, tempDir } from './helpers.js';
@@ -157,5 +159,66 @@ describe('on-disk layouts', () => {
     const ds: unknown[] = [];
     for (const d of h.deletions()) ds.push([d.deletionId(), d.framesDeleted(), d.bytesReclaimed(), d.channel()]);
     expect(ds).toEqual([[3n, 5n, 4096n, 'x']]);
+  });
+});
+
+describe('on-disk layouts of format version 2', () => {
+  it('frame flags, deletion log and away marker: byte snapshots', () => {
+    const dir = tempDir();
+    const a = Archive.open(dir, { segmentLength: 65536 });
+    const w = a.createRecording({ channel: 'c', source: 's', startUtcNs: 1n, startMonoNs: 2n });
+    const p = Buffer.from('tail');
+    w.append(p, 0, p.length, 0x0102030405060708n, 0x1112131415161718n, FrameFlags.UNTERMINATED);
+    w.append(p, 0, 2, 0x0102030405060709n, 0x1112131415161719n);
+    w.stop();
+    const seg = readFileSync(join(dir, '0-0.rec'));
+    // length 36, DATA, flags 1 (UNTERMINATED), utc, mono, crc, reserved, "tail", 4 bytes alignment
+    expect(seg.subarray(0, 40).toString('hex')).toBe('240000000100010008070605040302011817161514131211a0f7dd87000000007461696c00000000');
+    const frame = Buffer.from(seg.subarray(0, 36));
+    frame.writeUInt32LE(0, 24);
+    expect(seg.readUInt32LE(24)).toBe(nativeCrc32c(frame)); // the flags are inside the CRC's bytes
+    a.deleteEvents({ fromUtcNs: 0x0102030405060708n, toUtcNs: 0x0102030405060709n });
+    a.dropSegment(0, 0);
+    a.close();
+    expect(readFileSync(join(dir, '0-0.away')).length).toBe(0);
+    expect(existsSync(join(dir, '0-0.dlog'))).toBe(false); // the log goes with the segment
+  });
+
+  it('deletion log: header and entries', () => {
+    const dir = tempDir();
+    const a = Archive.open(dir, { segmentLength: 65536 });
+    const w = a.createRecording({ channel: 'c', source: 's', startUtcNs: 1n, startMonoNs: 2n });
+    const p = Buffer.from('hello');
+    w.append(p, 0, p.length, 0x0102030405060708n, 0x1112131415161718n);
+    w.append(p, 0, 3, 0x0102030405060709n, 0x1112131415161719n);
+    w.stop();
+    a.deleteEvents({ fromUtcNs: 0x0102030405060708n, toUtcNs: 0x0102030405060709n });
+    a.close();
+    const log = readFileSync(join(dir, '0-0.dlog'));
+    expect(log.toString('hex')).toBe(
+      '1800070066000200' + // message header: blockLength 24, template 7, schema 102, version 2
+        '0000000000000000' + '0000000000000000' + '18000000' + '20000000' + // recordingId 0, base 0, entryLength 24, entriesOffset 32
+        '0000000000000000' + '25000000' + '0c561ba2' + '0807060504030201', // position 0, frameLength 37, crc32c, utcNs
+    );
+    const h = new DeletionLogHeaderDecoder().wrapAndApplyHeader(log, 0, new MessageHeaderDecoder().wrap(log, 0));
+    expect([h.recordingId(), h.basePosition(), h.entryLength(), h.entriesOffset()]).toEqual([0n, 0n, 24, 32]);
+    const e = new DeletionLogEntryDecoder().wrap(log, 32);
+    expect([e.position(), e.frameLength(), e.crc32c(), e.utcNs()]).toEqual([0n, 37, 0xa21b560c, 0x0102030405060708n]);
+  });
+
+  it('holds.dat version 2: deletion flags and explicit holds', () => {
+    const b = encodeHolds({
+      nextId: 2,
+      quarantines: [],
+      deletions: [{ id: 900, fromUtcNs: 1n, toUtcNs: 2n, framesDeleted: -1, bytesReclaimed: 0, external: true, holds: [{ channel: 'x', fromUtcNs: 3n, toUtcNs: 4n }] }],
+    });
+    expect(b.subarray(0, 8).toString('hex')).toBe('1000050066000200');
+    expect(b.subarray(24).toString('hex')).toBe(
+      '1900' + '0000' + // quarantines: blockLength 25, none
+        '2a00' + '0100' + // deletions: blockLength 42, one
+        '8403000000000000' + '0100000000000000' + '0200000000000000' + 'ffffffffffffffff' + '0000000000000000' + '01' + '03' + '0000' + // id, from, to, framesDeleted, bytes, allChannels, flags (externalId|explicitHolds), channel ""
+        '1900' + '0100' + // deletionHolds: blockLength 25, one
+        '0000000000000000' + '0300000000000000' + '0400000000000000' + '00' + '010078', // deletion index 0, from, to, allChannels false, channel "x"
+    );
   });
 });
