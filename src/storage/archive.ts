@@ -31,7 +31,9 @@ import { RecordingTable, type RecordingEntry } from './recording-table.js';
 import { installDescriptor, openReplica, type ForeignContext } from './foreign-recordings.js';
 import type { ReplicaWriter } from './replica-writer.js';
 import { scanForward } from './scan.js';
-import { SegmentCache } from './segment-cache.js';
+import { SegmentCache, type SegmentSource } from './segment-cache.js';
+import { readDeletionLogBytes } from './deletion-log.js';
+import type { SegmentPrefix } from './segment-prefix.js';
 import * as ops from './segment-ops.js';
 import { CatalogIds, LocalHolds, type DeletionLedger, type QuarantineStore, type RecordingIdAllocator } from './stores.js';
 import { TimeIndex } from './time-index.js';
@@ -44,6 +46,7 @@ export type { SegmentDamage } from './damage.js';
 export type { LiveWriter, RecordingEntry } from './recording-table.js';
 export type { SegmentListing, RawFrames } from './segment-ops.js';
 export type { SegmentSummary } from './digest.js';
+export type { SegmentPrefix } from './segment-prefix.js';
 
 export class Archive {
   private readonly table: RecordingTable;
@@ -293,6 +296,28 @@ export class Archive {
   /** Recomputes a local segment's digest (frames checked against their CRCs, deletion log merged). */
   verifySegment(recordingId: number, base: number): SegmentSummary {
     return ops.verifySegment(this.table.segmentContext(this.table.entry(recordingId)), base);
+  }
+
+  /** The longest prefix of good frames of a local segment (CRC checked) up to the readable end, with its digest. */
+  segmentPrefix(recordingId: number, base: number): SegmentPrefix {
+    return ops.segmentPrefix(this.table.segmentContext(this.table.entry(recordingId)), base);
+  }
+
+  /** The raw bytes of a segment's deletion log (to copy it to another node), undefined when it has none. */
+  deletionLogBytes(recordingId: number, base: number): Buffer | undefined {
+    const e = this.table.entry(recordingId);
+    this.table.segmentContext(e); // a readable recording
+    return readDeletionLogBytes(e.files!, base);
+  }
+
+  /** The mappings of a recording's local segments, as its readers see them (a cluster read puts its own source in front). */
+  segmentSource(recordingId: number): SegmentSource {
+    return this.table.entry(recordingId).cache!;
+  }
+
+  /** Position of the first event at or after `utcNs` inside the segment at `base` (the segment's readable end if none). */
+  findPositionInSegment(recordingId: number, base: number, utcNs: bigint): number {
+    return this.table.findPositionInSegment(this.table.entry(recordingId), base, utcNs);
   }
 
   /** Whole frames as stored from a frame position, about `maxBytes` of them, never past the live end or the segment. */

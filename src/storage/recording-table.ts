@@ -141,6 +141,24 @@ export class RecordingTable {
     }
   }
 
+  /**
+   * Position of the first event at or after `utcNs` inside the segment at `base`, reading only
+   * that segment (the others may be held elsewhere); the segment's readable end if none.
+   */
+  findPositionInSegment(e: RecordingEntry, base: number, utcNs: bigint): number {
+    const d = this.liveDescriptor(e)!;
+    const segLen = e.files!.segmentLength;
+    if (!Number.isSafeInteger(base) || base % segLen !== 0 || base < e.files!.baseOf(d.startPosition)) {
+      throw new VcrError(ErrorCode.INVALID_POSITION, `${base} is not a segment base of recording ${e.id}`);
+    }
+    const first = Math.max(base, d.startPosition);
+    const limit = Math.min(base + segLen, this.endOf(e).position());
+    const floor = e.index!.floorBefore(utcNs);
+    const cursor = new FrameCursor(e.id, e.cache!, floor >= first && floor < limit ? floor : first, false);
+    while (cursor.next(limit)) if (cursor.utcNs >= utcNs) return cursor.framePosition;
+    return Math.max(first, Math.min(cursor.position, limit));
+  }
+
   /** INVALID_POSITION unless `position` is a frame position of the recording within [start, end]. */
   checkPosition(e: RecordingEntry, position: number, end: number): void {
     const d = this.liveDescriptor(e)!;

@@ -12,6 +12,7 @@ import { decodeDeletionLog, readDeletionLog } from './deletion-log.js';
 import { digestSegment, type SegmentSummary } from './digest.js';
 import { FrameStatus, checkFrame, frameStatusText } from './frame.js';
 import { storageError } from './io-errors.js';
+import { prefixSummary, type SegmentPrefix } from './segment-prefix.js';
 import { FRAME_ALIGNMENT, FRAME_HEADER_LENGTH, FrameType, alignFrame, segmentFileName } from './layout.js';
 import type { SegmentCache } from './segment-cache.js';
 import { mapFile, syncDirectory, type SegmentFiles, type SegmentState } from './segment-files.js';
@@ -66,6 +67,17 @@ export function verifySegment(c: SegmentContext, base: number): SegmentSummary {
   if (typeof view === 'string' && view !== 'tombstone') throw c.cache.unavailable(base, view);
   const from = Math.max(c.startPosition, base) - base;
   return digestSegment(where(c, base), view === 'tombstone' ? null : view, from, c.end, readDeletionLog(c.files, base));
+}
+
+/**
+ * The longest prefix of good frames (structure and CRC checked) of the local segment at `base`
+ * up to the readable end, with its digest: what a fence participant reports of an open segment.
+ */
+export function segmentPrefix(c: SegmentContext, base: number): SegmentPrefix {
+  checkBase(c, base);
+  const view = c.cache.get(base);
+  if (typeof view === 'string') throw c.files.unavailable(base, view);
+  return prefixSummary(where(c, base), view, Math.max(c.startPosition, base) - base, c.end, readDeletionLog(c.files, base));
 }
 
 /**
