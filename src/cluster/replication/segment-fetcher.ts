@@ -67,6 +67,8 @@ export class SegmentFetcher {
   private readonly maxConcurrent: number;
   bytesFetched = 0;
   installs = 0;
+  /** copies that started over from the segment's start (a holder answered RESTART) */
+  restarts = 0;
 
   constructor(
     private readonly ctx: ReplicationContext,
@@ -112,6 +114,7 @@ export class SegmentFetcher {
       const before = range.file.bytesWritten;
       work += range.doWork();
       this.bytesFetched += range.file.bytesWritten - before;
+      if (range.done) this.restarts += range.restarts;
       if (range.state === RangeFetchState.DONE) work += this.complete(job);
       else if (range.state === RangeFetchState.FAILED) {
         this.stop(job, false);

@@ -191,11 +191,11 @@ export class TestCluster {
   readonly keys = new Keyspace();
   private constructor(readonly nodes: TestNode[]) {}
 
-  static async start(ids: string[], options: Partial<ReplicationOptions> = {}, segmentLength = SEG): Promise<TestCluster> {
+  static async start(ids: string[], options: Partial<ReplicationOptions> = {}, segmentLength = SEG, perNode: Record<string, Partial<ReplicationOptions>> = {}): Promise<TestCluster> {
     const ports = await Promise.all(ids.map(() => freeTcpPort()));
     const peers = ids.map((id, i) => ({ id, replication: `127.0.0.1:${ports[i]}` }));
     const nodes = ids.map(
-      (id, i) => new TestNode(id, tempDir(`vcr-repl-${id}-`), ports[i]!, `${id}-lease-1`, `${id}-disk`, peers, { repairBytesPerSec: 1 << 30, ...options }, segmentLength),
+      (id, i) => new TestNode(id, tempDir(`vcr-repl-${id}-`), ports[i]!, `${id}-lease-1`, `${id}-disk`, peers, { repairBytesPerSec: 1 << 30, ...options, ...perNode[id] }, segmentLength),
     );
     for (const n of nodes) await n.start();
     const c = new TestCluster(nodes);
@@ -310,10 +310,10 @@ export function record(node: TestNode, w: RecordingWriter, from: number, to: num
   node.archive.doWork();
 }
 
-/** Every event of recording R in `archive` (payload and UTC), read locally. */
-export function readAll(archive: Archive, recordingId: number): { utcNs: bigint; payload: Buffer; position: number }[] {
+/** Every event of recording R in `archive` (payload and UTC), read locally (from `position` for `length` bytes when given). */
+export function readAll(archive: Archive, recordingId: number, opts: { position?: number; length?: number } = {}): { utcNs: bigint; payload: Buffer; position: number }[] {
   const out: { utcNs: bigint; payload: Buffer; position: number }[] = [];
-  const reader = archive.openReader(recordingId);
+  const reader = archive.openReader(recordingId, opts);
   while (!reader.isDone()) {
     const n = reader.poll((b, o, l, p, u) => out.push({ utcNs: u, payload: Buffer.from(b.subarray(o, o + l)), position: p }), 10_000);
     if (n === 0 && !reader.isDone()) break;
@@ -329,4 +329,14 @@ export function fingerprint(events: { utcNs: bigint; payload: Buffer; position: 
     h.update(e.payload);
   }
   return { count: events.length, hash: h.digest('hex'), first: events[0]?.utcNs, last: events.at(-1)?.utcNs };
+}
+
+/** Settles a promise into a value the duty-cycle loop can poll. */
+export function track<T>(p: Promise<T>): { value?: T; error?: unknown; done: boolean } {
+  const t: { value?: T; error?: unknown; done: boolean } = { done: false };
+  p.then(
+    (v) => Object.assign(t, { value: v, done: true }),
+    (e: unknown) => Object.assign(t, { error: e, done: true }),
+  );
+  return t;
 }
