@@ -122,6 +122,20 @@ export class RemoteSegments {
     return { from: c.rangeStart, to: c.file.next, complete: c.file.complete, fetching: c.fetch !== undefined, ...(c.error ? { error: c.error } : {}) };
   }
 
+  /**
+   * How far a read of R from `position` can go now without waiting: the end of the segment for
+   * a local copy, else the end of the cached range holding `position` (`position` itself when
+   * nothing from there is cached yet). A cluster reader's RecordingEnd clamps to it.
+   */
+  frontier(recordingId: number, position: number): number {
+    const segLen = this.segmentLengthOf(recordingId);
+    const base = position - (position % segLen);
+    const r = this.readable(recordingId, base);
+    if (r === 'local') return base + segLen;
+    if (!r || position < r.from || position > r.to) return position;
+    return r.to;
+  }
+
   doWork(): number {
     let work = 0;
     for (const c of this.cached.values()) {
