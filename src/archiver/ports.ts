@@ -42,6 +42,12 @@ export interface RecordingReaderPort {
   poll(handler: FrameHandler, maxFrames: number): number;
   /** Position of the next frame this reader will deliver. */
   readonly position: number;
+  /**
+   * True once the reader has delivered everything it will (its end, or the end of a stopped
+   * recording). A reader that delivers nothing and is not done is waiting: for a live
+   * recording to grow, or (cluster) for bytes still being fetched from another node.
+   */
+  isDone(): boolean;
   close(): void;
 }
 
@@ -72,7 +78,7 @@ export interface ArchiveStore {
     source: string;
     startUtcNs: bigint;
     startMonoNs: bigint;
-  }): RecordingWriterPort;
+  }): RecordingWriterPort | Promise<RecordingWriterPort>;
   listRecordings(): RecordingInfo[];
   describe(recordingId: number): RecordingInfo | undefined;
   /**
@@ -118,8 +124,6 @@ export interface EventSourcePort {
    * that has no separator yet (a followed file), flagged UNTERMINATED; returns how many.
    */
   flush(handler: SourceEventHandler): number;
-  /** The source's URI with what opening it decided (a UDP port 0 replaced by the bound port). */
-  boundUri(): string;
   /** A failure after open (read error), if any. */
   failure(): Error | undefined;
   /**

@@ -289,6 +289,6 @@ export class RequestHandlers {
   private newReplay(streams: ReplayStream[], options: ReplayOptions): ReplaySession {
     const clock = this.deps.clock;
     const recordings = this.deps.recordings;
-    return new ReplaySession(this.deps.replays.nextId(), streams, options, () => clock.nanoTime(), (id) => recordings.isActive(id));
+    return new ReplaySession(this.deps.replays.nextId(), streams, options, () => clock.nanoTime());
   }
 }

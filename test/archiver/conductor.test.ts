@@ -244,7 +244,6 @@ describe('ArchiverConductor with a manual clock', () => {
       [{ recordingId: w.recordingId, reader: store.openReader(w.recordingId, 0, false), destination: ep, sender: new UdpSender(ep), endPosition: Infinity }],
       { speed: 2, follow: false, toUtcNs: null },
       () => clock.nanoTime(),
-      () => false,
     );
     replay.doWork();
     expect(replay.eventsSent).toBe(1);
@@ -278,7 +277,6 @@ describe('ArchiverConductor with a manual clock', () => {
       [{ recordingId: w.recordingId, reader: store.openReader(w.recordingId, 0, false), destination: ep, sender: new UdpSender(ep), endPosition: Infinity }],
       { speed: 0, follow: false, toUtcNs: null, batchLimit: 256, maxInFlight: 100_000 },
       () => clock.nanoTime(),
-      () => false,
     );
     expect(replay.doWork()).toBe(256);
     expect(replay.doWork()).toBe(256);
