@@ -66,7 +66,7 @@ export class Archive {
     this.ledger = options.deletions ?? local!;
     this.ids = options.recordingIds ? options.recordingIds(catalog) : new CatalogIds(catalog);
     this.table = new RecordingTable(dir, readOnly, opts.indexStride);
-    this.deletions = new DeletionRunner(dir, this.table, this.quarantineStore, this.ledger);
+    this.deletions = new DeletionRunner(dir, this.table, this.quarantineStore, this.ledger, options.deleteSealedSegmentsOnly ?? false);
   }
 
   static open(dir: string, options: ArchiveOptions = {}): Archive {
