@@ -256,17 +256,17 @@ export class ArchiverConductor implements Agent, ControlRequestHandler {
   private defer(s: ControlSession, correlationId: bigint, fingerprint: string): DeferredAnswer {
     s.markPending(correlationId, fingerprint);
     let done = false;
-    const complete = (make: (sid: bigint) => Buffer): void => {
+    const complete = (make: (sid: bigint) => Buffer[]): void => {
       if (done) return;
       done = true;
       if (this.sessions.find(BigInt(s.sessionId)) !== s) return;
-      const datagrams = [make(BigInt(s.sessionId))];
+      const datagrams = make(BigInt(s.sessionId));
       s.remember(correlationId, fingerprint, datagrams);
       this.sendAll(s, datagrams);
     };
     return {
-      ok: (relevantId) => complete((sid) => this.deps.responses.ok(sid, correlationId, relevantId)),
-      error: (code, message) => complete((sid) => this.deps.responses.error(sid, correlationId, code, message)),
+      ok: (relevantId, data = []) => complete((sid) => [...data, this.deps.responses.ok(sid, correlationId, relevantId, data.length)]),
+      error: (code, message) => complete((sid) => [this.deps.responses.error(sid, correlationId, code, message)]),
     };
   }
 

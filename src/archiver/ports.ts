@@ -71,6 +71,14 @@ export interface QuarantineInfo {
   toUtcNs: bigint;
 }
 
+export interface ClusterStatusInfo {
+  k: number;
+  underReplicatedSegments: number;
+  repairing: boolean;
+  bytesToRepair: number;
+  nodes: { id: string; up: boolean; ready: boolean; segments: number; bytes: number; lagBytes: number; lagMs: number }[];
+}
+
 export interface ArchiveStore {
   createRecording(p: {
     channel: string;
@@ -86,13 +94,21 @@ export interface ArchiveStore {
    * follow it ends at the recording's end as of now; with follow it keeps reading a live one.
    */
   openReader(recordingId: number, position: number, follow: boolean): RecordingReaderPort;
-  /** Position of the first event at or after utcNs (stop position when none). */
-  findPosition(recordingId: number, utcNs: bigint): number;
-  addQuarantine(channel: string, fromUtcNs: bigint, toUtcNs: bigint): number;
-  removeQuarantine(quarantineId: number): void;
+  /** Position of the first event at or after utcNs (stop position when none); later when the bytes are elsewhere (cluster). */
+  findPosition(recordingId: number, utcNs: bigint): number | Promise<number>;
+  /** A store that keeps holds and deletions elsewhere (a cluster, in etcd) answers them later. */
+  addQuarantine(channel: string, fromUtcNs: bigint, toUtcNs: bigint): number | Promise<number>;
+  removeQuarantine(quarantineId: number): void | Promise<void>;
   listQuarantines(): QuarantineInfo[];
   /** Deletes unquarantined events; returns the count deleted. */
-  deleteEvents(channel: string, fromUtcNs: bigint, toUtcNs: bigint): number;
+  deleteEvents(channel: string, fromUtcNs: bigint, toUtcNs: bigint): number | Promise<number>;
+  /**
+   * A read barrier the archiver waits for before it reads the catalog or recorded bytes
+   * (cluster mode: everything etcd committed before is in this node's view). Absent: none.
+   */
+  prepare?(): Promise<void>;
+  /** The cluster's health as this node sees it (cluster mode only). */
+  clusterStatus?(): ClusterStatusInfo;
   usage(): { segments: number; bytes: number };
   /** Periodic housekeeping (liveness mark, commits of idle writers); cheap, call every ~100 ms. */
   heartbeat(): void;
