@@ -41,7 +41,8 @@ export class TimeIndex {
   private readonly entryDecoder = new TimeIndexEntryDecoder();
   private count = 0;
   private flushed = 0;
-  private lastStride = -1;
+  /** First position of the stride after the last entry's: frames below it add no entry (hot path: a comparison, no division). */
+  private nextStrideStart = 0;
   /** The file holds entries past `count` that must be cut at the next flush. */
   private truncatePending = false;
 
@@ -67,9 +68,8 @@ export class TimeIndex {
 
   /** Called for every appended frame; records it if it is the first in a new stride. */
   onFrame(utcNs: bigint, position: number): void {
-    const s = Math.floor(position / this.stride);
-    if (s === this.lastStride) return;
-    this.lastStride = s;
+    if (position < this.nextStrideStart) return;
+    this.nextStrideStart = this.strideAfter(position);
     this.put(this.count, utcNs, BigInt(position));
     this.count++;
   }
@@ -82,6 +82,10 @@ export class TimeIndex {
       this.entries = bigger;
     }
     this.entryEncoder.wrap(this.entries, at).utcNs(utcNs).position(position);
+  }
+
+  private strideAfter(position: number): number {
+    return (Math.floor(position / this.stride) + 1) * this.stride;
   }
 
   /** Position of the last entry whose UTC is strictly before `utcNs`, or -1. */
@@ -123,7 +127,7 @@ export class TimeIndex {
     this.count = n;
     this.flushed = Math.min(this.flushed, n);
     this.truncatePending = true;
-    this.lastStride = n > 0 ? Math.floor(this.positionAt(n - 1) / this.stride) : -1;
+    this.nextStrideStart = n > 0 ? this.strideAfter(this.positionAt(n - 1)) : 0;
   }
 
   /** Keeps only entries for which `keep(position)` is true (after a deletion merged frames). */
@@ -138,7 +142,7 @@ export class TimeIndex {
     this.count = w;
     this.flushed = 0; // forces a full rewrite
     this.truncatePending = true;
-    this.lastStride = w > 0 ? Math.floor(this.positionAt(w - 1) / this.stride) : -1;
+    this.nextStrideStart = w > 0 ? this.strideAfter(this.positionAt(w - 1)) : 0;
     return removed;
   }
 
@@ -159,7 +163,7 @@ export class TimeIndex {
       if (position >= to) all.push({ utcNs: this.utcAt(i), position });
     }
     this.count = 0;
-    this.lastStride = -1;
+    this.nextStrideStart = 0;
     for (const e of all) this.onFrame(e.utcNs, e.position);
     this.flushed = 0; // forces a full rewrite
     this.truncatePending = true;
@@ -168,7 +172,7 @@ export class TimeIndex {
   clear(): void {
     this.count = 0;
     this.flushed = 0;
-    this.lastStride = -1;
+    this.nextStrideStart = 0;
   }
 
   /** Appends unflushed entries to the open index file (fd from openForAppend). */
@@ -256,7 +260,7 @@ export class TimeIndex {
     }
     idx.count = n;
     idx.flushed = n;
-    idx.lastStride = prevStride;
+    idx.nextStrideStart = (prevStride + 1) * stride;
     return idx;
   }
 }
