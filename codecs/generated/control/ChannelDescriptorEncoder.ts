@@ -43,6 +43,8 @@ export class ChannelDescriptorEncoder implements SbeCursor {
 
   static controlSessionIdId(): number { return 1; }
   static controlSessionIdSinceVersion(): number { return 0; }
+  static controlSessionIdEncodingOffset(): number { return 0; }
+  static controlSessionIdEncodingLength(): number { return 8; }
   static controlSessionIdNullValue(): bigint { return -9223372036854775808n; }
   static controlSessionIdMinValue(): bigint { return -9223372036854775807n; }
   static controlSessionIdMaxValue(): bigint { return 9223372036854775807n; }
@@ -53,6 +55,8 @@ export class ChannelDescriptorEncoder implements SbeCursor {
 
   static correlationIdId(): number { return 2; }
   static correlationIdSinceVersion(): number { return 0; }
+  static correlationIdEncodingOffset(): number { return 8; }
+  static correlationIdEncodingLength(): number { return 8; }
   static correlationIdNullValue(): bigint { return -9223372036854775808n; }
   static correlationIdMinValue(): bigint { return -9223372036854775807n; }
   static correlationIdMaxValue(): bigint { return 9223372036854775807n; }
@@ -63,6 +67,8 @@ export class ChannelDescriptorEncoder implements SbeCursor {
 
   static activeRecordingIdId(): number { return 3; }
   static activeRecordingIdSinceVersion(): number { return 0; }
+  static activeRecordingIdEncodingOffset(): number { return 16; }
+  static activeRecordingIdEncodingLength(): number { return 8; }
   static activeRecordingIdNullValue(): bigint { return -9223372036854775808n; }
   static activeRecordingIdMinValue(): bigint { return -9223372036854775807n; }
   static activeRecordingIdMaxValue(): bigint { return 9223372036854775807n; }
@@ -73,6 +79,8 @@ export class ChannelDescriptorEncoder implements SbeCursor {
 
   static recordingCountId(): number { return 4; }
   static recordingCountSinceVersion(): number { return 0; }
+  static recordingCountEncodingOffset(): number { return 24; }
+  static recordingCountEncodingLength(): number { return 4; }
   static recordingCountNullValue(): number { return -2147483648; }
   static recordingCountMinValue(): number { return -2147483647; }
   static recordingCountMaxValue(): number { return 2147483647; }

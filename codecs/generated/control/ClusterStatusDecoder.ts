@@ -58,6 +58,8 @@ export class ClusterStatusDecoder implements SbeCursor {
 
   static controlSessionIdId(): number { return 1; }
   static controlSessionIdSinceVersion(): number { return 0; }
+  static controlSessionIdEncodingOffset(): number { return 0; }
+  static controlSessionIdEncodingLength(): number { return 8; }
   static controlSessionIdNullValue(): bigint { return -9223372036854775808n; }
   static controlSessionIdMinValue(): bigint { return -9223372036854775807n; }
   static controlSessionIdMaxValue(): bigint { return 9223372036854775807n; }
@@ -67,6 +69,8 @@ export class ClusterStatusDecoder implements SbeCursor {
 
   static correlationIdId(): number { return 2; }
   static correlationIdSinceVersion(): number { return 0; }
+  static correlationIdEncodingOffset(): number { return 8; }
+  static correlationIdEncodingLength(): number { return 8; }
   static correlationIdNullValue(): bigint { return -9223372036854775808n; }
   static correlationIdMinValue(): bigint { return -9223372036854775807n; }
   static correlationIdMaxValue(): bigint { return 9223372036854775807n; }
@@ -76,6 +80,8 @@ export class ClusterStatusDecoder implements SbeCursor {
 
   static kId(): number { return 3; }
   static kSinceVersion(): number { return 0; }
+  static kEncodingOffset(): number { return 16; }
+  static kEncodingLength(): number { return 4; }
   static kNullValue(): number { return -2147483648; }
   static kMinValue(): number { return -2147483647; }
   static kMaxValue(): number { return 2147483647; }
@@ -85,6 +91,8 @@ export class ClusterStatusDecoder implements SbeCursor {
 
   static underReplicatedSegmentsId(): number { return 4; }
   static underReplicatedSegmentsSinceVersion(): number { return 0; }
+  static underReplicatedSegmentsEncodingOffset(): number { return 20; }
+  static underReplicatedSegmentsEncodingLength(): number { return 8; }
   static underReplicatedSegmentsNullValue(): bigint { return -9223372036854775808n; }
   static underReplicatedSegmentsMinValue(): bigint { return -9223372036854775807n; }
   static underReplicatedSegmentsMaxValue(): bigint { return 9223372036854775807n; }
@@ -94,6 +102,8 @@ export class ClusterStatusDecoder implements SbeCursor {
 
   static repairingId(): number { return 5; }
   static repairingSinceVersion(): number { return 0; }
+  static repairingEncodingOffset(): number { return 28; }
+  static repairingEncodingLength(): number { return 1; }
   repairing(): BooleanType {
     return this._view.getUint8(this._offset + 28) as BooleanType;
   }
@@ -182,12 +192,16 @@ export class ClusterStatusNodesDecoder {
 
   static upId(): number { return 7; }
   static upSinceVersion(): number { return 0; }
+  static upEncodingOffset(): number { return 0; }
+  static upEncodingLength(): number { return 1; }
   up(): BooleanType {
     return this._view.getUint8(this._offset + 0) as BooleanType;
   }
 
   static segmentsId(): number { return 8; }
   static segmentsSinceVersion(): number { return 0; }
+  static segmentsEncodingOffset(): number { return 1; }
+  static segmentsEncodingLength(): number { return 8; }
   static segmentsNullValue(): bigint { return -9223372036854775808n; }
   static segmentsMinValue(): bigint { return -9223372036854775807n; }
   static segmentsMaxValue(): bigint { return 9223372036854775807n; }
@@ -197,6 +211,8 @@ export class ClusterStatusNodesDecoder {
 
   static bytesId(): number { return 9; }
   static bytesSinceVersion(): number { return 0; }
+  static bytesEncodingOffset(): number { return 9; }
+  static bytesEncodingLength(): number { return 8; }
   static bytesNullValue(): bigint { return -9223372036854775808n; }
   static bytesMinValue(): bigint { return -9223372036854775807n; }
   static bytesMaxValue(): bigint { return 9223372036854775807n; }

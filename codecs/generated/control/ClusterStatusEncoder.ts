@@ -44,6 +44,8 @@ export class ClusterStatusEncoder implements SbeCursor {
 
   static controlSessionIdId(): number { return 1; }
   static controlSessionIdSinceVersion(): number { return 0; }
+  static controlSessionIdEncodingOffset(): number { return 0; }
+  static controlSessionIdEncodingLength(): number { return 8; }
   static controlSessionIdNullValue(): bigint { return -9223372036854775808n; }
   static controlSessionIdMinValue(): bigint { return -9223372036854775807n; }
   static controlSessionIdMaxValue(): bigint { return 9223372036854775807n; }
@@ -54,6 +56,8 @@ export class ClusterStatusEncoder implements SbeCursor {
 
   static correlationIdId(): number { return 2; }
   static correlationIdSinceVersion(): number { return 0; }
+  static correlationIdEncodingOffset(): number { return 8; }
+  static correlationIdEncodingLength(): number { return 8; }
   static correlationIdNullValue(): bigint { return -9223372036854775808n; }
   static correlationIdMinValue(): bigint { return -9223372036854775807n; }
   static correlationIdMaxValue(): bigint { return 9223372036854775807n; }
@@ -64,6 +68,8 @@ export class ClusterStatusEncoder implements SbeCursor {
 
   static kId(): number { return 3; }
   static kSinceVersion(): number { return 0; }
+  static kEncodingOffset(): number { return 16; }
+  static kEncodingLength(): number { return 4; }
   static kNullValue(): number { return -2147483648; }
   static kMinValue(): number { return -2147483647; }
   static kMaxValue(): number { return 2147483647; }
@@ -74,6 +80,8 @@ export class ClusterStatusEncoder implements SbeCursor {
 
   static underReplicatedSegmentsId(): number { return 4; }
   static underReplicatedSegmentsSinceVersion(): number { return 0; }
+  static underReplicatedSegmentsEncodingOffset(): number { return 20; }
+  static underReplicatedSegmentsEncodingLength(): number { return 8; }
   static underReplicatedSegmentsNullValue(): bigint { return -9223372036854775808n; }
   static underReplicatedSegmentsMinValue(): bigint { return -9223372036854775807n; }
   static underReplicatedSegmentsMaxValue(): bigint { return 9223372036854775807n; }
@@ -84,6 +92,8 @@ export class ClusterStatusEncoder implements SbeCursor {
 
   static repairingId(): number { return 5; }
   static repairingSinceVersion(): number { return 0; }
+  static repairingEncodingOffset(): number { return 28; }
+  static repairingEncodingLength(): number { return 1; }
   repairing(value: BooleanType): this {
     this._view.setUint8(this._offset + 28, value);
     return this;
@@ -139,6 +149,8 @@ export class ClusterStatusNodesEncoder {
 
   static upId(): number { return 7; }
   static upSinceVersion(): number { return 0; }
+  static upEncodingOffset(): number { return 0; }
+  static upEncodingLength(): number { return 1; }
   up(value: BooleanType): this {
     this._view.setUint8(this._offset + 0, value);
     return this;
@@ -146,6 +158,8 @@ export class ClusterStatusNodesEncoder {
 
   static segmentsId(): number { return 8; }
   static segmentsSinceVersion(): number { return 0; }
+  static segmentsEncodingOffset(): number { return 1; }
+  static segmentsEncodingLength(): number { return 8; }
   static segmentsNullValue(): bigint { return -9223372036854775808n; }
   static segmentsMinValue(): bigint { return -9223372036854775807n; }
   static segmentsMaxValue(): bigint { return 9223372036854775807n; }
@@ -156,6 +170,8 @@ export class ClusterStatusNodesEncoder {
 
   static bytesId(): number { return 9; }
   static bytesSinceVersion(): number { return 0; }
+  static bytesEncodingOffset(): number { return 9; }
+  static bytesEncodingLength(): number { return 8; }
   static bytesNullValue(): bigint { return -9223372036854775808n; }
   static bytesMinValue(): bigint { return -9223372036854775807n; }
   static bytesMaxValue(): bigint { return 9223372036854775807n; }

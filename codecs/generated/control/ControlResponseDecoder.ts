@@ -59,6 +59,8 @@ export class ControlResponseDecoder implements SbeCursor {
 
   static controlSessionIdId(): number { return 1; }
   static controlSessionIdSinceVersion(): number { return 0; }
+  static controlSessionIdEncodingOffset(): number { return 0; }
+  static controlSessionIdEncodingLength(): number { return 8; }
   static controlSessionIdNullValue(): bigint { return -9223372036854775808n; }
   static controlSessionIdMinValue(): bigint { return -9223372036854775807n; }
   static controlSessionIdMaxValue(): bigint { return 9223372036854775807n; }
@@ -68,6 +70,8 @@ export class ControlResponseDecoder implements SbeCursor {
 
   static correlationIdId(): number { return 2; }
   static correlationIdSinceVersion(): number { return 0; }
+  static correlationIdEncodingOffset(): number { return 8; }
+  static correlationIdEncodingLength(): number { return 8; }
   static correlationIdNullValue(): bigint { return -9223372036854775808n; }
   static correlationIdMinValue(): bigint { return -9223372036854775807n; }
   static correlationIdMaxValue(): bigint { return 9223372036854775807n; }
@@ -77,6 +81,8 @@ export class ControlResponseDecoder implements SbeCursor {
 
   static relevantIdId(): number { return 3; }
   static relevantIdSinceVersion(): number { return 0; }
+  static relevantIdEncodingOffset(): number { return 16; }
+  static relevantIdEncodingLength(): number { return 8; }
   static relevantIdNullValue(): bigint { return -9223372036854775808n; }
   static relevantIdMinValue(): bigint { return -9223372036854775807n; }
   static relevantIdMaxValue(): bigint { return 9223372036854775807n; }
@@ -86,18 +92,24 @@ export class ControlResponseDecoder implements SbeCursor {
 
   static codeId(): number { return 4; }
   static codeSinceVersion(): number { return 0; }
+  static codeEncodingOffset(): number { return 24; }
+  static codeEncodingLength(): number { return 1; }
   code(): ControlResponseCode {
     return this._view.getUint8(this._offset + 24) as ControlResponseCode;
   }
 
   static errorCodeId(): number { return 5; }
   static errorCodeSinceVersion(): number { return 0; }
+  static errorCodeEncodingOffset(): number { return 25; }
+  static errorCodeEncodingLength(): number { return 2; }
   errorCode(): ErrorCode {
     return this._view.getUint16(this._offset + 25, true) as ErrorCode;
   }
 
   static dataCountId(): number { return 6; }
   static dataCountSinceVersion(): number { return 0; }
+  static dataCountEncodingOffset(): number { return 27; }
+  static dataCountEncodingLength(): number { return 4; }
   static dataCountNullValue(): number { return 4294967295; }
   static dataCountMinValue(): number { return 0; }
   static dataCountMaxValue(): number { return 4294967294; }

@@ -43,6 +43,8 @@ export class ErrorNotificationEncoder implements SbeCursor {
 
   static errorCodeId(): number { return 1; }
   static errorCodeSinceVersion(): number { return 0; }
+  static errorCodeEncodingOffset(): number { return 0; }
+  static errorCodeEncodingLength(): number { return 2; }
   errorCode(value: ErrorCode): this {
     this._view.setUint16(this._offset + 0, value, true);
     return this;
@@ -50,6 +52,8 @@ export class ErrorNotificationEncoder implements SbeCursor {
 
   static relevantIdId(): number { return 2; }
   static relevantIdSinceVersion(): number { return 0; }
+  static relevantIdEncodingOffset(): number { return 2; }
+  static relevantIdEncodingLength(): number { return 8; }
   static relevantIdNullValue(): bigint { return -9223372036854775808n; }
   static relevantIdMinValue(): bigint { return -9223372036854775807n; }
   static relevantIdMaxValue(): bigint { return 9223372036854775807n; }
@@ -60,6 +64,8 @@ export class ErrorNotificationEncoder implements SbeCursor {
 
   static utcNsId(): number { return 3; }
   static utcNsSinceVersion(): number { return 0; }
+  static utcNsEncodingOffset(): number { return 10; }
+  static utcNsEncodingLength(): number { return 8; }
   static utcNsNullValue(): bigint { return -9223372036854775808n; }
   static utcNsMinValue(): bigint { return -9223372036854775807n; }
   static utcNsMaxValue(): bigint { return 9223372036854775807n; }

@@ -45,6 +45,8 @@ export class ListRecordingsRequestEncoder implements SbeCursor {
 
   static controlSessionIdId(): number { return 1; }
   static controlSessionIdSinceVersion(): number { return 0; }
+  static controlSessionIdEncodingOffset(): number { return 0; }
+  static controlSessionIdEncodingLength(): number { return 8; }
   static controlSessionIdNullValue(): bigint { return -9223372036854775808n; }
   static controlSessionIdMinValue(): bigint { return -9223372036854775807n; }
   static controlSessionIdMaxValue(): bigint { return 9223372036854775807n; }
@@ -55,6 +57,8 @@ export class ListRecordingsRequestEncoder implements SbeCursor {
 
   static correlationIdId(): number { return 2; }
   static correlationIdSinceVersion(): number { return 0; }
+  static correlationIdEncodingOffset(): number { return 8; }
+  static correlationIdEncodingLength(): number { return 8; }
   static correlationIdNullValue(): bigint { return -9223372036854775808n; }
   static correlationIdMinValue(): bigint { return -9223372036854775807n; }
   static correlationIdMaxValue(): bigint { return 9223372036854775807n; }
@@ -65,6 +69,8 @@ export class ListRecordingsRequestEncoder implements SbeCursor {
 
   static fromRecordingIdId(): number { return 3; }
   static fromRecordingIdSinceVersion(): number { return 0; }
+  static fromRecordingIdEncodingOffset(): number { return 16; }
+  static fromRecordingIdEncodingLength(): number { return 8; }
   static fromRecordingIdNullValue(): bigint { return -9223372036854775808n; }
   static fromRecordingIdMinValue(): bigint { return -9223372036854775807n; }
   static fromRecordingIdMaxValue(): bigint { return 9223372036854775807n; }
@@ -75,6 +81,8 @@ export class ListRecordingsRequestEncoder implements SbeCursor {
 
   static maxCountId(): number { return 4; }
   static maxCountSinceVersion(): number { return 0; }
+  static maxCountEncodingOffset(): number { return 24; }
+  static maxCountEncodingLength(): number { return 4; }
   static maxCountNullValue(): number { return 4294967295; }
   static maxCountMinValue(): number { return 0; }
   static maxCountMaxValue(): number { return 4294967294; }
@@ -85,6 +93,8 @@ export class ListRecordingsRequestEncoder implements SbeCursor {
 
   static statesId(): number { return 5; }
   static statesSinceVersion(): number { return 0; }
+  static statesEncodingOffset(): number { return 28; }
+  static statesEncodingLength(): number { return 1; }
   /** empty: any state */
   states(): RecordingStateSetEncoder {
     return this._states.wrap(this._src, this._offset + 28);
@@ -92,6 +102,8 @@ export class ListRecordingsRequestEncoder implements SbeCursor {
 
   static fromUtcNsId(): number { return 6; }
   static fromUtcNsSinceVersion(): number { return 0; }
+  static fromUtcNsEncodingOffset(): number { return 29; }
+  static fromUtcNsEncodingLength(): number { return 8; }
   static fromUtcNsNullValue(): bigint { return -9223372036854775808n; }
   static fromUtcNsMinValue(): bigint { return -9223372036854775807n; }
   static fromUtcNsMaxValue(): bigint { return 9223372036854775807n; }
@@ -103,6 +115,8 @@ export class ListRecordingsRequestEncoder implements SbeCursor {
 
   static toUtcNsId(): number { return 7; }
   static toUtcNsSinceVersion(): number { return 0; }
+  static toUtcNsEncodingOffset(): number { return 37; }
+  static toUtcNsEncodingLength(): number { return 8; }
   static toUtcNsNullValue(): bigint { return -9223372036854775808n; }
   static toUtcNsMinValue(): bigint { return -9223372036854775807n; }
   static toUtcNsMaxValue(): bigint { return 9223372036854775807n; }

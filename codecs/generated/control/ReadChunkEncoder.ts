@@ -45,6 +45,8 @@ export class ReadChunkEncoder implements SbeCursor {
 
   static controlSessionIdId(): number { return 1; }
   static controlSessionIdSinceVersion(): number { return 0; }
+  static controlSessionIdEncodingOffset(): number { return 0; }
+  static controlSessionIdEncodingLength(): number { return 8; }
   static controlSessionIdNullValue(): bigint { return -9223372036854775808n; }
   static controlSessionIdMinValue(): bigint { return -9223372036854775807n; }
   static controlSessionIdMaxValue(): bigint { return 9223372036854775807n; }
@@ -55,6 +57,8 @@ export class ReadChunkEncoder implements SbeCursor {
 
   static correlationIdId(): number { return 2; }
   static correlationIdSinceVersion(): number { return 0; }
+  static correlationIdEncodingOffset(): number { return 8; }
+  static correlationIdEncodingLength(): number { return 8; }
   static correlationIdNullValue(): bigint { return -9223372036854775808n; }
   static correlationIdMinValue(): bigint { return -9223372036854775807n; }
   static correlationIdMaxValue(): bigint { return 9223372036854775807n; }
@@ -65,6 +69,8 @@ export class ReadChunkEncoder implements SbeCursor {
 
   static recordingIdId(): number { return 3; }
   static recordingIdSinceVersion(): number { return 0; }
+  static recordingIdEncodingOffset(): number { return 16; }
+  static recordingIdEncodingLength(): number { return 8; }
   static recordingIdNullValue(): bigint { return -9223372036854775808n; }
   static recordingIdMinValue(): bigint { return -9223372036854775807n; }
   static recordingIdMaxValue(): bigint { return 9223372036854775807n; }
@@ -75,6 +81,8 @@ export class ReadChunkEncoder implements SbeCursor {
 
   static nextPositionId(): number { return 4; }
   static nextPositionSinceVersion(): number { return 0; }
+  static nextPositionEncodingOffset(): number { return 24; }
+  static nextPositionEncodingLength(): number { return 8; }
   static nextPositionNullValue(): bigint { return -9223372036854775808n; }
   static nextPositionMinValue(): bigint { return -9223372036854775807n; }
   static nextPositionMaxValue(): bigint { return 9223372036854775807n; }
@@ -85,6 +93,8 @@ export class ReadChunkEncoder implements SbeCursor {
 
   static nextFragmentOffsetId(): number { return 5; }
   static nextFragmentOffsetSinceVersion(): number { return 0; }
+  static nextFragmentOffsetEncodingOffset(): number { return 32; }
+  static nextFragmentOffsetEncodingLength(): number { return 4; }
   static nextFragmentOffsetNullValue(): number { return 4294967295; }
   static nextFragmentOffsetMinValue(): number { return 0; }
   static nextFragmentOffsetMaxValue(): number { return 4294967294; }
@@ -95,6 +105,8 @@ export class ReadChunkEncoder implements SbeCursor {
 
   static endOfRecordingId(): number { return 6; }
   static endOfRecordingSinceVersion(): number { return 0; }
+  static endOfRecordingEncodingOffset(): number { return 36; }
+  static endOfRecordingEncodingLength(): number { return 1; }
   /** TRUE when the recording is stopped and nextPosition is its stop position, or the toUtcNs limit was passed */
   endOfRecording(value: BooleanType): this {
     this._view.setUint8(this._offset + 36, value);
@@ -151,6 +163,8 @@ export class ReadChunkEventsEncoder {
 
   static positionId(): number { return 8; }
   static positionSinceVersion(): number { return 0; }
+  static positionEncodingOffset(): number { return 0; }
+  static positionEncodingLength(): number { return 8; }
   static positionNullValue(): bigint { return -9223372036854775808n; }
   static positionMinValue(): bigint { return -9223372036854775807n; }
   static positionMaxValue(): bigint { return 9223372036854775807n; }
@@ -161,6 +175,8 @@ export class ReadChunkEventsEncoder {
 
   static utcNsId(): number { return 9; }
   static utcNsSinceVersion(): number { return 0; }
+  static utcNsEncodingOffset(): number { return 8; }
+  static utcNsEncodingLength(): number { return 8; }
   static utcNsNullValue(): bigint { return -9223372036854775808n; }
   static utcNsMinValue(): bigint { return -9223372036854775807n; }
   static utcNsMaxValue(): bigint { return 9223372036854775807n; }
@@ -171,6 +187,8 @@ export class ReadChunkEventsEncoder {
 
   static monoNsId(): number { return 10; }
   static monoNsSinceVersion(): number { return 0; }
+  static monoNsEncodingOffset(): number { return 16; }
+  static monoNsEncodingLength(): number { return 8; }
   static monoNsNullValue(): bigint { return -9223372036854775808n; }
   static monoNsMinValue(): bigint { return -9223372036854775807n; }
   static monoNsMaxValue(): bigint { return 9223372036854775807n; }
@@ -181,6 +199,8 @@ export class ReadChunkEventsEncoder {
 
   static eventLengthId(): number { return 11; }
   static eventLengthSinceVersion(): number { return 0; }
+  static eventLengthEncodingOffset(): number { return 24; }
+  static eventLengthEncodingLength(): number { return 4; }
   static eventLengthNullValue(): number { return 4294967295; }
   static eventLengthMinValue(): number { return 0; }
   static eventLengthMaxValue(): number { return 4294967294; }
@@ -191,6 +211,8 @@ export class ReadChunkEventsEncoder {
 
   static fragmentOffsetId(): number { return 12; }
   static fragmentOffsetSinceVersion(): number { return 0; }
+  static fragmentOffsetEncodingOffset(): number { return 28; }
+  static fragmentOffsetEncodingLength(): number { return 4; }
   static fragmentOffsetNullValue(): number { return 4294967295; }
   static fragmentOffsetMinValue(): number { return 0; }
   static fragmentOffsetMaxValue(): number { return 4294967294; }

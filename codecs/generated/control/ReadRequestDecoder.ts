@@ -57,6 +57,8 @@ export class ReadRequestDecoder implements SbeCursor {
 
   static controlSessionIdId(): number { return 1; }
   static controlSessionIdSinceVersion(): number { return 0; }
+  static controlSessionIdEncodingOffset(): number { return 0; }
+  static controlSessionIdEncodingLength(): number { return 8; }
   static controlSessionIdNullValue(): bigint { return -9223372036854775808n; }
   static controlSessionIdMinValue(): bigint { return -9223372036854775807n; }
   static controlSessionIdMaxValue(): bigint { return 9223372036854775807n; }
@@ -66,6 +68,8 @@ export class ReadRequestDecoder implements SbeCursor {
 
   static correlationIdId(): number { return 2; }
   static correlationIdSinceVersion(): number { return 0; }
+  static correlationIdEncodingOffset(): number { return 8; }
+  static correlationIdEncodingLength(): number { return 8; }
   static correlationIdNullValue(): bigint { return -9223372036854775808n; }
   static correlationIdMinValue(): bigint { return -9223372036854775807n; }
   static correlationIdMaxValue(): bigint { return 9223372036854775807n; }
@@ -75,6 +79,8 @@ export class ReadRequestDecoder implements SbeCursor {
 
   static recordingIdId(): number { return 3; }
   static recordingIdSinceVersion(): number { return 0; }
+  static recordingIdEncodingOffset(): number { return 16; }
+  static recordingIdEncodingLength(): number { return 8; }
   static recordingIdNullValue(): bigint { return -9223372036854775808n; }
   static recordingIdMinValue(): bigint { return -9223372036854775807n; }
   static recordingIdMaxValue(): bigint { return 9223372036854775807n; }
@@ -84,6 +90,8 @@ export class ReadRequestDecoder implements SbeCursor {
 
   static positionId(): number { return 4; }
   static positionSinceVersion(): number { return 0; }
+  static positionEncodingOffset(): number { return 24; }
+  static positionEncodingLength(): number { return 8; }
   static positionNullValue(): bigint { return -9223372036854775808n; }
   static positionMinValue(): bigint { return -9223372036854775807n; }
   static positionMaxValue(): bigint { return 9223372036854775807n; }
@@ -93,6 +101,8 @@ export class ReadRequestDecoder implements SbeCursor {
 
   static fragmentOffsetId(): number { return 5; }
   static fragmentOffsetSinceVersion(): number { return 0; }
+  static fragmentOffsetEncodingOffset(): number { return 32; }
+  static fragmentOffsetEncodingLength(): number { return 4; }
   static fragmentOffsetNullValue(): number { return 4294967295; }
   static fragmentOffsetMinValue(): number { return 0; }
   static fragmentOffsetMaxValue(): number { return 4294967294; }
@@ -103,6 +113,8 @@ export class ReadRequestDecoder implements SbeCursor {
 
   static maxBytesId(): number { return 6; }
   static maxBytesSinceVersion(): number { return 0; }
+  static maxBytesEncodingOffset(): number { return 36; }
+  static maxBytesEncodingLength(): number { return 4; }
   static maxBytesNullValue(): number { return 4294967295; }
   static maxBytesMinValue(): number { return 0; }
   static maxBytesMaxValue(): number { return 4294967294; }
@@ -113,6 +125,8 @@ export class ReadRequestDecoder implements SbeCursor {
 
   static toUtcNsId(): number { return 7; }
   static toUtcNsSinceVersion(): number { return 0; }
+  static toUtcNsEncodingOffset(): number { return 40; }
+  static toUtcNsEncodingLength(): number { return 8; }
   static toUtcNsNullValue(): bigint { return -9223372036854775808n; }
   static toUtcNsMinValue(): bigint { return -9223372036854775807n; }
   static toUtcNsMaxValue(): bigint { return 9223372036854775807n; }

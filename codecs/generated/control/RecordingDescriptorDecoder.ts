@@ -58,6 +58,8 @@ export class RecordingDescriptorDecoder implements SbeCursor {
 
   static controlSessionIdId(): number { return 1; }
   static controlSessionIdSinceVersion(): number { return 0; }
+  static controlSessionIdEncodingOffset(): number { return 0; }
+  static controlSessionIdEncodingLength(): number { return 8; }
   static controlSessionIdNullValue(): bigint { return -9223372036854775808n; }
   static controlSessionIdMinValue(): bigint { return -9223372036854775807n; }
   static controlSessionIdMaxValue(): bigint { return 9223372036854775807n; }
@@ -67,6 +69,8 @@ export class RecordingDescriptorDecoder implements SbeCursor {
 
   static correlationIdId(): number { return 2; }
   static correlationIdSinceVersion(): number { return 0; }
+  static correlationIdEncodingOffset(): number { return 8; }
+  static correlationIdEncodingLength(): number { return 8; }
   static correlationIdNullValue(): bigint { return -9223372036854775808n; }
   static correlationIdMinValue(): bigint { return -9223372036854775807n; }
   static correlationIdMaxValue(): bigint { return 9223372036854775807n; }
@@ -76,6 +80,8 @@ export class RecordingDescriptorDecoder implements SbeCursor {
 
   static recordingIdId(): number { return 3; }
   static recordingIdSinceVersion(): number { return 0; }
+  static recordingIdEncodingOffset(): number { return 16; }
+  static recordingIdEncodingLength(): number { return 8; }
   static recordingIdNullValue(): bigint { return -9223372036854775808n; }
   static recordingIdMinValue(): bigint { return -9223372036854775807n; }
   static recordingIdMaxValue(): bigint { return 9223372036854775807n; }
@@ -85,12 +91,16 @@ export class RecordingDescriptorDecoder implements SbeCursor {
 
   static stateId(): number { return 4; }
   static stateSinceVersion(): number { return 0; }
+  static stateEncodingOffset(): number { return 24; }
+  static stateEncodingLength(): number { return 1; }
   state(): RecordingState {
     return this._view.getUint8(this._offset + 24) as RecordingState;
   }
 
   static startPositionId(): number { return 5; }
   static startPositionSinceVersion(): number { return 0; }
+  static startPositionEncodingOffset(): number { return 25; }
+  static startPositionEncodingLength(): number { return 8; }
   static startPositionNullValue(): bigint { return -9223372036854775808n; }
   static startPositionMinValue(): bigint { return -9223372036854775807n; }
   static startPositionMaxValue(): bigint { return 9223372036854775807n; }
@@ -100,6 +110,8 @@ export class RecordingDescriptorDecoder implements SbeCursor {
 
   static stopPositionId(): number { return 6; }
   static stopPositionSinceVersion(): number { return 0; }
+  static stopPositionEncodingOffset(): number { return 33; }
+  static stopPositionEncodingLength(): number { return 8; }
   static stopPositionNullValue(): bigint { return -9223372036854775808n; }
   static stopPositionMinValue(): bigint { return -9223372036854775807n; }
   static stopPositionMaxValue(): bigint { return 9223372036854775807n; }
@@ -109,6 +121,8 @@ export class RecordingDescriptorDecoder implements SbeCursor {
 
   static startUtcNsId(): number { return 7; }
   static startUtcNsSinceVersion(): number { return 0; }
+  static startUtcNsEncodingOffset(): number { return 41; }
+  static startUtcNsEncodingLength(): number { return 8; }
   static startUtcNsNullValue(): bigint { return -9223372036854775808n; }
   static startUtcNsMinValue(): bigint { return -9223372036854775807n; }
   static startUtcNsMaxValue(): bigint { return 9223372036854775807n; }
@@ -118,6 +132,8 @@ export class RecordingDescriptorDecoder implements SbeCursor {
 
   static stopUtcNsId(): number { return 8; }
   static stopUtcNsSinceVersion(): number { return 0; }
+  static stopUtcNsEncodingOffset(): number { return 49; }
+  static stopUtcNsEncodingLength(): number { return 8; }
   static stopUtcNsNullValue(): bigint { return -9223372036854775808n; }
   static stopUtcNsMinValue(): bigint { return -9223372036854775807n; }
   static stopUtcNsMaxValue(): bigint { return 9223372036854775807n; }
@@ -127,6 +143,8 @@ export class RecordingDescriptorDecoder implements SbeCursor {
 
   static startMonoNsId(): number { return 9; }
   static startMonoNsSinceVersion(): number { return 0; }
+  static startMonoNsEncodingOffset(): number { return 57; }
+  static startMonoNsEncodingLength(): number { return 8; }
   static startMonoNsNullValue(): bigint { return -9223372036854775808n; }
   static startMonoNsMinValue(): bigint { return -9223372036854775807n; }
   static startMonoNsMaxValue(): bigint { return 9223372036854775807n; }
@@ -136,6 +154,8 @@ export class RecordingDescriptorDecoder implements SbeCursor {
 
   static stopMonoNsId(): number { return 10; }
   static stopMonoNsSinceVersion(): number { return 0; }
+  static stopMonoNsEncodingOffset(): number { return 65; }
+  static stopMonoNsEncodingLength(): number { return 8; }
   static stopMonoNsNullValue(): bigint { return -9223372036854775808n; }
   static stopMonoNsMinValue(): bigint { return -9223372036854775807n; }
   static stopMonoNsMaxValue(): bigint { return 9223372036854775807n; }
@@ -145,6 +165,8 @@ export class RecordingDescriptorDecoder implements SbeCursor {
 
   static eventCountId(): number { return 11; }
   static eventCountSinceVersion(): number { return 0; }
+  static eventCountEncodingOffset(): number { return 73; }
+  static eventCountEncodingLength(): number { return 8; }
   static eventCountNullValue(): bigint { return -9223372036854775808n; }
   static eventCountMinValue(): bigint { return -9223372036854775807n; }
   static eventCountMaxValue(): bigint { return 9223372036854775807n; }
@@ -154,6 +176,8 @@ export class RecordingDescriptorDecoder implements SbeCursor {
 
   static segmentLengthId(): number { return 12; }
   static segmentLengthSinceVersion(): number { return 0; }
+  static segmentLengthEncodingOffset(): number { return 81; }
+  static segmentLengthEncodingLength(): number { return 4; }
   static segmentLengthNullValue(): number { return -2147483648; }
   static segmentLengthMinValue(): number { return -2147483647; }
   static segmentLengthMaxValue(): number { return 2147483647; }

@@ -57,6 +57,8 @@ export class RecordingPositionRequestDecoder implements SbeCursor {
 
   static controlSessionIdId(): number { return 1; }
   static controlSessionIdSinceVersion(): number { return 0; }
+  static controlSessionIdEncodingOffset(): number { return 0; }
+  static controlSessionIdEncodingLength(): number { return 8; }
   static controlSessionIdNullValue(): bigint { return -9223372036854775808n; }
   static controlSessionIdMinValue(): bigint { return -9223372036854775807n; }
   static controlSessionIdMaxValue(): bigint { return 9223372036854775807n; }
@@ -66,6 +68,8 @@ export class RecordingPositionRequestDecoder implements SbeCursor {
 
   static correlationIdId(): number { return 2; }
   static correlationIdSinceVersion(): number { return 0; }
+  static correlationIdEncodingOffset(): number { return 8; }
+  static correlationIdEncodingLength(): number { return 8; }
   static correlationIdNullValue(): bigint { return -9223372036854775808n; }
   static correlationIdMinValue(): bigint { return -9223372036854775807n; }
   static correlationIdMaxValue(): bigint { return 9223372036854775807n; }
@@ -75,6 +79,8 @@ export class RecordingPositionRequestDecoder implements SbeCursor {
 
   static recordingIdId(): number { return 3; }
   static recordingIdSinceVersion(): number { return 0; }
+  static recordingIdEncodingOffset(): number { return 16; }
+  static recordingIdEncodingLength(): number { return 8; }
   static recordingIdNullValue(): bigint { return -9223372036854775808n; }
   static recordingIdMinValue(): bigint { return -9223372036854775807n; }
   static recordingIdMaxValue(): bigint { return 9223372036854775807n; }

@@ -56,6 +56,8 @@ export class RecordingProgressDecoder implements SbeCursor {
 
   static recordingIdId(): number { return 1; }
   static recordingIdSinceVersion(): number { return 0; }
+  static recordingIdEncodingOffset(): number { return 0; }
+  static recordingIdEncodingLength(): number { return 8; }
   static recordingIdNullValue(): bigint { return -9223372036854775808n; }
   static recordingIdMinValue(): bigint { return -9223372036854775807n; }
   static recordingIdMaxValue(): bigint { return 9223372036854775807n; }
@@ -65,6 +67,8 @@ export class RecordingProgressDecoder implements SbeCursor {
 
   static positionId(): number { return 2; }
   static positionSinceVersion(): number { return 0; }
+  static positionEncodingOffset(): number { return 8; }
+  static positionEncodingLength(): number { return 8; }
   static positionNullValue(): bigint { return -9223372036854775808n; }
   static positionMinValue(): bigint { return -9223372036854775807n; }
   static positionMaxValue(): bigint { return 9223372036854775807n; }
@@ -74,6 +78,8 @@ export class RecordingProgressDecoder implements SbeCursor {
 
   static eventCountId(): number { return 3; }
   static eventCountSinceVersion(): number { return 0; }
+  static eventCountEncodingOffset(): number { return 16; }
+  static eventCountEncodingLength(): number { return 8; }
   static eventCountNullValue(): bigint { return -9223372036854775808n; }
   static eventCountMinValue(): bigint { return -9223372036854775807n; }
   static eventCountMaxValue(): bigint { return 9223372036854775807n; }
@@ -83,6 +89,8 @@ export class RecordingProgressDecoder implements SbeCursor {
 
   static lastUtcNsId(): number { return 4; }
   static lastUtcNsSinceVersion(): number { return 0; }
+  static lastUtcNsEncodingOffset(): number { return 24; }
+  static lastUtcNsEncodingLength(): number { return 8; }
   static lastUtcNsNullValue(): bigint { return -9223372036854775808n; }
   static lastUtcNsMinValue(): bigint { return -9223372036854775807n; }
   static lastUtcNsMaxValue(): bigint { return 9223372036854775807n; }
@@ -92,6 +100,8 @@ export class RecordingProgressDecoder implements SbeCursor {
 
   static kernelDropsId(): number { return 5; }
   static kernelDropsSinceVersion(): number { return 0; }
+  static kernelDropsEncodingOffset(): number { return 32; }
+  static kernelDropsEncodingLength(): number { return 8; }
   static kernelDropsNullValue(): bigint { return -9223372036854775808n; }
   static kernelDropsMinValue(): bigint { return -9223372036854775807n; }
   static kernelDropsMaxValue(): bigint { return 9223372036854775807n; }
@@ -101,6 +111,8 @@ export class RecordingProgressDecoder implements SbeCursor {
 
   static droppedEventsId(): number { return 6; }
   static droppedEventsSinceVersion(): number { return 0; }
+  static droppedEventsEncodingOffset(): number { return 40; }
+  static droppedEventsEncodingLength(): number { return 8; }
   static droppedEventsNullValue(): bigint { return -9223372036854775808n; }
   static droppedEventsMinValue(): bigint { return -9223372036854775807n; }
   static droppedEventsMaxValue(): bigint { return 9223372036854775807n; }

@@ -56,6 +56,8 @@ export class RecordingStartedDecoder implements SbeCursor {
 
   static recordingIdId(): number { return 1; }
   static recordingIdSinceVersion(): number { return 0; }
+  static recordingIdEncodingOffset(): number { return 0; }
+  static recordingIdEncodingLength(): number { return 8; }
   static recordingIdNullValue(): bigint { return -9223372036854775808n; }
   static recordingIdMinValue(): bigint { return -9223372036854775807n; }
   static recordingIdMaxValue(): bigint { return 9223372036854775807n; }
@@ -65,6 +67,8 @@ export class RecordingStartedDecoder implements SbeCursor {
 
   static startPositionId(): number { return 2; }
   static startPositionSinceVersion(): number { return 0; }
+  static startPositionEncodingOffset(): number { return 8; }
+  static startPositionEncodingLength(): number { return 8; }
   static startPositionNullValue(): bigint { return -9223372036854775808n; }
   static startPositionMinValue(): bigint { return -9223372036854775807n; }
   static startPositionMaxValue(): bigint { return 9223372036854775807n; }
@@ -74,6 +78,8 @@ export class RecordingStartedDecoder implements SbeCursor {
 
   static startUtcNsId(): number { return 3; }
   static startUtcNsSinceVersion(): number { return 0; }
+  static startUtcNsEncodingOffset(): number { return 16; }
+  static startUtcNsEncodingLength(): number { return 8; }
   static startUtcNsNullValue(): bigint { return -9223372036854775808n; }
   static startUtcNsMinValue(): bigint { return -9223372036854775807n; }
   static startUtcNsMaxValue(): bigint { return 9223372036854775807n; }

@@ -58,6 +58,8 @@ export class RecordingStoppedDecoder implements SbeCursor {
 
   static recordingIdId(): number { return 1; }
   static recordingIdSinceVersion(): number { return 0; }
+  static recordingIdEncodingOffset(): number { return 0; }
+  static recordingIdEncodingLength(): number { return 8; }
   static recordingIdNullValue(): bigint { return -9223372036854775808n; }
   static recordingIdMinValue(): bigint { return -9223372036854775807n; }
   static recordingIdMaxValue(): bigint { return 9223372036854775807n; }
@@ -67,6 +69,8 @@ export class RecordingStoppedDecoder implements SbeCursor {
 
   static stopPositionId(): number { return 2; }
   static stopPositionSinceVersion(): number { return 0; }
+  static stopPositionEncodingOffset(): number { return 8; }
+  static stopPositionEncodingLength(): number { return 8; }
   static stopPositionNullValue(): bigint { return -9223372036854775808n; }
   static stopPositionMinValue(): bigint { return -9223372036854775807n; }
   static stopPositionMaxValue(): bigint { return 9223372036854775807n; }
@@ -76,6 +80,8 @@ export class RecordingStoppedDecoder implements SbeCursor {
 
   static stopUtcNsId(): number { return 3; }
   static stopUtcNsSinceVersion(): number { return 0; }
+  static stopUtcNsEncodingOffset(): number { return 16; }
+  static stopUtcNsEncodingLength(): number { return 8; }
   static stopUtcNsNullValue(): bigint { return -9223372036854775808n; }
   static stopUtcNsMinValue(): bigint { return -9223372036854775807n; }
   static stopUtcNsMaxValue(): bigint { return 9223372036854775807n; }
@@ -85,6 +91,8 @@ export class RecordingStoppedDecoder implements SbeCursor {
 
   static eventCountId(): number { return 4; }
   static eventCountSinceVersion(): number { return 0; }
+  static eventCountEncodingOffset(): number { return 24; }
+  static eventCountEncodingLength(): number { return 8; }
   static eventCountNullValue(): bigint { return -9223372036854775808n; }
   static eventCountMinValue(): bigint { return -9223372036854775807n; }
   static eventCountMaxValue(): bigint { return 9223372036854775807n; }
@@ -94,12 +102,16 @@ export class RecordingStoppedDecoder implements SbeCursor {
 
   static reasonId(): number { return 5; }
   static reasonSinceVersion(): number { return 0; }
+  static reasonEncodingOffset(): number { return 32; }
+  static reasonEncodingLength(): number { return 1; }
   reason(): StopReason {
     return this._view.getUint8(this._offset + 32) as StopReason;
   }
 
   static errorCodeId(): number { return 6; }
   static errorCodeSinceVersion(): number { return 0; }
+  static errorCodeEncodingOffset(): number { return 33; }
+  static errorCodeEncodingLength(): number { return 2; }
   errorCode(): ErrorCode {
     return this._view.getUint16(this._offset + 33, true) as ErrorCode;
   }

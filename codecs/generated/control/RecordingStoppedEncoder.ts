@@ -44,6 +44,8 @@ export class RecordingStoppedEncoder implements SbeCursor {
 
   static recordingIdId(): number { return 1; }
   static recordingIdSinceVersion(): number { return 0; }
+  static recordingIdEncodingOffset(): number { return 0; }
+  static recordingIdEncodingLength(): number { return 8; }
   static recordingIdNullValue(): bigint { return -9223372036854775808n; }
   static recordingIdMinValue(): bigint { return -9223372036854775807n; }
   static recordingIdMaxValue(): bigint { return 9223372036854775807n; }
@@ -54,6 +56,8 @@ export class RecordingStoppedEncoder implements SbeCursor {
 
   static stopPositionId(): number { return 2; }
   static stopPositionSinceVersion(): number { return 0; }
+  static stopPositionEncodingOffset(): number { return 8; }
+  static stopPositionEncodingLength(): number { return 8; }
   static stopPositionNullValue(): bigint { return -9223372036854775808n; }
   static stopPositionMinValue(): bigint { return -9223372036854775807n; }
   static stopPositionMaxValue(): bigint { return 9223372036854775807n; }
@@ -64,6 +68,8 @@ export class RecordingStoppedEncoder implements SbeCursor {
 
   static stopUtcNsId(): number { return 3; }
   static stopUtcNsSinceVersion(): number { return 0; }
+  static stopUtcNsEncodingOffset(): number { return 16; }
+  static stopUtcNsEncodingLength(): number { return 8; }
   static stopUtcNsNullValue(): bigint { return -9223372036854775808n; }
   static stopUtcNsMinValue(): bigint { return -9223372036854775807n; }
   static stopUtcNsMaxValue(): bigint { return 9223372036854775807n; }
@@ -74,6 +80,8 @@ export class RecordingStoppedEncoder implements SbeCursor {
 
   static eventCountId(): number { return 4; }
   static eventCountSinceVersion(): number { return 0; }
+  static eventCountEncodingOffset(): number { return 24; }
+  static eventCountEncodingLength(): number { return 8; }
   static eventCountNullValue(): bigint { return -9223372036854775808n; }
   static eventCountMinValue(): bigint { return -9223372036854775807n; }
   static eventCountMaxValue(): bigint { return 9223372036854775807n; }
@@ -84,6 +92,8 @@ export class RecordingStoppedEncoder implements SbeCursor {
 
   static reasonId(): number { return 5; }
   static reasonSinceVersion(): number { return 0; }
+  static reasonEncodingOffset(): number { return 32; }
+  static reasonEncodingLength(): number { return 1; }
   reason(value: StopReason): this {
     this._view.setUint8(this._offset + 32, value);
     return this;
@@ -91,6 +101,8 @@ export class RecordingStoppedEncoder implements SbeCursor {
 
   static errorCodeId(): number { return 6; }
   static errorCodeSinceVersion(): number { return 0; }
+  static errorCodeEncodingOffset(): number { return 33; }
+  static errorCodeEncodingLength(): number { return 2; }
   errorCode(value: ErrorCode): this {
     this._view.setUint16(this._offset + 33, value, true);
     return this;

@@ -43,6 +43,8 @@ export class RepairProgressEncoder implements SbeCursor {
 
   static segmentsRepairedId(): number { return 1; }
   static segmentsRepairedSinceVersion(): number { return 0; }
+  static segmentsRepairedEncodingOffset(): number { return 0; }
+  static segmentsRepairedEncodingLength(): number { return 8; }
   static segmentsRepairedNullValue(): bigint { return -9223372036854775808n; }
   static segmentsRepairedMinValue(): bigint { return -9223372036854775807n; }
   static segmentsRepairedMaxValue(): bigint { return 9223372036854775807n; }
@@ -53,6 +55,8 @@ export class RepairProgressEncoder implements SbeCursor {
 
   static segmentsRemainingId(): number { return 2; }
   static segmentsRemainingSinceVersion(): number { return 0; }
+  static segmentsRemainingEncodingOffset(): number { return 8; }
+  static segmentsRemainingEncodingLength(): number { return 8; }
   static segmentsRemainingNullValue(): bigint { return -9223372036854775808n; }
   static segmentsRemainingMinValue(): bigint { return -9223372036854775807n; }
   static segmentsRemainingMaxValue(): bigint { return 9223372036854775807n; }
@@ -63,6 +67,8 @@ export class RepairProgressEncoder implements SbeCursor {
 
   static bytesCopiedId(): number { return 3; }
   static bytesCopiedSinceVersion(): number { return 0; }
+  static bytesCopiedEncodingOffset(): number { return 16; }
+  static bytesCopiedEncodingLength(): number { return 8; }
   static bytesCopiedNullValue(): bigint { return -9223372036854775808n; }
   static bytesCopiedMinValue(): bigint { return -9223372036854775807n; }
   static bytesCopiedMaxValue(): bigint { return 9223372036854775807n; }
@@ -73,6 +79,8 @@ export class RepairProgressEncoder implements SbeCursor {
 
   static doneId(): number { return 4; }
   static doneSinceVersion(): number { return 0; }
+  static doneEncodingOffset(): number { return 24; }
+  static doneEncodingLength(): number { return 1; }
   done(value: BooleanType): this {
     this._view.setUint8(this._offset + 24, value);
     return this;

@@ -58,6 +58,8 @@ export class ReplayEndedDecoder implements SbeCursor {
 
   static replaySessionIdId(): number { return 1; }
   static replaySessionIdSinceVersion(): number { return 0; }
+  static replaySessionIdEncodingOffset(): number { return 0; }
+  static replaySessionIdEncodingLength(): number { return 8; }
   static replaySessionIdNullValue(): bigint { return -9223372036854775808n; }
   static replaySessionIdMinValue(): bigint { return -9223372036854775807n; }
   static replaySessionIdMaxValue(): bigint { return 9223372036854775807n; }
@@ -67,6 +69,8 @@ export class ReplayEndedDecoder implements SbeCursor {
 
   static eventsSentId(): number { return 2; }
   static eventsSentSinceVersion(): number { return 0; }
+  static eventsSentEncodingOffset(): number { return 8; }
+  static eventsSentEncodingLength(): number { return 8; }
   static eventsSentNullValue(): bigint { return -9223372036854775808n; }
   static eventsSentMinValue(): bigint { return -9223372036854775807n; }
   static eventsSentMaxValue(): bigint { return 9223372036854775807n; }
@@ -76,6 +80,8 @@ export class ReplayEndedDecoder implements SbeCursor {
 
   static bytesSentId(): number { return 3; }
   static bytesSentSinceVersion(): number { return 0; }
+  static bytesSentEncodingOffset(): number { return 16; }
+  static bytesSentEncodingLength(): number { return 8; }
   static bytesSentNullValue(): bigint { return -9223372036854775808n; }
   static bytesSentMinValue(): bigint { return -9223372036854775807n; }
   static bytesSentMaxValue(): bigint { return 9223372036854775807n; }
@@ -85,12 +91,16 @@ export class ReplayEndedDecoder implements SbeCursor {
 
   static reasonId(): number { return 4; }
   static reasonSinceVersion(): number { return 0; }
+  static reasonEncodingOffset(): number { return 24; }
+  static reasonEncodingLength(): number { return 1; }
   reason(): StopReason {
     return this._view.getUint8(this._offset + 24) as StopReason;
   }
 
   static errorCodeId(): number { return 5; }
   static errorCodeSinceVersion(): number { return 0; }
+  static errorCodeEncodingOffset(): number { return 25; }
+  static errorCodeEncodingLength(): number { return 2; }
   errorCode(): ErrorCode {
     return this._view.getUint16(this._offset + 25, true) as ErrorCode;
   }

@@ -44,6 +44,8 @@ export class ReplayEndedEncoder implements SbeCursor {
 
   static replaySessionIdId(): number { return 1; }
   static replaySessionIdSinceVersion(): number { return 0; }
+  static replaySessionIdEncodingOffset(): number { return 0; }
+  static replaySessionIdEncodingLength(): number { return 8; }
   static replaySessionIdNullValue(): bigint { return -9223372036854775808n; }
   static replaySessionIdMinValue(): bigint { return -9223372036854775807n; }
   static replaySessionIdMaxValue(): bigint { return 9223372036854775807n; }
@@ -54,6 +56,8 @@ export class ReplayEndedEncoder implements SbeCursor {
 
   static eventsSentId(): number { return 2; }
   static eventsSentSinceVersion(): number { return 0; }
+  static eventsSentEncodingOffset(): number { return 8; }
+  static eventsSentEncodingLength(): number { return 8; }
   static eventsSentNullValue(): bigint { return -9223372036854775808n; }
   static eventsSentMinValue(): bigint { return -9223372036854775807n; }
   static eventsSentMaxValue(): bigint { return 9223372036854775807n; }
@@ -64,6 +68,8 @@ export class ReplayEndedEncoder implements SbeCursor {
 
   static bytesSentId(): number { return 3; }
   static bytesSentSinceVersion(): number { return 0; }
+  static bytesSentEncodingOffset(): number { return 16; }
+  static bytesSentEncodingLength(): number { return 8; }
   static bytesSentNullValue(): bigint { return -9223372036854775808n; }
   static bytesSentMinValue(): bigint { return -9223372036854775807n; }
   static bytesSentMaxValue(): bigint { return 9223372036854775807n; }
@@ -74,6 +80,8 @@ export class ReplayEndedEncoder implements SbeCursor {
 
   static reasonId(): number { return 4; }
   static reasonSinceVersion(): number { return 0; }
+  static reasonEncodingOffset(): number { return 24; }
+  static reasonEncodingLength(): number { return 1; }
   reason(value: StopReason): this {
     this._view.setUint8(this._offset + 24, value);
     return this;
@@ -81,6 +89,8 @@ export class ReplayEndedEncoder implements SbeCursor {
 
   static errorCodeId(): number { return 5; }
   static errorCodeSinceVersion(): number { return 0; }
+  static errorCodeEncodingOffset(): number { return 25; }
+  static errorCodeEncodingLength(): number { return 2; }
   errorCode(value: ErrorCode): this {
     this._view.setUint16(this._offset + 25, value, true);
     return this;

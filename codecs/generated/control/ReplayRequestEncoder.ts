@@ -44,6 +44,8 @@ export class ReplayRequestEncoder implements SbeCursor {
 
   static controlSessionIdId(): number { return 1; }
   static controlSessionIdSinceVersion(): number { return 0; }
+  static controlSessionIdEncodingOffset(): number { return 0; }
+  static controlSessionIdEncodingLength(): number { return 8; }
   static controlSessionIdNullValue(): bigint { return -9223372036854775808n; }
   static controlSessionIdMinValue(): bigint { return -9223372036854775807n; }
   static controlSessionIdMaxValue(): bigint { return 9223372036854775807n; }
@@ -54,6 +56,8 @@ export class ReplayRequestEncoder implements SbeCursor {
 
   static correlationIdId(): number { return 2; }
   static correlationIdSinceVersion(): number { return 0; }
+  static correlationIdEncodingOffset(): number { return 8; }
+  static correlationIdEncodingLength(): number { return 8; }
   static correlationIdNullValue(): bigint { return -9223372036854775808n; }
   static correlationIdMinValue(): bigint { return -9223372036854775807n; }
   static correlationIdMaxValue(): bigint { return 9223372036854775807n; }
@@ -64,6 +68,8 @@ export class ReplayRequestEncoder implements SbeCursor {
 
   static recordingIdId(): number { return 3; }
   static recordingIdSinceVersion(): number { return 0; }
+  static recordingIdEncodingOffset(): number { return 16; }
+  static recordingIdEncodingLength(): number { return 8; }
   static recordingIdNullValue(): bigint { return -9223372036854775808n; }
   static recordingIdMinValue(): bigint { return -9223372036854775807n; }
   static recordingIdMaxValue(): bigint { return 9223372036854775807n; }
@@ -74,6 +80,8 @@ export class ReplayRequestEncoder implements SbeCursor {
 
   static positionId(): number { return 4; }
   static positionSinceVersion(): number { return 0; }
+  static positionEncodingOffset(): number { return 24; }
+  static positionEncodingLength(): number { return 8; }
   static positionNullValue(): bigint { return -9223372036854775808n; }
   static positionMinValue(): bigint { return -9223372036854775807n; }
   static positionMaxValue(): bigint { return 9223372036854775807n; }
@@ -85,6 +93,8 @@ export class ReplayRequestEncoder implements SbeCursor {
 
   static lengthId(): number { return 5; }
   static lengthSinceVersion(): number { return 0; }
+  static lengthEncodingOffset(): number { return 32; }
+  static lengthEncodingLength(): number { return 8; }
   static lengthNullValue(): bigint { return -9223372036854775808n; }
   static lengthMinValue(): bigint { return -9223372036854775807n; }
   static lengthMaxValue(): bigint { return 9223372036854775807n; }
@@ -96,6 +106,8 @@ export class ReplayRequestEncoder implements SbeCursor {
 
   static speedId(): number { return 6; }
   static speedSinceVersion(): number { return 0; }
+  static speedEncodingOffset(): number { return 40; }
+  static speedEncodingLength(): number { return 8; }
   static speedNullValue(): number { return NaN; }
   static speedMinValue(): number { return -1.7976931348623157e+308; }
   static speedMaxValue(): number { return 1.7976931348623157e+308; }
@@ -107,6 +119,8 @@ export class ReplayRequestEncoder implements SbeCursor {
 
   static followId(): number { return 7; }
   static followSinceVersion(): number { return 0; }
+  static followEncodingOffset(): number { return 48; }
+  static followEncodingLength(): number { return 1; }
   follow(value: BooleanType): this {
     this._view.setUint8(this._offset + 48, value);
     return this;

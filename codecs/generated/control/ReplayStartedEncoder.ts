@@ -42,6 +42,8 @@ export class ReplayStartedEncoder implements SbeCursor {
 
   static replaySessionIdId(): number { return 1; }
   static replaySessionIdSinceVersion(): number { return 0; }
+  static replaySessionIdEncodingOffset(): number { return 0; }
+  static replaySessionIdEncodingLength(): number { return 8; }
   static replaySessionIdNullValue(): bigint { return -9223372036854775808n; }
   static replaySessionIdMinValue(): bigint { return -9223372036854775807n; }
   static replaySessionIdMaxValue(): bigint { return 9223372036854775807n; }
@@ -52,6 +54,8 @@ export class ReplayStartedEncoder implements SbeCursor {
 
   static recordingCountId(): number { return 2; }
   static recordingCountSinceVersion(): number { return 0; }
+  static recordingCountEncodingOffset(): number { return 8; }
+  static recordingCountEncodingLength(): number { return 4; }
   static recordingCountNullValue(): number { return -2147483648; }
   static recordingCountMinValue(): number { return -2147483647; }
   static recordingCountMaxValue(): number { return 2147483647; }
@@ -62,6 +66,8 @@ export class ReplayStartedEncoder implements SbeCursor {
 
   static fromUtcNsId(): number { return 3; }
   static fromUtcNsSinceVersion(): number { return 0; }
+  static fromUtcNsEncodingOffset(): number { return 12; }
+  static fromUtcNsEncodingLength(): number { return 8; }
   static fromUtcNsNullValue(): bigint { return -9223372036854775808n; }
   static fromUtcNsMinValue(): bigint { return -9223372036854775807n; }
   static fromUtcNsMaxValue(): bigint { return 9223372036854775807n; }
@@ -72,6 +78,8 @@ export class ReplayStartedEncoder implements SbeCursor {
 
   static toUtcNsId(): number { return 4; }
   static toUtcNsSinceVersion(): number { return 0; }
+  static toUtcNsEncodingOffset(): number { return 20; }
+  static toUtcNsEncodingLength(): number { return 8; }
   static toUtcNsNullValue(): bigint { return -9223372036854775808n; }
   static toUtcNsMinValue(): bigint { return -9223372036854775807n; }
   static toUtcNsMaxValue(): bigint { return 9223372036854775807n; }
@@ -82,6 +90,8 @@ export class ReplayStartedEncoder implements SbeCursor {
 
   static speedId(): number { return 5; }
   static speedSinceVersion(): number { return 0; }
+  static speedEncodingOffset(): number { return 28; }
+  static speedEncodingLength(): number { return 8; }
   static speedNullValue(): number { return NaN; }
   static speedMinValue(): number { return -1.7976931348623157e+308; }
   static speedMaxValue(): number { return 1.7976931348623157e+308; }

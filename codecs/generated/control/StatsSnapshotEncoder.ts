@@ -44,6 +44,8 @@ export class StatsSnapshotEncoder implements SbeCursor {
 
   static controlSessionIdId(): number { return 1; }
   static controlSessionIdSinceVersion(): number { return 0; }
+  static controlSessionIdEncodingOffset(): number { return 0; }
+  static controlSessionIdEncodingLength(): number { return 8; }
   static controlSessionIdNullValue(): bigint { return -9223372036854775808n; }
   static controlSessionIdMinValue(): bigint { return -9223372036854775807n; }
   static controlSessionIdMaxValue(): bigint { return 9223372036854775807n; }
@@ -54,6 +56,8 @@ export class StatsSnapshotEncoder implements SbeCursor {
 
   static correlationIdId(): number { return 2; }
   static correlationIdSinceVersion(): number { return 0; }
+  static correlationIdEncodingOffset(): number { return 8; }
+  static correlationIdEncodingLength(): number { return 8; }
   static correlationIdNullValue(): bigint { return -9223372036854775808n; }
   static correlationIdMinValue(): bigint { return -9223372036854775807n; }
   static correlationIdMaxValue(): bigint { return 9223372036854775807n; }
@@ -64,6 +68,8 @@ export class StatsSnapshotEncoder implements SbeCursor {
 
   static utcNsId(): number { return 3; }
   static utcNsSinceVersion(): number { return 0; }
+  static utcNsEncodingOffset(): number { return 16; }
+  static utcNsEncodingLength(): number { return 8; }
   static utcNsNullValue(): bigint { return -9223372036854775808n; }
   static utcNsMinValue(): bigint { return -9223372036854775807n; }
   static utcNsMaxValue(): bigint { return 9223372036854775807n; }
@@ -122,6 +128,8 @@ export class StatsSnapshotCountersEncoder {
 
   static valueId(): number { return 5; }
   static valueSinceVersion(): number { return 0; }
+  static valueEncodingOffset(): number { return 0; }
+  static valueEncodingLength(): number { return 8; }
   static valueNullValue(): bigint { return -9223372036854775808n; }
   static valueMinValue(): bigint { return -9223372036854775807n; }
   static valueMaxValue(): bigint { return 9223372036854775807n; }

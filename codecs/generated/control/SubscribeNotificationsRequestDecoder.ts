@@ -59,6 +59,8 @@ export class SubscribeNotificationsRequestDecoder implements SbeCursor {
 
   static controlSessionIdId(): number { return 1; }
   static controlSessionIdSinceVersion(): number { return 0; }
+  static controlSessionIdEncodingOffset(): number { return 0; }
+  static controlSessionIdEncodingLength(): number { return 8; }
   static controlSessionIdNullValue(): bigint { return -9223372036854775808n; }
   static controlSessionIdMinValue(): bigint { return -9223372036854775807n; }
   static controlSessionIdMaxValue(): bigint { return 9223372036854775807n; }
@@ -68,6 +70,8 @@ export class SubscribeNotificationsRequestDecoder implements SbeCursor {
 
   static correlationIdId(): number { return 2; }
   static correlationIdSinceVersion(): number { return 0; }
+  static correlationIdEncodingOffset(): number { return 8; }
+  static correlationIdEncodingLength(): number { return 8; }
   static correlationIdNullValue(): bigint { return -9223372036854775808n; }
   static correlationIdMinValue(): bigint { return -9223372036854775807n; }
   static correlationIdMaxValue(): bigint { return 9223372036854775807n; }
@@ -77,6 +81,8 @@ export class SubscribeNotificationsRequestDecoder implements SbeCursor {
 
   static maskId(): number { return 3; }
   static maskSinceVersion(): number { return 0; }
+  static maskEncodingOffset(): number { return 16; }
+  static maskEncodingLength(): number { return 4; }
   mask(): NotificationMaskDecoder {
     return this._mask.wrap(this._src, this._offset + 16);
   }

@@ -45,6 +45,8 @@ export class TimeReplayRequestEncoder implements SbeCursor {
 
   static controlSessionIdId(): number { return 1; }
   static controlSessionIdSinceVersion(): number { return 0; }
+  static controlSessionIdEncodingOffset(): number { return 0; }
+  static controlSessionIdEncodingLength(): number { return 8; }
   static controlSessionIdNullValue(): bigint { return -9223372036854775808n; }
   static controlSessionIdMinValue(): bigint { return -9223372036854775807n; }
   static controlSessionIdMaxValue(): bigint { return 9223372036854775807n; }
@@ -55,6 +57,8 @@ export class TimeReplayRequestEncoder implements SbeCursor {
 
   static correlationIdId(): number { return 2; }
   static correlationIdSinceVersion(): number { return 0; }
+  static correlationIdEncodingOffset(): number { return 8; }
+  static correlationIdEncodingLength(): number { return 8; }
   static correlationIdNullValue(): bigint { return -9223372036854775808n; }
   static correlationIdMinValue(): bigint { return -9223372036854775807n; }
   static correlationIdMaxValue(): bigint { return 9223372036854775807n; }
@@ -65,6 +69,8 @@ export class TimeReplayRequestEncoder implements SbeCursor {
 
   static fromUtcNsId(): number { return 3; }
   static fromUtcNsSinceVersion(): number { return 0; }
+  static fromUtcNsEncodingOffset(): number { return 16; }
+  static fromUtcNsEncodingLength(): number { return 8; }
   static fromUtcNsNullValue(): bigint { return -9223372036854775808n; }
   static fromUtcNsMinValue(): bigint { return -9223372036854775807n; }
   static fromUtcNsMaxValue(): bigint { return 9223372036854775807n; }
@@ -75,6 +81,8 @@ export class TimeReplayRequestEncoder implements SbeCursor {
 
   static toUtcNsId(): number { return 4; }
   static toUtcNsSinceVersion(): number { return 0; }
+  static toUtcNsEncodingOffset(): number { return 24; }
+  static toUtcNsEncodingLength(): number { return 8; }
   static toUtcNsNullValue(): bigint { return -9223372036854775808n; }
   static toUtcNsMinValue(): bigint { return -9223372036854775807n; }
   static toUtcNsMaxValue(): bigint { return 9223372036854775807n; }
@@ -85,6 +93,8 @@ export class TimeReplayRequestEncoder implements SbeCursor {
 
   static speedId(): number { return 5; }
   static speedSinceVersion(): number { return 0; }
+  static speedEncodingOffset(): number { return 32; }
+  static speedEncodingLength(): number { return 8; }
   static speedNullValue(): number { return NaN; }
   static speedMinValue(): number { return -1.7976931348623157e+308; }
   static speedMaxValue(): number { return 1.7976931348623157e+308; }
@@ -95,6 +105,8 @@ export class TimeReplayRequestEncoder implements SbeCursor {
 
   static followId(): number { return 6; }
   static followSinceVersion(): number { return 0; }
+  static followEncodingOffset(): number { return 40; }
+  static followEncodingLength(): number { return 1; }
   follow(value: BooleanType): this {
     this._view.setUint8(this._offset + 40, value);
     return this;

@@ -43,6 +43,8 @@ export class ArchiveMarkEncoder implements SbeCursor {
 
   static formatVersionId(): number { return 1; }
   static formatVersionSinceVersion(): number { return 0; }
+  static formatVersionEncodingOffset(): number { return 0; }
+  static formatVersionEncodingLength(): number { return 4; }
   static formatVersionNullValue(): number { return -2147483648; }
   static formatVersionMinValue(): number { return -2147483647; }
   static formatVersionMaxValue(): number { return 2147483647; }
@@ -53,6 +55,8 @@ export class ArchiveMarkEncoder implements SbeCursor {
 
   static pidId(): number { return 2; }
   static pidSinceVersion(): number { return 0; }
+  static pidEncodingOffset(): number { return 4; }
+  static pidEncodingLength(): number { return 4; }
   static pidNullValue(): number { return -2147483648; }
   static pidMinValue(): number { return -2147483647; }
   static pidMaxValue(): number { return 2147483647; }
@@ -63,6 +67,8 @@ export class ArchiveMarkEncoder implements SbeCursor {
 
   static startEpochMsId(): number { return 3; }
   static startEpochMsSinceVersion(): number { return 0; }
+  static startEpochMsEncodingOffset(): number { return 8; }
+  static startEpochMsEncodingLength(): number { return 8; }
   static startEpochMsNullValue(): bigint { return -9223372036854775808n; }
   static startEpochMsMinValue(): bigint { return -9223372036854775807n; }
   static startEpochMsMaxValue(): bigint { return 9223372036854775807n; }
@@ -73,6 +79,8 @@ export class ArchiveMarkEncoder implements SbeCursor {
 
   static heartbeatEpochMsId(): number { return 4; }
   static heartbeatEpochMsSinceVersion(): number { return 0; }
+  static heartbeatEpochMsEncodingOffset(): number { return 16; }
+  static heartbeatEpochMsEncodingLength(): number { return 8; }
   static heartbeatEpochMsNullValue(): bigint { return -9223372036854775808n; }
   static heartbeatEpochMsMinValue(): bigint { return -9223372036854775807n; }
   static heartbeatEpochMsMaxValue(): bigint { return 9223372036854775807n; }

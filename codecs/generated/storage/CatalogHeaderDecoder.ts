@@ -57,6 +57,8 @@ export class CatalogHeaderDecoder implements SbeCursor {
 
   static magicId(): number { return 1; }
   static magicSinceVersion(): number { return 0; }
+  static magicEncodingOffset(): number { return 0; }
+  static magicEncodingLength(): number { return 8; }
   static magicLength(): number { return 8; }
   static magicCharacterEncoding(): string { return "US-ASCII"; }
   /** VCRCATLG */
@@ -69,6 +71,8 @@ export class CatalogHeaderDecoder implements SbeCursor {
 
   static formatVersionId(): number { return 2; }
   static formatVersionSinceVersion(): number { return 0; }
+  static formatVersionEncodingOffset(): number { return 8; }
+  static formatVersionEncodingLength(): number { return 4; }
   static formatVersionNullValue(): number { return -2147483648; }
   static formatVersionMinValue(): number { return -2147483647; }
   static formatVersionMaxValue(): number { return 2147483647; }
@@ -78,6 +82,8 @@ export class CatalogHeaderDecoder implements SbeCursor {
 
   static headerLengthId(): number { return 3; }
   static headerLengthSinceVersion(): number { return 0; }
+  static headerLengthEncodingOffset(): number { return 12; }
+  static headerLengthEncodingLength(): number { return 4; }
   static headerLengthNullValue(): number { return -2147483648; }
   static headerLengthMinValue(): number { return -2147483647; }
   static headerLengthMaxValue(): number { return 2147483647; }
@@ -87,6 +93,8 @@ export class CatalogHeaderDecoder implements SbeCursor {
 
   static descriptorLengthId(): number { return 4; }
   static descriptorLengthSinceVersion(): number { return 0; }
+  static descriptorLengthEncodingOffset(): number { return 16; }
+  static descriptorLengthEncodingLength(): number { return 4; }
   static descriptorLengthNullValue(): number { return -2147483648; }
   static descriptorLengthMinValue(): number { return -2147483647; }
   static descriptorLengthMaxValue(): number { return 2147483647; }
@@ -96,6 +104,8 @@ export class CatalogHeaderDecoder implements SbeCursor {
 
   static reservedId(): number { return 5; }
   static reservedSinceVersion(): number { return 0; }
+  static reservedEncodingOffset(): number { return 20; }
+  static reservedEncodingLength(): number { return 4; }
   static reservedNullValue(): number { return -2147483648; }
   static reservedMinValue(): number { return -2147483647; }
   static reservedMaxValue(): number { return 2147483647; }
@@ -105,6 +115,8 @@ export class CatalogHeaderDecoder implements SbeCursor {
 
   static nextRecordingIdId(): number { return 6; }
   static nextRecordingIdSinceVersion(): number { return 0; }
+  static nextRecordingIdEncodingOffset(): number { return 24; }
+  static nextRecordingIdEncodingLength(): number { return 8; }
   static nextRecordingIdNullValue(): bigint { return -9223372036854775808n; }
   static nextRecordingIdMinValue(): bigint { return -9223372036854775807n; }
   static nextRecordingIdMaxValue(): bigint { return 9223372036854775807n; }

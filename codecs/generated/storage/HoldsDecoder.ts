@@ -60,6 +60,8 @@ export class HoldsDecoder implements SbeCursor {
 
   static checksumId(): number { return 1; }
   static checksumSinceVersion(): number { return 0; }
+  static checksumEncodingOffset(): number { return 0; }
+  static checksumEncodingLength(): number { return 4; }
   static checksumNullValue(): number { return 4294967295; }
   static checksumMinValue(): number { return 0; }
   static checksumMaxValue(): number { return 4294967294; }
@@ -70,6 +72,8 @@ export class HoldsDecoder implements SbeCursor {
 
   static reservedId(): number { return 2; }
   static reservedSinceVersion(): number { return 0; }
+  static reservedEncodingOffset(): number { return 4; }
+  static reservedEncodingLength(): number { return 4; }
   static reservedNullValue(): number { return 4294967295; }
   static reservedMinValue(): number { return 0; }
   static reservedMaxValue(): number { return 4294967294; }
@@ -79,6 +83,8 @@ export class HoldsDecoder implements SbeCursor {
 
   static nextIdId(): number { return 3; }
   static nextIdSinceVersion(): number { return 0; }
+  static nextIdEncodingOffset(): number { return 8; }
+  static nextIdEncodingLength(): number { return 8; }
   static nextIdNullValue(): bigint { return -9223372036854775808n; }
   static nextIdMinValue(): bigint { return -9223372036854775807n; }
   static nextIdMaxValue(): bigint { return 9223372036854775807n; }
@@ -178,6 +184,8 @@ export class HoldsQuarantinesDecoder {
 
   static holdIdId(): number { return 5; }
   static holdIdSinceVersion(): number { return 0; }
+  static holdIdEncodingOffset(): number { return 0; }
+  static holdIdEncodingLength(): number { return 8; }
   static holdIdNullValue(): bigint { return -9223372036854775808n; }
   static holdIdMinValue(): bigint { return -9223372036854775807n; }
   static holdIdMaxValue(): bigint { return 9223372036854775807n; }
@@ -187,6 +195,8 @@ export class HoldsQuarantinesDecoder {
 
   static fromUtcNsId(): number { return 6; }
   static fromUtcNsSinceVersion(): number { return 0; }
+  static fromUtcNsEncodingOffset(): number { return 8; }
+  static fromUtcNsEncodingLength(): number { return 8; }
   static fromUtcNsNullValue(): bigint { return -9223372036854775808n; }
   static fromUtcNsMinValue(): bigint { return -9223372036854775807n; }
   static fromUtcNsMaxValue(): bigint { return 9223372036854775807n; }
@@ -196,6 +206,8 @@ export class HoldsQuarantinesDecoder {
 
   static toUtcNsId(): number { return 7; }
   static toUtcNsSinceVersion(): number { return 0; }
+  static toUtcNsEncodingOffset(): number { return 16; }
+  static toUtcNsEncodingLength(): number { return 8; }
   static toUtcNsNullValue(): bigint { return -9223372036854775808n; }
   static toUtcNsMinValue(): bigint { return -9223372036854775807n; }
   static toUtcNsMaxValue(): bigint { return 9223372036854775807n; }
@@ -205,6 +217,8 @@ export class HoldsQuarantinesDecoder {
 
   static allChannelsId(): number { return 8; }
   static allChannelsSinceVersion(): number { return 0; }
+  static allChannelsEncodingOffset(): number { return 24; }
+  static allChannelsEncodingLength(): number { return 1; }
   allChannels(): BooleanType {
     return this._view.getUint8(this._offset + 24) as BooleanType;
   }
@@ -326,6 +340,8 @@ export class HoldsDeletionsDecoder {
 
   static deletionIdId(): number { return 11; }
   static deletionIdSinceVersion(): number { return 0; }
+  static deletionIdEncodingOffset(): number { return 0; }
+  static deletionIdEncodingLength(): number { return 8; }
   static deletionIdNullValue(): bigint { return -9223372036854775808n; }
   static deletionIdMinValue(): bigint { return -9223372036854775807n; }
   static deletionIdMaxValue(): bigint { return 9223372036854775807n; }
@@ -335,6 +351,8 @@ export class HoldsDeletionsDecoder {
 
   static fromUtcNsId(): number { return 12; }
   static fromUtcNsSinceVersion(): number { return 0; }
+  static fromUtcNsEncodingOffset(): number { return 8; }
+  static fromUtcNsEncodingLength(): number { return 8; }
   static fromUtcNsNullValue(): bigint { return -9223372036854775808n; }
   static fromUtcNsMinValue(): bigint { return -9223372036854775807n; }
   static fromUtcNsMaxValue(): bigint { return 9223372036854775807n; }
@@ -344,6 +362,8 @@ export class HoldsDeletionsDecoder {
 
   static toUtcNsId(): number { return 13; }
   static toUtcNsSinceVersion(): number { return 0; }
+  static toUtcNsEncodingOffset(): number { return 16; }
+  static toUtcNsEncodingLength(): number { return 8; }
   static toUtcNsNullValue(): bigint { return -9223372036854775808n; }
   static toUtcNsMinValue(): bigint { return -9223372036854775807n; }
   static toUtcNsMaxValue(): bigint { return 9223372036854775807n; }
@@ -353,6 +373,8 @@ export class HoldsDeletionsDecoder {
 
   static framesDeletedId(): number { return 14; }
   static framesDeletedSinceVersion(): number { return 0; }
+  static framesDeletedEncodingOffset(): number { return 24; }
+  static framesDeletedEncodingLength(): number { return 8; }
   static framesDeletedNullValue(): bigint { return -9223372036854775808n; }
   static framesDeletedMinValue(): bigint { return -9223372036854775807n; }
   static framesDeletedMaxValue(): bigint { return 9223372036854775807n; }
@@ -362,6 +384,8 @@ export class HoldsDeletionsDecoder {
 
   static bytesReclaimedId(): number { return 15; }
   static bytesReclaimedSinceVersion(): number { return 0; }
+  static bytesReclaimedEncodingOffset(): number { return 32; }
+  static bytesReclaimedEncodingLength(): number { return 8; }
   static bytesReclaimedNullValue(): bigint { return -9223372036854775808n; }
   static bytesReclaimedMinValue(): bigint { return -9223372036854775807n; }
   static bytesReclaimedMaxValue(): bigint { return 9223372036854775807n; }
@@ -371,6 +395,8 @@ export class HoldsDeletionsDecoder {
 
   static allChannelsId(): number { return 16; }
   static allChannelsSinceVersion(): number { return 0; }
+  static allChannelsEncodingOffset(): number { return 40; }
+  static allChannelsEncodingLength(): number { return 1; }
   allChannels(): BooleanType {
     return this._view.getUint8(this._offset + 40) as BooleanType;
   }

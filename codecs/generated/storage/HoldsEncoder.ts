@@ -46,6 +46,8 @@ export class HoldsEncoder implements SbeCursor {
 
   static checksumId(): number { return 1; }
   static checksumSinceVersion(): number { return 0; }
+  static checksumEncodingOffset(): number { return 0; }
+  static checksumEncodingLength(): number { return 4; }
   static checksumNullValue(): number { return 4294967295; }
   static checksumMinValue(): number { return 0; }
   static checksumMaxValue(): number { return 4294967294; }
@@ -57,6 +59,8 @@ export class HoldsEncoder implements SbeCursor {
 
   static reservedId(): number { return 2; }
   static reservedSinceVersion(): number { return 0; }
+  static reservedEncodingOffset(): number { return 4; }
+  static reservedEncodingLength(): number { return 4; }
   static reservedNullValue(): number { return 4294967295; }
   static reservedMinValue(): number { return 0; }
   static reservedMaxValue(): number { return 4294967294; }
@@ -67,6 +71,8 @@ export class HoldsEncoder implements SbeCursor {
 
   static nextIdId(): number { return 3; }
   static nextIdSinceVersion(): number { return 0; }
+  static nextIdEncodingOffset(): number { return 8; }
+  static nextIdEncodingLength(): number { return 8; }
   static nextIdNullValue(): bigint { return -9223372036854775808n; }
   static nextIdMinValue(): bigint { return -9223372036854775807n; }
   static nextIdMaxValue(): bigint { return 9223372036854775807n; }
@@ -131,6 +137,8 @@ export class HoldsQuarantinesEncoder {
 
   static holdIdId(): number { return 5; }
   static holdIdSinceVersion(): number { return 0; }
+  static holdIdEncodingOffset(): number { return 0; }
+  static holdIdEncodingLength(): number { return 8; }
   static holdIdNullValue(): bigint { return -9223372036854775808n; }
   static holdIdMinValue(): bigint { return -9223372036854775807n; }
   static holdIdMaxValue(): bigint { return 9223372036854775807n; }
@@ -141,6 +149,8 @@ export class HoldsQuarantinesEncoder {
 
   static fromUtcNsId(): number { return 6; }
   static fromUtcNsSinceVersion(): number { return 0; }
+  static fromUtcNsEncodingOffset(): number { return 8; }
+  static fromUtcNsEncodingLength(): number { return 8; }
   static fromUtcNsNullValue(): bigint { return -9223372036854775808n; }
   static fromUtcNsMinValue(): bigint { return -9223372036854775807n; }
   static fromUtcNsMaxValue(): bigint { return 9223372036854775807n; }
@@ -151,6 +161,8 @@ export class HoldsQuarantinesEncoder {
 
   static toUtcNsId(): number { return 7; }
   static toUtcNsSinceVersion(): number { return 0; }
+  static toUtcNsEncodingOffset(): number { return 16; }
+  static toUtcNsEncodingLength(): number { return 8; }
   static toUtcNsNullValue(): bigint { return -9223372036854775808n; }
   static toUtcNsMinValue(): bigint { return -9223372036854775807n; }
   static toUtcNsMaxValue(): bigint { return 9223372036854775807n; }
@@ -161,6 +173,8 @@ export class HoldsQuarantinesEncoder {
 
   static allChannelsId(): number { return 8; }
   static allChannelsSinceVersion(): number { return 0; }
+  static allChannelsEncodingOffset(): number { return 24; }
+  static allChannelsEncodingLength(): number { return 1; }
   allChannels(value: BooleanType): this {
     this._view.setUint8(this._offset + 24, value);
     return this;
@@ -224,6 +238,8 @@ export class HoldsDeletionsEncoder {
 
   static deletionIdId(): number { return 11; }
   static deletionIdSinceVersion(): number { return 0; }
+  static deletionIdEncodingOffset(): number { return 0; }
+  static deletionIdEncodingLength(): number { return 8; }
   static deletionIdNullValue(): bigint { return -9223372036854775808n; }
   static deletionIdMinValue(): bigint { return -9223372036854775807n; }
   static deletionIdMaxValue(): bigint { return 9223372036854775807n; }
@@ -234,6 +250,8 @@ export class HoldsDeletionsEncoder {
 
   static fromUtcNsId(): number { return 12; }
   static fromUtcNsSinceVersion(): number { return 0; }
+  static fromUtcNsEncodingOffset(): number { return 8; }
+  static fromUtcNsEncodingLength(): number { return 8; }
   static fromUtcNsNullValue(): bigint { return -9223372036854775808n; }
   static fromUtcNsMinValue(): bigint { return -9223372036854775807n; }
   static fromUtcNsMaxValue(): bigint { return 9223372036854775807n; }
@@ -244,6 +262,8 @@ export class HoldsDeletionsEncoder {
 
   static toUtcNsId(): number { return 13; }
   static toUtcNsSinceVersion(): number { return 0; }
+  static toUtcNsEncodingOffset(): number { return 16; }
+  static toUtcNsEncodingLength(): number { return 8; }
   static toUtcNsNullValue(): bigint { return -9223372036854775808n; }
   static toUtcNsMinValue(): bigint { return -9223372036854775807n; }
   static toUtcNsMaxValue(): bigint { return 9223372036854775807n; }
@@ -254,6 +274,8 @@ export class HoldsDeletionsEncoder {
 
   static framesDeletedId(): number { return 14; }
   static framesDeletedSinceVersion(): number { return 0; }
+  static framesDeletedEncodingOffset(): number { return 24; }
+  static framesDeletedEncodingLength(): number { return 8; }
   static framesDeletedNullValue(): bigint { return -9223372036854775808n; }
   static framesDeletedMinValue(): bigint { return -9223372036854775807n; }
   static framesDeletedMaxValue(): bigint { return 9223372036854775807n; }
@@ -264,6 +286,8 @@ export class HoldsDeletionsEncoder {
 
   static bytesReclaimedId(): number { return 15; }
   static bytesReclaimedSinceVersion(): number { return 0; }
+  static bytesReclaimedEncodingOffset(): number { return 32; }
+  static bytesReclaimedEncodingLength(): number { return 8; }
   static bytesReclaimedNullValue(): bigint { return -9223372036854775808n; }
   static bytesReclaimedMinValue(): bigint { return -9223372036854775807n; }
   static bytesReclaimedMaxValue(): bigint { return 9223372036854775807n; }
@@ -274,6 +298,8 @@ export class HoldsDeletionsEncoder {
 
   static allChannelsId(): number { return 16; }
   static allChannelsSinceVersion(): number { return 0; }
+  static allChannelsEncodingOffset(): number { return 40; }
+  static allChannelsEncodingLength(): number { return 1; }
   allChannels(value: BooleanType): this {
     this._view.setUint8(this._offset + 40, value);
     return this;

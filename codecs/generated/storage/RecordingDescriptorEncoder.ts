@@ -47,6 +47,8 @@ export class RecordingDescriptorEncoder implements SbeCursor {
 
   static checksumId(): number { return 1; }
   static checksumSinceVersion(): number { return 0; }
+  static checksumEncodingOffset(): number { return 0; }
+  static checksumEncodingLength(): number { return 4; }
   static checksumNullValue(): number { return 4294967295; }
   static checksumMinValue(): number { return 0; }
   static checksumMaxValue(): number { return 4294967294; }
@@ -58,6 +60,8 @@ export class RecordingDescriptorEncoder implements SbeCursor {
 
   static stateId(): number { return 2; }
   static stateSinceVersion(): number { return 0; }
+  static stateEncodingOffset(): number { return 4; }
+  static stateEncodingLength(): number { return 1; }
   state(value: DescriptorState): this {
     this._view.setUint8(this._offset + 4, value);
     return this;
@@ -65,6 +69,8 @@ export class RecordingDescriptorEncoder implements SbeCursor {
 
   static lifecycleId(): number { return 3; }
   static lifecycleSinceVersion(): number { return 0; }
+  static lifecycleEncodingOffset(): number { return 5; }
+  static lifecycleEncodingLength(): number { return 1; }
   lifecycle(value: RecordingLifecycle): this {
     this._view.setUint8(this._offset + 5, value);
     return this;
@@ -72,6 +78,8 @@ export class RecordingDescriptorEncoder implements SbeCursor {
 
   static failureCodeId(): number { return 4; }
   static failureCodeSinceVersion(): number { return 0; }
+  static failureCodeEncodingOffset(): number { return 6; }
+  static failureCodeEncodingLength(): number { return 2; }
   static failureCodeNullValue(): number { return 65535; }
   static failureCodeMinValue(): number { return 0; }
   static failureCodeMaxValue(): number { return 65534; }
@@ -82,6 +90,8 @@ export class RecordingDescriptorEncoder implements SbeCursor {
 
   static recordingIdId(): number { return 5; }
   static recordingIdSinceVersion(): number { return 0; }
+  static recordingIdEncodingOffset(): number { return 8; }
+  static recordingIdEncodingLength(): number { return 8; }
   static recordingIdNullValue(): bigint { return -9223372036854775808n; }
   static recordingIdMinValue(): bigint { return -9223372036854775807n; }
   static recordingIdMaxValue(): bigint { return 9223372036854775807n; }
@@ -92,6 +102,8 @@ export class RecordingDescriptorEncoder implements SbeCursor {
 
   static startPositionId(): number { return 6; }
   static startPositionSinceVersion(): number { return 0; }
+  static startPositionEncodingOffset(): number { return 16; }
+  static startPositionEncodingLength(): number { return 8; }
   static startPositionNullValue(): bigint { return -9223372036854775808n; }
   static startPositionMinValue(): bigint { return -9223372036854775807n; }
   static startPositionMaxValue(): bigint { return 9223372036854775807n; }
@@ -102,6 +114,8 @@ export class RecordingDescriptorEncoder implements SbeCursor {
 
   static stopPositionId(): number { return 7; }
   static stopPositionSinceVersion(): number { return 0; }
+  static stopPositionEncodingOffset(): number { return 24; }
+  static stopPositionEncodingLength(): number { return 8; }
   static stopPositionNullValue(): bigint { return -9223372036854775808n; }
   static stopPositionMinValue(): bigint { return -9223372036854775807n; }
   static stopPositionMaxValue(): bigint { return 9223372036854775807n; }
@@ -112,6 +126,8 @@ export class RecordingDescriptorEncoder implements SbeCursor {
 
   static startUtcNsId(): number { return 8; }
   static startUtcNsSinceVersion(): number { return 0; }
+  static startUtcNsEncodingOffset(): number { return 32; }
+  static startUtcNsEncodingLength(): number { return 8; }
   static startUtcNsNullValue(): bigint { return -9223372036854775808n; }
   static startUtcNsMinValue(): bigint { return -9223372036854775807n; }
   static startUtcNsMaxValue(): bigint { return 9223372036854775807n; }
@@ -122,6 +138,8 @@ export class RecordingDescriptorEncoder implements SbeCursor {
 
   static stopUtcNsId(): number { return 9; }
   static stopUtcNsSinceVersion(): number { return 0; }
+  static stopUtcNsEncodingOffset(): number { return 40; }
+  static stopUtcNsEncodingLength(): number { return 8; }
   static stopUtcNsNullValue(): bigint { return -9223372036854775808n; }
   static stopUtcNsMinValue(): bigint { return -9223372036854775807n; }
   static stopUtcNsMaxValue(): bigint { return 9223372036854775807n; }
@@ -132,6 +150,8 @@ export class RecordingDescriptorEncoder implements SbeCursor {
 
   static startMonoNsId(): number { return 10; }
   static startMonoNsSinceVersion(): number { return 0; }
+  static startMonoNsEncodingOffset(): number { return 48; }
+  static startMonoNsEncodingLength(): number { return 8; }
   static startMonoNsNullValue(): bigint { return -9223372036854775808n; }
   static startMonoNsMinValue(): bigint { return -9223372036854775807n; }
   static startMonoNsMaxValue(): bigint { return 9223372036854775807n; }
@@ -142,6 +162,8 @@ export class RecordingDescriptorEncoder implements SbeCursor {
 
   static stopMonoNsId(): number { return 11; }
   static stopMonoNsSinceVersion(): number { return 0; }
+  static stopMonoNsEncodingOffset(): number { return 56; }
+  static stopMonoNsEncodingLength(): number { return 8; }
   static stopMonoNsNullValue(): bigint { return -9223372036854775808n; }
   static stopMonoNsMinValue(): bigint { return -9223372036854775807n; }
   static stopMonoNsMaxValue(): bigint { return 9223372036854775807n; }
@@ -152,6 +174,8 @@ export class RecordingDescriptorEncoder implements SbeCursor {
 
   static eventCountId(): number { return 12; }
   static eventCountSinceVersion(): number { return 0; }
+  static eventCountEncodingOffset(): number { return 64; }
+  static eventCountEncodingLength(): number { return 8; }
   static eventCountNullValue(): bigint { return -9223372036854775808n; }
   static eventCountMinValue(): bigint { return -9223372036854775807n; }
   static eventCountMaxValue(): bigint { return 9223372036854775807n; }
@@ -162,6 +186,8 @@ export class RecordingDescriptorEncoder implements SbeCursor {
 
   static segmentLengthId(): number { return 13; }
   static segmentLengthSinceVersion(): number { return 0; }
+  static segmentLengthEncodingOffset(): number { return 72; }
+  static segmentLengthEncodingLength(): number { return 4; }
   static segmentLengthNullValue(): number { return -2147483648; }
   static segmentLengthMinValue(): number { return -2147483647; }
   static segmentLengthMaxValue(): number { return 2147483647; }
@@ -172,6 +198,8 @@ export class RecordingDescriptorEncoder implements SbeCursor {
 
   static cleanStopId(): number { return 14; }
   static cleanStopSinceVersion(): number { return 0; }
+  static cleanStopEncodingOffset(): number { return 76; }
+  static cleanStopEncodingLength(): number { return 1; }
   cleanStop(value: BooleanType): this {
     this._view.setUint8(this._offset + 76, value);
     return this;
@@ -179,6 +207,8 @@ export class RecordingDescriptorEncoder implements SbeCursor {
 
   static reserved1Id(): number { return 15; }
   static reserved1SinceVersion(): number { return 0; }
+  static reserved1EncodingOffset(): number { return 77; }
+  static reserved1EncodingLength(): number { return 1; }
   static reserved1NullValue(): number { return 255; }
   static reserved1MinValue(): number { return 0; }
   static reserved1MaxValue(): number { return 254; }
@@ -189,6 +219,8 @@ export class RecordingDescriptorEncoder implements SbeCursor {
 
   static reserved2Id(): number { return 16; }
   static reserved2SinceVersion(): number { return 0; }
+  static reserved2EncodingOffset(): number { return 78; }
+  static reserved2EncodingLength(): number { return 2; }
   static reserved2NullValue(): number { return 65535; }
   static reserved2MinValue(): number { return 0; }
   static reserved2MaxValue(): number { return 65534; }

@@ -26,6 +26,8 @@ export class TimeIndexEntryDecoder {
     return 16;
   }
 
+  static utcNsEncodingOffset(): number { return 0; }
+  static utcNsEncodingLength(): number { return 8; }
   static utcNsNullValue(): bigint { return -9223372036854775808n; }
   static utcNsMinValue(): bigint { return -9223372036854775807n; }
   static utcNsMaxValue(): bigint { return 9223372036854775807n; }
@@ -34,6 +36,8 @@ export class TimeIndexEntryDecoder {
     return getInt64LE(this._view, this._offset + 0);
   }
 
+  static positionEncodingOffset(): number { return 8; }
+  static positionEncodingLength(): number { return 8; }
   static positionNullValue(): bigint { return -9223372036854775808n; }
   static positionMinValue(): bigint { return -9223372036854775807n; }
   static positionMaxValue(): bigint { return 9223372036854775807n; }

@@ -43,6 +43,8 @@ export class TimeIndexHeaderEncoder implements SbeCursor {
 
   static recordingIdId(): number { return 1; }
   static recordingIdSinceVersion(): number { return 0; }
+  static recordingIdEncodingOffset(): number { return 0; }
+  static recordingIdEncodingLength(): number { return 8; }
   static recordingIdNullValue(): bigint { return -9223372036854775808n; }
   static recordingIdMinValue(): bigint { return -9223372036854775807n; }
   static recordingIdMaxValue(): bigint { return 9223372036854775807n; }
@@ -53,6 +55,8 @@ export class TimeIndexHeaderEncoder implements SbeCursor {
 
   static strideBytesId(): number { return 2; }
   static strideBytesSinceVersion(): number { return 0; }
+  static strideBytesEncodingOffset(): number { return 8; }
+  static strideBytesEncodingLength(): number { return 4; }
   static strideBytesNullValue(): number { return -2147483648; }
   static strideBytesMinValue(): number { return -2147483647; }
   static strideBytesMaxValue(): number { return 2147483647; }
@@ -64,6 +68,8 @@ export class TimeIndexHeaderEncoder implements SbeCursor {
 
   static entryLengthId(): number { return 3; }
   static entryLengthSinceVersion(): number { return 0; }
+  static entryLengthEncodingOffset(): number { return 12; }
+  static entryLengthEncodingLength(): number { return 4; }
   static entryLengthNullValue(): number { return -2147483648; }
   static entryLengthMinValue(): number { return -2147483647; }
   static entryLengthMaxValue(): number { return 2147483647; }
@@ -74,6 +80,8 @@ export class TimeIndexHeaderEncoder implements SbeCursor {
 
   static entriesOffsetId(): number { return 4; }
   static entriesOffsetSinceVersion(): number { return 0; }
+  static entriesOffsetEncodingOffset(): number { return 16; }
+  static entriesOffsetEncodingLength(): number { return 4; }
   static entriesOffsetNullValue(): number { return -2147483648; }
   static entriesOffsetMinValue(): number { return -2147483647; }
   static entriesOffsetMaxValue(): number { return 2147483647; }
@@ -84,6 +92,8 @@ export class TimeIndexHeaderEncoder implements SbeCursor {
 
   static reservedId(): number { return 5; }
   static reservedSinceVersion(): number { return 0; }
+  static reservedEncodingOffset(): number { return 20; }
+  static reservedEncodingLength(): number { return 4; }
   static reservedNullValue(): number { return -2147483648; }
   static reservedMinValue(): number { return -2147483647; }
   static reservedMaxValue(): number { return 2147483647; }

@@ -26,10 +26,14 @@ export class BoosterDecoder {
     return 2;
   }
 
+  static BoostTypeEncodingOffset(): number { return 0; }
+  static BoostTypeEncodingLength(): number { return 1; }
   BoostType(): BoostType {
     return this._view.getUint8(this._offset + 0) as BoostType;
   }
 
+  static horsePowerEncodingOffset(): number { return 1; }
+  static horsePowerEncodingLength(): number { return 1; }
   static horsePowerNullValue(): number { return 255; }
   static horsePowerMinValue(): number { return 0; }
   static horsePowerMaxValue(): number { return 254; }

@@ -65,6 +65,8 @@ export class CarDecoder implements SbeCursor {
 
   static serialNumberId(): number { return 1; }
   static serialNumberSinceVersion(): number { return 0; }
+  static serialNumberEncodingOffset(): number { return 0; }
+  static serialNumberEncodingLength(): number { return 8; }
   static serialNumberNullValue(): bigint { return 18446744073709551615n; }
   static serialNumberMinValue(): bigint { return 0n; }
   static serialNumberMaxValue(): bigint { return 18446744073709551614n; }
@@ -74,6 +76,8 @@ export class CarDecoder implements SbeCursor {
 
   static modelYearId(): number { return 2; }
   static modelYearSinceVersion(): number { return 0; }
+  static modelYearEncodingOffset(): number { return 8; }
+  static modelYearEncodingLength(): number { return 2; }
   static modelYearNullValue(): number { return 65535; }
   static modelYearMinValue(): number { return 0; }
   static modelYearMaxValue(): number { return 65534; }
@@ -83,18 +87,24 @@ export class CarDecoder implements SbeCursor {
 
   static availableId(): number { return 3; }
   static availableSinceVersion(): number { return 0; }
+  static availableEncodingOffset(): number { return 10; }
+  static availableEncodingLength(): number { return 1; }
   available(): BooleanType {
     return this._view.getUint8(this._offset + 10) as BooleanType;
   }
 
   static codeId(): number { return 4; }
   static codeSinceVersion(): number { return 0; }
+  static codeEncodingOffset(): number { return 11; }
+  static codeEncodingLength(): number { return 1; }
   code(): Model {
     return this._view.getUint8(this._offset + 11) as Model;
   }
 
   static someNumbersId(): number { return 5; }
   static someNumbersSinceVersion(): number { return 0; }
+  static someNumbersEncodingOffset(): number { return 12; }
+  static someNumbersEncodingLength(): number { return 16; }
   static someNumbersNullValue(): number { return 4294967295; }
   static someNumbersMinValue(): number { return 0; }
   static someNumbersMaxValue(): number { return 4294967294; }
@@ -106,6 +116,8 @@ export class CarDecoder implements SbeCursor {
 
   static vehicleCodeId(): number { return 6; }
   static vehicleCodeSinceVersion(): number { return 0; }
+  static vehicleCodeEncodingOffset(): number { return 28; }
+  static vehicleCodeEncodingLength(): number { return 6; }
   static vehicleCodeLength(): number { return 6; }
   static vehicleCodeCharacterEncoding(): string { return "ASCII"; }
   vehicleCode(): string {
@@ -117,6 +129,8 @@ export class CarDecoder implements SbeCursor {
 
   static extrasId(): number { return 7; }
   static extrasSinceVersion(): number { return 0; }
+  static extrasEncodingOffset(): number { return 34; }
+  static extrasEncodingLength(): number { return 1; }
   extras(): OptionalExtrasDecoder {
     return this._extras.wrap(this._src, this._offset + 34);
   }
@@ -127,6 +141,8 @@ export class CarDecoder implements SbeCursor {
 
   static engineId(): number { return 9; }
   static engineSinceVersion(): number { return 0; }
+  static engineEncodingOffset(): number { return 35; }
+  static engineEncodingLength(): number { return 10; }
   engine(): EngineDecoder {
     return this._engine.wrap(this._src, this._offset + 35);
   }
@@ -346,6 +362,8 @@ export class CarFuelFiguresDecoder {
 
   static speedId(): number { return 11; }
   static speedSinceVersion(): number { return 0; }
+  static speedEncodingOffset(): number { return 0; }
+  static speedEncodingLength(): number { return 2; }
   static speedNullValue(): number { return 65535; }
   static speedMinValue(): number { return 0; }
   static speedMaxValue(): number { return 65534; }
@@ -355,6 +373,8 @@ export class CarFuelFiguresDecoder {
 
   static mpgId(): number { return 12; }
   static mpgSinceVersion(): number { return 0; }
+  static mpgEncodingOffset(): number { return 2; }
+  static mpgEncodingLength(): number { return 4; }
   static mpgNullValue(): number { return NaN; }
   static mpgMinValue(): number { return -3.4028234663852886e+38; }
   static mpgMaxValue(): number { return 3.4028234663852886e+38; }
@@ -479,6 +499,8 @@ export class CarPerformanceFiguresAccelerationDecoder {
 
   static mphId(): number { return 16; }
   static mphSinceVersion(): number { return 0; }
+  static mphEncodingOffset(): number { return 0; }
+  static mphEncodingLength(): number { return 2; }
   static mphNullValue(): number { return 65535; }
   static mphMinValue(): number { return 0; }
   static mphMaxValue(): number { return 65534; }
@@ -488,6 +510,8 @@ export class CarPerformanceFiguresAccelerationDecoder {
 
   static secondsId(): number { return 17; }
   static secondsSinceVersion(): number { return 0; }
+  static secondsEncodingOffset(): number { return 2; }
+  static secondsEncodingLength(): number { return 4; }
   static secondsNullValue(): number { return NaN; }
   static secondsMinValue(): number { return -3.4028234663852886e+38; }
   static secondsMaxValue(): number { return 3.4028234663852886e+38; }
@@ -572,6 +596,8 @@ export class CarPerformanceFiguresDecoder {
 
   static octaneRatingId(): number { return 14; }
   static octaneRatingSinceVersion(): number { return 0; }
+  static octaneRatingEncodingOffset(): number { return 0; }
+  static octaneRatingEncodingLength(): number { return 1; }
   static octaneRatingNullValue(): number { return 255; }
   static octaneRatingMinValue(): number { return 90; }
   static octaneRatingMaxValue(): number { return 110; }

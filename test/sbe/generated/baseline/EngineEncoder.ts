@@ -28,6 +28,8 @@ export class EngineEncoder {
     return 10;
   }
 
+  static capacityEncodingOffset(): number { return 0; }
+  static capacityEncodingLength(): number { return 2; }
   static capacityNullValue(): number { return 65535; }
   static capacityMinValue(): number { return 0; }
   static capacityMaxValue(): number { return 65534; }
@@ -36,6 +38,8 @@ export class EngineEncoder {
     return this;
   }
 
+  static numCylindersEncodingOffset(): number { return 2; }
+  static numCylindersEncodingLength(): number { return 1; }
   static numCylindersNullValue(): number { return 255; }
   static numCylindersMinValue(): number { return 0; }
   static numCylindersMaxValue(): number { return 254; }
@@ -46,6 +50,8 @@ export class EngineEncoder {
 
   maxRpm(): number { return 9000; }
 
+  static manufacturerCodeEncodingOffset(): number { return 3; }
+  static manufacturerCodeEncodingLength(): number { return 3; }
   static manufacturerCodeLength(): number { return 3; }
   static manufacturerCodeCharacterEncoding(): string { return "US-ASCII"; }
   manufacturerCode(value: string): this {
@@ -60,6 +66,8 @@ export class EngineEncoder {
   static fuelCharacterEncoding(): string { return "US-ASCII"; }
   fuel(): string { return "Petrol"; }
 
+  static efficiencyEncodingOffset(): number { return 6; }
+  static efficiencyEncodingLength(): number { return 1; }
   static efficiencyNullValue(): number { return -128; }
   static efficiencyMinValue(): number { return 0; }
   static efficiencyMaxValue(): number { return 100; }
@@ -68,11 +76,15 @@ export class EngineEncoder {
     return this;
   }
 
+  static boosterEnabledEncodingOffset(): number { return 7; }
+  static boosterEnabledEncodingLength(): number { return 1; }
   boosterEnabled(value: BooleanType): this {
     this._view.setUint8(this._offset + 7, value);
     return this;
   }
 
+  static boosterEncodingOffset(): number { return 8; }
+  static boosterEncodingLength(): number { return 2; }
   booster(): BoosterEncoder {
     return this._booster.wrap(this._src, this._offset + 8);
   }

@@ -26,11 +26,15 @@ export class BoosterEncoder {
     return 2;
   }
 
+  static BoostTypeEncodingOffset(): number { return 0; }
+  static BoostTypeEncodingLength(): number { return 1; }
   BoostType(value: BoostType): this {
     this._view.setUint8(this._offset + 0, value);
     return this;
   }
 
+  static horsePowerEncodingOffset(): number { return 1; }
+  static horsePowerEncodingLength(): number { return 1; }
   static horsePowerNullValue(): number { return 255; }
   static horsePowerMinValue(): number { return 0; }
   static horsePowerMaxValue(): number { return 254; }

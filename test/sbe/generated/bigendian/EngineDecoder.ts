@@ -28,6 +28,8 @@ export class EngineDecoder {
     return 10;
   }
 
+  static capacityEncodingOffset(): number { return 0; }
+  static capacityEncodingLength(): number { return 2; }
   static capacityNullValue(): number { return 65535; }
   static capacityMinValue(): number { return 0; }
   static capacityMaxValue(): number { return 65534; }
@@ -35,6 +37,8 @@ export class EngineDecoder {
     return this._view.getUint16(this._offset + 0, false);
   }
 
+  static numCylindersEncodingOffset(): number { return 2; }
+  static numCylindersEncodingLength(): number { return 1; }
   static numCylindersNullValue(): number { return 255; }
   static numCylindersMinValue(): number { return 0; }
   static numCylindersMaxValue(): number { return 254; }
@@ -44,6 +48,8 @@ export class EngineDecoder {
 
   maxRpm(): number { return 9000; }
 
+  static manufacturerCodeEncodingOffset(): number { return 3; }
+  static manufacturerCodeEncodingLength(): number { return 3; }
   static manufacturerCodeLength(): number { return 3; }
   static manufacturerCodeCharacterEncoding(): string { return "US-ASCII"; }
   manufacturerCode(): string {
@@ -56,6 +62,8 @@ export class EngineDecoder {
   static fuelCharacterEncoding(): string { return "US-ASCII"; }
   fuel(): string { return "Petrol"; }
 
+  static efficiencyEncodingOffset(): number { return 6; }
+  static efficiencyEncodingLength(): number { return 1; }
   static efficiencyNullValue(): number { return -128; }
   static efficiencyMinValue(): number { return 0; }
   static efficiencyMaxValue(): number { return 100; }
@@ -63,10 +71,14 @@ export class EngineDecoder {
     return this._view.getInt8(this._offset + 6);
   }
 
+  static boosterEnabledEncodingOffset(): number { return 7; }
+  static boosterEnabledEncodingLength(): number { return 1; }
   boosterEnabled(): BooleanType {
     return this._view.getUint8(this._offset + 7) as BooleanType;
   }
 
+  static boosterEncodingOffset(): number { return 8; }
+  static boosterEncodingLength(): number { return 2; }
   booster(): BoosterDecoder {
     return this._booster.wrap(this._src, this._offset + 8);
   }

@@ -15,6 +15,8 @@ export * from './MessageHeaderEncoder.js';
 export * from './Model.js';
 export * from './OptionalExtrasDecoder.js';
 export * from './OptionalExtrasEncoder.js';
+export * from './SbeRegistry.js';
 export * from './SbeRuntime.js';
+export * from './SbeSchema.js';
 export * from './VarDataEncodingDecoder.js';
 export * from './VarDataEncodingEncoder.js';

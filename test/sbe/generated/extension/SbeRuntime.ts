@@ -169,6 +169,91 @@ export function setUint64BE(view: DataView, at: number, value: bigint): void {
   view.setInt32(at, scratchHi[0]!, false);
 }
 
+// 64-bit integers declared jsType="number" (docs/SBE-CODEGEN.md): the same two halves, joined
+// as hi * 2^32 + lo. A value a double cannot hold exactly is never returned rounded: decoding
+// it throws SbeUnsafeIntegerError (a RangeError), and so does encoding a number that is not a
+// safe integer. int64 also allows -2^63 (its null value, a power of two, exact as a double).
+const TWO_32 = 4294967296;
+/** -2^63: the int64 null value as a number (exact). */
+export const INT64_NULL_NUMBER = -9223372036854775808;
+
+/** A 64-bit value that a JavaScript number cannot hold exactly, met by a jsType="number" accessor. */
+export class SbeUnsafeIntegerError extends RangeError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SbeUnsafeIntegerError';
+  }
+}
+
+// Out of line: the slow paths and their messages stay out of the inlined accessors.
+function int64NumberSlow(hi: number, lo: number, at: number): number {
+  if (hi === -0x80000000 && lo === 0) return INT64_NULL_NUMBER;
+  const v = hi * TWO_32 + lo;
+  if (Number.isSafeInteger(v)) return v;
+  throw new SbeUnsafeIntegerError(`int64 value ${(BigInt(hi) << 32n) + BigInt(lo)} at byte ${at} is not a safe integer (jsType number)`);
+}
+
+function uint64NumberSlow(hi: number, lo: number, at: number): never {
+  throw new SbeUnsafeIntegerError(`uint64 value ${(BigInt(hi) << 32n) + BigInt(lo)} at byte ${at} is not a safe integer (jsType number)`);
+}
+
+function throwNotInt64Number(value: number, kind: string): never {
+  throw new SbeUnsafeIntegerError(`${value} is not a safe integer: it cannot be written to an ${kind} field declared jsType number`);
+}
+
+export function getInt64NumberLE(view: DataView, at: number): number {
+  const hi = view.getInt32(at + 4, true);
+  const lo = view.getUint32(at, true);
+  if (hi > -0x200000 && hi < 0x200000) return hi * TWO_32 + lo;
+  return int64NumberSlow(hi, lo, at);
+}
+
+export function getInt64NumberBE(view: DataView, at: number): number {
+  const hi = view.getInt32(at, false);
+  const lo = view.getUint32(at + 4, false);
+  if (hi > -0x200000 && hi < 0x200000) return hi * TWO_32 + lo;
+  return int64NumberSlow(hi, lo, at);
+}
+
+export function getUint64NumberLE(view: DataView, at: number): number {
+  const hi = view.getUint32(at + 4, true);
+  const lo = view.getUint32(at, true);
+  if (hi < 0x200000) return hi * TWO_32 + lo;
+  return uint64NumberSlow(hi, lo, at);
+}
+
+export function getUint64NumberBE(view: DataView, at: number): number {
+  const hi = view.getUint32(at, false);
+  const lo = view.getUint32(at + 4, false);
+  if (hi < 0x200000) return hi * TWO_32 + lo;
+  return uint64NumberSlow(hi, lo, at);
+}
+
+// `value | 0` is the low 32 bits (ToInt32 is modulo 2^32), exact for every safe integer.
+export function setInt64NumberLE(view: DataView, at: number, value: number): void {
+  if (!Number.isSafeInteger(value) && value !== INT64_NULL_NUMBER) throwNotInt64Number(value, 'int64');
+  view.setInt32(at + 4, Math.floor(value / TWO_32), true);
+  view.setInt32(at, value | 0, true);
+}
+
+export function setInt64NumberBE(view: DataView, at: number, value: number): void {
+  if (!Number.isSafeInteger(value) && value !== INT64_NULL_NUMBER) throwNotInt64Number(value, 'int64');
+  view.setInt32(at + 4, value | 0, false);
+  view.setInt32(at, Math.floor(value / TWO_32), false);
+}
+
+export function setUint64NumberLE(view: DataView, at: number, value: number): void {
+  if (!Number.isSafeInteger(value) || value < 0) throwNotInt64Number(value, 'uint64');
+  view.setInt32(at + 4, Math.floor(value / TWO_32), true);
+  view.setInt32(at, value | 0, true);
+}
+
+export function setUint64NumberBE(view: DataView, at: number, value: number): void {
+  if (!Number.isSafeInteger(value) || value < 0) throwNotInt64Number(value, 'uint64');
+  view.setInt32(at + 4, value | 0, false);
+  view.setInt32(at, Math.floor(value / TWO_32), false);
+}
+
 /** Thrown by decoders' wrapAndApplyHeader (out of line, to keep it small). */
 export function throwWrongTemplate(templateId: number, expected: number, name: string): never {
   throw new RangeError(`template id ${templateId} is not ${name} (${expected})`);
