@@ -152,11 +152,13 @@ class MessageParser {
     } else if (type.kind === 'type' && type.presence === 'optional') {
       f.presence = 'optional';
     }
+    // A field newer than the acting version reads as its null value, as an optional one does.
+    const nullable = f.presence === 'optional' || since > 0 ? 'optional' : f.presence;
     if (el.attrs.jsType !== undefined) {
       if (type.kind !== 'type') throw new SbeSchemaError(where, `jsType applies to int64 and uint64 types only (this is a ${type.kind})`);
-      f.type = withJsType(type, el, where, f.presence);
+      f.type = withJsType(type, el, where, nullable);
     } else if (type.kind === 'type') {
-      checkJsNumber(type, f.presence, where);
+      checkJsNumber(type, nullable, where);
     }
     if (f.presence !== 'constant') {
       const explicit = optionalNonNegative(el, 'offset', context);

@@ -42,6 +42,11 @@ function use(ctx: EmitContext, symbol: string, file: string = symbol): string {
 
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 
+function isExactNumber(text: string): boolean {
+  const b = BigInt(text);
+  return (b >= -MAX_SAFE && b <= MAX_SAFE) || b === -(2n ** 63n);
+}
+
 /** min/max of a jsType="number" field: the schema's range clamped to the safe integers. */
 function safeBound(text: string, bound: 'min' | 'max'): string {
   const b = BigInt(text);
@@ -68,7 +73,8 @@ export function staticAccessors(v: ValueSpec): string {
     const p = t.primitiveType;
     const num = t.jsNumber === true;
     const ty = tsType(p, num);
-    out += `${I}static ${v.name}NullValue(): ${ty} { return ${literal(p, t.nullValue, num)}; }\n`;
+    // A number field that can never be null (a required uint64) has no exact null to give.
+    if (!num || isExactNumber(t.nullValue)) out += `${I}static ${v.name}NullValue(): ${ty} { return ${literal(p, t.nullValue, num)}; }\n`;
     out += `${I}static ${v.name}MinValue(): ${ty} { return ${literal(p, num ? safeBound(t.minValue, 'min') : t.minValue, num)}; }\n`;
     out += `${I}static ${v.name}MaxValue(): ${ty} { return ${literal(p, num ? safeBound(t.maxValue, 'max') : t.maxValue, num)}; }\n`;
   }

@@ -3,6 +3,8 @@ import { AllPrimitivesDecoder } from './AllPrimitivesDecoder.js';
 import { AllPrimitivesEncoder } from './AllPrimitivesEncoder.js';
 import { GroupedDecoder } from './GroupedDecoder.js';
 import { GroupedEncoder } from './GroupedEncoder.js';
+import { NumbersDecoder } from './NumbersDecoder.js';
+import { NumbersEncoder } from './NumbersEncoder.js';
 import { StructuredDecoder } from './StructuredDecoder.js';
 import { StructuredEncoder } from './StructuredEncoder.js';
 import { VersionedDecoder } from './VersionedDecoder.js';
@@ -14,6 +16,7 @@ export const MESSAGES = {
   Structured: { name: "Structured", templateId: 2, blockLength: 66, decoder: StructuredDecoder, encoder: StructuredEncoder },
   Grouped: { name: "Grouped", templateId: 3, blockLength: 4, decoder: GroupedDecoder, encoder: GroupedEncoder },
   Versioned: { name: "Versioned", templateId: 4, blockLength: 32, decoder: VersionedDecoder, encoder: VersionedEncoder },
+  Numbers: { name: "Numbers", templateId: 5, blockLength: 88, decoder: NumbersDecoder, encoder: NumbersEncoder },
 } as const;
 
 export type SbeMessageName = keyof typeof MESSAGES;

@@ -16,6 +16,7 @@ export const TEMPLATE_IDS = {
   Structured: 2,
   Grouped: 3,
   Versioned: 4,
+  Numbers: 5,
 } as const;
 
 /** Block length (fixed fields, this version) of every message, by message name. */
@@ -24,4 +25,5 @@ export const BLOCK_LENGTHS = {
   Structured: 66,
   Grouped: 4,
   Versioned: 32,
+  Numbers: 88,
 } as const;
