@@ -191,18 +191,18 @@ export class ArchiverConductor implements Agent, ControlRequestHandler {
     this.deps.notifications.replayEnded(rp.sessionId, rp.eventsSent, rp.bytesSent, rp.endReason ?? 'REQUESTED', rp.errorCode, rp.errorMessage);
   }
 
-  private answerPending(p: PendingStart, make: (sid: bigint) => Buffer[]): void {
+  private answerPending(p: PendingStart, make: (sid: number) => Buffer[]): void {
     if (p.sessionId === undefined) return;
     const s = this.sessions.get(p.sessionId);
     if (!s) return;
-    const datagrams = make(BigInt(s.sessionId));
+    const datagrams = make(s.sessionId);
     s.remember(p.correlationId, datagrams);
     this.sendAll(s, datagrams);
   }
 
   // ---------------------------------------------------------------- requests
 
-  onMalformed(code: number, message: string, controlSessionId: bigint, correlationId: bigint, host: string, port: number): void {
+  onMalformed(code: number, message: string, controlSessionId: number, correlationId: bigint, host: string, port: number): void {
     this.deps.sender.send(this.deps.responses.error(controlSessionId, correlationId, code, message), port, host);
   }
 
@@ -212,7 +212,7 @@ export class ArchiverConductor implements Agent, ControlRequestHandler {
       return;
     }
     const sid = request.controlSessionId;
-    const s = sid > 0n && sid <= BigInt(Number.MAX_SAFE_INTEGER) ? this.sessions.get(Number(sid)) : undefined;
+    const s = this.sessions.get(sid);
     if (!s) {
       this.deps.sender.send(
         this.deps.responses.error(sid, request.correlationId, ErrorCode.UNKNOWN_SESSION, `no control session ${sid}`),
@@ -248,7 +248,7 @@ export class ArchiverConductor implements Agent, ControlRequestHandler {
     const again = existing !== undefined ? this.sessions.get(existing) : undefined;
     if (again) {
       again.touch(this.deps.clock.nanoTime());
-      this.sendAll(again, [this.deps.responses.ok(BigInt(again.sessionId), r.correlationId, again.sessionId)]);
+      this.sendAll(again, [this.deps.responses.ok(again.sessionId, r.correlationId, again.sessionId)]);
       return;
     }
     let respHost = host;
@@ -264,7 +264,7 @@ export class ArchiverConductor implements Agent, ControlRequestHandler {
       }
     } catch (err) {
       const e = toVcrError(err);
-      this.deps.sender.send(this.deps.responses.error(0n, r.correlationId, e.code, e.message), port, host);
+      this.deps.sender.send(this.deps.responses.error(0, r.correlationId, e.code, e.message), port, host);
       return;
     }
     const timeoutMs = r.keepAliveTimeoutMs > 0 ? r.keepAliveTimeoutMs : this.deps.config.limits.sessionTimeoutMs;
@@ -274,11 +274,11 @@ export class ArchiverConductor implements Agent, ControlRequestHandler {
     this.connects.set(key, id);
     this.deps.counters.add('sessionsOpened');
     this.deps.log.info({ controlSessionId: id, client: r.clientName, response: `${respHost}:${respPort}` }, 'control session opened');
-    this.sendAll(s, [this.deps.responses.ok(BigInt(id), r.correlationId, id)]);
+    this.sendAll(s, [this.deps.responses.ok(id, r.correlationId, id)]);
   }
 
   private execute(s: ControlSession, r: SessionRequest): void {
-    const sid = BigInt(s.sessionId);
+    const sid = s.sessionId;
     const answer: Answer = { data: [] };
     let datagrams: Buffer[];
     try {

@@ -13,13 +13,11 @@ import { ControlRequestDecoder, type MalformedRequest } from './control-request-
 import type { ControlRequest } from './control-requests.js';
 import type { DatagramSender } from './udp-endpoint.js';
 
-export { CONTROL_SCHEMA_ID, CONTROL_SCHEMA_VERSION } from './control-request-decoder.js';
-
 /** What the adapter dispatches: a decoded request with its source address. */
 export interface ControlRequestHandler {
   onRequest(request: ControlRequest, host: string, port: number): void;
   /** A datagram that could not be decoded: answer it (correlationId 0n when unreadable). */
-  onMalformed(code: number, message: string, controlSessionId: bigint, correlationId: bigint, host: string, port: number): void;
+  onMalformed(code: number, message: string, controlSessionId: number, correlationId: bigint, host: string, port: number): void;
 }
 
 interface Inbound {

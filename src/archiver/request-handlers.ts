@@ -45,8 +45,8 @@ export class RequestHandlers {
     this.reads = new ReadHandler(deps.store);
   }
 
-  handle(s: ControlSession, r: SessionRequest, answer: Answer): number | bigint | 'pending' {
-    const sid = BigInt(s.sessionId);
+  handle(s: ControlSession, r: SessionRequest, answer: Answer): number | 'pending' {
+    const sid = s.sessionId;
     const corr = r.correlationId;
     const { store, responses } = this.deps;
     switch (r.type) {

@@ -133,7 +133,7 @@ export class Catalog {
   }
 
   private writeNextId(): void {
-    this.headerEncoder.nextRecordingId(BigInt(this.nextId));
+    this.headerEncoder.nextRecordingId(this.nextId);
     writeFully(this.fd, this.header, CatalogHeaderOffset.NEXT_RECORDING_ID, 8, CatalogHeaderOffset.NEXT_RECORDING_ID);
   }
 
@@ -171,7 +171,7 @@ function createCatalogFile(path: string): void {
     .headerLength(CATALOG_HEADER_LENGTH)
     .descriptorLength(DESCRIPTOR_LENGTH)
     .reserved(0)
-    .nextRecordingId(0n);
+    .nextRecordingId(0);
   let fd = -1;
   try {
     fd = openSync(path, 'wx');
@@ -203,7 +203,12 @@ function validateHeader(h: Buffer, n: number, path: string): number {
   }
   if (d.headerLength() !== CATALOG_HEADER_LENGTH) bad('unexpected header length');
   if (d.descriptorLength() !== DESCRIPTOR_LENGTH) bad('unexpected descriptor length');
-  const next = Number(d.nextRecordingId());
-  if (!Number.isSafeInteger(next) || next < 0) bad('bad nextRecordingId');
+  let next = -1;
+  try {
+    next = d.nextRecordingId();
+  } catch {
+    // above 2^53-1: no double holds it (SbeUnsafeIntegerError)
+  }
+  if (next < 0) bad('bad nextRecordingId');
   return next;
 }

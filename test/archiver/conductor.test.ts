@@ -83,14 +83,14 @@ describe('ArchiverConductor with a manual clock', () => {
     const id = [...conductor.sessions.keys()][0]!;
     clock.advanceMs(900);
     conductor.doWork();
-    request({ type: 'keepAlive', controlSessionId: BigInt(id), correlationId: 2n });
+    request({ type: 'keepAlive', controlSessionId: id, correlationId: 2n });
     clock.advanceMs(900);
     conductor.doWork();
     expect(conductor.sessions.size).toBe(1);
     clock.advanceMs(200);
     conductor.doWork();
     expect(conductor.sessions.size).toBe(0);
-    request({ type: 'stats', controlSessionId: BigInt(id), correlationId: 3n });
+    request({ type: 'stats', controlSessionId: id, correlationId: 3n });
     await until('answers', () => responses().length === 4);
     const rs = responses();
     expect(rs.slice(0, 3).every((r) => r.ok)).toBe(true);
@@ -100,7 +100,7 @@ describe('ArchiverConductor with a manual clock', () => {
 
   it('sends recording progress once per interval, only when the recording moved', async () => {
     connect(60_000);
-    const sid = BigInt([...conductor.sessions.keys()][0]!);
+    const sid = [...conductor.sessions.keys()][0]!;
     request({ type: 'subscribe', controlSessionId: sid, correlationId: 2n, mask: 0x2 });
     const src = await udpReceiver();
     const port = src.port;

@@ -2,7 +2,7 @@
 import { ControlResponseCode } from './ControlResponseCode.js';
 import { ErrorCode } from './ErrorCode.js';
 import { MessageHeaderDecoder } from './MessageHeaderDecoder.js';
-import { EMPTY_BUFFER, EMPTY_VIEW, type SbeCursor, bufferOf, checkLimit, getInt64LE, getUtf8, throwWrongTemplate, viewOf } from './SbeRuntime.js';
+import { EMPTY_BUFFER, EMPTY_VIEW, type SbeCursor, bufferOf, checkLimit, getInt64LE, getInt64NumberLE, getUtf8, throwWrongTemplate, viewOf } from './SbeRuntime.js';
 
 /** The one final answer to every request */
 export class ControlResponseDecoder implements SbeCursor {
@@ -61,11 +61,11 @@ export class ControlResponseDecoder implements SbeCursor {
   static controlSessionIdSinceVersion(): number { return 0; }
   static controlSessionIdEncodingOffset(): number { return 0; }
   static controlSessionIdEncodingLength(): number { return 8; }
-  static controlSessionIdNullValue(): bigint { return -9223372036854775808n; }
-  static controlSessionIdMinValue(): bigint { return -9223372036854775807n; }
-  static controlSessionIdMaxValue(): bigint { return 9223372036854775807n; }
-  controlSessionId(): bigint {
-    return getInt64LE(this._view, this._offset + 0);
+  static controlSessionIdNullValue(): number { return -9223372036854775808; }
+  static controlSessionIdMinValue(): number { return -9007199254740991; }
+  static controlSessionIdMaxValue(): number { return 9007199254740991; }
+  controlSessionId(): number {
+    return getInt64NumberLE(this._view, this._offset + 0);
   }
 
   static correlationIdId(): number { return 2; }
@@ -83,11 +83,11 @@ export class ControlResponseDecoder implements SbeCursor {
   static relevantIdSinceVersion(): number { return 0; }
   static relevantIdEncodingOffset(): number { return 16; }
   static relevantIdEncodingLength(): number { return 8; }
-  static relevantIdNullValue(): bigint { return -9223372036854775808n; }
-  static relevantIdMinValue(): bigint { return -9223372036854775807n; }
-  static relevantIdMaxValue(): bigint { return 9223372036854775807n; }
-  relevantId(): bigint {
-    return getInt64LE(this._view, this._offset + 16);
+  static relevantIdNullValue(): number { return -9223372036854775808; }
+  static relevantIdMinValue(): number { return -9007199254740991; }
+  static relevantIdMaxValue(): number { return 9007199254740991; }
+  relevantId(): number {
+    return getInt64NumberLE(this._view, this._offset + 16);
   }
 
   static codeId(): number { return 4; }

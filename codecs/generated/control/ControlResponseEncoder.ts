@@ -2,7 +2,7 @@
 import { ControlResponseCode } from './ControlResponseCode.js';
 import { ErrorCode } from './ErrorCode.js';
 import { MessageHeaderEncoder } from './MessageHeaderEncoder.js';
-import { EMPTY_BUFFER, EMPTY_VIEW, type SbeCursor, bufferOf, checkLimit, putVarData, setInt64LE, viewOf } from './SbeRuntime.js';
+import { EMPTY_BUFFER, EMPTY_VIEW, type SbeCursor, bufferOf, checkLimit, putVarData, setInt64LE, setInt64NumberLE, viewOf } from './SbeRuntime.js';
 
 /** The one final answer to every request */
 export class ControlResponseEncoder implements SbeCursor {
@@ -47,11 +47,11 @@ export class ControlResponseEncoder implements SbeCursor {
   static controlSessionIdSinceVersion(): number { return 0; }
   static controlSessionIdEncodingOffset(): number { return 0; }
   static controlSessionIdEncodingLength(): number { return 8; }
-  static controlSessionIdNullValue(): bigint { return -9223372036854775808n; }
-  static controlSessionIdMinValue(): bigint { return -9223372036854775807n; }
-  static controlSessionIdMaxValue(): bigint { return 9223372036854775807n; }
-  controlSessionId(value: bigint): this {
-    setInt64LE(this._view, this._offset + 0, value);
+  static controlSessionIdNullValue(): number { return -9223372036854775808; }
+  static controlSessionIdMinValue(): number { return -9007199254740991; }
+  static controlSessionIdMaxValue(): number { return 9007199254740991; }
+  controlSessionId(value: number): this {
+    setInt64NumberLE(this._view, this._offset + 0, value);
     return this;
   }
 
@@ -71,11 +71,11 @@ export class ControlResponseEncoder implements SbeCursor {
   static relevantIdSinceVersion(): number { return 0; }
   static relevantIdEncodingOffset(): number { return 16; }
   static relevantIdEncodingLength(): number { return 8; }
-  static relevantIdNullValue(): bigint { return -9223372036854775808n; }
-  static relevantIdMinValue(): bigint { return -9223372036854775807n; }
-  static relevantIdMaxValue(): bigint { return 9223372036854775807n; }
-  relevantId(value: bigint): this {
-    setInt64LE(this._view, this._offset + 16, value);
+  static relevantIdNullValue(): number { return -9223372036854775808; }
+  static relevantIdMinValue(): number { return -9007199254740991; }
+  static relevantIdMaxValue(): number { return 9007199254740991; }
+  relevantId(value: number): this {
+    setInt64NumberLE(this._view, this._offset + 16, value);
     return this;
   }
 

@@ -3,7 +3,7 @@ import { BooleanType } from './BooleanType.js';
 import { DescriptorState } from './DescriptorState.js';
 import { MessageHeaderDecoder } from './MessageHeaderDecoder.js';
 import { RecordingLifecycle } from './RecordingLifecycle.js';
-import { EMPTY_BUFFER, EMPTY_VIEW, type SbeCursor, SbeGroupIterator, bufferOf, checkLimit, getInt64LE, getUtf8, throwWrongTemplate, viewOf } from './SbeRuntime.js';
+import { EMPTY_BUFFER, EMPTY_VIEW, type SbeCursor, SbeGroupIterator, bufferOf, checkLimit, getInt64LE, getInt64NumberLE, getUtf8, throwWrongTemplate, viewOf } from './SbeRuntime.js';
 
 /** recording-ID.meta (4096 bytes, mapped): the live duplicate of the descriptor; stopPosition/stopUtcNs/stopMonoNs hold the last committed values while recording */
 export class RecordingMetadataDecoder implements SbeCursor {
@@ -102,33 +102,33 @@ export class RecordingMetadataDecoder implements SbeCursor {
   static recordingIdSinceVersion(): number { return 0; }
   static recordingIdEncodingOffset(): number { return 8; }
   static recordingIdEncodingLength(): number { return 8; }
-  static recordingIdNullValue(): bigint { return -9223372036854775808n; }
-  static recordingIdMinValue(): bigint { return -9223372036854775807n; }
-  static recordingIdMaxValue(): bigint { return 9223372036854775807n; }
-  recordingId(): bigint {
-    return getInt64LE(this._view, this._offset + 8);
+  static recordingIdNullValue(): number { return -9223372036854775808; }
+  static recordingIdMinValue(): number { return -9007199254740991; }
+  static recordingIdMaxValue(): number { return 9007199254740991; }
+  recordingId(): number {
+    return getInt64NumberLE(this._view, this._offset + 8);
   }
 
   static startPositionId(): number { return 6; }
   static startPositionSinceVersion(): number { return 0; }
   static startPositionEncodingOffset(): number { return 16; }
   static startPositionEncodingLength(): number { return 8; }
-  static startPositionNullValue(): bigint { return -9223372036854775808n; }
-  static startPositionMinValue(): bigint { return -9223372036854775807n; }
-  static startPositionMaxValue(): bigint { return 9223372036854775807n; }
-  startPosition(): bigint {
-    return getInt64LE(this._view, this._offset + 16);
+  static startPositionNullValue(): number { return -9223372036854775808; }
+  static startPositionMinValue(): number { return -9007199254740991; }
+  static startPositionMaxValue(): number { return 9007199254740991; }
+  startPosition(): number {
+    return getInt64NumberLE(this._view, this._offset + 16);
   }
 
   static stopPositionId(): number { return 7; }
   static stopPositionSinceVersion(): number { return 0; }
   static stopPositionEncodingOffset(): number { return 24; }
   static stopPositionEncodingLength(): number { return 8; }
-  static stopPositionNullValue(): bigint { return -9223372036854775808n; }
-  static stopPositionMinValue(): bigint { return -9223372036854775807n; }
-  static stopPositionMaxValue(): bigint { return 9223372036854775807n; }
-  stopPosition(): bigint {
-    return getInt64LE(this._view, this._offset + 24);
+  static stopPositionNullValue(): number { return -9223372036854775808; }
+  static stopPositionMinValue(): number { return -9007199254740991; }
+  static stopPositionMaxValue(): number { return 9007199254740991; }
+  stopPosition(): number {
+    return getInt64NumberLE(this._view, this._offset + 24);
   }
 
   static startUtcNsId(): number { return 8; }
@@ -179,11 +179,11 @@ export class RecordingMetadataDecoder implements SbeCursor {
   static eventCountSinceVersion(): number { return 0; }
   static eventCountEncodingOffset(): number { return 64; }
   static eventCountEncodingLength(): number { return 8; }
-  static eventCountNullValue(): bigint { return -9223372036854775808n; }
-  static eventCountMinValue(): bigint { return -9223372036854775807n; }
-  static eventCountMaxValue(): bigint { return 9223372036854775807n; }
-  eventCount(): bigint {
-    return getInt64LE(this._view, this._offset + 64);
+  static eventCountNullValue(): number { return -9223372036854775808; }
+  static eventCountMinValue(): number { return -9007199254740991; }
+  static eventCountMaxValue(): number { return 9007199254740991; }
+  eventCount(): number {
+    return getInt64NumberLE(this._view, this._offset + 64);
   }
 
   static segmentLengthId(): number { return 13; }

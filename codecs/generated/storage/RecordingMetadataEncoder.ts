@@ -3,7 +3,7 @@ import { BooleanType } from './BooleanType.js';
 import { DescriptorState } from './DescriptorState.js';
 import { MessageHeaderEncoder } from './MessageHeaderEncoder.js';
 import { RecordingLifecycle } from './RecordingLifecycle.js';
-import { EMPTY_BUFFER, EMPTY_VIEW, type SbeCursor, bufferOf, checkLimit, putVarData, setInt64LE, viewOf } from './SbeRuntime.js';
+import { EMPTY_BUFFER, EMPTY_VIEW, type SbeCursor, bufferOf, checkLimit, putVarData, setInt64LE, setInt64NumberLE, viewOf } from './SbeRuntime.js';
 
 /** recording-ID.meta (4096 bytes, mapped): the live duplicate of the descriptor; stopPosition/stopUtcNs/stopMonoNs hold the last committed values while recording */
 export class RecordingMetadataEncoder implements SbeCursor {
@@ -92,11 +92,11 @@ export class RecordingMetadataEncoder implements SbeCursor {
   static recordingIdSinceVersion(): number { return 0; }
   static recordingIdEncodingOffset(): number { return 8; }
   static recordingIdEncodingLength(): number { return 8; }
-  static recordingIdNullValue(): bigint { return -9223372036854775808n; }
-  static recordingIdMinValue(): bigint { return -9223372036854775807n; }
-  static recordingIdMaxValue(): bigint { return 9223372036854775807n; }
-  recordingId(value: bigint): this {
-    setInt64LE(this._view, this._offset + 8, value);
+  static recordingIdNullValue(): number { return -9223372036854775808; }
+  static recordingIdMinValue(): number { return -9007199254740991; }
+  static recordingIdMaxValue(): number { return 9007199254740991; }
+  recordingId(value: number): this {
+    setInt64NumberLE(this._view, this._offset + 8, value);
     return this;
   }
 
@@ -104,11 +104,11 @@ export class RecordingMetadataEncoder implements SbeCursor {
   static startPositionSinceVersion(): number { return 0; }
   static startPositionEncodingOffset(): number { return 16; }
   static startPositionEncodingLength(): number { return 8; }
-  static startPositionNullValue(): bigint { return -9223372036854775808n; }
-  static startPositionMinValue(): bigint { return -9223372036854775807n; }
-  static startPositionMaxValue(): bigint { return 9223372036854775807n; }
-  startPosition(value: bigint): this {
-    setInt64LE(this._view, this._offset + 16, value);
+  static startPositionNullValue(): number { return -9223372036854775808; }
+  static startPositionMinValue(): number { return -9007199254740991; }
+  static startPositionMaxValue(): number { return 9007199254740991; }
+  startPosition(value: number): this {
+    setInt64NumberLE(this._view, this._offset + 16, value);
     return this;
   }
 
@@ -116,11 +116,11 @@ export class RecordingMetadataEncoder implements SbeCursor {
   static stopPositionSinceVersion(): number { return 0; }
   static stopPositionEncodingOffset(): number { return 24; }
   static stopPositionEncodingLength(): number { return 8; }
-  static stopPositionNullValue(): bigint { return -9223372036854775808n; }
-  static stopPositionMinValue(): bigint { return -9223372036854775807n; }
-  static stopPositionMaxValue(): bigint { return 9223372036854775807n; }
-  stopPosition(value: bigint): this {
-    setInt64LE(this._view, this._offset + 24, value);
+  static stopPositionNullValue(): number { return -9223372036854775808; }
+  static stopPositionMinValue(): number { return -9007199254740991; }
+  static stopPositionMaxValue(): number { return 9007199254740991; }
+  stopPosition(value: number): this {
+    setInt64NumberLE(this._view, this._offset + 24, value);
     return this;
   }
 
@@ -176,11 +176,11 @@ export class RecordingMetadataEncoder implements SbeCursor {
   static eventCountSinceVersion(): number { return 0; }
   static eventCountEncodingOffset(): number { return 64; }
   static eventCountEncodingLength(): number { return 8; }
-  static eventCountNullValue(): bigint { return -9223372036854775808n; }
-  static eventCountMinValue(): bigint { return -9223372036854775807n; }
-  static eventCountMaxValue(): bigint { return 9223372036854775807n; }
-  eventCount(value: bigint): this {
-    setInt64LE(this._view, this._offset + 64, value);
+  static eventCountNullValue(): number { return -9223372036854775808; }
+  static eventCountMinValue(): number { return -9007199254740991; }
+  static eventCountMaxValue(): number { return 9007199254740991; }
+  eventCount(value: number): this {
+    setInt64NumberLE(this._view, this._offset + 64, value);
     return this;
   }
 
