@@ -188,7 +188,7 @@ export class ClusterStatusNodesEncoder {
   nodeId(value: string | Uint8Array): this {
     const root = this._root;
     const pos = root._limit;
-    const length = putVarData(this._buf, pos + 2, value, 'utf8', 65535);
+    const length = putVarData(this._buf, this._view, pos + 2, value, 'utf8', 65535);
     this._view.setUint16(pos + 0, length, true);
     root._limit = pos + 2 + length;
     return this;

@@ -118,7 +118,7 @@ export class ControlResponseEncoder implements SbeCursor {
   errorMessage(value: string | Uint8Array): this {
     const root = this;
     const pos = root._limit;
-    const length = putVarData(this._buf, pos + 2, value, 'utf8', 65535);
+    const length = putVarData(this._buf, this._view, pos + 2, value, 'utf8', 65535);
     this._view.setUint16(pos + 0, length, true);
     root._limit = pos + 2 + length;
     return this;

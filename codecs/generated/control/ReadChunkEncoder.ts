@@ -228,7 +228,7 @@ export class ReadChunkEventsEncoder {
   payload(value: string | Uint8Array): this {
     const root = this._root;
     const pos = root._limit;
-    const length = putVarData(this._buf, pos + 4, value, 'utf8', 1073741824);
+    const length = putVarData(this._buf, this._view, pos + 4, value, 'utf8', 1073741824);
     this._view.setUint32(pos + 0, length, true);
     root._limit = pos + 4 + length;
     return this;

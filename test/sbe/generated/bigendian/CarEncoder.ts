@@ -160,7 +160,7 @@ export class CarEncoder implements SbeCursor {
   manufacturer(value: string | Uint8Array): this {
     const root = this;
     const pos = root._limit;
-    const length = putVarData(this._buf, pos + 4, value, 'utf8', 1073741824);
+    const length = putVarData(this._buf, this._view, pos + 4, value, 'utf8', 1073741824);
     this._view.setUint32(pos + 0, length, false);
     root._limit = pos + 4 + length;
     return this;
@@ -174,7 +174,7 @@ export class CarEncoder implements SbeCursor {
   model(value: string | Uint8Array): this {
     const root = this;
     const pos = root._limit;
-    const length = putVarData(this._buf, pos + 4, value, 'utf8', 1073741824);
+    const length = putVarData(this._buf, this._view, pos + 4, value, 'utf8', 1073741824);
     this._view.setUint32(pos + 0, length, false);
     root._limit = pos + 4 + length;
     return this;
@@ -188,7 +188,7 @@ export class CarEncoder implements SbeCursor {
   activationCode(value: string | Uint8Array): this {
     const root = this;
     const pos = root._limit;
-    const length = putVarData(this._buf, pos + 4, value, 'utf8', 1073741824);
+    const length = putVarData(this._buf, this._view, pos + 4, value, 'utf8', 1073741824);
     this._view.setUint32(pos + 0, length, false);
     root._limit = pos + 4 + length;
     return this;
@@ -268,7 +268,7 @@ export class CarFuelFiguresEncoder {
   usageDescription(value: string | Uint8Array): this {
     const root = this._root;
     const pos = root._limit;
-    const length = putVarData(this._buf, pos + 4, value, 'utf8', 1073741824);
+    const length = putVarData(this._buf, this._view, pos + 4, value, 'utf8', 1073741824);
     this._view.setUint32(pos + 0, length, false);
     root._limit = pos + 4 + length;
     return this;

@@ -283,7 +283,7 @@ export class CarDecoder implements SbeCursor {
     const at = pos + 4;
     checkLimit(this._buf, at + length, 'activationCode');
     root._limit = at + length;
-    return getLatin1(this._buf, at, at + length);
+    return getLatin1(this._buf, this._view, at, at + length);
   }
   /** Copies the bytes (as many as fit in dst) and moves past them; returns the count copied. */
   getActivationCode(dst: Uint8Array, dstOffset: number): number {
@@ -426,7 +426,7 @@ export class CarFuelFiguresDecoder {
     const at = pos + 4;
     checkLimit(this._buf, at + length, 'usageDescription');
     root._limit = at + length;
-    return getLatin1(this._buf, at, at + length);
+    return getLatin1(this._buf, this._view, at, at + length);
   }
   /** Copies the bytes (as many as fit in dst) and moves past them; returns the count copied. */
   getUsageDescription(dst: Uint8Array, dstOffset: number): number {

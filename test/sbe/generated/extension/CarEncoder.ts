@@ -186,7 +186,7 @@ export class CarEncoder implements SbeCursor {
   manufacturer(value: string | Uint8Array): this {
     const root = this;
     const pos = root._limit;
-    const length = putVarData(this._buf, pos + 4, value, 'utf8', 1073741824);
+    const length = putVarData(this._buf, this._view, pos + 4, value, 'utf8', 1073741824);
     this._view.setUint32(pos + 0, length, true);
     root._limit = pos + 4 + length;
     return this;
@@ -200,7 +200,7 @@ export class CarEncoder implements SbeCursor {
   model(value: string | Uint8Array): this {
     const root = this;
     const pos = root._limit;
-    const length = putVarData(this._buf, pos + 4, value, 'utf8', 1073741824);
+    const length = putVarData(this._buf, this._view, pos + 4, value, 'utf8', 1073741824);
     this._view.setUint32(pos + 0, length, true);
     root._limit = pos + 4 + length;
     return this;
@@ -214,7 +214,7 @@ export class CarEncoder implements SbeCursor {
   activationCode(value: string | Uint8Array): this {
     const root = this;
     const pos = root._limit;
-    const length = putVarData(this._buf, pos + 4, value, 'latin1', 1073741824);
+    const length = putVarData(this._buf, this._view, pos + 4, value, 'latin1', 1073741824);
     this._view.setUint32(pos + 0, length, true);
     root._limit = pos + 4 + length;
     return this;
@@ -294,7 +294,7 @@ export class CarFuelFiguresEncoder {
   usageDescription(value: string | Uint8Array): this {
     const root = this._root;
     const pos = root._limit;
-    const length = putVarData(this._buf, pos + 4, value, 'latin1', 1073741824);
+    const length = putVarData(this._buf, this._view, pos + 4, value, 'latin1', 1073741824);
     this._view.setUint32(pos + 0, length, true);
     root._limit = pos + 4 + length;
     return this;

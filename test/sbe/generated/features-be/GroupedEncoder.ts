@@ -75,7 +75,7 @@ export class GroupedEncoder implements SbeCursor {
   text(value: string | Uint8Array): this {
     const root = this;
     const pos = root._limit;
-    const length = putVarData(this._buf, pos + 2, value, 'utf8', 65535);
+    const length = putVarData(this._buf, this._view, pos + 2, value, 'utf8', 65535);
     this._view.setUint16(pos + 0, length, false);
     root._limit = pos + 2 + length;
     return this;
@@ -89,7 +89,7 @@ export class GroupedEncoder implements SbeCursor {
   ascii(value: string | Uint8Array): this {
     const root = this;
     const pos = root._limit;
-    const length = putVarData(this._buf, pos + 4, value, 'latin1', 1000000);
+    const length = putVarData(this._buf, this._view, pos + 4, value, 'latin1', 1000000);
     this._view.setUint32(pos + 0, length, false);
     root._limit = pos + 4 + length;
     return this;
@@ -102,7 +102,7 @@ export class GroupedEncoder implements SbeCursor {
   blob(value: string | Uint8Array): this {
     const root = this;
     const pos = root._limit;
-    const length = putVarData(this._buf, pos + 2, value, 'utf8', 65535);
+    const length = putVarData(this._buf, this._view, pos + 2, value, 'utf8', 65535);
     this._view.setUint16(pos + 0, length, false);
     root._limit = pos + 2 + length;
     return this;
@@ -170,7 +170,7 @@ export class GroupedLegsFillsEncoder {
   venue(value: string | Uint8Array): this {
     const root = this._root;
     const pos = root._limit;
-    const length = putVarData(this._buf, pos + 1, value, 'utf8', 255);
+    const length = putVarData(this._buf, this._view, pos + 1, value, 'utf8', 255);
     this._view.setUint8(pos + 0, length);
     root._limit = pos + 1 + length;
     return this;
@@ -254,7 +254,7 @@ export class GroupedLegsEncoder {
   note(value: string | Uint8Array): this {
     const root = this._root;
     const pos = root._limit;
-    const length = putVarData(this._buf, pos + 2, value, 'utf8', 65535);
+    const length = putVarData(this._buf, this._view, pos + 2, value, 'utf8', 65535);
     this._view.setUint16(pos + 0, length, false);
     root._limit = pos + 2 + length;
     return this;

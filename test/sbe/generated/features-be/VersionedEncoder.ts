@@ -132,7 +132,7 @@ export class VersionedEncoder implements SbeCursor {
   note(value: string | Uint8Array): this {
     const root = this;
     const pos = root._limit;
-    const length = putVarData(this._buf, pos + 2, value, 'utf8', 65535);
+    const length = putVarData(this._buf, this._view, pos + 2, value, 'utf8', 65535);
     this._view.setUint16(pos + 0, length, false);
     root._limit = pos + 2 + length;
     return this;
@@ -146,7 +146,7 @@ export class VersionedEncoder implements SbeCursor {
   extra(value: string | Uint8Array): this {
     const root = this;
     const pos = root._limit;
-    const length = putVarData(this._buf, pos + 2, value, 'utf8', 65535);
+    const length = putVarData(this._buf, this._view, pos + 2, value, 'utf8', 65535);
     this._view.setUint16(pos + 0, length, false);
     root._limit = pos + 2 + length;
     return this;

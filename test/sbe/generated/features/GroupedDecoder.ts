@@ -136,7 +136,7 @@ export class GroupedDecoder implements SbeCursor {
     const at = pos + 4;
     checkLimit(this._buf, at + length, 'ascii');
     root._limit = at + length;
-    return getLatin1(this._buf, at, at + length);
+    return getLatin1(this._buf, this._view, at, at + length);
   }
   /** Copies the bytes (as many as fit in dst) and moves past them; returns the count copied. */
   getAscii(dst: Uint8Array, dstOffset: number): number {
