@@ -201,54 +201,82 @@ function throwNotInt64Number(value: number, kind: string): never {
   throw new SbeUnsafeIntegerError(`${value} is not a safe integer: it cannot be written to an ${kind} field declared jsType number`);
 }
 
+// Ids, positions and counts mostly have a zero high half: that case returns the low half
+// and writes it with a zero high half, the rest goes through the general (checked) paths.
 export function getInt64NumberLE(view: DataView, at: number): number {
-  const hi = view.getInt32(at + 4, true);
   const lo = view.getUint32(at, true);
+  const hi = view.getInt32(at + 4, true);
+  if (hi === 0) return lo;
   if (hi > -0x200000 && hi < 0x200000) return hi * TWO_32 + lo;
   return int64NumberSlow(hi, lo, at);
 }
 
 export function getInt64NumberBE(view: DataView, at: number): number {
-  const hi = view.getInt32(at, false);
   const lo = view.getUint32(at + 4, false);
+  const hi = view.getInt32(at, false);
+  if (hi === 0) return lo;
   if (hi > -0x200000 && hi < 0x200000) return hi * TWO_32 + lo;
   return int64NumberSlow(hi, lo, at);
 }
 
 export function getUint64NumberLE(view: DataView, at: number): number {
-  const hi = view.getUint32(at + 4, true);
   const lo = view.getUint32(at, true);
+  const hi = view.getUint32(at + 4, true);
+  if (hi === 0) return lo;
   if (hi < 0x200000) return hi * TWO_32 + lo;
   return uint64NumberSlow(hi, lo, at);
 }
 
 export function getUint64NumberBE(view: DataView, at: number): number {
-  const hi = view.getUint32(at, false);
   const lo = view.getUint32(at + 4, false);
+  const hi = view.getUint32(at, false);
+  if (hi === 0) return lo;
   if (hi < 0x200000) return hi * TWO_32 + lo;
   return uint64NumberSlow(hi, lo, at);
 }
 
-// `value | 0` is the low 32 bits (ToInt32 is modulo 2^32), exact for every safe integer.
+// `(value >>> 0) === value` holds exactly for the integers 0 .. 2^32-1 (not for NaN, fractions
+// or anything larger), the frequent case. `value | 0` is the low 32 bits (ToInt32 is modulo
+// 2^32), exact for every safe integer. The half at the higher address is written first.
 export function setInt64NumberLE(view: DataView, at: number, value: number): void {
+  if (value >>> 0 === value) {
+    view.setInt32(at + 4, 0, true);
+    view.setInt32(at, value | 0, true);
+    return;
+  }
   if (!Number.isSafeInteger(value) && value !== INT64_NULL_NUMBER) throwNotInt64Number(value, 'int64');
   view.setInt32(at + 4, Math.floor(value / TWO_32), true);
   view.setInt32(at, value | 0, true);
 }
 
 export function setInt64NumberBE(view: DataView, at: number, value: number): void {
+  if (value >>> 0 === value) {
+    view.setInt32(at + 4, value | 0, false);
+    view.setInt32(at, 0, false);
+    return;
+  }
   if (!Number.isSafeInteger(value) && value !== INT64_NULL_NUMBER) throwNotInt64Number(value, 'int64');
   view.setInt32(at + 4, value | 0, false);
   view.setInt32(at, Math.floor(value / TWO_32), false);
 }
 
 export function setUint64NumberLE(view: DataView, at: number, value: number): void {
+  if (value >>> 0 === value) {
+    view.setInt32(at + 4, 0, true);
+    view.setInt32(at, value | 0, true);
+    return;
+  }
   if (!Number.isSafeInteger(value) || value < 0) throwNotInt64Number(value, 'uint64');
   view.setInt32(at + 4, Math.floor(value / TWO_32), true);
   view.setInt32(at, value | 0, true);
 }
 
 export function setUint64NumberBE(view: DataView, at: number, value: number): void {
+  if (value >>> 0 === value) {
+    view.setInt32(at + 4, value | 0, false);
+    view.setInt32(at, 0, false);
+    return;
+  }
   if (!Number.isSafeInteger(value) || value < 0) throwNotInt64Number(value, 'uint64');
   view.setInt32(at + 4, value | 0, false);
   view.setInt32(at, Math.floor(value / TWO_32), false);
