@@ -13,7 +13,7 @@ export interface Answer {
 /** The final response to a request, given later; exactly one of ok/error, at most once. */
 export interface DeferredAnswer {
   /** The final OK, after the data messages `data` (sent first, counted in dataCount). */
-  ok(relevantId: number | bigint, data?: Buffer[]): void;
+  ok(relevantId: number, data?: Buffer[]): void;
   error(code: number, message: string): void;
 }
 

@@ -77,7 +77,7 @@ export class RequestHandlers {
    * Runs a request. A store that needs a read barrier first (cluster mode: `prepare`) and
    * handlers whose store operation completes later (etcd) answer through a DeferredAnswer.
    */
-  handle(ctx: RequestContext, r: SessionRequest): number | bigint | 'pending' {
+  handle(ctx: RequestContext, r: SessionRequest): number | 'pending' {
     const store = this.deps.store;
     if (store.prepare && BARRIER_REQUESTS.has(r.type)) {
       const answer = ctx.defer();
@@ -98,7 +98,7 @@ export class RequestHandlers {
     return 'pending';
   }
 
-  private settle(answer: DeferredAnswer, ctx: RequestContext, run: () => number | bigint | 'pending' | Promise<number | bigint>): void {
+  private settle(answer: DeferredAnswer, ctx: RequestContext, run: () => number | 'pending' | Promise<number>): void {
     try {
       const result = run();
       if (result === 'pending') return; // the handler completes the answer itself
@@ -113,9 +113,9 @@ export class RequestHandlers {
     }
   }
 
-  private handleNow(ctx: RequestContext, r: SessionRequest): number | bigint | 'pending' | Promise<number | bigint> {
+  private handleNow(ctx: RequestContext, r: SessionRequest): number | 'pending' | Promise<number> {
     const s = ctx.session;
-    const sid = BigInt(s.sessionId);
+    const sid = s.sessionId;
     const corr = r.correlationId;
     const { store, responses, recordings, replays } = this.deps;
     const data = ctx.answer.data;

@@ -63,18 +63,18 @@ export class TimeIndex {
   }
 
   positionAt(i: number): number {
-    return Number(this.entryDecoder.wrap(this.entries, i * TIME_INDEX_ENTRY_LENGTH).position());
+    return this.entryDecoder.wrap(this.entries, i * TIME_INDEX_ENTRY_LENGTH).position();
   }
 
   /** Called for every appended frame; records it if it is the first in a new stride. */
   onFrame(utcNs: bigint, position: number): void {
     if (position < this.nextStrideStart) return;
     this.nextStrideStart = this.strideAfter(position);
-    this.put(this.count, utcNs, BigInt(position));
+    this.put(this.count, utcNs, position);
     this.count++;
   }
 
-  private put(i: number, utcNs: bigint, position: bigint): void {
+  private put(i: number, utcNs: bigint, position: number): void {
     const at = i * TIME_INDEX_ENTRY_LENGTH;
     if (at === this.entries.length) {
       const bigger = Buffer.alloc(this.entries.length * 2);
@@ -240,7 +240,13 @@ export class TimeIndex {
     const mh = new MessageHeaderDecoder().wrap(buf, 0);
     if (mh.templateId() !== TemplateId.TIME_INDEX_HEADER || mh.schemaId() !== SCHEMA_ID) bad('bad header record');
     const h = new TimeIndexHeaderDecoder().wrap(buf, MESSAGE_HEADER_LENGTH, TimeIndexHeaderDecoder.BLOCK_LENGTH, mh.version());
-    if (Number(h.recordingId()) !== recordingId) bad('belongs to another recording');
+    let owner = -1;
+    try {
+      owner = h.recordingId();
+    } catch {
+      // above 2^53-1 (SbeUnsafeIntegerError): not this recording's
+    }
+    if (owner !== recordingId) bad('belongs to another recording');
     if (h.strideBytes() !== stride) bad('stride differs');
     if (h.entryLength() !== TIME_INDEX_ENTRY_LENGTH || h.entriesOffset() !== TIME_INDEX_HEADER_LENGTH) bad('bad entry layout');
     const n = Math.floor((buf.length - TIME_INDEX_HEADER_LENGTH) / TIME_INDEX_ENTRY_LENGTH);
@@ -248,9 +254,17 @@ export class TimeIndex {
     buf.copy(idx.entries, 0, TIME_INDEX_HEADER_LENGTH, TIME_INDEX_HEADER_LENGTH + n * TIME_INDEX_ENTRY_LENGTH);
     let prevUtc = -(1n << 63n);
     let prevStride = -1;
+    // a position no double holds exactly (SbeUnsafeIntegerError) is out of range too
+    const positionAt = (i: number): number => {
+      try {
+        return idx.positionAt(i);
+      } catch {
+        return bad(`entry ${i} position out of range`);
+      }
+    };
     for (let i = 0; i < n; i++) {
       const utc = idx.utcAt(i);
-      const p = idx.positionAt(i);
+      const p = positionAt(i);
       const s = Math.floor(p / stride);
       if (p % FRAME_ALIGNMENT !== 0 || p < 0 || p >= limitPosition) bad(`entry ${i} position ${p} out of range`);
       if (s <= prevStride) bad(`entry ${i} out of order`);
@@ -269,7 +283,7 @@ function encodeHeader(recordingId: number, stride: number): Buffer {
   const h = Buffer.alloc(TIME_INDEX_HEADER_LENGTH);
   new TimeIndexHeaderEncoder()
     .wrapAndApplyHeader(h, 0, new MessageHeaderEncoder())
-    .recordingId(BigInt(recordingId))
+    .recordingId(recordingId)
     .strideBytes(stride)
     .entryLength(TIME_INDEX_ENTRY_LENGTH)
     .entriesOffset(TIME_INDEX_HEADER_LENGTH)
