@@ -23,7 +23,7 @@ import { ReadHandler } from './read-handler.js';
 import type { RecordingOps } from './recording-manager.js';
 import type { FollowedChannel, ReplayOps } from './replay-manager.js';
 import { ReplaySession, type ReplayOptions, type ReplaySender, type ReplayStream } from './replay-session.js';
-import type { RequestContext } from './request-context.js';
+import type { DeferredAnswer, RequestContext } from './request-context.js';
 import { parseUdpEndpoint, type UdpEndpoint } from './udp-endpoint.js';
 
 const MAX_LIST = 100_000;
@@ -45,6 +45,27 @@ function checkInterval(from: bigint, to: bigint): void {
   if (from > to) throw new VcrError(ErrorCode.INVALID_ARGUMENT, `interval from ${from} is after to ${to}`);
 }
 
+/** Requests that read the cluster view or recorded bytes: in cluster mode they wait for the read barrier. */
+const BARRIER_REQUESTS: ReadonlySet<SessionRequest['type']> = new Set([
+  'replay',
+  'timeReplay',
+  'read',
+  'listRecordings',
+  'describe',
+  'position',
+  'findPosition',
+  'listChannels',
+  'listQuarantines',
+  'startRecording',
+  'delete',
+  'addQuarantine',
+]);
+
+function fail(answer: DeferredAnswer, err: unknown): void {
+  const e = err instanceof VcrError ? err : new VcrError(ErrorCode.GENERIC, err instanceof Error ? err.message : String(err));
+  answer.error(e.code, e.message);
+}
+
 export class RequestHandlers {
   private readonly reads: ReadHandler;
 
@@ -52,9 +73,49 @@ export class RequestHandlers {
     this.reads = new ReadHandler(deps.store);
   }
 
-  handle(ctx: RequestContext, r: SessionRequest): number | bigint | 'pending' {
+  /**
+   * Runs a request. A store that needs a read barrier first (cluster mode: `prepare`) and
+   * handlers whose store operation completes later (etcd) answer through a DeferredAnswer.
+   */
+  handle(ctx: RequestContext, r: SessionRequest): number | 'pending' {
+    const store = this.deps.store;
+    if (store.prepare && BARRIER_REQUESTS.has(r.type)) {
+      const answer = ctx.defer();
+      const inner: RequestContext = { ...ctx, answer: { data: [] }, defer: () => answer };
+      store.prepare().then(
+        () => this.settle(answer, inner, () => this.handleNow(inner, r)),
+        (err: unknown) => fail(answer, err),
+      );
+      return 'pending';
+    }
+    const result = this.handleNow(ctx, r);
+    if (!(result instanceof Promise)) return result;
+    const answer = ctx.defer();
+    result.then(
+      (v) => answer.ok(v, ctx.answer.data),
+      (err: unknown) => fail(answer, err),
+    );
+    return 'pending';
+  }
+
+  private settle(answer: DeferredAnswer, ctx: RequestContext, run: () => number | 'pending' | Promise<number>): void {
+    try {
+      const result = run();
+      if (result === 'pending') return; // the handler completes the answer itself
+      if (result instanceof Promise) {
+        result.then(
+          (v) => answer.ok(v, ctx.answer.data),
+          (err: unknown) => fail(answer, err),
+        );
+      } else answer.ok(result, ctx.answer.data);
+    } catch (err) {
+      fail(answer, err);
+    }
+  }
+
+  private handleNow(ctx: RequestContext, r: SessionRequest): number | 'pending' | Promise<number> {
     const s = ctx.session;
-    const sid = BigInt(s.sessionId);
+    const sid = s.sessionId;
     const corr = r.correlationId;
     const { store, responses, recordings, replays } = this.deps;
     const data = ctx.answer.data;
@@ -132,10 +193,11 @@ export class RequestHandlers {
         if (channel !== '') checkName(channel, 'channel');
         return store.addQuarantine(channel, r.fromUtcNs, r.toUtcNs);
       }
-      case 'removeQuarantine':
+      case 'removeQuarantine': {
         this.checkDestructive('quarantine remove');
-        store.removeQuarantine(r.quarantineId);
-        return r.quarantineId;
+        const removed = store.removeQuarantine(r.quarantineId);
+        return removed instanceof Promise ? removed.then(() => r.quarantineId) : r.quarantineId;
+      }
       case 'listQuarantines': {
         const qs = store.listQuarantines();
         for (const q of qs) data.push(responses.quarantineDescriptor(sid, corr, q));
@@ -148,6 +210,11 @@ export class RequestHandlers {
         return store.deleteEvents(channel, r.fromUtcNs, r.toUtcNs);
       }
       case 'clusterStatus': {
+        const status = store.clusterStatus?.();
+        if (status) {
+          data.push(responses.clusterStatus(sid, corr, status));
+          return status.nodes.length;
+        }
         const u = store.usage();
         data.push(
           responses.clusterStatus(sid, corr, {
@@ -234,7 +301,7 @@ export class RequestHandlers {
     const all = store.listRecordings();
     const now = this.now();
     const channels = r.channels.map((c) => ({ channel: c.channel, ep: this.destination(c.destination) }));
-    const plan: { recordingId: number; position: number; channel: number }[] = [];
+    const plan: { recordingId: number; position: number | Promise<number>; channel: number }[] = [];
     channels.forEach((c, i) => {
       const recs = all.filter((x) => matchesChannel(x, c.channel) && x.state !== 'deleted' && x.state !== 'invalid');
       if (recs.length === 0 && !(r.follow && recordings.findActiveByName(c.channel))) {
@@ -246,6 +313,25 @@ export class RequestHandlers {
         plan.push({ recordingId: x.recordingId, position, channel: i });
       }
     });
+    if (plan.some((p) => p.position instanceof Promise)) {
+      // a cluster finds positions in segments held elsewhere asynchronously
+      const answer = ctx.defer();
+      Promise.all(plan.map((p) => p.position)).then(
+        (positions) => this.settle(answer, ctx, () => this.startTimeReplay(ctx, r, channels, plan.map((p, i) => ({ ...p, position: positions[i]! })))),
+        (err: unknown) => fail(answer, err),
+      );
+      return 'pending';
+    }
+    return this.startTimeReplay(ctx, r, channels, plan as { recordingId: number; position: number; channel: number }[]);
+  }
+
+  private startTimeReplay(
+    ctx: RequestContext,
+    r: Extract<SessionRequest, { type: 'timeReplay' }>,
+    channels: { channel: string; ep: UdpEndpoint }[],
+    plan: { recordingId: number; position: number; channel: number }[],
+  ): 'pending' {
+    const { store } = this.deps;
     // one sender per requested channel: its recordings (and, with follow, later ones) share it
     const senders = channels.map((c) => this.deps.createReplaySender(c.ep));
     const streams: ReplayStream[] = [];
@@ -289,6 +375,6 @@ export class RequestHandlers {
   private newReplay(streams: ReplayStream[], options: ReplayOptions): ReplaySession {
     const clock = this.deps.clock;
     const recordings = this.deps.recordings;
-    return new ReplaySession(this.deps.replays.nextId(), streams, options, () => clock.nanoTime(), (id) => recordings.isActive(id));
+    return new ReplaySession(this.deps.replays.nextId(), streams, options, () => clock.nanoTime());
   }
 }

@@ -37,7 +37,7 @@ const payloads = (n: number, prefix: string) => Array.from({ length: n }, (_, i)
 
 describe('ArchiveClient against a fake archiver over real UDP', () => {
   it('connects and gets the session id the archiver allocated', async () => {
-    fake.sessionId = 1234n;
+    fake.sessionId = 1234;
     const c = await connect();
     expect(c.sessionId).toBe(1234);
     expect(fake.of(T.connect)).toHaveLength(1);
@@ -117,7 +117,7 @@ describe('ArchiveClient against a fake archiver over real UDP', () => {
   it('opens a new session and asks again when the archiver no longer knows the session', async () => {
     const c = await connect();
     fake.errorFor.set(T.position, { code: ErrorCode.UNKNOWN_SESSION, times: 1 });
-    fake.sessionId = 8n;
+    fake.sessionId = 8;
     expect(await c.recordingPosition(3)).toBe(42);
     expect(fake.of(T.connect)).toHaveLength(2);
     expect(c.sessionId).toBe(8);
