@@ -19,7 +19,6 @@ import { settleAwayMarkers, type SegmentDamage } from './damage.js';
 import { checkDescriptorFits } from './descriptor-codec.js';
 import { DeletionRunner } from './deletion-runner.js';
 import type { SegmentSummary } from './digest.js';
-import type { SegmentSource } from './segment-cache.js';
 import { storageError } from './io-errors.js';
 import { DEFAULT_INDEX_STRIDE, DEFAULT_SEGMENT_LENGTH, FrameType, isValidSegmentLength } from './layout.js';
 import { MarkFile } from './mark-file.js';
@@ -318,11 +317,6 @@ export class Archive {
     const e = this.table.entry(recordingId);
     this.table.segmentContext(e); // a readable recording
     return readDeletionLogBytes(e.files!, base);
-  }
-
-  /** The mappings of a recording's local segments, as its readers see them (a cluster read puts its own source in front). */
-  segmentSource(recordingId: number): SegmentSource {
-    return this.table.entry(recordingId).cache!;
   }
 
   /** Position of the first event at or after `utcNs` inside the segment at `base` (the segment's readable end if none). */
