@@ -40,6 +40,7 @@ import { ClusterBinding } from './cluster-binding.js';
 import { CompositeAgent } from '../agent/composite-agent.js';
 import type { Agent } from '../agent/agent.js';
 import type { ClusterConfig } from '../cluster/cluster-config.js';
+import { attachDataPath } from '../cluster/data-path.js';
 import { ClusterNode } from '../cluster/cluster-node.js';
 import { DEFAULT_SEGMENT_LENGTH } from '../storage/layout.js';
 import { UdpSender, parseUdpEndpoint } from './udp-endpoint.js';
@@ -170,6 +171,10 @@ export class Archiver {
         const node = clusterNode;
         opened.push(() => node.close());
         binding = new ClusterBinding(store, node, segmentLength);
+        const recordingHere = binding;
+        const dataPath = await attachDataPath({ node, archive: store.archive, dir: config.dir, isRecordingHere: (id) => recordingHere.isRecordingHere(id), wake: wake.signal });
+        binding.remote = dataPath.remote;
+        binding.lag = () => dataPath.lag();
         archiveStore = binding;
       }
       const sessions = new ControlSessions(config.limits);

@@ -13,17 +13,17 @@ import type { ClusterNode } from '../cluster/cluster-node.js';
 import { ClusterReader, type ClusterSegmentSource } from '../cluster/cluster-reader.js';
 import { hiddenIntervals, type Interval } from '../cluster/deletion-filter.js';
 import type { RecordingWriter } from '../storage/recording-writer.js';
-import type { SegmentView, UnavailableState } from '../storage/segment-cache.js';
+import type { SegmentSource, SegmentView, UnavailableState } from '../storage/segment-cache.js';
 import { ErrorCode, VcrError } from '../util/errors.js';
 import type { ArchiveStore, ClusterStatusInfo, QuarantineInfo, RecordingInfo, RecordingReaderPort, RecordingWriterPort } from './ports.js';
 import { WriterBinding, type StorageBinding } from './storage-binding.js';
 
-/** Remote bytes for the segments this node does not hold (the data path's read cache). */
+/** Remote bytes for the segments this node does not hold (the data path's read cache, RemoteSegments). */
 export interface RemoteSegmentsPort {
-  /** The cache mapping of (recording, base), fetched in the background from `holders`, starting at `position`. */
-  view(recordingId: number, base: number, position: number, holders: string[]): Buffer | undefined;
-  corrupt(recordingId: number, base: number, holder: string | undefined): void;
-  release(recordingId: number, base: number): void;
+  /** The segments of a recording as read from other nodes (a sparse cache filled in the background). */
+  source(recordingId: number): SegmentSource;
+  /** Starts (or moves) the fetch of (recording, base) so that frames from `position` arrive. */
+  ensure(recordingId: number, base: number, position: number): void;
 }
 
 function toInfo(r: ClusterRecording): RecordingInfo {
@@ -278,62 +278,39 @@ export class ClusterBinding implements ArchiveStore {
   private segmentSource(r: ClusterRecording): ClusterSegmentSource {
     const id = r.recordingId;
     const local = this.local.archive.segmentSource(id);
-    const used = new Set<number>();
     const node = this.node;
-    const remote = (): RemoteSegmentsPort | undefined => this.remote;
-    const holdersOf = (base: number): string[] => {
-      const s = node.view.segment(id, base)?.value;
-      if (!s) return [];
-      if (s.state === 'open') {
-        const owner = node.view.recording(id)?.value.owner.node;
-        return owner && owner !== node.nodeId ? [owner, ...s.placement.filter((p) => p !== owner)] : s.placement;
-      }
-      return node.view
-        .liveCopies(s)
-        .map((e) => e.node)
-        .filter((n) => n !== node.nodeId);
-    };
+    const remote = this.remote?.source(id);
     const isLocal = (base: number): boolean => {
       if (this.writers.get(id)?.isActive) return true;
       const s = node.view.segment(id, base)?.value;
       if (s?.state === 'open') return false;
       return node.replicas.isVerified(id, base);
     };
-    const binding = this;
     return {
       segmentLength: r.segmentLength,
-      get(base: number): SegmentView {
+      get: (base: number): SegmentView => {
         if (isLocal(base)) {
           const v = local.get(base);
           if (typeof v !== 'string' || v === 'tombstone') return v;
         }
         const s = node.view.segment(id, base)?.value;
         if (s && s.state === 'sealed' && s.end <= s.base) return 'tombstone'; // sealed empty
-        const rm = remote();
-        if (!rm) return 'away';
-        const buf = rm.view(id, base, base, holdersOf(base));
-        if (!buf) return 'away';
-        used.add(base);
-        return buf;
+        return remote ? remote.get(base) : 'away';
       },
-      unavailable(base: number, state: UnavailableState): VcrError {
+      unavailable: (base: number, state: UnavailableState): VcrError => {
+        if (remote && !isLocal(base)) return remote.unavailable(base, state);
         if (state === 'away') return new VcrError(ErrorCode.REPLICA_UNAVAILABLE, `no live node holds segment ${base} of recording ${id}`);
         return local.unavailable(base, state);
       },
-      want(base: number, position: number): void {
-        if (isLocal(base)) return;
-        remote()?.view(id, base, position, holdersOf(base));
+      want: (base: number, position: number): void => {
+        if (!isLocal(base)) this.remote?.ensure(id, base, position);
       },
-      corrupt(base: number): void {
-        if (isLocal(base)) {
-          node.replicas.suspect(id, base);
-          return;
-        }
-        remote()?.corrupt(id, base, holdersOf(base)[0]);
+      corrupt: (base: number): void => {
+        // fetched frames are CRC-checked before they enter the cache: a bad one here is a local copy
+        if (isLocal(base)) node.replicas.suspect(id, base);
       },
-      close(): void {
-        for (const b of used) binding.remote?.release(id, b);
-      },
+      close: (): void => undefined,
     };
   }
+
 }

@@ -20,7 +20,7 @@ import {
 } from '../../codecs/generated/control/index.js';
 import type { ErrorCode as WireErrorCode } from '../../codecs/generated/control/index.js';
 import { CONTROL_HEADER_LENGTH as HEADER_LENGTH, MAX_ERROR_TEXT, MAX_MESSAGE, NULL_ID } from '../protocol/constants.js';
-import type { QuarantineInfo, RecordingInfo, RecordingStateName } from './ports.js';
+import type { ClusterStatusInfo, QuarantineInfo, RecordingInfo, RecordingStateName } from './ports.js';
 
 export interface ChunkEvent {
   position: number;
@@ -180,7 +180,7 @@ export class ControlResponseProxy {
   clusterStatus(
     sessionId: number,
     correlationId: bigint,
-    s: { k: number; underReplicatedSegments: number; repairing: boolean; nodes: { id: string; up: boolean; segments: number; bytes: number }[] },
+    s: ClusterStatusInfo,
   ): Buffer {
     const e = this.cluster
       .wrapAndApplyHeader(this.scratch, 0, this.header)
@@ -188,13 +188,17 @@ export class ControlResponseProxy {
       .correlationId(correlationId)
       .k(s.k)
       .underReplicatedSegments(s.underReplicatedSegments)
-      .repairing(s.repairing ? BooleanType.TRUE : BooleanType.FALSE);
+      .repairing(s.repairing ? BooleanType.TRUE : BooleanType.FALSE)
+      .bytesToRepair(s.bytesToRepair);
     const g = e.nodesCount(s.nodes.length);
     for (const n of s.nodes) {
       g.next()
         .up(n.up ? BooleanType.TRUE : BooleanType.FALSE)
         .segments(n.segments)
         .bytes(n.bytes)
+        .ready(n.ready ? BooleanType.TRUE : BooleanType.FALSE)
+        .lagBytes(Math.round(n.lagBytes))
+        .lagMs(Math.round(n.lagMs))
         .nodeId(n.id);
     }
     return this.copyOut(e.encodedLength());

@@ -19,7 +19,7 @@ import type { SessionRequest } from './control-requests.js';
 import type { ControlResponseProxy } from './control-response-proxy.js';
 import { checkMulticastInterface, checkNotOwnEndpoint, type BoundAddress } from './destination-checks.js';
 import type { ArchiveStore } from './ports.js';
-import { ReadHandler } from './read-handler.js';
+import { ReadHandler, type ReadResult } from './read-handler.js';
 import type { RecordingOps } from './recording-manager.js';
 import type { FollowedChannel, ReplayOps } from './replay-manager.js';
 import { ReplaySession, type ReplayOptions, type ReplaySender, type ReplayStream } from './replay-session.js';
@@ -27,6 +27,8 @@ import type { DeferredAnswer, RequestContext } from './request-context.js';
 import { parseUdpEndpoint, type UdpEndpoint } from './udp-endpoint.js';
 
 const MAX_LIST = 100_000;
+/** How long a cluster read waits for bytes fetched from a holder before it answers REPLICA_UNAVAILABLE. */
+const REMOTE_READ_WAIT_NS = 10_000_000_000n;
 
 export interface HandlerDeps {
   config: ArchiverConfig;
@@ -98,6 +100,37 @@ export class RequestHandlers {
     return 'pending';
   }
 
+  /**
+   * In a cluster a read may reach a segment this node does not hold: its bytes are being fetched
+   * from a holder, and an empty chunk would tell the client the recording ended. Such a read is
+   * answered once bytes arrived (or with REPLICA_UNAVAILABLE when none did in time).
+   */
+  private awaitingRemoteBytes(recordingId: number, position: number, res: ReadResult): boolean {
+    if (this.deps.store.prepare === undefined) return false; // single node: every byte is local
+    if (res.events.length > 0 || res.endOfRecording || res.nextFragmentOffset !== 0) return false;
+    const info = this.deps.store.describe(recordingId);
+    return info !== undefined && info.state !== 'recording' && position < info.stopPosition;
+  }
+
+  private retryRead(recordingId: number, read: () => ReadResult): Promise<ReadResult> {
+    const deadline = this.now() + REMOTE_READ_WAIT_NS;
+    return new Promise((resolve, reject) => {
+      const attempt = (): void => {
+        try {
+          const res = read();
+          if (res.events.length > 0 || res.endOfRecording) return resolve(res);
+          if (this.now() > deadline) {
+            return reject(new VcrError(ErrorCode.REPLICA_UNAVAILABLE, `recording ${recordingId}: no holder delivered the bytes in ${Number(REMOTE_READ_WAIT_NS / 1_000_000n)} ms`));
+          }
+          setTimeout(attempt, 5);
+        } catch (err) {
+          reject(err);
+        }
+      };
+      setTimeout(attempt, 2);
+    });
+  }
+
   private settle(answer: DeferredAnswer, ctx: RequestContext, run: () => number | 'pending' | Promise<number>): void {
     try {
       const result = run();
@@ -146,10 +179,15 @@ export class RequestHandlers {
       }
       case 'read': {
         this.deps.counters.add('readRequests');
-        const res = this.reads.read(r.recordingId, r.position, r.fragmentOffset, r.maxBytes, r.toUtcNs);
-        this.deps.counters.add('readBytes', res.payloadBytes);
-        data.push(responses.readChunk(sid, corr, r.recordingId, res.nextPosition, res.nextFragmentOffset, res.endOfRecording, res.events));
-        return res.nextPosition;
+        const answer = (res: ReadResult): number => {
+          this.deps.counters.add('readBytes', res.payloadBytes);
+          data.push(responses.readChunk(sid, corr, r.recordingId, res.nextPosition, res.nextFragmentOffset, res.endOfRecording, res.events));
+          return res.nextPosition;
+        };
+        const read = (): ReadResult => this.reads.read(r.recordingId, r.position, r.fragmentOffset, r.maxBytes, r.toUtcNs);
+        const res = read();
+        if (!this.awaitingRemoteBytes(r.recordingId, r.position, res)) return answer(res);
+        return this.retryRead(r.recordingId, read).then(answer);
       }
       case 'listRecordings': {
         const found = filterRecordings(store.listRecordings(), { ...r, maxCount: Math.min(r.maxCount || MAX_LIST, MAX_LIST) }, this.now());
@@ -221,7 +259,8 @@ export class RequestHandlers {
             k: 1,
             underReplicatedSegments: 0,
             repairing: false,
-            nodes: [{ id: 'local', up: true, segments: u.segments, bytes: u.bytes }],
+            bytesToRepair: 0,
+            nodes: [{ id: 'local', up: true, ready: true, segments: u.segments, bytes: u.bytes, lagBytes: 0, lagMs: 0 }],
           }),
         );
         return 1;

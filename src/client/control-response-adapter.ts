@@ -222,14 +222,16 @@ export class ControlResponseAdapter {
         const k = d.k();
         const underReplicatedSegments = d.underReplicatedSegments();
         const repairing = Number(d.repairing()) === 1;
+        const bytesToRepair = d.bytesToRepair();
         const nodes: ClusterStatus['nodes'] = [];
         for (const n of d.nodes()) {
           const up = Number(n.up()) === 1;
           const segments = n.segments();
           const bytes = n.bytes();
-          nodes.push({ id: n.nodeId() ?? '', up, segments, bytes });
+          const ready = Number(n.ready()) === 1;
+          nodes.push({ id: n.nodeId() ?? '', up, ready, segments, bytes, lagBytes: n.lagBytes(), lagMs: n.lagMs() });
         }
-        l.onData(correlationId, 'cluster', { kind: 'clusterStatus', value: { k, underReplicatedSegments, repairing, nodes } });
+        l.onData(correlationId, 'cluster', { kind: 'clusterStatus', value: { k, underReplicatedSegments, repairing, bytesToRepair, nodes } });
         return 1;
       }
       default:

@@ -45,14 +45,21 @@ export interface QuarantineDescriptor {
 export interface ClusterNodeStatus {
   id: string;
   up: boolean;
+  /** joined and serving (its rejoin finished) */
+  ready: boolean;
   segments: number;
   bytes: number;
+  /** how far this node's mirror copies lag behind the answering node's recordings */
+  lagBytes: number;
+  lagMs: number;
 }
 
 export interface ClusterStatus {
   k: number;
   underReplicatedSegments: number;
   repairing: boolean;
+  /** bytes still to copy until every sealed segment has K verified copies */
+  bytesToRepair: number;
   nodes: ClusterNodeStatus[];
 }
 

@@ -77,7 +77,11 @@ export class RecorderReconciler {
 
   /** Storage heard a segment sealed (the writer rolled past it, or stopped). */
   onSealed(recordingId: number, s: SealedInfo): void {
-    this.owned.get(recordingId)?.sealed.set(s.base, s);
+    const o = this.owned.get(recordingId);
+    if (!o) return;
+    o.sealed.set(s.base, s);
+    // a writer can pass through a whole segment between two duty cycles: it still gets a record
+    if (!o.placements.has(s.base)) o.placements.set(s.base, this.choosePlacement(recordingId, s.base));
   }
 
   /** The placement this recorder chose for a segment of a recording it owns (mirroring reads it). */
@@ -115,9 +119,13 @@ export class RecorderReconciler {
   private notePlacement(o: Owned): number {
     const base = o.source.liveBase();
     if (base === undefined || o.placements.has(base)) return 0;
-    const ready = this.view.upNodes().filter((n) => this.view.isReady(n) || n === this.member.node);
-    o.placements.set(base, place(ready, this.k, o.source.recordingId, base));
+    o.placements.set(base, this.choosePlacement(o.source.recordingId, base));
     return 1;
+  }
+
+  private choosePlacement(recordingId: number, base: number): string[] {
+    const ready = this.view.upNodes().filter((n) => this.view.isReady(n) || n === this.member.node);
+    return place(ready, this.k, recordingId, base);
   }
 
   /** The first difference between what local storage says and what etcd holds, as a write. */

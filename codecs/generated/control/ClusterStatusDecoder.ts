@@ -4,7 +4,7 @@ import { MessageHeaderDecoder } from './MessageHeaderDecoder.js';
 import { EMPTY_BUFFER, EMPTY_VIEW, type SbeCursor, SbeGroupIterator, bufferOf, checkLimit, getInt64LE, getInt64NumberLE, getUtf8, throwWrongTemplate, viewOf } from './SbeRuntime.js';
 
 export class ClusterStatusDecoder implements SbeCursor {
-  static readonly BLOCK_LENGTH = 29;
+  static readonly BLOCK_LENGTH = 37;
   static readonly TEMPLATE_ID = 106;
   static readonly SCHEMA_ID = 101;
   static readonly SCHEMA_VERSION = 1;
@@ -108,6 +108,18 @@ export class ClusterStatusDecoder implements SbeCursor {
     return this._view.getUint8(this._offset + 28) as BooleanType;
   }
 
+  static bytesToRepairId(): number { return 11; }
+  static bytesToRepairSinceVersion(): number { return 0; }
+  static bytesToRepairEncodingOffset(): number { return 29; }
+  static bytesToRepairEncodingLength(): number { return 8; }
+  static bytesToRepairNullValue(): number { return -9223372036854775808; }
+  static bytesToRepairMinValue(): number { return -9007199254740991; }
+  static bytesToRepairMaxValue(): number { return 9007199254740991; }
+  /** bytes still to copy to reach K verified copies of every sealed segment */
+  bytesToRepair(): number {
+    return getInt64NumberLE(this._view, this._offset + 29);
+  }
+
   static nodesId(): number { return 6; }
   static nodesSinceVersion(): number { return 0; }
   nodes(): ClusterStatusNodesDecoder {
@@ -124,7 +136,7 @@ export class ClusterStatusDecoder implements SbeCursor {
 
 /** Repeating group 'nodes'. */
 export class ClusterStatusNodesDecoder {
-  static readonly BLOCK_LENGTH = 17;
+  static readonly BLOCK_LENGTH = 34;
   static readonly HEADER_SIZE = 4;
   _src: Uint8Array = EMPTY_BUFFER;
   _buf: Buffer = EMPTY_BUFFER;
@@ -218,6 +230,39 @@ export class ClusterStatusNodesDecoder {
   static bytesMaxValue(): number { return 9007199254740991; }
   bytes(): number {
     return getInt64NumberLE(this._view, this._offset + 9);
+  }
+
+  static readyId(): number { return 12; }
+  static readySinceVersion(): number { return 0; }
+  static readyEncodingOffset(): number { return 17; }
+  static readyEncodingLength(): number { return 1; }
+  /** joined and serving (rejoin finished) */
+  ready(): BooleanType {
+    return this._view.getUint8(this._offset + 17) as BooleanType;
+  }
+
+  static lagBytesId(): number { return 13; }
+  static lagBytesSinceVersion(): number { return 0; }
+  static lagBytesEncodingOffset(): number { return 18; }
+  static lagBytesEncodingLength(): number { return 8; }
+  static lagBytesNullValue(): number { return -9223372036854775808; }
+  static lagBytesMinValue(): number { return -9007199254740991; }
+  static lagBytesMaxValue(): number { return 9007199254740991; }
+  /** mirror lag of this node behind the answering node's recordings, bytes */
+  lagBytes(): number {
+    return getInt64NumberLE(this._view, this._offset + 18);
+  }
+
+  static lagMsId(): number { return 14; }
+  static lagMsSinceVersion(): number { return 0; }
+  static lagMsEncodingOffset(): number { return 26; }
+  static lagMsEncodingLength(): number { return 8; }
+  static lagMsNullValue(): number { return -9223372036854775808; }
+  static lagMsMinValue(): number { return -9007199254740991; }
+  static lagMsMaxValue(): number { return 9007199254740991; }
+  /** the same lag in event time, milliseconds */
+  lagMs(): number {
+    return getInt64NumberLE(this._view, this._offset + 26);
   }
 
   static nodeIdId(): number { return 10; }

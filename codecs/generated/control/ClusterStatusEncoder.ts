@@ -4,7 +4,7 @@ import { MessageHeaderEncoder } from './MessageHeaderEncoder.js';
 import { EMPTY_BUFFER, EMPTY_VIEW, type SbeCursor, bufferOf, checkLimit, putVarData, setInt64LE, setInt64NumberLE, viewOf } from './SbeRuntime.js';
 
 export class ClusterStatusEncoder implements SbeCursor {
-  static readonly BLOCK_LENGTH = 29;
+  static readonly BLOCK_LENGTH = 37;
   static readonly TEMPLATE_ID = 106;
   static readonly SCHEMA_ID = 101;
   static readonly SCHEMA_VERSION = 1;
@@ -20,7 +20,7 @@ export class ClusterStatusEncoder implements SbeCursor {
   wrap(buffer: Uint8Array, offset: number): this {
     if (buffer !== this._src) this._attach(buffer);
     this._offset = offset;
-    this._limit = offset + 29;
+    this._limit = offset + 37;
     checkLimit(this._buf, this._limit, 'ClusterStatus');
     return this;
   }
@@ -33,7 +33,7 @@ export class ClusterStatusEncoder implements SbeCursor {
 
   /** Writes the message header at offset, then wraps the message right after it. */
   wrapAndApplyHeader(buffer: Uint8Array, offset: number, header: MessageHeaderEncoder): this {
-    header.wrap(buffer, offset).blockLength(29).templateId(106).schemaId(101).version(1);
+    header.wrap(buffer, offset).blockLength(37).templateId(106).schemaId(101).version(1);
     return this.wrap(buffer, offset + MessageHeaderEncoder.ENCODED_LENGTH);
   }
 
@@ -99,6 +99,19 @@ export class ClusterStatusEncoder implements SbeCursor {
     return this;
   }
 
+  static bytesToRepairId(): number { return 11; }
+  static bytesToRepairSinceVersion(): number { return 0; }
+  static bytesToRepairEncodingOffset(): number { return 29; }
+  static bytesToRepairEncodingLength(): number { return 8; }
+  static bytesToRepairNullValue(): number { return -9223372036854775808; }
+  static bytesToRepairMinValue(): number { return -9007199254740991; }
+  static bytesToRepairMaxValue(): number { return 9007199254740991; }
+  /** bytes still to copy to reach K verified copies of every sealed segment */
+  bytesToRepair(value: number): this {
+    setInt64NumberLE(this._view, this._offset + 29, value);
+    return this;
+  }
+
   static nodesId(): number { return 6; }
   static nodesSinceVersion(): number { return 0; }
   nodesCount(count: number): ClusterStatusNodesEncoder {
@@ -108,7 +121,7 @@ export class ClusterStatusEncoder implements SbeCursor {
 
 /** Repeating group 'nodes'. */
 export class ClusterStatusNodesEncoder {
-  static readonly BLOCK_LENGTH = 17;
+  static readonly BLOCK_LENGTH = 34;
   static readonly HEADER_SIZE = 4;
   _src: Uint8Array = EMPTY_BUFFER;
   _buf: Buffer = EMPTY_BUFFER;
@@ -126,7 +139,7 @@ export class ClusterStatusNodesEncoder {
     this._view = root._view;
     const pos = root._limit;
     checkLimit(this._buf, pos + 4, 'group nodes');
-    this._view.setUint16(pos + 0, 17, true);
+    this._view.setUint16(pos + 0, 34, true);
     this._view.setUint16(pos + 2, count, true);
     root._limit = pos + 4;
     this._count = count;
@@ -141,7 +154,7 @@ export class ClusterStatusNodesEncoder {
   next(): this {
     if (this._index >= this._count) throw new RangeError(`group nodes has only ${this._count} elements`);
     this._offset = this._root._limit;
-    this._root._limit = this._offset + 17;
+    this._root._limit = this._offset + 34;
     checkLimit(this._buf, this._root._limit, 'group nodes element');
     this._index++;
     return this;
@@ -177,6 +190,42 @@ export class ClusterStatusNodesEncoder {
   static bytesMaxValue(): number { return 9007199254740991; }
   bytes(value: number): this {
     setInt64NumberLE(this._view, this._offset + 9, value);
+    return this;
+  }
+
+  static readyId(): number { return 12; }
+  static readySinceVersion(): number { return 0; }
+  static readyEncodingOffset(): number { return 17; }
+  static readyEncodingLength(): number { return 1; }
+  /** joined and serving (rejoin finished) */
+  ready(value: BooleanType): this {
+    this._view.setUint8(this._offset + 17, value);
+    return this;
+  }
+
+  static lagBytesId(): number { return 13; }
+  static lagBytesSinceVersion(): number { return 0; }
+  static lagBytesEncodingOffset(): number { return 18; }
+  static lagBytesEncodingLength(): number { return 8; }
+  static lagBytesNullValue(): number { return -9223372036854775808; }
+  static lagBytesMinValue(): number { return -9007199254740991; }
+  static lagBytesMaxValue(): number { return 9007199254740991; }
+  /** mirror lag of this node behind the answering node's recordings, bytes */
+  lagBytes(value: number): this {
+    setInt64NumberLE(this._view, this._offset + 18, value);
+    return this;
+  }
+
+  static lagMsId(): number { return 14; }
+  static lagMsSinceVersion(): number { return 0; }
+  static lagMsEncodingOffset(): number { return 26; }
+  static lagMsEncodingLength(): number { return 8; }
+  static lagMsNullValue(): number { return -9223372036854775808; }
+  static lagMsMinValue(): number { return -9007199254740991; }
+  static lagMsMaxValue(): number { return 9007199254740991; }
+  /** the same lag in event time, milliseconds */
+  lagMs(value: number): this {
+    setInt64NumberLE(this._view, this._offset + 26, value);
     return this;
   }
 

@@ -101,7 +101,7 @@ export const MESSAGES = {
   ChannelDescriptor: { name: "ChannelDescriptor", templateId: 103, blockLength: 28, decoder: ChannelDescriptorDecoder, encoder: ChannelDescriptorEncoder },
   StatsSnapshot: { name: "StatsSnapshot", templateId: 104, blockLength: 24, decoder: StatsSnapshotDecoder, encoder: StatsSnapshotEncoder },
   QuarantineDescriptor: { name: "QuarantineDescriptor", templateId: 105, blockLength: 40, decoder: QuarantineDescriptorDecoder, encoder: QuarantineDescriptorEncoder },
-  ClusterStatus: { name: "ClusterStatus", templateId: 106, blockLength: 29, decoder: ClusterStatusDecoder, encoder: ClusterStatusEncoder },
+  ClusterStatus: { name: "ClusterStatus", templateId: 106, blockLength: 37, decoder: ClusterStatusDecoder, encoder: ClusterStatusEncoder },
   RecordingStarted: { name: "RecordingStarted", templateId: 200, blockLength: 24, decoder: RecordingStartedDecoder, encoder: RecordingStartedEncoder },
   RecordingProgress: { name: "RecordingProgress", templateId: 201, blockLength: 48, decoder: RecordingProgressDecoder, encoder: RecordingProgressEncoder },
   RecordingStopped: { name: "RecordingStopped", templateId: 202, blockLength: 35, decoder: RecordingStoppedDecoder, encoder: RecordingStoppedEncoder },

@@ -79,7 +79,7 @@ export const BLOCK_LENGTHS = {
   ChannelDescriptor: 28,
   StatsSnapshot: 24,
   QuarantineDescriptor: 40,
-  ClusterStatus: 29,
+  ClusterStatus: 37,
   RecordingStarted: 24,
   RecordingProgress: 48,
   RecordingStopped: 35,

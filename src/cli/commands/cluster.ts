@@ -11,10 +11,16 @@ export function registerCluster(program: Command): void {
   status.action(async (o: { archiver: string; json?: boolean }) => {
     const s = await withClient(o.archiver, (c) => c.clusterStatus());
     if (o.json) {
-      await printJson({ k: s.k, nodes: s.nodes, underReplicatedSegments: s.underReplicatedSegments, repairing: s.repairing });
+      await printJson({ k: s.k, nodes: s.nodes, underReplicatedSegments: s.underReplicatedSegments, repairing: s.repairing, bytesToRepair: s.bytesToRepair });
       return;
     }
-    await printLine(`k=${s.k}  under-replicated segments=${s.underReplicatedSegments}  repairing=${s.repairing ? 'yes' : 'no'}`);
-    await printLine(table(['NODE', 'UP', 'SEGMENTS', 'BYTES'], s.nodes.map((n) => [n.id, n.up ? 'up' : 'DOWN', String(n.segments), String(n.bytes)])));
+    await printLine(`k=${s.k}  under-replicated segments=${s.underReplicatedSegments}  repairing=${s.repairing ? 'yes' : 'no'}  bytes to repair=${s.bytesToRepair}`);
+    const state = (n: (typeof s.nodes)[number]): string => (!n.up ? 'DOWN' : n.ready ? 'up' : 'joining');
+    await printLine(
+      table(
+        ['NODE', 'STATE', 'SEGMENTS', 'BYTES', 'LAG BYTES', 'LAG MS'],
+        s.nodes.map((n) => [n.id, state(n), String(n.segments), String(n.bytes), String(n.lagBytes), String(n.lagMs)]),
+      ),
+    );
   });
 }

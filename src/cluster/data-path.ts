@@ -1,0 +1,117 @@
+/**
+ * Attaches the data path (docs/REPLICATION.md §5, §7, §9) to a running ClusterNode: one
+ * PeerNetwork on this node's replication endpoint and one ReplicationAgent over it, with the
+ * node's answers to the agent's questions (which segments this process is writing, where a
+ * segment is placed, who holds a copy, which local copies are verified), and the agent's
+ * services handed back to the node (fence queries for the coordinator, fetches for the replica
+ * manager, remote reads for the archiver's cluster binding, mirror lag for status).
+ *
+ * Verified copies are the replica manager's business alone: a copy the receiver installed is
+ * joined by the manager's next pass, which checks its digest against the segment record, so
+ * there is one way into a replica set.
+ */
+import type { Archive } from '../storage/archive.js';
+import type { ClusterNode } from './cluster-node.js';
+import { nodeOf } from './cluster-config.js';
+import { PeerNetwork } from './peer-network.js';
+import type { MirrorLag } from './replication/mirror-service.js';
+import type { RemoteSegments } from './replication/remote-segments.js';
+import { ReplicationAgent, type ReplicationOptions } from './replication/replication-agent.js';
+
+export interface DataPathOptions {
+  node: ClusterNode;
+  archive: Archive;
+  dir: string;
+  /** recordings this process is writing now */
+  isRecordingHere(recordingId: number): boolean;
+  /** wakes the duty cycle when bytes arrive */
+  wake?: () => void;
+  replication?: Partial<ReplicationOptions>;
+}
+
+export interface AttachedDataPath {
+  readonly network: PeerNetwork;
+  readonly agent: ReplicationAgent;
+  readonly remote: RemoteSegments;
+  lag(): MirrorLag[];
+  close(): void;
+}
+
+/** Listens on the node's replication endpoint and attaches the agent; rejects with ADDRESS_IN_USE. */
+export async function attachDataPath(o: DataPathOptions): Promise<AttachedDataPath> {
+  const { node, archive } = o;
+  const config = node.config;
+  const self = nodeOf(config, node.nodeId);
+  const network = new PeerNetwork(
+    { cluster: config.name, node: node.nodeId, disk: () => node.disk, incarnation: () => node.incarnation, viewRevision: () => node.view.revision },
+    self.replication,
+    config.nodes.map((n) => ({ id: n.id, replication: n.replication })),
+    o.wake,
+  );
+  network.onError = (err) => node.log.warn({ error: err instanceof Error ? err.message : String(err) }, 'replication message handler failed');
+  await network.listen();
+  const view = node.view;
+  const verifiedOrWriting = (r: number, base: number): boolean => {
+    if (o.isRecordingHere(r)) return localPresent(archive, r, base);
+    return node.replicas.isVerified(r, base) && localPresent(archive, r, base);
+  };
+  const agent = new ReplicationAgent(
+    { self: node.nodeId, disk: () => node.disk, incarnation: () => node.incarnation, view, archive, network, dir: o.dir, nowMs: node.nowMs, log: node.log },
+    {
+      localOpenSegments: () =>
+        archive.listRecordings({ lifecycle: 'recording' }).flatMap((d) => {
+          if (!o.isRecordingHere(d.recordingId)) return [];
+          const open = archive.openSegmentInfo(d.recordingId);
+          return open ? [{ recordingId: d.recordingId, ...open }] : [];
+        }),
+      placementOf: (r, base) => node.reconciler.placementOf(r, base),
+      ensureDescriptor: (r) => {
+        const rec = view.recording(r)?.value;
+        if (rec) node.replicas.ensureDescriptor(rec);
+      },
+      onCopied: (recordingId, base) => node.log.info({ recordingId, base }, 'mirrored copy installed (joins after verification)'),
+      onCorrupt: (recordingId, base, error) => {
+        node.log.warn({ recordingId, base, code: error.code, error: error.message }, 'a copy failed verification');
+        node.replicas.suspect(recordingId, base);
+      },
+      canServe: verifiedOrWriting,
+      hasLocalCopy: verifiedOrWriting,
+      holdersOf: (r, base) => {
+        const s = view.segment(r, base)?.value;
+        const owner = view.recording(r)?.value.owner.node;
+        if (s && s.state === 'sealed') {
+          return view
+            .liveCopies(s)
+            .map((e) => e.node)
+            .filter((n) => n !== node.nodeId);
+        }
+        return owner && owner !== node.nodeId ? [owner] : [];
+      },
+    },
+    { repairBytesPerSec: config.repairBytesPerSec, ...o.replication },
+  );
+  node.fenceRpc = { query: (peer, recordingId, revision) => agent.queries.query(peer, recordingId, revision) };
+  node.replicas.fetcher = { fetch: (req) => agent.fetcher.fetch(req) };
+  node.dataPath = {
+    doWork: () => network.doWork() + agent.doWork(),
+    close: () => {
+      agent.close();
+      network.close();
+    },
+  };
+  return {
+    network,
+    agent,
+    remote: agent.remote,
+    lag: () => agent.mirror.lag(),
+    close: () => node.dataPath?.close(),
+  };
+}
+
+function localPresent(archive: Archive, recordingId: number, base: number): boolean {
+  try {
+    return archive.listSegments(recordingId).some((s) => s.base === base && (s.state === 'present' || s.state === 'tombstone'));
+  } catch {
+    return false;
+  }
+}
