@@ -10,13 +10,15 @@
  */
 import type { ClusterRecording } from '../cluster/cluster-keys.js';
 import type { ClusterNode } from '../cluster/cluster-node.js';
+import { awaitsContinuation } from '../cluster/replica-manager.js';
 import { ClusterReader, type ClusterSegmentSource } from '../cluster/cluster-reader.js';
 import { hiddenIntervals, type Interval } from '../cluster/deletion-filter.js';
 import type { RecordingWriter } from '../storage/recording-writer.js';
 import type { SegmentSource, SegmentView, UnavailableState } from '../storage/segment-cache.js';
 import { ErrorCode, VcrError } from '../util/errors.js';
 import type { ArchiveStore, ClusterStatusInfo, QuarantineInfo, RecordingInfo, RecordingReaderPort, RecordingWriterPort } from './ports.js';
-import { WriterBinding, type StorageBinding } from './storage-binding.js';
+import { ClusterWriter } from './cluster-writer.js';
+import type { StorageBinding } from './storage-binding.js';
 
 /** Remote bytes for the segments this node does not hold (the data path's read cache, RemoteSegments). */
 export interface RemoteSegmentsPort {
@@ -25,6 +27,8 @@ export interface RemoteSegmentsPort {
   /** Starts (or moves) the fetch of (recording, base) so that frames from `position` arrive. */
   ensure(recordingId: number, base: number, position: number): void;
 }
+
+type NewClusterRecording = { channel: string; aliases: string[]; source: string; startUtcNs: bigint; startMonoNs: bigint };
 
 function toInfo(r: ClusterRecording): RecordingInfo {
   return {
@@ -48,6 +52,11 @@ export class ClusterBinding implements ArchiveStore {
   private seq = 0;
   /** recordings this process writes: id -> writer */
   private readonly writers = new Map<number, RecordingWriter>();
+  /** the writers recording sessions append to, by the recording they append to now */
+  private readonly sessionWriters = new Map<number, ClusterWriter>();
+  private readonly continuing = new Set<number>();
+  /** fenced recordings whose tail could not be continued (logged once; the bytes stay on disk) */
+  private readonly abandoned = new Set<number>();
   remote: RemoteSegmentsPort | undefined;
   /** mirror lag per target (the data path's mirror service), for status */
   lag: (() => { node: string; bytes: number; ms: number }[]) | undefined;
@@ -57,13 +66,23 @@ export class ClusterBinding implements ArchiveStore {
     readonly local: StorageBinding,
     readonly node: ClusterNode,
     private readonly segmentLength: number,
-  ) {}
-
-  isRecordingHere(recordingId: number): boolean {
-    return this.writers.get(recordingId)?.isActive ?? false;
+  ) {
+    node.reconciler.onFenced = (id) => this.onFenced(id);
   }
 
-  async createRecording(p: { channel: string; aliases: string[]; source: string; startUtcNs: bigint; startMonoNs: bigint }): Promise<RecordingWriterPort> {
+  isRecordingHere(recordingId: number): boolean {
+    return (this.writers.get(recordingId)?.isActive ?? false) || this.continuing.has(recordingId);
+  }
+
+  async createRecording(p: NewClusterRecording): Promise<RecordingWriterPort> {
+    const w = await this.startRecording(p);
+    const cw = new ClusterWriter(w);
+    this.sessionWriters.set(w.recordingId, cw);
+    return cw;
+  }
+
+  /** A recording in etcd (ids cluster-wide) and its local writer, published by the reconciler. */
+  private async startRecording(p: NewClusterRecording, continues?: { recordingId: number; position: number }): Promise<RecordingWriter> {
     const n = this.node;
     if (!n.ready) throw new VcrError(ErrorCode.NOT_READY, 'this node has not finished joining the cluster');
     const rec = await n.writes.createRecording(
@@ -81,6 +100,7 @@ export class ClusterBinding implements ArchiveStore {
         startMonoNs: p.startMonoNs,
         stopMonoNs: p.startMonoNs,
         eventCount: 0,
+        ...(continues ? { continues } : {}),
       },
       `${n.nodeId}:${n.incarnation}:${++this.seq}`,
     );
@@ -99,7 +119,127 @@ export class ClusterBinding implements ArchiveStore {
         return { state: d.lifecycle === 'failed' ? 'failed' : 'stopped', stopPosition: d.stopPosition, stopUtcNs: d.stopUtcNs, stopMonoNs: d.stopMonoNs, eventCount: d.eventCount };
       },
     });
-    return new WriterBinding(w);
+    return w;
+  }
+
+  /**
+   * The reconciler found recording R stopped by a fence (§7) while this node wrote it: the
+   * frames this node holds past the fenced end E move into a continuation recording, and the
+   * session (if still recording) goes on there.
+   */
+  private onFenced(recordingId: number): void {
+    const w = this.writers.get(recordingId);
+    const rec = this.node.view.recording(recordingId)?.value;
+    if (!w || !rec) return;
+    const session = this.sessionWriters.get(recordingId);
+    const live = w.isActive && session?.target === w;
+    if (!live && w.position <= rec.stopPosition) {
+      this.writers.delete(recordingId);
+      return;
+    }
+    this.continueRecording(recordingId, rec.stopPosition, w);
+  }
+
+  /**
+   * Recordings this node recorded in an earlier life, fenced below what its disk holds (it was
+   * killed or cut off, and came back): their tails move into continuation recordings. Cheap
+   * when there is nothing to do; called from the heartbeat.
+   */
+  private continueFencedTails(): void {
+    const view = this.node.view;
+    if (!this.node.ready || view.recordings.size === 0) return;
+    for (const { value: r } of view.recordings.values()) {
+      if (this.continuing.has(r.recordingId) || r.owner.node !== this.node.nodeId) continue;
+      if (this.writers.has(r.recordingId)) {
+        // written here, and fenced by the cluster (a continuation that failed before is retried)
+        if ((r.state === 'stopped' || r.state === 'failed') && r.owner.lease !== this.node.incarnation && !this.node.reconciler.isOwned(r.recordingId)) this.onFenced(r.recordingId);
+        continue;
+      }
+      let local;
+      try {
+        local = this.local.archive.describe(r.recordingId);
+      } catch {
+        continue;
+      }
+      if (local.lifecycle === 'recording' || !awaitsContinuation(view, r, this.node.nodeId, local.stopPosition)) continue;
+      this.continueRecording(r.recordingId, r.stopPosition, undefined);
+    }
+  }
+
+  private continueRecording(recordingId: number, end: number, w: RecordingWriter | undefined): void {
+    if (this.continuing.has(recordingId) || this.abandoned.has(recordingId)) return;
+    const log = this.node.log;
+    const d = w ? w.snapshot() : this.local.archive.describe(recordingId);
+    let first: { utcNs: bigint; monoNs: bigint } | undefined;
+    try {
+      first = this.firstFrameAt(recordingId, end);
+    } catch (err) {
+      // the local bytes from the fenced end on cannot be read: keep them on disk, say so once
+      this.abandoned.add(recordingId);
+      log.error({ recordingId, fencedAt: end, error: err instanceof Error ? err.message : String(err) }, 'frames past the fenced end cannot be read here; they stay in the local files');
+      return;
+    }
+    for (const v of this.node.view.recordings.values()) {
+      if (v.value.continues?.recordingId === recordingId) {
+        // made by an earlier attempt whose local half did not happen: never a second continuation
+        this.abandoned.add(recordingId);
+        log.error({ recordingId, continuation: v.value.recordingId }, 'a continuation exists but this node did not fill it; the frames stay in the local files');
+        return;
+      }
+    }
+    this.continuing.add(recordingId);
+    log.warn({ recordingId, fencedAt: end, localEnd: d.stopPosition, live: w?.isActive ?? false }, 'recording fenced below what this node holds: continuing it in a new recording');
+    this.startRecording(
+      { channel: d.channel, aliases: d.aliases, source: d.source, startUtcNs: first?.utcNs ?? d.stopUtcNs, startMonoNs: first?.monoNs ?? d.stopMonoNs },
+      { recordingId, position: end },
+    )
+      .then((next) => {
+        const moved = this.copyFrames(recordingId, end, next);
+        const session = this.sessionWriters.get(recordingId);
+        if (w && session && session.target === w && w.isActive) {
+          session.moveTo(next);
+          this.sessionWriters.delete(recordingId);
+          this.sessionWriters.set(next.recordingId, session);
+        } else {
+          next.stop(next.snapshot().stopUtcNs);
+        }
+        if (w?.isActive) w.stop(d.stopUtcNs);
+        this.writers.delete(recordingId);
+        log.info({ recordingId, continuation: next.recordingId, framesMoved: moved }, 'continuation recording started');
+      })
+      .catch((err: unknown) => log.error({ recordingId, error: err instanceof Error ? err.message : String(err) }, 'continuation recording failed; the frames stay in the local files'))
+      .finally(() => this.continuing.delete(recordingId));
+  }
+
+  /** The times of the local frame at `position` (undefined at the local end); throws when the bytes there cannot be read. */
+  private firstFrameAt(recordingId: number, position: number): { utcNs: bigint; monoNs: bigint } | undefined {
+    let out: { utcNs: bigint; monoNs: bigint } | undefined;
+    const r = this.local.archive.openReader(recordingId, { position });
+    try {
+      r.poll((_b, _o, _l, _p, utcNs, monoNs) => (out = { utcNs, monoNs }), 1);
+    } finally {
+      r.close();
+    }
+    return out;
+  }
+
+  /** Re-appends the local frames of R from `from` to its current end into `to`, with their times and flags. */
+  private copyFrames(recordingId: number, from: number, to: RecordingWriter): number {
+    const r = this.local.archive.openReader(recordingId, { position: from });
+    let n = 0;
+    try {
+      for (;;) {
+        const got = r.poll((b, o, l, _p, utcNs, monoNs, flags) => {
+          to.append(b, o, l, utcNs, monoNs, flags ?? 0);
+          n++;
+        }, 4096);
+        if (got === 0) break;
+      }
+    } finally {
+      r.close();
+    }
+    to.commit();
+    return n;
   }
 
   listRecordings(): RecordingInfo[] {
@@ -234,6 +374,7 @@ export class ClusterBinding implements ArchiveStore {
 
   heartbeat(): void {
     this.local.heartbeat();
+    this.continueFencedTails();
   }
 
   close(): void {
@@ -308,6 +449,10 @@ export class ClusterBinding implements ArchiveStore {
       corrupt: (base: number): void => {
         // fetched frames are CRC-checked before they enter the cache: a bad one here is a local copy
         if (isLocal(base)) node.replicas.suspect(id, base);
+      },
+      sealedEnd: (base: number): number | undefined => {
+        const s = node.view.segment(id, base)?.value;
+        return s?.state === 'sealed' ? s.end : undefined;
       },
       close: (): void => undefined,
     };

@@ -19,6 +19,12 @@ export interface ClusterSegmentSource extends SegmentSource {
   want(base: number, position: number): void;
   /** A frame of the segment failed its CRC: drop what was fetched and get it from another holder. */
   corrupt(base: number): void;
+  /**
+   * Where the data of a sealed segment ends (its record's `end`), undefined while it is open.
+   * Bytes between it and the next segment are padding, which a copy fetched to the sealed end
+   * does not hold: a reader there moves on to the next segment.
+   */
+  sealedEnd(base: number): number | undefined;
   close(): void;
 }
 
@@ -80,7 +86,16 @@ export class ClusterReader {
         c.position = before;
         break;
       }
-      if (!ok) break;
+      if (!ok) {
+        const segLen = this.source.segmentLength;
+        const base = c.position - (c.position & (segLen - 1));
+        const sealedEnd = this.source.sealedEnd(base);
+        if (sealedEnd !== undefined && c.position >= sealedEnd && base + segLen <= limit) {
+          c.position = base + segLen;
+          continue;
+        }
+        break;
+      }
       if (hidden.length > 0 && isHidden(hidden, c.utcNs)) continue;
       handler(c.buffer, c.payloadOffset, c.payloadLength, c.framePosition, c.utcNs, c.monoNs, c.flags);
       n++;

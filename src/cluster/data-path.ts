@@ -13,7 +13,9 @@
 import type { Archive } from '../storage/archive.js';
 import type { ClusterNode } from './cluster-node.js';
 import { nodeOf } from './cluster-config.js';
+import { ErrorCode, VcrError } from '../util/errors.js';
 import { PeerNetwork } from './peer-network.js';
+import type { FenceReport } from './repair-coordinator.js';
 import type { MirrorLag } from './replication/mirror-service.js';
 import type { RemoteSegments } from './replication/remote-segments.js';
 import { ReplicationAgent, type ReplicationOptions } from './replication/replication-agent.js';
@@ -90,7 +92,10 @@ export async function attachDataPath(o: DataPathOptions): Promise<AttachedDataPa
     },
     { repairBytesPerSec: config.repairBytesPerSec, ...o.replication },
   );
-  node.fenceRpc = { query: (peer, recordingId, revision) => agent.queries.query(peer, recordingId, revision) };
+  node.fenceRpc = {
+    // the coordinator is a participant too: its own report comes from its own fence server
+    query: (peer, recordingId, revision) => (peer === node.nodeId ? localFenceReport(node, agent, recordingId, revision) : agent.queries.query(peer, recordingId, revision)),
+  };
   node.replicas.fetcher = { fetch: (req) => agent.fetcher.fetch(req) };
   node.dataPath = {
     doWork: () => network.doWork() + agent.doWork(),
@@ -114,4 +119,27 @@ function localPresent(archive: Archive, recordingId: number, base: number): bool
   } catch {
     return false;
   }
+}
+
+const LOCAL_FENCE_TIMEOUT_MS = 10_000;
+
+/** This node's fence report, once its view shows the fence at `revision` (as a remote participant answers). */
+function localFenceReport(node: ClusterNode, agent: ReplicationAgent, recordingId: number, revision: number): Promise<FenceReport> {
+  const deadline = node.nowMs() + LOCAL_FENCE_TIMEOUT_MS;
+  return new Promise((resolve, reject) => {
+    const check = (): void => {
+      const r = node.view.recording(recordingId);
+      if (r && r.modRevision >= revision) {
+        if (r.value.state === 'recording') return reject(new VcrError(ErrorCode.FENCED, `recording ${recordingId} is being recorded again (revision ${r.modRevision})`));
+        try {
+          return resolve({ node: node.nodeId, segments: agent.fenceServer.report(recordingId) });
+        } catch (err) {
+          return reject(err);
+        }
+      }
+      if (node.nowMs() > deadline) return reject(new VcrError(ErrorCode.CLUSTER_UNAVAILABLE, `the view did not show the fence of recording ${recordingId} in time`));
+      setTimeout(check, 10);
+    };
+    check();
+  });
 }

@@ -105,6 +105,9 @@ export class ReplicaManager {
     } catch {
       local = undefined;
     }
+    // frames this node recorded past a fenced end wait for their continuation recording (§7):
+    // the local descriptor keeps them readable until they are copied there
+    if (local && awaitsContinuation(this.view, r, this.member.node, local.stopPosition)) return false;
     const stopped = r.state === 'stopped' || r.state === 'failed';
     if (local && local.stopPosition === r.stopPosition && local.lifecycle === (stopped ? r.state : 'recording')) return true;
     try {
@@ -138,8 +141,15 @@ export class ReplicaManager {
     const actions = planReplicaActions(this.view, this.member.node, this.member.disk, this.k, local);
     this.settled = !actions.some((a) => a.kind === 'verify');
     for (const a of actions) {
-      if (a.kind === 'fetch') this.startFetch(a);
-      else await this.run(a);
+      // bytes of a recording this process writes (or is moving into a continuation) are the recorder's
+      if ((a.kind === 'delete' || a.kind === 'drop' || a.kind === 'fetch') && this.isRecordingHere(a.recordingId)) continue;
+      try {
+        if (a.kind === 'fetch') this.startFetch(a);
+        else await this.run(a);
+      } catch (err) {
+        // one segment's trouble does not stop the pass for the others
+        this.log.warn({ action: a.kind, recordingId: a.recordingId, base: a.base, error: err instanceof Error ? err.message : String(err) }, 'replica action failed');
+      }
     }
     if (this.settled) await this.applyDeletions();
   }
@@ -165,7 +175,8 @@ export class ReplicaManager {
           this.stats.corrupt++;
           this.log.warn({ recordingId: a.recordingId, base: a.base }, 'local copy does not match the recorded digest: leaving the replica set and deleting it');
           await this.leave(a.recordingId, a.base, this.member.disk);
-          this.archive.dropSegment(a.recordingId, a.base);
+          // a segment this process writes holds frames past a fenced end: they go to a continuation first
+          if (!this.isRecordingHere(a.recordingId)) this.archive.dropSegment(a.recordingId, a.base);
           return;
         }
         this.verified.add(key);
@@ -260,4 +271,14 @@ export class ReplicaManager {
       }
     }
   }
+}
+
+/**
+ * Recording R, recorded by `node` (in any incarnation), was stopped by a fence at E while this
+ * node's copy goes on past E, and no continuation of R exists yet (docs/REPLICATION.md §7).
+ */
+export function awaitsContinuation(view: ClusterView, r: ClusterRecording, node: string, localStopPosition: number): boolean {
+  if (r.owner.node !== node || (r.state !== 'stopped' && r.state !== 'failed') || localStopPosition <= r.stopPosition) return false;
+  for (const v of view.recordings.values()) if (v.value.continues?.recordingId === r.recordingId) return false;
+  return true;
 }
