@@ -24,6 +24,7 @@ import type { RecordingOps } from './recording-manager.js';
 import type { FollowedChannel, ReplayOps } from './replay-manager.js';
 import { ReplaySession, type ReplayOptions, type ReplaySender, type ReplayStream } from './replay-session.js';
 import type { RequestContext } from './request-context.js';
+import type { StreamOps } from './stream-manager.js';
 import { parseUdpEndpoint, type UdpEndpoint } from './udp-endpoint.js';
 
 const MAX_LIST = 100_000;
@@ -33,6 +34,7 @@ export interface HandlerDeps {
   store: ArchiveStore;
   recordings: RecordingOps;
   replays: ReplayOps;
+  streams: StreamOps;
   responses: ControlResponseProxy;
   counters: ArchiverCounters;
   clock: ArchiverClock;
@@ -78,7 +80,7 @@ export class RequestHandlers {
       case 'timeReplay':
         return this.timeReplay(ctx, r);
       case 'stopReplay': {
-        const rp = replays.get(r.replaySessionId);
+        const rp = replays.get(r.replaySessionId) ?? this.deps.streams.get(r.replaySessionId);
         if (!rp) throw new VcrError(ErrorCode.UNKNOWN_REPLAY, `no replay session ${r.replaySessionId}`);
         rp.stop('REQUESTED');
         return r.replaySessionId;
@@ -123,6 +125,7 @@ export class RequestHandlers {
         const snapshot = this.deps.counters.snapshot();
         // live replays by id, so a client whose ReplayEnded notification was lost can tell
         replays.forEach((rp) => snapshot.push([`replay.${rp.sessionId}.eventsSent`, rp.eventsSent]));
+        this.deps.streams.forEach((st) => snapshot.push([`replay.${st.sessionId}.eventsSent`, st.eventsSent]));
         data.push(...responses.statsSnapshots(sid, corr, this.now(), snapshot));
         return snapshot.length;
       }
@@ -191,7 +194,7 @@ export class RequestHandlers {
 
   private checkReplayLimit(): void {
     const max = this.deps.config.limits.maxReplays;
-    if (this.deps.replays.size >= max) throw new VcrError(ErrorCode.MAX_REPLAYS, `${max} replays are active (the limit)`);
+    if (this.deps.replays.size + this.deps.streams.size >= max) throw new VcrError(ErrorCode.MAX_REPLAYS, `${max} replays are active (the limit)`);
   }
 
   /** A replay destination, checked: parsed, not this archiver, a multicast interface of this host. */
