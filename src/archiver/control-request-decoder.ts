@@ -27,6 +27,7 @@ import {
   StatsRequestDecoder,
   StopRecordingRequestDecoder,
   StopReplayRequestDecoder,
+  StreamReplayRequestDecoder,
   SubscribeNotificationsRequestDecoder,
   TimeReplayRequestDecoder,
 } from '../../codecs/generated/control/index.js';
@@ -102,6 +103,7 @@ export interface DecoderSet {
   del: DeleteRequestDecoder;
   cluster: ClusterStatusRequestDecoder;
   subscribe: SubscribeNotificationsRequestDecoder;
+  stream: StreamReplayRequestDecoder;
 }
 
 const BLOCK_LENGTHS: Record<number, number> = {
@@ -126,6 +128,7 @@ const BLOCK_LENGTHS: Record<number, number> = {
   19: DeleteRequestDecoder.BLOCK_LENGTH,
   20: ClusterStatusRequestDecoder.BLOCK_LENGTH,
   21: SubscribeNotificationsRequestDecoder.BLOCK_LENGTH,
+  22: StreamReplayRequestDecoder.BLOCK_LENGTH,
 };
 
 /**
@@ -155,6 +158,7 @@ export class ControlRequestDecoder {
     del: new DeleteRequestDecoder(),
     cluster: new ClusterStatusRequestDecoder(),
     subscribe: new SubscribeNotificationsRequestDecoder(),
+    stream: new StreamReplayRequestDecoder(),
   };
 
   /** Reads what can be read for an error reply: [controlSessionId, correlationId]. */
@@ -349,6 +353,24 @@ export class ControlRequestDecoder {
         if ((raw & ~0x1f) !== 0) fail(ErrorCode.INVALID_ARGUMENT, `notification mask 0x${raw.toString(16)} has unknown bits`);
         void x;
         return { type: 'subscribe', ...ids(x), mask: raw } as SessionRequest;
+      }
+      case 22: {
+        const x = d.stream.wrap(buf, o, blockLength, version);
+        const base = {
+          ...ids(x),
+          recordingId: optionalId(x.recordingId(), 'recordingId'),
+          position: optionalId(x.position(), 'position'),
+          length: optionalId(x.length(), 'length'),
+          fromUtcNs: optionalTime(x.fromUtcNs()),
+          toUtcNs: optionalTime(x.toUtcNs()),
+          follow: bool(x.follow() as number, 'follow'),
+        };
+        this.checkGroup(buf, o + blockLength, 2, MAX_REPLAY_CHANNELS, 'channels');
+        const channels: string[] = [];
+        for (const c of x.channels()) channels.push(c.channel());
+        r = { type: 'streamReplay', ...base, channels };
+        this.checkEnd(buf, x.encodedLength());
+        return r;
       }
       default:
         return fail(ErrorCode.UNKNOWN_TEMPLATE, `template id ${templateId} is not a request`);

@@ -24,7 +24,8 @@ import type { RecordingOps } from './recording-manager.js';
 import type { FollowedChannel, ReplayOps } from './replay-manager.js';
 import { ReplaySession, type ReplayOptions, type ReplaySender, type ReplayStream } from './replay-session.js';
 import type { RequestContext } from './request-context.js';
-import type { StreamOps } from './stream-manager.js';
+import type { StreamOps, StreamPlan } from './stream-manager.js';
+import type { StreamInputSpec } from './stream-merge.js';
 import { parseUdpEndpoint, type UdpEndpoint } from './udp-endpoint.js';
 
 const MAX_LIST = 100_000;
@@ -150,6 +151,8 @@ export class RequestHandlers {
         const channel = r.channel === '' ? '' : (resolveChannel(store.listRecordings(), r.channel) ?? r.channel);
         return store.deleteEvents(channel, r.fromUtcNs, r.toUtcNs);
       }
+      case 'streamReplay':
+        return this.streamReplay(ctx, r);
       case 'clusterStatus': {
         const u = store.usage();
         data.push(
@@ -287,6 +290,70 @@ export class RequestHandlers {
       ...(follow ? { follow } : {}),
     });
     return 'pending';
+  }
+
+  /** A streamed replay (PROTOCOL.md "Streamed replay"): answered with a StreamGrant at once. */
+  private streamReplay(ctx: RequestContext, r: Extract<SessionRequest, { type: 'streamReplay' }>): number {
+    const { store, recordings, streams, responses } = this.deps;
+    if (!streams.enabled) throw new VcrError(ErrorCode.NOT_ALLOWED, 'this archiver has no stream endpoint');
+    this.checkReplayLimit();
+    if (r.fromUtcNs !== null && r.toUtcNs !== null) checkInterval(r.fromUtcNs, r.toUtcNs);
+    const plan: StreamPlan = { inputs: [], fromUtcNs: r.fromUtcNs, toUtcNs: r.toUtcNs };
+    try {
+      if (r.recordingId !== null) {
+        if (r.channels.length > 0) throw new VcrError(ErrorCode.INVALID_ARGUMENT, 'a stream reads a recording or channels, not both');
+        plan.inputs.push(this.recordingInput(r.recordingId, r.position, r.length, r.fromUtcNs, r.follow));
+      } else {
+        if (r.channels.length === 0) throw new VcrError(ErrorCode.INVALID_ARGUMENT, 'a stream needs a recordingId or at least one channel');
+        if (r.position !== null || r.length !== null) throw new VcrError(ErrorCode.INVALID_ARGUMENT, 'position and length go with a recordingId');
+        const all = store.listRecordings();
+        const now = this.now();
+        const taken = new Set<number>();
+        for (const channel of r.channels) {
+          const recs = all.filter((x) => matchesChannel(x, channel) && x.state !== 'deleted' && x.state !== 'invalid');
+          if (recs.length === 0 && !(r.follow && recordings.findActiveByName(channel))) {
+            throw new VcrError(ErrorCode.UNKNOWN_CHANNEL, `no recordings of channel ${quoteForMessage(channel)}`);
+          }
+          for (const x of recs) {
+            if (taken.has(x.recordingId) || !overlaps(x, r.fromUtcNs, r.toUtcNs, now)) continue;
+            taken.add(x.recordingId);
+            const position = r.fromUtcNs !== null ? store.findPosition(x.recordingId, r.fromUtcNs) : x.startPosition;
+            plan.inputs.push({
+              recordingId: x.recordingId,
+              channel: x.channel,
+              reader: store.openReader(x.recordingId, position, r.follow),
+              endPosition: Infinity,
+              follow: r.follow,
+            });
+          }
+        }
+        if (r.follow) plan.followChannels = [...r.channels];
+      }
+    } catch (err) {
+      for (const i of plan.inputs) i.reader.close();
+      throw err;
+    }
+    const grant = streams.open(plan, { controlSessionId: ctx.session.sessionId, host: ctx.session.clientHost });
+    ctx.answer.data.push(responses.streamGrant(BigInt(ctx.session.sessionId), r.correlationId, grant));
+    return grant.replaySessionId;
+  }
+
+  /** One recording from a position (or the position of fromUtcNs, or its start), for a length. */
+  private recordingInput(recordingId: number, position: number | null, length: number | null, fromUtcNs: bigint | null, follow: boolean): StreamInputSpec {
+    const { store, recordings } = this.deps;
+    const info = store.describe(recordingId);
+    if (!info) throw new VcrError(ErrorCode.UNKNOWN_RECORDING, `no recording ${recordingId}`);
+    const from = position ?? (fromUtcNs !== null ? store.findPosition(recordingId, fromUtcNs) : info.startPosition);
+    if (from < info.startPosition || (!recordings.isActive(recordingId) && from > info.stopPosition)) {
+      throw new VcrError(ErrorCode.INVALID_POSITION, `position ${from} is outside recording ${recordingId} [${info.startPosition}, ${info.stopPosition}]`);
+    }
+    return {
+      recordingId,
+      channel: info.channel,
+      reader: store.openReader(recordingId, from, follow),
+      endPosition: length === null ? Infinity : from + length,
+      follow,
+    };
   }
 
   private newReplay(streams: ReplayStream[], options: ReplayOptions): ReplaySession {

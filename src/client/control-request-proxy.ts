@@ -25,6 +25,7 @@ import { StartRecordingRequestEncoder } from '../../codecs/generated/control/Sta
 import { StatsRequestEncoder } from '../../codecs/generated/control/StatsRequestEncoder.js';
 import { StopRecordingRequestEncoder } from '../../codecs/generated/control/StopRecordingRequestEncoder.js';
 import { StopReplayRequestEncoder } from '../../codecs/generated/control/StopReplayRequestEncoder.js';
+import { StreamReplayRequestEncoder } from '../../codecs/generated/control/StreamReplayRequestEncoder.js';
 import { SubscribeNotificationsRequestEncoder } from '../../codecs/generated/control/SubscribeNotificationsRequestEncoder.js';
 import { TimeReplayRequestEncoder } from '../../codecs/generated/control/TimeReplayRequestEncoder.js';
 import { ErrorCode, VcrError } from '../util/errors.js';
@@ -67,6 +68,7 @@ export class ControlRequestProxy {
   private readonly stopReplayRequest = new StopReplayRequestEncoder();
   private readonly subscribeNotificationsRequest = new SubscribeNotificationsRequestEncoder();
   private readonly timeReplayRequest = new TimeReplayRequestEncoder();
+  private readonly streamReplayRequest = new StreamReplayRequestEncoder();
 
   connect(correlationId: bigint, keepAliveTimeoutMs: number, responseChannel: string, clientName: string): Buffer {
     return this.encode('ConnectRequest', () => {
@@ -163,6 +165,35 @@ export class ControlRequestProxy {
     return this.encode('StopReplayRequest', () => {
       const e = this.stopReplayRequest.wrapAndApplyHeader(this.buffer, 0, this.header);
       e.controlSessionId(ids.controlSessionId).correlationId(ids.correlationId).replaySessionId(BigInt(replaySessionId));
+      return e.encodedLength();
+    });
+  }
+
+  streamReplay(
+    ids: Ids,
+    p: {
+      recordingId: number | null;
+      position: number | null;
+      length: number | null;
+      fromUtcNs: bigint | null;
+      toUtcNs: bigint | null;
+      follow: boolean;
+      channels: string[];
+    },
+  ): Buffer {
+    return this.encode('StreamReplayRequest', () => {
+      const e = this.streamReplayRequest.wrapAndApplyHeader(this.buffer, 0, this.header);
+      const id = (v: number | null) => (v === null ? INT64_NULL : BigInt(v));
+      e.controlSessionId(ids.controlSessionId)
+        .correlationId(ids.correlationId)
+        .recordingId(id(p.recordingId))
+        .position(id(p.position))
+        .length(id(p.length))
+        .fromUtcNs(p.fromUtcNs ?? INT64_NULL)
+        .toUtcNs(p.toUtcNs ?? INT64_NULL)
+        .follow(p.follow ? BooleanType.TRUE : BooleanType.FALSE);
+      const g = e.channelsCount(p.channels.length);
+      for (const c of p.channels) g.next().channel(c);
       return e.encodedLength();
     });
   }
