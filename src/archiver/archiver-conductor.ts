@@ -149,7 +149,7 @@ export class ArchiverConductor implements Agent, ControlRequestHandler {
 
   // ---------------------------------------------------------------- requests
 
-  onMalformed(code: number, message: string, controlSessionId: bigint, correlationId: bigint, from: RequestSource): void {
+  onMalformed(code: number, message: string, controlSessionId: number, correlationId: bigint, from: RequestSource): void {
     this.deps.sender.send(this.deps.responses.error(controlSessionId, correlationId, code, message), from.port, from.host);
   }
 
@@ -202,7 +202,7 @@ export class ArchiverConductor implements Agent, ControlRequestHandler {
     this.execute(s, request, fingerprint);
   }
 
-  private replyTo(to: RequestSource, code: number, sid: bigint, correlationId: bigint, message: string): void {
+  private replyTo(to: RequestSource, code: number, sid: number, correlationId: bigint, message: string): void {
     this.deps.sender.send(this.deps.responses.error(sid, correlationId, code, message), to.port, to.host);
   }
 
@@ -229,7 +229,7 @@ export class ArchiverConductor implements Agent, ControlRequestHandler {
       });
     } catch (err) {
       const e = toVcrError(err);
-      this.replyTo(from, e.code, 0n, r.correlationId, e.message);
+      this.replyTo(from, e.code, 0, r.correlationId, e.message);
       return;
     }
     const s = result.session;
@@ -246,11 +246,11 @@ export class ArchiverConductor implements Agent, ControlRequestHandler {
         'control session opened',
       );
     }
-    this.sendAll(s, [this.deps.responses.ok(BigInt(s.sessionId), r.correlationId, s.sessionId)]);
+    this.sendAll(s, [this.deps.responses.ok(s.sessionId, r.correlationId, s.sessionId)]);
   }
 
   private execute(s: ControlSession, r: SessionRequest, fingerprint: string): void {
-    const sid = BigInt(s.sessionId);
+    const sid = s.sessionId;
     const ctx: RequestContext = { session: s, answer: { data: [] }, defer: () => this.defer(s, r.correlationId, fingerprint) };
     let datagrams: Buffer[];
     try {
@@ -275,17 +275,17 @@ export class ArchiverConductor implements Agent, ControlRequestHandler {
   private defer(s: ControlSession, correlationId: bigint, fingerprint: string): DeferredAnswer {
     s.markPending(correlationId, fingerprint);
     let done = false;
-    const complete = (make: (sid: bigint) => Buffer): void => {
+    const complete = (make: (sid: number) => Buffer[]): void => {
       if (done) return;
       done = true;
-      if (this.sessions.find(BigInt(s.sessionId)) !== s) return;
-      const datagrams = [make(BigInt(s.sessionId))];
+      if (this.sessions.find(s.sessionId) !== s) return;
+      const datagrams = make(s.sessionId);
       s.remember(correlationId, fingerprint, datagrams);
       this.sendAll(s, datagrams);
     };
     return {
-      ok: (relevantId) => complete((sid) => this.deps.responses.ok(sid, correlationId, relevantId)),
-      error: (code, message) => complete((sid) => this.deps.responses.error(sid, correlationId, code, message)),
+      ok: (relevantId, data = []) => complete((sid) => [...data, this.deps.responses.ok(sid, correlationId, relevantId, data.length)]),
+      error: (code, message) => complete((sid) => [this.deps.responses.error(sid, correlationId, code, message)]),
     };
   }
 

@@ -36,6 +36,12 @@ import { checkMulticastInterface, checkNotOwnEndpoint, type BoundAddress } from 
 import { NotificationProxy, type NotificationDestination } from './notification-proxy.js';
 import { SourceBinding } from './source-binding.js';
 import { StorageBinding } from './storage-binding.js';
+import { ClusterBinding } from './cluster-binding.js';
+import { CompositeAgent } from '../agent/composite-agent.js';
+import type { Agent } from '../agent/agent.js';
+import type { ClusterConfig } from '../cluster/cluster-config.js';
+import { ClusterNode } from '../cluster/cluster-node.js';
+import { DEFAULT_SEGMENT_LENGTH } from '../storage/layout.js';
 import { UdpSender, parseUdpEndpoint } from './udp-endpoint.js';
 import { TransportServer } from '../transport/transport-server.js';
 import { MAX_STREAM_FRAME } from '../protocol/stream-layout.js';
@@ -44,6 +50,8 @@ export interface ArchiverOptions {
   nanoClock?: NanoClock;
   utcClock?: EpochNanoClock;
   logger?: Logger;
+  /** cluster mode (docs/REPLICATION.md): the cluster file and this node's id in it */
+  cluster?: { config: ClusterConfig; nodeId: string };
 }
 
 export function createLogger(level: ArchiverConfig['logLevel']): Logger {
@@ -150,9 +158,11 @@ export class Archiver {
       const destinations = await openNotificationDestinations(config.notifications, control);
       opened.push(() => destinations.forEach((d) => (d.sender as UdpSender).close()));
       prepareArchiveDir(config.dir);
+      let clusterNode: ClusterNode | undefined;
       const store = StorageBinding.open(config.dir, {
         ...(config.segmentLength !== undefined ? { segmentLength: config.segmentLength } : {}),
         fileSyncLevel: config.fileSyncLevel,
+        ...(options.cluster ? { deleteSealedSegmentsOnly: true, onSegmentSealed: (sealed) => clusterNode?.onSealed(sealed) } : {}),
       });
       opened.push(() => store.close());
       for (const r of store.archive.recoveryActions()) log.warn({ recordingId: r.recordingId, actions: r.actions }, 'recording recovered');
@@ -162,10 +172,28 @@ export class Archiver {
         warn: (o, m) => log.warn(o, m),
         error: (o, m) => log.error(o, m),
       };
+      let archiveStore: StorageBinding | ClusterBinding = store;
+      if (options.cluster) {
+        const segmentLength = config.segmentLength ?? DEFAULT_SEGMENT_LENGTH;
+        let binding: ClusterBinding | undefined;
+        clusterNode = await ClusterNode.start({
+          config: options.cluster.config,
+          nodeId: options.cluster.nodeId,
+          dir: config.dir,
+          archive: store.archive,
+          segmentLength,
+          log: archLog,
+          isRecordingHere: (id) => binding?.isRecordingHere(id) ?? false,
+        });
+        const node = clusterNode;
+        opened.push(() => node.close());
+        binding = new ClusterBinding(store, node, segmentLength);
+        archiveStore = binding;
+      }
       const sessions = new ControlSessions(config.limits);
       const conductor = new ArchiverConductor({
         config,
-        store,
+        store: archiveStore,
         sources: new SourceBinding(nanoClock, utcClock, wake.signal),
         sessions,
         sender: transport,
@@ -179,7 +207,12 @@ export class Archiver {
         createReplaySender: (ep) => new UdpSender(ep),
         streamServer,
       });
-      const runner = new AgentRunner(conductor, {
+      const agents: Agent[] = [conductor];
+      if (clusterNode) {
+        const node = clusterNode;
+        agents.push({ roleName: 'cluster', doWork: () => node.doWork(), onClose: () => undefined });
+      }
+      const runner = new AgentRunner(agents.length === 1 ? conductor : new CompositeAgent(agents, 'archiver'), {
         idleStrategy: new BackoffIdleStrategy(),
         wakeSignal: wake,
         errorHandler: (error, source) => {
@@ -187,15 +220,19 @@ export class Archiver {
           log.error({ source, error: error instanceof Error ? error.message : String(error) }, 'duty cycle error');
         },
       });
-      // closing the runner (started or not) closes the conductor: recordings stop, sessions end
-      opened.push(() => runner.close());
+      // closing the runner (started or not) closes the conductor: recordings stop, sessions end;
+      // a cluster node then gets a moment to publish the stops before it leaves (§6)
+      opened.push(async () => {
+        await runner.close();
+        if (clusterNode) await clusterNode.drain(3000);
+      });
       let metricsPort: number | undefined;
       if (config.metricsPort !== undefined) {
         const metrics = new ArchiverMetrics(counters);
         opened.push(() => metrics.close());
         metricsPort = await metrics.listen(config.metricsPort);
       }
-      startConfigChannels(config, conductor, store);
+      startConfigChannels(config, conductor, archiveStore);
       runner.start();
       log.info(
         { dir: config.dir, control: formatHostPort(host, controlPort), stream: streamServer.address, metricsPort, channels: config.channels.length },
@@ -219,7 +256,7 @@ export class Archiver {
 }
 
 /** The config's channels, started by the same rules as a StartRecordingRequest; errors name the key. */
-function startConfigChannels(config: ArchiverConfig, conductor: ArchiverConductor, store: StorageBinding): void {
+function startConfigChannels(config: ArchiverConfig, conductor: ArchiverConductor, store: { listRecordings: StorageBinding['listRecordings'] }): void {
   config.channels.forEach((ch, i) => {
     try {
       checkStart(ch, conductor.recordings.active(), store.listRecordings(), config.limits.maxRecordings);

@@ -12,7 +12,6 @@ import { ControlRequestDecoder, type MalformedRequest } from './control-request-
 import type { ControlRequest } from './control-requests.js';
 import type { DatagramHandler } from './control-transport.js';
 
-export { CONTROL_SCHEMA_ID, CONTROL_SCHEMA_VERSION } from './control-request-decoder.js';
 
 /** Where a request came from. */
 export interface RequestSource {
@@ -28,7 +27,7 @@ export interface ControlRequestHandler {
    */
   onRequest(request: ControlRequest, from: RequestSource, fingerprint: string): void;
   /** A datagram that could not be decoded: answer it (correlationId 0n when unreadable). */
-  onMalformed(code: number, message: string, controlSessionId: bigint, correlationId: bigint, from: RequestSource): void;
+  onMalformed(code: number, message: string, controlSessionId: number, correlationId: bigint, from: RequestSource): void;
 }
 
 /** Something that queues inbound datagrams (the ControlTransport). */

@@ -70,9 +70,9 @@ export class ControlSessions {
   }
 
   /** The session a request names (ids outside 1..2^53-1 name none). */
-  find(controlSessionId: bigint): ControlSession | undefined {
-    if (controlSessionId <= 0n || controlSessionId > BigInt(Number.MAX_SAFE_INTEGER)) return undefined;
-    return this.byId.get(Number(controlSessionId));
+  find(controlSessionId: number): ControlSession | undefined {
+    if (controlSessionId <= 0) return undefined;
+    return this.byId.get(controlSessionId);
   }
 
   /** Sessions per client address (for stats and tests). */

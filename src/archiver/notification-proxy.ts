@@ -15,9 +15,8 @@ import {
   StopReason,
 } from '../../codecs/generated/control/index.js';
 import type { ErrorCode as WireErrorCode } from '../../codecs/generated/control/index.js';
-import { NotificationKind } from './control-requests.js';
+import { CONTROL_HEADER_LENGTH as HEADER_LENGTH, MAX_ERROR_TEXT, NotificationKind, NULL_TIME } from '../protocol/constants.js';
 import type { DatagramSender, UdpEndpoint } from './udp-endpoint.js';
-import { HEADER_LENGTH } from './control-response-proxy.js';
 
 export type StopReasonName = 'REQUESTED' | 'SOURCE_ENDED' | 'ERROR' | 'SHUTDOWN' | 'CLIENT_GONE';
 
@@ -77,8 +76,8 @@ export class NotificationProxy {
   recordingStarted(recordingId: number, startPosition: number, startUtcNs: bigint, channel: string, source: string): void {
     const e = this.started
       .wrapAndApplyHeader(this.scratch, 0, this.header)
-      .recordingId(BigInt(recordingId))
-      .startPosition(BigInt(startPosition))
+      .recordingId(recordingId)
+      .startPosition(startPosition)
       .startUtcNs(startUtcNs);
     e.channel(channel);
     e.source(source);
@@ -95,12 +94,12 @@ export class NotificationProxy {
   ): void {
     const e = this.progress
       .wrapAndApplyHeader(this.scratch, 0, this.header)
-      .recordingId(BigInt(recordingId))
-      .position(BigInt(position))
-      .eventCount(BigInt(eventCount))
+      .recordingId(recordingId)
+      .position(position)
+      .eventCount(eventCount)
       .lastUtcNs(lastUtcNs)
-      .kernelDrops(BigInt(kernelDrops))
-      .droppedEvents(BigInt(droppedEvents));
+      .kernelDrops(kernelDrops)
+      .droppedEvents(droppedEvents);
     this.publish(NotificationKind.progress, e.encodedLength());
   }
 
@@ -115,23 +114,23 @@ export class NotificationProxy {
   ): void {
     const e = this.stopped
       .wrapAndApplyHeader(this.scratch, 0, this.header)
-      .recordingId(BigInt(recordingId))
-      .stopPosition(BigInt(stopPosition))
+      .recordingId(recordingId)
+      .stopPosition(stopPosition)
       .stopUtcNs(stopUtcNs)
-      .eventCount(BigInt(eventCount))
+      .eventCount(eventCount)
       .reason(REASONS[reason])
       .errorCode(errorCode as WireErrorCode);
-    e.message(message.slice(0, 1000));
+    e.message(message.slice(0, MAX_ERROR_TEXT));
     this.publish(NotificationKind.recording, e.encodedLength());
   }
 
   replayStarted(replaySessionId: number, recordingCount: number, fromUtcNs: bigint | null, toUtcNs: bigint | null, speed: number): void {
     const e = this.replayStartedEnc
       .wrapAndApplyHeader(this.scratch, 0, this.header)
-      .replaySessionId(BigInt(replaySessionId))
+      .replaySessionId(replaySessionId)
       .recordingCount(recordingCount)
-      .fromUtcNs(fromUtcNs ?? ReplayStartedEncoder.fromUtcNsNullValue())
-      .toUtcNs(toUtcNs ?? ReplayStartedEncoder.toUtcNsNullValue())
+      .fromUtcNs(fromUtcNs ?? NULL_TIME)
+      .toUtcNs(toUtcNs ?? NULL_TIME)
       .speed(speed);
     this.publish(NotificationKind.replay, e.encodedLength());
   }
@@ -146,12 +145,12 @@ export class NotificationProxy {
   ): void {
     const e = this.replayEndedEnc
       .wrapAndApplyHeader(this.scratch, 0, this.header)
-      .replaySessionId(BigInt(replaySessionId))
-      .eventsSent(BigInt(eventsSent))
-      .bytesSent(BigInt(bytesSent))
+      .replaySessionId(replaySessionId)
+      .eventsSent(eventsSent)
+      .bytesSent(bytesSent)
       .reason(REASONS[reason])
       .errorCode(errorCode as WireErrorCode);
-    e.message(message.slice(0, 1000));
+    e.message(message.slice(0, MAX_ERROR_TEXT));
     this.publish(NotificationKind.replay, e.encodedLength());
   }
 
@@ -159,9 +158,9 @@ export class NotificationProxy {
     const e = this.errorEnc
       .wrapAndApplyHeader(this.scratch, 0, this.header)
       .errorCode(errorCode as WireErrorCode)
-      .relevantId(BigInt(relevantId))
+      .relevantId(relevantId)
       .utcNs(utcNs);
-    e.message(message.slice(0, 1000));
+    e.message(message.slice(0, MAX_ERROR_TEXT));
     this.publish(NotificationKind.errors, e.encodedLength());
   }
 }

@@ -42,6 +42,12 @@ export interface RecordingReaderPort {
   poll(handler: FrameHandler, maxFrames: number): number;
   /** Position of the next frame this reader will deliver. */
   readonly position: number;
+  /**
+   * True once the reader has delivered everything it will (its end, or the end of a stopped
+   * recording). A reader that delivers nothing and is not done is waiting: for a live
+   * recording to grow, or (cluster) for bytes still being fetched from another node.
+   */
+  isDone(): boolean;
   close(): void;
 }
 
@@ -65,6 +71,14 @@ export interface QuarantineInfo {
   toUtcNs: bigint;
 }
 
+export interface ClusterStatusInfo {
+  k: number;
+  underReplicatedSegments: number;
+  repairing: boolean;
+  bytesToRepair: number;
+  nodes: { id: string; up: boolean; ready: boolean; segments: number; bytes: number; lagBytes: number; lagMs: number }[];
+}
+
 export interface ArchiveStore {
   createRecording(p: {
     channel: string;
@@ -72,7 +86,7 @@ export interface ArchiveStore {
     source: string;
     startUtcNs: bigint;
     startMonoNs: bigint;
-  }): RecordingWriterPort;
+  }): RecordingWriterPort | Promise<RecordingWriterPort>;
   listRecordings(): RecordingInfo[];
   describe(recordingId: number): RecordingInfo | undefined;
   /**
@@ -80,13 +94,21 @@ export interface ArchiveStore {
    * follow it ends at the recording's end as of now; with follow it keeps reading a live one.
    */
   openReader(recordingId: number, position: number, follow: boolean): RecordingReaderPort;
-  /** Position of the first event at or after utcNs (stop position when none). */
-  findPosition(recordingId: number, utcNs: bigint): number;
-  addQuarantine(channel: string, fromUtcNs: bigint, toUtcNs: bigint): number;
-  removeQuarantine(quarantineId: number): void;
+  /** Position of the first event at or after utcNs (stop position when none); later when the bytes are elsewhere (cluster). */
+  findPosition(recordingId: number, utcNs: bigint): number | Promise<number>;
+  /** A store that keeps holds and deletions elsewhere (a cluster, in etcd) answers them later. */
+  addQuarantine(channel: string, fromUtcNs: bigint, toUtcNs: bigint): number | Promise<number>;
+  removeQuarantine(quarantineId: number): void | Promise<void>;
   listQuarantines(): QuarantineInfo[];
   /** Deletes unquarantined events; returns the count deleted. */
-  deleteEvents(channel: string, fromUtcNs: bigint, toUtcNs: bigint): number;
+  deleteEvents(channel: string, fromUtcNs: bigint, toUtcNs: bigint): number | Promise<number>;
+  /**
+   * A read barrier the archiver waits for before it reads the catalog or recorded bytes
+   * (cluster mode: everything etcd committed before is in this node's view). Absent: none.
+   */
+  prepare?(): Promise<void>;
+  /** The cluster's health as this node sees it (cluster mode only). */
+  clusterStatus?(): ClusterStatusInfo;
   usage(): { segments: number; bytes: number };
   /** Periodic housekeeping (liveness mark, commits of idle writers); cheap, call every ~100 ms. */
   heartbeat(): void;
@@ -118,8 +140,6 @@ export interface EventSourcePort {
    * that has no separator yet (a followed file), flagged UNTERMINATED; returns how many.
    */
   flush(handler: SourceEventHandler): number;
-  /** The source's URI with what opening it decided (a UDP port 0 replaced by the bound port). */
-  boundUri(): string;
   /** A failure after open (read error), if any. */
   failure(): Error | undefined;
   /**

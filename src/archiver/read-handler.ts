@@ -5,7 +5,8 @@
  * client re-asks for with fragmentOffset (docs/PROTOCOL.md, Reliable reads).
  */
 import { ErrorCode, VcrError } from '../util/errors.js';
-import { MAX_MESSAGE, READ_CHUNK_OVERHEAD, READ_EVENT_OVERHEAD, type ChunkEvent } from './control-response-proxy.js';
+import { MAX_MESSAGE } from '../protocol/constants.js';
+import { READ_CHUNK_OVERHEAD, READ_EVENT_OVERHEAD, type ChunkEvent } from './control-response-proxy.js';
 import type { ArchiveStore } from './ports.js';
 
 export interface ReadResult {

@@ -30,7 +30,9 @@ export interface RecordingSessionClock {
   monoNs(): bigint;
 }
 
-export type WriterFactory = (p: { channel: string; aliases: string[]; source: string; startUtcNs: bigint; startMonoNs: bigint }) => RecordingWriterPort;
+type PendingWriter = { state: 'pending' } | { state: 'done'; writer: RecordingWriterPort } | { state: 'failed'; error: unknown };
+
+export type WriterFactory = (p: { channel: string; aliases: string[]; source: string; startUtcNs: bigint; startMonoNs: bigint }) => RecordingWriterPort | Promise<RecordingWriterPort>;
 
 export class RecordingSession implements Session {
   private stateValue: RecordingSessionState = RecordingSessionState.OPENING;
@@ -58,6 +60,8 @@ export class RecordingSession implements Session {
   private reported = { position: -1, drops: -1 };
   private nextProgressNs: bigint;
 
+  /** A writer the store is still creating (asynchronous stores, e.g. a cluster). */
+  private creating: PendingWriter | undefined;
   /** The recording's start; no event is dated before it (a source may have queued some before the recording existed). */
   private startUtcNs = 0n;
   private startMonoNs = 0n;
@@ -169,10 +173,19 @@ export class RecordingSession implements Session {
       return 1;
     }
     if (!this.opened) return 0;
+    if (this.creating) {
+      // the store creates recordings asynchronously (a cluster allocates the id in etcd)
+      const c = this.creating;
+      if (c.state === 'pending') return 0;
+      this.creating = undefined;
+      if (c.state === 'failed') return this.failOpen(c.error);
+      this.writer = c.writer;
+      return this.started();
+    }
     try {
       this.startUtcNs = this.clock.utcNs();
       this.startMonoNs = this.clock.monoNs();
-      this.writer = this.createWriter({
+      const made = this.createWriter({
         channel: this.channel,
         aliases: this.aliases,
         source: this.source.boundUri(),
@@ -180,17 +193,38 @@ export class RecordingSession implements Session {
         startMonoNs: this.startMonoNs,
       });
       this.openedUri = this.source.boundUri();
-      this.stateValue = RecordingSessionState.RECORDING;
-      this.counters.addChannel(this.channel, 'recordings');
+      if (made instanceof Promise) {
+        const c: PendingWriter = { state: 'pending' };
+        this.creating = c;
+        made.then(
+          (w) => {
+            Object.assign(c, { state: 'done', writer: w });
+            if (this.stateValue !== RecordingSessionState.OPENING) w.stop(this.clock.utcNs()); // stopped meanwhile
+          },
+          (err: unknown) => Object.assign(c, { state: 'failed', error: err }),
+        );
+        return 1;
+      }
+      this.writer = made;
     } catch (err) {
-      this.stateValue = RecordingSessionState.FAILED;
-      this.stopReason = 'ERROR';
-      this.errorCode = isVcrError(err) ? err.code : ErrorCode.IO_ERROR;
-      this.errorMessage = err instanceof Error ? err.message : String(err);
-      this.source.close();
-      return 1;
+      return this.failOpen(err);
     }
+    return this.started();
+  }
+
+  private started(): number {
+    this.stateValue = RecordingSessionState.RECORDING;
+    this.counters.addChannel(this.channel, 'recordings');
     this.onStarted?.(this);
+    return 1;
+  }
+
+  private failOpen(err: unknown): number {
+    this.stateValue = RecordingSessionState.FAILED;
+    this.stopReason = 'ERROR';
+    this.errorCode = isVcrError(err) ? err.code : ErrorCode.IO_ERROR;
+    this.errorMessage = err instanceof Error ? err.message : String(err);
+    this.source.close();
     return 1;
   }
 

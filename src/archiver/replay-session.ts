@@ -13,6 +13,7 @@
  * batch per syscall; at speed > 0 only the events that were due).
  */
 import type { Session } from '../agent/agent.js';
+import { compareMergeOrder } from '../util/merge-order.js';
 import { ErrorCode, isVcrError } from '../util/errors.js';
 import type { StopReasonName } from './notification-proxy.js';
 import type { RecordingReaderPort } from './ports.js';
@@ -116,7 +117,6 @@ export class ReplaySession implements Session {
     streams: ReplayStream[],
     private readonly options: ReplayOptions,
     private readonly monoNs: () => bigint,
-    private readonly isRecordingActive: (recordingId: number) => boolean,
   ) {
     this.streams = streams.map((s) => ({ ...s, head: undefined, exhausted: false }));
     this.batchLimit = options.batchLimit ?? 256;
@@ -252,7 +252,7 @@ export class ReplaySession implements Session {
         waiting = true;
         continue;
       }
-      if (!best || s.head.utcNs < best.head!.utcNs) best = s;
+      if (!best || compareMergeOrder(s.head.utcNs, s.recordingId, s.head.position, best.head!.utcNs, best.recordingId, best.head!.position) < 0) best = s;
     }
     if (best) return best;
     if (waiting) return 'wait';
@@ -267,16 +267,14 @@ export class ReplaySession implements Session {
   }
 
   private fill(s: StreamState): void {
-    // Read "active" before polling: if the recording was already stopped and the poll finds
-    // nothing, nothing more will ever come.
-    const live = this.options.follow && this.isRecordingActive(s.recordingId);
     this.pollTarget = s;
     const n = s.reader.poll(this.onFrame, 1);
     this.pollTarget = undefined;
     if (n === 0 || !s.head) {
-      // a live recording that is quiet past `to` (with a grace for events still queued in its
-      // source) has nothing more to give this replay
-      if (!live || this.pastEnd(LIVE_END_GRACE_NS)) s.exhausted = true;
+      // done: the reader reached its end; a live recording that is quiet past `to` (with a
+      // grace for events still queued in its source) has nothing more to give this replay; a
+      // reader that is not done and not live is waiting for bytes (cluster: being fetched)
+      if (s.reader.isDone() || this.pastEnd(LIVE_END_GRACE_NS)) s.exhausted = true;
       return;
     }
     const h = s.head;

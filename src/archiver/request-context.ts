@@ -12,7 +12,8 @@ export interface Answer {
 
 /** The final response to a request, given later; exactly one of ok/error, at most once. */
 export interface DeferredAnswer {
-  ok(relevantId: number | bigint): void;
+  /** The final OK, after the data messages `data` (sent first, counted in dataCount). */
+  ok(relevantId: number, data?: Buffer[]): void;
   error(code: number, message: string): void;
 }
 

@@ -23,7 +23,7 @@ import { ReadHandler } from './read-handler.js';
 import type { RecordingOps } from './recording-manager.js';
 import type { FollowedChannel, ReplayOps } from './replay-manager.js';
 import { ReplaySession, type ReplayOptions, type ReplaySender, type ReplayStream } from './replay-session.js';
-import type { RequestContext } from './request-context.js';
+import type { DeferredAnswer, RequestContext } from './request-context.js';
 import type { StreamOps, StreamPlan } from './stream-manager.js';
 import type { StreamInputSpec } from './stream-merge.js';
 import { parseUdpEndpoint, type UdpEndpoint } from './udp-endpoint.js';
@@ -48,6 +48,37 @@ function checkInterval(from: bigint, to: bigint): void {
   if (from > to) throw new VcrError(ErrorCode.INVALID_ARGUMENT, `interval from ${from} is after to ${to}`);
 }
 
+/** Requests that read the cluster view or recorded bytes: in cluster mode they wait for the read barrier. */
+const BARRIER_REQUESTS: ReadonlySet<SessionRequest['type']> = new Set([
+  'replay',
+  'timeReplay',
+  'read',
+  'listRecordings',
+  'describe',
+  'position',
+  'findPosition',
+  'listChannels',
+  'listQuarantines',
+  'startRecording',
+  'delete',
+  'addQuarantine',
+]);
+
+function fail(answer: DeferredAnswer, err: unknown): void {
+  const e = err instanceof VcrError ? err : new VcrError(ErrorCode.GENERIC, err instanceof Error ? err.message : String(err));
+  answer.error(e.code, e.message);
+}
+
+/** One recording a stream reads, before its start position is known for certain. */
+interface StreamTarget {
+  recordingId: number;
+  channel: string;
+  position: number | Promise<number>;
+  length: number | null;
+  /** Set for a single-recording stream: the position given must lie inside it. */
+  check: { startPosition: number; stopPosition: number } | null;
+}
+
 export class RequestHandlers {
   private readonly reads: ReadHandler;
 
@@ -55,9 +86,49 @@ export class RequestHandlers {
     this.reads = new ReadHandler(deps.store);
   }
 
-  handle(ctx: RequestContext, r: SessionRequest): number | bigint | 'pending' {
+  /**
+   * Runs a request. A store that needs a read barrier first (cluster mode: `prepare`) and
+   * handlers whose store operation completes later (etcd) answer through a DeferredAnswer.
+   */
+  handle(ctx: RequestContext, r: SessionRequest): number | 'pending' {
+    const store = this.deps.store;
+    if (store.prepare && BARRIER_REQUESTS.has(r.type)) {
+      const answer = ctx.defer();
+      const inner: RequestContext = { ...ctx, answer: { data: [] }, defer: () => answer };
+      store.prepare().then(
+        () => this.settle(answer, inner, () => this.handleNow(inner, r)),
+        (err: unknown) => fail(answer, err),
+      );
+      return 'pending';
+    }
+    const result = this.handleNow(ctx, r);
+    if (!(result instanceof Promise)) return result;
+    const answer = ctx.defer();
+    result.then(
+      (v) => answer.ok(v, ctx.answer.data),
+      (err: unknown) => fail(answer, err),
+    );
+    return 'pending';
+  }
+
+  private settle(answer: DeferredAnswer, ctx: RequestContext, run: () => number | 'pending' | Promise<number>): void {
+    try {
+      const result = run();
+      if (result === 'pending') return; // the handler completes the answer itself
+      if (result instanceof Promise) {
+        result.then(
+          (v) => answer.ok(v, ctx.answer.data),
+          (err: unknown) => fail(answer, err),
+        );
+      } else answer.ok(result, ctx.answer.data);
+    } catch (err) {
+      fail(answer, err);
+    }
+  }
+
+  private handleNow(ctx: RequestContext, r: SessionRequest): number | 'pending' | Promise<number> {
     const s = ctx.session;
-    const sid = BigInt(s.sessionId);
+    const sid = s.sessionId;
     const corr = r.correlationId;
     const { store, responses, recordings, replays } = this.deps;
     const data = ctx.answer.data;
@@ -136,10 +207,11 @@ export class RequestHandlers {
         if (channel !== '') checkName(channel, 'channel');
         return store.addQuarantine(channel, r.fromUtcNs, r.toUtcNs);
       }
-      case 'removeQuarantine':
+      case 'removeQuarantine': {
         this.checkDestructive('quarantine remove');
-        store.removeQuarantine(r.quarantineId);
-        return r.quarantineId;
+        const removed = store.removeQuarantine(r.quarantineId);
+        return removed instanceof Promise ? removed.then(() => r.quarantineId) : r.quarantineId;
+      }
       case 'listQuarantines': {
         const qs = store.listQuarantines();
         for (const q of qs) data.push(responses.quarantineDescriptor(sid, corr, q));
@@ -154,6 +226,11 @@ export class RequestHandlers {
       case 'streamReplay':
         return this.streamReplay(ctx, r);
       case 'clusterStatus': {
+        const status = store.clusterStatus?.();
+        if (status) {
+          data.push(responses.clusterStatus(sid, corr, status));
+          return status.nodes.length;
+        }
         const u = store.usage();
         data.push(
           responses.clusterStatus(sid, corr, {
@@ -240,7 +317,7 @@ export class RequestHandlers {
     const all = store.listRecordings();
     const now = this.now();
     const channels = r.channels.map((c) => ({ channel: c.channel, ep: this.destination(c.destination) }));
-    const plan: { recordingId: number; position: number; channel: number }[] = [];
+    const plan: { recordingId: number; position: number | Promise<number>; channel: number }[] = [];
     channels.forEach((c, i) => {
       const recs = all.filter((x) => matchesChannel(x, c.channel) && x.state !== 'deleted' && x.state !== 'invalid');
       if (recs.length === 0 && !(r.follow && recordings.findActiveByName(c.channel))) {
@@ -252,6 +329,25 @@ export class RequestHandlers {
         plan.push({ recordingId: x.recordingId, position, channel: i });
       }
     });
+    if (plan.some((p) => p.position instanceof Promise)) {
+      // a cluster finds positions in segments held elsewhere asynchronously
+      const answer = ctx.defer();
+      Promise.all(plan.map((p) => p.position)).then(
+        (positions) => this.settle(answer, ctx, () => this.startTimeReplay(ctx, r, channels, plan.map((p, i) => ({ ...p, position: positions[i]! })))),
+        (err: unknown) => fail(answer, err),
+      );
+      return 'pending';
+    }
+    return this.startTimeReplay(ctx, r, channels, plan as { recordingId: number; position: number; channel: number }[]);
+  }
+
+  private startTimeReplay(
+    ctx: RequestContext,
+    r: Extract<SessionRequest, { type: 'timeReplay' }>,
+    channels: { channel: string; ep: UdpEndpoint }[],
+    plan: { recordingId: number; position: number; channel: number }[],
+  ): 'pending' {
+    const { store } = this.deps;
     // one sender per requested channel: its recordings (and, with follow, later ones) share it
     const senders = channels.map((c) => this.deps.createReplaySender(c.ep));
     const streams: ReplayStream[] = [];
@@ -292,73 +388,92 @@ export class RequestHandlers {
     return 'pending';
   }
 
-  /** A streamed replay (PROTOCOL.md "Streamed replay"): answered with a StreamGrant at once. */
-  private streamReplay(ctx: RequestContext, r: Extract<SessionRequest, { type: 'streamReplay' }>): number {
-    const { store, recordings, streams, responses } = this.deps;
+  /**
+   * A streamed replay (PROTOCOL.md "Streamed replay"): answered with a StreamGrant once the
+   * start positions are known (at once on one node; later when a cluster finds a position of
+   * fromUtcNs in a segment held elsewhere).
+   */
+  private streamReplay(ctx: RequestContext, r: Extract<SessionRequest, { type: 'streamReplay' }>): number | 'pending' {
+    const { store, recordings, streams } = this.deps;
     if (!streams.enabled) throw new VcrError(ErrorCode.NOT_ALLOWED, 'this archiver has no stream endpoint');
     this.checkReplayLimit();
     if (r.fromUtcNs !== null && r.toUtcNs !== null) checkInterval(r.fromUtcNs, r.toUtcNs);
+    const targets: StreamTarget[] = [];
+    let followNames: string[] = [];
+    if (r.recordingId !== null) {
+      if (r.channels.length > 0) throw new VcrError(ErrorCode.INVALID_ARGUMENT, 'a stream reads a recording or channels, not both');
+      const info = store.describe(r.recordingId);
+      if (!info) throw new VcrError(ErrorCode.UNKNOWN_RECORDING, `no recording ${r.recordingId}`);
+      const position = r.position ?? (r.fromUtcNs !== null ? store.findPosition(r.recordingId, r.fromUtcNs) : info.startPosition);
+      targets.push({ recordingId: r.recordingId, channel: info.channel, position, length: r.length, check: info });
+    } else {
+      if (r.channels.length === 0) throw new VcrError(ErrorCode.INVALID_ARGUMENT, 'a stream needs a recordingId or at least one channel');
+      if (r.position !== null || r.length !== null) throw new VcrError(ErrorCode.INVALID_ARGUMENT, 'position and length go with a recordingId');
+      const all = store.listRecordings();
+      const now = this.now();
+      const taken = new Set<number>();
+      // an alias names the channel (SPEC: a query by any name finds it), so later recordings
+      // of the channel that were started without the alias are found by its primary name
+      const names = new Set<string>(r.channels);
+      for (const channel of r.channels) names.add(resolveChannel(all, channel) ?? channel);
+      for (const channel of r.channels) {
+        const primary = resolveChannel(all, channel) ?? channel;
+        const recs = all.filter((x) => (matchesChannel(x, channel) || x.channel === primary) && x.state !== 'deleted' && x.state !== 'invalid');
+        if (recs.length === 0 && !(r.follow && recordings.findActiveByName(channel))) {
+          throw new VcrError(ErrorCode.UNKNOWN_CHANNEL, `no recordings of channel ${quoteForMessage(channel)}`);
+        }
+        for (const x of recs) {
+          if (taken.has(x.recordingId) || !overlaps(x, r.fromUtcNs, r.toUtcNs, now)) continue;
+          taken.add(x.recordingId);
+          const position = r.fromUtcNs !== null ? store.findPosition(x.recordingId, r.fromUtcNs) : x.startPosition;
+          targets.push({ recordingId: x.recordingId, channel: x.channel, position, length: null, check: null });
+        }
+      }
+      followNames = [...names];
+    }
+    if (targets.some((t) => t.position instanceof Promise)) {
+      const answer = ctx.defer();
+      Promise.all(targets.map((t) => t.position)).then(
+        (positions) => this.settle(answer, ctx, () => this.openStream(ctx, r, targets.map((t, i) => ({ ...t, position: positions[i]! })), followNames)),
+        (err: unknown) => fail(answer, err),
+      );
+      return 'pending';
+    }
+    return this.openStream(ctx, r, targets, followNames);
+  }
+
+  /** Opens the readers of a stream's recordings and registers it; returns the replaySessionId. */
+  private openStream(ctx: RequestContext, r: Extract<SessionRequest, { type: 'streamReplay' }>, targets: StreamTarget[], targetsNames: string[]): number {
+    const { store, recordings, streams, responses } = this.deps;
     const plan: StreamPlan = { inputs: [], fromUtcNs: r.fromUtcNs, toUtcNs: r.toUtcNs };
     try {
-      if (r.recordingId !== null) {
-        if (r.channels.length > 0) throw new VcrError(ErrorCode.INVALID_ARGUMENT, 'a stream reads a recording or channels, not both');
-        plan.inputs.push(this.recordingInput(r.recordingId, r.position, r.length, r.fromUtcNs, r.follow));
-      } else {
-        if (r.channels.length === 0) throw new VcrError(ErrorCode.INVALID_ARGUMENT, 'a stream needs a recordingId or at least one channel');
-        if (r.position !== null || r.length !== null) throw new VcrError(ErrorCode.INVALID_ARGUMENT, 'position and length go with a recordingId');
-        const all = store.listRecordings();
-        const now = this.now();
-        const taken = new Set<number>();
-        for (const channel of r.channels) {
-          const recs = all.filter((x) => matchesChannel(x, channel) && x.state !== 'deleted' && x.state !== 'invalid');
-          if (recs.length === 0 && !(r.follow && recordings.findActiveByName(channel))) {
-            throw new VcrError(ErrorCode.UNKNOWN_CHANNEL, `no recordings of channel ${quoteForMessage(channel)}`);
-          }
-          for (const x of recs) {
-            if (taken.has(x.recordingId) || !overlaps(x, r.fromUtcNs, r.toUtcNs, now)) continue;
-            taken.add(x.recordingId);
-            const position = r.fromUtcNs !== null ? store.findPosition(x.recordingId, r.fromUtcNs) : x.startPosition;
-            plan.inputs.push({
-              recordingId: x.recordingId,
-              channel: x.channel,
-              reader: store.openReader(x.recordingId, position, r.follow),
-              endPosition: Infinity,
-              follow: r.follow,
-            });
-          }
+      for (const t of targets) {
+        const from = t.position as number;
+        const info = t.check;
+        if (info && (from < info.startPosition || (!recordings.isActive(t.recordingId) && from > info.stopPosition))) {
+          throw new VcrError(ErrorCode.INVALID_POSITION, `position ${from} is outside recording ${t.recordingId} [${info.startPosition}, ${info.stopPosition}]`);
         }
-        if (r.follow) plan.followChannels = [...r.channels];
+        plan.inputs.push({
+          recordingId: t.recordingId,
+          channel: t.channel,
+          reader: store.openReader(t.recordingId, from, r.follow),
+          endPosition: t.length === null ? Infinity : from + t.length,
+          follow: r.follow,
+        } satisfies StreamInputSpec);
       }
+      if (r.recordingId === null && r.follow) plan.followChannels = targetsNames;
     } catch (err) {
       for (const i of plan.inputs) i.reader.close();
       throw err;
     }
     const grant = streams.open(plan, { controlSessionId: ctx.session.sessionId, host: ctx.session.clientHost });
-    ctx.answer.data.push(responses.streamGrant(BigInt(ctx.session.sessionId), r.correlationId, grant));
+    ctx.answer.data.push(responses.streamGrant(ctx.session.sessionId, r.correlationId, grant));
     return grant.replaySessionId;
-  }
-
-  /** One recording from a position (or the position of fromUtcNs, or its start), for a length. */
-  private recordingInput(recordingId: number, position: number | null, length: number | null, fromUtcNs: bigint | null, follow: boolean): StreamInputSpec {
-    const { store, recordings } = this.deps;
-    const info = store.describe(recordingId);
-    if (!info) throw new VcrError(ErrorCode.UNKNOWN_RECORDING, `no recording ${recordingId}`);
-    const from = position ?? (fromUtcNs !== null ? store.findPosition(recordingId, fromUtcNs) : info.startPosition);
-    if (from < info.startPosition || (!recordings.isActive(recordingId) && from > info.stopPosition)) {
-      throw new VcrError(ErrorCode.INVALID_POSITION, `position ${from} is outside recording ${recordingId} [${info.startPosition}, ${info.stopPosition}]`);
-    }
-    return {
-      recordingId,
-      channel: info.channel,
-      reader: store.openReader(recordingId, from, follow),
-      endPosition: length === null ? Infinity : from + length,
-      follow,
-    };
   }
 
   private newReplay(streams: ReplayStream[], options: ReplayOptions): ReplaySession {
     const clock = this.deps.clock;
     const recordings = this.deps.recordings;
-    return new ReplaySession(this.deps.replays.nextId(), streams, options, () => clock.nanoTime(), (id) => recordings.isActive(id));
+    return new ReplaySession(this.deps.replays.nextId(), streams, options, () => clock.nanoTime());
   }
 }

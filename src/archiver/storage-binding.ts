@@ -9,7 +9,7 @@ import type { RecordingDescriptor } from '../storage/types.js';
 import { ErrorCode, VcrError, isVcrError } from '../util/errors.js';
 import type { ArchiveStore, QuarantineInfo, RecordingInfo, RecordingReaderPort, RecordingWriterPort } from './ports.js';
 
-function toInfo(d: RecordingDescriptor): RecordingInfo {
+export function toInfo(d: RecordingDescriptor): RecordingInfo {
   return {
     recordingId: d.recordingId,
     state: d.state === 'valid' ? d.lifecycle : d.state,
@@ -27,7 +27,8 @@ function toInfo(d: RecordingDescriptor): RecordingInfo {
   };
 }
 
-class WriterBinding implements RecordingWriterPort {
+/** The storage writer behind the writer port (event counting for progress). */
+export class WriterBinding implements RecordingWriterPort {
   eventCount: number;
 
   constructor(private readonly w: RecordingWriter) {

@@ -156,7 +156,7 @@ export class StreamProxy {
   recording(recordingId: number, channel: string): boolean {
     this.commit();
     const e = this.recordingEncoder.wrapAndApplyHeader(this.scratch, 0, this.header);
-    e.recordingId(BigInt(recordingId));
+    e.recordingId(recordingId);
     e.channel(clip(channel));
     return this.connection.send(this.scratch, 0, HEADER_LENGTH + e.encodedLength());
   }
@@ -167,8 +167,8 @@ export class StreamProxy {
     const e = this.endEncoder.wrapAndApplyHeader(this.scratch, 0, this.header);
     e.reason(STOP_REASONS[reason]);
     e.errorCode(errorCode);
-    e.eventsSent(BigInt(eventsSent));
-    e.bytesSent(BigInt(bytesSent));
+    e.eventsSent(eventsSent);
+    e.bytesSent(bytesSent);
     e.message(clip(message));
     return this.connection.send(this.scratch, 0, HEADER_LENGTH + e.encodedLength());
   }

@@ -3,8 +3,9 @@
  * ClientConnection owns the socket, the session, correlation and retries (same
  * correlationId) and keep-alives; this class turns each call into a request and each
  * answer into plain objects (types.ts). Failures are VcrError with the wire code, TIMEOUT
- * when the archiver does not answer. Reliable reads and the channel merge live in
- * EventReader/MergedEventIterator.
+ * when the archiver does not answer. read()/events() are streamed replays (EventStream over
+ * src/transport); readChunk() is the stateless UDP pull (PROTOCOL.md "Reliable pull reads"),
+ * which event-reader.ts turns into iterators for when the stream endpoint is unreachable.
  */
 import { ErrorCode, VcrError } from '../util/errors.js';
 import type { Ids } from './control-request-proxy.js';
@@ -13,7 +14,7 @@ import type { RequestResult } from './pending-requests.js';
 import type { NotificationHandler } from './notifications.js';
 import { ClientConnection, type ConnectOptions } from './client-connection.js';
 import { EventStream, type StreamTarget } from './event-stream.js';
-import { readChannelEvents, readRecording, type ChannelEventsOptions, type ChannelReadApi, type ReadChunkRequest, type ReadOptions } from './event-reader.js';
+import type { ChannelEventsOptions, ReadChunkRequest } from './event-reader.js';
 import { parseEndpoint, type Endpoint } from './endpoint.js';
 import type {
   ChannelDescriptor,
@@ -92,14 +93,14 @@ export class ArchiveClient {
 
   async startRecording(p: { channel: string; source: string; aliases?: string[] }): Promise<number> {
     const r = await this.request('start recording', (ids) => this.conn.proxy.startRecording(ids, p.channel, p.source, p.aliases ?? []));
-    return Number(r.response.relevantId);
+    return r.response.relevantId;
   }
 
   async stopRecording(p: { recordingId: number } | { channel: string }): Promise<number> {
     const r = await this.request('stop recording', (ids) =>
       'recordingId' in p ? this.conn.proxy.stopRecording(ids, p.recordingId, '') : this.conn.proxy.stopRecording(ids, null, p.channel),
     );
-    return Number(r.response.relevantId);
+    return r.response.relevantId;
   }
 
   async replay(p: { recordingId: number; position?: number; length?: number; destination: string; speed?: number; follow?: boolean }): Promise<number> {
@@ -113,7 +114,7 @@ export class ArchiveClient {
         destination: p.destination,
       }),
     );
-    return Number(r.response.relevantId);
+    return r.response.relevantId;
   }
 
   async replayChannels(p: {
@@ -132,7 +133,7 @@ export class ArchiveClient {
         channels: p.channels,
       }),
     );
-    return Number(r.response.relevantId);
+    return r.response.relevantId;
   }
 
   async stopReplay(replaySessionId: number): Promise<void> {
@@ -173,12 +174,12 @@ export class ArchiveClient {
 
   async recordingPosition(recordingId: number): Promise<number> {
     const r = await this.request('recording position', (ids) => this.conn.proxy.recordingPosition(ids, recordingId));
-    return Number(r.response.relevantId);
+    return r.response.relevantId;
   }
 
   async findPosition(recordingId: number, utcNs: bigint): Promise<number> {
     const r = await this.request('find position', (ids) => this.conn.proxy.findPosition(ids, recordingId, utcNs));
-    return Number(r.response.relevantId);
+    return r.response.relevantId;
   }
 
   async listChannels(): Promise<ChannelDescriptor[]> {
@@ -191,14 +192,14 @@ export class ArchiveClient {
     const parts = dataOf(r, 'stats');
     if (parts.length === 0) throw new VcrError(ErrorCode.MALFORMED_MESSAGE, 'the archiver answered stats without a snapshot');
     // a snapshot too large for one datagram arrives in parts: merge them
-    const counters = new Map<string, bigint>();
+    const counters = new Map<string, number>();
     for (const p of parts) for (const [k, v] of p.counters) counters.set(k, v);
     return { utcNs: parts[0]!.utcNs, counters };
   }
 
   async addQuarantine(p: { channel?: string; fromUtcNs: bigint; toUtcNs: bigint }): Promise<number> {
     const r = await this.request('add quarantine', (ids) => this.conn.proxy.addQuarantine(ids, p.fromUtcNs, p.toUtcNs, p.channel ?? ''));
-    return Number(r.response.relevantId);
+    return r.response.relevantId;
   }
 
   async removeQuarantine(quarantineId: number): Promise<void> {
@@ -213,7 +214,7 @@ export class ArchiveClient {
   /** Deletes the unquarantined events of a channel (or all) in the interval; returns how many. */
   async deleteEvents(p: { channel?: string; fromUtcNs: bigint; toUtcNs: bigint }): Promise<number> {
     const r = await this.request('delete', (ids) => this.conn.proxy.deleteEvents(ids, p.fromUtcNs, p.toUtcNs, p.channel ?? ''));
-    return Number(r.response.relevantId);
+    return r.response.relevantId;
   }
 
   async clusterStatus(): Promise<ClusterStatus> {
@@ -265,7 +266,7 @@ export class ArchiveClient {
     const chunk = dataOf(r, 'readChunk')[0];
     if (chunk) return chunk;
     // no chunk at all (nothing to read): the final response still says where to go on
-    const next = Number(r.response.relevantId);
+    const next = r.response.relevantId;
     return { recordingId: req.recordingId, nextPosition: next, nextFragmentOffset: 0, endOfRecording: false, events: [] };
   }
 
@@ -335,8 +336,4 @@ type DataValue<K extends DataMessage['kind']> = Extract<DataMessage, { kind: K }
 
 function dataOf<K extends DataMessage['kind']>(r: RequestResult<DataMessage>, kind: K): DataValue<K>[] {
   return r.data.filter((m) => m.kind === kind).map((m) => m.value as DataValue<K>);
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

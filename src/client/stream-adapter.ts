@@ -66,7 +66,7 @@ export class StreamAdapter {
         return;
       case StreamRecordingDecoder.TEMPLATE_ID: {
         const d = this.recordingDecoder.wrap(buf.subarray(offset, offset + length), STREAM_HEADER_LENGTH, blockLength, version);
-        const id = Number(d.recordingId());
+        const id = d.recordingId();
         this.channels.set(id, d.channel());
         this.lastRecordingId = -1;
         return;
@@ -76,8 +76,8 @@ export class StreamAdapter {
         this.ended = {
           reason: REASONS[d.reason()] ?? 'ERROR',
           errorCode: d.errorCode(),
-          eventsSent: Number(d.eventsSent()),
-          bytesSent: Number(d.bytesSent()),
+          eventsSent: d.eventsSent(),
+          bytesSent: d.bytesSent(),
           message: d.message(),
         };
         return;

@@ -31,7 +31,7 @@ export interface ChannelDescriptor {
 
 export interface StatsSnapshot {
   utcNs: bigint;
-  counters: Map<string, bigint>;
+  counters: Map<string, number>;
 }
 
 export interface QuarantineDescriptor {

@@ -24,6 +24,12 @@ export interface ArchiveOptions {
   quarantines?: QuarantineStore;
   /** Where deletions are recorded (default: holds.dat). */
   deletions?: DeletionLedger;
+  /**
+   * Deletions leave the segment a writer is writing untouched (it is rewritten once sealed, by
+   * applying the deletion again). A cluster needs this: its open segments are being mirrored
+   * frame by frame, and readers filter deleted events meanwhile (docs/REPLICATION.md §8).
+   */
+  deleteSealedSegmentsOnly?: boolean;
 }
 
 export interface NewRecording {
@@ -55,6 +61,6 @@ export interface DeleteRequest {
 }
 
 /** The options with their defaults applied (what the archive and its writers use). */
-export type ResolvedOptions = Required<Omit<ArchiveOptions, 'readOnly' | 'onSegmentSealed' | 'recordingIds' | 'quarantines' | 'deletions'>> & {
+export type ResolvedOptions = Required<Omit<ArchiveOptions, 'readOnly' | 'onSegmentSealed' | 'recordingIds' | 'quarantines' | 'deletions' | 'deleteSealedSegmentsOnly'>> & {
   onSegmentSealed: ArchiveOptions['onSegmentSealed'];
 };

@@ -19,6 +19,7 @@ import { settleAwayMarkers, type SegmentDamage } from './damage.js';
 import { checkDescriptorFits } from './descriptor-codec.js';
 import { DeletionRunner } from './deletion-runner.js';
 import type { SegmentSummary } from './digest.js';
+import type { SegmentSource } from './segment-cache.js';
 import { storageError } from './io-errors.js';
 import { DEFAULT_INDEX_STRIDE, DEFAULT_SEGMENT_LENGTH, FrameType, isValidSegmentLength } from './layout.js';
 import { MarkFile } from './mark-file.js';
@@ -66,7 +67,7 @@ export class Archive {
     this.ledger = options.deletions ?? local!;
     this.ids = options.recordingIds ? options.recordingIds(catalog) : new CatalogIds(catalog);
     this.table = new RecordingTable(dir, readOnly, opts.indexStride);
-    this.deletions = new DeletionRunner(dir, this.table, this.quarantineStore, this.ledger);
+    this.deletions = new DeletionRunner(dir, this.table, this.quarantineStore, this.ledger, options.deleteSealedSegmentsOnly ?? false);
   }
 
   static open(dir: string, options: ArchiveOptions = {}): Archive {
@@ -282,6 +283,15 @@ export class Archive {
   /** The recording's segment positions and their local states; `end` on the segment holding the recording's end. */
   listSegments(recordingId: number): ops.SegmentListing[] {
     return ops.listSegments(this.table.segmentContext(this.table.entry(recordingId)));
+  }
+
+  /**
+   * The mappings of a recording's segments as readers see them (present, tombstone, or why a
+   * segment cannot be read here). A cluster puts its own source in front of this one for the
+   * segments other nodes hold.
+   */
+  segmentSource(recordingId: number): SegmentSource {
+    return this.table.entry(recordingId).cache!;
   }
 
   /** The live segment of a recording being written here: its base and the write position. */

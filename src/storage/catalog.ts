@@ -214,7 +214,7 @@ export class Catalog {
   }
 
   private writeNextId(): void {
-    this.headerEncoder.nextRecordingId(BigInt(this.nextId));
+    this.headerEncoder.nextRecordingId(this.nextId);
     writeFully(this.fd, this.header, CatalogHeaderOffset.NEXT_RECORDING_ID, 8, CatalogHeaderOffset.NEXT_RECORDING_ID);
   }
 
@@ -252,7 +252,7 @@ function encodeHeader(header: Buffer, nextId: number): void {
     .headerLength(CATALOG_HEADER_LENGTH)
     .descriptorLength(DESCRIPTOR_LENGTH)
     .reserved(0)
-    .nextRecordingId(BigInt(nextId));
+    .nextRecordingId(nextId);
 }
 
 function createCatalogFile(path: string): void {
@@ -307,7 +307,12 @@ function checkHeader(h: Buffer, n: number, path: string): { nextId: number; vers
   if (version < MIN_FORMAT_VERSION) return damaged(`bad format version ${version}`);
   if (d.headerLength() !== CATALOG_HEADER_LENGTH) return damaged('unexpected header length');
   if (d.descriptorLength() !== DESCRIPTOR_LENGTH) return damaged('unexpected descriptor length');
-  const next = Number(d.nextRecordingId());
-  if (!Number.isSafeInteger(next) || next < 0 || next > 1 << 30) return damaged('bad nextRecordingId');
+  let next = -1;
+  try {
+    next = d.nextRecordingId();
+  } catch {
+    // above 2^53-1: no double holds it (SbeUnsafeIntegerError)
+  }
+  if (next < 0 || next > 1 << 30) return damaged('bad nextRecordingId');
   return { nextId: next, version };
 }

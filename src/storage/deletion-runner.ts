@@ -26,6 +26,7 @@ export class DeletionRunner {
     private readonly table: RecordingTable,
     private readonly quarantines: QuarantineStore,
     private readonly ledger: DeletionLedger,
+    private readonly sealedOnly = false,
   ) {}
 
   /** Applies `req` to every recording. */
@@ -68,7 +69,7 @@ export class DeletionRunner {
       recordingId: e.id,
       files: e.files,
       index: e.index,
-      end: this.table.endOf(e).position(),
+      end: this.sealedOnly && e.writer ? Math.min(e.writer.segmentBase, this.table.endOf(e).position()) : this.table.endOf(e).position(),
       activeBase: e.writer ? e.writer.segmentBase : Number.MAX_SAFE_INTEGER,
       seek: (utc) => this.seek(e, utc),
     };

@@ -39,11 +39,9 @@ export class SegmentDigest {
   private readonly words = new Uint32Array(this.buffer.buffer, this.buffer.byteOffset, BUFFERED_RECORDS * 4);
   private used = 0;
   frames = 0;
-  firstUtcNs = 0n;
-  lastUtcNs = 0n;
 
-  /** One DATA frame, in position order. */
-  add(position: number, frameLength: number, crc: number, utcNs: bigint): void {
+  /** One DATA frame, in position order (the append path: stores only, no hashing). */
+  add(position: number, frameLength: number, crc: number): void {
     if (this.used === BUFFERED_RECORDS * 4) this.flush();
     const w = this.words;
     const i = this.used;
@@ -52,8 +50,6 @@ export class SegmentDigest {
     w[i + 2] = frameLength;
     w[i + 3] = crc;
     this.used = i + 4;
-    if (this.frames === 0) this.firstUtcNs = utcNs;
-    this.lastUtcNs = utcNs;
     this.frames++;
   }
 
@@ -64,16 +60,18 @@ export class SegmentDigest {
     this.used = 0;
   }
 
-  /** The digest with `end` appended; the digest then starts over for the next segment. */
-  finish(end: number): SegmentSummary {
+  /**
+   * The digest with `end` appended, with the UTC of the segment's first and last frames (the
+   * caller knows them); the digest then starts over for the next segment.
+   */
+  finish(end: number, firstUtcNs: bigint, lastUtcNs: bigint): SegmentSummary {
     this.flush();
     const tail = Buffer.alloc(8);
     tail.writeBigInt64LE(BigInt(end));
-    const summary: SegmentSummary = { digest: this.hash.update(tail).digest('hex'), frames: this.frames, end, firstUtcNs: this.firstUtcNs, lastUtcNs: this.lastUtcNs };
+    const frames = this.frames;
+    const summary: SegmentSummary = { digest: this.hash.update(tail).digest('hex'), frames, end, firstUtcNs: frames > 0 ? firstUtcNs : 0n, lastUtcNs: frames > 0 ? lastUtcNs : 0n };
     this.hash = createHash('sha256');
     this.frames = 0;
-    this.firstUtcNs = 0n;
-    this.lastUtcNs = 0n;
     return summary;
   }
 }
@@ -100,8 +98,8 @@ function mismatch(w: Where, offset: number, why: string): VcrError {
 export function digestSegment(w: Where, seg: Buffer | null, from: number, limit: number, log: readonly DeletionLogRecord[]): SegmentSummary {
   const { records, end } = segmentRecords(w, seg, from, limit, log);
   const d = new SegmentDigest();
-  for (const r of records) d.add(r.position, r.frameLength, r.crc32c, r.utcNs);
-  return d.finish(end);
+  for (const r of records) d.add(r.position, r.frameLength, r.crc32c);
+  return d.finish(end, records[0]?.utcNs ?? 0n, records[records.length - 1]?.utcNs ?? 0n);
 }
 
 /** The records a segment's digest is made of, in position order, and its end (see digestSegment). */

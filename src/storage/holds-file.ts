@@ -55,11 +55,11 @@ function encodedSize(h: HoldsData): number {
 
 export function encodeHolds(h: HoldsData): Buffer {
   const b = Buffer.alloc(encodedSize(h));
-  const e = holdsEncoder.wrapAndApplyHeader(b, 0, headerEncoder).checksum(0).reserved(0).nextId(BigInt(h.nextId));
+  const e = holdsEncoder.wrapAndApplyHeader(b, 0, headerEncoder).checksum(0).reserved(0).nextId(h.nextId);
   const qs = e.quarantinesCount(h.quarantines.length);
   for (const q of h.quarantines) {
     qs.next()
-      .holdId(BigInt(q.id))
+      .holdId(q.id)
       .fromUtcNs(q.fromUtcNs)
       .toUtcNs(q.toUtcNs)
       .allChannels(q.channel === undefined ? BooleanType.TRUE : BooleanType.FALSE)
@@ -69,11 +69,11 @@ export function encodeHolds(h: HoldsData): Buffer {
   for (const d of h.deletions) {
     const row = ds
       .next()
-      .deletionId(BigInt(d.id))
+      .deletionId(d.id)
       .fromUtcNs(d.fromUtcNs)
       .toUtcNs(d.toUtcNs)
-      .framesDeleted(BigInt(d.framesDeleted))
-      .bytesReclaimed(BigInt(d.bytesReclaimed))
+      .framesDeleted(d.framesDeleted)
+      .bytesReclaimed(d.bytesReclaimed)
       .allChannels(d.channel === undefined ? BooleanType.TRUE : BooleanType.FALSE);
     row.flags().clear().externalId(d.external === true).explicitHolds(d.holds !== undefined);
     row.channel(d.channel ?? '');
@@ -104,14 +104,14 @@ export function decodeHolds(b: Buffer): HoldsData {
   // the checksum and nextId are read at their version-1 places before trusting blockLength
   const h = holdsDecoder.wrap(b, MESSAGE_HEADER_LENGTH, HoldsDecoder.BLOCK_LENGTH, version);
   if (holdsChecksum(b) !== h.checksum()) bad('checksum mismatch');
-  const out: HoldsData = { nextId: Number(h.nextId()), quarantines: [], deletions: [] };
+  const out: HoldsData = { nextId: h.nextId(), quarantines: [], deletions: [] };
   try {
     h.wrap(b, MESSAGE_HEADER_LENGTH, blockLength, version);
     const qs = h.quarantines();
     while (qs.hasNext()) {
       qs.next();
       const all = qs.allChannels() === BooleanType.TRUE;
-      const q: QuarantineHold = { id: Number(qs.holdId()), fromUtcNs: qs.fromUtcNs(), toUtcNs: qs.toUtcNs() };
+      const q: QuarantineHold = { id: qs.holdId(), fromUtcNs: qs.fromUtcNs(), toUtcNs: qs.toUtcNs() };
       const ch = qs.channel();
       if (!all) q.channel = ch;
       out.quarantines.push(q);
@@ -121,11 +121,11 @@ export function decodeHolds(b: Buffer): HoldsData {
       ds.next();
       const all = ds.allChannels() === BooleanType.TRUE;
       const d: DeletionRecord = {
-        id: Number(ds.deletionId()),
+        id: ds.deletionId(),
         fromUtcNs: ds.fromUtcNs(),
         toUtcNs: ds.toUtcNs(),
-        framesDeleted: Number(ds.framesDeleted()),
-        bytesReclaimed: Number(ds.bytesReclaimed()),
+        framesDeleted: ds.framesDeleted(),
+        bytesReclaimed: ds.bytesReclaimed(),
       };
       const flags = ds.flags();
       if (flags?.externalId()) d.external = true;

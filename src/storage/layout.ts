@@ -3,12 +3,11 @@
  * (drawn in docs/FORMAT.md), plus what the schema does not say: slot and file sizes,
  * alignment, segment limits and file names.
  *
- * The schema is the single source of truth: block lengths, template ids and schema id/version
- * are the generated classes' statics, and the few field offsets the engine needs by number
- * (the checksum fields it must zero while checksumming, the frame fields of the hot append and
- * read paths, the catalog's nextRecordingId that is rewritten alone) are found by encoding a
- * field with the generated encoder into a zeroed scratch buffer and seeing where it lands.
- * The generator does not publish field offsets, and this way no offset is kept by hand.
+ * The schema is the single source of truth: block lengths, template ids, schema id/version and
+ * the few field offsets the engine needs by number (the checksum fields it must zero while
+ * checksumming, the frame fields of the hot append and read paths, the catalog's
+ * nextRecordingId that is rewritten alone) are the generated classes' statics. No offset is
+ * kept by hand.
  */
 import {
   ArchiveMarkEncoder,
@@ -52,32 +51,19 @@ export const TemplateId = {
   DELETION_LOG_HEADER: DeletionLogHeaderEncoder.TEMPLATE_ID,
 } as const;
 
-/**
- * Offset at which `write` puts its field, relative to where it wraps the scratch buffer:
- * the first non-zero byte after encoding an all-ones value into zeros.
- */
-function offsetOf(length: number, write: (scratch: Buffer) => void): number {
-  const scratch = Buffer.alloc(length);
-  write(scratch);
-  const at = scratch.findIndex((b) => b !== 0);
-  if (at < 0) throw new Error('layout: the probed field wrote nothing');
-  return at;
-}
-
 // ---- event frames -------------------------------------------------------------------
 export const FRAME_HEADER_LENGTH = EventFrameHeaderEncoder.ENCODED_LENGTH;
 export const FRAME_ALIGNMENT = 8;
-const frame = (set: (e: EventFrameHeaderEncoder) => void): number =>
-  offsetOf(FRAME_HEADER_LENGTH, (b) => set(new EventFrameHeaderEncoder().wrap(b, 0)));
+const F = EventFrameHeaderEncoder;
 /** Frame header fields, for the hot paths that store them with typed arrays. */
 export const FrameOffset = {
-  LENGTH: frame((e) => e.frameLength(-1)),
-  TYPE: frame((e) => e.frameType(FrameType.NULL_VAL)),
-  FLAGS: frame((e) => e.flags(0xffff)),
-  UTC: frame((e) => e.utcNs(-1n)),
-  MONO: frame((e) => e.monoNs(-1n)),
-  CRC: frame((e) => e.crc32c(0xffffffff)),
-  RESERVED: frame((e) => e.reserved(0xffffffff)),
+  LENGTH: F.frameLengthEncodingOffset(),
+  TYPE: F.frameTypeEncodingOffset(),
+  FLAGS: F.flagsEncodingOffset(),
+  UTC: F.utcNsEncodingOffset(),
+  MONO: F.monoNsEncodingOffset(),
+  CRC: F.crc32cEncodingOffset(),
+  RESERVED: F.reservedEncodingOffset(),
 } as const;
 /** Bits of a frame's flags field: the FrameFlags set of the schema, as numbers. */
 function flagBit(set: (e: FrameFlagsEncoder) => void): number {
@@ -112,9 +98,7 @@ export const CATALOG_HEADER_LENGTH = 4096;
 export const DESCRIPTOR_LENGTH = 4096;
 /** Offsets inside catalog.dat of the header fields written on their own. */
 export const CatalogHeaderOffset = {
-  NEXT_RECORDING_ID:
-    MESSAGE_HEADER_LENGTH +
-    offsetOf(CatalogHeaderEncoder.BLOCK_LENGTH, (b) => new CatalogHeaderEncoder().wrap(b, 0).nextRecordingId(-1n)),
+  NEXT_RECORDING_ID: MESSAGE_HEADER_LENGTH + CatalogHeaderEncoder.nextRecordingIdEncodingOffset(),
 } as const;
 
 /**
@@ -122,9 +106,7 @@ export const CatalogHeaderOffset = {
  * block follows, then the var part). RecordingDescriptor and RecordingMetadata share the layout.
  */
 export const DescOffset = {
-  CHECKSUM:
-    MESSAGE_HEADER_LENGTH +
-    offsetOf(RecordingDescriptorEncoder.BLOCK_LENGTH, (b) => new RecordingDescriptorEncoder().wrap(b, 0).checksum(0xffffffff)),
+  CHECKSUM: MESSAGE_HEADER_LENGTH + RecordingDescriptorEncoder.checksumEncodingOffset(),
   VAR_START: MESSAGE_HEADER_LENGTH + RecordingDescriptorEncoder.BLOCK_LENGTH,
 } as const;
 
@@ -135,8 +117,7 @@ export const TIME_INDEX_HEADER_LENGTH = 64;
 export const TIME_INDEX_ENTRY_LENGTH = TimeIndexEntryEncoder.ENCODED_LENGTH;
 export const DEFAULT_INDEX_STRIDE = 4096;
 export const HOLDS_FILE = 'holds.dat';
-export const HOLDS_CHECKSUM_OFFSET =
-  MESSAGE_HEADER_LENGTH + offsetOf(HoldsEncoder.BLOCK_LENGTH, (b) => new HoldsEncoder().wrap(b, 0).checksum(0xffffffff));
+export const HOLDS_CHECKSUM_OFFSET = MESSAGE_HEADER_LENGTH + HoldsEncoder.checksumEncodingOffset();
 export const MARK_FILE = 'archive.mark';
 export const MARK_LENGTH = 4096;
 

@@ -1,11 +1,13 @@
 /**
  * Appends events of one live recording into its memory-mapped segments.
  *
- * `append` is the hot path: header fields (through the generated EventFrameHeader encoder,
- * wrapped over the mapping; it measured within the 10 % allowed, docs/FORMAT.md) and payload
- * are copied into the mapping, the CRC is computed there, and the length is stored last (an
- * ordered store) so that no reader, in this process or another, ever sees a frame before it
- * is complete. No syscall per event.
+ * `append` is the hot path: header fields and payload are copied into the mapping, the CRC is
+ * computed there, and the length is stored last (an ordered store) so that no reader, in this
+ * process or another, ever sees a frame before it is complete. No syscall per event. The
+ * header goes in with typed-array stores at literal indexes, like the readers' FrameCursor,
+ * checked against the offsets derived from the generated codec when this module loads: the
+ * generated encoder's two 64-bit stores cost about what the segment digest records added to
+ * this path, and the path must stay within 5 % of its former speed (docs/FORMAT.md).
  * `commit` (once per duty cycle) publishes the live fields to the metadata file, appends new
  * time index entries, syncs according to fileSyncLevel and creates the next segment ahead of
  * need. A storage failure stops only this recording: it becomes FAILED with the error's code,
@@ -16,7 +18,7 @@
  * the recording stops, `onSegmentSealed` hears the segment's end, frame count, digest and times.
  */
 import { closeSync, fsyncSync } from 'node:fs';
-import { EventFrameHeaderEncoder } from '../../codecs/generated/storage/index.js';
+import { EventFrameHeaderDecoder } from '../../codecs/generated/storage/index.js';
 import { crc32c, crc32cAligned, crc32cInt32, crc32cWhole } from '../util/crc32c.js';
 import { ErrorCode, VcrError } from '../util/errors.js';
 import type { Catalog } from './catalog.js';
@@ -24,7 +26,7 @@ import { readDeletionLog } from './deletion-log.js';
 import { SegmentDigest, segmentRecords } from './digest.js';
 import { writeHeaderOnlyFrame } from './frame.js';
 import { storageError } from './io-errors.js';
-import { FRAME_HEADER_LENGTH, FrameOffset, FrameType } from './layout.js';
+import { FRAME_HEADER_LENGTH, FrameOffset, FrameType, KNOWN_FRAME_FLAGS } from './layout.js';
 import type { MetadataFile } from './metadata-file.js';
 import { releaseMapping, syncMapping, type SegmentFiles, type SegmentPreallocator } from './segment-files.js';
 import type { TimeIndex } from './time-index.js';
@@ -33,6 +35,21 @@ import type { RecordingDescriptor, SealedSegment, StorageClock } from './types.j
 const RELEASE_STEP = 4 * 1024 * 1024;
 /** Bytes of the next segment written per commit: ~1 ms of work at most. */
 const PREALLOCATE_SLICE = 2 * 1024 * 1024;
+
+/*
+ * Header fields as typed-array indexes (words: length at byte 0, type | flags << 16 at byte 4,
+ * crc at 24, reserved at 28; longs: utc at 8, mono at 16 of the 8-aligned frame), literal in
+ * append() for speed and checked here against the offsets derived from the generated codec.
+ */
+if (
+  FrameOffset.LENGTH !== 0 || FrameOffset.TYPE !== 4 || FrameOffset.FLAGS !== 6 || FrameOffset.UTC !== 8 ||
+  FrameOffset.MONO !== 16 || FrameOffset.CRC !== 24 || FrameOffset.RESERVED !== 28
+) {
+  throw new Error('RecordingWriter: the EventFrameHeader layout changed; update its typed-array indexes');
+}
+
+/** Reads the first frame of a segment when it is sealed (its UTC is the segment's first). */
+const firstFrameHeader = new EventFrameHeaderDecoder();
 
 /** x86-64 orders stores (total store order); a plain store then costs ~110 ns less than Atomics.store. */
 const TSO = process.arch === 'x64';
@@ -64,7 +81,7 @@ export class RecordingWriter {
   private failure: VcrError | undefined;
   private seg!: Buffer;
   private words!: Int32Array;
-  private readonly frameHeader = new EventFrameHeaderEncoder();
+  private longs!: BigInt64Array;
   private segBase = 0;
   private offset = 0;
   private syncedOffset = 0;
@@ -114,7 +131,7 @@ export class RecordingWriter {
       const where = { recordingId: this.recordingId, base: this.segBase, segmentLength: this.segmentLength };
       const from = Math.max(0, descriptor.startPosition - this.segBase);
       const { records } = segmentRecords(where, this.seg, from, pos, readDeletionLog(files, this.segBase));
-      for (const r of records) this.digest.add(r.position, r.frameLength, r.crc32c, r.utcNs);
+      for (const r of records) this.digest.add(r.position, r.frameLength, r.crc32c);
     }
   }
 
@@ -149,8 +166,11 @@ export class RecordingWriter {
     if (this.state !== WriterState.ACTIVE) throw this.notActive();
     const frameLength = len + FRAME_HEADER_LENGTH;
     const aligned = (frameLength + 7) & ~7;
-    if (!(off >= 0 && len >= 0 && off + len <= buf.length)) {
-      throw new VcrError(ErrorCode.INVALID_ARGUMENT, `event bytes [${off}, ${off + len}) lie outside a ${buf.length}-byte buffer`);
+    if (!(off >= 0 && len >= 0 && off + len <= buf.length) || (flags & ~KNOWN_FRAME_FLAGS) !== 0) {
+      throw new VcrError(
+        ErrorCode.INVALID_ARGUMENT,
+        (flags & ~KNOWN_FRAME_FLAGS) !== 0 ? `frame flags ${flags} hold unknown bits` : `event bytes [${off}, ${off + len}) lie outside a ${buf.length}-byte buffer`,
+      );
     }
     if (aligned > this.segmentLength) {
       throw new VcrError(ErrorCode.EVENT_TOO_LARGE, `event of ${len} bytes exceeds the ${this.maxPayloadLength}-byte limit of recording ${this.recordingId}`);
@@ -159,7 +179,12 @@ export class RecordingWriter {
     const o = this.offset;
     const seg = this.seg;
     const w32 = this.words;
-    this.frameHeader.wrap(seg, o).frameType(FrameType.DATA).flags(flags).utcNs(utcNs).monoNs(monoNs).crc32c(0).reserved(0);
+    const l64 = this.longs;
+    w32[(o + 4) >> 2] = FrameType.DATA | (flags << 16);
+    l64[(o + 8) >> 3] = utcNs;
+    l64[(o + 16) >> 3] = monoNs;
+    w32[(o + 24) >> 2] = 0; // the CRC is computed with its field zero
+    w32[(o + 28) >> 2] = 0;
     seg.set(len === buf.length && off === 0 ? buf : buf.subarray(off, off + len), o + FRAME_HEADER_LENGTH);
     let crc: number;
     if (len < 384) {
@@ -169,18 +194,18 @@ export class RecordingWriter {
       const h = crc32cAligned(w32, seg, o + 4, FRAME_HEADER_LENGTH - 4, crc32cInt32(frameLength));
       crc = off === 0 && len === buf.length ? crc32cWhole(buf, h) : crc32c(buf, off, len, h);
     }
-    this.frameHeader.crc32c(crc);
+    w32[(o + 24) >> 2] = crc;
     // the length goes last; x86-64 keeps stores in program order (TSO) and V8 does not reorder
     // stores to memory, so a plain store publishes the frame; elsewhere use a fenced store
-    if (TSO) this.frameHeader.frameLength(frameLength);
-    else Atomics.store(w32, (o + FrameOffset.LENGTH) >> 2, frameLength);
+    if (TSO) w32[o >> 2] = frameLength;
+    else Atomics.store(w32, o >> 2, frameLength);
     const position = this.segBase + o;
     this.offset = o + aligned;
     this.lastUtc = utcNs;
     this.lastMono = monoNs;
     this.eventCount++;
     this.index.onFrame(utcNs, position);
-    this.digest.add(position, frameLength, crc, utcNs);
+    this.digest.add(position, frameLength, crc);
     return position;
   }
 
@@ -220,7 +245,7 @@ export class RecordingWriter {
         // an empty recording keeps no preallocated segment
         if (this.position === this.descriptor.startPosition && this.offset === 0) this.files.remove(this.segBase);
         this.catalog.write(this.snapshot());
-        this.sealCurrent();
+        this.sealCurrent(this.seg);
       } catch (err) {
         this.state = WriterState.ACTIVE;
         this.close();
@@ -299,7 +324,7 @@ export class RecordingWriter {
     if (remaining >= FRAME_HEADER_LENGTH) writeHeaderOnlyFrame(old, oldOffset, remaining, FrameType.PADDING, this.lastUtc, this.lastMono);
     if (this.opts.fileSyncLevel > 0) syncMapping(old, this.syncedOffset, this.segmentLength - this.syncedOffset);
     if (old !== this.seg) releaseMapping(old, 0, old.length);
-    this.sealCurrent();
+    this.sealCurrent(old);
     this.segBase = next;
     this.offset = 0;
     this.syncedOffset = 0;
@@ -345,10 +370,15 @@ export class RecordingWriter {
     }
   }
 
-  /** Reports the current segment (before segBase moves on) as complete, if it holds frames. */
-  private sealCurrent(): void {
+  /**
+   * Reports the current segment (before segBase moves on) as complete, if it holds frames.
+   * Its first frame's header has the first UTC (a deletion keeps the first deleted event's
+   * UTC in the DELETED frame that replaces it); the last is the last appended.
+   */
+  private sealCurrent(seg: Buffer): void {
     const base = this.segBase;
-    const summary = this.digest.finish(base + this.offset);
+    const firstUtc = this.digest.frames > 0 ? firstFrameHeader.wrap(seg, Math.max(0, this.descriptor.startPosition - base)).utcNs() : 0n;
+    const summary = this.digest.finish(base + this.offset, firstUtc, this.lastUtc);
     if (summary.frames > 0) notifySealed(this.opts.onSegmentSealed, { recordingId: this.recordingId, base, ...summary });
   }
 
@@ -356,6 +386,7 @@ export class RecordingWriter {
     const seg = this.files.map(base, true, false);
     this.seg = seg;
     this.words = new Int32Array(seg.buffer, seg.byteOffset, seg.length >>> 2);
+    this.longs = new BigInt64Array(seg.buffer, seg.byteOffset, seg.length >>> 3);
   }
 
   private notActive(): VcrError {

@@ -96,14 +96,14 @@ describe('ArchiverConductor with a manual clock', () => {
     const id = [...conductor.sessions.values()][0]!.sessionId;
     clock.advanceMs(900);
     conductor.doWork();
-    request({ type: 'keepAlive', controlSessionId: BigInt(id), correlationId: 2n });
+    request({ type: 'keepAlive', controlSessionId: id, correlationId: 2n });
     clock.advanceMs(900);
     conductor.doWork();
     expect(conductor.sessions.size).toBe(1);
     clock.advanceMs(200);
     conductor.doWork();
     expect(conductor.sessions.size).toBe(0);
-    request({ type: 'stats', controlSessionId: BigInt(id), correlationId: 3n });
+    request({ type: 'stats', controlSessionId: id, correlationId: 3n });
     await until('answers', () => responses().length === 4);
     const rs = responses();
     expect(rs.slice(0, 3).every((r) => r.ok)).toBe(true);
@@ -114,7 +114,7 @@ describe('ArchiverConductor with a manual clock', () => {
   it('decodes datagrams fed to its adapter in-process, no control socket needed', async () => {
     const proxy = new ControlRequestProxy();
     conductor.adapter.dispatch(proxy.connect(1n, 0, '', 'in-process'), '127.0.0.1', client.port);
-    const sid = BigInt([...conductor.sessions.values()][0]!.sessionId);
+    const sid = [...conductor.sessions.values()][0]!.sessionId;
     conductor.adapter.dispatch(proxy.stats({ controlSessionId: sid, correlationId: 2n }), '127.0.0.1', client.port);
     conductor.adapter.dispatch(Buffer.from('not a message'), '127.0.0.1', client.port);
     await until('three answers', () => responses().length === 3);
@@ -126,7 +126,7 @@ describe('ArchiverConductor with a manual clock', () => {
 
   it('sends recording progress once per interval, only when the recording moved', async () => {
     connect(60_000);
-    const sid = BigInt([...conductor.sessions.values()][0]!.sessionId);
+    const sid = [...conductor.sessions.values()][0]!.sessionId;
     request({ type: 'subscribe', controlSessionId: sid, correlationId: 2n, mask: 0x2 });
     const src = await udpReceiver();
     const port = src.port;
@@ -192,7 +192,7 @@ describe('ArchiverConductor with a manual clock', () => {
     conductor.onClose();
     conductor = makeConductor(sources);
     connect(60_000);
-    const sid = BigInt([...conductor.sessions.values()][0]!.sessionId);
+    const sid = [...conductor.sessions.values()][0]!.sessionId;
     request({ type: 'subscribe', controlSessionId: sid, correlationId: 2n, mask: 0x11 });
     const ports = [await udpReceiver(), await udpReceiver()].map((r) => {
       r.socket.close();
@@ -244,7 +244,6 @@ describe('ArchiverConductor with a manual clock', () => {
       [{ recordingId: w.recordingId, reader: store.openReader(w.recordingId, 0, false), destination: ep, sender: new UdpSender(ep), endPosition: Infinity }],
       { speed: 2, follow: false, toUtcNs: null },
       () => clock.nanoTime(),
-      () => false,
     );
     replay.doWork();
     expect(replay.eventsSent).toBe(1);
@@ -278,7 +277,6 @@ describe('ArchiverConductor with a manual clock', () => {
       [{ recordingId: w.recordingId, reader: store.openReader(w.recordingId, 0, false), destination: ep, sender: new UdpSender(ep), endPosition: Infinity }],
       { speed: 0, follow: false, toUtcNs: null, batchLimit: 256, maxInFlight: 100_000 },
       () => clock.nanoTime(),
-      () => false,
     );
     expect(replay.doWork()).toBe(256);
     expect(replay.doWork()).toBe(256);

@@ -242,12 +242,12 @@ describe('config and protocol apply one set of rules', () => {
 });
 
 describe('vcr archiver command', () => {
-  it('refuses cluster mode and bad config files with exit 1 and a clear message', () => {
+  it('refuses a missing cluster file and bad config files with exit 1 and a clear message', () => {
     const dir = tempDir();
     try {
       const cluster = runVcr(['archiver', '--dir', dir, '--cluster', join(dir, 'c.json'), '--node', 'a']);
       expect(cluster.status).toBe(1);
-      expect(cluster.stderr).toMatch(/not yet supported/);
+      expect(cluster.stderr).toMatch(/INVALID_CLUSTER_CONFIG/);
       writeFileSync(join(dir, 'cfg.json'), JSON.stringify({ limits: { maxReplays: 'many' } }));
       const bad = runVcr(['archiver', '--dir', dir, '--config', join(dir, 'cfg.json')]);
       expect(bad.status).toBe(1);

@@ -124,7 +124,6 @@ describe('replay sockets', () => {
         [{ recordingId: w.recordingId, reader: store.openReader(w.recordingId, 0, false), destination: ep, sender, endPosition: Infinity }],
         { speed: 0, follow: false, toUtcNs: null },
         () => clock.nanoTime(),
-        () => false,
       );
       replay.doWork();
       expect(replay.isDone()).toBe(true);

@@ -59,7 +59,7 @@ describe('control endpoint fuzz', () => {
     });
     let nextFuzzConnect = 1n << 40n;
     /** A control session of the blaster's own socket (correlationIds above 2^40: the fuzz uses < 2^30). */
-    const fuzzSession = async (): Promise<bigint> => {
+    const fuzzSession = async (): Promise<number> => {
       for (;;) {
         const corr = nextFuzzConnect++;
         blaster.send(fuzzer.proxy.connect(corr, 0, '', 'fuzz'), archiver.controlPort, '127.0.0.1');

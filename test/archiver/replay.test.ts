@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Archiver } from '../../src/archiver/archiver.js';
 import { ErrorCode } from '../../src/util/errors.js';
-import { RawClient, decodeChunk, decodeReplayEnded, launchArchiver, removeDir, templateOf, until } from './support.js';
+import { RecordingStoppedDecoder } from '../../codecs/generated/control/index.js';
+import { RawClient, decodeChunk, decodeReplayEnded, decodeStopped, launchArchiver, removeDir, templateOf, until } from './support.js';
 
 async function receiver(): Promise<{ socket: Socket; port: number; got: Buffer[] }> {
   const socket = createSocket({ type: 'udp4', recvBufferSize: 8 * 1024 * 1024 });
@@ -40,9 +41,9 @@ describe('archiver replay', () => {
     writeFileSync(file, lines.join('\n'));
     const r = await c.call((ids) => c.proxy.startRecording(ids, channel, `file://${file}`, []));
     expect(r.response.ok).toBe(true);
-    const id = Number(r.response.relevantId);
+    const id = r.response.relevantId;
     await until(`${channel} stopped`, () =>
-      c.notifications.some((n) => templateOf(n) === 202 && n.readBigInt64LE(8) === BigInt(id)),
+      c.notifications.some((n) => templateOf(n) === RecordingStoppedDecoder.TEMPLATE_ID && decodeStopped(n).recordingId === id),
     );
     return id;
   }

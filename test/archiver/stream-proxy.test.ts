@@ -91,7 +91,7 @@ describe('EventBatch layout', () => {
     const e = new EventBatchEncoder().wrapAndApplyHeader(buf, 0, new MessageHeaderEncoder());
     const g = e.eventsCount(EVENTS.length);
     for (const ev of EVENTS) {
-      g.next().recordingId(BigInt(ev.recordingId)).position(BigInt(ev.position)).utcNs(ev.utcNs).monoNs(ev.monoNs).flags(ev.flags).payload(ev.payload);
+      g.next().recordingId(ev.recordingId).position(ev.position).utcNs(ev.utcNs).monoNs(ev.monoNs).flags(ev.flags).payload(ev.payload);
     }
     const length = 8 + e.encodedLength();
     const adapter = new StreamAdapter();
@@ -108,7 +108,7 @@ describe('EventBatch layout', () => {
   it('a batch that claims more than its bytes hold is MALFORMED_MESSAGE, not a crash', () => {
     const buf = Buffer.alloc(1024);
     const e = new EventBatchEncoder().wrapAndApplyHeader(buf, 0, new MessageHeaderEncoder());
-    e.eventsCount(1).next().recordingId(1n).position(0n).utcNs(0n).monoNs(0n).flags(0).payload(Buffer.alloc(10));
+    e.eventsCount(1).next().recordingId(1).position(0).utcNs(0n).monoNs(0n).flags(0).payload(Buffer.alloc(10));
     const length = 8 + e.encodedLength();
     for (const cut of [length - 1, length - 11, 14, 10]) {
       expect(() => new StreamAdapter().onMessage(buf, 0, cut, [])).toThrow(expect.objectContaining({ code: ErrorCode.MALFORMED_MESSAGE }));

@@ -15,6 +15,7 @@ import {
   RecordingStoppedDecoder,
   ReplayEndedDecoder,
   StatsSnapshotDecoder,
+  messageByTemplateId,
 } from '../../codecs/generated/control/index.js';
 import { Archiver } from '../../src/archiver/archiver.js';
 import { applyConfigDocument, defaultConfig } from '../../src/archiver/archiver-config.js';
@@ -39,9 +40,9 @@ export async function launchArchiver(
 }
 
 export interface Response {
-  controlSessionId: bigint;
+  controlSessionId: number;
   correlationId: bigint;
-  relevantId: bigint;
+  relevantId: number;
   ok: boolean;
   errorCode: number;
   dataCount: number;
@@ -52,7 +53,7 @@ const header = new MessageHeaderDecoder();
 const responseDecoder = new ControlResponseDecoder();
 
 export function templateOf(buf: Buffer): number {
-  return buf.length >= 8 ? buf.readUInt16LE(2) : -1;
+  return buf.length >= MessageHeaderDecoder.ENCODED_LENGTH ? header.wrap(buf, 0).templateId() : -1;
 }
 
 export function decodeResponse(buf: Buffer): Response {
@@ -71,8 +72,14 @@ export function decodeResponse(buf: Buffer): Response {
 /** Correlation id of a response or data message (templates 100-199). */
 function correlationOf(buf: Buffer): bigint | undefined {
   const t = templateOf(buf);
-  if (t < 100 || t > 199 || buf.length < 24) return undefined;
-  return buf.readBigInt64LE(16);
+  const info = t >= 100 && t <= 199 ? messageByTemplateId(t) : undefined;
+  if (info === undefined) return undefined;
+  try {
+    const d = new info.decoder().wrapAndApplyHeader(buf, 0, header);
+    return 'correlationId' in d ? d.correlationId() : undefined;
+  } catch {
+    return undefined; // too short
+  }
 }
 
 export class RawClient {
@@ -80,7 +87,7 @@ export class RawClient {
   readonly proxy = new ControlRequestProxy();
   readonly received: Buffer[] = [];
   readonly notifications: Buffer[] = [];
-  sessionId = 0n;
+  sessionId = 0;
   private nextCorrelation = 1n;
 
   private constructor(
@@ -156,15 +163,15 @@ export class RawClient {
 export function decodeChunk(buf: Buffer) {
   const d = new ReadChunkDecoder().wrapAndApplyHeader(buf, 0, new MessageHeaderDecoder());
   const out = {
-    recordingId: Number(d.recordingId()),
-    nextPosition: Number(d.nextPosition()),
+    recordingId: d.recordingId(),
+    nextPosition: d.nextPosition(),
     nextFragmentOffset: d.nextFragmentOffset(),
     endOfRecording: (d.endOfRecording() as number) === 1,
     events: [] as { position: number; utcNs: bigint; monoNs: bigint; eventLength: number; fragmentOffset: number; payload: Buffer }[],
   };
   for (const e of d.events()) {
     out.events.push({
-      position: Number(e.position()),
+      position: e.position(),
       utcNs: e.utcNs(),
       monoNs: e.monoNs(),
       eventLength: e.eventLength(),
@@ -178,13 +185,13 @@ export function decodeChunk(buf: Buffer) {
 export function decodeDescriptor(buf: Buffer) {
   const d = new RecordingDescriptorDecoder().wrapAndApplyHeader(buf, 0, new MessageHeaderDecoder());
   const r = {
-    recordingId: Number(d.recordingId()),
+    recordingId: d.recordingId(),
     state: d.state() as number,
-    startPosition: Number(d.startPosition()),
-    stopPosition: Number(d.stopPosition()),
+    startPosition: d.startPosition(),
+    stopPosition: d.stopPosition(),
     startUtcNs: d.startUtcNs(),
     stopUtcNs: d.stopUtcNs(),
-    eventCount: Number(d.eventCount()),
+    eventCount: d.eventCount(),
     aliases: [] as string[],
     channel: '',
     source: '',
@@ -200,7 +207,7 @@ export function decodeStats(bufs: Buffer[]): Map<string, number> {
   for (const b of bufs) {
     const d = new StatsSnapshotDecoder().wrapAndApplyHeader(b, 0, new MessageHeaderDecoder());
     for (const c of d.counters()) {
-      const v = Number(c.value());
+      const v = c.value();
       m.set(c.name(), v);
     }
   }
@@ -210,9 +217,9 @@ export function decodeStats(bufs: Buffer[]): Map<string, number> {
 export function decodeStopped(buf: Buffer) {
   const d = new RecordingStoppedDecoder().wrapAndApplyHeader(buf, 0, new MessageHeaderDecoder());
   return {
-    recordingId: Number(d.recordingId()),
-    stopPosition: Number(d.stopPosition()),
-    eventCount: Number(d.eventCount()),
+    recordingId: d.recordingId(),
+    stopPosition: d.stopPosition(),
+    eventCount: d.eventCount(),
     reason: d.reason() as number,
     errorCode: d.errorCode() as number,
     message: d.message(),
@@ -221,7 +228,7 @@ export function decodeStopped(buf: Buffer) {
 
 export function decodeProgress(buf: Buffer) {
   const d = new RecordingProgressDecoder().wrapAndApplyHeader(buf, 0, new MessageHeaderDecoder());
-  return { recordingId: Number(d.recordingId()), position: Number(d.position()), eventCount: Number(d.eventCount()) };
+  return { recordingId: d.recordingId(), position: d.position(), eventCount: d.eventCount() };
 }
 
 export function decodeReplayEnded(buf: Buffer) {

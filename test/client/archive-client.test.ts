@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ArchiveClient } from '../../src/client/archive-client.js';
+import { readChannelEvents, readRecording, type ReadChunkRequest } from '../../src/client/event-reader.js';
 import { NotificationKind, type Notification } from '../../src/client/notifications.js';
 import { ErrorCode, VcrError } from '../../src/util/errors.js';
 import { FakeArchiver, T, makeRecording } from './fake-archiver.js';
@@ -37,7 +38,7 @@ const payloads = (n: number, prefix: string) => Array.from({ length: n }, (_, i)
 
 describe('ArchiveClient against a fake archiver over real UDP', () => {
   it('connects and gets the session id the archiver allocated', async () => {
-    fake.sessionId = 1234n;
+    fake.sessionId = 1234;
     const c = await connect();
     expect(c.sessionId).toBe(1234);
     expect(fake.of(T.connect)).toHaveLength(1);
@@ -117,7 +118,7 @@ describe('ArchiveClient against a fake archiver over real UDP', () => {
   it('opens a new session and asks again when the archiver no longer knows the session', async () => {
     const c = await connect();
     fake.errorFor.set(T.position, { code: ErrorCode.UNKNOWN_SESSION, times: 1 });
-    fake.sessionId = 8n;
+    fake.sessionId = 8;
     expect(await c.recordingPosition(3)).toBe(42);
     expect(fake.of(T.connect)).toHaveLength(2);
     expect(c.sessionId).toBe(8);
@@ -132,7 +133,8 @@ describe('ArchiveClient against a fake archiver over real UDP', () => {
     let reads = 0;
     fake.mangle = (req, d) => (req.templateId === T.read && reads++ % 3 === 1 ? [d[1]!] : d); // every 3rd: chunk lost
     const got = [];
-    for await (const e of c.read({ recordingId: 0 })) got.push(e);
+    // the pull path (ReadRequest/ReadChunk: PROTOCOL.md "Reliable pull reads"); read() streams
+    for await (const e of readRecording((q) => c.readChunk(q), { recordingId: 0, position: 0, channel: 'r' }, (ms) => new Promise((r) => setTimeout(r, ms)))) got.push(e);
     expect(got.map((e) => e.payload)).toEqual(data);
     expect(got.map((e) => e.utcNs)).toEqual([10n, 20n, 30n]);
     expect(got.every((e) => e.channel === 'r' && e.recordingId === 0)).toBe(true);
@@ -145,7 +147,11 @@ describe('ArchiveClient against a fake archiver over real UDP', () => {
     fake.recordings.set(1, makeRecording(1, 'b', payloads(4, 'b'), [15n, 20n, 35n, 50n]));
     fake.recordings.set(2, makeRecording(2, 'zzz', payloads(2, 'z'), [16n, 17n]));
     const got: string[] = [];
-    for await (const e of c.events({ channels: ['a', 'b'], fromUtcNs: 20n, toUtcNs: 40n })) got.push(`${e.channel}:${e.payload}@${e.utcNs}`);
+    // the pull path's client-side merge; events() streams the archiver's merge
+    const api = { listRecordings: (f: object) => c.listRecordings(f), findPosition: (id: number, t: bigint) => c.findPosition(id, t), readChunk: (q: ReadChunkRequest) => c.readChunk(q), archiverUtcNs: async () => 0n };
+    for await (const e of readChannelEvents(api, { channels: ['a', 'b'], fromUtcNs: 20n, toUtcNs: 40n }, (ms) => new Promise((r) => setTimeout(r, ms)))) {
+      got.push(`${e.channel}:${e.payload}@${e.utcNs}`);
+    }
     expect(got).toEqual(['a:a-1@20', 'b:b-1@20', 'a:a-2@30', 'b:b-2@35', 'a:a-3@40']);
   });
 

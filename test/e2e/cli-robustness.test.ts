@@ -184,7 +184,7 @@ describe('Ctrl-C and SIGTERM exit 130 and 143 after cleaning up', () => {
       run.child.kill('SIGTERM');
       expect(await exitWithin(run.child, 10_000)).toBe(143);
       expect(run.stderr()).toMatch(/ended \(requested\)/);
-      await until('no replay left', 5000, async () => (await client.stats()).counters.get('activeReplays') === 0n);
+      await until('no replay left', 5000, async () => (await client.stats()).counters.get('activeReplays') === 0);
     } finally {
       sink.close();
     }

@@ -140,7 +140,6 @@ describe.runIf(!nativeDisabledByEnv())('native replay sending', () => {
         [{ recordingId, reader: store.openReader(recordingId, 0, false), destination: ep, sender, endPosition: Infinity }],
         { speed, follow: false, toUtcNs: null, batchLimit: 256 },
         () => clock.nanoTime(),
-        () => false,
       );
     }
 

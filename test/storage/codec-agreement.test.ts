@@ -93,8 +93,8 @@ function generatedDescriptor(d: RecordingDescriptor, templateId: number): Buffer
   const e = new RecordingMetadataEncoder().wrapAndApplyHeader(buf, 0, h);
   h.templateId(templateId);
   e.state(DescriptorState.VALID).lifecycle(d.lifecycle === 'recording' ? RecordingLifecycle.RECORDING : RecordingLifecycle.STOPPED).failureCode(d.failureCode);
-  e.recordingId(BigInt(d.recordingId)).startPosition(BigInt(d.startPosition)).stopPosition(BigInt(d.stopPosition));
-  e.startUtcNs(d.startUtcNs).stopUtcNs(d.stopUtcNs).startMonoNs(d.startMonoNs).stopMonoNs(d.stopMonoNs).eventCount(BigInt(d.eventCount));
+  e.recordingId(d.recordingId).startPosition(d.startPosition).stopPosition(d.stopPosition);
+  e.startUtcNs(d.startUtcNs).stopUtcNs(d.stopUtcNs).startMonoNs(d.startMonoNs).stopMonoNs(d.stopMonoNs).eventCount(d.eventCount);
   e.segmentLength(d.segmentLength).cleanStop(d.cleanStop ? BooleanType.TRUE : BooleanType.FALSE).reserved1(0).reserved2(0);
   const g = e.aliasesCount(d.aliases.length);
   for (const a of d.aliases) g.next().alias(a);
@@ -222,13 +222,13 @@ describe('storage records agree with the generated codecs in both directions', (
     };
     const mine = encodeHolds(data);
     const theirs = Buffer.alloc(mine.length);
-    const e = new HoldsEncoder().wrapAndApplyHeader(theirs, 0, new MessageHeaderEncoder()).checksum(0).reserved(0).nextId(9n);
+    const e = new HoldsEncoder().wrapAndApplyHeader(theirs, 0, new MessageHeaderEncoder()).checksum(0).reserved(0).nextId(9);
     const qs = e.quarantinesCount(2);
-    qs.next().holdId(1n).fromUtcNs(-10n).toUtcNs(20n).allChannels(BooleanType.FALSE).channel('radar');
-    qs.next().holdId(4n).fromUtcNs(30n).toUtcNs(40n).allChannels(BooleanType.TRUE).channel('');
+    qs.next().holdId(1).fromUtcNs(-10n).toUtcNs(20n).allChannels(BooleanType.FALSE).channel('radar');
+    qs.next().holdId(4).fromUtcNs(30n).toUtcNs(40n).allChannels(BooleanType.TRUE).channel('');
     const ds = e.deletionsCount(2);
-    ds.next().deletionId(3n).fromUtcNs(1n).toUtcNs(2n).framesDeleted(-1n).bytesReclaimed(0n).allChannels(BooleanType.TRUE).channel('');
-    const second = ds.next().deletionId(8n).fromUtcNs(5n).toUtcNs(6n).framesDeleted(12n).bytesReclaimed(8192n).allChannels(BooleanType.FALSE);
+    ds.next().deletionId(3).fromUtcNs(1n).toUtcNs(2n).framesDeleted(-1).bytesReclaimed(0).allChannels(BooleanType.TRUE).channel('');
+    const second = ds.next().deletionId(8).fromUtcNs(5n).toUtcNs(6n).framesDeleted(12).bytesReclaimed(8192).allChannels(BooleanType.FALSE);
     second.flags().clear().externalId(true).explicitHolds(true);
     second.channel('ß');
     const hs = e.deletionHoldsCount(2);
@@ -254,8 +254,8 @@ describe('storage records agree with the generated codecs in both directions', (
     idx.onFrame(901n, 4100); // same stride as 4096: not an entry
     idx.writeAll(dir);
     const theirs = Buffer.alloc(TIME_INDEX_HEADER_LENGTH + entries.length * TIME_INDEX_ENTRY_LENGTH);
-    new TimeIndexHeaderEncoder().wrapAndApplyHeader(theirs, 0, new MessageHeaderEncoder()).recordingId(3n).strideBytes(64).entryLength(16).entriesOffset(64).reserved(0);
-    entries.forEach(([u, p], i) => new TimeIndexEntryEncoder().wrap(theirs, TIME_INDEX_HEADER_LENGTH + i * TIME_INDEX_ENTRY_LENGTH).utcNs(u).position(BigInt(p)));
+    new TimeIndexHeaderEncoder().wrapAndApplyHeader(theirs, 0, new MessageHeaderEncoder()).recordingId(3).strideBytes(64).entryLength(16).entriesOffset(64).reserved(0);
+    entries.forEach(([u, p], i) => new TimeIndexEntryEncoder().wrap(theirs, TIME_INDEX_HEADER_LENGTH + i * TIME_INDEX_ENTRY_LENGTH).utcNs(u).position(p));
     expect(readFileSync(join(dir, '3.tix')).equals(theirs)).toBe(true);
     writeFileSync(join(dir, '3.tix'), theirs);
     const loaded = TimeIndex.load(dir, 3, 64, 8192);

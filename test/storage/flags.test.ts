@@ -47,6 +47,15 @@ describe('frame flags', () => {
     expect(verifyArchive(dir).problems).toEqual([]);
   });
 
+  it('with bits this version does not know are refused', () => {
+    const a = Archive.open(tempDir(), { segmentLength: SEG });
+    const w = a.createRecording({ channel: 'c', source: 's', startUtcNs: 0n, startMonoNs: 0n });
+    expect(() => w.append(Buffer.from('x'), 0, 1, 1n, 1n, 2)).toThrowError(expect.objectContaining({ code: ErrorCode.INVALID_ARGUMENT }));
+    expect(() => w.append(Buffer.from('x'), 0, 1, 1n, 1n, 0x10000)).toThrowError(expect.objectContaining({ code: ErrorCode.INVALID_ARGUMENT }));
+    expect(w.position).toBe(0);
+    a.close();
+  });
+
   it('are covered by the frame CRC', () => {
     const dir = tempDir();
     const a = Archive.open(dir, { segmentLength: SEG });

@@ -74,11 +74,11 @@ describe('on-disk layouts', () => {
     expect(d.checksum()).toBe(descriptorChecksum(buf, 0));
     expect(d.state()).toBe(DescriptorState.VALID);
     expect(d.lifecycle()).toBe(RecordingLifecycle.STOPPED);
-    expect(d.recordingId()).toBe(7n);
-    expect(d.stopPosition()).toBe(4096n);
+    expect(d.recordingId()).toBe(7);
+    expect(d.stopPosition()).toBe(4096);
     expect(d.startUtcNs()).toBe(sample.startUtcNs);
     expect(d.stopMonoNs()).toBe(22n);
-    expect(d.eventCount()).toBe(33n);
+    expect(d.eventCount()).toBe(33);
     expect(d.segmentLength()).toBe(65536);
     expect(d.cleanStop()).toBe(BooleanType.TRUE);
     const aliases: string[] = [];
@@ -91,8 +91,8 @@ describe('on-disk layouts', () => {
   it('descriptor: the engine reads what the generated encoder writes; checksum covers all 4096 bytes', () => {
     const buf = Buffer.alloc(4096);
     const e = new RecordingDescriptorEncoder().wrapAndApplyHeader(buf, 0, new MessageHeaderEncoder());
-    e.state(DescriptorState.VALID).lifecycle(RecordingLifecycle.RECORDING).failureCode(0).recordingId(3n).startPosition(0n).stopPosition(800n);
-    e.startUtcNs(5n).stopUtcNs(6n).startMonoNs(7n).stopMonoNs(8n).eventCount(9n).segmentLength(1 << 20).cleanStop(BooleanType.FALSE);
+    e.state(DescriptorState.VALID).lifecycle(RecordingLifecycle.RECORDING).failureCode(0).recordingId(3).startPosition(0).stopPosition(800);
+    e.startUtcNs(5n).stopUtcNs(6n).startMonoNs(7n).stopMonoNs(8n).eventCount(9).segmentLength(1 << 20).cleanStop(BooleanType.FALSE);
     e.aliasesCount(1).next().alias('a1');
     e.channel('ch').source('src');
     buf.writeUInt32LE(descriptorChecksum(buf, 0), DescOffset.CHECKSUM);
@@ -125,16 +125,16 @@ describe('on-disk layouts', () => {
     const cat = readFileSync(join(dir, 'catalog.dat'));
     expect(cat.subarray(0, 40).toString('hex')).toBe('2000010066000200564352434154' + '4c47' + '02000000' + '00100000' + '00100000' + '00000000' + '0100000000000000');
     const ch = new CatalogHeaderDecoder().wrapAndApplyHeader(cat, 0, new MessageHeaderDecoder().wrap(cat, 0));
-    expect([ch.magic(), ch.formatVersion(), ch.headerLength(), ch.descriptorLength(), ch.nextRecordingId()]).toEqual(['VCRCATLG', 2, 4096, 4096, 1n]);
+    expect([ch.magic(), ch.formatVersion(), ch.headerLength(), ch.descriptorLength(), ch.nextRecordingId()]).toEqual(['VCRCATLG', 2, 4096, 4096, 1]);
     const meta = readFileSync(join(dir, '0.meta'));
     const m = new RecordingMetadataDecoder().wrapAndApplyHeader(meta, 0, new MessageHeaderDecoder().wrap(meta, 0));
-    expect([m.lifecycle(), m.stopPosition(), m.eventCount(), m.stopUtcNs()]).toEqual([RecordingLifecycle.RECORDING, 80n, 2n, 0x0102030405060709n]);
+    expect([m.lifecycle(), m.stopPosition(), m.eventCount(), m.stopUtcNs()]).toEqual([RecordingLifecycle.RECORDING, 80, 2, 0x0102030405060709n]);
     const tix = readFileSync(join(dir, '0.tix'));
     const th = new TimeIndexHeaderDecoder().wrapAndApplyHeader(tix, 0, new MessageHeaderDecoder().wrap(tix, 0));
-    expect([th.recordingId(), th.strideBytes(), th.entryLength(), th.entriesOffset()]).toEqual([0n, 64, 16, 64]);
+    expect([th.recordingId(), th.strideBytes(), th.entryLength(), th.entriesOffset()]).toEqual([0, 64, 16, 64]);
     expect(tix.length).toBe(64 + 16); // both frames start in the first 64-byte stride
     const e0 = new TimeIndexEntryDecoder().wrap(tix, 64);
-    expect([e0.utcNs(), e0.position()]).toEqual([0x0102030405060708n, 0n]);
+    expect([e0.utcNs(), e0.position()]).toEqual([0x0102030405060708n, 0]);
     const mark = readFileSync(join(dir, 'archive.mark'));
     const mk = new ArchiveMarkDecoder().wrapAndApplyHeader(mark, 0, new MessageHeaderDecoder().wrap(mark, 0));
     expect([mk.formatVersion(), mk.pid()]).toEqual([2, process.pid]);
@@ -149,16 +149,16 @@ describe('on-disk layouts', () => {
       deletions: [{ id: 3, channel: 'x', fromUtcNs: 1n, toUtcNs: 2n, framesDeleted: 5, bytesReclaimed: 4096 }],
     });
     const h = new HoldsDecoder().wrapAndApplyHeader(b, 0, new MessageHeaderDecoder().wrap(b, 0));
-    expect(h.nextId()).toBe(4n);
+    expect(h.nextId()).toBe(4);
     const qs: unknown[] = [];
     for (const q of h.quarantines()) qs.push([q.holdId(), q.fromUtcNs(), q.toUtcNs(), q.allChannels(), q.channel()]);
     expect(qs).toEqual([
-      [1n, 10n, 20n, BooleanType.FALSE, 'radar'],
-      [2n, 30n, 40n, BooleanType.TRUE, ''],
+      [1, 10n, 20n, BooleanType.FALSE, 'radar'],
+      [2, 30n, 40n, BooleanType.TRUE, ''],
     ]);
     const ds: unknown[] = [];
     for (const d of h.deletions()) ds.push([d.deletionId(), d.framesDeleted(), d.bytesReclaimed(), d.channel()]);
-    expect(ds).toEqual([[3n, 5n, 4096n, 'x']]);
+    expect(ds).toEqual([[3, 5, 4096, 'x']]);
   });
 });
 

@@ -126,3 +126,26 @@ describe('deletions decided elsewhere', () => {
     b.close();
   });
 });
+
+describe('deletions that leave the segment being written alone (cluster mode)', () => {
+  it('rewrites sealed segments only; the live segment keeps its frames until it is sealed and the deletion applies again', () => {
+    const dir = tempDir();
+    const a = Archive.open(dir, { segmentLength: SEG, deleteSealedSegmentsOnly: true });
+    const w = a.createRecording({ channel: 'live', source: 's', startUtcNs: 0n, startMonoNs: 0n });
+    const n = 1000; // 1000 x 136-byte frames: two segments and part of a third
+    for (let i = 0; i < n; i++) {
+      const p = Buffer.alloc(100, 1);
+      p.writeUInt32LE(i, 0);
+      w.append(p, 0, p.length, BigInt(i), BigInt(i));
+    }
+    w.commit();
+    const liveBase = w.segmentBase;
+    expect(liveBase).toBeGreaterThan(0);
+    const r = a.deleteEvents({ fromUtcNs: 0n, toUtcNs: BigInt(n), holds: [], deletionId: 7 });
+    expect(r.framesDeleted).toBeGreaterThan(0);
+    const left = collect(a.openReader(w.recordingId));
+    expect(left.length).toBe(n - r.framesDeleted);
+    expect(left.every((e) => e.position >= liveBase)).toBe(true);
+    a.close();
+  });
+});

@@ -7,6 +7,7 @@ import { EMPTY_BUFFER, EMPTY_VIEW, bufferOf, checkLimit, viewOf } from './SbeRun
  */
 export class DeletionFlagsDecoder {
   static readonly ENCODED_LENGTH = 1;
+  static readonly CHOICE_MASKS = { externalId: 1, explicitHolds: 2 } as const;
   _src: Uint8Array = EMPTY_BUFFER;
   _buf: Buffer = EMPTY_BUFFER;
   _view: DataView = EMPTY_VIEW;

@@ -26,6 +26,8 @@ export class DeletionLogEntryDecoder {
     return 24;
   }
 
+  static positionEncodingOffset(): number { return 0; }
+  static positionEncodingLength(): number { return 8; }
   static positionNullValue(): bigint { return -9223372036854775808n; }
   static positionMinValue(): bigint { return -9223372036854775807n; }
   static positionMaxValue(): bigint { return 9223372036854775807n; }
@@ -33,6 +35,8 @@ export class DeletionLogEntryDecoder {
     return getInt64LE(this._view, this._offset + 0);
   }
 
+  static frameLengthEncodingOffset(): number { return 8; }
+  static frameLengthEncodingLength(): number { return 4; }
   static frameLengthNullValue(): number { return -2147483648; }
   static frameLengthMinValue(): number { return -2147483647; }
   static frameLengthMaxValue(): number { return 2147483647; }
@@ -40,6 +44,8 @@ export class DeletionLogEntryDecoder {
     return this._view.getInt32(this._offset + 8, true);
   }
 
+  static crc32cEncodingOffset(): number { return 12; }
+  static crc32cEncodingLength(): number { return 4; }
   static crc32cNullValue(): number { return 4294967295; }
   static crc32cMinValue(): number { return 0; }
   static crc32cMaxValue(): number { return 4294967294; }
@@ -48,6 +54,8 @@ export class DeletionLogEntryDecoder {
     return this._view.getUint32(this._offset + 12, true);
   }
 
+  static utcNsEncodingOffset(): number { return 16; }
+  static utcNsEncodingLength(): number { return 8; }
   static utcNsNullValue(): bigint { return -9223372036854775808n; }
   static utcNsMinValue(): bigint { return -9223372036854775807n; }
   static utcNsMaxValue(): bigint { return 9223372036854775807n; }

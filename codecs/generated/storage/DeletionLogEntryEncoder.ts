@@ -26,6 +26,8 @@ export class DeletionLogEntryEncoder {
     return 24;
   }
 
+  static positionEncodingOffset(): number { return 0; }
+  static positionEncodingLength(): number { return 8; }
   static positionNullValue(): bigint { return -9223372036854775808n; }
   static positionMinValue(): bigint { return -9223372036854775807n; }
   static positionMaxValue(): bigint { return 9223372036854775807n; }
@@ -34,6 +36,8 @@ export class DeletionLogEntryEncoder {
     return this;
   }
 
+  static frameLengthEncodingOffset(): number { return 8; }
+  static frameLengthEncodingLength(): number { return 4; }
   static frameLengthNullValue(): number { return -2147483648; }
   static frameLengthMinValue(): number { return -2147483647; }
   static frameLengthMaxValue(): number { return 2147483647; }
@@ -42,6 +46,8 @@ export class DeletionLogEntryEncoder {
     return this;
   }
 
+  static crc32cEncodingOffset(): number { return 12; }
+  static crc32cEncodingLength(): number { return 4; }
   static crc32cNullValue(): number { return 4294967295; }
   static crc32cMinValue(): number { return 0; }
   static crc32cMaxValue(): number { return 4294967294; }
@@ -51,6 +57,8 @@ export class DeletionLogEntryEncoder {
     return this;
   }
 
+  static utcNsEncodingOffset(): number { return 16; }
+  static utcNsEncodingLength(): number { return 8; }
   static utcNsNullValue(): bigint { return -9223372036854775808n; }
   static utcNsMinValue(): bigint { return -9223372036854775807n; }
   static utcNsMaxValue(): bigint { return 9223372036854775807n; }

@@ -57,6 +57,8 @@ export class DeletionLogHeaderDecoder implements SbeCursor {
 
   static recordingIdId(): number { return 1; }
   static recordingIdSinceVersion(): number { return 0; }
+  static recordingIdEncodingOffset(): number { return 0; }
+  static recordingIdEncodingLength(): number { return 8; }
   static recordingIdNullValue(): bigint { return -9223372036854775808n; }
   static recordingIdMinValue(): bigint { return -9223372036854775807n; }
   static recordingIdMaxValue(): bigint { return 9223372036854775807n; }
@@ -66,6 +68,8 @@ export class DeletionLogHeaderDecoder implements SbeCursor {
 
   static basePositionId(): number { return 2; }
   static basePositionSinceVersion(): number { return 0; }
+  static basePositionEncodingOffset(): number { return 8; }
+  static basePositionEncodingLength(): number { return 8; }
   static basePositionNullValue(): bigint { return -9223372036854775808n; }
   static basePositionMinValue(): bigint { return -9223372036854775807n; }
   static basePositionMaxValue(): bigint { return 9223372036854775807n; }
@@ -75,6 +79,8 @@ export class DeletionLogHeaderDecoder implements SbeCursor {
 
   static entryLengthId(): number { return 3; }
   static entryLengthSinceVersion(): number { return 0; }
+  static entryLengthEncodingOffset(): number { return 16; }
+  static entryLengthEncodingLength(): number { return 4; }
   static entryLengthNullValue(): number { return -2147483648; }
   static entryLengthMinValue(): number { return -2147483647; }
   static entryLengthMaxValue(): number { return 2147483647; }
@@ -84,6 +90,8 @@ export class DeletionLogHeaderDecoder implements SbeCursor {
 
   static entriesOffsetId(): number { return 4; }
   static entriesOffsetSinceVersion(): number { return 0; }
+  static entriesOffsetEncodingOffset(): number { return 20; }
+  static entriesOffsetEncodingLength(): number { return 4; }
   static entriesOffsetNullValue(): number { return -2147483648; }
   static entriesOffsetMinValue(): number { return -2147483647; }
   static entriesOffsetMaxValue(): number { return 2147483647; }

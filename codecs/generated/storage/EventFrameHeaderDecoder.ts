@@ -27,6 +27,8 @@ export class EventFrameHeaderDecoder {
     return 32;
   }
 
+  static frameLengthEncodingOffset(): number { return 0; }
+  static frameLengthEncodingLength(): number { return 4; }
   static frameLengthNullValue(): number { return -2147483648; }
   static frameLengthMinValue(): number { return -2147483647; }
   static frameLengthMaxValue(): number { return 2147483647; }
@@ -35,10 +37,14 @@ export class EventFrameHeaderDecoder {
     return this._view.getInt32(this._offset + 0, true);
   }
 
+  static frameTypeEncodingOffset(): number { return 4; }
+  static frameTypeEncodingLength(): number { return 2; }
   frameType(): FrameType {
     return this._view.getUint16(this._offset + 4, true) as FrameType;
   }
 
+  static flagsEncodingOffset(): number { return 6; }
+  static flagsEncodingLength(): number { return 2; }
   static flagsNullValue(): number { return 65535; }
   static flagsMinValue(): number { return 0; }
   static flagsMaxValue(): number { return 65534; }
@@ -47,6 +53,8 @@ export class EventFrameHeaderDecoder {
     return this._view.getUint16(this._offset + 6, true);
   }
 
+  static utcNsEncodingOffset(): number { return 8; }
+  static utcNsEncodingLength(): number { return 8; }
   static utcNsNullValue(): bigint { return -9223372036854775808n; }
   static utcNsMinValue(): bigint { return -9223372036854775807n; }
   static utcNsMaxValue(): bigint { return 9223372036854775807n; }
@@ -55,6 +63,8 @@ export class EventFrameHeaderDecoder {
     return getInt64LE(this._view, this._offset + 8);
   }
 
+  static monoNsEncodingOffset(): number { return 16; }
+  static monoNsEncodingLength(): number { return 8; }
   static monoNsNullValue(): bigint { return -9223372036854775808n; }
   static monoNsMinValue(): bigint { return -9223372036854775807n; }
   static monoNsMaxValue(): bigint { return 9223372036854775807n; }
@@ -63,6 +73,8 @@ export class EventFrameHeaderDecoder {
     return getInt64LE(this._view, this._offset + 16);
   }
 
+  static crc32cEncodingOffset(): number { return 24; }
+  static crc32cEncodingLength(): number { return 4; }
   static crc32cNullValue(): number { return 4294967295; }
   static crc32cMinValue(): number { return 0; }
   static crc32cMaxValue(): number { return 4294967294; }
@@ -71,6 +83,8 @@ export class EventFrameHeaderDecoder {
     return this._view.getUint32(this._offset + 24, true);
   }
 
+  static reservedEncodingOffset(): number { return 28; }
+  static reservedEncodingLength(): number { return 4; }
   static reservedNullValue(): number { return 4294967295; }
   static reservedMinValue(): number { return 0; }
   static reservedMaxValue(): number { return 4294967294; }

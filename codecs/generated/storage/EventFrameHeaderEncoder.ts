@@ -27,6 +27,8 @@ export class EventFrameHeaderEncoder {
     return 32;
   }
 
+  static frameLengthEncodingOffset(): number { return 0; }
+  static frameLengthEncodingLength(): number { return 4; }
   static frameLengthNullValue(): number { return -2147483648; }
   static frameLengthMinValue(): number { return -2147483647; }
   static frameLengthMaxValue(): number { return 2147483647; }
@@ -36,11 +38,15 @@ export class EventFrameHeaderEncoder {
     return this;
   }
 
+  static frameTypeEncodingOffset(): number { return 4; }
+  static frameTypeEncodingLength(): number { return 2; }
   frameType(value: FrameType): this {
     this._view.setUint16(this._offset + 4, value, true);
     return this;
   }
 
+  static flagsEncodingOffset(): number { return 6; }
+  static flagsEncodingLength(): number { return 2; }
   static flagsNullValue(): number { return 65535; }
   static flagsMinValue(): number { return 0; }
   static flagsMaxValue(): number { return 65534; }
@@ -50,6 +56,8 @@ export class EventFrameHeaderEncoder {
     return this;
   }
 
+  static utcNsEncodingOffset(): number { return 8; }
+  static utcNsEncodingLength(): number { return 8; }
   static utcNsNullValue(): bigint { return -9223372036854775808n; }
   static utcNsMinValue(): bigint { return -9223372036854775807n; }
   static utcNsMaxValue(): bigint { return 9223372036854775807n; }
@@ -59,6 +67,8 @@ export class EventFrameHeaderEncoder {
     return this;
   }
 
+  static monoNsEncodingOffset(): number { return 16; }
+  static monoNsEncodingLength(): number { return 8; }
   static monoNsNullValue(): bigint { return -9223372036854775808n; }
   static monoNsMinValue(): bigint { return -9223372036854775807n; }
   static monoNsMaxValue(): bigint { return 9223372036854775807n; }
@@ -68,6 +78,8 @@ export class EventFrameHeaderEncoder {
     return this;
   }
 
+  static crc32cEncodingOffset(): number { return 24; }
+  static crc32cEncodingLength(): number { return 4; }
   static crc32cNullValue(): number { return 4294967295; }
   static crc32cMinValue(): number { return 0; }
   static crc32cMaxValue(): number { return 4294967294; }
@@ -77,6 +89,8 @@ export class EventFrameHeaderEncoder {
     return this;
   }
 
+  static reservedEncodingOffset(): number { return 28; }
+  static reservedEncodingLength(): number { return 4; }
   static reservedNullValue(): number { return 4294967295; }
   static reservedMinValue(): number { return 0; }
   static reservedMaxValue(): number { return 4294967294; }

@@ -7,6 +7,7 @@ import { EMPTY_BUFFER, EMPTY_VIEW, bufferOf, checkLimit, viewOf } from './SbeRun
  */
 export class FrameFlagsDecoder {
   static readonly ENCODED_LENGTH = 2;
+  static readonly CHOICE_MASKS = { unterminated: 1 } as const;
   _src: Uint8Array = EMPTY_BUFFER;
   _buf: Buffer = EMPTY_BUFFER;
   _view: DataView = EMPTY_VIEW;

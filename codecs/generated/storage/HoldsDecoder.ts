@@ -2,7 +2,7 @@
 import { BooleanType } from './BooleanType.js';
 import { DeletionFlagsDecoder } from './DeletionFlagsDecoder.js';
 import { MessageHeaderDecoder } from './MessageHeaderDecoder.js';
-import { EMPTY_BUFFER, EMPTY_VIEW, type SbeCursor, SbeGroupIterator, bufferOf, checkLimit, getInt64LE, getUtf8, throwWrongTemplate, viewOf } from './SbeRuntime.js';
+import { EMPTY_BUFFER, EMPTY_VIEW, type SbeCursor, SbeGroupIterator, bufferOf, checkLimit, getInt64LE, getInt64NumberLE, getUtf8, throwWrongTemplate, viewOf } from './SbeRuntime.js';
 
 /** holds.dat: quarantine holds and performed deletions; replaced atomically (temp, fsync, rename) */
 export class HoldsDecoder implements SbeCursor {
@@ -62,6 +62,8 @@ export class HoldsDecoder implements SbeCursor {
 
   static checksumId(): number { return 1; }
   static checksumSinceVersion(): number { return 0; }
+  static checksumEncodingOffset(): number { return 0; }
+  static checksumEncodingLength(): number { return 4; }
   static checksumNullValue(): number { return 4294967295; }
   static checksumMinValue(): number { return 0; }
   static checksumMaxValue(): number { return 4294967294; }
@@ -72,6 +74,8 @@ export class HoldsDecoder implements SbeCursor {
 
   static reservedId(): number { return 2; }
   static reservedSinceVersion(): number { return 0; }
+  static reservedEncodingOffset(): number { return 4; }
+  static reservedEncodingLength(): number { return 4; }
   static reservedNullValue(): number { return 4294967295; }
   static reservedMinValue(): number { return 0; }
   static reservedMaxValue(): number { return 4294967294; }
@@ -81,11 +85,13 @@ export class HoldsDecoder implements SbeCursor {
 
   static nextIdId(): number { return 3; }
   static nextIdSinceVersion(): number { return 0; }
-  static nextIdNullValue(): bigint { return -9223372036854775808n; }
-  static nextIdMinValue(): bigint { return -9223372036854775807n; }
-  static nextIdMaxValue(): bigint { return 9223372036854775807n; }
-  nextId(): bigint {
-    return getInt64LE(this._view, this._offset + 8);
+  static nextIdEncodingOffset(): number { return 8; }
+  static nextIdEncodingLength(): number { return 8; }
+  static nextIdNullValue(): number { return -9223372036854775808; }
+  static nextIdMinValue(): number { return -9007199254740991; }
+  static nextIdMaxValue(): number { return 9007199254740991; }
+  nextId(): number {
+    return getInt64NumberLE(this._view, this._offset + 8);
   }
 
   static quarantinesId(): number { return 4; }
@@ -191,15 +197,19 @@ export class HoldsQuarantinesDecoder {
 
   static holdIdId(): number { return 5; }
   static holdIdSinceVersion(): number { return 0; }
-  static holdIdNullValue(): bigint { return -9223372036854775808n; }
-  static holdIdMinValue(): bigint { return -9223372036854775807n; }
-  static holdIdMaxValue(): bigint { return 9223372036854775807n; }
-  holdId(): bigint {
-    return getInt64LE(this._view, this._offset + 0);
+  static holdIdEncodingOffset(): number { return 0; }
+  static holdIdEncodingLength(): number { return 8; }
+  static holdIdNullValue(): number { return -9223372036854775808; }
+  static holdIdMinValue(): number { return -9007199254740991; }
+  static holdIdMaxValue(): number { return 9007199254740991; }
+  holdId(): number {
+    return getInt64NumberLE(this._view, this._offset + 0);
   }
 
   static fromUtcNsId(): number { return 6; }
   static fromUtcNsSinceVersion(): number { return 0; }
+  static fromUtcNsEncodingOffset(): number { return 8; }
+  static fromUtcNsEncodingLength(): number { return 8; }
   static fromUtcNsNullValue(): bigint { return -9223372036854775808n; }
   static fromUtcNsMinValue(): bigint { return -9223372036854775807n; }
   static fromUtcNsMaxValue(): bigint { return 9223372036854775807n; }
@@ -209,6 +219,8 @@ export class HoldsQuarantinesDecoder {
 
   static toUtcNsId(): number { return 7; }
   static toUtcNsSinceVersion(): number { return 0; }
+  static toUtcNsEncodingOffset(): number { return 16; }
+  static toUtcNsEncodingLength(): number { return 8; }
   static toUtcNsNullValue(): bigint { return -9223372036854775808n; }
   static toUtcNsMinValue(): bigint { return -9223372036854775807n; }
   static toUtcNsMaxValue(): bigint { return 9223372036854775807n; }
@@ -218,6 +230,8 @@ export class HoldsQuarantinesDecoder {
 
   static allChannelsId(): number { return 8; }
   static allChannelsSinceVersion(): number { return 0; }
+  static allChannelsEncodingOffset(): number { return 24; }
+  static allChannelsEncodingLength(): number { return 1; }
   allChannels(): BooleanType {
     return this._view.getUint8(this._offset + 24) as BooleanType;
   }
@@ -340,15 +354,19 @@ export class HoldsDeletionsDecoder {
 
   static deletionIdId(): number { return 11; }
   static deletionIdSinceVersion(): number { return 0; }
-  static deletionIdNullValue(): bigint { return -9223372036854775808n; }
-  static deletionIdMinValue(): bigint { return -9223372036854775807n; }
-  static deletionIdMaxValue(): bigint { return 9223372036854775807n; }
-  deletionId(): bigint {
-    return getInt64LE(this._view, this._offset + 0);
+  static deletionIdEncodingOffset(): number { return 0; }
+  static deletionIdEncodingLength(): number { return 8; }
+  static deletionIdNullValue(): number { return -9223372036854775808; }
+  static deletionIdMinValue(): number { return -9007199254740991; }
+  static deletionIdMaxValue(): number { return 9007199254740991; }
+  deletionId(): number {
+    return getInt64NumberLE(this._view, this._offset + 0);
   }
 
   static fromUtcNsId(): number { return 12; }
   static fromUtcNsSinceVersion(): number { return 0; }
+  static fromUtcNsEncodingOffset(): number { return 8; }
+  static fromUtcNsEncodingLength(): number { return 8; }
   static fromUtcNsNullValue(): bigint { return -9223372036854775808n; }
   static fromUtcNsMinValue(): bigint { return -9223372036854775807n; }
   static fromUtcNsMaxValue(): bigint { return 9223372036854775807n; }
@@ -358,6 +376,8 @@ export class HoldsDeletionsDecoder {
 
   static toUtcNsId(): number { return 13; }
   static toUtcNsSinceVersion(): number { return 0; }
+  static toUtcNsEncodingOffset(): number { return 16; }
+  static toUtcNsEncodingLength(): number { return 8; }
   static toUtcNsNullValue(): bigint { return -9223372036854775808n; }
   static toUtcNsMinValue(): bigint { return -9223372036854775807n; }
   static toUtcNsMaxValue(): bigint { return 9223372036854775807n; }
@@ -367,30 +387,38 @@ export class HoldsDeletionsDecoder {
 
   static framesDeletedId(): number { return 14; }
   static framesDeletedSinceVersion(): number { return 0; }
-  static framesDeletedNullValue(): bigint { return -9223372036854775808n; }
-  static framesDeletedMinValue(): bigint { return -9223372036854775807n; }
-  static framesDeletedMaxValue(): bigint { return 9223372036854775807n; }
-  framesDeleted(): bigint {
-    return getInt64LE(this._view, this._offset + 24);
+  static framesDeletedEncodingOffset(): number { return 24; }
+  static framesDeletedEncodingLength(): number { return 8; }
+  static framesDeletedNullValue(): number { return -9223372036854775808; }
+  static framesDeletedMinValue(): number { return -9007199254740991; }
+  static framesDeletedMaxValue(): number { return 9007199254740991; }
+  framesDeleted(): number {
+    return getInt64NumberLE(this._view, this._offset + 24);
   }
 
   static bytesReclaimedId(): number { return 15; }
   static bytesReclaimedSinceVersion(): number { return 0; }
-  static bytesReclaimedNullValue(): bigint { return -9223372036854775808n; }
-  static bytesReclaimedMinValue(): bigint { return -9223372036854775807n; }
-  static bytesReclaimedMaxValue(): bigint { return 9223372036854775807n; }
-  bytesReclaimed(): bigint {
-    return getInt64LE(this._view, this._offset + 32);
+  static bytesReclaimedEncodingOffset(): number { return 32; }
+  static bytesReclaimedEncodingLength(): number { return 8; }
+  static bytesReclaimedNullValue(): number { return -9223372036854775808; }
+  static bytesReclaimedMinValue(): number { return -9007199254740991; }
+  static bytesReclaimedMaxValue(): number { return 9007199254740991; }
+  bytesReclaimed(): number {
+    return getInt64NumberLE(this._view, this._offset + 32);
   }
 
   static allChannelsId(): number { return 16; }
   static allChannelsSinceVersion(): number { return 0; }
+  static allChannelsEncodingOffset(): number { return 40; }
+  static allChannelsEncodingLength(): number { return 1; }
   allChannels(): BooleanType {
     return this._view.getUint8(this._offset + 40) as BooleanType;
   }
 
   static flagsId(): number { return 18; }
   static flagsSinceVersion(): number { return 2; }
+  static flagsEncodingOffset(): number { return 41; }
+  static flagsEncodingLength(): number { return 1; }
   flagsInActingVersion(): boolean { return this._actingVersion >= 2; }
   flags(): DeletionFlagsDecoder | null {
     if (this._actingVersion < 2) return null;
@@ -514,6 +542,8 @@ export class HoldsDeletionHoldsDecoder {
 
   static deletionIndexId(): number { return 20; }
   static deletionIndexSinceVersion(): number { return 2; }
+  static deletionIndexEncodingOffset(): number { return 0; }
+  static deletionIndexEncodingLength(): number { return 8; }
   static deletionIndexNullValue(): bigint { return -9223372036854775808n; }
   static deletionIndexMinValue(): bigint { return -9223372036854775807n; }
   static deletionIndexMaxValue(): bigint { return 9223372036854775807n; }
@@ -526,6 +556,8 @@ export class HoldsDeletionHoldsDecoder {
 
   static fromUtcNsId(): number { return 21; }
   static fromUtcNsSinceVersion(): number { return 2; }
+  static fromUtcNsEncodingOffset(): number { return 8; }
+  static fromUtcNsEncodingLength(): number { return 8; }
   static fromUtcNsNullValue(): bigint { return -9223372036854775808n; }
   static fromUtcNsMinValue(): bigint { return -9223372036854775807n; }
   static fromUtcNsMaxValue(): bigint { return 9223372036854775807n; }
@@ -537,6 +569,8 @@ export class HoldsDeletionHoldsDecoder {
 
   static toUtcNsId(): number { return 22; }
   static toUtcNsSinceVersion(): number { return 2; }
+  static toUtcNsEncodingOffset(): number { return 16; }
+  static toUtcNsEncodingLength(): number { return 8; }
   static toUtcNsNullValue(): bigint { return -9223372036854775808n; }
   static toUtcNsMinValue(): bigint { return -9223372036854775807n; }
   static toUtcNsMaxValue(): bigint { return 9223372036854775807n; }
@@ -548,6 +582,8 @@ export class HoldsDeletionHoldsDecoder {
 
   static allChannelsId(): number { return 23; }
   static allChannelsSinceVersion(): number { return 2; }
+  static allChannelsEncodingOffset(): number { return 24; }
+  static allChannelsEncodingLength(): number { return 1; }
   allChannelsInActingVersion(): boolean { return this._actingVersion >= 2; }
   allChannels(): BooleanType {
     if (this._actingVersion < 2) return 255 as BooleanType;

@@ -2,7 +2,7 @@
 import { BooleanType } from './BooleanType.js';
 import { DeletionFlagsEncoder } from './DeletionFlagsEncoder.js';
 import { MessageHeaderEncoder } from './MessageHeaderEncoder.js';
-import { EMPTY_BUFFER, EMPTY_VIEW, type SbeCursor, bufferOf, checkLimit, putVarData, setInt64LE, viewOf } from './SbeRuntime.js';
+import { EMPTY_BUFFER, EMPTY_VIEW, type SbeCursor, bufferOf, checkLimit, putVarData, setInt64LE, setInt64NumberLE, viewOf } from './SbeRuntime.js';
 
 /** holds.dat: quarantine holds and performed deletions; replaced atomically (temp, fsync, rename) */
 export class HoldsEncoder implements SbeCursor {
@@ -48,6 +48,8 @@ export class HoldsEncoder implements SbeCursor {
 
   static checksumId(): number { return 1; }
   static checksumSinceVersion(): number { return 0; }
+  static checksumEncodingOffset(): number { return 0; }
+  static checksumEncodingLength(): number { return 4; }
   static checksumNullValue(): number { return 4294967295; }
   static checksumMinValue(): number { return 0; }
   static checksumMaxValue(): number { return 4294967294; }
@@ -59,6 +61,8 @@ export class HoldsEncoder implements SbeCursor {
 
   static reservedId(): number { return 2; }
   static reservedSinceVersion(): number { return 0; }
+  static reservedEncodingOffset(): number { return 4; }
+  static reservedEncodingLength(): number { return 4; }
   static reservedNullValue(): number { return 4294967295; }
   static reservedMinValue(): number { return 0; }
   static reservedMaxValue(): number { return 4294967294; }
@@ -69,11 +73,13 @@ export class HoldsEncoder implements SbeCursor {
 
   static nextIdId(): number { return 3; }
   static nextIdSinceVersion(): number { return 0; }
-  static nextIdNullValue(): bigint { return -9223372036854775808n; }
-  static nextIdMinValue(): bigint { return -9223372036854775807n; }
-  static nextIdMaxValue(): bigint { return 9223372036854775807n; }
-  nextId(value: bigint): this {
-    setInt64LE(this._view, this._offset + 8, value);
+  static nextIdEncodingOffset(): number { return 8; }
+  static nextIdEncodingLength(): number { return 8; }
+  static nextIdNullValue(): number { return -9223372036854775808; }
+  static nextIdMinValue(): number { return -9007199254740991; }
+  static nextIdMaxValue(): number { return 9007199254740991; }
+  nextId(value: number): this {
+    setInt64NumberLE(this._view, this._offset + 8, value);
     return this;
   }
 
@@ -140,16 +146,20 @@ export class HoldsQuarantinesEncoder {
 
   static holdIdId(): number { return 5; }
   static holdIdSinceVersion(): number { return 0; }
-  static holdIdNullValue(): bigint { return -9223372036854775808n; }
-  static holdIdMinValue(): bigint { return -9223372036854775807n; }
-  static holdIdMaxValue(): bigint { return 9223372036854775807n; }
-  holdId(value: bigint): this {
-    setInt64LE(this._view, this._offset + 0, value);
+  static holdIdEncodingOffset(): number { return 0; }
+  static holdIdEncodingLength(): number { return 8; }
+  static holdIdNullValue(): number { return -9223372036854775808; }
+  static holdIdMinValue(): number { return -9007199254740991; }
+  static holdIdMaxValue(): number { return 9007199254740991; }
+  holdId(value: number): this {
+    setInt64NumberLE(this._view, this._offset + 0, value);
     return this;
   }
 
   static fromUtcNsId(): number { return 6; }
   static fromUtcNsSinceVersion(): number { return 0; }
+  static fromUtcNsEncodingOffset(): number { return 8; }
+  static fromUtcNsEncodingLength(): number { return 8; }
   static fromUtcNsNullValue(): bigint { return -9223372036854775808n; }
   static fromUtcNsMinValue(): bigint { return -9223372036854775807n; }
   static fromUtcNsMaxValue(): bigint { return 9223372036854775807n; }
@@ -160,6 +170,8 @@ export class HoldsQuarantinesEncoder {
 
   static toUtcNsId(): number { return 7; }
   static toUtcNsSinceVersion(): number { return 0; }
+  static toUtcNsEncodingOffset(): number { return 16; }
+  static toUtcNsEncodingLength(): number { return 8; }
   static toUtcNsNullValue(): bigint { return -9223372036854775808n; }
   static toUtcNsMinValue(): bigint { return -9223372036854775807n; }
   static toUtcNsMaxValue(): bigint { return 9223372036854775807n; }
@@ -170,6 +182,8 @@ export class HoldsQuarantinesEncoder {
 
   static allChannelsId(): number { return 8; }
   static allChannelsSinceVersion(): number { return 0; }
+  static allChannelsEncodingOffset(): number { return 24; }
+  static allChannelsEncodingLength(): number { return 1; }
   allChannels(value: BooleanType): this {
     this._view.setUint8(this._offset + 24, value);
     return this;
@@ -183,7 +197,7 @@ export class HoldsQuarantinesEncoder {
   channel(value: string | Uint8Array): this {
     const root = this._root;
     const pos = root._limit;
-    const length = putVarData(this._buf, pos + 2, value, 'utf8', 65535);
+    const length = putVarData(this._buf, this._view, pos + 2, value, 'utf8', 65535);
     this._view.setUint16(pos + 0, length, true);
     root._limit = pos + 2 + length;
     return this;
@@ -234,16 +248,20 @@ export class HoldsDeletionsEncoder {
 
   static deletionIdId(): number { return 11; }
   static deletionIdSinceVersion(): number { return 0; }
-  static deletionIdNullValue(): bigint { return -9223372036854775808n; }
-  static deletionIdMinValue(): bigint { return -9223372036854775807n; }
-  static deletionIdMaxValue(): bigint { return 9223372036854775807n; }
-  deletionId(value: bigint): this {
-    setInt64LE(this._view, this._offset + 0, value);
+  static deletionIdEncodingOffset(): number { return 0; }
+  static deletionIdEncodingLength(): number { return 8; }
+  static deletionIdNullValue(): number { return -9223372036854775808; }
+  static deletionIdMinValue(): number { return -9007199254740991; }
+  static deletionIdMaxValue(): number { return 9007199254740991; }
+  deletionId(value: number): this {
+    setInt64NumberLE(this._view, this._offset + 0, value);
     return this;
   }
 
   static fromUtcNsId(): number { return 12; }
   static fromUtcNsSinceVersion(): number { return 0; }
+  static fromUtcNsEncodingOffset(): number { return 8; }
+  static fromUtcNsEncodingLength(): number { return 8; }
   static fromUtcNsNullValue(): bigint { return -9223372036854775808n; }
   static fromUtcNsMinValue(): bigint { return -9223372036854775807n; }
   static fromUtcNsMaxValue(): bigint { return 9223372036854775807n; }
@@ -254,6 +272,8 @@ export class HoldsDeletionsEncoder {
 
   static toUtcNsId(): number { return 13; }
   static toUtcNsSinceVersion(): number { return 0; }
+  static toUtcNsEncodingOffset(): number { return 16; }
+  static toUtcNsEncodingLength(): number { return 8; }
   static toUtcNsNullValue(): bigint { return -9223372036854775808n; }
   static toUtcNsMinValue(): bigint { return -9223372036854775807n; }
   static toUtcNsMaxValue(): bigint { return 9223372036854775807n; }
@@ -264,26 +284,32 @@ export class HoldsDeletionsEncoder {
 
   static framesDeletedId(): number { return 14; }
   static framesDeletedSinceVersion(): number { return 0; }
-  static framesDeletedNullValue(): bigint { return -9223372036854775808n; }
-  static framesDeletedMinValue(): bigint { return -9223372036854775807n; }
-  static framesDeletedMaxValue(): bigint { return 9223372036854775807n; }
-  framesDeleted(value: bigint): this {
-    setInt64LE(this._view, this._offset + 24, value);
+  static framesDeletedEncodingOffset(): number { return 24; }
+  static framesDeletedEncodingLength(): number { return 8; }
+  static framesDeletedNullValue(): number { return -9223372036854775808; }
+  static framesDeletedMinValue(): number { return -9007199254740991; }
+  static framesDeletedMaxValue(): number { return 9007199254740991; }
+  framesDeleted(value: number): this {
+    setInt64NumberLE(this._view, this._offset + 24, value);
     return this;
   }
 
   static bytesReclaimedId(): number { return 15; }
   static bytesReclaimedSinceVersion(): number { return 0; }
-  static bytesReclaimedNullValue(): bigint { return -9223372036854775808n; }
-  static bytesReclaimedMinValue(): bigint { return -9223372036854775807n; }
-  static bytesReclaimedMaxValue(): bigint { return 9223372036854775807n; }
-  bytesReclaimed(value: bigint): this {
-    setInt64LE(this._view, this._offset + 32, value);
+  static bytesReclaimedEncodingOffset(): number { return 32; }
+  static bytesReclaimedEncodingLength(): number { return 8; }
+  static bytesReclaimedNullValue(): number { return -9223372036854775808; }
+  static bytesReclaimedMinValue(): number { return -9007199254740991; }
+  static bytesReclaimedMaxValue(): number { return 9007199254740991; }
+  bytesReclaimed(value: number): this {
+    setInt64NumberLE(this._view, this._offset + 32, value);
     return this;
   }
 
   static allChannelsId(): number { return 16; }
   static allChannelsSinceVersion(): number { return 0; }
+  static allChannelsEncodingOffset(): number { return 40; }
+  static allChannelsEncodingLength(): number { return 1; }
   allChannels(value: BooleanType): this {
     this._view.setUint8(this._offset + 40, value);
     return this;
@@ -291,6 +317,8 @@ export class HoldsDeletionsEncoder {
 
   static flagsId(): number { return 18; }
   static flagsSinceVersion(): number { return 2; }
+  static flagsEncodingOffset(): number { return 41; }
+  static flagsEncodingLength(): number { return 1; }
   flags(): DeletionFlagsEncoder {
     return this._flags.wrap(this._src, this._offset + 41);
   }
@@ -303,7 +331,7 @@ export class HoldsDeletionsEncoder {
   channel(value: string | Uint8Array): this {
     const root = this._root;
     const pos = root._limit;
-    const length = putVarData(this._buf, pos + 2, value, 'utf8', 65535);
+    const length = putVarData(this._buf, this._view, pos + 2, value, 'utf8', 65535);
     this._view.setUint16(pos + 0, length, true);
     root._limit = pos + 2 + length;
     return this;
@@ -353,6 +381,8 @@ export class HoldsDeletionHoldsEncoder {
 
   static deletionIndexId(): number { return 20; }
   static deletionIndexSinceVersion(): number { return 2; }
+  static deletionIndexEncodingOffset(): number { return 0; }
+  static deletionIndexEncodingLength(): number { return 8; }
   static deletionIndexNullValue(): bigint { return -9223372036854775808n; }
   static deletionIndexMinValue(): bigint { return -9223372036854775807n; }
   static deletionIndexMaxValue(): bigint { return 9223372036854775807n; }
@@ -364,6 +394,8 @@ export class HoldsDeletionHoldsEncoder {
 
   static fromUtcNsId(): number { return 21; }
   static fromUtcNsSinceVersion(): number { return 2; }
+  static fromUtcNsEncodingOffset(): number { return 8; }
+  static fromUtcNsEncodingLength(): number { return 8; }
   static fromUtcNsNullValue(): bigint { return -9223372036854775808n; }
   static fromUtcNsMinValue(): bigint { return -9223372036854775807n; }
   static fromUtcNsMaxValue(): bigint { return 9223372036854775807n; }
@@ -374,6 +406,8 @@ export class HoldsDeletionHoldsEncoder {
 
   static toUtcNsId(): number { return 22; }
   static toUtcNsSinceVersion(): number { return 2; }
+  static toUtcNsEncodingOffset(): number { return 16; }
+  static toUtcNsEncodingLength(): number { return 8; }
   static toUtcNsNullValue(): bigint { return -9223372036854775808n; }
   static toUtcNsMinValue(): bigint { return -9223372036854775807n; }
   static toUtcNsMaxValue(): bigint { return 9223372036854775807n; }
@@ -384,6 +418,8 @@ export class HoldsDeletionHoldsEncoder {
 
   static allChannelsId(): number { return 23; }
   static allChannelsSinceVersion(): number { return 2; }
+  static allChannelsEncodingOffset(): number { return 24; }
+  static allChannelsEncodingLength(): number { return 1; }
   allChannels(value: BooleanType): this {
     this._view.setUint8(this._offset + 24, value);
     return this;
@@ -397,7 +433,7 @@ export class HoldsDeletionHoldsEncoder {
   channel(value: string | Uint8Array): this {
     const root = this._root;
     const pos = root._limit;
-    const length = putVarData(this._buf, pos + 2, value, 'utf8', 65535);
+    const length = putVarData(this._buf, this._view, pos + 2, value, 'utf8', 65535);
     this._view.setUint16(pos + 0, length, true);
     root._limit = pos + 2 + length;
     return this;

@@ -3,7 +3,7 @@ import { BooleanType } from './BooleanType.js';
 import { DescriptorState } from './DescriptorState.js';
 import { MessageHeaderDecoder } from './MessageHeaderDecoder.js';
 import { RecordingLifecycle } from './RecordingLifecycle.js';
-import { EMPTY_BUFFER, EMPTY_VIEW, type SbeCursor, SbeGroupIterator, bufferOf, checkLimit, getInt64LE, getUtf8, throwWrongTemplate, viewOf } from './SbeRuntime.js';
+import { EMPTY_BUFFER, EMPTY_VIEW, type SbeCursor, SbeGroupIterator, bufferOf, checkLimit, getInt64LE, getInt64NumberLE, getUtf8, throwWrongTemplate, viewOf } from './SbeRuntime.js';
 
 /** recording-ID.meta (4096 bytes, mapped): the live duplicate of the descriptor; stopPosition/stopUtcNs/stopMonoNs hold the last committed values while recording */
 export class RecordingMetadataDecoder implements SbeCursor {
@@ -61,6 +61,8 @@ export class RecordingMetadataDecoder implements SbeCursor {
 
   static checksumId(): number { return 1; }
   static checksumSinceVersion(): number { return 0; }
+  static checksumEncodingOffset(): number { return 0; }
+  static checksumEncodingLength(): number { return 4; }
   static checksumNullValue(): number { return 4294967295; }
   static checksumMinValue(): number { return 0; }
   static checksumMaxValue(): number { return 4294967294; }
@@ -71,18 +73,24 @@ export class RecordingMetadataDecoder implements SbeCursor {
 
   static stateId(): number { return 2; }
   static stateSinceVersion(): number { return 0; }
+  static stateEncodingOffset(): number { return 4; }
+  static stateEncodingLength(): number { return 1; }
   state(): DescriptorState {
     return this._view.getUint8(this._offset + 4) as DescriptorState;
   }
 
   static lifecycleId(): number { return 3; }
   static lifecycleSinceVersion(): number { return 0; }
+  static lifecycleEncodingOffset(): number { return 5; }
+  static lifecycleEncodingLength(): number { return 1; }
   lifecycle(): RecordingLifecycle {
     return this._view.getUint8(this._offset + 5) as RecordingLifecycle;
   }
 
   static failureCodeId(): number { return 4; }
   static failureCodeSinceVersion(): number { return 0; }
+  static failureCodeEncodingOffset(): number { return 6; }
+  static failureCodeEncodingLength(): number { return 2; }
   static failureCodeNullValue(): number { return 65535; }
   static failureCodeMinValue(): number { return 0; }
   static failureCodeMaxValue(): number { return 65534; }
@@ -92,33 +100,41 @@ export class RecordingMetadataDecoder implements SbeCursor {
 
   static recordingIdId(): number { return 5; }
   static recordingIdSinceVersion(): number { return 0; }
-  static recordingIdNullValue(): bigint { return -9223372036854775808n; }
-  static recordingIdMinValue(): bigint { return -9223372036854775807n; }
-  static recordingIdMaxValue(): bigint { return 9223372036854775807n; }
-  recordingId(): bigint {
-    return getInt64LE(this._view, this._offset + 8);
+  static recordingIdEncodingOffset(): number { return 8; }
+  static recordingIdEncodingLength(): number { return 8; }
+  static recordingIdNullValue(): number { return -9223372036854775808; }
+  static recordingIdMinValue(): number { return -9007199254740991; }
+  static recordingIdMaxValue(): number { return 9007199254740991; }
+  recordingId(): number {
+    return getInt64NumberLE(this._view, this._offset + 8);
   }
 
   static startPositionId(): number { return 6; }
   static startPositionSinceVersion(): number { return 0; }
-  static startPositionNullValue(): bigint { return -9223372036854775808n; }
-  static startPositionMinValue(): bigint { return -9223372036854775807n; }
-  static startPositionMaxValue(): bigint { return 9223372036854775807n; }
-  startPosition(): bigint {
-    return getInt64LE(this._view, this._offset + 16);
+  static startPositionEncodingOffset(): number { return 16; }
+  static startPositionEncodingLength(): number { return 8; }
+  static startPositionNullValue(): number { return -9223372036854775808; }
+  static startPositionMinValue(): number { return -9007199254740991; }
+  static startPositionMaxValue(): number { return 9007199254740991; }
+  startPosition(): number {
+    return getInt64NumberLE(this._view, this._offset + 16);
   }
 
   static stopPositionId(): number { return 7; }
   static stopPositionSinceVersion(): number { return 0; }
-  static stopPositionNullValue(): bigint { return -9223372036854775808n; }
-  static stopPositionMinValue(): bigint { return -9223372036854775807n; }
-  static stopPositionMaxValue(): bigint { return 9223372036854775807n; }
-  stopPosition(): bigint {
-    return getInt64LE(this._view, this._offset + 24);
+  static stopPositionEncodingOffset(): number { return 24; }
+  static stopPositionEncodingLength(): number { return 8; }
+  static stopPositionNullValue(): number { return -9223372036854775808; }
+  static stopPositionMinValue(): number { return -9007199254740991; }
+  static stopPositionMaxValue(): number { return 9007199254740991; }
+  stopPosition(): number {
+    return getInt64NumberLE(this._view, this._offset + 24);
   }
 
   static startUtcNsId(): number { return 8; }
   static startUtcNsSinceVersion(): number { return 0; }
+  static startUtcNsEncodingOffset(): number { return 32; }
+  static startUtcNsEncodingLength(): number { return 8; }
   static startUtcNsNullValue(): bigint { return -9223372036854775808n; }
   static startUtcNsMinValue(): bigint { return -9223372036854775807n; }
   static startUtcNsMaxValue(): bigint { return 9223372036854775807n; }
@@ -128,6 +144,8 @@ export class RecordingMetadataDecoder implements SbeCursor {
 
   static stopUtcNsId(): number { return 9; }
   static stopUtcNsSinceVersion(): number { return 0; }
+  static stopUtcNsEncodingOffset(): number { return 40; }
+  static stopUtcNsEncodingLength(): number { return 8; }
   static stopUtcNsNullValue(): bigint { return -9223372036854775808n; }
   static stopUtcNsMinValue(): bigint { return -9223372036854775807n; }
   static stopUtcNsMaxValue(): bigint { return 9223372036854775807n; }
@@ -137,6 +155,8 @@ export class RecordingMetadataDecoder implements SbeCursor {
 
   static startMonoNsId(): number { return 10; }
   static startMonoNsSinceVersion(): number { return 0; }
+  static startMonoNsEncodingOffset(): number { return 48; }
+  static startMonoNsEncodingLength(): number { return 8; }
   static startMonoNsNullValue(): bigint { return -9223372036854775808n; }
   static startMonoNsMinValue(): bigint { return -9223372036854775807n; }
   static startMonoNsMaxValue(): bigint { return 9223372036854775807n; }
@@ -146,6 +166,8 @@ export class RecordingMetadataDecoder implements SbeCursor {
 
   static stopMonoNsId(): number { return 11; }
   static stopMonoNsSinceVersion(): number { return 0; }
+  static stopMonoNsEncodingOffset(): number { return 56; }
+  static stopMonoNsEncodingLength(): number { return 8; }
   static stopMonoNsNullValue(): bigint { return -9223372036854775808n; }
   static stopMonoNsMinValue(): bigint { return -9223372036854775807n; }
   static stopMonoNsMaxValue(): bigint { return 9223372036854775807n; }
@@ -155,15 +177,19 @@ export class RecordingMetadataDecoder implements SbeCursor {
 
   static eventCountId(): number { return 12; }
   static eventCountSinceVersion(): number { return 0; }
-  static eventCountNullValue(): bigint { return -9223372036854775808n; }
-  static eventCountMinValue(): bigint { return -9223372036854775807n; }
-  static eventCountMaxValue(): bigint { return 9223372036854775807n; }
-  eventCount(): bigint {
-    return getInt64LE(this._view, this._offset + 64);
+  static eventCountEncodingOffset(): number { return 64; }
+  static eventCountEncodingLength(): number { return 8; }
+  static eventCountNullValue(): number { return -9223372036854775808; }
+  static eventCountMinValue(): number { return -9007199254740991; }
+  static eventCountMaxValue(): number { return 9007199254740991; }
+  eventCount(): number {
+    return getInt64NumberLE(this._view, this._offset + 64);
   }
 
   static segmentLengthId(): number { return 13; }
   static segmentLengthSinceVersion(): number { return 0; }
+  static segmentLengthEncodingOffset(): number { return 72; }
+  static segmentLengthEncodingLength(): number { return 4; }
   static segmentLengthNullValue(): number { return -2147483648; }
   static segmentLengthMinValue(): number { return -2147483647; }
   static segmentLengthMaxValue(): number { return 2147483647; }
@@ -173,12 +199,16 @@ export class RecordingMetadataDecoder implements SbeCursor {
 
   static cleanStopId(): number { return 14; }
   static cleanStopSinceVersion(): number { return 0; }
+  static cleanStopEncodingOffset(): number { return 76; }
+  static cleanStopEncodingLength(): number { return 1; }
   cleanStop(): BooleanType {
     return this._view.getUint8(this._offset + 76) as BooleanType;
   }
 
   static reserved1Id(): number { return 15; }
   static reserved1SinceVersion(): number { return 0; }
+  static reserved1EncodingOffset(): number { return 77; }
+  static reserved1EncodingLength(): number { return 1; }
   static reserved1NullValue(): number { return 255; }
   static reserved1MinValue(): number { return 0; }
   static reserved1MaxValue(): number { return 254; }
@@ -188,6 +218,8 @@ export class RecordingMetadataDecoder implements SbeCursor {
 
   static reserved2Id(): number { return 16; }
   static reserved2SinceVersion(): number { return 0; }
+  static reserved2EncodingOffset(): number { return 78; }
+  static reserved2EncodingLength(): number { return 2; }
   static reserved2NullValue(): number { return 65535; }
   static reserved2MinValue(): number { return 0; }
   static reserved2MaxValue(): number { return 65534; }

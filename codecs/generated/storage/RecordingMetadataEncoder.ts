@@ -3,7 +3,7 @@ import { BooleanType } from './BooleanType.js';
 import { DescriptorState } from './DescriptorState.js';
 import { MessageHeaderEncoder } from './MessageHeaderEncoder.js';
 import { RecordingLifecycle } from './RecordingLifecycle.js';
-import { EMPTY_BUFFER, EMPTY_VIEW, type SbeCursor, bufferOf, checkLimit, putVarData, setInt64LE, viewOf } from './SbeRuntime.js';
+import { EMPTY_BUFFER, EMPTY_VIEW, type SbeCursor, bufferOf, checkLimit, putVarData, setInt64LE, setInt64NumberLE, viewOf } from './SbeRuntime.js';
 
 /** recording-ID.meta (4096 bytes, mapped): the live duplicate of the descriptor; stopPosition/stopUtcNs/stopMonoNs hold the last committed values while recording */
 export class RecordingMetadataEncoder implements SbeCursor {
@@ -47,6 +47,8 @@ export class RecordingMetadataEncoder implements SbeCursor {
 
   static checksumId(): number { return 1; }
   static checksumSinceVersion(): number { return 0; }
+  static checksumEncodingOffset(): number { return 0; }
+  static checksumEncodingLength(): number { return 4; }
   static checksumNullValue(): number { return 4294967295; }
   static checksumMinValue(): number { return 0; }
   static checksumMaxValue(): number { return 4294967294; }
@@ -58,6 +60,8 @@ export class RecordingMetadataEncoder implements SbeCursor {
 
   static stateId(): number { return 2; }
   static stateSinceVersion(): number { return 0; }
+  static stateEncodingOffset(): number { return 4; }
+  static stateEncodingLength(): number { return 1; }
   state(value: DescriptorState): this {
     this._view.setUint8(this._offset + 4, value);
     return this;
@@ -65,6 +69,8 @@ export class RecordingMetadataEncoder implements SbeCursor {
 
   static lifecycleId(): number { return 3; }
   static lifecycleSinceVersion(): number { return 0; }
+  static lifecycleEncodingOffset(): number { return 5; }
+  static lifecycleEncodingLength(): number { return 1; }
   lifecycle(value: RecordingLifecycle): this {
     this._view.setUint8(this._offset + 5, value);
     return this;
@@ -72,6 +78,8 @@ export class RecordingMetadataEncoder implements SbeCursor {
 
   static failureCodeId(): number { return 4; }
   static failureCodeSinceVersion(): number { return 0; }
+  static failureCodeEncodingOffset(): number { return 6; }
+  static failureCodeEncodingLength(): number { return 2; }
   static failureCodeNullValue(): number { return 65535; }
   static failureCodeMinValue(): number { return 0; }
   static failureCodeMaxValue(): number { return 65534; }
@@ -82,36 +90,44 @@ export class RecordingMetadataEncoder implements SbeCursor {
 
   static recordingIdId(): number { return 5; }
   static recordingIdSinceVersion(): number { return 0; }
-  static recordingIdNullValue(): bigint { return -9223372036854775808n; }
-  static recordingIdMinValue(): bigint { return -9223372036854775807n; }
-  static recordingIdMaxValue(): bigint { return 9223372036854775807n; }
-  recordingId(value: bigint): this {
-    setInt64LE(this._view, this._offset + 8, value);
+  static recordingIdEncodingOffset(): number { return 8; }
+  static recordingIdEncodingLength(): number { return 8; }
+  static recordingIdNullValue(): number { return -9223372036854775808; }
+  static recordingIdMinValue(): number { return -9007199254740991; }
+  static recordingIdMaxValue(): number { return 9007199254740991; }
+  recordingId(value: number): this {
+    setInt64NumberLE(this._view, this._offset + 8, value);
     return this;
   }
 
   static startPositionId(): number { return 6; }
   static startPositionSinceVersion(): number { return 0; }
-  static startPositionNullValue(): bigint { return -9223372036854775808n; }
-  static startPositionMinValue(): bigint { return -9223372036854775807n; }
-  static startPositionMaxValue(): bigint { return 9223372036854775807n; }
-  startPosition(value: bigint): this {
-    setInt64LE(this._view, this._offset + 16, value);
+  static startPositionEncodingOffset(): number { return 16; }
+  static startPositionEncodingLength(): number { return 8; }
+  static startPositionNullValue(): number { return -9223372036854775808; }
+  static startPositionMinValue(): number { return -9007199254740991; }
+  static startPositionMaxValue(): number { return 9007199254740991; }
+  startPosition(value: number): this {
+    setInt64NumberLE(this._view, this._offset + 16, value);
     return this;
   }
 
   static stopPositionId(): number { return 7; }
   static stopPositionSinceVersion(): number { return 0; }
-  static stopPositionNullValue(): bigint { return -9223372036854775808n; }
-  static stopPositionMinValue(): bigint { return -9223372036854775807n; }
-  static stopPositionMaxValue(): bigint { return 9223372036854775807n; }
-  stopPosition(value: bigint): this {
-    setInt64LE(this._view, this._offset + 24, value);
+  static stopPositionEncodingOffset(): number { return 24; }
+  static stopPositionEncodingLength(): number { return 8; }
+  static stopPositionNullValue(): number { return -9223372036854775808; }
+  static stopPositionMinValue(): number { return -9007199254740991; }
+  static stopPositionMaxValue(): number { return 9007199254740991; }
+  stopPosition(value: number): this {
+    setInt64NumberLE(this._view, this._offset + 24, value);
     return this;
   }
 
   static startUtcNsId(): number { return 8; }
   static startUtcNsSinceVersion(): number { return 0; }
+  static startUtcNsEncodingOffset(): number { return 32; }
+  static startUtcNsEncodingLength(): number { return 8; }
   static startUtcNsNullValue(): bigint { return -9223372036854775808n; }
   static startUtcNsMinValue(): bigint { return -9223372036854775807n; }
   static startUtcNsMaxValue(): bigint { return 9223372036854775807n; }
@@ -122,6 +138,8 @@ export class RecordingMetadataEncoder implements SbeCursor {
 
   static stopUtcNsId(): number { return 9; }
   static stopUtcNsSinceVersion(): number { return 0; }
+  static stopUtcNsEncodingOffset(): number { return 40; }
+  static stopUtcNsEncodingLength(): number { return 8; }
   static stopUtcNsNullValue(): bigint { return -9223372036854775808n; }
   static stopUtcNsMinValue(): bigint { return -9223372036854775807n; }
   static stopUtcNsMaxValue(): bigint { return 9223372036854775807n; }
@@ -132,6 +150,8 @@ export class RecordingMetadataEncoder implements SbeCursor {
 
   static startMonoNsId(): number { return 10; }
   static startMonoNsSinceVersion(): number { return 0; }
+  static startMonoNsEncodingOffset(): number { return 48; }
+  static startMonoNsEncodingLength(): number { return 8; }
   static startMonoNsNullValue(): bigint { return -9223372036854775808n; }
   static startMonoNsMinValue(): bigint { return -9223372036854775807n; }
   static startMonoNsMaxValue(): bigint { return 9223372036854775807n; }
@@ -142,6 +162,8 @@ export class RecordingMetadataEncoder implements SbeCursor {
 
   static stopMonoNsId(): number { return 11; }
   static stopMonoNsSinceVersion(): number { return 0; }
+  static stopMonoNsEncodingOffset(): number { return 56; }
+  static stopMonoNsEncodingLength(): number { return 8; }
   static stopMonoNsNullValue(): bigint { return -9223372036854775808n; }
   static stopMonoNsMinValue(): bigint { return -9223372036854775807n; }
   static stopMonoNsMaxValue(): bigint { return 9223372036854775807n; }
@@ -152,16 +174,20 @@ export class RecordingMetadataEncoder implements SbeCursor {
 
   static eventCountId(): number { return 12; }
   static eventCountSinceVersion(): number { return 0; }
-  static eventCountNullValue(): bigint { return -9223372036854775808n; }
-  static eventCountMinValue(): bigint { return -9223372036854775807n; }
-  static eventCountMaxValue(): bigint { return 9223372036854775807n; }
-  eventCount(value: bigint): this {
-    setInt64LE(this._view, this._offset + 64, value);
+  static eventCountEncodingOffset(): number { return 64; }
+  static eventCountEncodingLength(): number { return 8; }
+  static eventCountNullValue(): number { return -9223372036854775808; }
+  static eventCountMinValue(): number { return -9007199254740991; }
+  static eventCountMaxValue(): number { return 9007199254740991; }
+  eventCount(value: number): this {
+    setInt64NumberLE(this._view, this._offset + 64, value);
     return this;
   }
 
   static segmentLengthId(): number { return 13; }
   static segmentLengthSinceVersion(): number { return 0; }
+  static segmentLengthEncodingOffset(): number { return 72; }
+  static segmentLengthEncodingLength(): number { return 4; }
   static segmentLengthNullValue(): number { return -2147483648; }
   static segmentLengthMinValue(): number { return -2147483647; }
   static segmentLengthMaxValue(): number { return 2147483647; }
@@ -172,6 +198,8 @@ export class RecordingMetadataEncoder implements SbeCursor {
 
   static cleanStopId(): number { return 14; }
   static cleanStopSinceVersion(): number { return 0; }
+  static cleanStopEncodingOffset(): number { return 76; }
+  static cleanStopEncodingLength(): number { return 1; }
   cleanStop(value: BooleanType): this {
     this._view.setUint8(this._offset + 76, value);
     return this;
@@ -179,6 +207,8 @@ export class RecordingMetadataEncoder implements SbeCursor {
 
   static reserved1Id(): number { return 15; }
   static reserved1SinceVersion(): number { return 0; }
+  static reserved1EncodingOffset(): number { return 77; }
+  static reserved1EncodingLength(): number { return 1; }
   static reserved1NullValue(): number { return 255; }
   static reserved1MinValue(): number { return 0; }
   static reserved1MaxValue(): number { return 254; }
@@ -189,6 +219,8 @@ export class RecordingMetadataEncoder implements SbeCursor {
 
   static reserved2Id(): number { return 16; }
   static reserved2SinceVersion(): number { return 0; }
+  static reserved2EncodingOffset(): number { return 78; }
+  static reserved2EncodingLength(): number { return 2; }
   static reserved2NullValue(): number { return 65535; }
   static reserved2MinValue(): number { return 0; }
   static reserved2MaxValue(): number { return 65534; }
@@ -211,7 +243,7 @@ export class RecordingMetadataEncoder implements SbeCursor {
   channel(value: string | Uint8Array): this {
     const root = this;
     const pos = root._limit;
-    const length = putVarData(this._buf, pos + 2, value, 'utf8', 65535);
+    const length = putVarData(this._buf, this._view, pos + 2, value, 'utf8', 65535);
     this._view.setUint16(pos + 0, length, true);
     root._limit = pos + 2 + length;
     return this;
@@ -225,7 +257,7 @@ export class RecordingMetadataEncoder implements SbeCursor {
   source(value: string | Uint8Array): this {
     const root = this;
     const pos = root._limit;
-    const length = putVarData(this._buf, pos + 2, value, 'utf8', 65535);
+    const length = putVarData(this._buf, this._view, pos + 2, value, 'utf8', 65535);
     this._view.setUint16(pos + 0, length, true);
     root._limit = pos + 2 + length;
     return this;
@@ -281,7 +313,7 @@ export class RecordingMetadataAliasesEncoder {
   alias(value: string | Uint8Array): this {
     const root = this._root;
     const pos = root._limit;
-    const length = putVarData(this._buf, pos + 2, value, 'utf8', 65535);
+    const length = putVarData(this._buf, this._view, pos + 2, value, 'utf8', 65535);
     this._view.setUint16(pos + 0, length, true);
     root._limit = pos + 2 + length;
     return this;

@@ -43,6 +43,8 @@ export class StreamHelloEncoder implements SbeCursor {
 
   static tokenId(): number { return 1; }
   static tokenSinceVersion(): number { return 0; }
+  static tokenEncodingOffset(): number { return 0; }
+  static tokenEncodingLength(): number { return 8; }
   static tokenNullValue(): bigint { return 18446744073709551615n; }
   static tokenMinValue(): bigint { return 0n; }
   static tokenMaxValue(): bigint { return 18446744073709551614n; }
