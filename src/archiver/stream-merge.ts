@@ -8,7 +8,8 @@
  * not finished has shown its head, so a live recording that is quiet holds the others back
  * (the price of a strict order, as in every merge here). Runs are cheap: after the earliest
  * head goes out, its input is read straight into the batch (no head copy) for as long as its
- * events come before the second-earliest head; with one input that is every event.
+ * events come before the second-earliest head, a full batch being committed and the next
+ * begun on the way; with one input that is every event (but the first after a pause).
  *
  * What ends an input: the reader has nothing more (its `isDone()`, or for a reader without
  * one, nothing delivered while its recording is not live), an event at or beyond its
@@ -127,6 +128,9 @@ export class StreamMerge {
   private bound: Input | undefined;
   private stopped = false;
   private closed = false;
+  /** Batches committed by the current pump, and its budget. */
+  private committed = 0;
+  private maxBatches = 0;
 
   /** A reader's frame while filling a head: filtered, then stashed. */
   private readonly onStash = (buffer: Buffer, offset: number, length: number, position: number, utcNs: bigint, monoNs: bigint, flags: number): void => {
@@ -146,7 +150,10 @@ export class StreamMerge {
     if (this.beforeStart(utcNs)) return;
     const b = this.bound;
     const sink = this.sink!;
-    if ((b !== undefined && compareMergeOrder(utcNs, input.recordingId, position, b.headUtcNs, b.recordingId, b.headPosition) > 0) || !sink.fits(length)) {
+    if (
+      (b !== undefined && compareMergeOrder(utcNs, input.recordingId, position, b.headUtcNs, b.recordingId, b.headPosition) > 0) ||
+      (!sink.fits(length) && !this.nextBatch(length))
+    ) {
       input.stash(buffer, offset, length, position, utcNs, monoNs, flags);
       this.stopped = true;
       return;
@@ -189,7 +196,8 @@ export class StreamMerge {
    */
   pump(sink: EventBatchSink, maxBatches: number): PumpResult {
     this.sink = sink;
-    let committed = 0;
+    this.committed = 0;
+    this.maxBatches = maxBatches;
     let result: PumpResult;
     for (;;) {
       const best = this.earliest();
@@ -208,9 +216,9 @@ export class StreamMerge {
       if (!sink.inBatch || !sink.fits(best.headLength)) {
         if (sink.inBatch) {
           sink.commit();
-          committed++;
+          this.committed++;
         }
-        if (committed >= maxBatches) {
+        if (this.committed >= maxBatches) {
           result = PumpResult.MORE;
           break;
         }
@@ -228,6 +236,21 @@ export class StreamMerge {
     if (sink.inBatch) sink.commit();
     this.sink = undefined;
     return result;
+  }
+
+  /**
+   * While draining, an event that does not fit the open batch: commits it and begins one with
+   * room for the event, so the event goes from the reader into the batch directly (a large
+   * event is copied once, not stashed first). False (nothing begun) when the batch budget of
+   * this pump is used up or the sink is not writable: the caller stashes the event.
+   */
+  private nextBatch(payloadLength: number): boolean {
+    const sink = this.sink!;
+    if (sink.inBatch) {
+      sink.commit();
+      this.committed++;
+    }
+    return this.committed < this.maxBatches && sink.begin(payloadLength);
   }
 
   /** Closes every reader. */
