@@ -155,6 +155,20 @@ describe('ArchiveClient against a fake archiver over real UDP', () => {
     expect(got).toEqual(['a:a-1@20', 'b:b-1@20', 'a:a-2@30', 'b:b-2@35', 'a:a-3@40']);
   });
 
+  it('read() and events() stream over TCP from the endpoint of the StreamGrant', async () => {
+    const c = await connect();
+    fake.recordings.set(0, makeRecording(0, 'a', payloads(5, 'a'), [10n, 20n, 30n, 40n, 50n]));
+    fake.recordings.set(1, makeRecording(1, 'b', payloads(2, 'b'), [15n, 30n]));
+    const one: string[] = [];
+    for await (const e of c.read({ recordingId: 0 })) one.push(`${e.channel}:${e.payload}@${e.utcNs}`);
+    expect(one).toEqual(['a:a-0@10', 'a:a-1@20', 'a:a-2@30', 'a:a-3@40', 'a:a-4@50']);
+    const merged: string[] = [];
+    for await (const e of c.events({ channels: ['a', 'b'], fromUtcNs: 15n, toUtcNs: 40n })) merged.push(`${e.channel}:${e.payload}@${e.utcNs}`);
+    expect(merged).toEqual(['b:b-0@15', 'a:a-1@20', 'a:a-2@30', 'b:b-1@30', 'a:a-3@40']);
+    expect(fake.of(T.streamReplay)).toHaveLength(2);
+    expect(fake.of(T.read)).toHaveLength(0);
+  });
+
   it('delivers notifications to subscribers', async () => {
     const c = await connect();
     const seen: Notification[] = [];
