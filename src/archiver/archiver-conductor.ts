@@ -30,6 +30,8 @@ import { ReplayManager } from './replay-manager.js';
 import type { ReplaySender } from './replay-session.js';
 import type { DeferredAnswer, RequestContext } from './request-context.js';
 import { RequestHandlers } from './request-handlers.js';
+import { StreamManager } from './stream-manager.js';
+import type { TransportServer } from '../transport/transport-server.js';
 import { parseUdpEndpoint, type DatagramSender, type UdpEndpoint } from './udp-endpoint.js';
 
 export interface ConductorDeps {
@@ -50,6 +52,8 @@ export interface ConductorDeps {
   clock: ArchiverClock;
   log: ArchiverLog;
   createReplaySender: (ep: UdpEndpoint) => ReplaySender;
+  /** The stream endpoint, listening (streamed replays); absent: StreamReplayRequest is refused. */
+  streamServer?: TransportServer;
 }
 
 const SESSION_CHECK_INTERVAL_NS = 100_000_000n;
@@ -59,6 +63,7 @@ export class ArchiverConductor implements Agent, ControlRequestHandler {
   readonly sessions: ControlSessions;
   readonly recordings: RecordingManager;
   readonly replays: ReplayManager;
+  readonly streams: StreamManager;
   /** Decodes inbound datagrams and calls onRequest/onMalformed (tests may dispatch() directly). */
   readonly adapter: ControlAdapter;
   private readonly handlers: RequestHandlers;
@@ -80,11 +85,24 @@ export class ArchiverConductor implements Agent, ControlRequestHandler {
     });
     this.replays = new ReplayManager({ store, notifications, counters, log });
     this.recordings.onRecordingStarted((rs) => this.replays.recordingStarted(rs));
+    this.streams = new StreamManager({
+      ...(deps.streamServer ? { server: deps.streamServer } : {}),
+      store,
+      notifications,
+      counters,
+      clock,
+      log,
+      nextId: () => this.replays.nextId(),
+      isRecordingActive: (id) => this.recordings.isActive(id),
+      channelsLive: (names) => names.some((n) => this.recordings.findActiveByName(n) !== undefined),
+    });
+    this.recordings.onRecordingStarted((rs) => this.streams.recordingStarted(rs));
     this.handlers = new RequestHandlers({
       config,
       store,
       recordings: this.recordings,
       replays: this.replays,
+      streams: this.streams,
       responses: deps.responses,
       counters,
       clock,
@@ -100,6 +118,7 @@ export class ArchiverConductor implements Agent, ControlRequestHandler {
     let work = this.adapter.poll(256);
     work += this.recordings.doWork();
     work += this.replays.doWork();
+    work += this.streams.doWork();
     const now = this.deps.clock.nanoTime();
     if (now >= this.nextSessionCheckNs) {
       this.nextSessionCheckNs = now + SESSION_CHECK_INTERVAL_NS;
@@ -113,7 +132,7 @@ export class ArchiverConductor implements Agent, ControlRequestHandler {
     const { counters } = this.deps;
     counters.set('activeSessions', this.sessions.size);
     counters.set('activeRecordings', this.recordings.size);
-    counters.set('activeReplays', this.replays.size);
+    counters.set('activeReplays', this.replays.size + this.streams.size);
     counters.set('notificationsSent', this.deps.notifications.sent);
     return work;
   }
@@ -277,6 +296,7 @@ export class ArchiverConductor implements Agent, ControlRequestHandler {
   /** Ends a control session: its replays stop (CLIENT_GONE), it leaves the table. */
   closeSession(s: ControlSession): void {
     this.replays.stopOwnedBy(s.sessionId, 'CLIENT_GONE');
+    this.streams.stopOwnedBy(s.sessionId, 'CLIENT_GONE');
     s.close();
     this.sessions.remove(s);
     this.deps.counters.add('sessionsClosed');
@@ -290,6 +310,7 @@ export class ArchiverConductor implements Agent, ControlRequestHandler {
     this.closed = true;
     this.recordings.onClose();
     this.replays.onClose();
+    this.streams.onClose();
     for (const s of [...this.sessions.values()]) this.closeSession(s);
   }
 }

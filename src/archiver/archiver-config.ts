@@ -40,6 +40,8 @@ export interface ArchiverConfig {
   dir: string;
   /** HOST:PORT of the control endpoint. */
   control: string;
+  /** HOST:PORT of the stream endpoint (TCP, streamed replays); undefined: the control host, any free port. */
+  stream: string | undefined;
   channels: ChannelConfig[];
   /** udp://HOST:PORT destinations that receive every notification. */
   notifications: string[];
@@ -71,6 +73,7 @@ export function defaultConfig(dir: string): ArchiverConfig {
   return {
     dir,
     control: DEFAULT_CONTROL,
+    stream: undefined,
     channels: [],
     notifications: [],
     fileSyncLevel: 0,
@@ -130,6 +133,7 @@ export function parseHostPort(value: string, key = 'control'): [string, number] 
 
 const TOP_KEYS = [
   'control',
+  'stream',
   'channels',
   'notifications',
   'fileSyncLevel',
@@ -152,6 +156,10 @@ export function applyConfigDocument(base: ArchiverConfig, doc: unknown): Archive
   if (doc.control !== undefined) {
     c.control = str(doc.control, 'control');
     parseHostPort(c.control);
+  }
+  if (doc.stream !== undefined) {
+    c.stream = str(doc.stream, 'stream');
+    parseHostPort(c.stream, 'stream');
   }
   if (doc.channels !== undefined) {
     if (!Array.isArray(doc.channels)) throw bad('channels', 'must be an array of {channel, source, aliases}');

@@ -2,8 +2,8 @@
  * Wiring and lifecycle of one archiver process. launch() takes the steps in an order that
  * leaves nothing behind when one fails:
  *
- * 1. bind the control endpoint (a port in use fails here, before the archive directory is
- *    created or opened: ADDRESS_IN_USE);
+ * 1. bind the control endpoint, then the stream endpoint (a port in use fails here, before
+ *    the archive directory is created or opened: ADDRESS_IN_USE);
  * 2. set up the notification destinations (each its own socket; an interface that is not this
  *    host's, or the control endpoint itself, is refused);
  * 3. check the archive directory can be written (STORAGE_UNWRITABLE naming it), then open it;
@@ -44,6 +44,8 @@ import { attachDataPath } from '../cluster/data-path.js';
 import { ClusterNode } from '../cluster/cluster-node.js';
 import { DEFAULT_SEGMENT_LENGTH } from '../storage/layout.js';
 import { UdpSender, parseUdpEndpoint } from './udp-endpoint.js';
+import { TransportServer } from '../transport/transport-server.js';
+import { MAX_STREAM_FRAME } from '../protocol/stream-layout.js';
 
 export interface ArchiverOptions {
   nanoClock?: NanoClock;
@@ -108,6 +110,8 @@ export class Archiver {
     private readonly release: () => Promise<void>,
     readonly controlHost: string,
     readonly controlPort: number,
+    /** HOST:PORT of the stream endpoint as bound. */
+    readonly streamAddress: string,
     readonly metricsPort: number | undefined,
     readonly log: Logger,
   ) {}
@@ -138,6 +142,20 @@ export class Archiver {
     try {
       const controlPort = await transport.bind(host, port);
       const control = transport.address!;
+      const streamServer = new TransportServer(config.stream ?? formatHostPort(host, 0), {
+        what: 'stream endpoint',
+        onAccept: wake.signal,
+        connection: {
+          // a client only ever sends its StreamHello: what a stranger can make us buffer stays small
+          maxFrameLength: 1024,
+          maxInboundBytes: 64 * 1024,
+          maxSendFrameLength: MAX_STREAM_FRAME,
+          onReceive: wake.signal,
+          onDrain: wake.signal,
+        },
+      });
+      opened.push(() => streamServer.close());
+      await streamServer.listen();
       const destinations = await openNotificationDestinations(config.notifications, control);
       opened.push(() => destinations.forEach((d) => (d.sender as UdpSender).close()));
       prepareArchiveDir(config.dir);
@@ -192,6 +210,7 @@ export class Archiver {
         clock: { nanoTime: () => nanoClock.nanoTime(), epochNanos: () => utcClock.epochNanos() },
         log: archLog,
         createReplaySender: (ep) => new UdpSender(ep),
+        streamServer,
       });
       const agents: Agent[] = [conductor];
       if (clusterNode) {
@@ -220,8 +239,11 @@ export class Archiver {
       }
       startConfigChannels(config, conductor, archiveStore);
       runner.start();
-      log.info({ dir: config.dir, control: formatHostPort(host, controlPort), metricsPort, channels: config.channels.length }, 'archiver started');
-      return new Archiver(config, conductor, counters, runner, releaseAll, host, controlPort, metricsPort, log);
+      log.info(
+        { dir: config.dir, control: formatHostPort(host, controlPort), stream: streamServer.address, metricsPort, channels: config.channels.length },
+        'archiver started',
+      );
+      return new Archiver(config, conductor, counters, runner, releaseAll, host, controlPort, streamServer.address, metricsPort, log);
     } catch (err) {
       await releaseAll();
       throw err;

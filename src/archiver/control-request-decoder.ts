@@ -80,7 +80,7 @@ const REQUESTS = [
   R.ReplayRequest, R.TimeReplayRequest, R.StopReplayRequest, R.ReadRequest, R.ListRecordingsRequest,
   R.DescribeRecordingRequest, R.RecordingPositionRequest, R.FindPositionRequest, R.ListChannelsRequest, R.StatsRequest,
   R.AddQuarantineRequest, R.RemoveQuarantineRequest, R.ListQuarantinesRequest, R.DeleteRequest, R.ClusterStatusRequest,
-  R.SubscribeNotificationsRequest,
+  R.SubscribeNotificationsRequest, R.StreamReplayRequest,
 ] as const;
 
 type RequestInfo = (typeof REQUESTS)[number];
@@ -190,6 +190,21 @@ export class ControlRequestDecoder {
       const mask = x.mask().raw();
       if ((mask & ~ALL_NOTIFICATIONS) !== 0) fail(ErrorCode.INVALID_ARGUMENT, `notification mask 0x${mask.toString(16)} has unknown bits`);
       return { type: 'subscribe', ...ids(x), mask };
+    });
+    this.on(R.StreamReplayRequest, (x, buf, blockLength) => {
+      const base = {
+        ...ids(x),
+        recordingId: optionalId(x.recordingId(), 'recordingId'),
+        position: optionalId(x.position(), 'position'),
+        length: optionalId(x.length(), 'length'),
+        fromUtcNs: optionalTime(x.fromUtcNs()),
+        toUtcNs: optionalTime(x.toUtcNs()),
+        follow: bool(x.follow() as number, 'follow'),
+      };
+      this.checkGroup(buf, HEADER + blockLength, 2, MAX_REPLAY_CHANNELS, 'channels');
+      const channels: string[] = [];
+      for (const c of x.channels()) channels.push(c.channel());
+      return this.checkEnd(buf, x, { type: 'streamReplay', ...base, channels });
     });
   }
 

@@ -67,6 +67,16 @@ export type SessionRequest =
   | (RequestBase & { type: 'listQuarantines' })
   | (RequestBase & { type: 'delete'; fromUtcNs: bigint; toUtcNs: bigint; channel: string })
   | (RequestBase & { type: 'clusterStatus' })
+  | (RequestBase & {
+      type: 'streamReplay';
+      recordingId: number | null;
+      position: number | null;
+      length: number | null;
+      fromUtcNs: bigint | null;
+      toUtcNs: bigint | null;
+      follow: boolean;
+      channels: string[];
+    })
   | (RequestBase & { type: 'subscribe'; mask: NotificationMaskBits });
 
 export type ControlRequest = ConnectRequest | SessionRequest;

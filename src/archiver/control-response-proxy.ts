@@ -17,6 +17,7 @@ import {
   RecordingState,
   StatsSnapshotCountersEncoder,
   StatsSnapshotEncoder,
+  StreamGrantEncoder,
 } from '../../codecs/generated/control/index.js';
 import type { ErrorCode as WireErrorCode } from '../../codecs/generated/control/index.js';
 import { CONTROL_HEADER_LENGTH as HEADER_LENGTH, MAX_ERROR_TEXT, MAX_MESSAGE, NULL_ID } from '../protocol/constants.js';
@@ -59,6 +60,7 @@ export class ControlResponseProxy {
   private readonly stats = new StatsSnapshotEncoder();
   private readonly quarantine = new QuarantineDescriptorEncoder();
   private readonly cluster = new ClusterStatusEncoder();
+  private readonly grant = new StreamGrantEncoder();
 
   private copyOut(bodyLength: number): Buffer {
     const len = HEADER_LENGTH + bodyLength;
@@ -115,6 +117,18 @@ export class ControlResponseProxy {
     for (const a of r.aliases) g.next().alias(a);
     e.channel(r.channel);
     e.source(r.source);
+    return this.copyOut(e.encodedLength());
+  }
+
+  /** Where a StreamReplayRequest's stream is fetched (docs/PROTOCOL.md "Streamed replay"). */
+  streamGrant(sessionId: number, correlationId: bigint, g: { replaySessionId: number; token: bigint; endpoint: string }): Buffer {
+    const e = this.grant
+      .wrapAndApplyHeader(this.scratch, 0, this.header)
+      .controlSessionId(sessionId)
+      .correlationId(correlationId)
+      .replaySessionId(g.replaySessionId)
+      .token(g.token);
+    e.endpoint(g.endpoint);
     return this.copyOut(e.encodedLength());
   }
 

@@ -24,6 +24,8 @@ import type { RecordingOps } from './recording-manager.js';
 import type { FollowedChannel, ReplayOps } from './replay-manager.js';
 import { ReplaySession, type ReplayOptions, type ReplaySender, type ReplayStream } from './replay-session.js';
 import type { DeferredAnswer, RequestContext } from './request-context.js';
+import type { StreamOps, StreamPlan } from './stream-manager.js';
+import type { StreamInputSpec } from './stream-merge.js';
 import { parseUdpEndpoint, type UdpEndpoint } from './udp-endpoint.js';
 
 const MAX_LIST = 100_000;
@@ -35,6 +37,7 @@ export interface HandlerDeps {
   store: ArchiveStore;
   recordings: RecordingOps;
   replays: ReplayOps;
+  streams: StreamOps;
   responses: ControlResponseProxy;
   counters: ArchiverCounters;
   clock: ArchiverClock;
@@ -66,6 +69,16 @@ const BARRIER_REQUESTS: ReadonlySet<SessionRequest['type']> = new Set([
 function fail(answer: DeferredAnswer, err: unknown): void {
   const e = err instanceof VcrError ? err : new VcrError(ErrorCode.GENERIC, err instanceof Error ? err.message : String(err));
   answer.error(e.code, e.message);
+}
+
+/** One recording a stream reads, before its start position is known for certain. */
+interface StreamTarget {
+  recordingId: number;
+  channel: string;
+  position: number | Promise<number>;
+  length: number | null;
+  /** Set for a single-recording stream: the position given must lie inside it. */
+  check: { startPosition: number; stopPosition: number } | null;
 }
 
 export class RequestHandlers {
@@ -172,7 +185,7 @@ export class RequestHandlers {
       case 'timeReplay':
         return this.timeReplay(ctx, r);
       case 'stopReplay': {
-        const rp = replays.get(r.replaySessionId);
+        const rp = replays.get(r.replaySessionId) ?? this.deps.streams.get(r.replaySessionId);
         if (!rp) throw new VcrError(ErrorCode.UNKNOWN_REPLAY, `no replay session ${r.replaySessionId}`);
         rp.stop('REQUESTED');
         return r.replaySessionId;
@@ -222,6 +235,7 @@ export class RequestHandlers {
         const snapshot = this.deps.counters.snapshot();
         // live replays by id, so a client whose ReplayEnded notification was lost can tell
         replays.forEach((rp) => snapshot.push([`replay.${rp.sessionId}.eventsSent`, rp.eventsSent]));
+        this.deps.streams.forEach((st) => snapshot.push([`replay.${st.sessionId}.eventsSent`, st.eventsSent]));
         data.push(...responses.statsSnapshots(sid, corr, this.now(), snapshot));
         return snapshot.length;
       }
@@ -247,6 +261,8 @@ export class RequestHandlers {
         const channel = r.channel === '' ? '' : (resolveChannel(store.listRecordings(), r.channel) ?? r.channel);
         return store.deleteEvents(channel, r.fromUtcNs, r.toUtcNs);
       }
+      case 'streamReplay':
+        return this.streamReplay(ctx, r);
       case 'clusterStatus': {
         const status = store.clusterStatus?.();
         if (status) {
@@ -297,7 +313,7 @@ export class RequestHandlers {
 
   private checkReplayLimit(): void {
     const max = this.deps.config.limits.maxReplays;
-    if (this.deps.replays.size >= max) throw new VcrError(ErrorCode.MAX_REPLAYS, `${max} replays are active (the limit)`);
+    if (this.deps.replays.size + this.deps.streams.size >= max) throw new VcrError(ErrorCode.MAX_REPLAYS, `${max} replays are active (the limit)`);
   }
 
   /** A replay destination, checked: parsed, not this archiver, a multicast interface of this host. */
@@ -409,6 +425,89 @@ export class RequestHandlers {
       ...(follow ? { follow } : {}),
     });
     return 'pending';
+  }
+
+  /**
+   * A streamed replay (PROTOCOL.md "Streamed replay"): answered with a StreamGrant once the
+   * start positions are known (at once on one node; later when a cluster finds a position of
+   * fromUtcNs in a segment held elsewhere).
+   */
+  private streamReplay(ctx: RequestContext, r: Extract<SessionRequest, { type: 'streamReplay' }>): number | 'pending' {
+    const { store, recordings, streams } = this.deps;
+    if (!streams.enabled) throw new VcrError(ErrorCode.NOT_ALLOWED, 'this archiver has no stream endpoint');
+    this.checkReplayLimit();
+    if (r.fromUtcNs !== null && r.toUtcNs !== null) checkInterval(r.fromUtcNs, r.toUtcNs);
+    const targets: StreamTarget[] = [];
+    let followNames: string[] = [];
+    if (r.recordingId !== null) {
+      if (r.channels.length > 0) throw new VcrError(ErrorCode.INVALID_ARGUMENT, 'a stream reads a recording or channels, not both');
+      const info = store.describe(r.recordingId);
+      if (!info) throw new VcrError(ErrorCode.UNKNOWN_RECORDING, `no recording ${r.recordingId}`);
+      const position = r.position ?? (r.fromUtcNs !== null ? store.findPosition(r.recordingId, r.fromUtcNs) : info.startPosition);
+      targets.push({ recordingId: r.recordingId, channel: info.channel, position, length: r.length, check: info });
+    } else {
+      if (r.channels.length === 0) throw new VcrError(ErrorCode.INVALID_ARGUMENT, 'a stream needs a recordingId or at least one channel');
+      if (r.position !== null || r.length !== null) throw new VcrError(ErrorCode.INVALID_ARGUMENT, 'position and length go with a recordingId');
+      const all = store.listRecordings();
+      const now = this.now();
+      const taken = new Set<number>();
+      // an alias names the channel (SPEC: a query by any name finds it), so later recordings
+      // of the channel that were started without the alias are found by its primary name
+      const names = new Set<string>(r.channels);
+      for (const channel of r.channels) names.add(resolveChannel(all, channel) ?? channel);
+      for (const channel of r.channels) {
+        const primary = resolveChannel(all, channel) ?? channel;
+        const recs = all.filter((x) => (matchesChannel(x, channel) || x.channel === primary) && x.state !== 'deleted' && x.state !== 'invalid');
+        if (recs.length === 0 && !(r.follow && recordings.findActiveByName(channel))) {
+          throw new VcrError(ErrorCode.UNKNOWN_CHANNEL, `no recordings of channel ${quoteForMessage(channel)}`);
+        }
+        for (const x of recs) {
+          if (taken.has(x.recordingId) || !overlaps(x, r.fromUtcNs, r.toUtcNs, now)) continue;
+          taken.add(x.recordingId);
+          const position = r.fromUtcNs !== null ? store.findPosition(x.recordingId, r.fromUtcNs) : x.startPosition;
+          targets.push({ recordingId: x.recordingId, channel: x.channel, position, length: null, check: null });
+        }
+      }
+      followNames = [...names];
+    }
+    if (targets.some((t) => t.position instanceof Promise)) {
+      const answer = ctx.defer();
+      Promise.all(targets.map((t) => t.position)).then(
+        (positions) => this.settle(answer, ctx, () => this.openStream(ctx, r, targets.map((t, i) => ({ ...t, position: positions[i]! })), followNames)),
+        (err: unknown) => fail(answer, err),
+      );
+      return 'pending';
+    }
+    return this.openStream(ctx, r, targets, followNames);
+  }
+
+  /** Opens the readers of a stream's recordings and registers it; returns the replaySessionId. */
+  private openStream(ctx: RequestContext, r: Extract<SessionRequest, { type: 'streamReplay' }>, targets: StreamTarget[], targetsNames: string[]): number {
+    const { store, recordings, streams, responses } = this.deps;
+    const plan: StreamPlan = { inputs: [], fromUtcNs: r.fromUtcNs, toUtcNs: r.toUtcNs };
+    try {
+      for (const t of targets) {
+        const from = t.position as number;
+        const info = t.check;
+        if (info && (from < info.startPosition || (!recordings.isActive(t.recordingId) && from > info.stopPosition))) {
+          throw new VcrError(ErrorCode.INVALID_POSITION, `position ${from} is outside recording ${t.recordingId} [${info.startPosition}, ${info.stopPosition}]`);
+        }
+        plan.inputs.push({
+          recordingId: t.recordingId,
+          channel: t.channel,
+          reader: store.openReader(t.recordingId, from, r.follow),
+          endPosition: t.length === null ? Infinity : from + t.length,
+          follow: r.follow,
+        } satisfies StreamInputSpec);
+      }
+      if (r.recordingId === null && r.follow) plan.followChannels = targetsNames;
+    } catch (err) {
+      for (const i of plan.inputs) i.reader.close();
+      throw err;
+    }
+    const grant = streams.open(plan, { controlSessionId: ctx.session.sessionId, host: ctx.session.clientHost });
+    ctx.answer.data.push(responses.streamGrant(ctx.session.sessionId, r.correlationId, grant));
+    return grant.replaySessionId;
   }
 
   private newReplay(streams: ReplayStream[], options: ReplayOptions): ReplaySession {

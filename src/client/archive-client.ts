@@ -3,8 +3,9 @@
  * ClientConnection owns the socket, the session, correlation and retries (same
  * correlationId) and keep-alives; this class turns each call into a request and each
  * answer into plain objects (types.ts). Failures are VcrError with the wire code, TIMEOUT
- * when the archiver does not answer. Reliable reads and the channel merge live in
- * EventReader/MergedEventIterator.
+ * when the archiver does not answer. read()/events() are streamed replays (EventStream over
+ * src/transport); readChunk() is the stateless UDP pull (PROTOCOL.md "Reliable pull reads"),
+ * which event-reader.ts turns into iterators for when the stream endpoint is unreachable.
  */
 import { ErrorCode, VcrError } from '../util/errors.js';
 import type { Ids } from './control-request-proxy.js';
@@ -12,8 +13,9 @@ import type { DataMessage } from './control-response-adapter.js';
 import type { RequestResult } from './pending-requests.js';
 import type { NotificationHandler } from './notifications.js';
 import { ClientConnection, type ConnectOptions } from './client-connection.js';
-import { readChannelEvents, readRecording, type ChannelEventsOptions, type ChannelReadApi, type ReadChunkRequest, type ReadOptions } from './event-reader.js';
-import type { Endpoint } from './endpoint.js';
+import { EventStream, type StreamTarget } from './event-stream.js';
+import type { ChannelEventsOptions, ReadChunkRequest } from './event-reader.js';
+import { parseEndpoint, type Endpoint } from './endpoint.js';
 import type {
   ChannelDescriptor,
   ClusterStatus,
@@ -23,6 +25,7 @@ import type {
   RecordedEvent,
   RecordingDescriptor,
   StatsSnapshot,
+  StreamGrant,
 } from './types.js';
 
 export type { ConnectOptions };
@@ -30,6 +33,32 @@ export type { ConnectOptions };
 const PAGE = 100;
 
 export type EventsOptions = ChannelEventsOptions;
+
+/** What a streamed replay reads (docs/PROTOCOL.md "Streamed replay"). */
+export type StreamRequest =
+  | {
+      recordingId: number;
+      /** a frame boundary (default: the position of fromUtcNs, or the recording's start) */
+      position?: number;
+      /** bytes of the recording from position */
+      length?: number;
+      fromUtcNs?: bigint;
+      /** stop before the first event later than this */
+      toUtcNs?: bigint;
+      /** keep going while the recording grows, until it stops */
+      follow?: boolean;
+    }
+  | {
+      /** primary names or aliases, merged in time order */
+      channels: string[];
+      fromUtcNs?: bigint;
+      toUtcNs?: bigint;
+      /** keep going while recordings grow; recordings of the channels that start later join */
+      follow?: boolean;
+    };
+
+/** A wildcard host in a grant means "the host you reached the control endpoint at". */
+const WILDCARD_HOSTS = new Set(['0.0.0.0', '::', '']);
 
 export class ArchiveClient {
   private constructor(private readonly conn: ClientConnection) {}
@@ -241,35 +270,52 @@ export class ArchiveClient {
     return { recordingId: req.recordingId, nextPosition: next, nextFragmentOffset: 0, endOfRecording: false, events: [] };
   }
 
-  /** The events of one recording from a position (default: its start), reliably. */
-  read(opts: Omit<ReadOptions, 'position'> & { position?: number }): AsyncIterable<RecordedEvent> {
-    const self = this;
-    return {
-      async *[Symbol.asyncIterator]() {
-        let position = opts.position;
-        let channel = opts.channel;
-        if (position === undefined || channel === undefined) {
-          const d = await self.describeRecording(opts.recordingId);
-          position ??= d.startPosition;
-          channel ??= d.channel;
-        }
-        yield* self.conn.holdWhile(readRecording((q) => self.readChunk(q), { ...opts, position, channel }, sleep));
-      },
-    };
+  /** Asks for a streamed replay: where to fetch it and the one-time token (StreamReplayRequest). */
+  async streamGrant(req: StreamRequest): Promise<StreamGrant> {
+    const byRecording = 'recordingId' in req;
+    const r = await this.request('stream replay', (ids) =>
+      this.conn.proxy.streamReplay(ids, {
+        recordingId: byRecording ? req.recordingId : null,
+        position: byRecording ? (req.position ?? null) : null,
+        length: byRecording ? (req.length ?? null) : null,
+        fromUtcNs: req.fromUtcNs ?? null,
+        toUtcNs: req.toUtcNs ?? null,
+        follow: req.follow ?? false,
+        channels: byRecording ? [] : req.channels,
+      }),
+    );
+    const grant = dataOf(r, 'streamGrant')[0];
+    if (!grant) throw new VcrError(ErrorCode.MALFORMED_MESSAGE, 'the archiver answered a stream replay without a StreamGrant');
+    return grant;
+  }
+
+  /**
+   * A streamed replay (docs/PROTOCOL.md "Streamed replay"): the events of one recording, or of
+   * channels merged in time order, over one flow-controlled TCP stream from the archiver. The
+   * request goes out when iteration starts; breaking out of the loop ends the stream.
+   */
+  stream(req: StreamRequest): EventStream {
+    return new EventStream(async () => this.streamTarget(await this.streamGrant(req)));
+  }
+
+  /** The events of one recording from a position (default: its start), reliably (a streamed replay). */
+  read(opts: { recordingId: number; position?: number; length?: number; toUtcNs?: bigint; follow?: boolean }): AsyncIterable<RecordedEvent> {
+    return { [Symbol.asyncIterator]: () => this.stream(opts) };
   }
 
   /**
    * The recorded events of channels (primary names or aliases) within a UTC interval, in
-   * timestamp order (ties by recordingId, then position), merged on the client side.
+   * timestamp order (ties by recordingId, then position), merged by the archiver and streamed.
    */
   events(opts: EventsOptions): AsyncIterable<RecordedEvent> {
-    const api: ChannelReadApi = {
-      listRecordings: (f) => this.listRecordings(f),
-      findPosition: (id, utcNs) => this.findPosition(id, utcNs),
-      readChunk: (q) => this.readChunk(q),
-      archiverUtcNs: async () => (await this.stats()).utcNs,
-    };
-    return { [Symbol.asyncIterator]: () => this.conn.holdWhile(readChannelEvents(api, opts, sleep)) };
+    const req: StreamRequest = { channels: opts.channels, fromUtcNs: opts.fromUtcNs, toUtcNs: opts.toUtcNs, follow: opts.follow };
+    return { [Symbol.asyncIterator]: () => this.stream(req) };
+  }
+
+  private streamTarget(grant: StreamGrant): StreamTarget {
+    const ep = parseEndpoint(grant.endpoint, 'stream endpoint');
+    const host = WILDCARD_HOSTS.has(ep.host) ? this.conn.archiver.host : ep.host;
+    return { host, port: ep.port, token: grant.token, replaySessionId: grant.replaySessionId };
   }
 
   /** Closes the session (best effort) and the socket; pending requests fail. */
@@ -290,8 +336,4 @@ type DataValue<K extends DataMessage['kind']> = Extract<DataMessage, { kind: K }
 
 function dataOf<K extends DataMessage['kind']>(r: RequestResult<DataMessage>, kind: K): DataValue<K>[] {
   return r.data.filter((m) => m.kind === kind).map((m) => m.value as DataValue<K>);
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

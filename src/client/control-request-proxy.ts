@@ -25,6 +25,7 @@ import { StartRecordingRequestEncoder } from '../../codecs/generated/control/Sta
 import { StatsRequestEncoder } from '../../codecs/generated/control/StatsRequestEncoder.js';
 import { StopRecordingRequestEncoder } from '../../codecs/generated/control/StopRecordingRequestEncoder.js';
 import { StopReplayRequestEncoder } from '../../codecs/generated/control/StopReplayRequestEncoder.js';
+import { StreamReplayRequestEncoder } from '../../codecs/generated/control/StreamReplayRequestEncoder.js';
 import { SubscribeNotificationsRequestEncoder } from '../../codecs/generated/control/SubscribeNotificationsRequestEncoder.js';
 import { TimeReplayRequestEncoder } from '../../codecs/generated/control/TimeReplayRequestEncoder.js';
 import { CONTROL_HEADER_LENGTH as HEADER_LENGTH, MAX_MESSAGE, NotificationKind, NULL_ID, NULL_TIME } from '../protocol/constants.js';
@@ -61,6 +62,7 @@ export class ControlRequestProxy {
   private readonly stopReplayRequest = new StopReplayRequestEncoder();
   private readonly subscribeNotificationsRequest = new SubscribeNotificationsRequestEncoder();
   private readonly timeReplayRequest = new TimeReplayRequestEncoder();
+  private readonly streamReplayRequest = new StreamReplayRequestEncoder();
 
   connect(correlationId: bigint, keepAliveTimeoutMs: number, responseChannel: string, clientName: string): Buffer {
     return this.encode('ConnectRequest', () => {
@@ -157,6 +159,34 @@ export class ControlRequestProxy {
     return this.encode('StopReplayRequest', () => {
       const e = this.stopReplayRequest.wrapAndApplyHeader(this.buffer, 0, this.header);
       e.controlSessionId(ids.controlSessionId).correlationId(ids.correlationId).replaySessionId(replaySessionId);
+      return e.encodedLength();
+    });
+  }
+
+  streamReplay(
+    ids: Ids,
+    p: {
+      recordingId: number | null;
+      position: number | null;
+      length: number | null;
+      fromUtcNs: bigint | null;
+      toUtcNs: bigint | null;
+      follow: boolean;
+      channels: string[];
+    },
+  ): Buffer {
+    return this.encode('StreamReplayRequest', () => {
+      const e = this.streamReplayRequest.wrapAndApplyHeader(this.buffer, 0, this.header);
+      e.controlSessionId(ids.controlSessionId)
+        .correlationId(ids.correlationId)
+        .recordingId(p.recordingId ?? NULL_ID)
+        .position(p.position ?? NULL_ID)
+        .length(p.length ?? NULL_ID)
+        .fromUtcNs(p.fromUtcNs ?? NULL_TIME)
+        .toUtcNs(p.toUtcNs ?? NULL_TIME)
+        .follow(p.follow ? BooleanType.TRUE : BooleanType.FALSE);
+      const g = e.channelsCount(p.channels.length);
+      for (const c of p.channels) g.next().channel(c);
       return e.encodedLength();
     });
   }

@@ -22,6 +22,7 @@ import { RepairProgressDecoder } from '../../codecs/generated/control/RepairProg
 import { ReplayEndedDecoder } from '../../codecs/generated/control/ReplayEndedDecoder.js';
 import { ReplayStartedDecoder } from '../../codecs/generated/control/ReplayStartedDecoder.js';
 import { StatsSnapshotDecoder } from '../../codecs/generated/control/StatsSnapshotDecoder.js';
+import { StreamGrantDecoder } from '../../codecs/generated/control/StreamGrantDecoder.js';
 import { CONTROL_HEADER_LENGTH as HEADER_LENGTH, CONTROL_SCHEMA_ID, NULL_ID, NULL_TIME } from '../protocol/constants.js';
 import type { ControlResponse } from './pending-requests.js';
 import { stopReasonName, type Notification } from './notifications.js';
@@ -34,6 +35,7 @@ import type {
   RecordingDescriptor,
   RecordingStateName,
   StatsSnapshot,
+  StreamGrant,
 } from './types.js';
 
 
@@ -43,7 +45,8 @@ export type DataMessage =
   | { kind: 'channelDescriptor'; value: ChannelDescriptor }
   | { kind: 'stats'; value: StatsSnapshot }
   | { kind: 'quarantine'; value: QuarantineDescriptor }
-  | { kind: 'clusterStatus'; value: ClusterStatus };
+  | { kind: 'clusterStatus'; value: ClusterStatus }
+  | { kind: 'streamGrant'; value: StreamGrant };
 
 export interface ControlResponseListener {
   onControlResponse(r: ControlResponse): void;
@@ -76,6 +79,7 @@ export class ControlResponseAdapter {
   private readonly statsSnapshot = new StatsSnapshotDecoder();
   private readonly quarantineDescriptor = new QuarantineDescriptorDecoder();
   private readonly clusterStatus = new ClusterStatusDecoder();
+  private readonly streamGrant = new StreamGrantDecoder();
   private readonly recordingStarted = new RecordingStartedDecoder();
   private readonly recordingProgress = new RecordingProgressDecoder();
   private readonly recordingStopped = new RecordingStoppedDecoder();
@@ -232,6 +236,15 @@ export class ControlResponseAdapter {
           nodes.push({ id: n.nodeId() ?? '', up, ready, segments, bytes, lagBytes: n.lagBytes(), lagMs: n.lagMs() });
         }
         l.onData(correlationId, 'cluster', { kind: 'clusterStatus', value: { k, underReplicatedSegments, repairing, bytesToRepair, nodes } });
+        return 1;
+      }
+      case StreamGrantDecoder.TEMPLATE_ID: {
+        const d = this.streamGrant.wrap(buf, HEADER_LENGTH, blockLength, version);
+        const correlationId = d.correlationId();
+        const replaySessionId = Number(d.replaySessionId());
+        const token = d.token();
+        const endpoint = d.endpoint() ?? '';
+        l.onData(correlationId, 'grant', { kind: 'streamGrant', value: { replaySessionId, token, endpoint } });
         return 1;
       }
       default:

@@ -83,7 +83,21 @@ export interface ReadChunk {
   events: ChunkEvent[];
 }
 
-/** A recorded event as the client library yields it. */
+/** Where a streamed replay is fetched (docs/PROTOCOL.md "Streamed replay"). */
+export interface StreamGrant {
+  replaySessionId: number;
+  /** one-time: presented once, from the address of the control session */
+  token: bigint;
+  /** HOST:PORT of the archiver's stream endpoint (a wildcard host: use the control host) */
+  endpoint: string;
+}
+
+/**
+ * A recorded event as the client library yields it. From a streamed read, `payload` is a view
+ * into the memory the stream was received in (no copy): it stays valid, and keeps up to 1 MiB
+ * of receive buffer alive while it is referenced, so copy (Buffer.from) small payloads that
+ * are kept for long.
+ */
 export interface RecordedEvent {
   channel: string;
   recordingId: number;

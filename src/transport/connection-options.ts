@@ -8,8 +8,14 @@ import { DEFAULT_MAX_FRAME_LENGTH, MIN_PAYLOAD } from './frame-decoder.js';
 import { DEFAULT_BATCH_BYTES } from './send-buffer.js';
 
 export interface ConnectionOptions {
-  /** largest frame payload accepted and sent, default 16 MiB */
+  /** largest frame payload accepted from the peer, default 16 MiB */
   maxFrameLength?: number;
+  /**
+   * largest frame payload this side sends, default maxFrameLength. A server that accepts
+   * connections from anyone keeps maxFrameLength small (what a stranger may make it buffer)
+   * while it sends large frames itself.
+   */
+  maxSendFrameLength?: number;
   /** outbound bytes buffered in user space above which `writable` is false, default 4 MiB */
   highWaterMark?: number;
   /** `onDrain` fires when buffered bytes fall to this, default highWaterMark / 2 */
@@ -22,6 +28,8 @@ export interface ConnectionOptions {
   lingerMs?: number;
   /** called (from a socket callback) when buffered bytes fall to the low-water mark after `writable` was false */
   onDrain?: () => void;
+  /** called (from the socket's connect callback) when a connection made by Connection.connect opens; it must only signal */
+  onOpen?: () => void;
   /**
    * called (from a socket callback) after frames were queued or the connection closed, so an
    * owner whose agent parks when idle can wake it (e.g. AgentRunner.wake) instead of polling on a timer; it must only
@@ -34,13 +42,17 @@ export const DEFAULT_HIGH_WATER_MARK = 4 * 1024 * 1024;
 export const DEFAULT_MAX_INBOUND_BYTES = 4 * 1024 * 1024;
 export const DEFAULT_LINGER_MS = 5000;
 
-export type ResolvedConnectionOptions = Required<Omit<ConnectionOptions, 'onDrain' | 'onReceive'>>;
+export type ResolvedConnectionOptions = Required<Omit<ConnectionOptions, 'onDrain' | 'onReceive' | 'onOpen'>>;
 
 /** Fills in defaults and checks the options (INVALID_ARGUMENT naming the bad one). */
 export function resolveConnectionOptions(options: ConnectionOptions): ResolvedConnectionOptions {
   const maxFrameLength = options.maxFrameLength ?? DEFAULT_MAX_FRAME_LENGTH;
   if (!Number.isInteger(maxFrameLength) || maxFrameLength < MIN_PAYLOAD || maxFrameLength > 0xffff_ffff) {
     throw new VcrError(ErrorCode.INVALID_ARGUMENT, `maxFrameLength ${maxFrameLength} must be an integer from ${MIN_PAYLOAD} to 4294967295`);
+  }
+  const maxSendFrameLength = options.maxSendFrameLength ?? maxFrameLength;
+  if (!Number.isInteger(maxSendFrameLength) || maxSendFrameLength < MIN_PAYLOAD || maxSendFrameLength > 0xffff_ffff) {
+    throw new VcrError(ErrorCode.INVALID_ARGUMENT, `maxSendFrameLength ${maxSendFrameLength} must be an integer from ${MIN_PAYLOAD} to 4294967295`);
   }
   const highWaterMark = positive(options.highWaterMark ?? DEFAULT_HIGH_WATER_MARK, 'highWaterMark');
   const lowWaterMark = options.lowWaterMark ?? Math.floor(highWaterMark / 2);
@@ -49,6 +61,7 @@ export function resolveConnectionOptions(options: ConnectionOptions): ResolvedCo
   }
   return {
     maxFrameLength,
+    maxSendFrameLength,
     highWaterMark,
     lowWaterMark,
     maxInboundBytes: positive(options.maxInboundBytes ?? DEFAULT_MAX_INBOUND_BYTES, 'maxInboundBytes'),

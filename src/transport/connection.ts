@@ -50,11 +50,13 @@ export class Connection {
   readonly remoteAddress: string;
   readonly remotePort: number;
   readonly maxFrameLength: number;
+  readonly maxSendFrameLength: number;
   readonly highWaterMark: number;
   readonly lowWaterMark: number;
   readonly maxInboundBytes: number;
   onDrain: (() => void) | undefined;
   onReceive: (() => void) | undefined;
+  onOpen: (() => void) | undefined;
   private currentState: ConnectionState = ConnectionState.OPEN;
   private reason: string | undefined;
   private failure: VcrError | undefined;
@@ -117,6 +119,7 @@ export class Connection {
   ) {
     const o = resolveConnectionOptions(options);
     this.maxFrameLength = o.maxFrameLength;
+    this.maxSendFrameLength = o.maxSendFrameLength;
     this.highWaterMark = o.highWaterMark;
     this.lowWaterMark = o.lowWaterMark;
     this.maxInboundBytes = o.maxInboundBytes;
@@ -124,9 +127,10 @@ export class Connection {
     this.lingerMs = o.lingerMs;
     this.onDrain = options.onDrain;
     this.onReceive = options.onReceive;
+    this.onOpen = options.onOpen;
     this.slab = peer?.slab;
     this.decoder = this.slab ? undefined : new FrameDecoder(this.maxFrameLength);
-    this.outbound = new SendBuffer(this.maxFrameLength, Math.max(DEFAULT_SLAB_BYTES, this.batchBytes * 2));
+    this.outbound = new SendBuffer(this.maxSendFrameLength, Math.max(DEFAULT_SLAB_BYTES, this.batchBytes * 2));
     this.remoteAddress = socket.remoteAddress ?? peer?.host ?? '';
     this.remotePort = socket.remotePort ?? peer?.port ?? 0;
     socket.setNoDelay(true); // frames are batched here; Nagle would only add latency
@@ -134,7 +138,9 @@ export class Connection {
     if (socket.connecting) {
       this.currentState = ConnectionState.CONNECTING;
       socket.once('connect', () => {
-        if (this.currentState === ConnectionState.CONNECTING) this.currentState = ConnectionState.OPEN;
+        if (this.currentState !== ConnectionState.CONNECTING) return;
+        this.currentState = ConnectionState.OPEN;
+        if (this.onOpen) this.callHook(this.onOpen, 'onOpen');
       });
     }
     socket.on('error', (err: Error) => this.onSocketError(err));
@@ -196,10 +202,10 @@ export class Connection {
    * Sends one frame whatever the buffered bytes (for messages that must go, such as an end of
    * stream; producers of bulk data use `trySend`). The payload is copied: the caller may reuse
    * it at once. Returns false (and sends nothing) when the connection is not open. A payload
-   * shorter than a message header or longer than maxFrameLength is refused with a VcrError.
+   * shorter than a message header or longer than maxSendFrameLength is refused with a VcrError.
    */
   send(payload: Uint8Array, offset = 0, length = payload.length - offset): boolean {
-    checkLength(length, this.maxFrameLength);
+    checkLength(length, this.maxSendFrameLength);
     if (this.currentState !== ConnectionState.OPEN) return false;
     const at = this.outbound.claim(length, this.flushNow);
     const dst = this.outbound.buffer;
@@ -226,7 +232,7 @@ export class Connection {
 
   /** Like tryClaim but regardless of back-pressure (-1 only when not open). */
   claim(maxLength: number): number {
-    checkLength(maxLength, this.maxFrameLength);
+    checkLength(maxLength, this.maxSendFrameLength);
     if (this.currentState !== ConnectionState.OPEN) return -1;
     return this.outbound.claim(maxLength, this.flushNow);
   }

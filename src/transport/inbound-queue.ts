@@ -9,8 +9,11 @@ import { FRAME_PREFIX } from './frame-decoder.js';
 
 /**
  * Called with one frame's payload (one SBE message): `length` bytes of `buffer` from `offset`.
- * The bytes are valid only while the handler runs: copy what must outlive the call (the
- * transport is free to reuse or release the memory afterwards).
+ * Lifetime: the transport never writes these bytes again (socket chunks are Node's own,
+ * receive slabs only move forward, a frame assembled from pieces gets a buffer of its own),
+ * so a view kept after the handler returns stays valid. A view keeps the memory it points into
+ * alive (a receive slab of up to 1 MiB, or a socket chunk): copy small pieces that are kept
+ * for long.
  */
 export type FrameHandler = (buffer: Buffer, offset: number, length: number) => void;
 

@@ -29,6 +29,8 @@ export interface TransportServerOptions {
   maxPending?: number;
   /** what the endpoint is, for error messages (default "transport endpoint") */
   what?: string;
+  /** called (from the accept callback) when a connection was queued for poll(); it must only signal */
+  onAccept?: () => void;
 }
 
 export class TransportServer {
@@ -42,12 +44,14 @@ export class TransportServer {
   private acceptedCount = 0;
   private refusedCount = 0;
   private failure: VcrError | undefined;
+  private readonly onAccept: (() => void) | undefined;
 
   /** Parses the endpoint (INVALID_ARGUMENT when it is not HOST:PORT); call listen() to bind. */
   constructor(endpoint: string, options: TransportServerOptions = {}) {
     this.endpoint = parseEndpoint(endpoint, { schemes: ['tcp', 'none'], what: options.what ?? 'transport endpoint', allowPortZero: true });
     this.maxPending = options.maxPending ?? 64;
     this.connectionOptions = options.connection ?? {};
+    this.onAccept = options.onAccept;
     resolveConnectionOptions(this.connectionOptions); // bad options fail here, not on the first accept
     this.server = createServer({ noDelay: true }, (socket) => this.onSocket(socket));
     this.server.on('error', (err) => {
@@ -90,7 +94,7 @@ export class TransportServer {
     return this.pending.length;
   }
 
-  /** Binds; resolves with the bound port. Rejects with IO_ERROR naming the endpoint (e.g. address in use). */
+  /** Binds; resolves with the bound port. Rejects with ADDRESS_IN_USE (port taken) or IO_ERROR, naming the endpoint. */
   listen(): Promise<number> {
     if (this.currentState !== TransportServerState.INIT) {
       return Promise.reject(new VcrError(ErrorCode.INVALID_ARGUMENT, `transport server ${this.address} is ${this.currentState}, not INIT`));
@@ -98,7 +102,8 @@ export class TransportServer {
     return new Promise((resolve, reject) => {
       const onError = (err: Error): void => {
         this.currentState = TransportServerState.CLOSED;
-        reject(ioError(`cannot listen on ${this.address}: ${err.message}`, err));
+        const inUse = (err as NodeJS.ErrnoException).code === 'EADDRINUSE';
+        reject(new VcrError(inUse ? ErrorCode.ADDRESS_IN_USE : ErrorCode.IO_ERROR, `cannot listen on ${this.address}: ${err.message}`, { cause: err }));
       };
       this.server.once('error', onError);
       this.server.listen({ host: this.endpoint.host, port: this.endpoint.port, exclusive: true }, () => {
@@ -142,6 +147,13 @@ export class TransportServer {
     }
     this.acceptedCount++;
     this.pending.push(new Connection(socket, this.connectionOptions));
+    if (this.onAccept) {
+      try {
+        this.onAccept();
+      } catch {
+        // a hook must only signal; nothing may escape the accept callback
+      }
+    }
   }
 }
 

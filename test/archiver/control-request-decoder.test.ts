@@ -54,6 +54,7 @@ describe('ControlRequestDecoder', () => {
       [proxy.deleteEvents(ids, 1n, 2n, 'ch'), 'delete'],
       [proxy.clusterStatus(ids), 'clusterStatus'],
       [proxy.subscribeNotifications(ids, 0b101), 'subscribe'],
+      [proxy.streamReplay(ids, { recordingId: null, position: null, length: null, fromUtcNs: 1n, toUtcNs: null, follow: true, channels: ['a', 'b'] }), 'streamReplay'],
     ];
     expect(cases.length).toBe(Object.values(MESSAGES).filter((m) => m.templateId < 100).length);
     for (const [buf, type] of cases) {
@@ -65,6 +66,8 @@ describe('ControlRequestDecoder', () => {
     expect(read).toMatchObject({ recordingId: 2, position: 64, maxBytes: 100, toUtcNs: null });
     const replay = d.decode(cases[5]![0]);
     expect(replay).toMatchObject({ recordingId: 1, position: null, length: 10 });
+    const stream = d.decode(cases[21]![0]);
+    expect(stream).toMatchObject({ recordingId: null, fromUtcNs: 1n, toUtcNs: null, follow: true, channels: ['a', 'b'] });
   });
 
   it('refuses templates that are not requests', () => {

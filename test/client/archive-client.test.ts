@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ArchiveClient } from '../../src/client/archive-client.js';
+import { readChannelEvents, readRecording, type ReadChunkRequest } from '../../src/client/event-reader.js';
 import { NotificationKind, type Notification } from '../../src/client/notifications.js';
 import { ErrorCode, VcrError } from '../../src/util/errors.js';
 import { FakeArchiver, T, makeRecording } from './fake-archiver.js';
@@ -132,7 +133,8 @@ describe('ArchiveClient against a fake archiver over real UDP', () => {
     let reads = 0;
     fake.mangle = (req, d) => (req.templateId === T.read && reads++ % 3 === 1 ? [d[1]!] : d); // every 3rd: chunk lost
     const got = [];
-    for await (const e of c.read({ recordingId: 0 })) got.push(e);
+    // the pull path (ReadRequest/ReadChunk: PROTOCOL.md "Reliable pull reads"); read() streams
+    for await (const e of readRecording((q) => c.readChunk(q), { recordingId: 0, position: 0, channel: 'r' }, (ms) => new Promise((r) => setTimeout(r, ms)))) got.push(e);
     expect(got.map((e) => e.payload)).toEqual(data);
     expect(got.map((e) => e.utcNs)).toEqual([10n, 20n, 30n]);
     expect(got.every((e) => e.channel === 'r' && e.recordingId === 0)).toBe(true);
@@ -145,8 +147,26 @@ describe('ArchiveClient against a fake archiver over real UDP', () => {
     fake.recordings.set(1, makeRecording(1, 'b', payloads(4, 'b'), [15n, 20n, 35n, 50n]));
     fake.recordings.set(2, makeRecording(2, 'zzz', payloads(2, 'z'), [16n, 17n]));
     const got: string[] = [];
-    for await (const e of c.events({ channels: ['a', 'b'], fromUtcNs: 20n, toUtcNs: 40n })) got.push(`${e.channel}:${e.payload}@${e.utcNs}`);
+    // the pull path's client-side merge; events() streams the archiver's merge
+    const api = { listRecordings: (f: object) => c.listRecordings(f), findPosition: (id: number, t: bigint) => c.findPosition(id, t), readChunk: (q: ReadChunkRequest) => c.readChunk(q), archiverUtcNs: async () => 0n };
+    for await (const e of readChannelEvents(api, { channels: ['a', 'b'], fromUtcNs: 20n, toUtcNs: 40n }, (ms) => new Promise((r) => setTimeout(r, ms)))) {
+      got.push(`${e.channel}:${e.payload}@${e.utcNs}`);
+    }
     expect(got).toEqual(['a:a-1@20', 'b:b-1@20', 'a:a-2@30', 'b:b-2@35', 'a:a-3@40']);
+  });
+
+  it('read() and events() stream over TCP from the endpoint of the StreamGrant', async () => {
+    const c = await connect();
+    fake.recordings.set(0, makeRecording(0, 'a', payloads(5, 'a'), [10n, 20n, 30n, 40n, 50n]));
+    fake.recordings.set(1, makeRecording(1, 'b', payloads(2, 'b'), [15n, 30n]));
+    const one: string[] = [];
+    for await (const e of c.read({ recordingId: 0 })) one.push(`${e.channel}:${e.payload}@${e.utcNs}`);
+    expect(one).toEqual(['a:a-0@10', 'a:a-1@20', 'a:a-2@30', 'a:a-3@40', 'a:a-4@50']);
+    const merged: string[] = [];
+    for await (const e of c.events({ channels: ['a', 'b'], fromUtcNs: 15n, toUtcNs: 40n })) merged.push(`${e.channel}:${e.payload}@${e.utcNs}`);
+    expect(merged).toEqual(['b:b-0@15', 'a:a-1@20', 'a:a-2@30', 'b:b-1@30', 'a:a-3@40']);
+    expect(fake.of(T.streamReplay)).toHaveLength(2);
+    expect(fake.of(T.read)).toHaveLength(0);
   });
 
   it('delivers notifications to subscribers', async () => {

@@ -2,8 +2,11 @@
  * A fake archiver for client tests: a real UDP socket on 127.0.0.1 that decodes requests with
  * the generated codecs and answers them from an in-memory model of recordings, with fault
  * injection (drop answers, drop data messages, send them out of order, send garbage).
+ * Streamed replays (StreamReplayRequest) are served too: a StreamGrant names a real TCP
+ * endpoint on 127.0.0.1, where the stream's frames are written with the generated stream codecs.
  */
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import { createServer, type Server, type Socket as TcpSocket } from 'node:net';
 import {
   BooleanType,
   ControlResponseEncoder,
@@ -16,11 +19,20 @@ import {
   ReadChunkEncoder,
   ReadRequestDecoder,
   RecordingDescriptorEncoder,
+  StreamGrantEncoder,
+  StreamReplayRequestDecoder,
   RecordingStartedEncoder,
   RecordingState,
   TEMPLATE_IDS,
   messageByTemplateId,
 } from '../../codecs/generated/control/index.js';
+import {
+  EventBatchEncoder,
+  MessageHeaderEncoder as StreamHeaderEncoder,
+  StopReason,
+  StreamEndEncoder,
+  StreamRecordingEncoder,
+} from '../../codecs/generated/stream/index.js';
 
 export interface FakeEvent {
   position: number;
@@ -62,7 +74,14 @@ export const T = {
   position: TEMPLATE_IDS.RecordingPositionRequest,
   findPosition: TEMPLATE_IDS.FindPositionRequest,
   subscribe: TEMPLATE_IDS.SubscribeNotificationsRequest,
+  streamReplay: TEMPLATE_IDS.StreamReplayRequest,
 } as const;
+
+/** One event of a granted stream, with its recording. */
+interface StreamedEvent extends FakeEvent {
+  recordingId: number;
+  channel: string;
+}
 
 export function frameLength(payloadLength: number): number {
   return 32 + Math.ceil(payloadLength / 8) * 8;
@@ -90,14 +109,25 @@ export class FakeArchiver {
   private readonly hdrEnc = new MessageHeaderEncoder();
   private readonly buf = Buffer.alloc(65536);
 
-  private constructor(readonly socket: Socket) {
+  /** Granted streams by token: what each will send. */
+  private readonly grants = new Map<bigint, StreamedEvent[]>();
+  private nextToken = 0x5eed0001n;
+  private readonly streamSockets = new Set<TcpSocket>();
+
+  private constructor(
+    readonly socket: Socket,
+    private readonly streamServer: Server,
+  ) {
     socket.on('message', (msg, from) => this.onMessage(msg, from));
+    streamServer.on('connection', (c) => this.onStreamConnection(c));
   }
 
   static async start(): Promise<FakeArchiver> {
     const s = createSocket('udp4');
     await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
-    return new FakeArchiver(s);
+    const server = createServer();
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    return new FakeArchiver(s, server);
   }
 
   get endpoint(): string {
@@ -108,8 +138,10 @@ export class FakeArchiver {
     return this.requests.filter((r) => r.templateId === templateId);
   }
 
-  close(): Promise<void> {
-    return new Promise((r) => this.socket.close(() => r()));
+  async close(): Promise<void> {
+    for (const c of this.streamSockets) c.destroy();
+    await new Promise<void>((r) => this.streamServer.close(() => r()));
+    await new Promise<void>((r) => this.socket.close(() => r()));
   }
 
   send(to: RemoteInfo, datagram: Buffer): void {
@@ -212,9 +244,93 @@ export class FakeArchiver {
       }
       case T.read:
         return this.read(c, new ReadRequestDecoder().wrap(msg, HDR, blockLength, version));
+      case T.streamReplay:
+        return this.streamReplay(c, new StreamReplayRequestDecoder().wrap(msg, HDR, blockLength, version));
       default:
         return [this.response(c, 42)];
     }
+  }
+
+  /** Grants a stream of the events asked for (one recording, or channels merged in time order). */
+  private streamReplay(c: bigint, d: StreamReplayRequestDecoder): Buffer[] {
+    const NULL = StreamReplayRequestDecoder.recordingIdNullValue();
+    const from = d.fromUtcNs() === StreamReplayRequestDecoder.fromUtcNsNullValue() ? null : d.fromUtcNs();
+    const to = d.toUtcNs() === StreamReplayRequestDecoder.toUtcNsNullValue() ? null : d.toUtcNs();
+    const inTime = (e: FakeEvent) => (from === null || e.utcNs >= from) && (to === null || e.utcNs <= to);
+    const channels: string[] = [];
+    for (const g of d.channels()) channels.push(g.channel());
+    const of = (r: FakeRecording) => r.events.map((e) => ({ ...e, recordingId: r.recordingId, channel: r.channel }));
+    let events: StreamedEvent[];
+    if (d.recordingId() !== NULL) {
+      const r = this.recordings.get(d.recordingId());
+      if (!r) return [this.response(c, 0, 0, 20, 'unknown recording')];
+      const position = d.position() === NULL ? 0 : d.position();
+      const end = d.length() === NULL ? Infinity : position + d.length();
+      events = of(r).filter((e) => e.position >= position && e.position < end && inTime(e));
+    } else {
+      const recs = [...this.recordings.values()].filter((r) => channels.some((ch) => r.channel === ch || r.aliases.includes(ch)));
+      events = recs
+        .flatMap(of)
+        .filter(inTime)
+        .sort((a, b) => (a.utcNs !== b.utcNs ? (a.utcNs < b.utcNs ? -1 : 1) : a.recordingId - b.recordingId || a.position - b.position));
+    }
+    const token = this.nextToken++;
+    this.grants.set(token, events);
+    const replaySessionId = Number(token & 0xffffn);
+    const e = new StreamGrantEncoder().wrapAndApplyHeader(this.buf, 0, this.hdrEnc);
+    e.controlSessionId(this.sessionId).correlationId(c).replaySessionId(replaySessionId).token(token);
+    e.endpoint(`127.0.0.1:${(this.streamServer.address() as { port: number }).port}`);
+    const grant = Buffer.from(this.buf.subarray(0, HDR + e.encodedLength()));
+    return [grant, this.response(c, replaySessionId, 1)];
+  }
+
+  /** A stream client: reads its StreamHello ([u32 length][header][token]), then writes the stream. */
+  private onStreamConnection(socket: TcpSocket): void {
+    this.streamSockets.add(socket);
+    socket.on('close', () => this.streamSockets.delete(socket));
+    socket.on('error', () => undefined);
+    let got = Buffer.alloc(0);
+    socket.on('data', (chunk: Buffer) => {
+      if (got.length >= 20) return;
+      got = Buffer.concat([got, chunk]);
+      if (got.length < 20) return;
+      const events = this.grants.get(got.readBigUInt64LE(12));
+      if (!events) return void socket.destroy();
+      this.grants.delete(got.readBigUInt64LE(12));
+      socket.end(Buffer.concat(this.streamFrames(events)));
+    });
+  }
+
+  private streamFrames(events: StreamedEvent[]): Buffer[] {
+    const header = new StreamHeaderEncoder();
+    const frame = (length: number) => {
+      const f = Buffer.alloc(4 + length);
+      f.writeUInt32LE(length, 0);
+      this.buf.copy(f, 4, 0, length);
+      return f;
+    };
+    const frames: Buffer[] = [];
+    const named = new Set<number>();
+    for (let i = 0; i < events.length; i += 2) {
+      const batch = events.slice(i, i + 2); // small batches: a stream of several frames
+      for (const ev of batch) {
+        if (named.has(ev.recordingId)) continue;
+        named.add(ev.recordingId);
+        const r = new StreamRecordingEncoder().wrapAndApplyHeader(this.buf, 0, header);
+        r.recordingId(ev.recordingId);
+        r.channel(ev.channel);
+        frames.push(frame(HDR + r.encodedLength()));
+      }
+      const b = new EventBatchEncoder().wrapAndApplyHeader(this.buf, 0, header);
+      const g = b.eventsCount(batch.length);
+      for (const ev of batch) g.next().recordingId(ev.recordingId).position(ev.position).utcNs(ev.utcNs).monoNs(ev.monoNs).flags(0).payload(ev.payload);
+      frames.push(frame(HDR + b.encodedLength()));
+    }
+    const end = new StreamEndEncoder().wrapAndApplyHeader(this.buf, 0, header);
+    end.reason(StopReason.SOURCE_ENDED).errorCode(0).eventsSent(events.length).bytesSent(events.reduce((n, e) => n + e.payload.length, 0));
+    end.message('');
+    frames.push(frame(HDR + end.encodedLength()));
+    return frames;
   }
 
   private read(c: bigint, d: ReadRequestDecoder): Buffer[] {

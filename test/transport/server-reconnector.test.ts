@@ -28,14 +28,14 @@ describe('TransportServer', () => {
     expect(b.port).not.toBe(a.port);
   });
 
-  it('refuses a bad endpoint with INVALID_ARGUMENT, and a port in use with IO_ERROR', async () => {
+  it('refuses a bad endpoint with INVALID_ARGUMENT, and a port in use with ADDRESS_IN_USE', async () => {
     for (const bad of ['udp://127.0.0.1:5', 'example.com:80', '127.0.0.1', '127.0.0.1:70000']) {
       expect(() => new TransportServer(bad)).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_ARGUMENT }));
     }
     const a = await listening();
     const b = new TransportServer(`127.0.0.1:${a.port}`);
     const err = await b.listen().then(() => undefined, (e: unknown) => e);
-    expect(isVcrError(err, ErrorCode.IO_ERROR)).toBe(true);
+    expect(isVcrError(err, ErrorCode.ADDRESS_IN_USE)).toBe(true);
     expect(b.state).toBe(TransportServerState.CLOSED);
   });
 

@@ -67,6 +67,10 @@ import { StopRecordingRequestDecoder } from './StopRecordingRequestDecoder.js';
 import { StopRecordingRequestEncoder } from './StopRecordingRequestEncoder.js';
 import { StopReplayRequestDecoder } from './StopReplayRequestDecoder.js';
 import { StopReplayRequestEncoder } from './StopReplayRequestEncoder.js';
+import { StreamGrantDecoder } from './StreamGrantDecoder.js';
+import { StreamGrantEncoder } from './StreamGrantEncoder.js';
+import { StreamReplayRequestDecoder } from './StreamReplayRequestDecoder.js';
+import { StreamReplayRequestEncoder } from './StreamReplayRequestEncoder.js';
 import { SubscribeNotificationsRequestDecoder } from './SubscribeNotificationsRequestDecoder.js';
 import { SubscribeNotificationsRequestEncoder } from './SubscribeNotificationsRequestEncoder.js';
 import { TimeReplayRequestDecoder } from './TimeReplayRequestDecoder.js';
@@ -95,6 +99,7 @@ export const MESSAGES = {
   DeleteRequest: { name: "DeleteRequest", templateId: 19, blockLength: 32, decoder: DeleteRequestDecoder, encoder: DeleteRequestEncoder },
   ClusterStatusRequest: { name: "ClusterStatusRequest", templateId: 20, blockLength: 16, decoder: ClusterStatusRequestDecoder, encoder: ClusterStatusRequestEncoder },
   SubscribeNotificationsRequest: { name: "SubscribeNotificationsRequest", templateId: 21, blockLength: 20, decoder: SubscribeNotificationsRequestDecoder, encoder: SubscribeNotificationsRequestEncoder },
+  StreamReplayRequest: { name: "StreamReplayRequest", templateId: 22, blockLength: 57, decoder: StreamReplayRequestDecoder, encoder: StreamReplayRequestEncoder },
   ControlResponse: { name: "ControlResponse", templateId: 100, blockLength: 31, decoder: ControlResponseDecoder, encoder: ControlResponseEncoder },
   RecordingDescriptor: { name: "RecordingDescriptor", templateId: 101, blockLength: 85, decoder: RecordingDescriptorDecoder, encoder: RecordingDescriptorEncoder },
   ReadChunk: { name: "ReadChunk", templateId: 102, blockLength: 37, decoder: ReadChunkDecoder, encoder: ReadChunkEncoder },
@@ -102,6 +107,7 @@ export const MESSAGES = {
   StatsSnapshot: { name: "StatsSnapshot", templateId: 104, blockLength: 24, decoder: StatsSnapshotDecoder, encoder: StatsSnapshotEncoder },
   QuarantineDescriptor: { name: "QuarantineDescriptor", templateId: 105, blockLength: 40, decoder: QuarantineDescriptorDecoder, encoder: QuarantineDescriptorEncoder },
   ClusterStatus: { name: "ClusterStatus", templateId: 106, blockLength: 37, decoder: ClusterStatusDecoder, encoder: ClusterStatusEncoder },
+  StreamGrant: { name: "StreamGrant", templateId: 107, blockLength: 32, decoder: StreamGrantDecoder, encoder: StreamGrantEncoder },
   RecordingStarted: { name: "RecordingStarted", templateId: 200, blockLength: 24, decoder: RecordingStartedDecoder, encoder: RecordingStartedEncoder },
   RecordingProgress: { name: "RecordingProgress", templateId: 201, blockLength: 48, decoder: RecordingProgressDecoder, encoder: RecordingProgressEncoder },
   RecordingStopped: { name: "RecordingStopped", templateId: 202, blockLength: 35, decoder: RecordingStoppedDecoder, encoder: RecordingStoppedEncoder },

@@ -1,5 +1,5 @@
 /**
- * `vcr archiver --dir DIR [--control HOST:PORT] [--config FILE]`: runs an archiver in the
+ * `vcr archiver --dir DIR [--control HOST:PORT] [--stream HOST:PORT] [--config FILE]`: runs an archiver in the
  * foreground until SIGINT or SIGTERM, then stops every recording cleanly and exits 130 / 143
  * (128 + the signal's number, like every command; src/cli/interrupt.ts). Logs
  * are JSON lines on stderr (docs/ARCHIVER.md). Cluster mode is not implemented yet: asking
@@ -15,6 +15,7 @@ import { interrupts } from '../interrupt.js';
 interface ArchiverOpts {
   dir: string;
   control?: string;
+  stream?: string;
   config?: string;
   cluster?: string;
   node?: string;
@@ -28,6 +29,7 @@ export function registerArchiver(program: Command): void {
     .description('run an archiver in the foreground (stop with Ctrl-C / SIGTERM)')
     .requiredOption('--dir <DIR>', 'archive directory (created if missing)')
     .option('--control <HOST:PORT>', 'control endpoint (default 127.0.0.1:8010, or the config file\'s "control")')
+    .option('--stream <HOST:PORT>', 'TCP endpoint of streamed replays (default: the control host, any free port)')
     .option('--config <FILE>', 'JSON config file (see docs/ARCHIVER.md)')
     .option('--cluster <FILE>', 'cluster file (docs/REPLICATION.md): run as a node of that cluster')
     .option('--node <ID>', 'this node\'s id in the cluster file')
@@ -49,13 +51,14 @@ export function registerArchiver(program: Command): void {
       let config = defaultConfig(o.dir);
       if (o.config !== undefined) config = loadConfigFile(config, o.config);
       const overrides: Record<string, unknown> = {};
-      if (o.control !== undefined) {
+      for (const [flag, value, key] of [['--control', o.control, 'control'], ['--stream', o.stream, 'stream']] as const) {
+        if (value === undefined) continue;
         try {
-          parseHostPort(o.control, '--control');
+          parseHostPort(value, flag);
         } catch (err) {
-          throw new UsageError((err as Error).message.replace("config key '--control'", '--control'));
+          throw new UsageError((err as Error).message.replace(`config key '${flag}'`, flag));
         }
-        overrides.control = o.control;
+        overrides[key] = value;
       }
       if (o.metricsPort !== undefined) overrides.metricsPort = Number(o.metricsPort);
       if (o.logLevel !== undefined) overrides.logLevel = o.logLevel;
