@@ -86,6 +86,19 @@ export async function trial(rx: CountingReceiver, sender: string, rate: number, 
 }
 
 /**
+ * One unpaced burst: `count` datagrams from the C sender as fast as it can send them (its
+ * own limit, the most load this machine can generate), and what the receiver took of them.
+ */
+export async function blast(rx: CountingReceiver, sender: string, count: number, size: number): Promise<TrialResult> {
+  const before = await settledCount(rx, 100);
+  const s = await send(sender, rx.port, count, size, 0);
+  const after = await settledCount(rx, rx.quietMs ?? 300);
+  const received = after - before;
+  const achievedRate = s.sent / (s.elapsedNs / 1e9);
+  return { rate: achievedRate, sent: s.sent, received, lost: s.sent - received, achievedRate };
+}
+
+/**
  * Highest rate (datagrams/s) with zero loss: doubles from `start` until a rate fails (or `max`
  * is reached), then bisects between the last rate that passed and the first that failed for
  * `steps` more trials. A rate passes when no datagram is lost and the sender really reached
