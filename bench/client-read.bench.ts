@@ -28,8 +28,8 @@ import { boostPriority, cleanupNow, installCleanup, tempDir } from './udp/cleanu
 const BENCH = 'client-read';
 const here = dirname(fileURLToPath(import.meta.url));
 const quick = isQuick();
-const SMALL = { size: 200, count: argNumber('--events', 1_000_000, 100_000), channel: 'bench.read.200' };
-const BIG = { size: 64 * 1024, count: argNumber('--big-events', 16_384, 1_024), channel: 'bench.read.64k' };
+const SMALL = { size: 200, count: argNumber('--events', 1_000_000, 20_000), channel: 'bench.read.200' };
+const BIG = { size: 64 * 1024, count: argNumber('--big-events', 16_384, 256), channel: 'bench.read.64k' };
 const ROUNDS = argNumber('--rounds', 2, 1);
 const TARGET_EVENTS = 1_000_000;
 const TARGET_MBPS = 1000;

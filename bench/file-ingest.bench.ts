@@ -24,7 +24,7 @@ import { sleep } from './udp/harness.js';
 const BENCH = 'file-ingest';
 const here = dirname(fileURLToPath(import.meta.url));
 const quick = isQuick();
-const LINES = argNumber('--lines', 2_000_000, 300_000);
+const LINES = argNumber('--lines', 2_000_000, 200_000);
 const LINE = 100;
 const ROUNDS = argNumber('--rounds', 2, 1);
 const TARGET = 1_000_000;

@@ -17,9 +17,9 @@ import { buildSender, send, settledCount, startBareReceiver, type CountingReceiv
 const BENCH = 'scale-channels';
 const quick = isQuick();
 const RATE = argNumber('--rate', 40_000, 20_000);
-const SECONDS = argNumber('--seconds', 10, 2);
+const SECONDS = argNumber('--seconds', 10, 1);
 const chArg = process.argv.indexOf('--channels');
-const CHANNELS = chArg >= 0 ? process.argv[chArg + 1]!.split(',').map(Number) : [1, 10, 100];
+const CHANNELS = chArg >= 0 ? process.argv[chArg + 1]!.split(',').map(Number) : quick ? [1, 4, 16] : [1, 10, 100];
 const SIZE = 200;
 const RCVBUF = 8 * 1024 * 1024;
 const MB = 1024 * 1024;

@@ -21,7 +21,7 @@ import { boostPriority, cleanupNow, installCleanup, tempDir } from './udp/cleanu
 const BENCH = 'scale-merged-replay';
 const here = dirname(fileURLToPath(import.meta.url));
 const quick = isQuick();
-const EVENTS = argNumber('--events', 1_000_000, 100_000);
+const EVENTS = argNumber('--events', 1_000_000, 32_000);
 const ROUNDS = argNumber('--rounds', 2, 1);
 const WIDTHS = [1, 4, 16];
 const SIZE = 200;

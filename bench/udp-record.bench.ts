@@ -35,10 +35,10 @@ const RCVBUF = 8 * 1024 * 1024;
 const TARGET_RATIO = 2;
 const args = process.argv.slice(2);
 const ROUNDS = argNumber('--rounds', 2, 1);
-const TRIAL_SECONDS = argNumber('--seconds', 1, 0.5);
+const TRIAL_SECONDS = argNumber('--seconds', 1, 0.3);
 const SEARCH = { start: argNumber('--start-rate', 20_000), steps: argNumber('--steps', 4, 2), confirm: argNumber('--confirm', 2, 1) };
 const TCPDUMP_ROUNDS = argNumber('--tcpdump-rounds', 1);
-const BLAST = argNumber('--blast', 1_000_000, 200_000);
+const BLAST = argNumber('--blast', 1_000_000, 100_000);
 const verbose = args.includes('--verbose');
 
 installCleanup(BENCH, isQuick() ? 55_000 : 300_000);

@@ -31,7 +31,7 @@ import { perSec, pct } from './udp/report.js';
 const here = dirname(fileURLToPath(import.meta.url));
 const BENCH = 'udp-replay';
 const args = process.argv.slice(2);
-const EVENTS = argNumber('--events', 1_000_000, 100_000);
+const EVENTS = argNumber('--events', 1_000_000, 50_000);
 const SIZE = argNumber('--size', 150);
 const ROUNDS = argNumber('--rounds', 2, 1);
 const RCVBUF = 8 * 1024 * 1024;

@@ -121,7 +121,7 @@ export function judge(f: FigureInput): Figure {
     const of = t.of ?? 'value';
     if (subject === null || subject === undefined) return { text: targetText(t, f.unit), of, met: null, gap: null };
     const met = t.op === '>=' ? subject >= t.value : subject <= t.value;
-    const gap = met || subject <= 0 ? null : t.op === '>=' ? t.value / subject : subject / t.value;
+    const gap = met || subject <= 0 || t.value <= 0 ? null : t.op === '>=' ? t.value / subject : subject / t.value;
     return { text: targetText(t, f.unit), of, met, gap };
   });
   const met = verdicts.length === 0 || verdicts.some((v) => v.met === null) ? null : verdicts.every((v) => v.met);

@@ -20,8 +20,9 @@ export function trackChild<T extends ChildProcess>(child: T): T {
   return child;
 }
 
-export function tempDir(prefix: string): string {
-  const d = mkdtempSync(join(tmpdir(), `vcr-bench-${prefix}-`));
+/** A tracked temp dir under `base` (default: the system temp dir). */
+export function tempDir(prefix: string, base = tmpdir()): string {
+  const d = mkdtempSync(join(base, `vcr-bench-${prefix}-`));
   dirs.add(d);
   return d;
 }
