@@ -98,7 +98,7 @@ export function lineChart(spec: LineChartSpec): string {
   const width = 640;
   const height = 380;
   const left = 70;
-  const right = 20;
+  const right = 36;
   const top = 40;
   const bottom = 70;
   const pw = width - left - right;

@@ -40,9 +40,9 @@ export interface SendResult {
   elapsedNs: number;
 }
 
-export function send(sender: string, port: number, count: number, size: number, rate: number, channels = 1): Promise<SendResult> {
+export function send(sender: string, port: number, count: number, size: number, rate: number, channels = 1, burst = 32): Promise<SendResult> {
   return new Promise((resolveSend, reject) => {
-    const child = trackChild(spawn(sender, ['127.0.0.1', String(port), String(count), String(size), String(rate), String(channels)]));
+    const child = trackChild(spawn(sender, ['127.0.0.1', String(port), String(count), String(size), String(rate), String(channels), String(burst)]));
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.on('error', reject);
@@ -148,15 +148,18 @@ export interface BareReceiver extends CountingReceiver {
   readonly pid: number;
   /** Count, and the receipt times (system monotonic ns, as process.hrtime) of the first and last datagram. */
   timing(): Promise<{ received: number; firstNs: bigint; lastNs: bigint }>;
+  /** With recordTimes: median and 99th percentile of |arrival gap - expectedNs| over consecutive datagrams, ns. */
+  gapError(expectedNs: number): Promise<{ medianNs: number; p99Ns: number; gaps: number }>;
 }
 
 /**
  * The bare Node.js dgram receiver (the baseline), in its own process: on an ephemeral port,
  * or on `nPorts` consecutive ports from `port`.
  */
-export async function startBareReceiver(recvBufferSize: number, opts: { port?: number; nPorts?: number } = {}): Promise<BareReceiver> {
+export async function startBareReceiver(recvBufferSize: number, opts: { port?: number; nPorts?: number; recordTimes?: boolean } = {}): Promise<BareReceiver> {
+  const args = [join(here, 'bare-receiver.js'), String(opts.port ?? 0), String(recvBufferSize), String(opts.nPorts ?? 1), ...(opts.recordTimes ? ['times'] : [])];
   const child: ChildProcess = trackChild(
-    spawn(process.execPath, [join(here, 'bare-receiver.js'), String(opts.port ?? 0), String(recvBufferSize), String(opts.nPorts ?? 1)], {
+    spawn(process.execPath, args, {
       stdio: ['pipe', 'pipe', 'inherit'],
     }),
   );
@@ -184,6 +187,13 @@ export async function startBareReceiver(recvBufferSize: number, opts: { port?: n
     port,
     pid: child.pid!,
     timing,
+    async gapError(expectedNs: number) {
+      const p = next();
+      child.stdin!.write(`gaps ${expectedNs}\n`);
+      const f = (await p).split(' ').map(Number);
+      if (f.length < 3 || f.some((x) => !Number.isFinite(x))) throw new Error(`the bare receiver answered gaps with ${f.join(' ')}`);
+      return { medianNs: f[0]!, p99Ns: f[1]!, gaps: f[2]! };
+    },
     async count() {
       return (await timing()).received;
     },
