@@ -28,7 +28,7 @@ import { boostPriority, cleanupNow, installCleanup, tempDir } from './udp/cleanu
 const BENCH = 'client-read';
 const here = dirname(fileURLToPath(import.meta.url));
 const quick = isQuick();
-const SMALL = { size: 200, count: argNumber('--events', 1_000_000, 20_000), channel: 'bench.read.200' };
+const SMALL = { size: 200, count: argNumber('--events', 1_000_000, 10_000), channel: 'bench.read.200' };
 const BIG = { size: 64 * 1024, count: argNumber('--big-events', 16_384, 256), channel: 'bench.read.64k' };
 const ROUNDS = argNumber('--rounds', 2, 1);
 const TARGET_EVENTS = 1_000_000;

@@ -19,7 +19,7 @@ import { boostPriority, cleanupNow, installCleanup, tempDir } from './udp/cleanu
 const BENCH = 'events-json';
 const here = dirname(fileURLToPath(import.meta.url));
 const quick = isQuick();
-const COUNT = argNumber('--events', 1_000_000, 50_000);
+const COUNT = argNumber('--events', 1_000_000, 30_000);
 const SIZE = 200;
 const ROUNDS = argNumber('--rounds', 2, 1);
 const CHANNEL = 'bench.json';

@@ -1,6 +1,6 @@
 /**
  * Scaling curve: merged replay throughput against the number of channels merged (issue 9
- * point 5). The same total of events (1,000,000 x 200 B in full mode) is dealt round robin
+ * point 5). The same total of events (500,000 x 200 B in full mode) is dealt round robin
  * over 1, 4 and 16 channels (one recording each, UTC times interleaved, so every read is a
  * real k-way merge), written in-process through src/storage and served by a real archiver.
  * Subject: a client process reading all N channels over the interval with
@@ -21,7 +21,7 @@ import { boostPriority, cleanupNow, installCleanup, tempDir } from './udp/cleanu
 const BENCH = 'scale-merged-replay';
 const here = dirname(fileURLToPath(import.meta.url));
 const quick = isQuick();
-const EVENTS = argNumber('--events', 1_000_000, 32_000);
+const EVENTS = argNumber('--events', 500_000, 32_000);
 const ROUNDS = argNumber('--rounds', 2, 1);
 const WIDTHS = [1, 4, 16];
 const SIZE = 200;

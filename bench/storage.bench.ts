@@ -25,7 +25,7 @@ import { installCleanup, tempDir } from './udp/cleanup.js';
 const BENCH = 'storage';
 const BATCH = 10_000;
 const quick = isQuick();
-const MAX_TIME = quick ? 0.3 : 1;
+const MAX_TIME = quick ? 0.2 : 1;
 const MIN_SAMPLES = quick ? 3 : 5;
 const SEEK_EVENTS = Number(process.env.VCR_BENCH_SEEK_EVENTS ?? argNumber('--seek-events', 50_000_000, 500_000));
 const SEEK_PROBES = quick ? 5_000 : 20_000;
