@@ -61,13 +61,15 @@ async function main(): Promise<void> {
   const ar = await startArchiver(dir);
   const client = new Map<number, number>();
   const local = new Map<number, number>();
+  const retries = new Map<number, number>();
   try {
     for (let round = 0; round < ROUNDS; round++) {
       for (const w of round % 2 === 0 ? WIDTHS : [...WIDTHS].reverse()) {
         const f = fixtures.get(w)!;
         const args = ['--archiver', `127.0.0.1:${ar.controlPort}`, '--from', String(f.fromUtcNs), '--to', String(f.toUtcNs)];
         for (let i = 0; i < w; i++) args.push('--channel', `bench.merge${w}.${i}`);
-        const r = await runJsonChild<{ events: number; seconds: number; ordered: boolean }>(join(here, 'client/vcr-reader.js'), args);
+        const r = await runJsonChild<{ events: number; seconds: number; ordered: boolean; retries: number }>(join(here, 'client/vcr-reader.js'), args);
+        retries.set(w, (retries.get(w) ?? 0) + r.retries);
         if (r.events !== EVENTS) throw new Error(`events() over ${w} channels read ${r.events} of ${EVENTS}`);
         if (!r.ordered) throw new Error(`events() over ${w} channels was not in timestamp order`);
         const rate = r.events / r.seconds;
@@ -93,6 +95,7 @@ async function main(): Promise<void> {
   const group = `merged read of ${wMax} channels, ${label}`;
   bar({ group, system: 'VCR events() (client process)', value: client.get(wMax)!, unit: 'events/s', vcr: true });
   bar({ group, system: 'VCR storage merge in-process', value: local.get(wMax)!, unit: 'events/s' });
+  note(BENCH, `request retries of the client (lost control datagrams), over all rounds: ${WIDTHS.map((w) => `${w} channel(s) ${retries.get(w) ?? 0}`).join(', ')}`);
   note(BENCH, `same ${label} in every case, dealt round robin; best of ${ROUNDS} round(s); ${priority}`);
   printFigures('scaling: merged replay');
 }

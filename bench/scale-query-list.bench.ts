@@ -98,7 +98,7 @@ async function main(): Promise<void> {
   let last: { n: number; m: Measured; d: Disk } | undefined;
   let first: { n: number; m: Measured; d: Disk } | undefined;
   for (const n of SIZES) {
-    const made = await runJsonChild<{ seconds: number }>(join(here, 'lib/many-recordings.js'), [dir, String(n - have)], 3_600_000);
+    const made = await runJsonChild<{ seconds: number }>(join(here, 'lib/many-recordings.js'), [dir, String(n - have)], 3_600_000, ['--expose-gc']);
     process.stdout.write(`created ${(n - have).toLocaleString('en-US')} recordings in ${made.seconds.toFixed(1)} s (now ${n.toLocaleString('en-US')})\n`);
     have = n;
     const d = diskOf(dir);

@@ -3,7 +3,7 @@
  * public client API only (`ArchiveClient.connect`, `events()`), so it keeps measuring the
  * user's view whatever transport carries the events underneath.
  * Usage: vcr-reader --archiver HOST:PORT --channel NAME [--channel NAME ...] --from NS --to NS
- * Prints one JSON line: {"events":N,"bytes":PAYLOAD_BYTES,"seconds":S,"ordered":true|false}
+ * Prints one JSON line: {"events":N,"bytes":PAYLOAD_BYTES,"seconds":S,"ordered":true|false,"retries":R}
  * where seconds runs from the events() call to the last event (the connect is not counted).
  */
 import { ArchiveClient } from '../../src/client/index.js';
@@ -35,6 +35,8 @@ for await (const e of client.events({ channels: all('--channel'), fromUtcNs: Big
   lastUtc = e.utcNs;
 }
 const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+// requests the client library re-sent (lost datagrams on the control channel): a diagnostic
+const retries = client.retryCount;
 await client.close();
-process.stdout.write(JSON.stringify({ events, bytes, seconds, ordered }) + '\n');
+process.stdout.write(JSON.stringify({ events, bytes, seconds, ordered, retries }) + '\n');
 process.exit(0);

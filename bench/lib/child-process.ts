@@ -56,9 +56,9 @@ export function timedRun(command: string, args: string[], opts: { stdout?: 'devn
   });
 }
 
-/** Runs a Node script that prints one JSON line as its answer; rejects on failure. */
-export async function runJsonChild<T>(script: string, args: string[], timeoutMs = 300_000): Promise<T> {
-  const r = await timedRun(process.execPath, [script, ...args], { stdout: 'keep', timeoutMs });
+/** Runs a Node script (with `nodeArgs` for node itself) that prints one JSON line as its answer; rejects on failure. */
+export async function runJsonChild<T>(script: string, args: string[], timeoutMs = 300_000, nodeArgs: string[] = []): Promise<T> {
+  const r = await timedRun(process.execPath, [...nodeArgs, script, ...args], { stdout: 'keep', timeoutMs });
   const line = r.stdout.trim().split('\n').pop() ?? '';
   if (r.exitCode !== 0 || !line.startsWith('{')) {
     throw new Error(`${script} failed (exit ${r.exitCode}): ${r.stderr.trim().split('\n').slice(-5).join(' | ') || line}`);

@@ -6,7 +6,11 @@
  * catalog writes: ~7 ms a recording on this disk, 12 minutes for 100k); this fixture is
  * made to be read, not to survive a power cut, so this process turns fsync into a no-op
  * before it loads the storage code. The files are byte for byte what the archiver writes.
- * Usage: many-recordings DIR N
+ * A stopped recording keeps its segment and metadata mappings until a garbage collection
+ * finalizes their buffers, and creating recordings makes too little garbage to trigger one:
+ * at ~32k stopped recordings the process reached vm.max_map_count (65,530 mappings) and died.
+ * So this process runs with --expose-gc and collects every 1,000 recordings.
+ * Usage: node --expose-gc many-recordings DIR N
  */
 import fs from 'node:fs';
 import { syncBuiltinESMExports } from 'node:module';
@@ -30,6 +34,7 @@ for (let i = 0; i < count; i++) {
   w.append(payload, 0, payload.length, t, t);
   w.stop();
   if (first < 0) first = w.recordingId;
+  if (i % 1000 === 999) globalThis.gc?.();
   last = w.recordingId;
 }
 archive.close();

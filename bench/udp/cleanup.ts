@@ -41,7 +41,7 @@ export function cleanupNow(): void {
   children.clear();
   for (const d of dirs) {
     try {
-      rmSync(d, { recursive: true, force: true });
+      rmSync(d, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
     } catch {
       // best effort: a temp dir left behind is not worth a crash
     }
