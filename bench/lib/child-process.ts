@@ -61,7 +61,8 @@ export async function runJsonChild<T>(script: string, args: string[], timeoutMs 
   const r = await timedRun(process.execPath, [...nodeArgs, script, ...args], { stdout: 'keep', timeoutMs });
   const line = r.stdout.trim().split('\n').pop() ?? '';
   if (r.exitCode !== 0 || !line.startsWith('{')) {
-    throw new Error(`${script} failed (exit ${r.exitCode}): ${r.stderr.trim().split('\n').slice(-5).join(' | ') || line}`);
+    const why = r.stderr.trim().split('\n').filter((l) => !/^\s+at /.test(l)).slice(-6).join(' | ');
+    throw new Error(`${script} failed (exit ${r.exitCode ?? 'killed'}): ${why || line}`);
   }
   return JSON.parse(line) as T;
 }
