@@ -26,7 +26,7 @@ const SIZES = sizesArg >= 0 ? process.argv[sizesArg + 1]!.split(',').map(Number)
 const ROUNDS = quick ? 1 : 2;
 const MB = 1e6;
 
-installCleanup(BENCH, quick ? 55_000 : 2_700_000);
+installCleanup(BENCH, quick ? 100_000 : 2_700_000);
 const priority = process.argv.includes('--no-boost') ? 'nice unchanged (--no-boost)' : boostPriority(-10);
 
 interface Disk {
