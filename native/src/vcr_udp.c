@@ -9,6 +9,13 @@
  * until the caller has drained the socket and re-arms it, so an idle agent parks instead of
  * spinning and a busy one is not interrupted by callbacks.
  *
+ * Receive timestamps: every receiving socket has SO_TIMESTAMPNS on, so the kernel stamps each
+ * datagram (CLOCK_REALTIME) when it arrives, before it waits in the receive queue. recvBatch
+ * gives each datagram's age (the realtime clock read once just after recvmmsg, minus that
+ * stamp) rather than the stamp itself: an age is a difference on one clock, so the caller can
+ * subtract it from its own monotonic clock and keep every event's times on one timeline
+ * (docs/ARCHITECTURE.md, "Receive timestamps").
+ *
  * Errors of the setup calls throw (with the errno name in `code`); the data-path calls
  * return a negative errno instead, because the caller counts them and carries on.
  */
@@ -23,10 +30,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
-/* Per call on the stack (~40 KiB): no shared state, so worker threads may use it too. */
+/* Per call on the stack (~72 KiB): no shared state, so worker threads may use it too. */
 #define MAX_BATCH 512
+
+/* Room for one SCM_TIMESTAMPNS control message per datagram. */
+#define STAMP_CONTROL_LEN CMSG_SPACE(sizeof(struct timespec))
+typedef union {
+  struct cmsghdr align;
+  char buf[STAMP_CONTROL_LEN];
+} stamp_control_t;
 
 #define CHECK(call)                                                                                \
   do {                                                                                             \
@@ -76,6 +91,16 @@ static int get_buffer(napi_env env, napi_value v, char **data, size_t *len) {
   return napi_get_buffer_info(env, v, (void **)data, len) == napi_ok ? 0 : -1;
 }
 
+static int get_i64_array(napi_env env, napi_value v, int64_t **data, size_t *len) {
+  bool is;
+  if (napi_is_typedarray(env, v, &is) != napi_ok || !is) return -1;
+  napi_typedarray_type type;
+  napi_value ab;
+  size_t off;
+  if (napi_get_typedarray_info(env, v, &type, len, (void **)data, &ab, &off) != napi_ok) return -1;
+  return type == napi_bigint64_array ? 0 : -1;
+}
+
 static int get_i32_array(napi_env env, napi_value v, int32_t **data, size_t *len) {
   bool is;
   if (napi_is_typedarray(env, v, &is) != napi_ok || !is) return -1;
@@ -102,6 +127,8 @@ static napi_value Open(napi_env env, napi_callback_info info) {
   if (fd < 0) return throw_errno(env, "socket", errno);
   int one = 1;
   if (has_group) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  /* best effort: without it datagrams carry no stamp and recvBatch reports age -1 */
+  setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one);
   if (rcvbuf > 0) {
     /* FORCE passes net.core.rmem_max when privileged; otherwise ask and let the kernel cap */
     if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf) != 0)
@@ -201,27 +228,56 @@ static napi_value BufferSizes(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/* Nanoseconds of a timespec. */
+static int64_t ts_ns(const struct timespec *t) { return (int64_t)t->tv_sec * 1000000000LL + (int64_t)t->tv_nsec; }
+
+/* The SCM_TIMESTAMPNS stamp of a received message, or -1 when it has none. */
+static int64_t stamp_of(struct msghdr *h) {
+  if (h->msg_controllen == 0 || (h->msg_flags & MSG_CTRUNC)) return -1;
+  for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c != NULL; c = CMSG_NXTHDR(h, c)) {
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS && c->cmsg_len >= CMSG_LEN(sizeof(struct timespec))) {
+      struct timespec t;
+      memcpy(&t, CMSG_DATA(c), sizeof t);
+      return ts_ns(&t);
+    }
+  }
+  return -1;
+}
+
 /*
- * recvBatch(fd, slab, slotSize, maxCount, lengths) -> count, or -errno (0 when nothing is
- * waiting). Datagram i lands at slab[i * slotSize]; lengths[i] is its real length, which is
+ * recvBatch(fd, slab, slotSize, maxCount, lengths[, ages]) -> count, or -errno (0 when nothing
+ * is waiting). Datagram i lands at slab[i * slotSize]; lengths[i] is its real length, which is
  * larger than slotSize when it was truncated (MSG_TRUNC makes the kernel report the full size).
+ * With ages (a BigInt64Array), ages[i] is how long datagram i had been in the kernel before
+ * this call returned: CLOCK_REALTIME read once after recvmmsg minus the datagram's
+ * SCM_TIMESTAMPNS stamp, at least 0 (a realtime step backwards in between cannot make it
+ * negative); -1 when the datagram carried no stamp.
  */
 static napi_value RecvBatch(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value argv[5];
+  size_t argc = 6;
+  napi_value argv[6];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   int32_t fd, slot, max;
   char *slab;
-  size_t slab_len, n_len;
+  size_t slab_len, n_len, n_ages = 0;
   int32_t *lengths;
+  int64_t *ages = NULL;
   if (argc < 5 || get_i32(env, argv[0], &fd) || get_buffer(env, argv[1], &slab, &slab_len) || get_i32(env, argv[2], &slot) ||
       get_i32(env, argv[3], &max) || get_i32_array(env, argv[4], &lengths, &n_len) || slot <= 0 || max < 0)
-    return throw_msg(env, "EINVAL", "recvBatch(fd, slab, slotSize, maxCount, lengths): bad arguments");
+    return throw_msg(env, "EINVAL", "recvBatch(fd, slab, slotSize, maxCount, lengths[, ages]): bad arguments");
+  if (argc >= 6) {
+    napi_valuetype t;
+    if (napi_typeof(env, argv[5], &t) != napi_ok) return throw_msg(env, "EINVAL", "recvBatch: bad ages");
+    if (t != napi_undefined && t != napi_null && get_i64_array(env, argv[5], &ages, &n_ages))
+      return throw_msg(env, "EINVAL", "recvBatch: ages must be a BigInt64Array");
+  }
   struct mmsghdr g_msgs[MAX_BATCH];
   struct iovec g_iovs[MAX_BATCH];
+  stamp_control_t g_ctrl[MAX_BATCH];
   size_t count = (size_t)max;
   if (count > MAX_BATCH) count = MAX_BATCH;
   if (count > n_len) count = n_len;
+  if (ages != NULL && count > n_ages) count = n_ages;
   if (count > slab_len / (size_t)slot) count = slab_len / (size_t)slot;
   if (count == 0) return num(env, 0);
   for (size_t i = 0; i < count; i++) {
@@ -230,6 +286,10 @@ static napi_value RecvBatch(napi_env env, napi_callback_info info) {
     memset(&g_msgs[i].msg_hdr, 0, sizeof g_msgs[i].msg_hdr);
     g_msgs[i].msg_hdr.msg_iov = &g_iovs[i];
     g_msgs[i].msg_hdr.msg_iovlen = 1;
+    if (ages != NULL) {
+      g_msgs[i].msg_hdr.msg_control = g_ctrl[i].buf;
+      g_msgs[i].msg_hdr.msg_controllen = sizeof g_ctrl[i].buf;
+    }
     g_msgs[i].msg_len = 0;
   }
   int r;
@@ -238,6 +298,15 @@ static napi_value RecvBatch(napi_env env, napi_callback_info info) {
   } while (r < 0 && errno == EINTR);
   if (r < 0) return num(env, (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -errno);
   for (int i = 0; i < r; i++) lengths[i] = (int32_t)g_msgs[i].msg_len;
+  if (ages != NULL) {
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    int64_t now_ns = ts_ns(&now);
+    for (int i = 0; i < r; i++) {
+      int64_t stamp = stamp_of(&g_msgs[i].msg_hdr);
+      ages[i] = stamp < 0 ? -1 : (now_ns > stamp ? now_ns - stamp : 0);
+    }
+  }
   return num(env, r);
 }
 

@@ -12,6 +12,7 @@ import type { Agent, ErrorHandler } from './agent.js';
 import { BackoffIdleStrategy, IDLE_SPIN, IDLE_YIELD, type IdleStrategy } from './idle-strategy.js';
 import { systemScheduler, type ScheduledTask, type Scheduler } from './scheduler.js';
 import { systemNanoClock, type NanoClock } from '../util/clock.js';
+import type { WakeSignal } from './wake-signal.js';
 
 export const AgentRunnerState = {
   INIT: 'INIT',
@@ -29,6 +30,8 @@ export interface AgentRunnerOptions {
   scheduler?: Scheduler;
   /** Longest time a slice keeps the event loop busy while there is work. Default 5 ms. */
   timeSliceNs?: number;
+  /** Producers raise this signal when they enqueued work; the runner wakes up (see wake()). */
+  wakeSignal?: WakeSignal;
 }
 
 const defaultErrorHandler: ErrorHandler = (error, source) => {
@@ -41,6 +44,7 @@ export class AgentRunner {
   private readonly clock: NanoClock;
   private readonly scheduler: Scheduler;
   private readonly timeSliceNs: bigint;
+  private readonly wakeSignal: WakeSignal | undefined;
   private stateValue: AgentRunnerState = AgentRunnerState.INIT;
   private scheduled: ScheduledTask | undefined;
   private parked = false;
@@ -61,6 +65,8 @@ export class AgentRunner {
     this.clock = options.clock ?? systemNanoClock;
     this.scheduler = options.scheduler ?? systemScheduler;
     this.timeSliceNs = BigInt(Math.max(1, Math.round(options.timeSliceNs ?? 5_000_000)));
+    this.wakeSignal = options.wakeSignal;
+    this.wakeSignal?.listen(() => this.wake());
   }
 
   get state(): AgentRunnerState {
@@ -181,6 +187,7 @@ export class AgentRunner {
   private finishClose(): void {
     if (this.stateValue === AgentRunnerState.CLOSED) return;
     this.stateValue = AgentRunnerState.CLOSED;
+    this.wakeSignal?.unlisten();
     try {
       this.agent.onClose();
     } catch (e) {

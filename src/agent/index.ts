@@ -14,3 +14,4 @@ export { ManualScheduler, systemScheduler, type ManualTask, type ScheduledTask, 
 export { AgentRunner, AgentRunnerState, type AgentRunnerOptions } from './agent-runner.js';
 export { SessionWorker, type SessionWorkerOptions } from './session-worker.js';
 export { CompositeAgent } from './composite-agent.js';
+export { WakeSignal } from './wake-signal.js';

@@ -55,6 +55,11 @@ export class SessionWorker<S extends Session> implements Agent {
     return true;
   }
 
+  /** Calls fn for each session (no array is built: cheap enough for every duty cycle). */
+  forEach(fn: (session: S) => void): void {
+    for (const s of this.list) if (s !== undefined) fn(s);
+  }
+
   get sessions(): readonly S[] {
     return this.list.filter((s): s is S => s !== undefined);
   }

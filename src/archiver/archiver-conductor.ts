@@ -1,114 +1,106 @@
 /**
- * The archiver's single duty-cycle agent. Each doWork() polls the control adapter (decoded
- * requests come back through onRequest), steps every recording session (source -> writer,
- * one metadata commit per cycle), steps every replay session (bounded batches), reaps finished
- * sessions into notifications, and checks control-session timeouts and progress intervals.
+ * The archiver's single duty-cycle agent and the control session protocol. Each doWork()
+ * decodes what the control transport queued (ControlAdapter, which calls back onRequest /
+ * onMalformed), steps the recordings and the replays (each a SessionWorker of sessions, in
+ * RecordingManager / ReplayManager), and every 100 ms closes control sessions that timed out
+ * and runs the archive's housekeeping.
  *
- * The session protocol lives here: connect, exactly one final response per request, answers
- * cached per session so a retried correlationId is answered from the cache and not executed
- * twice. The request handlers that only read the archive are in request-handlers.ts.
+ * The session protocol lives here: connect (ControlSessions decides who gets in), requests
+ * accepted only from the address their session belongs to, exactly one final response per
+ * request, answers cached per session so a retried correlationId is answered from the cache
+ * and not executed twice, and a correlationId reused for a different request refused. What each
+ * request does is in RequestHandlers, which sees recordings and replays only through
+ * RecordingOps / ReplayOps.
  */
 import type { Agent } from '../agent/agent.js';
-import { ErrorCode, VcrError, errorCodeName, isVcrError } from '../util/errors.js';
+import { ErrorCode, VcrError, isVcrError } from '../util/errors.js';
 import type { ArchiverConfig } from './archiver-config.js';
 import type { ArchiverCounters } from './archiver-counters.js';
-import type { ControlRequestHandler } from './control-adapter.js';
+import type { ArchiverClock, ArchiverLog } from './archiver-services.js';
+import { ControlAdapter, type ControlRequestHandler, type InboundDatagrams, type RequestSource } from './control-adapter.js';
 import { IDEMPOTENT_REQUESTS, type ConnectRequest, type ControlRequest, type SessionRequest } from './control-requests.js';
 import type { ControlResponseProxy } from './control-response-proxy.js';
-import { ControlSession } from './control-session.js';
+import type { ControlSession } from './control-session.js';
+import { ControlSessions } from './control-sessions.js';
+import { checkNotOwnEndpoint, type BoundAddress } from './destination-checks.js';
 import type { NotificationProxy } from './notification-proxy.js';
 import type { ArchiveStore, SourceFactory } from './ports.js';
-import { RecordingSession, RecordingSessionState } from './recording-session.js';
-import { RequestHandlers, type Answer } from './request-handlers.js';
-import { ReplaySession } from './replay-session.js';
-import { parseUdpEndpoint, type DatagramSender } from './udp-endpoint.js';
+import { RecordingManager } from './recording-manager.js';
+import { ReplayManager } from './replay-manager.js';
 import type { ReplaySender } from './replay-session.js';
-import type { UdpEndpoint } from './udp-endpoint.js';
-
-export interface ConductorClock {
-  /** Monotonic ns. */
-  nanoTime(): bigint;
-  /** UTC ns, never backwards. */
-  epochNanos(): bigint;
-}
-
-export interface ArchiverLog {
-  info(obj: object, msg: string): void;
-  warn(obj: object, msg: string): void;
-  error(obj: object, msg: string): void;
-}
+import type { DeferredAnswer, RequestContext } from './request-context.js';
+import { RequestHandlers } from './request-handlers.js';
+import { parseUdpEndpoint, type DatagramSender, type UdpEndpoint } from './udp-endpoint.js';
 
 export interface ConductorDeps {
   config: ArchiverConfig;
   store: ArchiveStore;
   sources: SourceFactory;
-  /** Sends control responses (the control socket). */
+  /** The control sessions (NotificationProxy reads the subscribers from the same table). */
+  sessions: ControlSessions;
+  /** Sends control responses (the control transport). */
   sender: DatagramSender;
+  /** Queued inbound control datagrams (the control transport); absent in pure tests. */
+  inbound?: InboundDatagrams;
+  /** The bound control endpoint (nothing may be sent there). */
+  controlAddress?: () => BoundAddress | undefined;
   responses: ControlResponseProxy;
   notifications: NotificationProxy;
   counters: ArchiverCounters;
-  clock: ConductorClock;
+  clock: ArchiverClock;
   log: ArchiverLog;
   createReplaySender: (ep: UdpEndpoint) => ReplaySender;
-  /** The thing that polls the control socket; set by Archiver (absent in pure tests). */
-  pollControl?: (limit: number) => number;
 }
 
 const SESSION_CHECK_INTERVAL_NS = 100_000_000n;
 
-interface PendingStart {
-  sessionId: number | undefined;
-  correlationId: bigint;
-}
-
 export class ArchiverConductor implements Agent, ControlRequestHandler {
   readonly roleName = 'archiver-conductor';
-  readonly sessions = new Map<number, ControlSession>();
-  private readonly connects = new Map<string, number>();
-  readonly recordings: RecordingSession[] = [];
-  readonly replays = new Map<number, ReplaySession>();
-  private readonly pendingStarts = new Map<RecordingSession, PendingStart>();
-  private readonly announced = new Set<RecordingSession>();
-  private nextSessionId = 1;
-  private nextReplayId = 1;
-  private nextRecordingSessionId = 1;
-  private nextSessionCheckNs = 0n;
+  readonly sessions: ControlSessions;
+  readonly recordings: RecordingManager;
+  readonly replays: ReplayManager;
+  /** Decodes inbound datagrams and calls onRequest/onMalformed (tests may dispatch() directly). */
+  readonly adapter: ControlAdapter;
   private readonly handlers: RequestHandlers;
+  private nextSessionCheckNs = 0n;
   private closed = false;
 
   constructor(private readonly deps: ConductorDeps) {
-    this.handlers = new RequestHandlers(deps, this);
+    const { store, notifications, counters, clock, log, config } = deps;
+    this.sessions = deps.sessions;
+    this.recordings = new RecordingManager({
+      store,
+      sources: deps.sources,
+      notifications,
+      counters,
+      clock,
+      log,
+      maxEventSize: config.limits.maxEventSize,
+      progressIntervalMs: config.progressIntervalMs,
+    });
+    this.replays = new ReplayManager({ store, notifications, counters, log });
+    this.recordings.onRecordingStarted((rs) => this.replays.recordingStarted(rs));
+    this.handlers = new RequestHandlers({
+      config,
+      store,
+      recordings: this.recordings,
+      replays: this.replays,
+      responses: deps.responses,
+      counters,
+      clock,
+      controlAddress: deps.controlAddress ?? (() => undefined),
+      createReplaySender: deps.createReplaySender,
+    });
+    this.adapter = new ControlAdapter(this, counters, deps.inbound);
   }
 
   // ---------------------------------------------------------------- duty cycle
 
   doWork(): number {
-    let work = 0;
-    if (this.deps.pollControl) work += this.deps.pollControl(256);
+    let work = this.adapter.poll(256);
+    work += this.recordings.doWork();
+    work += this.replays.doWork();
     const now = this.deps.clock.nanoTime();
-    for (let i = 0; i < this.recordings.length; i++) {
-      const rs = this.recordings[i]!;
-      work += rs.doWork();
-      if (rs.state === RecordingSessionState.RECORDING && !this.announced.has(rs)) this.announceStarted(rs);
-      if (rs.isDone()) {
-        this.reapRecording(rs);
-        this.recordings.splice(i--, 1);
-        work++;
-        continue;
-      }
-      const p = rs.progressDue(now);
-      if (p) {
-        this.deps.notifications.recordingProgress(p.recordingId, p.position, p.eventCount, p.lastUtcNs, p.kernelDrops, p.droppedEvents);
-      }
-    }
-    for (const [id, rp] of this.replays) {
-      work += rp.doWork();
-      if (rp.isDone()) {
-        this.reapReplay(rp);
-        this.replays.delete(id);
-        work++;
-      }
-    }
     if (now >= this.nextSessionCheckNs) {
       this.nextSessionCheckNs = now + SESSION_CHECK_INTERVAL_NS;
       work += this.checkSessionTimeouts(now);
@@ -118,176 +110,134 @@ export class ArchiverConductor implements Agent, ControlRequestHandler {
         this.deps.log.warn({ error: String(err) }, 'archive housekeeping failed');
       }
     }
-    this.deps.counters.set('activeSessions', this.sessions.size);
-    this.deps.counters.set('activeRecordings', this.recordings.length);
-    this.deps.counters.set('activeReplays', this.replays.size);
-    this.deps.counters.set('notificationsSent', this.deps.notifications.sent);
+    const { counters } = this.deps;
+    counters.set('activeSessions', this.sessions.size);
+    counters.set('activeRecordings', this.recordings.size);
+    counters.set('activeReplays', this.replays.size);
+    counters.set('notificationsSent', this.deps.notifications.sent);
     return work;
   }
 
   private checkSessionTimeouts(now: bigint): number {
-    let n = 0;
-    for (const s of this.sessions.values()) {
-      if (s.isTimedOut(now)) {
-        this.deps.log.info({ controlSessionId: s.sessionId, client: s.clientName }, 'control session timed out');
-        this.deps.counters.add('sessionsTimedOut');
-        this.closeSession(s);
-        n++;
-      }
+    const gone = this.sessions.timedOut(now);
+    for (const s of gone) {
+      this.deps.log.info({ controlSessionId: s.sessionId, client: s.clientName }, 'control session timed out');
+      this.deps.counters.add('sessionsTimedOut');
+      this.closeSession(s);
     }
-    return n;
-  }
-
-  private announceStarted(rs: RecordingSession): void {
-    this.announced.add(rs);
-    this.deps.counters.add('recordingsStarted');
-    this.deps.log.info({ recordingId: rs.recordingId, channel: rs.channel, source: rs.sourceUri }, 'recording started');
-    this.deps.notifications.recordingStarted(rs.recordingId, rs.position, this.deps.clock.epochNanos(), rs.channel, rs.sourceUri);
-    const p = this.pendingStarts.get(rs);
-    if (p) {
-      this.pendingStarts.delete(rs);
-      this.answerPending(p, (sid) => [this.deps.responses.ok(sid, p.correlationId, rs.recordingId)]);
-    }
-  }
-
-  private reapRecording(rs: RecordingSession): void {
-    const p = this.pendingStarts.get(rs);
-    if (p) {
-      this.pendingStarts.delete(rs);
-      const code = rs.errorCode !== ErrorCode.OK ? rs.errorCode : ErrorCode.SOURCE_FAILED;
-      const msg = rs.errorMessage || `recording of ${rs.channel} stopped before its source opened`;
-      this.answerPending(p, (sid) => [this.deps.responses.error(sid, p.correlationId, code, msg)]);
-    }
-    if (rs.errorCode !== ErrorCode.OK) {
-      this.deps.counters.add('errors');
-      this.deps.counters.add('recordingsFailed');
-      this.deps.log.error(
-        { recordingId: rs.recordingId, channel: rs.channel, errorCode: errorCodeName(rs.errorCode), error: rs.errorMessage },
-        'recording failed',
-      );
-      this.deps.notifications.error(rs.errorCode, rs.recordingId, this.deps.clock.epochNanos(), `${rs.channel}: ${rs.errorMessage}`);
-    }
-    if (this.announced.delete(rs)) {
-      this.deps.counters.add('recordingsStopped');
-      this.deps.log.info({ recordingId: rs.recordingId, channel: rs.channel, reason: rs.stopReason, events: rs.eventCount }, 'recording stopped');
-      this.deps.notifications.recordingStopped(
-        rs.recordingId,
-        rs.position,
-        rs.stoppedAtUtcNs,
-        rs.eventCount,
-        rs.stopReason ?? 'REQUESTED',
-        rs.errorCode,
-        rs.errorMessage,
-      );
-    }
-  }
-
-  private reapReplay(rp: ReplaySession): void {
-    this.sessions.get(rp.controlSessionId)?.replayIds.delete(rp.sessionId);
-    this.deps.counters.add('replaysEnded');
-    this.deps.counters.add('replayEvents', rp.eventsSent);
-    this.deps.counters.add('replayBytes', rp.bytesSent);
-    if (rp.errorCode !== ErrorCode.OK) this.deps.counters.add('errors');
-    this.deps.notifications.replayEnded(rp.sessionId, rp.eventsSent, rp.bytesSent, rp.endReason ?? 'REQUESTED', rp.errorCode, rp.errorMessage);
-  }
-
-  private answerPending(p: PendingStart, make: (sid: bigint) => Buffer[]): void {
-    if (p.sessionId === undefined) return;
-    const s = this.sessions.get(p.sessionId);
-    if (!s) return;
-    const datagrams = make(BigInt(s.sessionId));
-    s.remember(p.correlationId, datagrams);
-    this.sendAll(s, datagrams);
+    return gone.length;
   }
 
   // ---------------------------------------------------------------- requests
 
-  onMalformed(code: number, message: string, controlSessionId: bigint, correlationId: bigint, host: string, port: number): void {
-    this.deps.sender.send(this.deps.responses.error(controlSessionId, correlationId, code, message), port, host);
+  onMalformed(code: number, message: string, controlSessionId: number, correlationId: bigint, from: RequestSource): void {
+    this.deps.sender.send(this.deps.responses.error(controlSessionId, correlationId, code, message), from.port, from.host);
   }
 
-  onRequest(request: ControlRequest, host: string, port: number): void {
+  onRequest(request: ControlRequest, from: RequestSource, fingerprint: string): void {
     if (request.type === 'connect') {
-      this.onConnect(request, host, port);
+      this.onConnect(request, from);
       return;
     }
     const sid = request.controlSessionId;
-    const s = sid > 0n && sid <= BigInt(Number.MAX_SAFE_INTEGER) ? this.sessions.get(Number(sid)) : undefined;
+    const s = this.sessions.find(sid);
     if (!s) {
-      this.deps.sender.send(
-        this.deps.responses.error(sid, request.correlationId, ErrorCode.UNKNOWN_SESSION, `no control session ${sid}`),
-        port,
-        host,
-      );
+      this.replyTo(from, ErrorCode.UNKNOWN_SESSION, sid, request.correlationId, `no control session ${sid}`);
+      return;
+    }
+    if (!s.belongsTo(from.host, from.port)) {
+      // another socket naming this session: answered where it came from, nothing executed,
+      // and the session is not refreshed by it
+      this.deps.counters.add('rejected');
+      this.replyTo(from, ErrorCode.SESSION_ADDRESS_MISMATCH, sid, request.correlationId, `control session ${sid} belongs to another address`);
       return;
     }
     s.touch(this.deps.clock.nanoTime());
-    const cached = s.lookup(request.correlationId);
-    if (cached.kind === 'answered') {
-      this.deps.counters.add('duplicateRequests');
-      this.sendAll(s, cached.datagrams);
-      return;
+    const cached = s.lookup(request.correlationId, fingerprint);
+    switch (cached.kind) {
+      case 'answered':
+        this.deps.counters.add('duplicateRequests');
+        this.sendAll(s, cached.datagrams);
+        return;
+      case 'pending':
+        this.deps.counters.add('duplicateRequests');
+        return;
+      case 'reused':
+        // not cached: the answer to the request that owns the correlationId stays as it is
+        this.sendAll(s, [
+          this.deps.responses.error(sid, request.correlationId, ErrorCode.CORRELATION_REUSED, `correlationId ${request.correlationId} was used for a different request`),
+        ]);
+        return;
+      case 'evicted':
+        if (!IDEMPOTENT_REQUESTS.has(request.type)) {
+          this.deps.counters.add('duplicateRequests');
+          this.sendAll(s, [
+            this.deps.responses.error(sid, request.correlationId, ErrorCode.INVALID_ARGUMENT, `duplicate correlationId ${request.correlationId}`),
+          ]);
+          return;
+        }
+        break;
+      case 'new':
+        break;
     }
-    if (cached.kind === 'pending') {
-      this.deps.counters.add('duplicateRequests');
-      return;
-    }
-    if (cached.kind === 'evicted' && !IDEMPOTENT_REQUESTS.has(request.type)) {
-      this.deps.counters.add('duplicateRequests');
-      this.sendAll(s, [
-        this.deps.responses.error(sid, request.correlationId, ErrorCode.INVALID_ARGUMENT, `duplicate correlationId ${request.correlationId}`),
-      ]);
-      return;
-    }
-    this.execute(s, request);
+    this.execute(s, request, fingerprint);
   }
 
-  private onConnect(r: ConnectRequest, host: string, port: number): void {
-    const key = `${host}:${port}:${r.correlationId}`;
-    const existing = this.connects.get(key);
-    const again = existing !== undefined ? this.sessions.get(existing) : undefined;
-    if (again) {
-      again.touch(this.deps.clock.nanoTime());
-      this.sendAll(again, [this.deps.responses.ok(BigInt(again.sessionId), r.correlationId, again.sessionId)]);
-      return;
-    }
-    let respHost = host;
-    let respPort = port;
+  private replyTo(to: RequestSource, code: number, sid: number, correlationId: bigint, message: string): void {
+    this.deps.sender.send(this.deps.responses.error(sid, correlationId, code, message), to.port, to.host);
+  }
+
+  private onConnect(r: ConnectRequest, from: RequestSource): void {
+    let result;
     try {
+      let respHost = from.host;
+      let respPort = from.port;
       if (r.responseChannel !== '') {
         const ep = parseUdpEndpoint(r.responseChannel, 'responseChannel');
+        checkNotOwnEndpoint('responseChannel', ep.host, ep.port, this.deps.controlAddress?.());
         respHost = ep.host;
         respPort = ep.port;
       }
-      if (this.sessions.size >= this.deps.config.limits.maxSessions) {
-        throw new VcrError(ErrorCode.NOT_ALLOWED, `too many control sessions (${this.deps.config.limits.maxSessions})`);
-      }
+      result = this.sessions.connect({
+        host: from.host,
+        port: from.port,
+        correlationId: r.correlationId,
+        keepAliveTimeoutMs: r.keepAliveTimeoutMs,
+        responseHost: respHost,
+        responsePort: respPort,
+        clientName: r.clientName,
+        nowNs: this.deps.clock.nanoTime(),
+      });
     } catch (err) {
       const e = toVcrError(err);
-      this.deps.sender.send(this.deps.responses.error(0n, r.correlationId, e.code, e.message), port, host);
+      this.replyTo(from, e.code, 0, r.correlationId, e.message);
       return;
     }
-    const timeoutMs = r.keepAliveTimeoutMs > 0 ? r.keepAliveTimeoutMs : this.deps.config.limits.sessionTimeoutMs;
-    const id = this.nextSessionId++;
-    const s = new ControlSession(id, respHost, respPort, BigInt(timeoutMs) * 1_000_000n, this.deps.clock.nanoTime(), r.clientName);
-    this.sessions.set(id, s);
-    this.connects.set(key, id);
-    this.deps.counters.add('sessionsOpened');
-    this.deps.log.info({ controlSessionId: id, client: r.clientName, response: `${respHost}:${respPort}` }, 'control session opened');
-    this.sendAll(s, [this.deps.responses.ok(BigInt(id), r.correlationId, id)]);
+    const s = result.session;
+    if (result.evicted) {
+      const ev = result.evicted;
+      this.deps.counters.add('sessionsEvicted');
+      this.deps.log.warn({ controlSessionId: ev.sessionId, client: ev.clientName, address: ev.clientHost }, 'control session evicted to make room');
+      this.closeSession(ev);
+    }
+    if (!result.repeated) {
+      this.deps.counters.add('sessionsOpened');
+      this.deps.log.info(
+        { controlSessionId: s.sessionId, client: r.clientName, response: `${s.responseHost}:${s.responsePort}`, keepAliveMs: Number(s.timeoutNs / 1_000_000n) },
+        'control session opened',
+      );
+    }
+    this.sendAll(s, [this.deps.responses.ok(s.sessionId, r.correlationId, s.sessionId)]);
   }
 
-  private execute(s: ControlSession, r: SessionRequest): void {
-    const sid = BigInt(s.sessionId);
-    const answer: Answer = { data: [] };
+  private execute(s: ControlSession, r: SessionRequest, fingerprint: string): void {
+    const sid = s.sessionId;
+    const ctx: RequestContext = { session: s, answer: { data: [] }, defer: () => this.defer(s, r.correlationId, fingerprint) };
     let datagrams: Buffer[];
     try {
-      const result = this.handlers.handle(s, r, answer);
-      if (result === 'pending') {
-        s.markPending(r.correlationId);
-        return;
-      }
-      datagrams = [...answer.data, this.deps.responses.ok(sid, r.correlationId, result, answer.data.length)];
+      const result = this.handlers.handle(ctx, r);
+      if (result === 'pending') return;
+      datagrams = [...ctx.answer.data, this.deps.responses.ok(sid, r.correlationId, result, ctx.answer.data.length)];
     } catch (err) {
       const e = toVcrError(err);
       if (!isVcrError(err)) this.deps.log.error({ request: r.type, error: String(err) }, 'request failed unexpectedly');
@@ -298,56 +248,38 @@ export class ArchiverConductor implements Agent, ControlRequestHandler {
       this.closeSession(s);
       return;
     }
-    s.remember(r.correlationId, datagrams);
+    s.remember(r.correlationId, fingerprint, datagrams);
     this.sendAll(s, datagrams);
+  }
+
+  /** The answer to a request that completes later, sent (and cached) if its session is still there. */
+  private defer(s: ControlSession, correlationId: bigint, fingerprint: string): DeferredAnswer {
+    s.markPending(correlationId, fingerprint);
+    let done = false;
+    const complete = (make: (sid: number) => Buffer[]): void => {
+      if (done) return;
+      done = true;
+      if (this.sessions.find(s.sessionId) !== s) return;
+      const datagrams = make(s.sessionId);
+      s.remember(correlationId, fingerprint, datagrams);
+      this.sendAll(s, datagrams);
+    };
+    return {
+      ok: (relevantId, data = []) => complete((sid) => [...data, this.deps.responses.ok(sid, correlationId, relevantId, data.length)]),
+      error: (code, message) => complete((sid) => [this.deps.responses.error(sid, correlationId, code, message)]),
+    };
   }
 
   private sendAll(s: ControlSession, datagrams: Buffer[]): void {
     for (const d of datagrams) this.deps.sender.send(d, s.responsePort, s.responseHost);
   }
 
-  // ---------------------------------------------------------------- used by RequestHandlers
-
-  /** Starts recording channel from source; the answer comes when the source has opened. */
-  startRecording(channel: string, aliases: string[], sourceUri: string, requester?: { sessionId: number; correlationId: bigint }): RecordingSession {
-    const source = this.deps.sources.create(sourceUri, { maxEventSize: this.deps.config.limits.maxEventSize });
-    const clock = this.deps.clock;
-    const rs = new RecordingSession(
-      this.nextRecordingSessionId++,
-      channel,
-      aliases,
-      sourceUri,
-      source,
-      (p) => this.deps.store.createRecording(p),
-      { utcNs: () => clock.epochNanos(), monoNs: () => clock.nanoTime() },
-      this.deps.counters,
-      4096,
-      BigInt(this.deps.config.progressIntervalMs) * 1_000_000n,
-    );
-    this.recordings.push(rs);
-    this.pendingStarts.set(rs, { sessionId: requester?.sessionId, correlationId: requester?.correlationId ?? 0n });
-    return rs;
-  }
-
-  addReplay(controlSessionId: number, make: (replayId: number) => ReplaySession): ReplaySession {
-    const id = this.nextReplayId++;
-    const rp = make(id);
-    this.replays.set(id, rp);
-    this.sessions.get(controlSessionId)?.replayIds.add(id);
-    this.deps.counters.add('replaysStarted');
-    return rp;
-  }
-
+  /** Ends a control session: its replays stop (CLIENT_GONE), it leaves the table. */
   closeSession(s: ControlSession): void {
-    for (const id of s.replayIds) this.replays.get(id)?.stop('CLIENT_GONE');
+    this.replays.stopOwnedBy(s.sessionId, 'CLIENT_GONE');
     s.close();
-    this.sessions.delete(s.sessionId);
-    for (const [k, v] of this.connects) if (v === s.sessionId) this.connects.delete(k);
+    this.sessions.remove(s);
     this.deps.counters.add('sessionsClosed');
-  }
-
-  isRecordingActive(recordingId: number): boolean {
-    return this.recordings.some((r) => r.recordingId === recordingId && r.isActive());
   }
 
   // ---------------------------------------------------------------- lifecycle
@@ -356,16 +288,8 @@ export class ArchiverConductor implements Agent, ControlRequestHandler {
   onClose(): void {
     if (this.closed) return;
     this.closed = true;
-    for (const rs of this.recordings) {
-      rs.stop('SHUTDOWN');
-      this.reapRecording(rs);
-    }
-    this.recordings.length = 0;
-    for (const rp of this.replays.values()) {
-      rp.stop('SHUTDOWN');
-      this.reapReplay(rp);
-    }
-    this.replays.clear();
+    this.recordings.onClose();
+    this.replays.onClose();
     for (const s of [...this.sessions.values()]) this.closeSession(s);
   }
 }

@@ -1,10 +1,17 @@
 /**
  * The archiver's configuration: defaults, the JSON config file, and command-line overrides.
  * Validation is strict (unknown keys are errors) and every error names the offending key, so
- * a typo in a config file fails at start-up instead of being silently ignored.
+ * a typo in a config file fails at start-up instead of being silently ignored. Values that the
+ * control protocol also carries are checked by the protocol's own rules: channel names, aliases
+ * and sources by channel-rules.ts, endpoints by the one endpoint parser, allowlist entries by
+ * address-allowlist.ts.
  */
 import { readFileSync } from 'node:fs';
+import { parseEndpoint } from '../util/endpoint.js';
 import { ErrorCode, VcrError } from '../util/errors.js';
+import { parseAllowEntry } from './address-allowlist.js';
+import { checkChannelList } from './channel-rules.js';
+import { parseUdpEndpoint } from './udp-endpoint.js';
 
 export interface ChannelConfig {
   channel: string;
@@ -23,6 +30,10 @@ export interface ArchiverLimits {
   sessionTimeoutMs: number;
   /** Control sessions open at once. */
   maxSessions: number;
+  /** Control sessions one client address may hold at once. */
+  maxSessionsPerAddress: number;
+  /** Longest keep-alive timeout a client may ask for (ms); longer asks are clamped to it. */
+  maxKeepAliveMs: number;
 }
 
 export interface ArchiverConfig {
@@ -35,7 +46,7 @@ export interface ArchiverConfig {
   fileSyncLevel: 0 | 1 | 2;
   segmentLength: number | undefined;
   limits: ArchiverLimits;
-  /** Client IP addresses allowed to talk to the control endpoint; empty: everyone. */
+  /** Client IP addresses or CIDR networks allowed to talk to the control endpoint; empty: everyone. */
   allowlist: string[];
   allowDestructive: boolean;
   /** Prometheus endpoint port on 127.0.0.1; undefined: no endpoint, 0: any free port. */
@@ -52,6 +63,8 @@ export const DEFAULT_LIMITS: ArchiverLimits = {
   maxEventSize: 1024 * 1024,
   sessionTimeoutMs: 10_000,
   maxSessions: 1024,
+  maxSessionsPerAddress: 16,
+  maxKeepAliveMs: 60_000,
 };
 
 export function defaultConfig(dir: string): ArchiverConfig {
@@ -81,7 +94,8 @@ function isObject(v: unknown): v is Record<string, unknown> {
 
 function int(v: unknown, key: string, min: number, max: number): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
-    throw bad(key, `must be an integer from ${min} to ${max}, got ${JSON.stringify(v)}`);
+    const shown = JSON.stringify(v) ?? String(v);
+    throw bad(key, `must be an integer from ${min} to ${max}, got ${shown.length > 100 ? `${shown.slice(0, 100)}...` : shown}`);
   }
   return v;
 }
@@ -104,14 +118,14 @@ function noUnknownKeys(o: Record<string, unknown>, known: string[], prefix: stri
   }
 }
 
-/** Checks HOST:PORT (IPv4 or a name; port 0-65535); returns [host, port]. */
+/** Checks HOST:PORT (an IP address or localhost; port 0-65535); returns [host, port]. */
 export function parseHostPort(value: string, key = 'control'): [string, number] {
-  const m = /^([^\s:]+|\[[0-9a-fA-F:]+\]):(\d{1,5})$/.exec(value);
-  if (!m) throw bad(key, `must be HOST:PORT, got ${JSON.stringify(value)}`);
-  const port = Number(m[2]);
-  if (port > 65535) throw bad(key, `port ${port} is out of range`);
-  const host = m[1]!.startsWith('[') ? m[1]!.slice(1, -1) : m[1]!;
-  return [host, port];
+  try {
+    const e = parseEndpoint(value, { schemes: ['none'], what: 'endpoint', allowPortZero: true });
+    return [e.host, e.port];
+  } catch (err) {
+    throw bad(key, (err as Error).message);
+  }
 }
 
 const TOP_KEYS = [
@@ -151,11 +165,16 @@ export function applyConfigDocument(base: ArchiverConfig, doc: unknown): Archive
         aliases: e.aliases === undefined ? [] : strList(e.aliases, `${k}.aliases`),
       };
     });
+    checkChannelList(c.channels, (i) => `channels[${i}]`);
   }
   if (doc.notifications !== undefined) {
     c.notifications = strList(doc.notifications, 'notifications');
     c.notifications.forEach((n, i) => {
-      if (!n.startsWith('udp://')) throw bad(`notifications[${i}]`, 'must be udp://HOST:PORT');
+      try {
+        parseUdpEndpoint(n, 'notification destination');
+      } catch (err) {
+        throw bad(`notifications[${i}]`, (err as Error).message);
+      }
     });
   }
   if (doc.fileSyncLevel !== undefined) c.fileSyncLevel = int(doc.fileSyncLevel, 'fileSyncLevel', 0, 2) as 0 | 1 | 2;
@@ -175,8 +194,27 @@ export function applyConfigDocument(base: ArchiverConfig, doc: unknown): Archive
       c.limits.sessionTimeoutMs = int(l.sessionTimeoutMs, 'limits.sessionTimeoutMs', 100, 86_400_000);
     }
     if (l.maxSessions !== undefined) c.limits.maxSessions = int(l.maxSessions, 'limits.maxSessions', 1, 1_000_000);
+    if (l.maxSessionsPerAddress !== undefined) {
+      c.limits.maxSessionsPerAddress = int(l.maxSessionsPerAddress, 'limits.maxSessionsPerAddress', 1, 1_000_000);
+    }
+    if (l.maxKeepAliveMs !== undefined) c.limits.maxKeepAliveMs = int(l.maxKeepAliveMs, 'limits.maxKeepAliveMs', 100, 86_400_000);
+    if (c.limits.sessionTimeoutMs > c.limits.maxKeepAliveMs) {
+      throw bad(
+        l.sessionTimeoutMs !== undefined ? 'limits.sessionTimeoutMs' : 'limits.maxKeepAliveMs',
+        `the default keep-alive (limits.sessionTimeoutMs ${c.limits.sessionTimeoutMs}) must not exceed limits.maxKeepAliveMs (${c.limits.maxKeepAliveMs})`,
+      );
+    }
   }
-  if (doc.allowlist !== undefined) c.allowlist = strList(doc.allowlist, 'allowlist');
+  if (doc.allowlist !== undefined) {
+    c.allowlist = strList(doc.allowlist, 'allowlist');
+    c.allowlist.forEach((a, i) => {
+      try {
+        parseAllowEntry(a);
+      } catch (err) {
+        throw bad(`allowlist[${i}]`, (err as Error).message);
+      }
+    });
+  }
   if (doc.allowDestructive !== undefined) {
     if (typeof doc.allowDestructive !== 'boolean') throw bad('allowDestructive', 'must be true or false');
     c.allowDestructive = doc.allowDestructive;

@@ -20,6 +20,7 @@ export const GLOBAL_COUNTERS = [
   'sessionsOpened',
   'sessionsClosed',
   'sessionsTimedOut',
+  'sessionsEvicted',
   'activeSessions',
   'activeRecordings',
   'activeReplays',

@@ -7,6 +7,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { ErrorCode, VcrError } from '../util/errors.js';
 import { CHANNEL_COUNTERS, GLOBAL_COUNTERS, type ArchiverCounters } from './archiver-counters.js';
 
 function snake(name: string): string {
@@ -61,9 +62,17 @@ export class ArchiverMetrics {
     });
     this.server = server;
     return new Promise((resolve, reject) => {
-      server.once('error', reject);
+      const onError = (err: NodeJS.ErrnoException): void => {
+        this.server = undefined;
+        reject(
+          err.code === 'EADDRINUSE'
+            ? new VcrError(ErrorCode.ADDRESS_IN_USE, `metrics port ${port} is already in use`)
+            : new VcrError(ErrorCode.INVALID_ARGUMENT, `cannot serve metrics on ${host}:${port}: ${err.message}`),
+        );
+      };
+      server.once('error', onError);
       server.listen(port, host, () => {
-        server.off('error', reject);
+        server.off('error', onError);
         resolve((server.address() as AddressInfo).port);
       });
     });

@@ -1,34 +1,99 @@
 /**
- * Wiring and lifecycle of one archiver process: opens the archive, binds the control
- * endpoint, creates the conductor agent and runs it on an AgentRunner, starts the recordings
- * listed in the config, and serves Prometheus metrics. close() stops every recording (the
- * catalog is left consistent: each recording stopped with its final position) and releases
- * the directory, sockets and HTTP server.
+ * Wiring and lifecycle of one archiver process. launch() takes the steps in an order that
+ * leaves nothing behind when one fails:
+ *
+ * 1. bind the control endpoint (a port in use fails here, before the archive directory is
+ *    created or opened: ADDRESS_IN_USE);
+ * 2. set up the notification destinations (each its own socket; an interface that is not this
+ *    host's, or the control endpoint itself, is refused);
+ * 3. check the archive directory can be written (STORAGE_UNWRITABLE naming it), then open it;
+ * 4. build the conductor (control sessions, recordings, replays) and the metrics endpoint;
+ * 5. start the channels listed in the config, by the protocol's own rules;
+ * 6. run the conductor on an AgentRunner, woken by the transport and the sources.
+ *
+ * close() stops every recording (the catalog is left consistent: each recording stopped with
+ * its final position) and releases the directory, sockets and HTTP server.
  */
+import { accessSync, constants, mkdirSync, statSync } from 'node:fs';
 import pino, { type Logger } from 'pino';
 import { AgentRunner } from '../agent/agent-runner.js';
 import { BackoffIdleStrategy } from '../agent/idle-strategy.js';
+import { WakeSignal } from '../agent/wake-signal.js';
 import { MonotonicUtcClock, systemEpochNanoClock, systemNanoClock, type EpochNanoClock, type NanoClock } from '../util/clock.js';
+import { formatHostPort } from '../util/endpoint.js';
+import { ErrorCode, VcrError } from '../util/errors.js';
+import { AddressAllowlist } from './address-allowlist.js';
 import { parseHostPort, type ArchiverConfig } from './archiver-config.js';
-import { ArchiverConductor, type ArchiverLog } from './archiver-conductor.js';
+import { ArchiverConductor } from './archiver-conductor.js';
 import { ArchiverCounters } from './archiver-counters.js';
 import { ArchiverMetrics } from './archiver-metrics.js';
-import { ControlAdapter } from './control-adapter.js';
+import type { ArchiverLog } from './archiver-services.js';
+import { checkStart } from './channel-rules.js';
 import { ControlResponseProxy } from './control-response-proxy.js';
-import { NotificationProxy } from './notification-proxy.js';
+import { ControlSessions } from './control-sessions.js';
+import { ControlTransport } from './control-transport.js';
+import { checkMulticastInterface, checkNotOwnEndpoint, type BoundAddress } from './destination-checks.js';
+import { NotificationProxy, type NotificationDestination } from './notification-proxy.js';
 import { SourceBinding } from './source-binding.js';
 import { StorageBinding } from './storage-binding.js';
+import { ClusterBinding } from './cluster-binding.js';
+import { CompositeAgent } from '../agent/composite-agent.js';
+import type { Agent } from '../agent/agent.js';
+import type { ClusterConfig } from '../cluster/cluster-config.js';
+import { ClusterNode } from '../cluster/cluster-node.js';
+import { DEFAULT_SEGMENT_LENGTH } from '../storage/layout.js';
 import { UdpSender, parseUdpEndpoint } from './udp-endpoint.js';
 
 export interface ArchiverOptions {
   nanoClock?: NanoClock;
   utcClock?: EpochNanoClock;
   logger?: Logger;
+  /** cluster mode (docs/REPLICATION.md): the cluster file and this node's id in it */
+  cluster?: { config: ClusterConfig; nodeId: string };
 }
 
 export function createLogger(level: ArchiverConfig['logLevel']): Logger {
   // JSON lines on stderr: stdout stays free for command output; sync so a crash loses no line.
   return pino({ level, base: { role: 'archiver', pid: process.pid } }, pino.destination({ dest: 2, sync: true }));
+}
+
+/** Creates the archive directory if needed and checks it can be written, before anything opens it. */
+export function prepareArchiveDir(dir: string): void {
+  const unwritable = (err: NodeJS.ErrnoException, what: string): VcrError =>
+    new VcrError(ErrorCode.STORAGE_UNWRITABLE, `archive directory ${dir} ${what}: ${err.code ?? err.message}`);
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'EEXIST' || e.code === 'ENOTDIR') throw new VcrError(ErrorCode.INVALID_ARGUMENT, `archive directory ${dir} is not a directory`);
+    throw unwritable(e, 'cannot be created');
+  }
+  if (!statSync(dir).isDirectory()) throw new VcrError(ErrorCode.INVALID_ARGUMENT, `archive directory ${dir} is not a directory`);
+  try {
+    accessSync(dir, constants.W_OK);
+  } catch (err) {
+    throw unwritable(err as NodeJS.ErrnoException, 'is not writable');
+  }
+}
+
+/** Sockets for the configured notification destinations, each set up (multicast options applied). */
+async function openNotificationDestinations(uris: readonly string[], control: BoundAddress): Promise<NotificationDestination[]> {
+  const out: NotificationDestination[] = [];
+  try {
+    for (const [i, uri] of uris.entries()) {
+      const what = `config key 'notifications[${i}]': destination`;
+      const endpoint = parseUdpEndpoint(uri, what);
+      checkNotOwnEndpoint(what, endpoint.host, endpoint.port, control);
+      if (endpoint.interface !== undefined) checkMulticastInterface(what, endpoint.interface);
+      const sender = new UdpSender(endpoint, { native: false });
+      out.push({ endpoint, sender });
+      await sender.whenReady();
+    }
+  } catch (err) {
+    for (const d of out) (d.sender as UdpSender).close();
+    throw err;
+  }
+  return out;
 }
 
 export class Archiver {
@@ -39,9 +104,7 @@ export class Archiver {
     readonly conductor: ArchiverConductor,
     readonly counters: ArchiverCounters,
     readonly runner: AgentRunner,
-    private readonly adapter: ControlAdapter,
-    private readonly store: StorageBinding,
-    private readonly metrics: ArchiverMetrics | undefined,
+    private readonly release: () => Promise<void>,
     readonly controlHost: string,
     readonly controlPort: number,
     readonly metricsPort: number | undefined,
@@ -57,101 +120,129 @@ export class Archiver {
         onStep: (offsetNs) => log.warn({ offsetNs: offsetNs.toString() }, 'wall clock stepped; slewing UTC gently'),
       });
     const [host, port] = parseHostPort(config.control);
-    const notificationDestinations = config.notifications.map((n) => parseUdpEndpoint(n, 'notification destination'));
-    const store = StorageBinding.open(config.dir, {
-      ...(config.segmentLength !== undefined ? { segmentLength: config.segmentLength } : {}),
-      fileSyncLevel: config.fileSyncLevel,
-    });
-    for (const r of store.archive.recoveryActions()) log.warn({ recordingId: r.recordingId, actions: r.actions }, 'recording recovered');
     const counters = new ArchiverCounters();
-    const responses = new ControlResponseProxy();
-    let runner: AgentRunner | undefined;
-    const wake = () => runner?.wake();
-    const clock = { nanoTime: () => nanoClock.nanoTime(), epochNanos: () => utcClock.epochNanos() };
-    let adapter: ControlAdapter | undefined;
-    const sender = { send: (b: Buffer, p: number, h: string) => adapter?.send(b, p, h) };
-    const conductorRef: { c?: ArchiverConductor } = {};
-    const notifications = new NotificationProxy(
-      sender,
-      () => (conductorRef.c ? conductorRef.c.sessions.values() : []),
-      notificationDestinations,
-    );
-    const archLog: ArchiverLog = {
-      info: (o, m) => log.info(o, m),
-      warn: (o, m) => log.warn(o, m),
-      error: (o, m) => log.error(o, m),
-    };
-    const conductor = new ArchiverConductor({
-      config,
-      store,
-      sources: new SourceBinding(nanoClock, utcClock, wake),
-      sender,
-      responses,
-      notifications,
-      counters,
-      clock,
-      log: archLog,
-      createReplaySender: (ep) => new UdpSender(ep),
-      pollControl: (limit) => adapter!.poll(limit),
-    });
-    conductorRef.c = conductor;
-    adapter = new ControlAdapter(conductor, counters, config.allowlist);
-    adapter.onAvailable = wake;
-    let controlPort: number;
-    try {
-      controlPort = await adapter.bind(host, port);
-    } catch (err) {
-      adapter.close();
-      store.close();
-      throw err;
-    }
-    let metrics: ArchiverMetrics | undefined;
-    let metricsPort: number | undefined;
-    if (config.metricsPort !== undefined) {
-      metrics = new ArchiverMetrics(counters);
-      try {
-        metricsPort = await metrics.listen(config.metricsPort);
-      } catch (err) {
-        adapter.close();
-        store.close();
-        throw err;
+    const wake = new WakeSignal();
+    const transport = new ControlTransport(counters, { allowlist: new AddressAllowlist(config.allowlist), onAvailable: wake.signal });
+    // Everything opened from here on is released, last first, if a later step fails.
+    const opened: (() => void | Promise<void>)[] = [() => transport.close()];
+    const releaseAll = async (): Promise<void> => {
+      while (opened.length > 0) {
+        try {
+          await opened.pop()!();
+        } catch (err) {
+          log.error({ error: String(err) }, 'releasing a resource failed');
+        }
       }
-    }
+    };
     try {
-      for (const ch of config.channels) conductor.startRecording(ch.channel, ch.aliases, ch.source);
+      const controlPort = await transport.bind(host, port);
+      const control = transport.address!;
+      const destinations = await openNotificationDestinations(config.notifications, control);
+      opened.push(() => destinations.forEach((d) => (d.sender as UdpSender).close()));
+      prepareArchiveDir(config.dir);
+      let clusterNode: ClusterNode | undefined;
+      const store = StorageBinding.open(config.dir, {
+        ...(config.segmentLength !== undefined ? { segmentLength: config.segmentLength } : {}),
+        fileSyncLevel: config.fileSyncLevel,
+        ...(options.cluster ? { deleteSealedSegmentsOnly: true, onSegmentSealed: (sealed) => clusterNode?.onSealed(sealed) } : {}),
+      });
+      opened.push(() => store.close());
+      for (const r of store.archive.recoveryActions()) log.warn({ recordingId: r.recordingId, actions: r.actions }, 'recording recovered');
+      for (const d of store.archive.damage()) log.error({ recordingId: d.recordingId, segmentBase: d.base, code: d.codeName, problem: d.problem }, 'segment damaged');
+      const archLog: ArchiverLog = {
+        info: (o, m) => log.info(o, m),
+        warn: (o, m) => log.warn(o, m),
+        error: (o, m) => log.error(o, m),
+      };
+      let archiveStore: StorageBinding | ClusterBinding = store;
+      if (options.cluster) {
+        const segmentLength = config.segmentLength ?? DEFAULT_SEGMENT_LENGTH;
+        let binding: ClusterBinding | undefined;
+        clusterNode = await ClusterNode.start({
+          config: options.cluster.config,
+          nodeId: options.cluster.nodeId,
+          dir: config.dir,
+          archive: store.archive,
+          segmentLength,
+          log: archLog,
+          isRecordingHere: (id) => binding?.isRecordingHere(id) ?? false,
+        });
+        const node = clusterNode;
+        opened.push(() => node.close());
+        binding = new ClusterBinding(store, node, segmentLength);
+        archiveStore = binding;
+      }
+      const sessions = new ControlSessions(config.limits);
+      const conductor = new ArchiverConductor({
+        config,
+        store: archiveStore,
+        sources: new SourceBinding(nanoClock, utcClock, wake.signal),
+        sessions,
+        sender: transport,
+        inbound: transport,
+        controlAddress: () => transport.address,
+        responses: new ControlResponseProxy(),
+        notifications: new NotificationProxy(transport, () => sessions.values(), destinations),
+        counters,
+        clock: { nanoTime: () => nanoClock.nanoTime(), epochNanos: () => utcClock.epochNanos() },
+        log: archLog,
+        createReplaySender: (ep) => new UdpSender(ep),
+      });
+      const agents: Agent[] = [conductor];
+      if (clusterNode) {
+        const node = clusterNode;
+        agents.push({ roleName: 'cluster', doWork: () => node.doWork(), onClose: () => undefined });
+      }
+      const runner = new AgentRunner(agents.length === 1 ? conductor : new CompositeAgent(agents, 'archiver'), {
+        idleStrategy: new BackoffIdleStrategy(),
+        wakeSignal: wake,
+        errorHandler: (error, source) => {
+          counters.add('errors');
+          log.error({ source, error: error instanceof Error ? error.message : String(error) }, 'duty cycle error');
+        },
+      });
+      // closing the runner (started or not) closes the conductor: recordings stop, sessions end;
+      // a cluster node then gets a moment to publish the stops before it leaves (§6)
+      opened.push(async () => {
+        await runner.close();
+        if (clusterNode) await clusterNode.drain(3000);
+      });
+      let metricsPort: number | undefined;
+      if (config.metricsPort !== undefined) {
+        const metrics = new ArchiverMetrics(counters);
+        opened.push(() => metrics.close());
+        metricsPort = await metrics.listen(config.metricsPort);
+      }
+      startConfigChannels(config, conductor, archiveStore);
+      runner.start();
+      log.info({ dir: config.dir, control: formatHostPort(host, controlPort), metricsPort, channels: config.channels.length }, 'archiver started');
+      return new Archiver(config, conductor, counters, runner, releaseAll, host, controlPort, metricsPort, log);
     } catch (err) {
-      // a config channel with a bad source URI: release everything so the process can exit
-      conductor.onClose();
-      adapter.close();
-      await metrics?.close();
-      store.close();
+      await releaseAll();
       throw err;
     }
-    runner = new AgentRunner(conductor, {
-      idleStrategy: new BackoffIdleStrategy(),
-      errorHandler: (error, source) => {
-        counters.add('errors');
-        log.error({ source, error: error instanceof Error ? error.message : String(error) }, 'duty cycle error');
-      },
-    });
-    runner.start();
-    log.info({ dir: config.dir, control: `${host}:${controlPort}`, metricsPort, channels: config.channels.length }, 'archiver started');
-    return new Archiver(config, conductor, counters, runner, adapter, store, metrics, host, controlPort, metricsPort, log);
   }
 
   /** Stops recordings and replays, closes sessions, the socket, the archive and metrics. */
   close(): Promise<void> {
     this.closing ??= (async () => {
-      await this.runner.close();
-      this.adapter.close();
-      try {
-        this.store.close();
-      } catch (err) {
-        this.log.error({ error: String(err) }, 'closing the archive failed');
-      }
-      await this.metrics?.close();
+      await this.release();
       this.log.info({}, 'archiver stopped');
     })();
     return this.closing;
   }
+}
+
+/** The config's channels, started by the same rules as a StartRecordingRequest; errors name the key. */
+function startConfigChannels(config: ArchiverConfig, conductor: ArchiverConductor, store: { listRecordings: StorageBinding['listRecordings'] }): void {
+  config.channels.forEach((ch, i) => {
+    try {
+      checkStart(ch, conductor.recordings.active(), store.listRecordings(), config.limits.maxRecordings);
+      conductor.recordings.start(ch);
+    } catch (err) {
+      const e = err as VcrError;
+      const key = e.code === ErrorCode.INVALID_SOURCE ? `channels[${i}].source` : `channels[${i}]`;
+      throw new VcrError(e.code ?? ErrorCode.GENERIC, `config key '${key}': ${e.message}`, { cause: err });
+    }
+  });
 }

@@ -15,7 +15,7 @@ export interface RecordingFilter {
   channel: string;
 }
 
-export function matchesChannel(r: Pick<RecordingInfo, 'channel' | 'aliases'>, name: string): boolean {
+export function matchesChannel(r: { readonly channel: string; readonly aliases: readonly string[] }, name: string): boolean {
   return r.channel === name || r.aliases.includes(name);
 }
 

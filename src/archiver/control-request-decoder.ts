@@ -7,39 +7,25 @@
  * non-finite speeds, unknown mask bits. Pure apart from reusable flyweights, so it can be
  * fuzzed directly as well as through the socket.
  */
+import { GroupSizeEncodingDecoder } from '../../codecs/generated/control/GroupSizeEncodingDecoder.js';
+import { MessageHeaderDecoder } from '../../codecs/generated/control/MessageHeaderDecoder.js';
+import { SbeUnsafeIntegerError } from '../../codecs/generated/control/SbeRuntime.js';
+import { MESSAGES, type SbeMessageInfo } from '../../codecs/generated/control/SbeRegistry.js';
 import {
-  AddQuarantineRequestDecoder,
-  ClusterStatusRequestDecoder,
-  CloseSessionRequestDecoder,
-  ConnectRequestDecoder,
-  DeleteRequestDecoder,
-  DescribeRecordingRequestDecoder,
-  FindPositionRequestDecoder,
-  KeepAliveRequestDecoder,
-  ListChannelsRequestDecoder,
-  ListQuarantinesRequestDecoder,
-  ListRecordingsRequestDecoder,
-  ReadRequestDecoder,
-  RecordingPositionRequestDecoder,
-  RemoveQuarantineRequestDecoder,
-  ReplayRequestDecoder,
-  StartRecordingRequestDecoder,
-  StatsRequestDecoder,
-  StopRecordingRequestDecoder,
-  StopReplayRequestDecoder,
-  SubscribeNotificationsRequestDecoder,
-  TimeReplayRequestDecoder,
-} from '../../codecs/generated/control/index.js';
+  ALL_NOTIFICATIONS,
+  CONTROL_HEADER_LENGTH,
+  CONTROL_SCHEMA_ID,
+  CONTROL_SCHEMA_VERSION,
+  MAX_ALIASES,
+  MAX_KEEPALIVE_MS,
+  MAX_REPLAY_CHANNELS,
+  NULL_ID,
+  NULL_TIME,
+} from '../protocol/constants.js';
 import { ErrorCode, isVcrError } from '../util/errors.js';
-import type { ControlRequest, SessionRequest } from './control-requests.js';
+import type { ControlRequest } from './control-requests.js';
 
-export const CONTROL_SCHEMA_ID = 101;
-export const CONTROL_SCHEMA_VERSION = 1;
-const HEADER = 8;
-const INT64_NULL = -(2n ** 63n);
-const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
-const MAX_ALIASES = 32;
-const MAX_REPLAY_CHANNELS = 256;
+const HEADER = CONTROL_HEADER_LENGTH;
 
 /**
  * Thrown for a datagram that cannot be decoded. Not an Error subclass on purpose: malformed
@@ -56,18 +42,18 @@ function fail(code: number, message: string): never {
   throw new Malformed(code, message);
 }
 
-/** int64 id/position/count field: must be 0 <= v <= 2^53-1. */
-function id(v: bigint, name: string): number {
-  if (v < 0n || v > MAX_SAFE) fail(ErrorCode.INVALID_ARGUMENT, `${name} ${v} is out of range`);
-  return Number(v);
+/** An id, position or count: 0 <= v (the codec has already refused anything above 2^53-1). */
+function id(v: number, name: string): number {
+  if (v < 0) fail(ErrorCode.INVALID_ARGUMENT, `${name} ${v} is out of range`);
+  return v;
 }
 
-function optionalId(v: bigint, name: string): number | null {
-  return v === INT64_NULL ? null : id(v, name);
+function optionalId(v: number, name: string): number | null {
+  return v === NULL_ID ? null : id(v, name);
 }
 
 function optionalTime(v: bigint): bigint | null {
-  return v === INT64_NULL ? null : v;
+  return v === NULL_TIME ? null : v;
 }
 
 function bool(v: number, name: string): boolean {
@@ -80,92 +66,156 @@ function speedOf(v: number): number {
   return v;
 }
 
-export interface DecoderSet {
-  connect: ConnectRequestDecoder;
-  close: CloseSessionRequestDecoder;
-  keepAlive: KeepAliveRequestDecoder;
-  start: StartRecordingRequestDecoder;
-  stop: StopRecordingRequestDecoder;
-  replay: ReplayRequestDecoder;
-  timeReplay: TimeReplayRequestDecoder;
-  stopReplay: StopReplayRequestDecoder;
-  read: ReadRequestDecoder;
-  list: ListRecordingsRequestDecoder;
-  describe: DescribeRecordingRequestDecoder;
-  position: RecordingPositionRequestDecoder;
-  find: FindPositionRequestDecoder;
-  channels: ListChannelsRequestDecoder;
-  stats: StatsRequestDecoder;
-  addQ: AddQuarantineRequestDecoder;
-  removeQ: RemoveQuarantineRequestDecoder;
-  listQ: ListQuarantinesRequestDecoder;
-  del: DeleteRequestDecoder;
-  cluster: ClusterStatusRequestDecoder;
-  subscribe: SubscribeNotificationsRequestDecoder;
+/** What every request decoder has in common: the acting-version wrap and the ids. */
+interface RequestFlyweight {
+  wrap(buffer: Uint8Array, offset: number, actingBlockLength: number, actingVersion: number): this;
+  encodedLength(): number;
+  correlationId(): bigint;
 }
 
-const BLOCK_LENGTHS: Record<number, number> = {
-  1: ConnectRequestDecoder.BLOCK_LENGTH,
-  2: CloseSessionRequestDecoder.BLOCK_LENGTH,
-  3: KeepAliveRequestDecoder.BLOCK_LENGTH,
-  4: StartRecordingRequestDecoder.BLOCK_LENGTH,
-  5: StopRecordingRequestDecoder.BLOCK_LENGTH,
-  6: ReplayRequestDecoder.BLOCK_LENGTH,
-  7: TimeReplayRequestDecoder.BLOCK_LENGTH,
-  8: StopReplayRequestDecoder.BLOCK_LENGTH,
-  9: ReadRequestDecoder.BLOCK_LENGTH,
-  10: ListRecordingsRequestDecoder.BLOCK_LENGTH,
-  11: DescribeRecordingRequestDecoder.BLOCK_LENGTH,
-  12: RecordingPositionRequestDecoder.BLOCK_LENGTH,
-  13: FindPositionRequestDecoder.BLOCK_LENGTH,
-  14: ListChannelsRequestDecoder.BLOCK_LENGTH,
-  15: StatsRequestDecoder.BLOCK_LENGTH,
-  16: AddQuarantineRequestDecoder.BLOCK_LENGTH,
-  17: RemoveQuarantineRequestDecoder.BLOCK_LENGTH,
-  18: ListQuarantinesRequestDecoder.BLOCK_LENGTH,
-  19: DeleteRequestDecoder.BLOCK_LENGTH,
-  20: ClusterStatusRequestDecoder.BLOCK_LENGTH,
-  21: SubscribeNotificationsRequestDecoder.BLOCK_LENGTH,
-};
+/** The requests (templates 1-99), from the generated registry: nothing else is decoded here. */
+const R = MESSAGES;
+const REQUESTS = [
+  R.ConnectRequest, R.CloseSessionRequest, R.KeepAliveRequest, R.StartRecordingRequest, R.StopRecordingRequest,
+  R.ReplayRequest, R.TimeReplayRequest, R.StopReplayRequest, R.ReadRequest, R.ListRecordingsRequest,
+  R.DescribeRecordingRequest, R.RecordingPositionRequest, R.FindPositionRequest, R.ListChannelsRequest, R.StatsRequest,
+  R.AddQuarantineRequest, R.RemoveQuarantineRequest, R.ListQuarantinesRequest, R.DeleteRequest, R.ClusterStatusRequest,
+  R.SubscribeNotificationsRequest,
+] as const;
+
+type RequestInfo = (typeof REQUESTS)[number];
+type FlyweightOf<I extends SbeMessageInfo> = InstanceType<I['decoder']>;
+
+/** Flyweights for reading the ids of a datagram that failed to decode (for the error reply). */
+const replyHeader = new MessageHeaderDecoder();
+const replyFlyweights = new Map<number, RequestFlyweight & { controlSessionId?(): number }>(
+  REQUESTS.map((r: RequestInfo): [number, RequestFlyweight] => [r.templateId, new r.decoder()]),
+);
 
 /**
  * Decodes one datagram into a request, or throws Malformed. Pure (apart from the reusable
- * flyweights), so it is fuzzed directly as well as through the socket.
+ * flyweights), so it is fuzzed directly as well as through the socket. Dispatch goes through
+ * a table built from the generated registry: template id -> block length and decoding.
  */
 export class ControlRequestDecoder {
-  private readonly d: DecoderSet = {
-    connect: new ConnectRequestDecoder(),
-    close: new CloseSessionRequestDecoder(),
-    keepAlive: new KeepAliveRequestDecoder(),
-    start: new StartRecordingRequestDecoder(),
-    stop: new StopRecordingRequestDecoder(),
-    replay: new ReplayRequestDecoder(),
-    timeReplay: new TimeReplayRequestDecoder(),
-    stopReplay: new StopReplayRequestDecoder(),
-    read: new ReadRequestDecoder(),
-    list: new ListRecordingsRequestDecoder(),
-    describe: new DescribeRecordingRequestDecoder(),
-    position: new RecordingPositionRequestDecoder(),
-    find: new FindPositionRequestDecoder(),
-    channels: new ListChannelsRequestDecoder(),
-    stats: new StatsRequestDecoder(),
-    addQ: new AddQuarantineRequestDecoder(),
-    removeQ: new RemoveQuarantineRequestDecoder(),
-    listQ: new ListQuarantinesRequestDecoder(),
-    del: new DeleteRequestDecoder(),
-    cluster: new ClusterStatusRequestDecoder(),
-    subscribe: new SubscribeNotificationsRequestDecoder(),
-  };
+  private readonly header = new MessageHeaderDecoder();
+  private readonly groupHeader = new GroupSizeEncodingDecoder();
+  private readonly byTemplate = new Map<number, { blockLength: number; decode: (buf: Buffer, blockLength: number, version: number) => ControlRequest }>();
 
-  /** Reads what can be read for an error reply: [controlSessionId, correlationId]. */
-  static replyIds(buf: Buffer): [bigint, bigint] {
-    if (buf.length < HEADER) return [0n, 0n];
-    const templateId = buf.readUInt16LE(2);
-    if (templateId === 1) return [0n, buf.length >= HEADER + 8 ? buf.readBigInt64LE(HEADER) : 0n];
-    if (templateId >= 2 && templateId <= 99 && buf.length >= HEADER + 16) {
-      return [buf.readBigInt64LE(HEADER), buf.readBigInt64LE(HEADER + 8)];
-    }
-    return [0n, 0n];
+  constructor() {
+    this.on(R.ConnectRequest, (x, buf) => {
+      const r: ControlRequest = {
+        type: 'connect',
+        correlationId: x.correlationId(),
+        responseStreamVersion: x.responseStreamVersion(),
+        keepAliveTimeoutMs: x.keepAliveTimeoutMs(),
+        responseChannel: x.responseChannel(),
+        clientName: x.clientName(),
+      };
+      if (r.keepAliveTimeoutMs > MAX_KEEPALIVE_MS) fail(ErrorCode.INVALID_ARGUMENT, 'keepAliveTimeoutMs must be at most one day');
+      return this.checkEnd(buf, x, r);
+    });
+    this.on(R.CloseSessionRequest, (x) => ({ type: 'close', ...ids(x) }));
+    this.on(R.KeepAliveRequest, (x) => ({ type: 'keepAlive', ...ids(x) }));
+    this.on(R.StartRecordingRequest, (x, buf, blockLength) => {
+      const base = ids(x);
+      this.checkGroup(buf, HEADER + blockLength, 2, MAX_ALIASES, 'aliases');
+      const aliases: string[] = [];
+      for (const a of x.aliases()) aliases.push(a.alias());
+      return this.checkEnd(buf, x, { type: 'startRecording', ...base, aliases, channel: x.channel(), source: x.source() });
+    });
+    this.on(R.StopRecordingRequest, (x, buf) =>
+      this.checkEnd(buf, x, { type: 'stopRecording', ...ids(x), recordingId: optionalId(x.recordingId(), 'recordingId'), channel: x.channel() }));
+    this.on(R.ReplayRequest, (x, buf) =>
+      this.checkEnd(buf, x, {
+        type: 'replay',
+        ...ids(x),
+        recordingId: id(x.recordingId(), 'recordingId'),
+        position: optionalId(x.position(), 'position'),
+        length: optionalId(x.length(), 'length'),
+        speed: speedOf(x.speed()),
+        follow: bool(x.follow() as number, 'follow'),
+        destination: x.destination(),
+      }));
+    this.on(R.TimeReplayRequest, (x, buf, blockLength) => {
+      const base = {
+        ...ids(x),
+        fromUtcNs: optionalTime(x.fromUtcNs()),
+        toUtcNs: optionalTime(x.toUtcNs()),
+        speed: speedOf(x.speed()),
+        follow: bool(x.follow() as number, 'follow'),
+      };
+      this.checkGroup(buf, HEADER + blockLength, 4, MAX_REPLAY_CHANNELS, 'channels');
+      const channels: { channel: string; destination: string }[] = [];
+      for (const c of x.channels()) channels.push({ channel: c.channel(), destination: c.destination() });
+      return this.checkEnd(buf, x, { type: 'timeReplay', ...base, channels });
+    });
+    this.on(R.StopReplayRequest, (x) => ({ type: 'stopReplay', ...ids(x), replaySessionId: id(x.replaySessionId(), 'replaySessionId') }));
+    this.on(R.ReadRequest, (x) => ({
+      type: 'read',
+      ...ids(x),
+      recordingId: id(x.recordingId(), 'recordingId'),
+      position: id(x.position(), 'position'),
+      fragmentOffset: x.fragmentOffset(),
+      maxBytes: x.maxBytes(),
+      toUtcNs: optionalTime(x.toUtcNs()),
+    }));
+    this.on(R.ListRecordingsRequest, (x, buf) => {
+      const set = x.states();
+      const states = new Set<string>(set.choices());
+      return this.checkEnd(buf, x, {
+        type: 'listRecordings',
+        ...ids(x),
+        fromRecordingId: id(x.fromRecordingId(), 'fromRecordingId'),
+        maxCount: x.maxCount(),
+        states,
+        fromUtcNs: optionalTime(x.fromUtcNs()),
+        toUtcNs: optionalTime(x.toUtcNs()),
+        channel: x.channel(),
+      });
+    });
+    this.on(R.DescribeRecordingRequest, (x) => ({ type: 'describe', ...ids(x), recordingId: id(x.recordingId(), 'recordingId') }));
+    this.on(R.RecordingPositionRequest, (x) => ({ type: 'position', ...ids(x), recordingId: id(x.recordingId(), 'recordingId') }));
+    this.on(R.FindPositionRequest, (x) => ({ type: 'findPosition', ...ids(x), recordingId: id(x.recordingId(), 'recordingId'), utcNs: x.utcNs() }));
+    this.on(R.ListChannelsRequest, (x) => ({ type: 'listChannels', ...ids(x) }));
+    this.on(R.StatsRequest, (x) => ({ type: 'stats', ...ids(x) }));
+    this.on(R.AddQuarantineRequest, (x, buf) =>
+      this.checkEnd(buf, x, { type: 'addQuarantine', ...ids(x), fromUtcNs: x.fromUtcNs(), toUtcNs: x.toUtcNs(), channel: x.channel() }));
+    this.on(R.RemoveQuarantineRequest, (x) => ({ type: 'removeQuarantine', ...ids(x), quarantineId: id(x.quarantineId(), 'quarantineId') }));
+    this.on(R.ListQuarantinesRequest, (x) => ({ type: 'listQuarantines', ...ids(x) }));
+    this.on(R.DeleteRequest, (x, buf) =>
+      this.checkEnd(buf, x, { type: 'delete', ...ids(x), fromUtcNs: x.fromUtcNs(), toUtcNs: x.toUtcNs(), channel: x.channel() }));
+    this.on(R.ClusterStatusRequest, (x) => ({ type: 'clusterStatus', ...ids(x) }));
+    this.on(R.SubscribeNotificationsRequest, (x) => {
+      const mask = x.mask().raw();
+      if ((mask & ~ALL_NOTIFICATIONS) !== 0) fail(ErrorCode.INVALID_ARGUMENT, `notification mask 0x${mask.toString(16)} has unknown bits`);
+      return { type: 'subscribe', ...ids(x), mask };
+    });
+  }
+
+  private on<I extends RequestInfo>(info: I, decode: (x: FlyweightOf<I>, buf: Buffer, blockLength: number) => ControlRequest): void {
+    const flyweight = new info.decoder() as RequestFlyweight;
+    this.byTemplate.set(info.templateId, {
+      blockLength: info.blockLength,
+      decode: (buf, blockLength, version) => decode(flyweight.wrap(buf, HEADER, blockLength, version) as FlyweightOf<I>, buf, blockLength),
+    });
+  }
+
+  /** Reads what can be read for an error reply: [controlSessionId, correlationId] (0 when unreadable). */
+  static replyIds(buf: Buffer): [number, bigint] {
+    if (buf.length < HEADER) return [0, 0n];
+    const x = replyFlyweights.get(replyHeader.wrap(buf, 0).templateId());
+    if (x === undefined) return [0, 0n];
+    // No block length or version is trusted: read each id only if the datagram holds it.
+    x.wrap(buf, HEADER, 0, CONTROL_SCHEMA_VERSION);
+    const read = <T>(get: () => T, fallback: T): T => {
+      try {
+        return get();
+      } catch {
+        return fallback;
+      }
+    };
+    return [x.controlSessionId ? read(() => x.controlSessionId!(), 0) : 0, read(() => x.correlationId(), 0n)];
   }
 
   decode(buf: Buffer): ControlRequest {
@@ -174,6 +224,8 @@ export class ControlRequestDecoder {
     } catch (err) {
       if (err instanceof Malformed) throw err;
       if (isVcrError(err)) throw new Malformed(err.code, err.message);
+      // an id, position or count above 2^53-1: a value out of range, not a broken message
+      if (err instanceof SbeUnsafeIntegerError) throw new Malformed(ErrorCode.INVALID_ARGUMENT, err.message);
       // RangeError from a flyweight reading past the end, or anything else the bytes provoke
       throw new Malformed(ErrorCode.MALFORMED_MESSAGE, `malformed message: ${(err as Error)?.message ?? String(err)}`);
     }
@@ -181,195 +233,46 @@ export class ControlRequestDecoder {
 
   private decodeChecked(buf: Buffer): ControlRequest {
     if (buf.length < HEADER) fail(ErrorCode.MALFORMED_MESSAGE, `datagram of ${buf.length} bytes is shorter than a message header`);
-    const blockLength = buf.readUInt16LE(0);
-    const templateId = buf.readUInt16LE(2);
-    const schemaId = buf.readUInt16LE(4);
-    const version = buf.readUInt16LE(6);
+    const h = this.header.wrap(buf, 0);
+    const blockLength = h.blockLength();
+    const templateId = h.templateId();
+    const schemaId = h.schemaId();
+    const version = h.version();
     if (schemaId !== CONTROL_SCHEMA_ID) fail(ErrorCode.MALFORMED_MESSAGE, `schema id ${schemaId} is not ${CONTROL_SCHEMA_ID}`);
     if (version > CONTROL_SCHEMA_VERSION) {
       fail(ErrorCode.UNSUPPORTED_VERSION, `schema version ${version} is newer than ${CONTROL_SCHEMA_VERSION}`);
     }
     if (version < 1) fail(ErrorCode.MALFORMED_MESSAGE, `schema version ${version} is invalid`);
-    const expected = BLOCK_LENGTHS[templateId];
-    if (expected === undefined) fail(ErrorCode.UNKNOWN_TEMPLATE, `template id ${templateId} is not a request`);
-    if (blockLength < expected) fail(ErrorCode.MALFORMED_MESSAGE, `block length ${blockLength} is shorter than ${expected}`);
+    const request = this.byTemplate.get(templateId);
+    if (request === undefined) return fail(ErrorCode.UNKNOWN_TEMPLATE, `template id ${templateId} is not a request`);
+    if (blockLength < request.blockLength) fail(ErrorCode.MALFORMED_MESSAGE, `block length ${blockLength} is shorter than ${request.blockLength}`);
     if (buf.length < HEADER + blockLength) {
       fail(ErrorCode.MALFORMED_MESSAGE, `datagram of ${buf.length} bytes is shorter than its block length ${blockLength}`);
     }
-    const d = this.d;
-    const o = HEADER;
-    const ids = (dec: { controlSessionId(): bigint; correlationId(): bigint }) => ({
-      controlSessionId: dec.controlSessionId(),
-      correlationId: dec.correlationId(),
-    });
-    let r: ControlRequest;
-    switch (templateId) {
-      case 1: {
-        const x = d.connect.wrap(buf, o, blockLength, version);
-        r = {
-          type: 'connect',
-          correlationId: x.correlationId(),
-          responseStreamVersion: x.responseStreamVersion(),
-          keepAliveTimeoutMs: x.keepAliveTimeoutMs(),
-          responseChannel: x.responseChannel(),
-          clientName: x.clientName(),
-        };
-        if (x.keepAliveTimeoutMs() > 86_400_000) fail(ErrorCode.INVALID_ARGUMENT, 'keepAliveTimeoutMs must be at most one day');
-        this.checkEnd(buf, x.encodedLength());
-        return r;
-      }
-      case 2:
-        return { type: 'close', ...ids(d.close.wrap(buf, o, blockLength, version)) };
-      case 3:
-        return { type: 'keepAlive', ...ids(d.keepAlive.wrap(buf, o, blockLength, version)) };
-      case 4: {
-        const x = d.start.wrap(buf, o, blockLength, version);
-        const base = ids(x);
-        this.checkGroup(buf, o + blockLength, 2, MAX_ALIASES, 'aliases');
-        const aliases: string[] = [];
-        for (const a of x.aliases()) aliases.push(a.alias());
-        r = { type: 'startRecording', ...base, aliases, channel: x.channel(), source: x.source() };
-        this.checkEnd(buf, x.encodedLength());
-        return r;
-      }
-      case 5: {
-        const x = d.stop.wrap(buf, o, blockLength, version);
-        r = { type: 'stopRecording', ...ids(x), recordingId: optionalId(x.recordingId(), 'recordingId'), channel: x.channel() };
-        this.checkEnd(buf, x.encodedLength());
-        return r;
-      }
-      case 6: {
-        const x = d.replay.wrap(buf, o, blockLength, version);
-        r = {
-          type: 'replay',
-          ...ids(x),
-          recordingId: id(x.recordingId(), 'recordingId'),
-          position: optionalId(x.position(), 'position'),
-          length: optionalId(x.length(), 'length'),
-          speed: speedOf(x.speed()),
-          follow: bool(x.follow() as number, 'follow'),
-          destination: x.destination(),
-        };
-        this.checkEnd(buf, x.encodedLength());
-        return r;
-      }
-      case 7: {
-        const x = d.timeReplay.wrap(buf, o, blockLength, version);
-        const base = {
-          ...ids(x),
-          fromUtcNs: optionalTime(x.fromUtcNs()),
-          toUtcNs: optionalTime(x.toUtcNs()),
-          speed: speedOf(x.speed()),
-          follow: bool(x.follow() as number, 'follow'),
-        };
-        this.checkGroup(buf, o + blockLength, 4, MAX_REPLAY_CHANNELS, 'channels');
-        const channels: { channel: string; destination: string }[] = [];
-        for (const c of x.channels()) channels.push({ channel: c.channel(), destination: c.destination() });
-        r = { type: 'timeReplay', ...base, channels };
-        this.checkEnd(buf, x.encodedLength());
-        return r;
-      }
-      case 8: {
-        const x = d.stopReplay.wrap(buf, o, blockLength, version);
-        return { type: 'stopReplay', ...ids(x), replaySessionId: id(x.replaySessionId(), 'replaySessionId') };
-      }
-      case 9: {
-        const x = d.read.wrap(buf, o, blockLength, version);
-        return {
-          type: 'read',
-          ...ids(x),
-          recordingId: id(x.recordingId(), 'recordingId'),
-          position: id(x.position(), 'position'),
-          fragmentOffset: x.fragmentOffset(),
-          maxBytes: x.maxBytes(),
-          toUtcNs: optionalTime(x.toUtcNs()),
-        };
-      }
-      case 10: {
-        const x = d.list.wrap(buf, o, blockLength, version);
-        const set = x.states();
-        const states = new Set<string>();
-        if (set.recording()) states.add('recording');
-        if (set.stopped()) states.add('stopped');
-        if (set.failed()) states.add('failed');
-        if (set.invalid()) states.add('invalid');
-        if (set.deleted()) states.add('deleted');
-        r = {
-          type: 'listRecordings',
-          ...ids(x),
-          fromRecordingId: id(x.fromRecordingId(), 'fromRecordingId'),
-          maxCount: x.maxCount(),
-          states,
-          fromUtcNs: optionalTime(x.fromUtcNs()),
-          toUtcNs: optionalTime(x.toUtcNs()),
-          channel: x.channel(),
-        };
-        this.checkEnd(buf, x.encodedLength());
-        return r;
-      }
-      case 11: {
-        const x = d.describe.wrap(buf, o, blockLength, version);
-        return { type: 'describe', ...ids(x), recordingId: id(x.recordingId(), 'recordingId') };
-      }
-      case 12: {
-        const x = d.position.wrap(buf, o, blockLength, version);
-        return { type: 'position', ...ids(x), recordingId: id(x.recordingId(), 'recordingId') };
-      }
-      case 13: {
-        const x = d.find.wrap(buf, o, blockLength, version);
-        return { type: 'findPosition', ...ids(x), recordingId: id(x.recordingId(), 'recordingId'), utcNs: x.utcNs() };
-      }
-      case 14:
-        return { type: 'listChannels', ...ids(d.channels.wrap(buf, o, blockLength, version)) };
-      case 15:
-        return { type: 'stats', ...ids(d.stats.wrap(buf, o, blockLength, version)) };
-      case 16: {
-        const x = d.addQ.wrap(buf, o, blockLength, version);
-        r = { type: 'addQuarantine', ...ids(x), fromUtcNs: x.fromUtcNs(), toUtcNs: x.toUtcNs(), channel: x.channel() };
-        this.checkEnd(buf, x.encodedLength());
-        return r;
-      }
-      case 17: {
-        const x = d.removeQ.wrap(buf, o, blockLength, version);
-        return { type: 'removeQuarantine', ...ids(x), quarantineId: id(x.quarantineId(), 'quarantineId') };
-      }
-      case 18:
-        return { type: 'listQuarantines', ...ids(d.listQ.wrap(buf, o, blockLength, version)) };
-      case 19: {
-        const x = d.del.wrap(buf, o, blockLength, version);
-        r = { type: 'delete', ...ids(x), fromUtcNs: x.fromUtcNs(), toUtcNs: x.toUtcNs(), channel: x.channel() };
-        this.checkEnd(buf, x.encodedLength());
-        return r;
-      }
-      case 20:
-        return { type: 'clusterStatus', ...ids(d.cluster.wrap(buf, o, blockLength, version)) };
-      case 21: {
-        const x = d.subscribe.wrap(buf, o, blockLength, version);
-        const raw = buf.readUInt32LE(o + 16);
-        if ((raw & ~0x1f) !== 0) fail(ErrorCode.INVALID_ARGUMENT, `notification mask 0x${raw.toString(16)} has unknown bits`);
-        void x;
-        return { type: 'subscribe', ...ids(x), mask: raw } as SessionRequest;
-      }
-      default:
-        return fail(ErrorCode.UNKNOWN_TEMPLATE, `template id ${templateId} is not a request`);
-    }
+    return request.decode(buf, blockLength, version);
   }
 
   /** A group header must describe no more entries than the bytes left could hold. */
   private checkGroup(buf: Buffer, at: number, varHeaderBytes: number, maxCount: number, name: string): void {
-    if (buf.length < at + 4) fail(ErrorCode.MALFORMED_MESSAGE, `group ${name} header is truncated`);
-    const entryBlock = buf.readUInt16LE(at);
-    const count = buf.readUInt16LE(at + 2);
+    if (buf.length < at + GroupSizeEncodingDecoder.ENCODED_LENGTH) fail(ErrorCode.MALFORMED_MESSAGE, `group ${name} header is truncated`);
+    const g = this.groupHeader.wrap(buf, at);
+    const entryBlock = g.blockLength();
+    const count = g.numInGroup();
     if (count > maxCount) fail(ErrorCode.INVALID_ARGUMENT, `group ${name} has ${count} entries (at most ${maxCount})`);
-    if (count * (entryBlock + varHeaderBytes) > buf.length - at - 4) {
+    if (count * (entryBlock + varHeaderBytes) > buf.length - at - GroupSizeEncodingDecoder.ENCODED_LENGTH) {
       fail(ErrorCode.MALFORMED_MESSAGE, `group ${name} claims ${count} entries that the datagram cannot hold`);
     }
   }
 
-  /** The decoded message must lie inside the datagram. */
-  private checkEnd(buf: Buffer, encodedLength: number): void {
-    if (HEADER + encodedLength > buf.length) fail(ErrorCode.MALFORMED_MESSAGE, 'message is truncated');
+  /** The decoded message must lie inside the datagram; returns the request. */
+  private checkEnd(buf: Buffer, x: { encodedLength(): number }, request: ControlRequest): ControlRequest {
+    if (HEADER + x.encodedLength() > buf.length) fail(ErrorCode.MALFORMED_MESSAGE, 'message is truncated');
+    return request;
   }
+}
+
+function ids(x: { controlSessionId(): number; correlationId(): bigint }): { controlSessionId: number; correlationId: bigint } {
+  return { controlSessionId: x.controlSessionId(), correlationId: x.correlationId() };
 }
 
 export { Malformed as MalformedRequest };

@@ -4,7 +4,7 @@
  */
 
 export interface RequestBase {
-  controlSessionId: bigint;
+  controlSessionId: number;
   correlationId: bigint;
 }
 
@@ -86,13 +86,5 @@ export const IDEMPOTENT_REQUESTS = new Set<SessionRequest['type']>([
   'subscribe',
 ]);
 
-/** Notification kinds (bit numbers of the NotificationMask set in codecs/control.xml). */
-export const NotificationKind = {
-  recording: 1 << 0,
-  progress: 1 << 1,
-  replay: 1 << 2,
-  cluster: 1 << 3,
-  errors: 1 << 4,
-} as const;
+/** A set of NotificationKind bits (src/protocol/constants.ts). */
 export type NotificationMaskBits = number;
-export const ALL_NOTIFICATIONS = 0x1f;

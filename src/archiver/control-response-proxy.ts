@@ -12,17 +12,15 @@ import {
   MessageHeaderEncoder,
   QuarantineDescriptorEncoder,
   ReadChunkEncoder,
+  ReadChunkEventsEncoder,
   RecordingDescriptorEncoder,
   RecordingState,
+  StatsSnapshotCountersEncoder,
   StatsSnapshotEncoder,
 } from '../../codecs/generated/control/index.js';
 import type { ErrorCode as WireErrorCode } from '../../codecs/generated/control/index.js';
+import { CONTROL_HEADER_LENGTH as HEADER_LENGTH, MAX_ERROR_TEXT, MAX_MESSAGE, NULL_ID } from '../protocol/constants.js';
 import type { QuarantineInfo, RecordingInfo, RecordingStateName } from './ports.js';
-
-/** The archiver keeps every message it sends under this many bytes (docs/PROTOCOL.md). */
-export const MAX_MESSAGE = 60_000;
-export const HEADER_LENGTH = 8;
-const MAX_TEXT = 1000;
 
 export interface ChunkEvent {
   position: number;
@@ -30,12 +28,14 @@ export interface ChunkEvent {
   monoNs: bigint;
   eventLength: number;
   fragmentOffset: number;
+  /** frame flags (bit 0 UNTERMINATED) */
+  flags: number;
   payload: Uint8Array;
 }
 
 /** Bytes a ReadChunk takes before its events, and per event before the payload. */
-export const READ_CHUNK_OVERHEAD = HEADER_LENGTH + ReadChunkEncoder.BLOCK_LENGTH + 4;
-export const READ_EVENT_OVERHEAD = 8 + 8 + 8 + 4 + 4 + 4;
+export const READ_CHUNK_OVERHEAD = HEADER_LENGTH + ReadChunkEncoder.BLOCK_LENGTH + ReadChunkEventsEncoder.HEADER_SIZE;
+export const READ_EVENT_OVERHEAD = ReadChunkEventsEncoder.BLOCK_LENGTH + ReadChunkEventsEncoder.payloadHeaderLength();
 
 const STATE_CODES: Record<RecordingStateName, RecordingState> = {
   recording: RecordingState.RECORDING,
@@ -46,7 +46,7 @@ const STATE_CODES: Record<RecordingStateName, RecordingState> = {
 };
 
 function clip(text: string): string {
-  return text.length > MAX_TEXT ? `${text.slice(0, MAX_TEXT - 3)}...` : text;
+  return text.length > MAX_ERROR_TEXT ? `${text.slice(0, MAX_ERROR_TEXT - 3)}...` : text;
 }
 
 export class ControlResponseProxy {
@@ -67,18 +67,18 @@ export class ControlResponseProxy {
     return out;
   }
 
-  ok(sessionId: bigint, correlationId: bigint, relevantId: bigint | number, dataCount = 0): Buffer {
-    return this.controlResponse(sessionId, correlationId, BigInt(relevantId), true, 0, dataCount, '');
+  ok(sessionId: number, correlationId: bigint, relevantId: number, dataCount = 0): Buffer {
+    return this.controlResponse(sessionId, correlationId, relevantId, true, 0, dataCount, '');
   }
 
-  error(sessionId: bigint, correlationId: bigint, errorCode: number, message: string, dataCount = 0): Buffer {
-    return this.controlResponse(sessionId, correlationId, 0n, false, errorCode, dataCount, message);
+  error(sessionId: number, correlationId: bigint, errorCode: number, message: string, dataCount = 0): Buffer {
+    return this.controlResponse(sessionId, correlationId, 0, false, errorCode, dataCount, message);
   }
 
   private controlResponse(
-    sessionId: bigint,
+    sessionId: number,
     correlationId: bigint,
-    relevantId: bigint,
+    relevantId: number,
     ok: boolean,
     errorCode: number,
     dataCount: number,
@@ -96,20 +96,20 @@ export class ControlResponseProxy {
     return this.copyOut(e.encodedLength());
   }
 
-  recordingDescriptor(sessionId: bigint, correlationId: bigint, r: RecordingInfo): Buffer {
+  recordingDescriptor(sessionId: number, correlationId: bigint, r: RecordingInfo): Buffer {
     const e = this.descriptor
       .wrapAndApplyHeader(this.scratch, 0, this.header)
       .controlSessionId(sessionId)
       .correlationId(correlationId)
-      .recordingId(BigInt(r.recordingId))
+      .recordingId(r.recordingId)
       .state(STATE_CODES[r.state])
-      .startPosition(BigInt(r.startPosition))
-      .stopPosition(BigInt(r.stopPosition))
+      .startPosition(r.startPosition)
+      .stopPosition(r.stopPosition)
       .startUtcNs(r.startUtcNs)
       .stopUtcNs(r.stopUtcNs)
       .startMonoNs(r.startMonoNs)
       .stopMonoNs(r.stopMonoNs)
-      .eventCount(BigInt(r.eventCount))
+      .eventCount(r.eventCount)
       .segmentLength(r.segmentLength);
     const g = e.aliasesCount(r.aliases.length);
     for (const a of r.aliases) g.next().alias(a);
@@ -119,7 +119,7 @@ export class ControlResponseProxy {
   }
 
   channelDescriptor(
-    sessionId: bigint,
+    sessionId: number,
     correlationId: bigint,
     c: { channel: string; aliases: string[]; source: string; activeRecordingId: number | null; recordingCount: number },
   ): Buffer {
@@ -127,7 +127,7 @@ export class ControlResponseProxy {
       .wrapAndApplyHeader(this.scratch, 0, this.header)
       .controlSessionId(sessionId)
       .correlationId(correlationId)
-      .activeRecordingId(c.activeRecordingId === null ? ChannelDescriptorEncoder.activeRecordingIdNullValue() : BigInt(c.activeRecordingId))
+      .activeRecordingId(c.activeRecordingId ?? NULL_ID)
       .recordingCount(c.recordingCount);
     const g = e.aliasesCount(c.aliases.length);
     for (const a of c.aliases) g.next().alias(a);
@@ -137,14 +137,14 @@ export class ControlResponseProxy {
   }
 
   /** One or more StatsSnapshot datagrams (split so each stays under MAX_MESSAGE). */
-  statsSnapshots(sessionId: bigint, correlationId: bigint, utcNs: bigint, counters: [string, number][]): Buffer[] {
+  statsSnapshots(sessionId: number, correlationId: bigint, utcNs: bigint, counters: [string, number][]): Buffer[] {
     const out: Buffer[] = [];
     let i = 0;
     do {
-      let bytes = HEADER_LENGTH + StatsSnapshotEncoder.BLOCK_LENGTH + 4;
+      let bytes = HEADER_LENGTH + StatsSnapshotEncoder.BLOCK_LENGTH + StatsSnapshotCountersEncoder.HEADER_SIZE;
       let n = 0;
       while (i + n < counters.length && n < 65535) {
-        const entry = 8 + 2 + Buffer.byteLength(counters[i + n]![0]);
+        const entry = StatsSnapshotCountersEncoder.BLOCK_LENGTH + StatsSnapshotCountersEncoder.nameHeaderLength() + Buffer.byteLength(counters[i + n]![0]);
         if (bytes + entry > MAX_MESSAGE) break;
         bytes += entry;
         n++;
@@ -157,7 +157,7 @@ export class ControlResponseProxy {
       const g = e.countersCount(n);
       for (let k = 0; k < n; k++) {
         const [name, value] = counters[i + k]!;
-        g.next().value(BigInt(value)).name(name);
+        g.next().value(value).name(name);
       }
       out.push(this.copyOut(e.encodedLength()));
       i += n;
@@ -165,12 +165,12 @@ export class ControlResponseProxy {
     return out;
   }
 
-  quarantineDescriptor(sessionId: bigint, correlationId: bigint, q: QuarantineInfo): Buffer {
+  quarantineDescriptor(sessionId: number, correlationId: bigint, q: QuarantineInfo): Buffer {
     const e = this.quarantine
       .wrapAndApplyHeader(this.scratch, 0, this.header)
       .controlSessionId(sessionId)
       .correlationId(correlationId)
-      .quarantineId(BigInt(q.quarantineId))
+      .quarantineId(q.quarantineId)
       .fromUtcNs(q.fromUtcNs)
       .toUtcNs(q.toUtcNs);
     e.channel(q.channel);
@@ -178,7 +178,7 @@ export class ControlResponseProxy {
   }
 
   clusterStatus(
-    sessionId: bigint,
+    sessionId: number,
     correlationId: bigint,
     s: { k: number; underReplicatedSegments: number; repairing: boolean; nodes: { id: string; up: boolean; segments: number; bytes: number }[] },
   ): Buffer {
@@ -187,21 +187,21 @@ export class ControlResponseProxy {
       .controlSessionId(sessionId)
       .correlationId(correlationId)
       .k(s.k)
-      .underReplicatedSegments(BigInt(s.underReplicatedSegments))
+      .underReplicatedSegments(s.underReplicatedSegments)
       .repairing(s.repairing ? BooleanType.TRUE : BooleanType.FALSE);
     const g = e.nodesCount(s.nodes.length);
     for (const n of s.nodes) {
       g.next()
         .up(n.up ? BooleanType.TRUE : BooleanType.FALSE)
-        .segments(BigInt(n.segments))
-        .bytes(BigInt(n.bytes))
+        .segments(n.segments)
+        .bytes(n.bytes)
         .nodeId(n.id);
     }
     return this.copyOut(e.encodedLength());
   }
 
   readChunk(
-    sessionId: bigint,
+    sessionId: number,
     correlationId: bigint,
     recordingId: number,
     nextPosition: number,
@@ -213,18 +213,19 @@ export class ControlResponseProxy {
       .wrapAndApplyHeader(this.scratch, 0, this.header)
       .controlSessionId(sessionId)
       .correlationId(correlationId)
-      .recordingId(BigInt(recordingId))
-      .nextPosition(BigInt(nextPosition))
+      .recordingId(recordingId)
+      .nextPosition(nextPosition)
       .nextFragmentOffset(nextFragmentOffset)
       .endOfRecording(endOfRecording ? BooleanType.TRUE : BooleanType.FALSE);
     const g = e.eventsCount(events.length);
     for (const ev of events) {
       g.next()
-        .position(BigInt(ev.position))
+        .position(ev.position)
         .utcNs(ev.utcNs)
         .monoNs(ev.monoNs)
         .eventLength(ev.eventLength)
         .fragmentOffset(ev.fragmentOffset)
+        .flags(ev.flags)
         .payload(ev.payload);
     }
     return this.copyOut(e.encodedLength());

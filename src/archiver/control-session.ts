@@ -1,8 +1,11 @@
 /**
- * One client's control session: where its responses go, when it was last heard from, what it
+ * One client's control session: the address it belongs to (the source of its connect; requests
+ * from anywhere else are refused), where its responses go, when it was last heard from, what it
  * subscribed to, and the cache of its most recent answers. The cache is what makes retries
  * safe: a request whose correlationId was already answered is answered again from the cache
  * (the exact datagrams) and never executed twice (docs/PROTOCOL.md, Requests and responses).
+ * Each cached answer keeps the fingerprint of its request (type and a hash of its bytes), so a
+ * different request that reuses the correlationId is told so instead of getting the old answer.
  */
 
 export const ControlSessionState = {
@@ -24,14 +27,21 @@ export type CacheLookup =
   | { kind: 'new' }
   | { kind: 'answered'; datagrams: Buffer[] }
   | { kind: 'pending' }
-  | { kind: 'evicted' };
+  | { kind: 'evicted' }
+  /** the correlationId belongs to a different request (its fingerprint differs) */
+  | { kind: 'reused' };
+
+interface CachedAnswer {
+  fingerprint: string;
+  datagrams: Buffer[];
+}
 
 export class ControlSession {
   private stateValue: ControlSessionState = ControlSessionState.ACTIVE;
   private lastHeardNs: bigint;
   /** NotificationMask bits; 0 = not subscribed. */
   mask = 0;
-  private readonly answers = new Map<bigint, Buffer[]>();
+  private readonly answers = new Map<bigint, CachedAnswer>();
   /**
    * Insertion order of answers, for eviction. Kept apart from the Map because taking the
    * first entry of a V8 Map after many deletions walks over the deleted slots.
@@ -39,14 +49,16 @@ export class ControlSession {
   private order: bigint[] = [];
   private orderHead = 0;
   private cachedBytes = 0;
-  private readonly evicted = new Set<bigint>();
+  /** correlationId -> fingerprint of answers evicted from the cache */
+  private readonly evicted = new Map<bigint, string>();
   private readonly evictedOrder: bigint[] = [];
-  private readonly pending = new Set<bigint>();
-  /** Replay sessions this session started (stopped when it closes). */
-  readonly replayIds = new Set<number>();
+  private readonly pending = new Map<bigint, string>();
 
   constructor(
     readonly sessionId: number,
+    /** the address and port the connect came from: the only ones this session accepts requests from */
+    readonly clientHost: string,
+    readonly clientPort: number,
     readonly responseHost: string,
     readonly responsePort: number,
     readonly timeoutNs: bigint,
@@ -65,39 +77,52 @@ export class ControlSession {
     this.lastHeardNs = nowNs;
   }
 
+  /** Monotonic ns of the last request (or connect) heard from the client. */
+  get lastHeardAtNs(): bigint {
+    return this.lastHeardNs;
+  }
+
   isTimedOut(nowNs: bigint): boolean {
     return nowNs - this.lastHeardNs > this.timeoutNs;
   }
 
-  lookup(correlationId: bigint): CacheLookup {
-    const d = this.answers.get(correlationId);
-    if (d) return { kind: 'answered', datagrams: d };
-    if (this.pending.has(correlationId)) return { kind: 'pending' };
-    if (this.evicted.has(correlationId)) return { kind: 'evicted' };
+  /** Whether a datagram from host:port may act in this session. */
+  belongsTo(host: string, port: number): boolean {
+    return this.clientPort === port && this.clientHost === host;
+  }
+
+  /** What the cache knows of correlationId, for a request with this fingerprint. */
+  lookup(correlationId: bigint, fingerprint: string): CacheLookup {
+    const a = this.answers.get(correlationId);
+    if (a) return a.fingerprint === fingerprint ? { kind: 'answered', datagrams: a.datagrams } : { kind: 'reused' };
+    const p = this.pending.get(correlationId);
+    if (p !== undefined) return p === fingerprint ? { kind: 'pending' } : { kind: 'reused' };
+    const e = this.evicted.get(correlationId);
+    if (e !== undefined) return e === fingerprint ? { kind: 'evicted' } : { kind: 'reused' };
     return { kind: 'new' };
   }
 
   /** The request is being executed and its answer will come later (e.g. a source binding). */
-  markPending(correlationId: bigint): void {
-    this.pending.add(correlationId);
+  markPending(correlationId: bigint, fingerprint: string): void {
+    this.pending.set(correlationId, fingerprint);
   }
 
   /** Keeps the answer to a request; evicts the oldest answers beyond the limits. */
-  remember(correlationId: bigint, datagrams: Buffer[]): void {
+  remember(correlationId: bigint, fingerprint: string, datagrams: Buffer[]): void {
     this.pending.delete(correlationId);
     const old = this.answers.get(correlationId);
-    if (old) this.cachedBytes -= byteSize(old);
+    if (old) this.cachedBytes -= byteSize(old.datagrams);
     else this.order.push(correlationId);
     this.evicted.delete(correlationId);
-    this.answers.set(correlationId, datagrams);
+    this.answers.set(correlationId, { fingerprint, datagrams });
     this.cachedBytes += byteSize(datagrams);
     while (this.answers.size > this.limits.maxAnswers || (this.cachedBytes > this.limits.maxBytes && this.answers.size > 1)) {
       const oldestId = this.order[this.orderHead++]!;
       const oldest = this.answers.get(oldestId);
       if (!oldest) continue;
       this.answers.delete(oldestId);
-      this.cachedBytes -= byteSize(oldest);
-      this.evicted.add(oldestId);
+      this.cachedBytes -= byteSize(oldest.datagrams);
+      this.evicted.set(oldestId, oldest.fingerprint);
       this.evictedOrder.push(oldestId);
       if (this.evicted.size > this.limits.maxEvictedIds) this.evicted.delete(this.evictedOrder.shift()!);
     }

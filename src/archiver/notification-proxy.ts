@@ -1,7 +1,8 @@
 /**
  * Outbound notifications (templates 200-299): encodes each once and sends it to every control
- * session subscribed to its kind and to every configured destination. Best effort: nothing is
- * re-sent (docs/PROTOCOL.md, Notifications).
+ * session subscribed to its kind (through the control socket) and to every configured
+ * destination (each through its own socket, which carries its multicast interface and TTL).
+ * Best effort: nothing is re-sent (docs/PROTOCOL.md, Notifications).
  */
 import {
   ErrorNotificationEncoder,
@@ -14,9 +15,8 @@ import {
   StopReason,
 } from '../../codecs/generated/control/index.js';
 import type { ErrorCode as WireErrorCode } from '../../codecs/generated/control/index.js';
-import { NotificationKind } from './control-requests.js';
+import { CONTROL_HEADER_LENGTH as HEADER_LENGTH, MAX_ERROR_TEXT, NotificationKind, NULL_TIME } from '../protocol/constants.js';
 import type { DatagramSender, UdpEndpoint } from './udp-endpoint.js';
-import { HEADER_LENGTH } from './control-response-proxy.js';
 
 export type StopReasonName = 'REQUESTED' | 'SOURCE_ENDED' | 'ERROR' | 'SHUTDOWN' | 'CLIENT_GONE';
 
@@ -24,6 +24,12 @@ export interface NotificationTarget {
   mask: number;
   responseHost: string;
   responsePort: number;
+}
+
+/** A configured destination that receives every notification. */
+export interface NotificationDestination {
+  endpoint: UdpEndpoint;
+  sender: DatagramSender;
 }
 
 const REASONS: Record<StopReasonName, StopReason> = {
@@ -48,7 +54,7 @@ export class NotificationProxy {
   constructor(
     private readonly sender: DatagramSender,
     private readonly targets: () => Iterable<NotificationTarget>,
-    private readonly destinations: UdpEndpoint[] = [],
+    private readonly destinations: readonly NotificationDestination[] = [],
   ) {}
 
   private publish(kind: number, bodyLength: number): void {
@@ -62,7 +68,7 @@ export class NotificationProxy {
       }
     }
     for (const d of this.destinations) {
-      this.sender.send(buf, d.port, d.host);
+      d.sender.send(buf, d.endpoint.port, d.endpoint.host);
       this.sent++;
     }
   }
@@ -70,8 +76,8 @@ export class NotificationProxy {
   recordingStarted(recordingId: number, startPosition: number, startUtcNs: bigint, channel: string, source: string): void {
     const e = this.started
       .wrapAndApplyHeader(this.scratch, 0, this.header)
-      .recordingId(BigInt(recordingId))
-      .startPosition(BigInt(startPosition))
+      .recordingId(recordingId)
+      .startPosition(startPosition)
       .startUtcNs(startUtcNs);
     e.channel(channel);
     e.source(source);
@@ -88,12 +94,12 @@ export class NotificationProxy {
   ): void {
     const e = this.progress
       .wrapAndApplyHeader(this.scratch, 0, this.header)
-      .recordingId(BigInt(recordingId))
-      .position(BigInt(position))
-      .eventCount(BigInt(eventCount))
+      .recordingId(recordingId)
+      .position(position)
+      .eventCount(eventCount)
       .lastUtcNs(lastUtcNs)
-      .kernelDrops(BigInt(kernelDrops))
-      .droppedEvents(BigInt(droppedEvents));
+      .kernelDrops(kernelDrops)
+      .droppedEvents(droppedEvents);
     this.publish(NotificationKind.progress, e.encodedLength());
   }
 
@@ -108,23 +114,23 @@ export class NotificationProxy {
   ): void {
     const e = this.stopped
       .wrapAndApplyHeader(this.scratch, 0, this.header)
-      .recordingId(BigInt(recordingId))
-      .stopPosition(BigInt(stopPosition))
+      .recordingId(recordingId)
+      .stopPosition(stopPosition)
       .stopUtcNs(stopUtcNs)
-      .eventCount(BigInt(eventCount))
+      .eventCount(eventCount)
       .reason(REASONS[reason])
       .errorCode(errorCode as WireErrorCode);
-    e.message(message.slice(0, 1000));
+    e.message(message.slice(0, MAX_ERROR_TEXT));
     this.publish(NotificationKind.recording, e.encodedLength());
   }
 
   replayStarted(replaySessionId: number, recordingCount: number, fromUtcNs: bigint | null, toUtcNs: bigint | null, speed: number): void {
     const e = this.replayStartedEnc
       .wrapAndApplyHeader(this.scratch, 0, this.header)
-      .replaySessionId(BigInt(replaySessionId))
+      .replaySessionId(replaySessionId)
       .recordingCount(recordingCount)
-      .fromUtcNs(fromUtcNs ?? ReplayStartedEncoder.fromUtcNsNullValue())
-      .toUtcNs(toUtcNs ?? ReplayStartedEncoder.toUtcNsNullValue())
+      .fromUtcNs(fromUtcNs ?? NULL_TIME)
+      .toUtcNs(toUtcNs ?? NULL_TIME)
       .speed(speed);
     this.publish(NotificationKind.replay, e.encodedLength());
   }
@@ -139,12 +145,12 @@ export class NotificationProxy {
   ): void {
     const e = this.replayEndedEnc
       .wrapAndApplyHeader(this.scratch, 0, this.header)
-      .replaySessionId(BigInt(replaySessionId))
-      .eventsSent(BigInt(eventsSent))
-      .bytesSent(BigInt(bytesSent))
+      .replaySessionId(replaySessionId)
+      .eventsSent(eventsSent)
+      .bytesSent(bytesSent)
       .reason(REASONS[reason])
       .errorCode(errorCode as WireErrorCode);
-    e.message(message.slice(0, 1000));
+    e.message(message.slice(0, MAX_ERROR_TEXT));
     this.publish(NotificationKind.replay, e.encodedLength());
   }
 
@@ -152,9 +158,9 @@ export class NotificationProxy {
     const e = this.errorEnc
       .wrapAndApplyHeader(this.scratch, 0, this.header)
       .errorCode(errorCode as WireErrorCode)
-      .relevantId(BigInt(relevantId))
+      .relevantId(relevantId)
       .utcNs(utcNs);
-    e.message(message.slice(0, 1000));
+    e.message(message.slice(0, MAX_ERROR_TEXT));
     this.publish(NotificationKind.errors, e.encodedLength());
   }
 }

@@ -33,6 +33,8 @@ export type FrameHandler = (
   position: number,
   utcNs: bigint,
   monoNs: bigint,
+  /** frame flags (bit 0 UNTERMINATED: the input ended without a separator after this event) */
+  flags: number,
 ) => void;
 
 export interface RecordingReaderPort {
@@ -40,17 +42,23 @@ export interface RecordingReaderPort {
   poll(handler: FrameHandler, maxFrames: number): number;
   /** Position of the next frame this reader will deliver. */
   readonly position: number;
+  /**
+   * True once the reader has delivered everything it will (its end, or the end of a stopped
+   * recording). A reader that delivers nothing and is not done is waiting: for a live
+   * recording to grow, or (cluster) for bytes still being fetched from another node.
+   */
+  isDone(): boolean;
   close(): void;
 }
 
 export interface RecordingWriterPort {
   readonly recordingId: number;
-  /** Appends one event; returns the position of its frame. Throws VcrError on storage failure. */
-  append(buffer: Buffer, offset: number, length: number, utcNs: bigint, monoNs: bigint): number;
+  /** Appends one event (flags: frame flags, see FrameHandler); returns the position of its frame. Throws VcrError on storage failure. */
+  append(buffer: Buffer, offset: number, length: number, utcNs: bigint, monoNs: bigint, flags?: number): number;
   /** Publishes appended frames to the metadata (stop position, counts, last times). */
   commit(): void;
-  /** Ends the recording (state stopped, or failed when failed is true). Idempotent. */
-  stop(utcNs: bigint, monoNs: bigint, failed?: boolean): void;
+  /** Ends the recording at utcNs (its state becomes stopped). Idempotent. */
+  stop(utcNs: bigint): void;
   /** Position just after the last appended frame. */
   readonly position: number;
   readonly eventCount: number;
@@ -63,15 +71,22 @@ export interface QuarantineInfo {
   toUtcNs: bigint;
 }
 
+export interface ClusterStatusInfo {
+  k: number;
+  underReplicatedSegments: number;
+  repairing: boolean;
+  bytesToRepair: number;
+  nodes: { id: string; up: boolean; ready: boolean; segments: number; bytes: number; lagBytes: number; lagMs: number }[];
+}
+
 export interface ArchiveStore {
-  readonly segmentLength: number;
   createRecording(p: {
     channel: string;
     aliases: string[];
     source: string;
     startUtcNs: bigint;
     startMonoNs: bigint;
-  }): RecordingWriterPort;
+  }): RecordingWriterPort | Promise<RecordingWriterPort>;
   listRecordings(): RecordingInfo[];
   describe(recordingId: number): RecordingInfo | undefined;
   /**
@@ -79,20 +94,29 @@ export interface ArchiveStore {
    * follow it ends at the recording's end as of now; with follow it keeps reading a live one.
    */
   openReader(recordingId: number, position: number, follow: boolean): RecordingReaderPort;
-  /** Position of the first event at or after utcNs (stop position when none). */
-  findPosition(recordingId: number, utcNs: bigint): number;
-  addQuarantine(channel: string, fromUtcNs: bigint, toUtcNs: bigint): number;
-  removeQuarantine(quarantineId: number): void;
+  /** Position of the first event at or after utcNs (stop position when none); later when the bytes are elsewhere (cluster). */
+  findPosition(recordingId: number, utcNs: bigint): number | Promise<number>;
+  /** A store that keeps holds and deletions elsewhere (a cluster, in etcd) answers them later. */
+  addQuarantine(channel: string, fromUtcNs: bigint, toUtcNs: bigint): number | Promise<number>;
+  removeQuarantine(quarantineId: number): void | Promise<void>;
   listQuarantines(): QuarantineInfo[];
   /** Deletes unquarantined events; returns the count deleted. */
-  deleteEvents(channel: string, fromUtcNs: bigint, toUtcNs: bigint): number;
+  deleteEvents(channel: string, fromUtcNs: bigint, toUtcNs: bigint): number | Promise<number>;
+  /**
+   * A read barrier the archiver waits for before it reads the catalog or recorded bytes
+   * (cluster mode: everything etcd committed before is in this node's view). Absent: none.
+   */
+  prepare?(): Promise<void>;
+  /** The cluster's health as this node sees it (cluster mode only). */
+  clusterStatus?(): ClusterStatusInfo;
   usage(): { segments: number; bytes: number };
   /** Periodic housekeeping (liveness mark, commits of idle writers); cheap, call every ~100 ms. */
   heartbeat(): void;
   close(): void;
 }
 
-export type SourceEventHandler = (buffer: Buffer, offset: number, length: number, utcNs: bigint, monoNs: bigint) => void;
+/** flags: bit 0 UNTERMINATED (the source's input ended without a separator after this event) */
+export type SourceEventHandler = (buffer: Buffer, offset: number, length: number, utcNs: bigint, monoNs: bigint, flags: number) => void;
 
 export interface SourceCountersView {
   events: number;
@@ -111,8 +135,19 @@ export interface EventSourcePort {
   poll(handler: SourceEventHandler, limit: number): number;
   /** True when a finite source has delivered everything (file without follow, stdin at EOF). */
   isEnded(): boolean;
+  /**
+   * The recording stops: delivers every event the source still holds, including a last record
+   * that has no separator yet (a followed file), flagged UNTERMINATED; returns how many.
+   */
+  flush(handler: SourceEventHandler): number;
   /** A failure after open (read error), if any. */
   failure(): Error | undefined;
+  /**
+   * The URI the source really reads from, once open() resolved: a UDP source given port 0
+   * reports the port it bound (`udp://127.0.0.1:0` -> `udp://127.0.0.1:41234`). Recordings
+   * keep this URI in their descriptor, so `query list` shows where the events came from.
+   */
+  boundUri(): string;
   counters(): SourceCountersView;
   close(): void;
 }

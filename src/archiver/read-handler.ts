@@ -5,7 +5,8 @@
  * client re-asks for with fragmentOffset (docs/PROTOCOL.md, Reliable reads).
  */
 import { ErrorCode, VcrError } from '../util/errors.js';
-import { MAX_MESSAGE, READ_CHUNK_OVERHEAD, READ_EVENT_OVERHEAD, type ChunkEvent } from './control-response-proxy.js';
+import { MAX_MESSAGE } from '../protocol/constants.js';
+import { READ_CHUNK_OVERHEAD, READ_EVENT_OVERHEAD, type ChunkEvent } from './control-response-proxy.js';
 import type { ArchiveStore } from './ports.js';
 
 export interface ReadResult {
@@ -41,7 +42,7 @@ export class ReadHandler {
     const reader = this.store.openReader(recordingId, position, false);
     try {
       while (!stop) {
-        const n = reader.poll((buf, off, len, pos, utcNs, monoNs) => {
+        const n = reader.poll((buf, off, len, pos, utcNs, monoNs, flags) => {
           if (toUtcNs !== null && utcNs > toUtcNs) {
             result.endOfRecording = true;
             result.nextPosition = pos;
@@ -58,7 +59,7 @@ export class ReadHandler {
           const remaining = len - from;
           const room = Math.min(space - READ_EVENT_OVERHEAD, payloadLeft);
           if (remaining <= room) {
-            result.events.push({ position: pos, utcNs, monoNs, eventLength: len, fragmentOffset: from, payload: copy(buf, off + from, remaining) });
+            result.events.push({ position: pos, utcNs, monoNs, eventLength: len, fragmentOffset: from, flags: flags ?? 0, payload: copy(buf, off + from, remaining) });
             space -= READ_EVENT_OVERHEAD + remaining;
             payloadLeft -= remaining;
             result.payloadBytes += remaining;
@@ -67,7 +68,7 @@ export class ReadHandler {
             return;
           }
           if (first && room > 0) {
-            result.events.push({ position: pos, utcNs, monoNs, eventLength: len, fragmentOffset: from, payload: copy(buf, off + from, room) });
+            result.events.push({ position: pos, utcNs, monoNs, eventLength: len, fragmentOffset: from, flags: flags ?? 0, payload: copy(buf, off + from, room) });
             result.payloadBytes += room;
             result.nextPosition = pos;
             result.nextFragmentOffset = from + room;

@@ -4,6 +4,9 @@
  * recording created in the archive, so a source that cannot open leaves no empty recording
  * behind. The writer's metadata is committed once per duty cycle, not per event.
  *
+ * The recording's descriptor names the source as it was really opened (its bound URI: a UDP
+ * source given port 0 is recorded with the port it bound).
+ *
  * A storage failure (disk full, unwritable) ends only this session, in state FAILED, with the
  * error code kept for the RecordingStopped notification; a finite source that has delivered
  * everything ends it with SOURCE_ENDED.
@@ -27,7 +30,9 @@ export interface RecordingSessionClock {
   monoNs(): bigint;
 }
 
-export type WriterFactory = (p: { channel: string; aliases: string[]; source: string; startUtcNs: bigint; startMonoNs: bigint }) => RecordingWriterPort;
+type PendingWriter = { state: 'pending' } | { state: 'done'; writer: RecordingWriterPort } | { state: 'failed'; error: unknown };
+
+export type WriterFactory = (p: { channel: string; aliases: string[]; source: string; startUtcNs: bigint; startMonoNs: bigint }) => RecordingWriterPort | Promise<RecordingWriterPort>;
 
 export class RecordingSession implements Session {
   private stateValue: RecordingSessionState = RecordingSessionState.OPENING;
@@ -47,14 +52,26 @@ export class RecordingSession implements Session {
   errorCode: number = ErrorCode.OK;
   errorMessage = '';
   private stopUtcNs = 0n;
+  /** The source URI as opened (set when the recording is created). */
+  private openedUri: string | undefined;
+  /** Called once, when the recording has been created in the archive (state RECORDING). */
+  onStarted: ((rs: RecordingSession) => void) | undefined;
   /** Last progress reported (position, eventCount, drops) so unchanged progress is not sent. */
   private reported = { position: -1, drops: -1 };
   private nextProgressNs: bigint;
 
-  private readonly onEvent = (buffer: Buffer, offset: number, length: number, utcNs: bigint, monoNs: bigint): void => {
+  /** A writer the store is still creating (asynchronous stores, e.g. a cluster). */
+  private creating: PendingWriter | undefined;
+  /** The recording's start; no event is dated before it (a source may have queued some before the recording existed). */
+  private startUtcNs = 0n;
+  private startMonoNs = 0n;
+
+  private readonly onEvent = (buffer: Buffer, offset: number, length: number, utcNs: bigint, monoNs: bigint, flags = 0): void => {
     if (this.appendError !== undefined) return;
+    if (utcNs < this.startUtcNs) utcNs = this.startUtcNs;
+    if (monoNs < this.startMonoNs) monoNs = this.startMonoNs;
     try {
-      this.writer!.append(buffer, offset, length, utcNs, monoNs);
+      this.writer!.append(buffer, offset, length, utcNs, monoNs, flags);
       this.lastUtcNs = utcNs;
       this.batchEvents++;
       this.batchBytes += length;
@@ -73,7 +90,7 @@ export class RecordingSession implements Session {
     readonly sessionId: number,
     readonly channel: string,
     readonly aliases: string[],
-    readonly sourceUri: string,
+    private readonly requestedUri: string,
     private readonly source: EventSourcePort,
     private readonly createWriter: WriterFactory,
     private readonly clock: RecordingSessionClock,
@@ -98,6 +115,11 @@ export class RecordingSession implements Session {
 
   get recordingId(): number {
     return this.writer ? this.writer.recordingId : -1;
+  }
+
+  /** The source URI: as requested until the source opened, then as opened (bound port). */
+  get sourceUri(): string {
+    return this.openedUri ?? this.requestedUri;
   }
 
   get position(): number {
@@ -151,23 +173,58 @@ export class RecordingSession implements Session {
       return 1;
     }
     if (!this.opened) return 0;
+    if (this.creating) {
+      // the store creates recordings asynchronously (a cluster allocates the id in etcd)
+      const c = this.creating;
+      if (c.state === 'pending') return 0;
+      this.creating = undefined;
+      if (c.state === 'failed') return this.failOpen(c.error);
+      this.writer = c.writer;
+      return this.started();
+    }
     try {
-      this.writer = this.createWriter({
+      this.startUtcNs = this.clock.utcNs();
+      this.startMonoNs = this.clock.monoNs();
+      const made = this.createWriter({
         channel: this.channel,
         aliases: this.aliases,
-        source: this.sourceUri,
-        startUtcNs: this.clock.utcNs(),
-        startMonoNs: this.clock.monoNs(),
+        source: this.source.boundUri(),
+        startUtcNs: this.startUtcNs,
+        startMonoNs: this.startMonoNs,
       });
-      this.stateValue = RecordingSessionState.RECORDING;
-      this.counters.addChannel(this.channel, 'recordings');
+      this.openedUri = this.source.boundUri();
+      if (made instanceof Promise) {
+        const c: PendingWriter = { state: 'pending' };
+        this.creating = c;
+        made.then(
+          (w) => {
+            Object.assign(c, { state: 'done', writer: w });
+            if (this.stateValue !== RecordingSessionState.OPENING) w.stop(this.clock.utcNs()); // stopped meanwhile
+          },
+          (err: unknown) => Object.assign(c, { state: 'failed', error: err }),
+        );
+        return 1;
+      }
+      this.writer = made;
     } catch (err) {
-      this.stateValue = RecordingSessionState.FAILED;
-      this.stopReason = 'ERROR';
-      this.errorCode = isVcrError(err) ? err.code : ErrorCode.IO_ERROR;
-      this.errorMessage = err instanceof Error ? err.message : String(err);
-      this.source.close();
+      return this.failOpen(err);
     }
+    return this.started();
+  }
+
+  private started(): number {
+    this.stateValue = RecordingSessionState.RECORDING;
+    this.counters.addChannel(this.channel, 'recordings');
+    this.onStarted?.(this);
+    return 1;
+  }
+
+  private failOpen(err: unknown): number {
+    this.stateValue = RecordingSessionState.FAILED;
+    this.stopReason = 'ERROR';
+    this.errorCode = isVcrError(err) ? err.code : ErrorCode.IO_ERROR;
+    this.errorMessage = err instanceof Error ? err.message : String(err);
+    this.source.close();
     return 1;
   }
 
@@ -241,10 +298,21 @@ export class RecordingSession implements Session {
     return n;
   }
 
-  /** Stops on request (or shutdown): drains what the source already delivered first. */
+  /**
+   * Stops on request (or shutdown): records what the source already has first, including a
+   * last record without separator (flagged UNTERMINATED), as a finite source does at its end.
+   */
   stop(reason: StopReasonName): void {
     if (this.stateValue === RecordingSessionState.RECORDING) {
       this.drain();
+      if (this.source.flush(this.onEvent) > 0) {
+        try {
+          this.writer!.commit();
+        } catch (err) {
+          this.appendError ??= err;
+        }
+        this.takeSourceCounters();
+      }
       if (this.appendError !== undefined) {
         this.finish('ERROR', this.appendError);
         return;
@@ -265,7 +333,7 @@ export class RecordingSession implements Session {
     this.source.close();
     if (this.writer) {
       try {
-        this.writer.stop(this.stopUtcNs, this.clock.monoNs(), failed);
+        this.writer.stop(this.stopUtcNs);
       } catch (stopErr) {
         // The recording already failed or the disk refuses the final metadata write: the
         // archive's recovery on the next start fixes the stop position from the segments.
@@ -279,7 +347,16 @@ export class RecordingSession implements Session {
     this.stateValue = failed || this.stopReason === 'ERROR' ? RecordingSessionState.FAILED : RecordingSessionState.STOPPED;
   }
 
+  /**
+   * Ends the session because its doWork threw something unexpected (the SessionWorker caught
+   * it): state FAILED with the error's code, like a storage failure.
+   */
+  fail(err: unknown): void {
+    this.finish('ERROR', isVcrError(err) ? err : new VcrError(ErrorCode.GENERIC, err instanceof Error ? err.message : String(err)));
+  }
+
+  /** Shutdown: what the source already delivered is recorded first (stop('SHUTDOWN')). */
   close(): void {
-    if (this.isActive()) this.finish('SHUTDOWN');
+    if (this.isActive()) this.stop('SHUTDOWN');
   }
 }

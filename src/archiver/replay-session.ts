@@ -13,12 +13,17 @@
  * batch per syscall; at speed > 0 only the events that were due).
  */
 import type { Session } from '../agent/agent.js';
+import { compareMergeOrder } from '../util/merge-order.js';
 import { ErrorCode, isVcrError } from '../util/errors.js';
 import type { StopReasonName } from './notification-proxy.js';
 import type { RecordingReaderPort } from './ports.js';
 import type { UdpEndpoint } from './udp-endpoint.js';
 
+/** How long after `to` a quiet live recording is still waited for (events queued in its source). */
+const LIVE_END_GRACE_NS = 1_000_000_000n;
+
 export const ReplaySessionState = {
+  OPENING: 'OPENING',
   REPLAYING: 'REPLAYING',
   DONE: 'DONE',
 } as const;
@@ -32,6 +37,8 @@ export interface ReplaySender {
    * them with one syscall here). Optional: a sender without it sends in send().
    */
   flush?(): void;
+  /** 'pending' while the socket is being set up, then 'ready' or the error that failed it. Optional: ready. */
+  readiness?(): 'pending' | 'ready' | Error;
   close(): void;
 }
 
@@ -64,10 +71,25 @@ export interface ReplayOptions {
   batchLimit?: number;
   /** Sends in flight per sender before the session holds back. */
   maxInFlight?: number;
+  /**
+   * A time replay with follow: recordings of its channels that start later are added, so the
+   * session does not end when its current streams do; it ends once UTC passes toUtcNs.
+   */
+  awaitNewRecordings?: boolean;
+  /**
+   * UTC now (ns). With a toUtcNs it lets the session end once `to` has passed: a quiet live
+   * recording is given up 1 s after `to`, and awaitNewRecordings stops waiting at `to`.
+   */
+  nowUtcNs?: () => bigint;
+  /**
+   * Senders of destinations that streams may be added for later (awaitNewRecordings): the
+   * session waits for them to be ready too, and closes them when it ends.
+   */
+  senders?: ReplaySender[];
 }
 
 export class ReplaySession implements Session {
-  private stateValue: ReplaySessionState = ReplaySessionState.REPLAYING;
+  private stateValue: ReplaySessionState = ReplaySessionState.OPENING;
   private readonly streams: StreamState[];
   eventsSent = 0;
   bytesSent = 0;
@@ -80,6 +102,9 @@ export class ReplaySession implements Session {
   private readonly batchLimit: number;
   private readonly maxInFlight: number;
   private pollTarget: StreamState | undefined;
+  private wasStarted = false;
+  /** Called once when every sender is ready and the replay starts sending. */
+  onStarted: ((rp: ReplaySession) => void) | undefined;
 
   private readonly onFrame = (buffer: Buffer, off: number, len: number, position: number, utcNs: bigint, monoNs: bigint): void => {
     const payload = Buffer.allocUnsafe(len);
@@ -89,11 +114,9 @@ export class ReplaySession implements Session {
 
   constructor(
     readonly sessionId: number,
-    readonly controlSessionId: number,
     streams: ReplayStream[],
     private readonly options: ReplayOptions,
     private readonly monoNs: () => bigint,
-    private readonly isRecordingActive: (recordingId: number) => boolean,
   ) {
     this.streams = streams.map((s) => ({ ...s, head: undefined, exhausted: false }));
     this.batchLimit = options.batchLimit ?? 256;
@@ -108,12 +131,35 @@ export class ReplaySession implements Session {
     return this.streams.length;
   }
 
+  /** Recordings this session replays (or has replayed). */
+  get recordingIds(): number[] {
+    return this.streams.map((s) => s.recordingId);
+  }
+
+  /** Whether the session got past OPENING (false: it failed before sending anything). */
+  get started(): boolean {
+    return this.wasStarted;
+  }
+
   isDone(): boolean {
     return this.stateValue === ReplaySessionState.DONE;
   }
 
+  /** Adds a recording to a time replay with follow (merged from the next doWork on). */
+  addStream(stream: ReplayStream): void {
+    if (this.isDone()) {
+      stream.reader.close();
+      return;
+    }
+    this.streams.push({ ...stream, head: undefined, exhausted: false });
+  }
+
   doWork(): number {
     if (this.isDone()) return 0;
+    if (this.stateValue === ReplaySessionState.OPENING) {
+      const w = this.checkReady();
+      if (!this.wasStarted || this.isDone()) return w;
+    }
     let work = 0;
     try {
       work = this.sendDue();
@@ -121,6 +167,29 @@ export class ReplaySession implements Session {
       this.flushSenders();
     }
     return work;
+  }
+
+  private allSenders(): ReplaySender[] {
+    const all = new Set<ReplaySender>(this.options.senders ?? []);
+    for (const s of this.streams) all.add(s.sender);
+    return [...all];
+  }
+
+  private checkReady(): number {
+    let pending = false;
+    for (const sender of this.allSenders()) {
+      const r = sender.readiness?.() ?? 'ready';
+      if (r === 'pending') pending = true;
+      else if (r !== 'ready') {
+        this.finish('ERROR', r);
+        return 1;
+      }
+    }
+    if (pending) return 0;
+    this.stateValue = ReplaySessionState.REPLAYING;
+    this.wasStarted = true;
+    this.onStarted?.(this);
+    return 1;
   }
 
   private flushSenders(): void {
@@ -183,21 +252,29 @@ export class ReplaySession implements Session {
         waiting = true;
         continue;
       }
-      if (!best || s.head.utcNs < best.head!.utcNs) best = s;
+      if (!best || compareMergeOrder(s.head.utcNs, s.recordingId, s.head.position, best.head!.utcNs, best.recordingId, best.head!.position) < 0) best = s;
     }
     if (best) return best;
-    return waiting ? 'wait' : 'end';
+    if (waiting) return 'wait';
+    if (this.options.awaitNewRecordings && !this.pastEnd()) return 'wait';
+    return 'end';
+  }
+
+  /** UTC is beyond toUtcNs (+ grace): nothing recorded from now on can be in the interval. */
+  private pastEnd(graceNs = 0n): boolean {
+    const to = this.options.toUtcNs;
+    return to !== null && this.options.nowUtcNs !== undefined && this.options.nowUtcNs() > to + graceNs;
   }
 
   private fill(s: StreamState): void {
-    // Read "active" before polling: if the recording was already stopped and the poll finds
-    // nothing, nothing more will ever come.
-    const live = this.options.follow && this.isRecordingActive(s.recordingId);
     this.pollTarget = s;
     const n = s.reader.poll(this.onFrame, 1);
     this.pollTarget = undefined;
     if (n === 0 || !s.head) {
-      if (!live) s.exhausted = true;
+      // done: the reader reached its end; a live recording that is quiet past `to` (with a
+      // grace for events still queued in its source) has nothing more to give this replay; a
+      // reader that is not done and not live is waiting for bytes (cluster: being fetched)
+      if (s.reader.isDone() || this.pastEnd(LIVE_END_GRACE_NS)) s.exhausted = true;
       return;
     }
     const h = s.head;
@@ -210,6 +287,11 @@ export class ReplaySession implements Session {
 
   stop(reason: StopReasonName): void {
     this.finish(reason);
+  }
+
+  /** Ends the session because its doWork threw something unexpected (state DONE, reason ERROR). */
+  fail(err: unknown): void {
+    this.finish('ERROR', err ?? new Error('replay failed'));
   }
 
   private finish(reason: StopReasonName, err?: unknown): void {
@@ -225,8 +307,8 @@ export class ReplaySession implements Session {
       } catch {
         // closing a reader must not stop the others from closing
       }
-      s.sender.close();
     }
+    for (const sender of this.allSenders()) sender.close();
     this.stateValue = ReplaySessionState.DONE;
   }
 

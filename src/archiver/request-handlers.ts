@@ -1,54 +1,124 @@
 /**
- * What each control request does, once the conductor has matched it to a session and checked
- * it is not a duplicate. A handler streams its data messages into `answer.data` and returns the
- * final response's relevantId (or 'pending' when the answer comes later, as for a recording
- * whose source is still opening); failures are thrown as VcrError and become an ERROR response.
+ * What each control request does, once the conductor has matched it to its session and checked
+ * it is not a duplicate. A handler streams its data messages into `ctx.answer.data` and returns
+ * the final response's relevantId, or 'pending' when the answer comes later (ctx.defer(): a
+ * recording whose source is still opening, a replay whose sockets are being set up); failures
+ * are thrown as VcrError and become an ERROR response.
+ *
+ * Handlers reach recordings and replays only through RecordingOps / ReplayOps and the archive
+ * through the ArchiveStore port: they hold no state of their own.
  */
+import { quoteForMessage } from '../util/endpoint.js';
 import { ErrorCode, VcrError } from '../util/errors.js';
-import type { ArchiverConductor, ConductorDeps } from './archiver-conductor.js';
+import type { ArchiverConfig } from './archiver-config.js';
+import type { ArchiverCounters } from './archiver-counters.js';
+import type { ArchiverClock } from './archiver-services.js';
 import { channelViews, filterRecordings, matchesChannel, overlaps, resolveChannel } from './catalog-queries.js';
+import { checkName, checkStart } from './channel-rules.js';
 import type { SessionRequest } from './control-requests.js';
-import type { ControlSession } from './control-session.js';
+import type { ControlResponseProxy } from './control-response-proxy.js';
+import { checkMulticastInterface, checkNotOwnEndpoint, type BoundAddress } from './destination-checks.js';
+import type { ArchiveStore } from './ports.js';
 import { ReadHandler } from './read-handler.js';
-import { ReplaySession, type ReplayStream } from './replay-session.js';
-import { parseUdpEndpoint } from './udp-endpoint.js';
+import type { RecordingOps } from './recording-manager.js';
+import type { FollowedChannel, ReplayOps } from './replay-manager.js';
+import { ReplaySession, type ReplayOptions, type ReplaySender, type ReplayStream } from './replay-session.js';
+import type { DeferredAnswer, RequestContext } from './request-context.js';
+import { parseUdpEndpoint, type UdpEndpoint } from './udp-endpoint.js';
 
-export interface Answer {
-  data: Buffer[];
-}
-
-const MAX_NAME_BYTES = 256;
-const MAX_SOURCE_BYTES = 4096;
 const MAX_LIST = 100_000;
 
-function checkName(name: string, what: string): void {
-  const bytes = Buffer.byteLength(name);
-  if (bytes === 0 || bytes > MAX_NAME_BYTES) {
-    throw new VcrError(ErrorCode.INVALID_ARGUMENT, `${what} must be 1 to ${MAX_NAME_BYTES} bytes`);
-  }
-  if (/[\u0000-\u001f\u007f\s]/.test(name)) {
-    throw new VcrError(ErrorCode.INVALID_ARGUMENT, `${what} ${JSON.stringify(name)} contains whitespace or control characters`);
-  }
+export interface HandlerDeps {
+  config: ArchiverConfig;
+  store: ArchiveStore;
+  recordings: RecordingOps;
+  replays: ReplayOps;
+  responses: ControlResponseProxy;
+  counters: ArchiverCounters;
+  clock: ArchiverClock;
+  /** The control endpoint as bound (replays may not be sent there). */
+  controlAddress: () => BoundAddress | undefined;
+  createReplaySender: (ep: UdpEndpoint) => ReplaySender;
 }
 
 function checkInterval(from: bigint, to: bigint): void {
   if (from > to) throw new VcrError(ErrorCode.INVALID_ARGUMENT, `interval from ${from} is after to ${to}`);
 }
 
+/** Requests that read the cluster view or recorded bytes: in cluster mode they wait for the read barrier. */
+const BARRIER_REQUESTS: ReadonlySet<SessionRequest['type']> = new Set([
+  'replay',
+  'timeReplay',
+  'read',
+  'listRecordings',
+  'describe',
+  'position',
+  'findPosition',
+  'listChannels',
+  'listQuarantines',
+  'startRecording',
+  'delete',
+  'addQuarantine',
+]);
+
+function fail(answer: DeferredAnswer, err: unknown): void {
+  const e = err instanceof VcrError ? err : new VcrError(ErrorCode.GENERIC, err instanceof Error ? err.message : String(err));
+  answer.error(e.code, e.message);
+}
+
 export class RequestHandlers {
   private readonly reads: ReadHandler;
 
-  constructor(
-    private readonly deps: ConductorDeps,
-    private readonly conductor: ArchiverConductor,
-  ) {
+  constructor(private readonly deps: HandlerDeps) {
     this.reads = new ReadHandler(deps.store);
   }
 
-  handle(s: ControlSession, r: SessionRequest, answer: Answer): number | bigint | 'pending' {
-    const sid = BigInt(s.sessionId);
+  /**
+   * Runs a request. A store that needs a read barrier first (cluster mode: `prepare`) and
+   * handlers whose store operation completes later (etcd) answer through a DeferredAnswer.
+   */
+  handle(ctx: RequestContext, r: SessionRequest): number | 'pending' {
+    const store = this.deps.store;
+    if (store.prepare && BARRIER_REQUESTS.has(r.type)) {
+      const answer = ctx.defer();
+      const inner: RequestContext = { ...ctx, answer: { data: [] }, defer: () => answer };
+      store.prepare().then(
+        () => this.settle(answer, inner, () => this.handleNow(inner, r)),
+        (err: unknown) => fail(answer, err),
+      );
+      return 'pending';
+    }
+    const result = this.handleNow(ctx, r);
+    if (!(result instanceof Promise)) return result;
+    const answer = ctx.defer();
+    result.then(
+      (v) => answer.ok(v, ctx.answer.data),
+      (err: unknown) => fail(answer, err),
+    );
+    return 'pending';
+  }
+
+  private settle(answer: DeferredAnswer, ctx: RequestContext, run: () => number | 'pending' | Promise<number>): void {
+    try {
+      const result = run();
+      if (result === 'pending') return; // the handler completes the answer itself
+      if (result instanceof Promise) {
+        result.then(
+          (v) => answer.ok(v, ctx.answer.data),
+          (err: unknown) => fail(answer, err),
+        );
+      } else answer.ok(result, ctx.answer.data);
+    } catch (err) {
+      fail(answer, err);
+    }
+  }
+
+  private handleNow(ctx: RequestContext, r: SessionRequest): number | 'pending' | Promise<number> {
+    const s = ctx.session;
+    const sid = s.sessionId;
     const corr = r.correlationId;
-    const { store, responses } = this.deps;
+    const { store, responses, recordings, replays } = this.deps;
+    const data = ctx.answer.data;
     switch (r.type) {
       case 'close':
       case 'keepAlive':
@@ -56,18 +126,20 @@ export class RequestHandlers {
       case 'subscribe':
         s.mask = r.mask;
         return r.mask;
-      case 'startRecording':
-        this.checkStart(r.channel, r.aliases, r.source);
-        this.conductor.startRecording(r.channel, r.aliases, r.source, { sessionId: s.sessionId, correlationId: corr });
+      case 'startRecording': {
+        const spec = { channel: r.channel, aliases: r.aliases, source: r.source };
+        checkStart(spec, recordings.active(), store.listRecordings(), this.deps.config.limits.maxRecordings);
+        recordings.start(spec, ctx.defer());
         return 'pending';
+      }
       case 'stopRecording':
         return this.stopRecording(r.recordingId, r.channel);
       case 'replay':
-        return this.replay(s, r);
+        return this.replay(ctx, r);
       case 'timeReplay':
-        return this.timeReplay(s, r);
+        return this.timeReplay(ctx, r);
       case 'stopReplay': {
-        const rp = this.conductor.replays.get(r.replaySessionId);
+        const rp = replays.get(r.replaySessionId);
         if (!rp) throw new VcrError(ErrorCode.UNKNOWN_REPLAY, `no replay session ${r.replaySessionId}`);
         rp.stop('REQUESTED');
         return r.replaySessionId;
@@ -76,24 +148,22 @@ export class RequestHandlers {
         this.deps.counters.add('readRequests');
         const res = this.reads.read(r.recordingId, r.position, r.fragmentOffset, r.maxBytes, r.toUtcNs);
         this.deps.counters.add('readBytes', res.payloadBytes);
-        answer.data.push(
-          responses.readChunk(sid, corr, r.recordingId, res.nextPosition, res.nextFragmentOffset, res.endOfRecording, res.events),
-        );
+        data.push(responses.readChunk(sid, corr, r.recordingId, res.nextPosition, res.nextFragmentOffset, res.endOfRecording, res.events));
         return res.nextPosition;
       }
       case 'listRecordings': {
         const found = filterRecordings(store.listRecordings(), { ...r, maxCount: Math.min(r.maxCount || MAX_LIST, MAX_LIST) }, this.now());
-        for (const info of found) answer.data.push(responses.recordingDescriptor(sid, corr, info));
+        for (const info of found) data.push(responses.recordingDescriptor(sid, corr, info));
         return found.length;
       }
       case 'describe': {
         const info = store.describe(r.recordingId);
         if (!info) throw new VcrError(ErrorCode.UNKNOWN_RECORDING, `no recording ${r.recordingId}`);
-        answer.data.push(responses.recordingDescriptor(sid, corr, info));
+        data.push(responses.recordingDescriptor(sid, corr, info));
         return r.recordingId;
       }
       case 'position': {
-        const live = this.conductor.recordings.find((x) => x.recordingId === r.recordingId && x.isActive());
+        const live = recordings.findActive(r.recordingId);
         if (live) return live.position;
         const info = store.describe(r.recordingId);
         if (!info) throw new VcrError(ErrorCode.UNKNOWN_RECORDING, `no recording ${r.recordingId}`);
@@ -105,16 +175,16 @@ export class RequestHandlers {
       }
       case 'listChannels': {
         const active = new Map<string, number>();
-        for (const rs of this.conductor.recordings) if (rs.recordingId >= 0 && rs.isActive()) active.set(rs.channel, rs.recordingId);
+        for (const rs of recordings.active()) if (rs.recordingId >= 0) active.set(rs.channel, rs.recordingId);
         const views = channelViews(store.listRecordings(), active);
-        for (const v of views) answer.data.push(responses.channelDescriptor(sid, corr, v));
+        for (const v of views) data.push(responses.channelDescriptor(sid, corr, v));
         return views.length;
       }
       case 'stats': {
         const snapshot = this.deps.counters.snapshot();
         // live replays by id, so a client whose ReplayEnded notification was lost can tell
-        for (const [id, rp] of this.conductor.replays) snapshot.push([`replay.${id}.eventsSent`, rp.eventsSent]);
-        answer.data.push(...responses.statsSnapshots(sid, corr, this.now(), snapshot));
+        replays.forEach((rp) => snapshot.push([`replay.${rp.sessionId}.eventsSent`, rp.eventsSent]));
+        data.push(...responses.statsSnapshots(sid, corr, this.now(), snapshot));
         return snapshot.length;
       }
       case 'addQuarantine': {
@@ -123,13 +193,14 @@ export class RequestHandlers {
         if (channel !== '') checkName(channel, 'channel');
         return store.addQuarantine(channel, r.fromUtcNs, r.toUtcNs);
       }
-      case 'removeQuarantine':
+      case 'removeQuarantine': {
         this.checkDestructive('quarantine remove');
-        store.removeQuarantine(r.quarantineId);
-        return r.quarantineId;
+        const removed = store.removeQuarantine(r.quarantineId);
+        return removed instanceof Promise ? removed.then(() => r.quarantineId) : r.quarantineId;
+      }
       case 'listQuarantines': {
         const qs = store.listQuarantines();
-        for (const q of qs) answer.data.push(responses.quarantineDescriptor(sid, corr, q));
+        for (const q of qs) data.push(responses.quarantineDescriptor(sid, corr, q));
         return qs.length;
       }
       case 'delete': {
@@ -139,8 +210,13 @@ export class RequestHandlers {
         return store.deleteEvents(channel, r.fromUtcNs, r.toUtcNs);
       }
       case 'clusterStatus': {
+        const status = store.clusterStatus?.();
+        if (status) {
+          data.push(responses.clusterStatus(sid, corr, status));
+          return status.nodes.length;
+        }
         const u = store.usage();
-        answer.data.push(
+        data.push(
           responses.clusterStatus(sid, corr, {
             k: 1,
             underReplicatedSegments: 0,
@@ -165,37 +241,9 @@ export class RequestHandlers {
     if (!this.deps.config.allowDestructive) throw new VcrError(ErrorCode.NOT_ALLOWED, `${what} is disabled on this archiver`);
   }
 
-  /** Validates a start (names, limits, conflicts with active recordings). */
-  checkStart(channel: string, aliases: string[], source: string): void {
-    checkName(channel, 'channel');
-    if (aliases.length > 32) throw new VcrError(ErrorCode.INVALID_ARGUMENT, 'at most 32 aliases');
-    for (const a of aliases) checkName(a, 'alias');
-    const bytes = Buffer.byteLength(source);
-    if (bytes === 0 || bytes > MAX_SOURCE_BYTES) throw new VcrError(ErrorCode.INVALID_SOURCE, `source must be 1 to ${MAX_SOURCE_BYTES} bytes`);
-    const names = [channel, ...aliases];
-    for (const rs of this.conductor.recordings) {
-      if (!rs.isActive()) continue;
-      if (names.some((n) => matchesChannel(rs, n))) {
-        throw new VcrError(ErrorCode.CHANNEL_ALREADY_RECORDING, `channel ${rs.channel} is already recording (recording ${rs.recordingId})`);
-      }
-    }
-    for (const info of this.deps.store.listRecordings()) {
-      for (const n of names) {
-        if (info.channel !== channel && matchesChannel(info, n)) {
-          throw new VcrError(ErrorCode.INVALID_ARGUMENT, `name ${n} already belongs to channel ${info.channel}`);
-        }
-      }
-    }
-    const active = this.conductor.recordings.filter((x) => x.isActive()).length;
-    if (active >= this.deps.config.limits.maxRecordings) {
-      throw new VcrError(ErrorCode.MAX_RECORDINGS, `${active} recordings are active (limit ${this.deps.config.limits.maxRecordings})`);
-    }
-  }
-
   private stopRecording(recordingId: number | null, channel: string): number {
-    const rs = this.conductor.recordings.find(
-      (x) => x.isActive() && (recordingId !== null ? x.recordingId === recordingId : matchesChannel(x, channel)),
-    );
+    const { recordings } = this.deps;
+    const rs = recordingId !== null ? recordings.findActive(recordingId) : recordings.findActiveByName(channel);
     if (rs) {
       rs.stop('REQUESTED');
       return rs.recordingId;
@@ -205,22 +253,30 @@ export class RequestHandlers {
       if (!info) throw new VcrError(ErrorCode.UNKNOWN_RECORDING, `no recording ${recordingId}`);
       return recordingId; // already stopped: stopping again is not an error
     }
-    throw new VcrError(ErrorCode.UNKNOWN_CHANNEL, `channel ${JSON.stringify(channel)} is not recording`);
+    throw new VcrError(ErrorCode.UNKNOWN_CHANNEL, `channel ${quoteForMessage(channel)} is not recording`);
   }
 
   private checkReplayLimit(): void {
     const max = this.deps.config.limits.maxReplays;
-    if (this.conductor.replays.size >= max) throw new VcrError(ErrorCode.MAX_REPLAYS, `${max} replays are active (the limit)`);
+    if (this.deps.replays.size >= max) throw new VcrError(ErrorCode.MAX_REPLAYS, `${max} replays are active (the limit)`);
   }
 
-  private replay(s: ControlSession, r: Extract<SessionRequest, { type: 'replay' }>): number {
+  /** A replay destination, checked: parsed, not this archiver, a multicast interface of this host. */
+  private destination(uri: string): UdpEndpoint {
+    const ep = parseUdpEndpoint(uri);
+    checkNotOwnEndpoint('destination', ep.host, ep.port, this.deps.controlAddress());
+    if (ep.interface !== undefined) checkMulticastInterface('destination', ep.interface);
+    return ep;
+  }
+
+  private replay(ctx: RequestContext, r: Extract<SessionRequest, { type: 'replay' }>): 'pending' {
     this.checkReplayLimit();
-    const { store } = this.deps;
+    const { store, recordings, replays } = this.deps;
     const info = store.describe(r.recordingId);
     if (!info) throw new VcrError(ErrorCode.UNKNOWN_RECORDING, `no recording ${r.recordingId}`);
-    const ep = parseUdpEndpoint(r.destination);
+    const ep = this.destination(r.destination);
     const position = r.position ?? info.startPosition;
-    const live = this.conductor.isRecordingActive(r.recordingId);
+    const live = recordings.isActive(r.recordingId);
     if (position < info.startPosition || (!live && position > info.stopPosition)) {
       throw new VcrError(ErrorCode.INVALID_POSITION, `position ${position} is outside recording ${r.recordingId}`);
     }
@@ -232,61 +288,93 @@ export class RequestHandlers {
       sender: this.deps.createReplaySender(ep),
       endPosition: r.length === null ? Infinity : position + r.length,
     };
-    const rp = this.conductor.addReplay(s.sessionId, (id) => this.newReplay(id, s.sessionId, [stream], r.speed, r.follow, null));
-    this.deps.notifications.replayStarted(rp.sessionId, 1, null, null, r.speed);
-    return rp.sessionId;
+    const rp = this.newReplay([stream], { speed: r.speed, follow: r.follow, toUtcNs: null });
+    replays.add(rp, { owner: ctx.session.sessionId, answer: ctx.defer(), fromUtcNs: null, toUtcNs: null, speed: r.speed });
+    return 'pending';
   }
 
-  private timeReplay(s: ControlSession, r: Extract<SessionRequest, { type: 'timeReplay' }>): number {
+  private timeReplay(ctx: RequestContext, r: Extract<SessionRequest, { type: 'timeReplay' }>): 'pending' {
     this.checkReplayLimit();
     if (r.channels.length === 0) throw new VcrError(ErrorCode.INVALID_ARGUMENT, 'a time replay needs at least one channel');
     if (r.fromUtcNs !== null && r.toUtcNs !== null) checkInterval(r.fromUtcNs, r.toUtcNs);
-    const { store } = this.deps;
+    const { store, recordings } = this.deps;
     const all = store.listRecordings();
     const now = this.now();
-    const plan: { recordingId: number; position: number; ep: ReturnType<typeof parseUdpEndpoint> }[] = [];
-    for (const c of r.channels) {
-      const ep = parseUdpEndpoint(c.destination);
+    const channels = r.channels.map((c) => ({ channel: c.channel, ep: this.destination(c.destination) }));
+    const plan: { recordingId: number; position: number | Promise<number>; channel: number }[] = [];
+    channels.forEach((c, i) => {
       const recs = all.filter((x) => matchesChannel(x, c.channel) && x.state !== 'deleted' && x.state !== 'invalid');
-      if (recs.length === 0) throw new VcrError(ErrorCode.UNKNOWN_CHANNEL, `no recordings of channel ${JSON.stringify(c.channel)}`);
+      if (recs.length === 0 && !(r.follow && recordings.findActiveByName(c.channel))) {
+        throw new VcrError(ErrorCode.UNKNOWN_CHANNEL, `no recordings of channel ${quoteForMessage(c.channel)}`);
+      }
       for (const x of recs) {
         if (!overlaps(x, r.fromUtcNs, r.toUtcNs, now)) continue;
         const position = r.fromUtcNs !== null ? store.findPosition(x.recordingId, r.fromUtcNs) : x.startPosition;
-        plan.push({ recordingId: x.recordingId, position, ep });
+        plan.push({ recordingId: x.recordingId, position, channel: i });
       }
+    });
+    if (plan.some((p) => p.position instanceof Promise)) {
+      // a cluster finds positions in segments held elsewhere asynchronously
+      const answer = ctx.defer();
+      Promise.all(plan.map((p) => p.position)).then(
+        (positions) => this.settle(answer, ctx, () => this.startTimeReplay(ctx, r, channels, plan.map((p, i) => ({ ...p, position: positions[i]! })))),
+        (err: unknown) => fail(answer, err),
+      );
+      return 'pending';
     }
+    return this.startTimeReplay(ctx, r, channels, plan as { recordingId: number; position: number; channel: number }[]);
+  }
+
+  private startTimeReplay(
+    ctx: RequestContext,
+    r: Extract<SessionRequest, { type: 'timeReplay' }>,
+    channels: { channel: string; ep: UdpEndpoint }[],
+    plan: { recordingId: number; position: number; channel: number }[],
+  ): 'pending' {
+    const { store } = this.deps;
+    // one sender per requested channel: its recordings (and, with follow, later ones) share it
+    const senders = channels.map((c) => this.deps.createReplaySender(c.ep));
     const streams: ReplayStream[] = [];
     try {
       for (const p of plan) {
         streams.push({
           recordingId: p.recordingId,
           reader: store.openReader(p.recordingId, p.position, r.follow),
-          destination: p.ep,
-          sender: this.deps.createReplaySender(p.ep),
+          destination: channels[p.channel]!.ep,
+          sender: senders[p.channel]!,
           endPosition: Infinity,
         });
       }
     } catch (err) {
-      for (const st of streams) {
-        st.reader.close();
-        st.sender.close();
-      }
+      for (const st of streams) st.reader.close();
+      for (const sender of senders) sender.close();
       throw err;
     }
-    const rp = this.conductor.addReplay(s.sessionId, (id) => this.newReplay(id, s.sessionId, streams, r.speed, r.follow, r.toUtcNs));
-    this.deps.notifications.replayStarted(rp.sessionId, streams.length, r.fromUtcNs, r.toUtcNs, r.speed);
-    return rp.sessionId;
+    const follow: FollowedChannel[] | undefined = r.follow
+      ? channels.map((c, i) => ({ channel: c.channel, destination: c.ep, sender: senders[i]! }))
+      : undefined;
+    const rp = this.newReplay(streams, {
+      speed: r.speed,
+      follow: r.follow,
+      toUtcNs: r.toUtcNs,
+      awaitNewRecordings: r.follow,
+      nowUtcNs: () => this.now(),
+      senders,
+    });
+    this.deps.replays.add(rp, {
+      owner: ctx.session.sessionId,
+      answer: ctx.defer(),
+      fromUtcNs: r.fromUtcNs,
+      toUtcNs: r.toUtcNs,
+      speed: r.speed,
+      ...(follow ? { follow } : {}),
+    });
+    return 'pending';
   }
 
-  private newReplay(id: number, controlSessionId: number, streams: ReplayStream[], speed: number, follow: boolean, toUtcNs: bigint | null): ReplaySession {
+  private newReplay(streams: ReplayStream[], options: ReplayOptions): ReplaySession {
     const clock = this.deps.clock;
-    return new ReplaySession(
-      id,
-      controlSessionId,
-      streams,
-      { speed, follow, toUtcNs },
-      () => clock.nanoTime(),
-      (recordingId) => this.conductor.isRecordingActive(recordingId),
-    );
+    const recordings = this.deps.recordings;
+    return new ReplaySession(this.deps.replays.nextId(), streams, options, () => clock.nanoTime());
   }
 }

@@ -9,7 +9,10 @@ import type { EpochNanoClock, NanoClock } from '../util/clock.js';
 import type { EventSourcePort, SourceCountersView, SourceEventHandler, SourceFactory } from './ports.js';
 
 class SourceAdapter implements EventSourcePort {
-  constructor(private readonly s: Source) {}
+  constructor(
+    private readonly s: Source,
+    private readonly givenUri: string,
+  ) {}
 
   open(): Promise<void> {
     return this.s.open();
@@ -21,6 +24,14 @@ class SourceAdapter implements EventSourcePort {
 
   isEnded(): boolean {
     return this.s.isEnded();
+  }
+
+  flush(handler: SourceEventHandler): number {
+    return this.s.flush(handler);
+  }
+
+  boundUri(): string {
+    return this.s.boundUri();
   }
 
   failure(): Error | undefined {
@@ -51,6 +62,6 @@ export class SourceBinding implements SourceFactory {
     }
     const s = createSource(spec, { nanoClock: this.nanoClock, utcClock: this.utcClock });
     s.onAvailable = this.onAvailable;
-    return new SourceAdapter(s);
+    return new SourceAdapter(s, uri);
   }
 }

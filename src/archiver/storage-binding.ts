@@ -3,15 +3,13 @@
  * logic is written against: state names, "unknown" as undefined instead of a throw, event
  * counting for progress, and disk usage for cluster status.
  */
-import { readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
 import { Archive, type ArchiveOptions } from '../storage/archive.js';
 import type { RecordingWriter } from '../storage/recording-writer.js';
 import type { RecordingDescriptor } from '../storage/types.js';
 import { ErrorCode, VcrError, isVcrError } from '../util/errors.js';
 import type { ArchiveStore, QuarantineInfo, RecordingInfo, RecordingReaderPort, RecordingWriterPort } from './ports.js';
 
-function toInfo(d: RecordingDescriptor): RecordingInfo {
+export function toInfo(d: RecordingDescriptor): RecordingInfo {
   return {
     recordingId: d.recordingId,
     state: d.state === 'valid' ? d.lifecycle : d.state,
@@ -29,7 +27,8 @@ function toInfo(d: RecordingDescriptor): RecordingInfo {
   };
 }
 
-class WriterBinding implements RecordingWriterPort {
+/** The storage writer behind the writer port (event counting for progress). */
+export class WriterBinding implements RecordingWriterPort {
   eventCount: number;
 
   constructor(private readonly w: RecordingWriter) {
@@ -44,8 +43,8 @@ class WriterBinding implements RecordingWriterPort {
     return this.w.position;
   }
 
-  append(buffer: Buffer, offset: number, length: number, utcNs: bigint, monoNs: bigint): number {
-    const p = this.w.append(buffer, offset, length, utcNs, monoNs);
+  append(buffer: Buffer, offset: number, length: number, utcNs: bigint, monoNs: bigint, flags = 0): number {
+    const p = this.w.append(buffer, offset, length, utcNs, monoNs, flags);
     this.eventCount++;
     return p;
   }
@@ -56,7 +55,7 @@ class WriterBinding implements RecordingWriterPort {
     if (this.w.isFailed && err) throw err;
   }
 
-  stop(utcNs: bigint, _monoNs: bigint, _failed?: boolean): void {
+  stop(utcNs: bigint): void {
     this.w.stop(utcNs);
   }
 }
@@ -66,10 +65,6 @@ export class StorageBinding implements ArchiveStore {
 
   static open(dir: string, options: ArchiveOptions): StorageBinding {
     return new StorageBinding(Archive.open(dir, options));
-  }
-
-  get segmentLength(): number {
-    return 0;
   }
 
   createRecording(p: { channel: string; aliases: string[]; source: string; startUtcNs: bigint; startMonoNs: bigint }): RecordingWriterPort {
@@ -123,30 +118,9 @@ export class StorageBinding implements ArchiveStore {
     return this.archive.deleteEvents({ ...(channel !== '' ? { channel } : {}), fromUtcNs, toUtcNs: toUtcNs + 1n }).framesDeleted;
   }
 
-  /** Segment files and their bytes, counted from the directory (a query, not the hot path). */
+  /** Segment files and their bytes (storage walks the directory; a query, not the hot path). */
   usage(): { segments: number; bytes: number } {
-    let segments = 0;
-    let bytes = 0;
-    const walk = (dir: string, depth: number): void => {
-      for (const e of readdirSync(dir, { withFileTypes: true })) {
-        const p = join(dir, e.name);
-        if (e.isDirectory() && depth < 3) walk(p, depth + 1);
-        else if (e.isFile() && e.name.endsWith('.rec')) {
-          segments++;
-          try {
-            bytes += statSync(p).size;
-          } catch {
-            // removed meanwhile
-          }
-        }
-      }
-    };
-    try {
-      walk(this.archive.dir, 0);
-    } catch {
-      // unreadable directory: report what was counted
-    }
-    return { segments, bytes };
+    return this.archive.usage();
   }
 
   heartbeat(): void {

@@ -1,10 +1,12 @@
 /**
- * UDP endpoints the archiver sends to or listens on: `udp://HOST:PORT[?interface=ADDR&ttl=N]`
- * for replay and notification destinations and response channels. Parsing is strict so a bad
- * destination is refused with INVALID_ARGUMENT before anything starts.
+ * UDP endpoints the archiver sends to: `udp://HOST:PORT[?interface=ADDR&ttl=N]` for replay and
+ * notification destinations and response channels, parsed by the one endpoint parser
+ * (src/util/endpoint.ts: IP literals, `localhost` as 127.0.0.1, other names refused) so a bad
+ * destination is refused with INVALID_ARGUMENT before anything starts. Sockets are IPv4.
  */
 import { createSocket, type Socket } from 'node:dgram';
 import { isIPv4 } from 'node:net';
+import { parseEndpoint, quoteForMessage } from '../util/endpoint.js';
 import { ErrorCode, VcrError } from '../util/errors.js';
 import { NATIVE_MAX_BATCH, udpNative, type UdpNative } from '../util/udp-native.js';
 
@@ -16,36 +18,20 @@ export interface UdpEndpoint {
   multicast: boolean;
 }
 
-export function isMulticastIPv4(host: string): boolean {
-  if (!isIPv4(host)) return false;
-  const first = Number(host.split('.')[0]);
-  return first >= 224 && first <= 239;
-}
-
 export function parseUdpEndpoint(uri: string, what = 'destination'): UdpEndpoint {
-  const m = /^udp:\/\/([^:/?#\s]+):(\d{1,5})(?:\?([^#\s]*))?$/.exec(uri);
-  if (!m) throw new VcrError(ErrorCode.INVALID_ARGUMENT, `${what} must be udp://HOST:PORT, got ${JSON.stringify(uri.slice(0, 200))}`);
-  const host = m[1]!;
-  const port = Number(m[2]);
-  if (port < 1 || port > 65535) throw new VcrError(ErrorCode.INVALID_ARGUMENT, `${what} port ${port} is out of range`);
-  const ep: UdpEndpoint = { host, port, multicast: isMulticastIPv4(host) };
-  if (m[3]) {
-    for (const kv of m[3].split('&')) {
-      if (kv === '') continue;
-      const [k, v = ''] = kv.split('=');
-      if (k === 'interface') {
-        if (!isIPv4(v)) throw new VcrError(ErrorCode.INVALID_ARGUMENT, `${what} interface must be an IPv4 address`);
-        ep.interface = v;
-      } else if (k === 'ttl') {
-        const ttl = Number(v);
-        if (!Number.isInteger(ttl) || ttl < 0 || ttl > 255) {
-          throw new VcrError(ErrorCode.INVALID_ARGUMENT, `${what} ttl must be 0-255`);
-        }
-        ep.ttl = ttl;
-      } else {
-        throw new VcrError(ErrorCode.INVALID_ARGUMENT, `${what} has unknown parameter ${JSON.stringify(k)}`);
-      }
-    }
+  const p = parseEndpoint(uri, { schemes: ['udp'], what, params: ['interface', 'ttl'] });
+  const bad = (why: string): VcrError => new VcrError(ErrorCode.INVALID_ARGUMENT, `${what} ${quoteForMessage(uri)}: ${why}`);
+  if (p.family !== 4) throw bad('IPv6 destinations are not supported; give an IPv4 address');
+  const ep: UdpEndpoint = { host: p.host, port: p.port, multicast: p.multicast };
+  const iface = p.params.get('interface');
+  if (iface !== undefined) {
+    if (!isIPv4(iface)) throw bad('interface must be an IPv4 address');
+    ep.interface = iface;
+  }
+  const ttl = p.params.get('ttl');
+  if (ttl !== undefined) {
+    if (!/^[0-9]{1,3}$/.test(ttl) || Number(ttl) > 255) throw bad('ttl must be 0-255');
+    ep.ttl = Number(ttl);
   }
   return ep;
 }
@@ -95,6 +81,11 @@ export class UdpSender implements DatagramSender {
   private readonly onError = (): void => {
     this.errors++;
   };
+  /** Set when a socket option the destination needs (multicast interface, TTL) failed. */
+  private setupError: VcrError | undefined;
+  private setupDone: boolean;
+  private readonly ready: Promise<void>;
+  private settleReady: ((err?: VcrError) => void) | undefined;
 
   /**
    * native: batch sends to the first destination through the native addon (sendmmsg) when
@@ -106,17 +97,55 @@ export class UdpSender implements DatagramSender {
     this.socket = createSocket({ type: 'udp4', sendBufferSize: 4 * 1024 * 1024 });
     this.socket.on('error', this.onError);
     this.connectable = !(ep && (ep.multicast || ep.interface || ep.ttl !== undefined));
+    this.setupDone = this.connectable || !ep;
+    this.ready = this.setupDone
+      ? Promise.resolve()
+      : new Promise<void>((resolve, reject) => {
+          this.settleReady = (err) => (err ? reject(err) : resolve());
+        });
+    this.ready.catch(() => {
+      // observed through readiness() or whenReady(); never an unhandled rejection
+    });
     if (!this.connectable && ep) {
+      const onBindError = (err: Error): void => {
+        this.failSetup(`cannot open a socket: ${err.message}`);
+      };
+      this.socket.once('error', onBindError);
       this.socket.bind(0, () => {
+        this.socket.off('error', onBindError);
         try {
           if (ep.interface) this.socket.setMulticastInterface(ep.interface);
           if (ep.ttl !== undefined) this.socket.setMulticastTTL(ep.ttl);
           this.socket.setMulticastLoopback(true);
-        } catch {
-          this.errors++;
+          this.setupDone = true;
+          this.settleReady?.();
+        } catch (err) {
+          this.failSetup(`cannot use ${ep.interface ? `interface ${ep.interface}` : 'the multicast options'}: ${(err as Error).message}`);
         }
       });
     }
+  }
+
+  private failSetup(message: string): void {
+    this.errors++;
+    this.setupError = new VcrError(ErrorCode.INVALID_ARGUMENT, message);
+    this.setupDone = true;
+    this.settleReady?.(this.setupError);
+  }
+
+  /** Resolves when the socket is set up for its destination; rejects with the option's error. */
+  whenReady(): Promise<void> {
+    return this.ready;
+  }
+
+  /**
+   * Whether the socket is set up for its destination: 'pending' until the options are applied
+   * (they need a bound socket, which binds asynchronously), then 'ready' or the VcrError
+   * (INVALID_ARGUMENT) of the option that failed.
+   */
+  readiness(): 'pending' | 'ready' | VcrError {
+    if (this.setupError) return this.setupError;
+    return this.setupDone ? 'ready' : 'pending';
   }
 
   /** Sends queued or still on their way (the caller holds back when this grows too large). */

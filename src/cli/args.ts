@@ -5,7 +5,9 @@
 import { Option, type Command } from 'commander';
 import { parseTime } from '../util/time.js';
 import { parseSeparator } from '../util/separator.js';
-import { parseEndpoint } from '../client/endpoint.js';
+import { isIP } from 'node:net';
+import { parseSourceUri as parseSource } from '../sources/uri.js';
+import { parseEndpoint, quoteForMessage } from '../util/endpoint.js';
 import { UsageError } from './errors.js';
 
 export const DEFAULT_ARCHIVER = '127.0.0.1:8010';
@@ -30,7 +32,7 @@ function usage(flag: string, err: unknown): UsageError {
 
 export function checkArchiver(spec: string): string {
   try {
-    parseEndpoint(spec, 'archiver');
+    parseEndpoint(spec, { schemes: ['none'], what: 'archiver' });
   } catch (err) {
     throw usage('--archiver', err);
   }
@@ -72,45 +74,29 @@ export function parseSpeed(value: string): number {
   return v;
 }
 
-/** `udp://HOST:PORT[?interface=ADDR&ttl=N]`, returned unchanged when valid. */
+/** `udp://HOST:PORT[?interface=ADDR&ttl=N]` (src/util/endpoint.ts rules), returned unchanged when valid. */
 export function parseUdpUri(flag: string, value: string): string {
-  const m = /^udp:\/\/([^/?#]+)(\?[^#]*)?$/.exec(value ?? '');
-  if (!m) throw new UsageError(`${flag}: '${value}' is not a udp://HOST:PORT destination`);
+  let ep: ReturnType<typeof parseEndpoint>;
   try {
-    parseEndpoint(m[1]!, 'destination');
+    ep = parseEndpoint(value, { schemes: ['udp'], what: 'destination', params: ['interface', 'ttl'] });
   } catch (err) {
     throw usage(flag, err);
   }
-  if (m[2]) {
-    for (const kv of m[2].slice(1).split('&')) {
-      const [k, v] = kv.split('=');
-      if (k === 'interface' && v && /^\d+\.\d+\.\d+\.\d+$/.test(v)) continue;
-      if (k === 'ttl' && v && /^\d+$/.test(v) && Number(v) <= 255) continue;
-      throw new UsageError(`${flag}: '${value}': unknown or bad parameter '${kv}' (interface=ADDR, ttl=0-255)`);
-    }
-  }
+  const iface = ep.params.get('interface');
+  if (iface !== undefined && isIP(iface) === 0) throw new UsageError(`${flag}: interface ${quoteForMessage(iface)} is not an IP address`);
+  const ttl = ep.params.get('ttl');
+  if (ttl !== undefined && !(/^\d{1,3}$/.test(ttl) && Number(ttl) <= 255)) throw new UsageError(`${flag}: ttl ${quoteForMessage(ttl)} is not a number from 0 to 255`);
   return value;
 }
 
-/** Source URIs of SPEC §2 Record; the archiver checks them in depth, this catches typos early. */
+/** Source URIs of SPEC §2 Record, checked by the sources' own parser (src/sources/uri.ts). */
 export function parseSourceUri(value: string): string {
-  if (/^udp:\/\//.test(value)) return value;
-  if (/^file:\/\/\/./.test(value)) {
-    const q = value.indexOf('?');
-    if (q >= 0) {
-      for (const kv of value.slice(q + 1).split('&')) {
-        const [k, v = ''] = kv.split('=');
-        if (k === 'separator') parseSeparatorArg('--source separator', v);
-        else if (k === 'follow' && (v === 'true' || v === 'false')) continue;
-        else throw new UsageError(`--source: '${value}': unknown or bad parameter '${kv}' (separator=SEP, follow=true|false)`);
-      }
-    }
-    return value;
+  try {
+    parseSource(value);
+  } catch (err) {
+    throw usage('--source', err);
   }
-  if (/^stdin:/.test(value)) return value;
-  throw new UsageError(
-    `--source: '${value}' is not a source URI (udp://HOST:PORT, udp://GROUP:PORT?interface=ADDR, file:///PATH?separator=SEP[&follow=true], stdin:?separator=SEP)`,
-  );
+  return value;
 }
 
 /** `NAME=udp://HOST:PORT` of --map */

@@ -1,8 +1,9 @@
 /**
  * The `vcr` command line (SPEC §3). Each command group lives in its own module under
  * `commands/` and registers itself on the commander program; this module only wires them
- * together and maps failures to the exit-status contract: 0 success, 1 an error the user
- * can fix, 2 bad usage.
+ * together and maps failures to the exit-status contract: 0 success (also when stdout's
+ * reader went away, like `| head`), 1 an error the user can fix, 2 bad usage, 130 / 143 after
+ * SIGINT / SIGTERM (interrupt.ts).
  */
 import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
@@ -10,6 +11,8 @@ import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { UsageError, exitCodeFor, describeError } from './errors.js';
 import { commandModules } from './commands/index.js';
+import { interrupts } from './interrupt.js';
+import { StdoutClosed, finishStdout, guardOutputStreams } from './output.js';
 
 function packageVersion(): string {
   const here = dirname(fileURLToPath(import.meta.url));
@@ -38,6 +41,19 @@ export function buildProgram(): Command {
 }
 
 export async function main(argv: string[]): Promise<void> {
+  guardOutputStreams();
+  interrupts.install();
+  try {
+    await run(argv);
+    await finishStdout().catch((err: unknown) => report(err));
+  } finally {
+    const code = interrupts.exitCode;
+    if (code !== undefined) process.exitCode = code;
+    interrupts.uninstall();
+  }
+}
+
+async function run(argv: string[]): Promise<void> {
   const program = buildProgram();
   try {
     await program.parseAsync(argv);
@@ -51,12 +67,23 @@ export async function main(argv: string[]): Promise<void> {
       process.exitCode = 2;
       return;
     }
-    if (err instanceof UsageError) {
-      process.stderr.write(`vcr: ${err.message}\n(run with --help for usage)\n`);
-      process.exitCode = 2;
-      return;
-    }
-    process.stderr.write(`vcr: ${describeError(err)}\n`);
-    process.exitCode = exitCodeFor(err);
+    report(err);
   }
+}
+
+/** Exit status and message for a failed command (nothing for a closed stdout, or after a signal). */
+function report(err: unknown): void {
+  if (err instanceof StdoutClosed) {
+    process.exitCode = 0;
+    return;
+  }
+  // a signal's cleanup (the session closed under the command) is not an error to print
+  if (interrupts.received !== undefined) return;
+  if (err instanceof UsageError) {
+    process.stderr.write(`vcr: ${err.message}\n(run with --help for usage)\n`);
+    process.exitCode = 2;
+    return;
+  }
+  process.stderr.write(`vcr: ${describeError(err)}\n`);
+  process.exitCode = exitCodeFor(err);
 }

@@ -1,21 +1,101 @@
 /**
  * Printing for the commands: JSON Lines (bigints as decimal strings, SPEC §3) and simple
- * aligned tables for people. Writes go through `out()` so a closed pipe (`| head`) ends the
- * command quietly instead of crashing.
+ * aligned tables for people. Data goes to stdout through `out()`:
+ *
+ * - a closed pipe (`vcr events ... | head -1`) ends the command quietly with status 0, as Unix
+ *   tools do: the write fails with EPIPE, out() rejects with StdoutClosed, the command unwinds
+ *   (closing its session) and main() exits 0 without a message;
+ * - any other failed write (`> /dev/full`) is OUTPUT_FAILED with the cause, exit 1;
+ * - main() waits for stdout to take everything before it ends (finishStdout), so a failure of
+ *   the last write is reported too.
  */
 import type { RecordedEvent, RecordingDescriptor } from '../client/types.js';
+import { ErrorCode, VcrError } from '../util/errors.js';
 import { formatUtcNs } from '../util/time.js';
 
 export function toJsonLine(obj: unknown): string {
   return JSON.stringify(obj, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
 }
 
-/** Writes to stdout and resolves when the data is handed over (respects back-pressure). */
+/** stdout's reader went away: the command ends quietly, status 0. */
+export class StdoutClosed extends Error {
+  override name = 'StdoutClosed';
+  constructor() {
+    super('stdout closed');
+  }
+}
+
+/** The first failure of stdout, if any (StdoutClosed, or VcrError OUTPUT_FAILED). */
+let stdoutFailure: Error | undefined;
+const failureWaiters = new Set<(err: Error) => void>();
+
+function stdoutFailed(err: NodeJS.ErrnoException): Error {
+  if (stdoutFailure === undefined) {
+    stdoutFailure =
+      err.code === 'EPIPE' || err.code === 'ERR_STREAM_DESTROYED'
+        ? new StdoutClosed()
+        : new VcrError(ErrorCode.OUTPUT_FAILED, `cannot write to stdout: ${err.message}`, { cause: err });
+    for (const w of failureWaiters) w(stdoutFailure);
+    failureWaiters.clear();
+  }
+  return stdoutFailure;
+}
+
+let guarded = false;
+
+/** Turns stdout/stderr stream errors into a recorded failure instead of a crash (main calls it). */
+export function guardOutputStreams(): void {
+  if (guarded) return;
+  guarded = true;
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => void stdoutFailed(err));
+  // diagnostics have nowhere else to go: a failed stderr is ignored
+  process.stderr.on('error', () => undefined);
+}
+
+/** Writes to stdout; resolves when the data is handed over (respects back-pressure). */
 export function out(text: string | Uint8Array): Promise<void> {
-  return new Promise((resolve) => {
-    if (process.stdout.write(text)) resolve();
-    else process.stdout.once('drain', () => resolve());
+  guardOutputStreams();
+  if (stdoutFailure) return Promise.reject(stdoutFailure);
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const onFailure = (err: Error) => {
+      if (settled) return;
+      settled = true;
+      process.stdout.off('drain', onDrain);
+      reject(err);
+    };
+    const onDrain = () => {
+      if (settled) return;
+      settled = true;
+      failureWaiters.delete(onFailure);
+      resolve();
+    };
+    const ok = process.stdout.write(text, (err) => {
+      if (err) onFailure(stdoutFailed(err));
+    });
+    if (stdoutFailure) onFailure(stdoutFailure);
+    else if (ok) {
+      settled = true;
+      resolve();
+    } else {
+      failureWaiters.add(onFailure);
+      process.stdout.once('drain', onDrain);
+    }
   });
+}
+
+/** Resolves once stdout has taken everything written so far; rejects with its failure, if any. */
+export async function finishStdout(): Promise<void> {
+  const stdout = process.stdout;
+  if (!stdoutFailure && stdout.writableLength > 0) {
+    await new Promise<void>((resolve) => {
+      failureWaiters.add(() => resolve());
+      stdout.once('drain', () => resolve());
+    });
+  }
+  // the outcome of a write stdout took at once is reported on a later tick
+  await new Promise((r) => setImmediate(r));
+  if (stdoutFailure) throw stdoutFailure;
 }
 
 export function printJson(obj: unknown): Promise<void> {

@@ -5,6 +5,7 @@
  */
 import { ArchiveClient } from '../client/archive-client.js';
 import { checkArchiver } from './args.js';
+import { interrupts } from './interrupt.js';
 
 function envInt(name: string): number | undefined {
   const v = process.env[name];
@@ -21,11 +22,18 @@ export async function connectClient(archiver: string): Promise<ArchiveClient> {
   });
 }
 
+/**
+ * Runs fn with a connected client and always closes it, also on Ctrl-C / SIGTERM: the signal
+ * closes the session (after the cleanups fn registered itself, which run first), so whatever
+ * fn awaits fails and the command ends.
+ */
 export async function withClient<T>(archiver: string, fn: (client: ArchiveClient) => Promise<T>): Promise<T> {
   const client = await connectClient(archiver);
+  const off = interrupts.onInterrupt(() => client.close());
   try {
     return await fn(client);
   } finally {
+    off();
     await client.close();
   }
 }

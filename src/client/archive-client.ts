@@ -64,14 +64,14 @@ export class ArchiveClient {
 
   async startRecording(p: { channel: string; source: string; aliases?: string[] }): Promise<number> {
     const r = await this.request('start recording', (ids) => this.conn.proxy.startRecording(ids, p.channel, p.source, p.aliases ?? []));
-    return Number(r.response.relevantId);
+    return r.response.relevantId;
   }
 
   async stopRecording(p: { recordingId: number } | { channel: string }): Promise<number> {
     const r = await this.request('stop recording', (ids) =>
       'recordingId' in p ? this.conn.proxy.stopRecording(ids, p.recordingId, '') : this.conn.proxy.stopRecording(ids, null, p.channel),
     );
-    return Number(r.response.relevantId);
+    return r.response.relevantId;
   }
 
   async replay(p: { recordingId: number; position?: number; length?: number; destination: string; speed?: number; follow?: boolean }): Promise<number> {
@@ -85,7 +85,7 @@ export class ArchiveClient {
         destination: p.destination,
       }),
     );
-    return Number(r.response.relevantId);
+    return r.response.relevantId;
   }
 
   async replayChannels(p: {
@@ -104,7 +104,7 @@ export class ArchiveClient {
         channels: p.channels,
       }),
     );
-    return Number(r.response.relevantId);
+    return r.response.relevantId;
   }
 
   async stopReplay(replaySessionId: number): Promise<void> {
@@ -145,12 +145,12 @@ export class ArchiveClient {
 
   async recordingPosition(recordingId: number): Promise<number> {
     const r = await this.request('recording position', (ids) => this.conn.proxy.recordingPosition(ids, recordingId));
-    return Number(r.response.relevantId);
+    return r.response.relevantId;
   }
 
   async findPosition(recordingId: number, utcNs: bigint): Promise<number> {
     const r = await this.request('find position', (ids) => this.conn.proxy.findPosition(ids, recordingId, utcNs));
-    return Number(r.response.relevantId);
+    return r.response.relevantId;
   }
 
   async listChannels(): Promise<ChannelDescriptor[]> {
@@ -163,14 +163,14 @@ export class ArchiveClient {
     const parts = dataOf(r, 'stats');
     if (parts.length === 0) throw new VcrError(ErrorCode.MALFORMED_MESSAGE, 'the archiver answered stats without a snapshot');
     // a snapshot too large for one datagram arrives in parts: merge them
-    const counters = new Map<string, bigint>();
+    const counters = new Map<string, number>();
     for (const p of parts) for (const [k, v] of p.counters) counters.set(k, v);
     return { utcNs: parts[0]!.utcNs, counters };
   }
 
   async addQuarantine(p: { channel?: string; fromUtcNs: bigint; toUtcNs: bigint }): Promise<number> {
     const r = await this.request('add quarantine', (ids) => this.conn.proxy.addQuarantine(ids, p.fromUtcNs, p.toUtcNs, p.channel ?? ''));
-    return Number(r.response.relevantId);
+    return r.response.relevantId;
   }
 
   async removeQuarantine(quarantineId: number): Promise<void> {
@@ -185,7 +185,7 @@ export class ArchiveClient {
   /** Deletes the unquarantined events of a channel (or all) in the interval; returns how many. */
   async deleteEvents(p: { channel?: string; fromUtcNs: bigint; toUtcNs: bigint }): Promise<number> {
     const r = await this.request('delete', (ids) => this.conn.proxy.deleteEvents(ids, p.fromUtcNs, p.toUtcNs, p.channel ?? ''));
-    return Number(r.response.relevantId);
+    return r.response.relevantId;
   }
 
   async clusterStatus(): Promise<ClusterStatus> {
@@ -237,7 +237,7 @@ export class ArchiveClient {
     const chunk = dataOf(r, 'readChunk')[0];
     if (chunk) return chunk;
     // no chunk at all (nothing to read): the final response still says where to go on
-    const next = Number(r.response.relevantId);
+    const next = r.response.relevantId;
     return { recordingId: req.recordingId, nextPosition: next, nextFragmentOffset: 0, endOfRecording: false, events: [] };
   }
 
@@ -267,6 +267,7 @@ export class ArchiveClient {
       listRecordings: (f) => this.listRecordings(f),
       findPosition: (id, utcNs) => this.findPosition(id, utcNs),
       readChunk: (q) => this.readChunk(q),
+      archiverUtcNs: async () => (await this.stats()).utcNs,
     };
     return { [Symbol.asyncIterator]: () => this.conn.holdWhile(readChannelEvents(api, opts, sleep)) };
   }

@@ -12,6 +12,7 @@
  * (`hold()`), so an idle client never keeps the process alive.
  */
 import { createSocket, type Socket } from 'node:dgram';
+import { DEFAULT_KEEPALIVE_MS } from '../protocol/constants.js';
 import { ErrorCode, VcrError, isVcrError } from '../util/errors.js';
 import { ControlRequestProxy, type Ids } from './control-request-proxy.js';
 import { ControlResponseAdapter, type DataMessage } from './control-response-adapter.js';
@@ -35,7 +36,6 @@ export interface ConnectOptions {
   dutyCycleMs?: number;
 }
 
-const DEFAULT_KEEPALIVE_MS = 10_000;
 
 export class ClientConnection {
   readonly proxy = new ControlRequestProxy();
@@ -46,7 +46,7 @@ export class ClientConnection {
   private readonly pending: PendingRequests;
   private readonly clock: () => number;
   private readonly keepAliveIntervalMs: number;
-  private controlSessionId = -1n;
+  private controlSessionId = -1;
   private nextCorrelationId: bigint;
   private lastSendMs = 0;
   private timer: NodeJS.Timeout | null = null;
@@ -83,10 +83,11 @@ export class ClientConnection {
   /** Binds a socket and opens a control session. */
   static async open(opts: ConnectOptions): Promise<ClientConnection> {
     const archiver = parseEndpoint(opts.archiver, 'archiver');
-    const socket = createSocket('udp4');
+    const v6 = archiver.host.includes(':');
+    const socket = createSocket(v6 ? 'udp6' : 'udp4');
     await new Promise<void>((resolve, reject) => {
       socket.once('error', reject);
-      socket.bind(0, isLoopbackHost(archiver.host) ? '127.0.0.1' : undefined, () => {
+      socket.bind(0, isLoopbackHost(archiver.host) ? (v6 ? '::1' : '127.0.0.1') : undefined, () => {
         socket.off('error', reject);
         resolve();
       });
@@ -106,7 +107,7 @@ export class ClientConnection {
   }
 
   get sessionId(): number {
-    return Number(this.controlSessionId);
+    return this.controlSessionId;
   }
 
   get malformedCount(): number {
@@ -126,7 +127,7 @@ export class ClientConnection {
     if (this.closed) return 0;
     const now = this.clock();
     let work = this.pending.doWork(now);
-    if (this.controlSessionId >= 0n && this.pending.size === 0 && now - this.lastSendMs >= this.keepAliveIntervalMs) {
+    if (this.controlSessionId >= 0 && this.pending.size === 0 && now - this.lastSendMs >= this.keepAliveIntervalMs) {
       // fire and forget: the answer matches nothing in flight and is dropped
       this.send(this.proxy.keepAlive(this.ids()));
       work++;

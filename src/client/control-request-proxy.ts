@@ -27,18 +27,12 @@ import { StopRecordingRequestEncoder } from '../../codecs/generated/control/Stop
 import { StopReplayRequestEncoder } from '../../codecs/generated/control/StopReplayRequestEncoder.js';
 import { SubscribeNotificationsRequestEncoder } from '../../codecs/generated/control/SubscribeNotificationsRequestEncoder.js';
 import { TimeReplayRequestEncoder } from '../../codecs/generated/control/TimeReplayRequestEncoder.js';
+import { CONTROL_HEADER_LENGTH as HEADER_LENGTH, MAX_MESSAGE, NotificationKind, NULL_ID, NULL_TIME } from '../protocol/constants.js';
 import { ErrorCode, VcrError } from '../util/errors.js';
 import type { RecordingStateName } from './types.js';
 
-/** The archiver keeps its messages under this; requests stay under it too. */
-export const MAX_MESSAGE = 60_000;
-/** SBE null of an optional int64 (optionalId_t, optionalTime_t). */
-export const INT64_NULL = -(2n ** 63n);
-
-const HEADER_LENGTH = MessageHeaderEncoder.ENCODED_LENGTH;
-
 export interface Ids {
-  controlSessionId: bigint;
+  controlSessionId: number;
   correlationId: bigint;
 }
 
@@ -113,7 +107,7 @@ export class ControlRequestProxy {
       const e = this.stopRecordingRequest.wrapAndApplyHeader(this.buffer, 0, this.header);
       e.controlSessionId(ids.controlSessionId)
         .correlationId(ids.correlationId)
-        .recordingId(recordingId === null ? INT64_NULL : BigInt(recordingId));
+        .recordingId(recordingId ?? NULL_ID);
       e.channel(channel);
       return e.encodedLength();
     });
@@ -127,9 +121,9 @@ export class ControlRequestProxy {
       const e = this.replayRequest.wrapAndApplyHeader(this.buffer, 0, this.header);
       e.controlSessionId(ids.controlSessionId)
         .correlationId(ids.correlationId)
-        .recordingId(BigInt(p.recordingId))
-        .position(p.position === null ? INT64_NULL : BigInt(p.position))
-        .length(p.length === null ? INT64_NULL : BigInt(p.length))
+        .recordingId(p.recordingId)
+        .position(p.position ?? NULL_ID)
+        .length(p.length ?? NULL_ID)
         .speed(p.speed)
         .follow(p.follow ? BooleanType.TRUE : BooleanType.FALSE);
       e.destination(p.destination);
@@ -145,8 +139,8 @@ export class ControlRequestProxy {
       const e = this.timeReplayRequest.wrapAndApplyHeader(this.buffer, 0, this.header);
       e.controlSessionId(ids.controlSessionId)
         .correlationId(ids.correlationId)
-        .fromUtcNs(p.fromUtcNs ?? INT64_NULL)
-        .toUtcNs(p.toUtcNs ?? INT64_NULL)
+        .fromUtcNs(p.fromUtcNs ?? NULL_TIME)
+        .toUtcNs(p.toUtcNs ?? NULL_TIME)
         .speed(p.speed)
         .follow(p.follow ? BooleanType.TRUE : BooleanType.FALSE);
       const g = e.channelsCount(p.channels.length);
@@ -162,7 +156,7 @@ export class ControlRequestProxy {
   stopReplay(ids: Ids, replaySessionId: number): Buffer {
     return this.encode('StopReplayRequest', () => {
       const e = this.stopReplayRequest.wrapAndApplyHeader(this.buffer, 0, this.header);
-      e.controlSessionId(ids.controlSessionId).correlationId(ids.correlationId).replaySessionId(BigInt(replaySessionId));
+      e.controlSessionId(ids.controlSessionId).correlationId(ids.correlationId).replaySessionId(replaySessionId);
       return e.encodedLength();
     });
   }
@@ -172,11 +166,11 @@ export class ControlRequestProxy {
       const e = this.readRequest.wrapAndApplyHeader(this.buffer, 0, this.header);
       e.controlSessionId(ids.controlSessionId)
         .correlationId(ids.correlationId)
-        .recordingId(BigInt(p.recordingId))
-        .position(BigInt(p.position))
+        .recordingId(p.recordingId)
+        .position(p.position)
         .fragmentOffset(p.fragmentOffset)
         .maxBytes(p.maxBytes)
-        .toUtcNs(p.toUtcNs ?? INT64_NULL);
+        .toUtcNs(p.toUtcNs ?? NULL_TIME);
       return e.encodedLength();
     });
   }
@@ -189,7 +183,7 @@ export class ControlRequestProxy {
       const e = this.listRecordingsRequest.wrapAndApplyHeader(this.buffer, 0, this.header);
       e.controlSessionId(ids.controlSessionId)
         .correlationId(ids.correlationId)
-        .fromRecordingId(BigInt(p.fromRecordingId))
+        .fromRecordingId(p.fromRecordingId)
         .maxCount(p.maxCount);
       const s = e.states().clear();
       for (const st of p.states) {
@@ -199,7 +193,7 @@ export class ControlRequestProxy {
         else if (st === 'invalid') s.invalid(true);
         else if (st === 'deleted') s.deleted(true);
       }
-      e.fromUtcNs(p.fromUtcNs ?? INT64_NULL).toUtcNs(p.toUtcNs ?? INT64_NULL);
+      e.fromUtcNs(p.fromUtcNs ?? NULL_TIME).toUtcNs(p.toUtcNs ?? NULL_TIME);
       e.channel(p.channel);
       return e.encodedLength();
     });
@@ -208,7 +202,7 @@ export class ControlRequestProxy {
   describeRecording(ids: Ids, recordingId: number): Buffer {
     return this.encode('DescribeRecordingRequest', () => {
       const e = this.describeRecordingRequest.wrapAndApplyHeader(this.buffer, 0, this.header);
-      e.controlSessionId(ids.controlSessionId).correlationId(ids.correlationId).recordingId(BigInt(recordingId));
+      e.controlSessionId(ids.controlSessionId).correlationId(ids.correlationId).recordingId(recordingId);
       return e.encodedLength();
     });
   }
@@ -216,7 +210,7 @@ export class ControlRequestProxy {
   recordingPosition(ids: Ids, recordingId: number): Buffer {
     return this.encode('RecordingPositionRequest', () => {
       const e = this.recordingPositionRequest.wrapAndApplyHeader(this.buffer, 0, this.header);
-      e.controlSessionId(ids.controlSessionId).correlationId(ids.correlationId).recordingId(BigInt(recordingId));
+      e.controlSessionId(ids.controlSessionId).correlationId(ids.correlationId).recordingId(recordingId);
       return e.encodedLength();
     });
   }
@@ -224,7 +218,7 @@ export class ControlRequestProxy {
   findPosition(ids: Ids, recordingId: number, utcNs: bigint): Buffer {
     return this.encode('FindPositionRequest', () => {
       const e = this.findPositionRequest.wrapAndApplyHeader(this.buffer, 0, this.header);
-      e.controlSessionId(ids.controlSessionId).correlationId(ids.correlationId).recordingId(BigInt(recordingId)).utcNs(utcNs);
+      e.controlSessionId(ids.controlSessionId).correlationId(ids.correlationId).recordingId(recordingId).utcNs(utcNs);
       return e.encodedLength();
     });
   }
@@ -257,7 +251,7 @@ export class ControlRequestProxy {
   removeQuarantine(ids: Ids, quarantineId: number): Buffer {
     return this.encode('RemoveQuarantineRequest', () => {
       const e = this.removeQuarantineRequest.wrapAndApplyHeader(this.buffer, 0, this.header);
-      e.controlSessionId(ids.controlSessionId).correlationId(ids.correlationId).quarantineId(BigInt(quarantineId));
+      e.controlSessionId(ids.controlSessionId).correlationId(ids.correlationId).quarantineId(quarantineId);
       return e.encodedLength();
     });
   }
@@ -293,11 +287,11 @@ export class ControlRequestProxy {
       e.controlSessionId(ids.controlSessionId).correlationId(ids.correlationId);
       e.mask()
         .clear()
-        .recording((mask & 1) !== 0)
-        .progress((mask & 2) !== 0)
-        .replay((mask & 4) !== 0)
-        .cluster((mask & 8) !== 0)
-        .errors((mask & 16) !== 0);
+        .recording((mask & NotificationKind.recording) !== 0)
+        .progress((mask & NotificationKind.progress) !== 0)
+        .replay((mask & NotificationKind.replay) !== 0)
+        .cluster((mask & NotificationKind.cluster) !== 0)
+        .errors((mask & NotificationKind.errors) !== 0);
       return e.encodedLength();
     });
   }

@@ -22,9 +22,9 @@ import { RepairProgressDecoder } from '../../codecs/generated/control/RepairProg
 import { ReplayEndedDecoder } from '../../codecs/generated/control/ReplayEndedDecoder.js';
 import { ReplayStartedDecoder } from '../../codecs/generated/control/ReplayStartedDecoder.js';
 import { StatsSnapshotDecoder } from '../../codecs/generated/control/StatsSnapshotDecoder.js';
+import { CONTROL_HEADER_LENGTH as HEADER_LENGTH, CONTROL_SCHEMA_ID, NULL_ID, NULL_TIME } from '../protocol/constants.js';
 import type { ControlResponse } from './pending-requests.js';
 import { stopReasonName, type Notification } from './notifications.js';
-import { INT64_NULL } from './control-request-proxy.js';
 import type {
   ChannelDescriptor,
   ChunkEvent,
@@ -36,8 +36,6 @@ import type {
   StatsSnapshot,
 } from './types.js';
 
-export const CONTROL_SCHEMA_ID = 101;
-const HEADER_LENGTH = MessageHeaderDecoder.ENCODED_LENGTH;
 
 export type DataMessage =
   | { kind: 'recordingDescriptor'; value: RecordingDescriptor }
@@ -61,12 +59,12 @@ export function recordingStateName(raw: number): RecordingStateName {
   return STATES[raw] ?? 'unknown';
 }
 
-function idOrNull(v: bigint): number | null {
-  return v === INT64_NULL ? null : Number(v);
+function idOrNull(v: number): number | null {
+  return v === NULL_ID ? null : v;
 }
 
 function timeOrNull(v: bigint): bigint | null {
-  return v === INT64_NULL ? null : v;
+  return v === NULL_TIME ? null : v;
 }
 
 export class ControlResponseAdapter {
@@ -135,15 +133,15 @@ export class ControlResponseAdapter {
       case RecordingDescriptorDecoder.TEMPLATE_ID: {
         const d = this.recordingDescriptor.wrap(buf, HEADER_LENGTH, blockLength, version);
         const correlationId = d.correlationId();
-        const recordingId = Number(d.recordingId());
+        const recordingId = d.recordingId();
         const state = recordingStateName(Number(d.state()));
-        const startPosition = Number(d.startPosition());
-        const stopPosition = Number(d.stopPosition());
+        const startPosition = d.startPosition();
+        const stopPosition = d.stopPosition();
         const startUtcNs = d.startUtcNs();
         const stopUtcNs = d.stopUtcNs();
         const startMonoNs = d.startMonoNs();
         const stopMonoNs = d.stopMonoNs();
-        const eventCount = Number(d.eventCount());
+        const eventCount = d.eventCount();
         const segmentLength = d.segmentLength();
         const aliases: string[] = [];
         for (const a of d.aliases()) aliases.push(a.alias() ?? '');
@@ -161,20 +159,21 @@ export class ControlResponseAdapter {
       case ReadChunkDecoder.TEMPLATE_ID: {
         const d = this.readChunk.wrap(buf, HEADER_LENGTH, blockLength, version);
         const correlationId = d.correlationId();
-        const recordingId = Number(d.recordingId());
-        const nextPosition = Number(d.nextPosition());
+        const recordingId = d.recordingId();
+        const nextPosition = d.nextPosition();
         const nextFragmentOffset = d.nextFragmentOffset();
         const endOfRecording = Number(d.endOfRecording()) === 1;
         const events: ChunkEvent[] = [];
         for (const e of d.events()) {
-          const position = Number(e.position());
+          const position = e.position();
           const utcNs = e.utcNs();
           const monoNs = e.monoNs();
           const eventLength = e.eventLength();
           const fragmentOffset = e.fragmentOffset();
+          const flags = e.flags();
           // payload() checks the length against the datagram before anything is allocated
           const payload = Buffer.from(e.payload());
-          events.push({ position, utcNs, monoNs, eventLength, fragmentOffset, payload });
+          events.push({ position, utcNs, monoNs, eventLength, fragmentOffset, flags, payload });
         }
         l.onData(correlationId, 'chunk', { kind: 'readChunk', value: { recordingId, nextPosition, nextFragmentOffset, endOfRecording, events } });
         return 1;
@@ -195,7 +194,7 @@ export class ControlResponseAdapter {
         const d = this.statsSnapshot.wrap(buf, HEADER_LENGTH, blockLength, version);
         const correlationId = d.correlationId();
         const utcNs = d.utcNs();
-        const counters = new Map<string, bigint>();
+        const counters = new Map<string, number>();
         let first = '';
         for (const c of d.counters()) {
           const value = c.value();
@@ -210,7 +209,7 @@ export class ControlResponseAdapter {
       case QuarantineDescriptorDecoder.TEMPLATE_ID: {
         const d = this.quarantineDescriptor.wrap(buf, HEADER_LENGTH, blockLength, version);
         const correlationId = d.correlationId();
-        const quarantineId = Number(d.quarantineId());
+        const quarantineId = d.quarantineId();
         const fromUtcNs = d.fromUtcNs();
         const toUtcNs = d.toUtcNs();
         const channel = d.channel() ?? '';
@@ -221,13 +220,13 @@ export class ControlResponseAdapter {
         const d = this.clusterStatus.wrap(buf, HEADER_LENGTH, blockLength, version);
         const correlationId = d.correlationId();
         const k = d.k();
-        const underReplicatedSegments = Number(d.underReplicatedSegments());
+        const underReplicatedSegments = d.underReplicatedSegments();
         const repairing = Number(d.repairing()) === 1;
         const nodes: ClusterStatus['nodes'] = [];
         for (const n of d.nodes()) {
           const up = Number(n.up()) === 1;
-          const segments = Number(n.segments());
-          const bytes = Number(n.bytes());
+          const segments = n.segments();
+          const bytes = n.bytes();
           nodes.push({ id: n.nodeId() ?? '', up, segments, bytes });
         }
         l.onData(correlationId, 'cluster', { kind: 'clusterStatus', value: { k, underReplicatedSegments, repairing, nodes } });
@@ -243,8 +242,8 @@ export class ControlResponseAdapter {
     switch (templateId) {
       case RecordingStartedDecoder.TEMPLATE_ID: {
         const d = this.recordingStarted.wrap(buf, HEADER_LENGTH, blockLength, version);
-        const recordingId = Number(d.recordingId());
-        const startPosition = Number(d.startPosition());
+        const recordingId = d.recordingId();
+        const startPosition = d.startPosition();
         const startUtcNs = d.startUtcNs();
         const channel = d.channel() ?? '';
         const source = d.source() ?? '';
@@ -255,21 +254,21 @@ export class ControlResponseAdapter {
         const d = this.recordingProgress.wrap(buf, HEADER_LENGTH, blockLength, version);
         l.onNotification({
           type: 'recordingProgress',
-          recordingId: Number(d.recordingId()),
-          position: Number(d.position()),
-          eventCount: Number(d.eventCount()),
+          recordingId: d.recordingId(),
+          position: d.position(),
+          eventCount: d.eventCount(),
           lastUtcNs: d.lastUtcNs(),
-          kernelDrops: Number(d.kernelDrops()),
-          droppedEvents: Number(d.droppedEvents()),
+          kernelDrops: d.kernelDrops(),
+          droppedEvents: d.droppedEvents(),
         });
         return 1;
       }
       case RecordingStoppedDecoder.TEMPLATE_ID: {
         const d = this.recordingStopped.wrap(buf, HEADER_LENGTH, blockLength, version);
-        const recordingId = Number(d.recordingId());
-        const stopPosition = Number(d.stopPosition());
+        const recordingId = d.recordingId();
+        const stopPosition = d.stopPosition();
         const stopUtcNs = d.stopUtcNs();
-        const eventCount = Number(d.eventCount());
+        const eventCount = d.eventCount();
         const reason = stopReasonName(Number(d.reason()));
         const errorCode = Number(d.errorCode());
         const message = d.message() ?? '';
@@ -280,7 +279,7 @@ export class ControlResponseAdapter {
         const d = this.replayStarted.wrap(buf, HEADER_LENGTH, blockLength, version);
         l.onNotification({
           type: 'replayStarted',
-          replaySessionId: Number(d.replaySessionId()),
+          replaySessionId: d.replaySessionId(),
           recordingCount: d.recordingCount(),
           fromUtcNs: timeOrNull(d.fromUtcNs()),
           toUtcNs: timeOrNull(d.toUtcNs()),
@@ -290,9 +289,9 @@ export class ControlResponseAdapter {
       }
       case ReplayEndedDecoder.TEMPLATE_ID: {
         const d = this.replayEnded.wrap(buf, HEADER_LENGTH, blockLength, version);
-        const replaySessionId = Number(d.replaySessionId());
-        const eventsSent = Number(d.eventsSent());
-        const bytesSent = Number(d.bytesSent());
+        const replaySessionId = d.replaySessionId();
+        const eventsSent = d.eventsSent();
+        const bytesSent = d.bytesSent();
         const reason = stopReasonName(Number(d.reason()));
         const errorCode = Number(d.errorCode());
         const message = d.message() ?? '';
@@ -310,9 +309,9 @@ export class ControlResponseAdapter {
         const d = this.repairProgress.wrap(buf, HEADER_LENGTH, blockLength, version);
         l.onNotification({
           type: 'repairProgress',
-          segmentsRepaired: Number(d.segmentsRepaired()),
-          segmentsRemaining: Number(d.segmentsRemaining()),
-          bytesCopied: Number(d.bytesCopied()),
+          segmentsRepaired: d.segmentsRepaired(),
+          segmentsRemaining: d.segmentsRemaining(),
+          bytesCopied: d.bytesCopied(),
           done: Number(d.done()) === 1,
         });
         return 1;
@@ -320,7 +319,7 @@ export class ControlResponseAdapter {
       case ErrorNotificationDecoder.TEMPLATE_ID: {
         const d = this.errorNotification.wrap(buf, HEADER_LENGTH, blockLength, version);
         const errorCode = Number(d.errorCode());
-        const relevantId = Number(d.relevantId());
+        const relevantId = d.relevantId();
         const utcNs = d.utcNs();
         l.onNotification({ type: 'error', errorCode, relevantId, utcNs, message: d.message() ?? '' });
         return 1;

@@ -1,19 +1,37 @@
 /**
- * Client-side merge of several recordings' event streams into one stream in timestamp
- * order (PROTOCOL.md "Reading channels over a UTC interval"): a k-way merge on
- * (utcNs, recordingId, position). Each input must itself be in that order, which a single
- * recording's stream is (UTC within a recording never goes backwards, positions grow).
+ * Client-side merge of several recordings' event streams into one stream in the merge order
+ * of src/util/merge-order.ts, (utcNs, recordingId, position) (PROTOCOL.md "Reading channels
+ * over a UTC interval"): a k-way merge over a min-heap of the inputs' next events. Each input
+ * must itself be in that order, which a single recording's stream is (UTC within a recording
+ * never goes backwards, positions grow).
  *
  * The merge only yields an event once every other open input has shown its next event (or
  * ended), so with live ("follow") inputs a quiet recording holds the others back until it
  * produces or stops. That is the price of a strict order.
+ *
+ * Inputs can join while the merge runs (recordings that start after a follow read began),
+ * through a MergeDiscovery: it promises that any input it has not handed over yet holds no
+ * event at or before its watermark, so the merge yields an event only when the event is at
+ * or before the watermark, and asks the discovery to look again (which may add inputs and
+ * moves the watermark on) otherwise. While the discovery is open, the merge does not end when
+ * its inputs do; it asks again.
  */
+import { compareMergeKeys } from '../util/merge-order.js';
 import type { RecordedEvent } from './types.js';
 
-export function compareEvents(a: RecordedEvent, b: RecordedEvent): number {
-  if (a.utcNs !== b.utcNs) return a.utcNs < b.utcNs ? -1 : 1;
-  if (a.recordingId !== b.recordingId) return a.recordingId - b.recordingId;
-  return a.position - b.position;
+/** The merge order of two events (src/util/merge-order.ts). */
+export const compareEvents: (a: RecordedEvent, b: RecordedEvent) => number = compareMergeKeys;
+
+export interface MergeDiscovery {
+  /** No input not handed over yet holds an event with a UTC at or before this. */
+  watermarkUtcNs(): bigint;
+  /** False once no more inputs can come: the merge then ends when its inputs do. */
+  isOpen(): boolean;
+  /**
+   * Looks for more inputs (waiting first as the implementation sees fit) and moves the
+   * watermark on. `idle` is true when no input is open any more.
+   */
+  discover(idle: boolean): Promise<AsyncIterable<RecordedEvent>[]>;
 }
 
 interface Head {
@@ -27,6 +45,10 @@ class HeadHeap {
 
   get size(): number {
     return this.items.length;
+  }
+
+  peek(): Head | undefined {
+    return this.items[0];
   }
 
   push(h: Head): void {
@@ -62,31 +84,39 @@ class HeadHeap {
     }
     return top;
   }
-
-  iterators(): AsyncIterator<RecordedEvent>[] {
-    return this.items.map((h) => h.it);
-  }
 }
 
-export async function* mergeEvents(inputs: AsyncIterable<RecordedEvent>[]): AsyncGenerator<RecordedEvent, void, undefined> {
+export async function* mergeEvents(inputs: AsyncIterable<RecordedEvent>[], discovery?: MergeDiscovery): AsyncGenerator<RecordedEvent, void, undefined> {
   const heap = new HeadHeap();
-  const iterators = inputs.map((i) => i[Symbol.asyncIterator]());
+  const iterators: AsyncIterator<RecordedEvent>[] = [];
+  const add = async (more: AsyncIterable<RecordedEvent>[]): Promise<void> => {
+    const its = more.map((i) => i[Symbol.asyncIterator]());
+    iterators.push(...its);
+    const firsts = await Promise.all(its.map((it) => it.next()));
+    firsts.forEach((r, i) => {
+      if (!r.done) heap.push({ it: its[i]!, event: r.value });
+    });
+  };
   let finished = false;
   try {
-    const firsts = await Promise.all(iterators.map((it) => it.next()));
-    firsts.forEach((r, i) => {
-      if (!r.done) heap.push({ it: iterators[i]!, event: r.value });
-    });
-    while (heap.size > 0) {
-      const head = heap.pop()!;
-      yield head.event;
-      const next = await head.it.next();
-      if (!next.done) heap.push({ it: head.it, event: next.value });
+    await add(inputs);
+    for (;;) {
+      const top = heap.peek();
+      if (discovery?.isOpen() && (top === undefined || top.event.utcNs > discovery.watermarkUtcNs())) {
+        // an input not added yet might hold an earlier event: look before yielding this one
+        await add(await discovery.discover(top === undefined));
+        continue;
+      }
+      if (top === undefined) break;
+      heap.pop();
+      yield top.event;
+      const next = await top.it.next();
+      if (!next.done) heap.push({ it: top.it, event: next.value });
     }
     finished = true;
   } finally {
     if (!finished) {
-      // the consumer stopped early: let every input release what it holds
+      // the consumer stopped early (or an input failed): let every input release what it holds
       await Promise.all(iterators.map((it) => it.return?.(undefined)));
     }
   }

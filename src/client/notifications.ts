@@ -4,16 +4,8 @@
  * archiver never re-sends a lost notification, so handlers must not count on seeing all.
  */
 
-/** Bits of the NotificationMask set (codecs/control.xml). */
-export const NotificationKind = {
-  recording: 1 << 0,
-  progress: 1 << 1,
-  replay: 1 << 2,
-  cluster: 1 << 3,
-  errors: 1 << 4,
-} as const;
-
-export const ALL_NOTIFICATIONS = 0b11111;
+/** Bits of the NotificationMask set (codecs/control.xml), shared with the archiver. */
+export { ALL_NOTIFICATIONS, NotificationKind } from '../protocol/constants.js';
 
 export type StopReasonName = 'requested' | 'sourceEnded' | 'error' | 'shutdown' | 'clientGone' | 'unknown';
 

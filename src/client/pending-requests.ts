@@ -13,9 +13,9 @@
 import { ErrorCode, VcrError, type ErrorCodeValue } from '../util/errors.js';
 
 export interface ControlResponse {
-  controlSessionId: bigint;
+  controlSessionId: number;
   correlationId: bigint;
-  relevantId: bigint;
+  relevantId: number;
   ok: boolean;
   errorCode: number;
   dataCount: number;

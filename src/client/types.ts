@@ -31,7 +31,7 @@ export interface ChannelDescriptor {
 
 export interface StatsSnapshot {
   utcNs: bigint;
-  counters: Map<string, bigint>;
+  counters: Map<string, number>;
 }
 
 export interface QuarantineDescriptor {
@@ -63,6 +63,8 @@ export interface ChunkEvent {
   monoNs: bigint;
   eventLength: number;
   fragmentOffset: number;
+  /** frame flags: EventFlags bits (0 when absent) */
+  flags?: number;
   payload: Buffer;
 }
 
@@ -82,7 +84,15 @@ export interface RecordedEvent {
   utcNs: bigint;
   monoNs: bigint;
   payload: Buffer;
+  /** EventFlags bits; absent when none is set */
+  flags?: number;
 }
+
+/** Bits of RecordedEvent.flags (the archive's frame flags). */
+export const EventFlags = {
+  /** The recorded input ended without a separator after this event: a copy of it writes none. */
+  UNTERMINATED: 1,
+} as const;
 
 export interface ListRecordingsFilter {
   channel?: string;

@@ -2,10 +2,11 @@
  * Shared by the stream-like sources (file, stdin): a bounded queue of received chunks, each
  * with its receipt timestamps, split into events at poll time so a duty cycle can stop after
  * `limit` events. A boundary marker in the queue ends the current input (a rotated or
- * truncated file): the partial event before it is emitted as a trailing event.
+ * truncated file): the partial event before it is emitted as a trailing event. A trailing
+ * event (at a boundary, at finish) had no separator, so it is flagged UNTERMINATED.
  */
 import { SeparatorSplitter, type SplitHandler } from '../util/separator-splitter.js';
-import type { SourceCounters, SourceEventHandler } from './source.js';
+import { SourceEventFlags, type SourceCounters, type SourceEventHandler } from './source.js';
 
 interface QueuedChunk {
   /** undefined marks a boundary (end of one input, another may follow). */
@@ -22,6 +23,8 @@ export class ChunkSplitPoller {
   private target: SourceEventHandler | undefined;
   private utcNs = 0n;
   private monoNs = 0n;
+  /** Flags for the events the splitter emits now: UNTERMINATED while it finishes an input. */
+  private flags = 0;
   private readonly splitHandler: SplitHandler;
 
   constructor(
@@ -40,7 +43,7 @@ export class ChunkSplitPoller {
     this.splitHandler = (b, o, l) => {
       this.counters.events++;
       this.counters.bytes += l;
-      this.target!(b, o, l, this.utcNs, this.monoNs);
+      this.target!(b, o, l, this.utcNs, this.monoNs, this.flags);
     };
   }
 
@@ -81,7 +84,7 @@ export class ChunkSplitPoller {
         this.utcNs = next.utcNs;
         this.monoNs = next.monoNs;
         if (next.buffer === undefined) {
-          n += this.splitter.finish(this.splitHandler);
+          n += this.finishInput();
           continue;
         }
         this.queuedBytes -= next.buffer.length;
@@ -98,10 +101,31 @@ export class ChunkSplitPoller {
     return n;
   }
 
-  /** End of all input: emit the trailing event (call when isDrained). */
+  /** End of all input: emit the trailing event, flagged UNTERMINATED (call when isDrained). */
   finish(handler: SourceEventHandler): number {
     this.target = handler;
-    return this.splitter.finish(this.splitHandler);
+    return this.finishInput();
+  }
+
+  /** Everything queued, then the trailing event: for a source whose recording stops. */
+  flush(handler: SourceEventHandler): number {
+    let n = 0;
+    for (;;) {
+      const got = this.poll(handler, 4096);
+      n += got;
+      if (got === 0) break; // poll() stops short only when nothing is queued
+    }
+    return n + this.finish(handler);
+  }
+
+  /** Called with no chunk left to split: what the splitter emits now is the unfinished record. */
+  private finishInput(): number {
+    this.flags = SourceEventFlags.UNTERMINATED;
+    try {
+      return this.splitter.finish(this.splitHandler);
+    } finally {
+      this.flags = 0;
+    }
   }
 
   clear(): void {

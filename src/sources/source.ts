@@ -3,7 +3,9 @@
  * receipt timestamps. I/O callbacks only enqueue (into a bounded queue, taking the UTC and
  * monotonic receipt times from the injected clocks); the recorder's duty cycle calls poll(),
  * which hands each event to the handler flyweight-style: the (buffer, offset, length) view is
- * valid only during the call, so the handler must copy what it keeps.
+ * valid only during the call, so the handler must copy what it keeps. A record that ends its
+ * input without a separator is flagged UNTERMINATED, so a replay to a file reproduces the input
+ * byte for byte.
  *
  * Wiring in an archiver:
  *   const source = createSource(uri, { utcClock });   // one MonotonicUtcClock per archiver
@@ -15,7 +17,17 @@
  */
 import type { SourceSpec } from './uri.js';
 
-export type SourceEventHandler = (buffer: Buffer, offset: number, length: number, utcNs: bigint, monoNs: bigint) => void;
+/** `flags`: SourceEventFlags bits (0 for an ordinary event). */
+export type SourceEventHandler = (buffer: Buffer, offset: number, length: number, utcNs: bigint, monoNs: bigint, flags: number) => void;
+
+/** Bits of a source event's flags; the archive stores them as the frame's flags (storage FrameFlags). */
+export const SourceEventFlags = {
+  /**
+   * The input ended (end of file or stream, a rotated or truncated file, the recording stopped)
+   * with this record and no separator after it: a byte-exact copy of the input writes none.
+   */
+  UNTERMINATED: 1,
+} as const;
 
 export type SourceKind = 'udp' | 'file' | 'stdin';
 
@@ -78,6 +90,18 @@ export interface Source {
   poll(handler: SourceEventHandler, limit: number): number;
   /** True when no event will ever come again (file fully read, stdin ended). UDP never ends. */
   isEnded(): boolean;
+  /**
+   * The recording stops: hands every event the source still holds to handler, including a last
+   * record that has no separator yet (a followed file, an open stream), flagged UNTERMINATED;
+   * returns how many. Reads nothing new; call close() next. UDP holds only whole datagrams,
+   * which poll() hands out, so its flush delivers nothing.
+   */
+  flush(handler: SourceEventHandler): number;
+  /**
+   * The URI with what opening decided: for UDP the bound port in place of port 0 (and the
+   * canonical form); otherwise, and before open() resolved, the URI as given.
+   */
+  boundUri(): string;
   /**
    * Called (from an I/O callback) when something was enqueued: use it to wake a parked
    * AgentRunner. Must only schedule, never do work.

@@ -109,6 +109,15 @@ export class StdinSource implements Source {
     return isEndState(this.stateValue);
   }
 
+  flush(handler: SourceEventHandler): number {
+    if (this.stateValue !== SourceState.ACTIVE) return 0;
+    return this.poller.flush(handler);
+  }
+
+  boundUri(): string {
+    return this.uri;
+  }
+
   close(): void {
     if (this.stateValue === SourceState.CLOSED) return;
     this.stateValue = SourceState.CLOSED;

@@ -2,8 +2,15 @@
  * The native receive path of UdpSource: datagrams stay in the kernel's receive buffer (the
  * queue is SO_RCVBUF, so an overflow shows as kernel drops) until poll() pulls a batch with
  * one recvmmsg into a preallocated slab, one fixed-size slot per datagram, and hands each to
- * the handler straight from the slab: no Buffer and no callback per datagram. The receipt
- * clocks are read once per batch; every datagram of a batch gets that time.
+ * the handler straight from the slab: no Buffer and no callback per datagram.
+ *
+ * Receipt times: each datagram is dated at its arrival, not at the poll that took it. The
+ * clocks are read once per batch (monotonic first, then the UTC derived from it); the addon
+ * gives each datagram's age, measured by the kernel's receive stamp (SO_TIMESTAMPNS), and each
+ * datagram gets (batch mono - age, batch UTC - age), so the gaps between datagrams are the
+ * gaps between their arrivals. Neither time ever goes below the previous datagram's (a step of
+ * the realtime clock between arrival and receipt cannot reorder them); a datagram without a
+ * stamp gets the batch time (docs/ARCHITECTURE.md, "Receive timestamps").
  *
  * The slab has one 64 KiB slot per datagram of a batch so any UDP datagram fits; it is
  * allocated uninitialised, so only the pages the kernel writes become resident. A datagram
@@ -26,12 +33,15 @@ export interface BatchReceiverOptions {
   maxEventSize?: number;
 }
 
-/** Takes both receipt times for one batch (mono first, then the UTC derived from it). */
+/** Takes both receipt times for one batch (mono first, then the UTC derived from it), read after the batch arrived. */
 export type BatchStamp = (out: BigInt64Array) => void;
 
 export class UdpBatchReceiver {
   private readonly slab: Buffer;
   private readonly lengths: Int32Array;
+  private readonly ages: BigInt64Array;
+  private lastMonoNs = -(1n << 62n);
+  private lastUtcNs = -(1n << 62n);
   private readonly slotSize: number;
   private readonly batchSize: number;
   private readonly maxEventSize: number;
@@ -55,6 +65,7 @@ export class UdpBatchReceiver {
     this.maxEventSize = Math.min(this.slotSize, options.maxEventSize ?? this.slotSize);
     this.slab = Buffer.allocUnsafeSlow(this.slotSize * this.batchSize);
     this.lengths = new Int32Array(this.batchSize);
+    this.ages = new BigInt64Array(this.batchSize);
     this.watchHandle = native.watch(fd, () => {
       this.armed = false;
       onReadable();
@@ -69,7 +80,7 @@ export class UdpBatchReceiver {
     const slot = this.slotSize;
     while (n < limit) {
       const want = Math.min(limit - n, this.batchSize);
-      const got = native.recvBatch(this.fd, this.slab, slot, want, this.lengths);
+      const got = native.recvBatch(this.fd, this.slab, slot, want, this.lengths, this.ages);
       if (got < 0) {
         this.lastErrno = -got;
         this.counters.errors++;
@@ -81,18 +92,26 @@ export class UdpBatchReceiver {
         break;
       }
       this.stamp(this.stampOut);
-      const monoNs = this.stampOut[0]!;
-      const utcNs = this.stampOut[1]!;
+      const batchMonoNs = this.stampOut[0]!;
+      const batchUtcNs = this.stampOut[1]!;
       const lengths = this.lengths;
+      const ages = this.ages;
       for (let i = 0; i < got; i++) {
         const len = lengths[i]!;
         if (len > this.maxEventSize) {
           this.counters.oversize++;
           continue;
         }
+        const age = ages[i]!;
+        let monoNs = age > 0n ? batchMonoNs - age : batchMonoNs;
+        let utcNs = age > 0n ? batchUtcNs - age : batchUtcNs;
+        if (monoNs < this.lastMonoNs) monoNs = this.lastMonoNs;
+        if (utcNs < this.lastUtcNs) utcNs = this.lastUtcNs;
+        this.lastMonoNs = monoNs;
+        this.lastUtcNs = utcNs;
         this.counters.events++;
         this.counters.bytes += len;
-        handler(this.slab, i * slot, len, utcNs, monoNs);
+        handler(this.slab, i * slot, len, utcNs, monoNs, 0);
       }
       n += got;
       if (got < want) {

@@ -11,7 +11,7 @@ import { readFile, readFileSync } from 'node:fs';
 import { ErrorCode, VcrError } from '../util/errors.js';
 import { MonotonicUtcClock, systemNanoClock, type EpochNanoClock, type NanoClock } from '../util/clock.js';
 import { newSourceCounters, SourceState, type Source, type SourceCounters, type SourceEventHandler } from './source.js';
-import type { UdpSourceSpec } from './uri.js';
+import { formatUdpSourceUri, type UdpSourceSpec } from './uri.js';
 import { findSocketInode, ownSocketInodes, parseProcNetUdp } from './proc-net-udp.js';
 import { udpNative, type UdpNative } from '../util/udp-native.js';
 import { UdpBatchReceiver } from './udp-batch-receiver.js';
@@ -265,13 +265,24 @@ export class UdpSource implements Source {
       n++;
       this.counters.events++;
       this.counters.bytes += b.length;
-      handler(b, 0, b.length, this.utcs[i]!, this.monos[i]!);
+      handler(b, 0, b.length, this.utcs[i]!, this.monos[i]!, 0);
     }
     return n;
   }
 
   isEnded(): boolean {
     return this.stateValue === SourceState.FAILED || this.stateValue === SourceState.CLOSED;
+  }
+
+  /** Whole datagrams only, all handed out by poll(): nothing to add when the recording stops. */
+  flush(_handler: SourceEventHandler): number {
+    return 0;
+  }
+
+  /** udp://HOST:PORT with the port actually bound (useful with port 0) once open. */
+  boundUri(): string {
+    if (this.port === 0 || this.spec.port !== 0) return this.uri;
+    return formatUdpSourceUri(this.spec, this.port);
   }
 
   /** Start an async re-read of /proc/net/udp now (poll() does this every dropsRefreshNs). */

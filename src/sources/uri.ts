@@ -1,6 +1,7 @@
 /**
  * Source URIs (SPEC §2 Record):
- *   udp://HOST:PORT                       unicast bind (PORT 0 = any free port)
+ *   udp://HOST:PORT                       unicast bind (PORT 0 = any free port; HOST and PORT as
+ *                                         src/util/endpoint.ts parses them)
  *   udp://GROUP:PORT?interface=ADDR       multicast join, any-source (GROUP in 224.0.0.0/4 or ff00::/8)
  *   file:///PATH?separator=SEP[&follow=true][&maxEventSize=N]
  *   stdin:?separator=SEP[&maxEventSize=N]
@@ -8,6 +9,7 @@
  * whose message names the problem.
  */
 import { isIP } from 'node:net';
+import { formatHostPort, isMulticast, parseEndpoint, quoteForMessage } from '../util/endpoint.js';
 import { ErrorCode, VcrError } from '../util/errors.js';
 import { DEFAULT_SEPARATOR, formatSeparator, parseSeparator } from '../util/separator.js';
 
@@ -24,7 +26,7 @@ export interface UdpSourceSpec {
   readonly multicast: boolean;
   /** Multicast: local interface address to join on (undefined = let the OS choose). */
   readonly interface: string | undefined;
-  readonly family: 4 | 6 | 0;
+  readonly family: 4 | 6;
 }
 
 export interface FileSourceSpec {
@@ -46,7 +48,7 @@ export interface StdinSourceSpec {
 export type SourceSpec = UdpSourceSpec | FileSourceSpec | StdinSourceSpec;
 
 function invalid(uri: string, why: string): VcrError {
-  return new VcrError(ErrorCode.INVALID_SOURCE, `invalid source '${uri}': ${why}`);
+  return new VcrError(ErrorCode.INVALID_SOURCE, `invalid source ${quoteForMessage(uri)}: ${why}`);
 }
 
 /** Raw (still percent-encoded) query parameters; duplicates and empty names are errors. */
@@ -101,49 +103,30 @@ function boolParam(uri: string, params: Map<string, string>, name: string): bool
   throw invalid(uri, `${name} must be true or false, not '${raw}'`);
 }
 
-export function isMulticastAddress(host: string): boolean {
-  const fam = isIP(host);
-  if (fam === 4) {
-    const first = Number(host.split('.')[0]);
-    return first >= 224 && first <= 239;
-  }
-  if (fam === 6) return /^ff/i.test(host);
-  return false;
-}
+/** IPv4 224.0.0.0/4 or IPv6 ff00::/8 (the endpoint parser's rule). */
+export const isMulticastAddress = isMulticast;
 
 function parseUdp(uri: string): UdpSourceSpec {
-  const m = /^udp:\/\/(\[[^\]]*\]|[^:/?#[\]]*)(?::([^/?#]*))?\/?(?:\?([^#]*))?$/i.exec(uri);
-  if (!m) throw invalid(uri, 'expected udp://HOST:PORT or udp://GROUP:PORT?interface=ADDR');
-  let host = m[1]!;
-  if (host === '') throw invalid(uri, 'missing host');
-  if (host.startsWith('[')) {
-    host = host.slice(1, -1);
-    if (isIP(host) !== 6) throw invalid(uri, `'${host}' is not an IPv6 address`);
-  } else if (isIP(host) === 0 && !/^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/.test(host)) {
-    throw invalid(uri, `'${host}' is neither an IP address nor a host name`);
-  } else if (/^[0-9.]+$/.test(host) && isIP(host) === 0) {
-    throw invalid(uri, `'${host}' is not a valid IPv4 address`);
-  }
-  const portText = m[2];
-  if (portText === undefined || portText === '') throw invalid(uri, 'missing port (udp://HOST:PORT)');
-  if (!/^[0-9]{1,5}$/.test(portText) || Number(portText) > 65535) {
-    throw invalid(uri, `port '${portText}' is not a number from 0 to 65535`);
-  }
-  const port = Number(portText);
-  const multicast = isMulticastAddress(host);
-  const params = parseQuery(uri, m[3], multicast ? ['interface'] : []);
+  // HOST and PORT by the one endpoint parser (src/util/endpoint.ts): IP literals, IPv6 in
+  // brackets, localhost as 127.0.0.1, other host names refused, port 0 = any free port
+  const ep = parseEndpoint(uri, { schemes: ['udp'], what: 'source', allowPortZero: true, params: ['interface'], code: ErrorCode.INVALID_SOURCE });
+  const { host, port, multicast } = ep;
   let iface: string | undefined;
-  if (params.has('interface')) {
-    iface = decode(uri, 'interface', params.get('interface')!);
+  if (ep.params.has('interface')) {
+    if (!multicast) throw invalid(uri, "'interface' is only for a multicast group (224.0.0.0/4, ff00::/8)");
+    iface = decode(uri, 'interface', ep.params.get('interface')!);
     if (iface.startsWith('[') && iface.endsWith(']')) iface = iface.slice(1, -1);
-    if (isIP(iface) === 0) throw invalid(uri, `interface '${iface}' is not an IP address`);
-    if (isIP(iface) !== isIP(host)) throw invalid(uri, `interface '${iface}' and group '${host}' are different IP families`);
+    if (isIP(iface) === 0) throw invalid(uri, `interface '${iface.slice(0, 100)}' is not an IP address`);
+    if (isIP(iface) !== ep.family) throw invalid(uri, `interface '${iface}' and group '${host}' are different IP families`);
   }
   if (multicast && port === 0) throw invalid(uri, 'a multicast source needs an explicit port');
-  const family = isIP(host) as 4 | 6 | 0;
-  const hostPart = family === 6 ? `[${host}]` : host;
-  const canonical = `udp://${hostPart}:${port}${iface !== undefined ? `?interface=${iface}` : ''}`;
-  return { kind: 'udp', uri: canonical, host, port, multicast, interface: iface, family };
+  const spec = { kind: 'udp' as const, host, port, multicast, interface: iface, family: ep.family };
+  return { ...spec, uri: formatUdpSourceUri(spec, port) };
+}
+
+/** The canonical URI of a UDP source, with `port` (e.g. the port bound for port 0). */
+export function formatUdpSourceUri(spec: Pick<UdpSourceSpec, 'host' | 'interface'>, port: number): string {
+  return `udp://${formatHostPort(spec.host, port)}${spec.interface !== undefined ? `?interface=${spec.interface}` : ''}`;
 }
 
 function parseFile(uri: string): FileSourceSpec {

@@ -1,95 +1,84 @@
 /**
  * An archive directory: catalog, recordings (segments, metadata, time index), holds and the
- * mark file. `Archive.open` locks the directory (unless read-only) and recovers every
- * recording that was not cleanly stopped; then it hands out writers for new recordings and
- * readers over stored ones. Single-threaded: the archiver calls everything from its duty
- * cycle, and `doWork()` commits live writers and refreshes the mark's heartbeat.
+ * mark file. `Archive.open` locks the directory (unless read-only), rebuilds a lost catalog
+ * from the metadata files, recovers every recording that was not cleanly stopped and reports
+ * damaged segments; then it hands out writers for new recordings and readers over stored ones.
+ * Single-threaded: the archiver calls everything from its duty cycle, and `doWork()` commits
+ * live writers and refreshes the mark's heartbeat.
+ *
+ * The seams a cluster builds on are here too (docs/FORMAT.md): segment states, listing,
+ * digests, raw frame streaming, install and drop of segment copies, replica writers, ids
+ * given by the caller, descriptors of recordings made elsewhere, and deletions decided
+ * elsewhere; ids, quarantines and the deletion ledger sit behind the interfaces of stores.ts.
  */
 import { accessSync, constants, mkdirSync } from 'node:fs';
 import { ErrorCode, VcrError } from '../util/errors.js';
 import { Catalog } from './catalog.js';
+import { checkRebuildable, readDirectory, type DirectoryFiles } from './catalog-rebuild.js';
+import { settleAwayMarkers, type SegmentDamage } from './damage.js';
 import { checkDescriptorFits } from './descriptor-codec.js';
-import { applyDeletion, type DeletionTarget } from './deleter.js';
-import { readHolds, writeHolds, type HoldsData } from './holds-file.js';
+import { DeletionRunner } from './deletion-runner.js';
+import type { SegmentSummary } from './digest.js';
+import type { SegmentSource } from './segment-cache.js';
 import { storageError } from './io-errors.js';
-import { DEFAULT_INDEX_STRIDE, DEFAULT_SEGMENT_LENGTH, FRAME_ALIGNMENT, isValidSegmentLength } from './layout.js';
+import { DEFAULT_INDEX_STRIDE, DEFAULT_SEGMENT_LENGTH, FrameType, isValidSegmentLength } from './layout.js';
 import { MarkFile } from './mark-file.js';
 import { MergedReader } from './merged-reader.js';
 import { MetadataFile, writeMetadataFile } from './metadata-file.js';
-import { FrameCursor, RecordingReader, type RecordingEnd } from './recording-reader.js';
+import { FrameCursor, RecordingReader } from './recording-reader.js';
 import { RecordingWriter } from './recording-writer.js';
-import { loadRecording, rebuildIndex } from './recovery.js';
+import { loadRecording } from './recovery.js';
+import { RecordingTable, type RecordingEntry } from './recording-table.js';
+import { installDescriptor, openReplica, type ForeignContext } from './foreign-recordings.js';
+import type { ReplicaWriter } from './replica-writer.js';
+import { scanForward } from './scan.js';
 import { SegmentCache } from './segment-cache.js';
-import { SegmentFiles } from './segment-files.js';
+import * as ops from './segment-ops.js';
+import { CatalogIds, LocalHolds, type DeletionLedger, type QuarantineStore, type RecordingIdAllocator } from './stores.js';
 import { TimeIndex } from './time-index.js';
-import { systemClock, type QuarantineHold, type RecordingDescriptor, type StorageClock } from './types.js';
+import { systemClock, type DeletionRecord, type QuarantineHold, type RecordingDescriptor } from './types.js';
+import { usageOf } from './usage.js';
+import type { ArchiveOptions, DeleteRequest, NewRecording, RecordingFilter, ResolvedOptions } from './archive-options.js';
 
-export interface ArchiveOptions {
-  /** Segment length for new recordings: a power of two, 64 KiB..1 GiB (default 64 MiB). */
-  segmentLength?: number;
-  /** 0 page cache only, 1 msync data every syncIntervalMs, 2 msync data and metadata at every commit. */
-  fileSyncLevel?: 0 | 1 | 2;
-  syncIntervalMs?: number;
-  clock?: StorageClock;
-  /** Open without locking or repairing (inspection while an archiver runs, or of a stopped one). */
-  readOnly?: boolean;
-  /** Bytes of positions per time index entry (default 4096). */
-  indexStride?: number;
-  /** A mark whose heartbeat is older than this is stale even if its pid exists (default 10 s). */
-  markStaleMs?: number;
-}
-
-export interface NewRecording {
-  channel: string;
-  aliases?: string[];
-  source: string;
-  startUtcNs: bigint;
-  startMonoNs: bigint;
-}
-
-export interface RecordingFilter {
-  channel?: string;
-  lifecycle?: RecordingDescriptor['lifecycle'];
-  /** Recordings overlapping [fromUtcNs, toUtcNs). */
-  fromUtcNs?: bigint;
-  toUtcNs?: bigint;
-}
-
-/** Per-recording state held by the archive. */
-export interface RecordingEntry {
-  id: number;
-  descriptor?: RecordingDescriptor;
-  error?: VcrError;
-  files?: SegmentFiles;
-  cache?: SegmentCache;
-  index?: TimeIndex;
-  writer?: RecordingWriter;
-  actions: string[];
-}
+export type { ArchiveOptions, DeleteRequest, NewRecording, RecordingFilter } from './archive-options.js';
+export type { SegmentDamage } from './damage.js';
+export type { LiveWriter, RecordingEntry } from './recording-table.js';
+export type { SegmentListing, RawFrames } from './segment-ops.js';
+export type { SegmentSummary } from './digest.js';
 
 export class Archive {
-  private readonly recordings = new Map<number, RecordingEntry>();
-  private holds: HoldsData;
+  private readonly table: RecordingTable;
+  private readonly deletions: DeletionRunner;
   private closed = false;
+  private readonly ids: RecordingIdAllocator;
+  private readonly quarantineStore: QuarantineStore;
+  private readonly ledger: DeletionLedger;
 
   private constructor(
     readonly dir: string,
     readonly readOnly: boolean,
     private readonly catalog: Catalog,
     private readonly mark: MarkFile | undefined,
-    private readonly opts: Required<Omit<ArchiveOptions, 'readOnly'>>,
+    private readonly opts: ResolvedOptions,
+    options: ArchiveOptions,
   ) {
-    this.holds = readHolds(dir);
+    const local = options.quarantines && options.deletions ? undefined : new LocalHolds(dir);
+    this.quarantineStore = options.quarantines ?? local!;
+    this.ledger = options.deletions ?? local!;
+    this.ids = options.recordingIds ? options.recordingIds(catalog) : new CatalogIds(catalog);
+    this.table = new RecordingTable(dir, readOnly, opts.indexStride);
+    this.deletions = new DeletionRunner(dir, this.table, this.quarantineStore, this.ledger, options.deleteSealedSegmentsOnly ?? false);
   }
 
   static open(dir: string, options: ArchiveOptions = {}): Archive {
-    const opts = {
+    const opts: ResolvedOptions = {
       segmentLength: options.segmentLength ?? DEFAULT_SEGMENT_LENGTH,
       fileSyncLevel: options.fileSyncLevel ?? 0,
       syncIntervalMs: options.syncIntervalMs ?? 1000,
       clock: options.clock ?? systemClock,
       indexStride: options.indexStride ?? DEFAULT_INDEX_STRIDE,
       markStaleMs: options.markStaleMs ?? 10_000,
+      onSegmentSealed: options.onSegmentSealed,
     };
     if (!isValidSegmentLength(opts.segmentLength)) {
       throw new VcrError(ErrorCode.INVALID_ARGUMENT, `segment length ${opts.segmentLength} must be a power of two between 64 KiB and 1 GiB`);
@@ -107,12 +96,17 @@ export class Archive {
         throw storageError(err, `archive directory ${dir}`);
       }
     }
+    // before anything is written: can the catalog describe every recording whose data is here?
+    const files = readDirectory(dir);
+    checkRebuildable(dir, files, Catalog.inspect(dir).covered);
     const mark = readOnly ? undefined : MarkFile.acquire(dir, opts.clock, opts.markStaleMs);
     let catalog: Catalog | undefined;
     try {
       catalog = Catalog.open(dir, { readOnly, syncWrites: opts.fileSyncLevel > 0 });
-      const archive = new Archive(dir, readOnly, catalog, mark, opts);
-      archive.loadAll();
+      // an id with files on disk is never handed out again
+      catalog.reserveBelow(files.maxId + 1);
+      const archive = new Archive(dir, readOnly, catalog, mark, opts, options);
+      archive.loadAll(files);
       return archive;
     } catch (err) {
       catalog?.close();
@@ -121,10 +115,27 @@ export class Archive {
     }
   }
 
+  /** Archive-level repairs open made (catalog rebuilt or migrated), for logs and `vcr catalog recover`. */
+  openActions(): string[] {
+    return [...this.catalog.actions];
+  }
+
   /** What open did to each recording (recovery, rebuilt files), for logs and `vcr catalog recover`. */
   recoveryActions(): { recordingId: number; actions: string[] }[] {
     const out: { recordingId: number; actions: string[] }[] = [];
-    for (const e of this.recordings.values()) if (e.actions.length > 0) out.push({ recordingId: e.id, actions: [...e.actions] });
+    for (const e of this.table.sorted()) if (e.actions.length > 0) out.push({ recordingId: e.id, actions: [...e.actions] });
+    return out;
+  }
+
+  /** Damaged segments (missing or truncated files) of the recordings, as found at open or after a segment change. */
+  damage(): SegmentDamage[] {
+    return this.table.sorted().flatMap((e) => e.damage.map((d) => ({ ...d })));
+  }
+
+  /** Recordings that could not be loaded (corrupt descriptor and metadata), with the reason. */
+  damagedRecordings(): { recordingId: number; error: VcrError }[] {
+    const out: { recordingId: number; error: VcrError }[] = [];
+    for (const e of this.table.sorted()) if (e.error) out.push({ recordingId: e.id, error: e.error });
     return out;
   }
 
@@ -133,7 +144,8 @@ export class Archive {
     const aliases = r.aliases ?? [];
     if (typeof r.channel !== 'string' || r.channel.length === 0) throw new VcrError(ErrorCode.INVALID_ARGUMENT, 'a recording needs a channel name');
     checkDescriptorFits({ channel: r.channel, aliases, source: r.source });
-    const id = this.catalog.allocate();
+    if (r.recordingId !== undefined) this.requireFreeId(r.recordingId);
+    const id = r.recordingId ?? this.ids.allocate();
     const d: RecordingDescriptor = {
       recordingId: id,
       state: 'valid',
@@ -152,21 +164,18 @@ export class Archive {
       aliases: [...aliases],
       source: r.source,
     };
-    const files = new SegmentFiles(this.dir, id, d.segmentLength);
-    const index = new TimeIndex(id, this.opts.indexStride);
     try {
       writeMetadataFile(this.dir, d);
       this.catalog.write(d);
     } catch (err) {
-      this.catalog.unallocate(id);
+      if (r.recordingId === undefined) this.ids.release(id);
       throw err;
     }
-    const entry: RecordingEntry = { id, descriptor: d, files, cache: new SegmentCache(files), index, actions: [] };
-    this.recordings.set(id, entry);
+    const entry = this.table.add(d, new TimeIndex(id, this.opts.indexStride));
     let writer: RecordingWriter;
     try {
-      index.writeAll(this.dir);
-      writer = new RecordingWriter(d, files, MetadataFile.openMapped(this.dir, id), index, this.catalog, this.opts, (w) => {
+      entry.index!.writeAll(this.dir);
+      writer = new RecordingWriter(d, entry.files!, MetadataFile.openMapped(this.dir, id), entry.index!, this.catalog, this.opts, (w) => {
         if (entry.writer === w) entry.writer = undefined;
       });
     } catch (err) {
@@ -185,11 +194,31 @@ export class Archive {
     return writer;
   }
 
+  /**
+   * Upserts the descriptor of a recording made elsewhere (catalog and metadata file, lifecycle
+   * as given). Segment positions it covers with no local file get an away marker unless
+   * `markAway` is false, so they read as held elsewhere, not as damage.
+   */
+  installDescriptor(d: RecordingDescriptor, opts: { markAway?: boolean } = {}): void {
+    this.requireWritable();
+    installDescriptor(this.foreign(), d, opts.markAway ?? true);
+  }
+
+  /**
+   * A writer for the frames of a recording made elsewhere (see ReplicaWriter). The recording is
+   * created here from `d` if it is not known yet; otherwise the replica continues where the
+   * local frames end.
+   */
+  openReplica(d: RecordingDescriptor): ReplicaWriter {
+    this.requireWritable();
+    return openReplica(this.foreign(), d);
+  }
+
   /** Commits every live writer (a failing one is marked FAILED, not thrown) and refreshes the mark heartbeat. */
   doWork(): number {
     let work = 0;
     this.mark?.heartbeat();
-    for (const e of this.recordings.values()) {
+    for (const e of this.table.sorted()) {
       if (!e.writer) continue;
       try {
         work += e.writer.commit();
@@ -203,8 +232,8 @@ export class Archive {
 
   listRecordings(filter: RecordingFilter = {}): RecordingDescriptor[] {
     const out: RecordingDescriptor[] = [];
-    for (const e of [...this.recordings.values()].sort((a, b) => a.id - b.id)) {
-      const d = this.liveDescriptor(e);
+    for (const e of this.table.sorted()) {
+      const d = this.table.liveDescriptor(e);
       if (!d || d.state === 'deleted') continue;
       if (filter.channel !== undefined && d.channel !== filter.channel && !d.aliases.includes(filter.channel)) continue;
       if (filter.lifecycle !== undefined && d.lifecycle !== filter.lifecycle) continue;
@@ -215,27 +244,18 @@ export class Archive {
     return out;
   }
 
-  /** Recordings that could not be loaded (corrupt descriptor and metadata), with the reason. */
-  damagedRecordings(): { recordingId: number; error: VcrError }[] {
-    const out: { recordingId: number; error: VcrError }[] = [];
-    for (const e of this.recordings.values()) if (e.error) out.push({ recordingId: e.id, error: e.error });
-    return out;
-  }
-
   describe(recordingId: number): RecordingDescriptor {
-    const e = this.entry(recordingId);
-    return this.liveDescriptor(e)!;
+    const e = this.table.entry(recordingId);
+    return this.table.liveDescriptor(e)!;
   }
 
   /** Reader from `position` (default: start) for `length` bytes, or to the end; `follow` keeps reading a live recording. */
   openReader(recordingId: number, opts: { position?: number; length?: number; follow?: boolean; verifyCrc?: boolean } = {}): RecordingReader {
-    const e = this.entry(recordingId);
-    const d = this.liveDescriptor(e)!;
-    const end = this.endOf(e);
+    const e = this.table.entry(recordingId);
+    const d = this.table.liveDescriptor(e)!;
+    const end = this.table.endOf(e);
     const position = opts.position ?? d.startPosition;
-    if (!Number.isSafeInteger(position) || position < d.startPosition || position > end.position() || position % FRAME_ALIGNMENT !== 0) {
-      throw new VcrError(ErrorCode.INVALID_POSITION, `position ${position} is not a frame position of recording ${recordingId} (${d.startPosition}..${end.position()})`);
-    }
+    this.table.checkPosition(e, position, end.position());
     if (opts.length !== undefined && (!Number.isSafeInteger(opts.length) || opts.length < 0)) {
       throw new VcrError(ErrorCode.INVALID_ARGUMENT, `length ${opts.length} is not valid`);
     }
@@ -244,68 +264,135 @@ export class Archive {
 
   /** Position of the first event at or after `utcNs` (the recording's end if none), via the time index. */
   findPosition(recordingId: number, utcNs: bigint): number {
-    const e = this.entry(recordingId);
-    try {
-      return this.seek(e, utcNs);
-    } catch (err) {
-      if (!(err instanceof VcrError) || err.code !== ErrorCode.CORRUPT_SEGMENT) throw err;
-      // an index entry pointing at a non-frame: rebuild the index once and retry
-      e.index = rebuildIndex(e.cache!, { ...this.liveDescriptor(e)!, stopPosition: this.endOf(e).position() }, this.opts.indexStride);
-      if (!this.readOnly && !e.writer) e.index.writeAll(this.dir);
-      return this.seek(e, utcNs);
-    }
+    return this.table.findPosition(this.table.entry(recordingId), utcNs);
   }
 
   /** Events of the given recordings in [fromUtcNs, toUtcNs), merged in timestamp order. */
   openMergedReader(inputs: { recordingId: number }[], fromUtcNs: bigint, toUtcNs: bigint): MergedReader {
     const ids = [...new Set(inputs.map((i) => i.recordingId))];
     const merge = ids.map((id) => {
-      const e = this.entry(id);
+      const e = this.table.entry(id);
       const start = this.findPosition(id, fromUtcNs);
-      return { cursor: new FrameCursor(id, e.cache!, start, false), limit: this.endOf(e).position() };
+      return { cursor: new FrameCursor(id, e.cache!, start, false), limit: this.table.endOf(e).position() };
     });
     return new MergedReader(merge, toUtcNs);
   }
 
+  // ---- segments (replication seams) ---------------------------------------------------
+
+  /** The recording's segment positions and their local states; `end` on the segment holding the recording's end. */
+  listSegments(recordingId: number): ops.SegmentListing[] {
+    return ops.listSegments(this.table.segmentContext(this.table.entry(recordingId)));
+  }
+
+  /**
+   * The mappings of a recording's segments as readers see them (present, tombstone, or why a
+   * segment cannot be read here). A cluster puts its own source in front of this one for the
+   * segments other nodes hold.
+   */
+  segmentSource(recordingId: number): SegmentSource {
+    return this.table.entry(recordingId).cache!;
+  }
+
+  /** The live segment of a recording being written here: its base and the write position. */
+  openSegmentInfo(recordingId: number): { base: number; position: number } | undefined {
+    const w = this.table.entry(recordingId).writer;
+    return w?.isActive ? { base: w.segmentBase, position: w.position } : undefined;
+  }
+
+  /** Recomputes a local segment's digest (frames checked against their CRCs, deletion log merged). */
+  verifySegment(recordingId: number, base: number): SegmentSummary {
+    return ops.verifySegment(this.table.segmentContext(this.table.entry(recordingId)), base);
+  }
+
+  /** Whole frames as stored from a frame position, about `maxBytes` of them, never past the live end or the segment. */
+  readRawFrames(recordingId: number, position: number, maxBytes: number): ops.RawFrames {
+    const e = this.table.entry(recordingId);
+    const c = this.table.segmentContext(e);
+    this.table.checkPosition(e, position, c.end);
+    if (!Number.isSafeInteger(maxBytes) || maxBytes <= 0) throw new VcrError(ErrorCode.INVALID_ARGUMENT, `maxBytes ${maxBytes} is not valid`);
+    return ops.readRawFrames(c, position, maxBytes);
+  }
+
+  /** Installs a verified copy of a segment (see segment-ops installSegment) and brings index and damage report up to date. */
+  installSegment(recordingId: number, base: number, tempPath: string, expectedDigest: string, opts: { deletionLogPath?: string } = {}): SegmentSummary {
+    this.requireWritable();
+    const e = this.table.entry(recordingId);
+    const c = this.table.segmentContext(e);
+    const summary = ops.installSegment(c, base, tempPath, expectedDigest, opts.deletionLogPath);
+    const fresh: { utcNs: bigint; position: number }[] = [];
+    scanForward(e.cache!, Math.max(base, c.startPosition), {
+      verifyCrc: false,
+      limit: Math.min(base + e.files!.segmentLength, Math.max(c.end, summary.end)),
+      onFrame: (type, position, _b, _o, _l, utcNs) => {
+        if (type !== FrameType.PADDING) fresh.push({ utcNs, position });
+      },
+    });
+    e.index!.replaceRange(base, base + e.files!.segmentLength, fresh);
+    if (!e.writer) e.index!.writeAll(this.dir);
+    this.deletions.reapply(e, summary);
+    this.table.refreshDamage(e);
+    return summary;
+  }
+
+  /** Drops the local copy of a segment (held by other nodes from now on). */
+  dropSegment(recordingId: number, base: number): void {
+    this.requireWritable();
+    const e = this.table.entry(recordingId);
+    ops.dropSegment(this.table.segmentContext(e), base);
+    this.table.refreshDamage(e);
+  }
+
+  /** Segment files in the directory and their bytes. */
+  usage(): { segments: number; bytes: number } {
+    return usageOf(this.dir);
+  }
+
+  // ---- holds and deletions ------------------------------------------------------------
+
   addQuarantine(q: { channel?: string; fromUtcNs: bigint; toUtcNs: bigint }): number {
     this.requireWritable();
     checkInterval(q.fromUtcNs, q.toUtcNs);
-    const id = this.holds.nextId;
-    const hold: QuarantineHold = { id, fromUtcNs: q.fromUtcNs, toUtcNs: q.toUtcNs };
-    if (q.channel !== undefined) hold.channel = q.channel;
-    this.saveHolds({ ...this.holds, nextId: id + 1, quarantines: [...this.holds.quarantines, hold] });
-    return id;
+    return this.quarantineStore.addQuarantine(q);
   }
 
   removeQuarantine(id: number): boolean {
     this.requireWritable();
-    const rest = this.holds.quarantines.filter((q) => q.id !== id);
-    if (rest.length === this.holds.quarantines.length) return false;
-    this.saveHolds({ ...this.holds, quarantines: rest });
-    return true;
+    return this.quarantineStore.removeQuarantine(id);
   }
 
   listQuarantines(): QuarantineHold[] {
-    return this.holds.quarantines.map((q) => ({ ...q }));
+    return this.quarantineStore.quarantines();
   }
 
-  listDeletions(): HoldsData['deletions'] {
-    return this.holds.deletions.map((d) => ({ ...d }));
+  listDeletions(): DeletionRecord[] {
+    return this.ledger.deletions();
   }
 
   /**
-   * Deletes the events of `channel` (or all) in [fromUtcNs, toUtcNs) that no quarantine
-   * covers. The deletion is recorded first and completed after, so a crash in between is
-   * finished by the next open.
+   * Deletes the events of `channel` (or all) in [fromUtcNs, toUtcNs) that no hold covers: the
+   * given holds, or the quarantines held now. The deletion is recorded first and completed
+   * after, so a crash in between is finished by the next open. With a `deletionId` that was
+   * already applied here, nothing happens (`alreadyApplied`).
    */
-  deleteEvents(req: { channel?: string; fromUtcNs: bigint; toUtcNs: bigint }): { framesDeleted: number; bytesReclaimed: number } {
+  deleteEvents(req: DeleteRequest): { framesDeleted: number; bytesReclaimed: number; alreadyApplied?: boolean } {
     this.requireWritable();
     checkInterval(req.fromUtcNs, req.toUtcNs);
-    const id = this.holds.nextId;
-    const record = { id, fromUtcNs: req.fromUtcNs, toUtcNs: req.toUtcNs, framesDeleted: -1, bytesReclaimed: 0, ...(req.channel !== undefined ? { channel: req.channel } : {}) };
-    this.saveHolds({ ...this.holds, nextId: id + 1, deletions: [...this.holds.deletions, record] });
-    const result = this.runDeletion(req);
-    this.saveHolds({ ...this.holds, deletions: this.holds.deletions.map((d) => (d.id === id ? { ...d, ...result } : d)) });
+    for (const h of req.holds ?? []) checkInterval(h.fromUtcNs, h.toUtcNs);
+    if (req.deletionId !== undefined) {
+      if (!Number.isSafeInteger(req.deletionId)) throw new VcrError(ErrorCode.INVALID_ARGUMENT, `deletion id ${req.deletionId} is not valid`);
+      const done = this.ledger.findExternal(req.deletionId);
+      if (done && done.framesDeleted >= 0) return { framesDeleted: done.framesDeleted, bytesReclaimed: done.bytesReclaimed, alreadyApplied: true };
+    }
+    const record = this.ledger.begin({
+      ...(req.deletionId !== undefined ? { id: req.deletionId } : {}),
+      ...(req.channel !== undefined ? { channel: req.channel } : {}),
+      fromUtcNs: req.fromUtcNs,
+      toUtcNs: req.toUtcNs,
+      ...(req.holds !== undefined ? { holds: req.holds } : {}),
+    });
+    const result = this.deletions.run(record);
+    this.ledger.complete(record, result);
     return result;
   }
 
@@ -313,93 +400,44 @@ export class Archive {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    for (const e of this.recordings.values()) e.writer?.stop();
+    for (const e of this.table.sorted()) e.writer?.stop();
     this.catalog.close();
     this.mark?.release();
   }
 
   // ---- internals --------------------------------------------------------------------
 
-  private loadAll(): void {
+  private loadAll(files: DirectoryFiles): void {
     for (let id = 0; id < this.catalog.nextRecordingId; id++) {
-      const loaded = loadRecording(this.dir, this.catalog, this.catalog.read(id), { repair: !this.readOnly, stride: this.opts.indexStride });
-      const entry: RecordingEntry = { id, actions: loaded.actions };
+      const slot = this.catalog.read(id);
+      const onDisk = files.byRecording.get(id);
+      if (!slot.ok && slot.empty === true && !onDisk) continue; // an id this node never had
+      const loaded = loadRecording(this.dir, this.catalog, slot, { repair: !this.readOnly, stride: this.opts.indexStride });
+      if (loaded.absent === true && !onDisk?.hasSegments) continue;
+      const entry: RecordingEntry = { id, actions: loaded.actions, damage: [] };
       if (loaded.descriptor) entry.descriptor = loaded.descriptor;
       if (loaded.error) entry.error = loaded.error;
       if (loaded.files) {
         entry.files = loaded.files;
         entry.cache = new SegmentCache(loaded.files);
+        entry.actions.push(...settleAwayMarkers(loaded.files, onDisk?.names ?? [], !this.readOnly));
       }
       if (loaded.index) entry.index = loaded.index;
-      this.recordings.set(id, entry);
+      this.table.set(entry);
+      this.table.refreshDamage(entry, files.names);
     }
-    if (!this.readOnly) {
-      for (const d of this.holds.deletions) {
-        if (d.framesDeleted >= 0) continue;
-        const result = this.runDeletion(d);
-        this.saveHolds({ ...this.holds, deletions: this.holds.deletions.map((x) => (x.id === d.id ? { ...x, ...result } : x)) });
-      }
-    }
+    if (!this.readOnly) this.deletions.finishPending();
   }
 
-  private runDeletion(req: { channel?: string; fromUtcNs: bigint; toUtcNs: bigint }): { framesDeleted: number; bytesReclaimed: number } {
-    let framesDeleted = 0;
-    let bytesReclaimed = 0;
-    for (const e of this.recordings.values()) {
-      const d = this.liveDescriptor(e);
-      if (!d || !e.files || !e.index || d.state !== 'valid') continue;
-      if (req.channel !== undefined && d.channel !== req.channel && !d.aliases.includes(req.channel)) continue;
-      const holds = this.holds.quarantines.filter((q) => q.channel === undefined || q.channel === d.channel || d.aliases.includes(q.channel));
-      const target: DeletionTarget = {
-        recordingId: e.id,
-        files: e.files,
-        index: e.index,
-        end: this.endOf(e).position(),
-        activeBase: e.writer ? e.files.baseOf(e.writer.position) : Number.MAX_SAFE_INTEGER,
-        seek: (utc) => this.findPosition(e.id, utc),
-      };
-      const r = applyDeletion(target, req.fromUtcNs, req.toUtcNs, holds);
-      e.cache!.invalidate();
-      if (r.framesDeleted > 0 && !e.writer) e.index.writeAll(this.dir);
-      framesDeleted += r.framesDeleted;
-      bytesReclaimed += r.bytesReclaimed;
-    }
-    return { framesDeleted, bytesReclaimed };
+  private requireFreeId(id: number): void {
+    if (!Number.isSafeInteger(id) || id < 0) throw new VcrError(ErrorCode.INVALID_ARGUMENT, `recording id ${id} is not valid`);
+    const slot = id < this.catalog.nextRecordingId ? this.catalog.read(id) : undefined;
+    const inUse = this.table.has(id) || (slot !== undefined && !(slot.ok === false && slot.empty === true)) || readDirectory(this.dir).byRecording.has(id);
+    if (inUse) throw new VcrError(ErrorCode.INVALID_ARGUMENT, `recording id ${id} is in use in ${this.dir} (its catalog slot or files exist)`);
   }
 
-  private seek(e: RecordingEntry, utcNs: bigint): number {
-    const d = this.liveDescriptor(e)!;
-    const end = this.endOf(e).position();
-    const from = e.index!.floorBefore(utcNs);
-    const cursor = new FrameCursor(e.id, e.cache!, from < 0 ? d.startPosition : from, false);
-    while (cursor.next(end)) if (cursor.utcNs >= utcNs) return cursor.framePosition;
-    return end;
-  }
-
-  private saveHolds(h: HoldsData): void {
-    writeHolds(this.dir, h);
-    this.holds = h;
-  }
-
-  private entry(recordingId: number): RecordingEntry {
-    const e = this.recordings.get(recordingId);
-    if (!e) throw new VcrError(ErrorCode.UNKNOWN_RECORDING, `unknown recording ${recordingId}`);
-    if (e.error || !e.descriptor) throw e.error ?? new VcrError(ErrorCode.CORRUPT_CATALOG, `recording ${recordingId} cannot be read`);
-    if (e.descriptor.state === 'deleted') throw new VcrError(ErrorCode.UNKNOWN_RECORDING, `recording ${recordingId} was deleted`);
-    return e;
-  }
-
-  private liveDescriptor(e: RecordingEntry): RecordingDescriptor | undefined {
-    if (e.writer) return e.writer.snapshot();
-    if (!e.descriptor) return undefined;
-    return { ...e.descriptor, aliases: [...e.descriptor.aliases] };
-  }
-
-  private endOf(e: RecordingEntry): RecordingEnd {
-    return {
-      position: () => (e.writer && e.writer.isActive ? e.writer.position : (e.writer?.snapshot().stopPosition ?? e.descriptor!.stopPosition)),
-      isLive: () => e.writer?.isActive ?? false,
-    };
+  private foreign(): ForeignContext {
+    return { dir: this.dir, catalog: this.catalog, table: this.table, opts: this.opts };
   }
 
   private requireWritable(): void {

@@ -8,14 +8,20 @@
  * A segment left with no DATA frame is removed and replaced by a tombstone. Time index
  * entries that pointed inside a merged run are dropped. The live segment of a recording
  * being written is never removed, and nothing at or past the writer's position is touched.
+ *
+ * Before any frame of a segment is rewritten, the (position, length, CRC, UTC) of every DATA
+ * frame about to go is appended to the segment's deletion log and fsync'ed, so the segment
+ * digest stays checkable (digest.ts). Holds are plain intervals: the local quarantines, or
+ * the holds a cluster-wide deletion was decided with.
  */
 import { statSync } from 'node:fs';
 import { EventFrameHeaderDecoder } from '../../codecs/generated/storage/index.js';
 import { writeHeaderOnlyFrame } from './frame.js';
 import { FRAME_HEADER_LENGTH, FrameType, alignFrame } from './layout.js';
+import { appendDeletionLog, type DeletionLogRecord } from './deletion-log.js';
 import { punchHole, type SegmentFiles } from './segment-files.js';
 import type { TimeIndex } from './time-index.js';
-import type { QuarantineHold } from './types.js';
+import type { HoldInterval } from './types.js';
 
 const PAGE = 4096;
 const header = new EventFrameHeaderDecoder();
@@ -39,10 +45,12 @@ interface Run {
   utc: bigint;
   mono: bigint;
   dataFrames: number;
+  /** The DATA frames of the run, for the deletion log. */
+  removed: DeletionLogRecord[];
 }
 
 /** [from, to) minus every hold's [from, to). */
-export function subtractHolds(from: bigint, to: bigint, holds: QuarantineHold[]): [bigint, bigint][] {
+export function subtractHolds(from: bigint, to: bigint, holds: readonly HoldInterval[]): [bigint, bigint][] {
   let parts: [bigint, bigint][] = [[from, to]];
   for (const h of holds) {
     const next: [bigint, bigint][] = [];
@@ -59,11 +67,14 @@ export function subtractHolds(from: bigint, to: bigint, holds: QuarantineHold[])
   return parts;
 }
 
-export function applyDeletion(t: DeletionTarget, from: bigint, to: bigint, holds: QuarantineHold[]): { framesDeleted: number; bytesReclaimed: number } {
+export function applyDeletion(t: DeletionTarget, from: bigint, to: bigint, holds: readonly HoldInterval[]): { framesDeleted: number; bytesReclaimed: number } {
   const runs: Run[] = [];
   for (const [a, b] of subtractHolds(from, to, holds)) collectRuns(t, a, b, runs);
   if (runs.length === 0) return { framesDeleted: 0, bytesReclaimed: 0 };
   const touched = [...new Set(runs.map((r) => r.base))];
+  for (const base of touched) {
+    appendDeletionLog(t.files, base, runs.filter((r) => r.base === base).flatMap((r) => r.removed));
+  }
   const before = diskUsage(t.files, touched);
   let framesDeleted = 0;
   const maps = new Map<number, Buffer>();
@@ -119,7 +130,7 @@ function collectRuns(t: DeletionTarget, from: bigint, to: bigint, out: Run[]): v
     if (base !== segBase) {
       close();
       const st = t.files.status(base);
-      if (st !== 'ok') {
+      if (st !== 'present') {
         pos = base + segLen;
         continue;
       }
@@ -140,9 +151,10 @@ function collectRuns(t: DeletionTarget, from: bigint, to: bigint, out: Run[]): v
       const utc = h.utcNs();
       if (utc >= to) break;
       if (utc >= from) {
-        if (!run) run = { base, start: pos, end: next, utc, mono: h.monoNs(), dataFrames: 0 };
+        if (!run) run = { base, start: pos, end: next, utc, mono: h.monoNs(), dataFrames: 0, removed: [] };
         run.end = next;
         run.dataFrames++;
+        run.removed.push({ position: pos, frameLength: length, crc32c: h.crc32c(), utcNs: utc });
       } else close();
     } else if (type === FrameType.DELETED && run) {
       run.end = next;

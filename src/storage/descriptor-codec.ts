@@ -86,8 +86,8 @@ export function encodeDescriptor(d: RecordingDescriptor, buf: Buffer, offset: nu
       ? metadataEncoder.wrapAndApplyHeader(buf, offset, headerEncoder)
       : descriptorEncoder.wrapAndApplyHeader(buf, offset, headerEncoder);
   e.state(stateToCode[d.state]);
-  e.recordingId(BigInt(d.recordingId));
-  e.startPosition(BigInt(d.startPosition));
+  e.recordingId(d.recordingId);
+  e.startPosition(d.startPosition);
   e.startUtcNs(d.startUtcNs);
   e.startMonoNs(d.startMonoNs);
   e.segmentLength(d.segmentLength);
@@ -105,10 +105,10 @@ export type LiveFields = Pick<RecordingDescriptor, 'lifecycle' | 'failureCode' |
 export function writeLiveFields(e: DescriptorEncoder, d: LiveFields): void {
   e.lifecycle(lifecycleToCode[d.lifecycle]);
   e.failureCode(d.failureCode);
-  e.stopPosition(BigInt(d.stopPosition));
+  e.stopPosition(d.stopPosition);
   e.stopUtcNs(d.stopUtcNs);
   e.stopMonoNs(d.stopMonoNs);
-  e.eventCount(BigInt(d.eventCount));
+  e.eventCount(d.eventCount);
   e.cleanStop(d.cleanStop ? BooleanType.TRUE : BooleanType.FALSE);
 }
 
@@ -138,7 +138,8 @@ export function decodeDescriptor(buf: Buffer, offset: number, templateId: number
     throw new VcrError(corruptCode, why);
   };
   if (buf.length < offset + DESCRIPTOR_LENGTH) fail('record is truncated');
-  const stored = buf.readUInt32LE(offset + DescOffset.CHECKSUM);
+  // the checksum is the block's first field in every version: read it before trusting the header
+  const stored = descriptorDecoder.wrap(buf, offset + MESSAGE_HEADER_LENGTH, RecordingDescriptorDecoder.BLOCK_LENGTH, 1).checksum();
   const actual = descriptorChecksum(buf, offset);
   if (stored !== actual) fail(`checksum mismatch (stored ${stored.toString(16)}, computed ${actual.toString(16)})`);
   const h = headerDecoder.wrap(buf, offset);
@@ -180,18 +181,24 @@ export function decodeDescriptor(buf: Buffer, offset: number, templateId: number
     if (err instanceof RangeError) fail('variable data overruns the record');
     throw err;
   }
+  let ids: { recordingId: number; startPosition: number; stopPosition: number; eventCount: number };
+  try {
+    ids = { recordingId: dec.recordingId(), startPosition: dec.startPosition(), stopPosition: dec.stopPosition(), eventCount: dec.eventCount() };
+  } catch {
+    return fail('an id, position or count is above 2^53-1');
+  }
   return {
-    recordingId: Number(dec.recordingId()),
+    recordingId: ids.recordingId,
     state,
     lifecycle,
     failureCode: dec.failureCode(),
-    startPosition: Number(dec.startPosition()),
-    stopPosition: Number(dec.stopPosition()),
+    startPosition: ids.startPosition,
+    stopPosition: ids.stopPosition,
     startUtcNs: dec.startUtcNs(),
     stopUtcNs: dec.stopUtcNs(),
     startMonoNs: dec.startMonoNs(),
     stopMonoNs: dec.stopMonoNs(),
-    eventCount: Number(dec.eventCount()),
+    eventCount: ids.eventCount,
     segmentLength: dec.segmentLength(),
     cleanStop: dec.cleanStop() === BooleanType.TRUE,
     channel,

@@ -20,6 +20,8 @@ export interface DumpedFrame {
   length: number;
   utcNs: bigint;
   monoNs: bigint;
+  /** FrameFlags bits (layout.ts). */
+  flags: number;
   crcOk: boolean;
   payload: Buffer;
   problem?: string;
@@ -63,11 +65,11 @@ export function* dumpFrames(dir: string, d: RecordingDescriptor, from?: number):
   for (;;) {
     const base = files.baseOf(pos);
     const status = files.status(base);
-    if (status === 'tombstone') {
+    if (status === 'tombstone' || status === 'away') {
       pos = base + segLen;
       continue;
     }
-    if (status !== 'ok') return;
+    if (status !== 'present') return;
     const seg = files.map(base, false);
     let off = pos - base;
     while (segLen - off >= FRAME_HEADER_LENGTH) {
@@ -86,6 +88,7 @@ export function* dumpFrames(dir: string, d: RecordingDescriptor, from?: number):
         length,
         utcNs: h.utcNs(),
         monoNs: h.monoNs(),
+        flags: h.flags(),
         crcOk: st === FrameStatus.OK,
         payload: structural && rawType === FrameType.DATA ? Buffer.from(seg.subarray(off + FRAME_HEADER_LENGTH, off + length)) : Buffer.alloc(0),
       };

@@ -66,9 +66,12 @@ export function checkFrame(buf: Buffer, offset: number, segmentLength: number, v
 /**
  * Writes a non-DATA frame (PADDING or DELETED) of `length` bytes at `offset`: header only,
  * CRC over the header, length stored last. The body is left as it is (callers zero it).
+ * The old length stays until that last store: a DELETED header written over a DATA frame
+ * is, at every moment, a frame whose length leads to a frame boundary, so a crash in the
+ * middle leaves a readable segment (the deletion is applied again at the next open).
  */
 export function writeHeaderOnlyFrame(buf: Buffer, offset: number, length: number, type: FrameType, utcNs: bigint, monoNs: bigint): void {
-  const h = headerEncoder.wrap(buf, offset).frameLength(0).frameType(type).flags(0).utcNs(utcNs).monoNs(monoNs).crc32c(0).reserved(0);
+  const h = headerEncoder.wrap(buf, offset).frameType(type).flags(0).utcNs(utcNs).monoNs(monoNs).crc32c(0).reserved(0);
   h.crc32c(frameCrc(buf, offset, length, type));
   h.frameLength(length);
 }

@@ -1,12 +1,15 @@
 /**
  * holds.dat: quarantine holds and deletions, one Holds record (codecs/storage.xml). Small and
  * rarely changed, so it is rewritten whole: temp file, fsync, rename, fsync of the directory.
+ * Schema version 2 adds each deletion's flags (external id, explicit holds) and the explicit
+ * holds themselves; a version-1 file reads with no flags and no explicit holds.
  */
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   BooleanType,
   HoldsDecoder,
+  HoldsDeletionHoldsEncoder,
   HoldsDeletionsEncoder,
   HoldsEncoder,
   HoldsQuarantinesEncoder,
@@ -17,7 +20,7 @@ import { crc32c, crc32cInt32 } from '../util/crc32c.js';
 import { ErrorCode, VcrError } from '../util/errors.js';
 import { storageError, writeFully } from './io-errors.js';
 import { HOLDS_CHECKSUM_OFFSET, HOLDS_FILE, MESSAGE_HEADER_LENGTH, SCHEMA_ID, TemplateId } from './layout.js';
-import type { DeletionRecord, QuarantineHold } from './types.js';
+import type { DeletionRecord, HoldInterval, QuarantineHold } from './types.js';
 
 export interface HoldsData {
   nextId: number;
@@ -44,16 +47,19 @@ function encodedSize(h: HoldsData): number {
   let size = MESSAGE_HEADER_LENGTH + HoldsEncoder.BLOCK_LENGTH + Q.HEADER_SIZE + D.HEADER_SIZE;
   for (const q of h.quarantines) size += Q.BLOCK_LENGTH + Q.channelHeaderLength() + Buffer.byteLength(q.channel ?? '');
   for (const d of h.deletions) size += D.BLOCK_LENGTH + D.channelHeaderLength() + Buffer.byteLength(d.channel ?? '');
+  const H = HoldsDeletionHoldsEncoder;
+  size += H.HEADER_SIZE;
+  for (const d of h.deletions) for (const x of d.holds ?? []) size += H.BLOCK_LENGTH + H.channelHeaderLength() + Buffer.byteLength(x.channel ?? '');
   return size;
 }
 
 export function encodeHolds(h: HoldsData): Buffer {
   const b = Buffer.alloc(encodedSize(h));
-  const e = holdsEncoder.wrapAndApplyHeader(b, 0, headerEncoder).checksum(0).reserved(0).nextId(BigInt(h.nextId));
+  const e = holdsEncoder.wrapAndApplyHeader(b, 0, headerEncoder).checksum(0).reserved(0).nextId(h.nextId);
   const qs = e.quarantinesCount(h.quarantines.length);
   for (const q of h.quarantines) {
     qs.next()
-      .holdId(BigInt(q.id))
+      .holdId(q.id)
       .fromUtcNs(q.fromUtcNs)
       .toUtcNs(q.toUtcNs)
       .allChannels(q.channel === undefined ? BooleanType.TRUE : BooleanType.FALSE)
@@ -61,14 +67,26 @@ export function encodeHolds(h: HoldsData): Buffer {
   }
   const ds = e.deletionsCount(h.deletions.length);
   for (const d of h.deletions) {
-    ds.next()
-      .deletionId(BigInt(d.id))
+    const row = ds
+      .next()
+      .deletionId(d.id)
       .fromUtcNs(d.fromUtcNs)
       .toUtcNs(d.toUtcNs)
-      .framesDeleted(BigInt(d.framesDeleted))
-      .bytesReclaimed(BigInt(d.bytesReclaimed))
-      .allChannels(d.channel === undefined ? BooleanType.TRUE : BooleanType.FALSE)
-      .channel(d.channel ?? '');
+      .framesDeleted(d.framesDeleted)
+      .bytesReclaimed(d.bytesReclaimed)
+      .allChannels(d.channel === undefined ? BooleanType.TRUE : BooleanType.FALSE);
+    row.flags().clear().externalId(d.external === true).explicitHolds(d.holds !== undefined);
+    row.channel(d.channel ?? '');
+  }
+  const explicit = h.deletions.flatMap((d, i) => (d.holds ?? []).map((x) => [i, x] as const));
+  const hs = e.deletionHoldsCount(explicit.length);
+  for (const [i, x] of explicit) {
+    hs.next()
+      .deletionIndex(BigInt(i))
+      .fromUtcNs(x.fromUtcNs)
+      .toUtcNs(x.toUtcNs)
+      .allChannels(x.channel === undefined ? BooleanType.TRUE : BooleanType.FALSE)
+      .channel(x.channel ?? '');
   }
   e.checksum(holdsChecksum(b));
   return b;
@@ -86,14 +104,14 @@ export function decodeHolds(b: Buffer): HoldsData {
   // the checksum and nextId are read at their version-1 places before trusting blockLength
   const h = holdsDecoder.wrap(b, MESSAGE_HEADER_LENGTH, HoldsDecoder.BLOCK_LENGTH, version);
   if (holdsChecksum(b) !== h.checksum()) bad('checksum mismatch');
-  const out: HoldsData = { nextId: Number(h.nextId()), quarantines: [], deletions: [] };
+  const out: HoldsData = { nextId: h.nextId(), quarantines: [], deletions: [] };
   try {
     h.wrap(b, MESSAGE_HEADER_LENGTH, blockLength, version);
     const qs = h.quarantines();
     while (qs.hasNext()) {
       qs.next();
       const all = qs.allChannels() === BooleanType.TRUE;
-      const q: QuarantineHold = { id: Number(qs.holdId()), fromUtcNs: qs.fromUtcNs(), toUtcNs: qs.toUtcNs() };
+      const q: QuarantineHold = { id: qs.holdId(), fromUtcNs: qs.fromUtcNs(), toUtcNs: qs.toUtcNs() };
       const ch = qs.channel();
       if (!all) q.channel = ch;
       out.quarantines.push(q);
@@ -103,15 +121,30 @@ export function decodeHolds(b: Buffer): HoldsData {
       ds.next();
       const all = ds.allChannels() === BooleanType.TRUE;
       const d: DeletionRecord = {
-        id: Number(ds.deletionId()),
+        id: ds.deletionId(),
         fromUtcNs: ds.fromUtcNs(),
         toUtcNs: ds.toUtcNs(),
-        framesDeleted: Number(ds.framesDeleted()),
-        bytesReclaimed: Number(ds.bytesReclaimed()),
+        framesDeleted: ds.framesDeleted(),
+        bytesReclaimed: ds.bytesReclaimed(),
       };
+      const flags = ds.flags();
+      if (flags?.externalId()) d.external = true;
+      if (flags?.explicitHolds()) d.holds = [];
       const ch = ds.channel();
       if (!all) d.channel = ch;
       out.deletions.push(d);
+    }
+    const hs = h.deletionHolds();
+    while (hs.hasNext()) {
+      hs.next();
+      const all = hs.allChannels() === BooleanType.TRUE;
+      const x: HoldInterval = { fromUtcNs: hs.fromUtcNs(), toUtcNs: hs.toUtcNs() };
+      const ch = hs.channel() ?? '';
+      if (!all) x.channel = ch;
+      const i = Number(hs.deletionIndex());
+      const owner = out.deletions[i];
+      if (!owner?.holds) bad(`explicit hold for deletion ${i}, which has none`);
+      owner!.holds!.push(x);
     }
   } catch (err) {
     if (err instanceof RangeError) bad('truncated');

@@ -3,17 +3,20 @@
  * (drawn in docs/FORMAT.md), plus what the schema does not say: slot and file sizes,
  * alignment, segment limits and file names.
  *
- * The schema is the single source of truth: block lengths, template ids and schema id/version
- * are the generated classes' statics, and the few field offsets the engine needs by number
- * (the checksum fields it must zero while checksumming, the frame fields of the hot append and
- * read paths, the catalog's nextRecordingId that is rewritten alone) are found by encoding a
- * field with the generated encoder into a zeroed scratch buffer and seeing where it lands.
- * The generator does not publish field offsets, and this way no offset is kept by hand.
+ * The schema is the single source of truth: block lengths, template ids, schema id/version and
+ * the few field offsets the engine needs by number (the checksum fields it must zero while
+ * checksumming, the frame fields of the hot append and read paths, the catalog's
+ * nextRecordingId that is rewritten alone) are the generated classes' statics. No offset is
+ * kept by hand.
  */
 import {
   ArchiveMarkEncoder,
   CatalogHeaderEncoder,
+  DeletionLogEntryEncoder,
+  DeletionLogHeaderEncoder,
   EventFrameHeaderEncoder,
+  FrameFlagsDecoder,
+  FrameFlagsEncoder,
   FrameType,
   HoldsEncoder,
   MessageHeaderEncoder,
@@ -28,8 +31,14 @@ export type FrameTypeValue = FrameType.DATA | FrameType.PADDING | FrameType.DELE
 
 export const SCHEMA_ID = CatalogHeaderEncoder.SCHEMA_ID;
 export const SCHEMA_VERSION = CatalogHeaderEncoder.SCHEMA_VERSION;
-/** Version of the archive layout as a whole (catalog header formatVersion); not a schema value. */
-export const FORMAT_VERSION = 1;
+/**
+ * Version of the archive layout as a whole (catalog header formatVersion); not a schema value.
+ * 2 added frame flags, deletion logs and away markers; version-1 archives are migrated at the
+ * first writable open (docs/FORMAT.md, "Versioning").
+ */
+export const FORMAT_VERSION = 2;
+/** Oldest format version this engine opens. */
+export const MIN_FORMAT_VERSION = 1;
 export const MESSAGE_HEADER_LENGTH = MessageHeaderEncoder.ENCODED_LENGTH;
 
 export const TemplateId = {
@@ -39,35 +48,35 @@ export const TemplateId = {
   TIME_INDEX_HEADER: TimeIndexHeaderEncoder.TEMPLATE_ID,
   HOLDS: HoldsEncoder.TEMPLATE_ID,
   ARCHIVE_MARK: ArchiveMarkEncoder.TEMPLATE_ID,
+  DELETION_LOG_HEADER: DeletionLogHeaderEncoder.TEMPLATE_ID,
 } as const;
-
-/**
- * Offset at which `write` puts its field, relative to where it wraps the scratch buffer:
- * the first non-zero byte after encoding an all-ones value into zeros.
- */
-function offsetOf(length: number, write: (scratch: Buffer) => void): number {
-  const scratch = Buffer.alloc(length);
-  write(scratch);
-  const at = scratch.findIndex((b) => b !== 0);
-  if (at < 0) throw new Error('layout: the probed field wrote nothing');
-  return at;
-}
 
 // ---- event frames -------------------------------------------------------------------
 export const FRAME_HEADER_LENGTH = EventFrameHeaderEncoder.ENCODED_LENGTH;
 export const FRAME_ALIGNMENT = 8;
-const frame = (set: (e: EventFrameHeaderEncoder) => void): number =>
-  offsetOf(FRAME_HEADER_LENGTH, (b) => set(new EventFrameHeaderEncoder().wrap(b, 0)));
+const F = EventFrameHeaderEncoder;
 /** Frame header fields, for the hot paths that store them with typed arrays. */
 export const FrameOffset = {
-  LENGTH: frame((e) => e.frameLength(-1)),
-  TYPE: frame((e) => e.frameType(FrameType.NULL_VAL)),
-  FLAGS: frame((e) => e.flags(0xffff)),
-  UTC: frame((e) => e.utcNs(-1n)),
-  MONO: frame((e) => e.monoNs(-1n)),
-  CRC: frame((e) => e.crc32c(0xffffffff)),
-  RESERVED: frame((e) => e.reserved(0xffffffff)),
+  LENGTH: F.frameLengthEncodingOffset(),
+  TYPE: F.frameTypeEncodingOffset(),
+  FLAGS: F.flagsEncodingOffset(),
+  UTC: F.utcNsEncodingOffset(),
+  MONO: F.monoNsEncodingOffset(),
+  CRC: F.crc32cEncodingOffset(),
+  RESERVED: F.reservedEncodingOffset(),
 } as const;
+/** Bits of a frame's flags field: the FrameFlags set of the schema, as numbers. */
+function flagBit(set: (e: FrameFlagsEncoder) => void): number {
+  const scratch = Buffer.alloc(FrameFlagsEncoder.ENCODED_LENGTH);
+  set(new FrameFlagsEncoder().wrap(scratch, 0));
+  return new FrameFlagsDecoder().wrap(scratch, 0).raw();
+}
+export const FrameFlags = {
+  /** The event was the last record of its file or stream and had no trailing separator. */
+  UNTERMINATED: flagBit((e) => e.unterminated(true)),
+} as const;
+/** Every flag bit this version knows. */
+export const KNOWN_FRAME_FLAGS = FrameFlags.UNTERMINATED;
 
 export function alignFrame(length: number): number {
   return (length + FRAME_ALIGNMENT - 1) & ~(FRAME_ALIGNMENT - 1);
@@ -89,9 +98,7 @@ export const CATALOG_HEADER_LENGTH = 4096;
 export const DESCRIPTOR_LENGTH = 4096;
 /** Offsets inside catalog.dat of the header fields written on their own. */
 export const CatalogHeaderOffset = {
-  NEXT_RECORDING_ID:
-    MESSAGE_HEADER_LENGTH +
-    offsetOf(CatalogHeaderEncoder.BLOCK_LENGTH, (b) => new CatalogHeaderEncoder().wrap(b, 0).nextRecordingId(-1n)),
+  NEXT_RECORDING_ID: MESSAGE_HEADER_LENGTH + CatalogHeaderEncoder.nextRecordingIdEncodingOffset(),
 } as const;
 
 /**
@@ -99,9 +106,7 @@ export const CatalogHeaderOffset = {
  * block follows, then the var part). RecordingDescriptor and RecordingMetadata share the layout.
  */
 export const DescOffset = {
-  CHECKSUM:
-    MESSAGE_HEADER_LENGTH +
-    offsetOf(RecordingDescriptorEncoder.BLOCK_LENGTH, (b) => new RecordingDescriptorEncoder().wrap(b, 0).checksum(0xffffffff)),
+  CHECKSUM: MESSAGE_HEADER_LENGTH + RecordingDescriptorEncoder.checksumEncodingOffset(),
   VAR_START: MESSAGE_HEADER_LENGTH + RecordingDescriptorEncoder.BLOCK_LENGTH,
 } as const;
 
@@ -112,8 +117,7 @@ export const TIME_INDEX_HEADER_LENGTH = 64;
 export const TIME_INDEX_ENTRY_LENGTH = TimeIndexEntryEncoder.ENCODED_LENGTH;
 export const DEFAULT_INDEX_STRIDE = 4096;
 export const HOLDS_FILE = 'holds.dat';
-export const HOLDS_CHECKSUM_OFFSET =
-  MESSAGE_HEADER_LENGTH + offsetOf(HoldsEncoder.BLOCK_LENGTH, (b) => new HoldsEncoder().wrap(b, 0).checksum(0xffffffff));
+export const HOLDS_CHECKSUM_OFFSET = MESSAGE_HEADER_LENGTH + HoldsEncoder.checksumEncodingOffset();
 export const MARK_FILE = 'archive.mark';
 export const MARK_LENGTH = 4096;
 
@@ -127,3 +131,18 @@ export function timeIndexFileName(recordingId: number): string {
   return `${recordingId}.tix`;
 }
 export const SEGMENT_FILE_PATTERN = /^(\d+)-(\d+)\.rec$/;
+export function tombstoneFileName(recordingId: number, basePosition: number): string {
+  return `${recordingId}-${basePosition}.del`;
+}
+export function awayFileName(recordingId: number, basePosition: number): string {
+  return `${recordingId}-${basePosition}.away`;
+}
+export function deletionLogFileName(recordingId: number, basePosition: number): string {
+  return `${recordingId}-${basePosition}.dlog`;
+}
+/** Any file of a recording: `<id>.meta|tix`, `<id>-<base>.rec|del|away|dlog` (and their temp files). */
+export const RECORDING_FILE_PATTERN = /^(\d+)(?:-(\d+))?\.(rec|del|away|dlog|meta|tix)(\.[a-z]+)?$/;
+
+// ---- deletion logs -------------------------------------------------------------------
+export const DELETION_LOG_HEADER_LENGTH = MESSAGE_HEADER_LENGTH + DeletionLogHeaderEncoder.BLOCK_LENGTH;
+export const DELETION_LOG_ENTRY_LENGTH = DeletionLogEntryEncoder.ENCODED_LENGTH;

@@ -28,7 +28,7 @@ export function readMark(dir: string): MarkInfo | undefined {
     const mh = new MessageHeaderDecoder().wrap(b, 0);
     if (mh.templateId() !== TemplateId.ARCHIVE_MARK) return undefined;
     const m = new ArchiveMarkDecoder().wrap(b, MESSAGE_HEADER_LENGTH, ArchiveMarkDecoder.BLOCK_LENGTH, mh.version());
-    return { pid: m.pid(), startEpochMs: Number(m.startEpochMs()), heartbeatEpochMs: Number(m.heartbeatEpochMs()) };
+    return { pid: m.pid(), startEpochMs: m.startEpochMs(), heartbeatEpochMs: m.heartbeatEpochMs() };
   } catch {
     return undefined;
   }
@@ -71,8 +71,8 @@ export class MarkFile {
       .wrapAndApplyHeader(init, 0, new MessageHeaderEncoder())
       .formatVersion(FORMAT_VERSION)
       .pid(process.pid)
-      .startEpochMs(BigInt(now))
-      .heartbeatEpochMs(BigInt(now));
+      .startEpochMs(now)
+      .heartbeatEpochMs(now);
     let fd = -1;
     try {
       fd = openSync(path, 'w+');
@@ -89,7 +89,7 @@ export class MarkFile {
   }
 
   heartbeat(): void {
-    if (!this.released) this.encoder.heartbeatEpochMs(BigInt(this.clock.epochMs()));
+    if (!this.released) this.encoder.heartbeatEpochMs(this.clock.epochMs());
   }
 
   /** Releases the directory; the mark stays with pid 0 so the next open needs no checks. */

@@ -4,6 +4,7 @@
  * picks the smallest (utcNs, recordingId, position) head; ties are broken by recordingId,
  * then position, so the order is the same on every run.
  */
+import { compareMergeOrder } from '../util/merge-order.js';
 import type { FrameCursor } from './recording-reader.js';
 import type { MergedFrameHandler } from './types.js';
 
@@ -50,15 +51,14 @@ export class MergedReader {
         }
         const a = heads[i]!.cursor;
         const b = heads[best]!.cursor;
-        // inputs are sorted by recordingId, so on equal UTC the earlier index wins
-        if (a.utcNs < b.utcNs) best = i;
+        if (compareMergeOrder(a.utcNs, a.recordingId, a.framePosition, b.utcNs, b.recordingId, b.framePosition) < 0) best = i;
       }
       if (best < 0) {
         this.done = true;
         break;
       }
       const c = heads[best]!.cursor;
-      handler(c.recordingId, c.buffer, c.payloadOffset, c.payloadLength, c.framePosition, c.utcNs, c.monoNs);
+      handler(c.recordingId, c.buffer, c.payloadOffset, c.payloadLength, c.framePosition, c.utcNs, c.monoNs, c.flags);
       n++;
       this.advance(best);
     }

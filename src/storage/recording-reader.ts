@@ -18,12 +18,12 @@ import type { FrameHandler } from './types.js';
 
 /*
  * Header fields as typed-array indexes: length at byte 0, type in the low half of the word at
- * byte 4, utc and mono the longs at bytes 8 and 16 of the (8-aligned) frame. Literals in
+ * byte 4 and flags in its high half, utc and mono the longs at bytes 8 and 16 of the (8-aligned) frame. Literals in
  * next() because V8 on Node 20 does not fold module constants there: indexes computed from
  * FrameOffset cost 8-13 % of read throughput. They are checked against the offsets derived
  * from the generated codec when this module loads, so a schema change cannot go unnoticed.
  */
-if (FrameOffset.LENGTH !== 0 || FrameOffset.TYPE !== 4 || FrameOffset.UTC !== 8 || FrameOffset.MONO !== 16) {
+if (FrameOffset.LENGTH !== 0 || FrameOffset.TYPE !== 4 || FrameOffset.FLAGS !== 6 || FrameOffset.UTC !== 8 || FrameOffset.MONO !== 16) {
   throw new Error('FrameCursor: the EventFrameHeader layout changed; update its typed-array indexes');
 }
 
@@ -42,6 +42,8 @@ export class FrameCursor {
   framePosition = 0;
   utcNs = 0n;
   monoNs = 0n;
+  /** FrameFlags bits of the current frame. */
+  flags = 0;
   private seg: Buffer | null = null;
   private segBase = -1;
   private words: Int32Array = new Int32Array(0);
@@ -56,7 +58,9 @@ export class FrameCursor {
 
   /**
    * Moves to the next DATA frame below `limit`; false when there is none (yet). Throws
-   * CORRUPT_SEGMENT naming segment and offset when a frame below `limit` is damaged.
+   * CORRUPT_SEGMENT naming segment and offset when a frame below `limit` is damaged, and the
+   * source's error (SEGMENT_TRUNCATED, SEGMENT_MISSING, SEGMENT_ELSEWHERE) when a segment
+   * below `limit` cannot be read here: below the end every segment must be there.
    */
   next(limit: number): boolean {
     const segLen = this.source.segmentLength;
@@ -69,7 +73,7 @@ export class FrameCursor {
           this.position = base + segLen;
           continue;
         }
-        if (view === null) return false;
+        if (typeof view === 'string') throw this.source.unavailable(base, view);
         this.seg = view;
         this.segBase = base;
         this.words = new Int32Array(view.buffer, view.byteOffset, view.length >>> 2);
@@ -83,7 +87,8 @@ export class FrameCursor {
       const words = this.words;
       const length = words[off >> 2]!;
       if (length === 0) return false;
-      const type = words[(off + 4) >> 2]! & 0xffff;
+      const typeAndFlags = words[(off + 4) >> 2]!;
+      const type = typeAndFlags & 0xffff;
       if (this.verifyCrc || length < FRAME_HEADER_LENGTH || ((length + 7) & ~7) > segLen - off || type < FrameType.DATA || type > FrameType.DELETED) {
         const status = checkFrame(this.seg, off, segLen, this.verifyCrc);
         if (status !== FrameStatus.OK) throw this.corrupt(base, off, frameStatusText(status));
@@ -100,16 +105,10 @@ export class FrameCursor {
       this.payloadLength = length - FRAME_HEADER_LENGTH;
       this.utcNs = this.longs[(off + 8) >> 3]!;
       this.monoNs = this.longs[(off + 16) >> 3]!;
+      this.flags = typeAndFlags >>> 16;
       return true;
     }
     return false;
-  }
-
-  /** True if the segment holding `position` is absent (not yet created, or lost). */
-  segmentMissing(): boolean {
-    const segLen = this.source.segmentLength;
-    const base = this.position - (this.position & (segLen - 1));
-    return this.source.get(base) === null;
   }
 
   corrupt(base: number, off: number, why: string): VcrError {
@@ -162,7 +161,7 @@ export class RecordingReader {
     const limit = Math.min(this.limit, endPosition);
     let n = 0;
     while (n < maxFrames && c.next(limit)) {
-      handler(c.buffer, c.payloadOffset, c.payloadLength, c.framePosition, c.utcNs, c.monoNs);
+      handler(c.buffer, c.payloadOffset, c.payloadLength, c.framePosition, c.utcNs, c.monoNs, c.flags);
       n++;
     }
     if (n < maxFrames) {
@@ -173,7 +172,7 @@ export class RecordingReader {
         const segLen = this.segmentLength;
         const base = c.position - (c.position & (segLen - 1));
         this.state = ReaderState.DONE;
-        throw c.corrupt(base, c.position - base, c.segmentMissing() ? 'segment file is missing' : 'frame not written before the end of the recording');
+        throw c.corrupt(base, c.position - base, 'frame not written before the end of the recording');
       }
     }
     return n;

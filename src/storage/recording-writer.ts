@@ -1,32 +1,55 @@
 /**
  * Appends events of one live recording into its memory-mapped segments.
  *
- * `append` is the hot path: header fields (through the generated EventFrameHeader encoder,
- * wrapped over the mapping; it measured within the 10 % allowed, docs/FORMAT.md) and payload
- * are copied into the mapping, the CRC is computed there, and the length is stored last (an
- * ordered store) so that no reader, in this process or another, ever sees a frame before it
- * is complete. No syscall per event.
+ * `append` is the hot path: header fields and payload are copied into the mapping, the CRC is
+ * computed there, and the length is stored last (an ordered store) so that no reader, in this
+ * process or another, ever sees a frame before it is complete. No syscall per event. The
+ * header goes in with typed-array stores at literal indexes, like the readers' FrameCursor,
+ * checked against the offsets derived from the generated codec when this module loads: the
+ * generated encoder's two 64-bit stores cost about what the segment digest records added to
+ * this path, and the path must stay within 5 % of its former speed (docs/FORMAT.md).
  * `commit` (once per duty cycle) publishes the live fields to the metadata file, appends new
  * time index entries, syncs according to fileSyncLevel and creates the next segment ahead of
  * need. A storage failure stops only this recording: it becomes FAILED with the error's code,
  * everything appended before stays readable, and every later append throws the same error.
+ *
+ * The writer also keeps each segment's digest (digest.ts): `append` buffers a 16-byte record,
+ * `commit` hashes the buffer, and when the writer rolls past a segment (after its padding) or
+ * the recording stops, `onSegmentSealed` hears the segment's end, frame count, digest and times.
  */
 import { closeSync, fsyncSync } from 'node:fs';
-import { EventFrameHeaderEncoder } from '../../codecs/generated/storage/index.js';
+import { EventFrameHeaderDecoder } from '../../codecs/generated/storage/index.js';
 import { crc32c, crc32cAligned, crc32cInt32, crc32cWhole } from '../util/crc32c.js';
 import { ErrorCode, VcrError } from '../util/errors.js';
 import type { Catalog } from './catalog.js';
+import { readDeletionLog } from './deletion-log.js';
+import { SegmentDigest, segmentRecords } from './digest.js';
 import { writeHeaderOnlyFrame } from './frame.js';
 import { storageError } from './io-errors.js';
-import { FRAME_HEADER_LENGTH, FrameOffset, FrameType } from './layout.js';
+import { FRAME_HEADER_LENGTH, FrameOffset, FrameType, KNOWN_FRAME_FLAGS } from './layout.js';
 import type { MetadataFile } from './metadata-file.js';
 import { releaseMapping, syncMapping, type SegmentFiles, type SegmentPreallocator } from './segment-files.js';
 import type { TimeIndex } from './time-index.js';
-import type { RecordingDescriptor, StorageClock } from './types.js';
+import type { RecordingDescriptor, SealedSegment, StorageClock } from './types.js';
 
 const RELEASE_STEP = 4 * 1024 * 1024;
 /** Bytes of the next segment written per commit: ~1 ms of work at most. */
 const PREALLOCATE_SLICE = 2 * 1024 * 1024;
+
+/*
+ * Header fields as typed-array indexes (words: length at byte 0, type | flags << 16 at byte 4,
+ * crc at 24, reserved at 28; longs: utc at 8, mono at 16 of the 8-aligned frame), literal in
+ * append() for speed and checked here against the offsets derived from the generated codec.
+ */
+if (
+  FrameOffset.LENGTH !== 0 || FrameOffset.TYPE !== 4 || FrameOffset.FLAGS !== 6 || FrameOffset.UTC !== 8 ||
+  FrameOffset.MONO !== 16 || FrameOffset.CRC !== 24 || FrameOffset.RESERVED !== 28
+) {
+  throw new Error('RecordingWriter: the EventFrameHeader layout changed; update its typed-array indexes');
+}
+
+/** Reads the first frame of a segment when it is sealed (its UTC is the segment's first). */
+const firstFrameHeader = new EventFrameHeaderDecoder();
 
 /** x86-64 orders stores (total store order); a plain store then costs ~110 ns less than Atomics.store. */
 const TSO = process.arch === 'x64';
@@ -35,6 +58,18 @@ export interface WriterOptions {
   fileSyncLevel: 0 | 1 | 2;
   syncIntervalMs: number;
   clock: StorageClock;
+  /** Hears every segment the writer completes; must not throw (an exception is reported as a process warning). */
+  onSegmentSealed?: ((s: SealedSegment) => void) | undefined;
+}
+
+/** Calls the sealed-segment listener; a listener that throws must not break the recording. */
+export function notifySealed(listener: WriterOptions['onSegmentSealed'], s: SealedSegment): void {
+  if (!listener) return;
+  try {
+    listener(s);
+  } catch (err) {
+    process.emitWarning(`onSegmentSealed listener threw for recording ${s.recordingId}, segment ${s.base}: ${String(err)}`);
+  }
 }
 
 export const WriterState = { ACTIVE: 0, STOPPED: 1, FAILED: 2 } as const;
@@ -46,7 +81,7 @@ export class RecordingWriter {
   private failure: VcrError | undefined;
   private seg!: Buffer;
   private words!: Int32Array;
-  private readonly frameHeader = new EventFrameHeaderEncoder();
+  private longs!: BigInt64Array;
   private segBase = 0;
   private offset = 0;
   private syncedOffset = 0;
@@ -65,6 +100,8 @@ export class RecordingWriter {
   private lastUtc: bigint;
   private lastMono: bigint;
   private eventCount: number;
+  /** Digest of the current segment's frames so far. */
+  private readonly digest = new SegmentDigest();
 
   /** `descriptor` is the recording's live descriptor; its stop fields say where to resume. */
   constructor(
@@ -85,10 +122,22 @@ export class RecordingWriter {
     this.indexFd = index.openForAppend(files.dir);
     const pos = descriptor.stopPosition;
     this.segBase = files.baseOf(pos);
-    if (files.status(this.segBase) !== 'ok') files.create(this.segBase);
+    if (files.status(this.segBase) !== 'present') files.create(this.segBase);
     this.mapSegment(this.segBase);
     this.offset = pos - this.segBase;
     this.syncedOffset = this.offset;
+    if (this.offset > 0) {
+      // resuming inside a segment: its digest starts from the frames already there
+      const where = { recordingId: this.recordingId, base: this.segBase, segmentLength: this.segmentLength };
+      const from = Math.max(0, descriptor.startPosition - this.segBase);
+      const { records } = segmentRecords(where, this.seg, from, pos, readDeletionLog(files, this.segBase));
+      for (const r of records) this.digest.add(r.position, r.frameLength, r.crc32c);
+    }
+  }
+
+  /** Base position of the segment being written. */
+  get segmentBase(): number {
+    return this.segBase;
   }
 
   /** Position the next frame will be written at. */
@@ -109,13 +158,19 @@ export class RecordingWriter {
     return this.segmentLength - FRAME_HEADER_LENGTH;
   }
 
-  /** Appends one event; returns the position of its frame. Throws VcrError on failure. */
-  append(buf: Uint8Array, off: number, len: number, utcNs: bigint, monoNs: bigint): number {
+  /**
+   * Appends one event; returns the position of its frame. `flags` are FrameFlags bits stored
+   * in the frame header (covered by its CRC). Throws VcrError on failure.
+   */
+  append(buf: Uint8Array, off: number, len: number, utcNs: bigint, monoNs: bigint, flags = 0): number {
     if (this.state !== WriterState.ACTIVE) throw this.notActive();
     const frameLength = len + FRAME_HEADER_LENGTH;
     const aligned = (frameLength + 7) & ~7;
-    if (!(off >= 0 && len >= 0 && off + len <= buf.length)) {
-      throw new VcrError(ErrorCode.INVALID_ARGUMENT, `event bytes [${off}, ${off + len}) lie outside a ${buf.length}-byte buffer`);
+    if (!(off >= 0 && len >= 0 && off + len <= buf.length) || (flags & ~KNOWN_FRAME_FLAGS) !== 0) {
+      throw new VcrError(
+        ErrorCode.INVALID_ARGUMENT,
+        (flags & ~KNOWN_FRAME_FLAGS) !== 0 ? `frame flags ${flags} hold unknown bits` : `event bytes [${off}, ${off + len}) lie outside a ${buf.length}-byte buffer`,
+      );
     }
     if (aligned > this.segmentLength) {
       throw new VcrError(ErrorCode.EVENT_TOO_LARGE, `event of ${len} bytes exceeds the ${this.maxPayloadLength}-byte limit of recording ${this.recordingId}`);
@@ -124,7 +179,12 @@ export class RecordingWriter {
     const o = this.offset;
     const seg = this.seg;
     const w32 = this.words;
-    this.frameHeader.wrap(seg, o).frameType(FrameType.DATA).flags(0).utcNs(utcNs).monoNs(monoNs).crc32c(0).reserved(0);
+    const l64 = this.longs;
+    w32[(o + 4) >> 2] = FrameType.DATA | (flags << 16);
+    l64[(o + 8) >> 3] = utcNs;
+    l64[(o + 16) >> 3] = monoNs;
+    w32[(o + 24) >> 2] = 0; // the CRC is computed with its field zero
+    w32[(o + 28) >> 2] = 0;
     seg.set(len === buf.length && off === 0 ? buf : buf.subarray(off, off + len), o + FRAME_HEADER_LENGTH);
     let crc: number;
     if (len < 384) {
@@ -134,17 +194,18 @@ export class RecordingWriter {
       const h = crc32cAligned(w32, seg, o + 4, FRAME_HEADER_LENGTH - 4, crc32cInt32(frameLength));
       crc = off === 0 && len === buf.length ? crc32cWhole(buf, h) : crc32c(buf, off, len, h);
     }
-    this.frameHeader.crc32c(crc);
+    w32[(o + 24) >> 2] = crc;
     // the length goes last; x86-64 keeps stores in program order (TSO) and V8 does not reorder
     // stores to memory, so a plain store publishes the frame; elsewhere use a fenced store
-    if (TSO) this.frameHeader.frameLength(frameLength);
-    else Atomics.store(w32, (o + FrameOffset.LENGTH) >> 2, frameLength);
+    if (TSO) w32[o >> 2] = frameLength;
+    else Atomics.store(w32, o >> 2, frameLength);
     const position = this.segBase + o;
     this.offset = o + aligned;
     this.lastUtc = utcNs;
     this.lastMono = monoNs;
     this.eventCount++;
     this.index.onFrame(utcNs, position);
+    this.digest.add(position, frameLength, crc);
     return position;
   }
 
@@ -161,6 +222,7 @@ export class RecordingWriter {
     } catch (err) {
       this.fail(err);
     }
+    this.digest.flush();
     if (!this.nextSegmentReady && !this.nextSegmentFailed && this.offset > this.segmentLength >>> 1) this.prepareNextSegment();
     this.releaseWritten();
     return 1;
@@ -179,10 +241,11 @@ export class RecordingWriter {
         const next = this.segBase + this.segmentLength;
         this.nextSegment?.abort();
         this.nextSegment = undefined;
-        if (this.nextSegmentReady || this.files.status(next) === 'ok') this.files.remove(next);
+        if (this.nextSegmentReady || this.files.status(next) === 'present') this.files.remove(next);
         // an empty recording keeps no preallocated segment
         if (this.position === this.descriptor.startPosition && this.offset === 0) this.files.remove(this.segBase);
         this.catalog.write(this.snapshot());
+        this.sealCurrent(this.seg);
       } catch (err) {
         this.state = WriterState.ACTIVE;
         this.close();
@@ -251,7 +314,7 @@ export class RecordingWriter {
     const oldOffset = this.offset;
     try {
       if (this.nextSegment !== undefined) this.nextSegment.finish();
-      else if (this.files.status(next) !== 'ok') this.files.create(next);
+      else if (this.files.status(next) !== 'present') this.files.create(next);
       this.nextSegment = undefined;
       this.mapSegment(next);
     } catch (err) {
@@ -261,6 +324,7 @@ export class RecordingWriter {
     if (remaining >= FRAME_HEADER_LENGTH) writeHeaderOnlyFrame(old, oldOffset, remaining, FrameType.PADDING, this.lastUtc, this.lastMono);
     if (this.opts.fileSyncLevel > 0) syncMapping(old, this.syncedOffset, this.segmentLength - this.syncedOffset);
     if (old !== this.seg) releaseMapping(old, 0, old.length);
+    this.sealCurrent(old);
     this.segBase = next;
     this.offset = 0;
     this.syncedOffset = 0;
@@ -277,7 +341,7 @@ export class RecordingWriter {
   private prepareNextSegment(): void {
     const next = this.segBase + this.segmentLength;
     if (this.nextSegment === undefined) {
-      if (this.files.status(next) === 'ok') {
+      if (this.files.status(next) === 'present') {
         this.nextSegmentReady = true;
         return;
       }
@@ -306,10 +370,23 @@ export class RecordingWriter {
     }
   }
 
+  /**
+   * Reports the current segment (before segBase moves on) as complete, if it holds frames.
+   * Its first frame's header has the first UTC (a deletion keeps the first deleted event's
+   * UTC in the DELETED frame that replaces it); the last is the last appended.
+   */
+  private sealCurrent(seg: Buffer): void {
+    const base = this.segBase;
+    const firstUtc = this.digest.frames > 0 ? firstFrameHeader.wrap(seg, Math.max(0, this.descriptor.startPosition - base)).utcNs() : 0n;
+    const summary = this.digest.finish(base + this.offset, firstUtc, this.lastUtc);
+    if (summary.frames > 0) notifySealed(this.opts.onSegmentSealed, { recordingId: this.recordingId, base, ...summary });
+  }
+
   private mapSegment(base: number): void {
     const seg = this.files.map(base, true, false);
     this.seg = seg;
     this.words = new Int32Array(seg.buffer, seg.byteOffset, seg.length >>> 2);
+    this.longs = new BigInt64Array(seg.buffer, seg.byteOffset, seg.length >>> 3);
   }
 
   private notActive(): VcrError {

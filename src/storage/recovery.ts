@@ -21,6 +21,8 @@ import type { RecordingDescriptor } from './types.js';
 
 export interface LoadedRecording {
   recordingId: number;
+  /** The slot was never written and there is no metadata file: no recording has this id here. */
+  absent?: boolean;
   descriptor?: RecordingDescriptor;
   error?: VcrError;
   files?: SegmentFiles;
@@ -44,10 +46,10 @@ export function loadRecording(dir: string, catalog: Catalog, slot: CatalogSlot, 
     d = slot.descriptor;
   } else if (meta) {
     d = { ...meta };
-    actions.push('catalog descriptor rebuilt from the metadata file');
+    actions.push(`catalog descriptor rebuilt from the metadata file${slot.empty === true ? ' (the catalog had no descriptor)' : ''}`);
     catalogDirty = true;
   } else {
-    return { recordingId: id, error: slot.error, actions };
+    return { recordingId: id, error: slot.error, actions, ...(slot.empty === true ? { absent: true } : {}) };
   }
   if (d.state === 'deleted') return { recordingId: id, descriptor: d, actions };
   if (!isValidSegmentLength(d.segmentLength)) {
@@ -95,7 +97,13 @@ export function loadRecording(dir: string, catalog: Catalog, slot: CatalogSlot, 
       d.stopMonoNs = scan.lastMonoNs!;
     }
     if (opts.repair) {
-      const cut = cutTail(files, scan.end);
+      // a segment that cannot be read here (truncated, away, or missing while later ones exist)
+      // ends the scan without proving a torn tail: nothing after it is zeroed or removed
+      const blocked =
+        scan.stoppedBy === 'truncated' ||
+        scan.stoppedBy === 'away' ||
+        (scan.stoppedBy === 'missing' && files.listBases().some((b) => b > files.baseOf(scan.end)));
+      const cut = blocked ? `stopped at segment ${files.baseOf(scan.end)} (${scan.stoppedBy}); later files kept` : cutTail(files, scan.end);
       actions.push(`recovered unclean stop: kept ${scan.dataFrames} frame(s) after the last commit, end at position ${scan.end}${cut ? `, ${cut}` : ''}`);
       d.lifecycle = 'stopped';
       d.cleanStop = false;
@@ -126,6 +134,7 @@ export function rebuildIndex(cache: SegmentCache, d: RecordingDescriptor, stride
   scanForward(cache, d.startPosition, {
     verifyCrc: false,
     limit: d.stopPosition,
+    skipUnavailable: true,
     onFrame: (type, pos, _buf, _off, _length, utcNs) => {
       if (type !== FrameType.PADDING) index.onFrame(utcNs, pos);
     },
@@ -137,7 +146,7 @@ export function rebuildIndex(cache: SegmentCache, d: RecordingDescriptor, stride
 function cutTail(files: SegmentFiles, end: number): string {
   const base = files.baseOf(end);
   const notes: string[] = [];
-  if (files.status(base) === 'ok') {
+  if (files.status(base) === 'present') {
     const seg = files.map(base, true);
     const from = end - base;
     let dirty = -1;

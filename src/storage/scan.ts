@@ -7,7 +7,7 @@
 import { EventFrameHeaderDecoder } from '../../codecs/generated/storage/index.js';
 import { FrameStatus, checkFrame, type FrameStatusValue } from './frame.js';
 import { FrameType, alignFrame } from './layout.js';
-import type { SegmentSource } from './segment-cache.js';
+import type { SegmentSource, UnavailableState } from './segment-cache.js';
 
 export interface ScanResult {
   /** Position after the last good frame: where the recording really ends. */
@@ -15,8 +15,8 @@ export interface ScanResult {
   dataFrames: number;
   lastUtcNs: bigint | undefined;
   lastMonoNs: bigint | undefined;
-  /** Why the scan stopped (NOT_WRITTEN for a clean end; MISSING when a segment is absent). */
-  stoppedBy: FrameStatusValue | 'missing' | 'limit';
+  /** Why the scan stopped: NOT_WRITTEN for a clean end, a segment state when a segment cannot be read. */
+  stoppedBy: FrameStatusValue | UnavailableState | 'limit';
 }
 
 /** Sees every good frame: its type, position, where it lies, its length and its UTC time. */
@@ -27,7 +27,7 @@ const header = new EventFrameHeaderDecoder();
 export function scanForward(
   source: SegmentSource,
   from: number,
-  opts: { verifyCrc: boolean; limit?: number; onFrame?: ScanVisitor },
+  opts: { verifyCrc: boolean; limit?: number; onFrame?: ScanVisitor; skipUnavailable?: boolean },
 ): ScanResult {
   const segLen = source.segmentLength;
   const mask = segLen - 1;
@@ -37,16 +37,18 @@ export function scanForward(
   let lastUtcNs: bigint | undefined;
   let lastMonoNs: bigint | undefined;
   let stoppedBy: ScanResult['stoppedBy'] = 'limit';
+  // skipping unreadable segments needs a bound, or a scan past the last segment never ends
+  const skip = opts.skipUnavailable === true && opts.limit !== undefined;
   while (pos < limit) {
     const base = pos - (pos & mask);
     const seg = source.get(base);
-    if (seg === null) {
-      stoppedBy = 'missing';
-      break;
-    }
-    if (seg === 'tombstone') {
+    if (seg === 'tombstone' || (typeof seg === 'string' && skip)) {
       pos = base + segLen;
       continue;
+    }
+    if (typeof seg === 'string') {
+      stoppedBy = seg;
+      break;
     }
     const off = pos - base;
     const status = checkFrame(seg, off, segLen, opts.verifyCrc);

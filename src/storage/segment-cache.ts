@@ -2,15 +2,25 @@
  * Read-only mappings of one recording's segments. Mappings are only address space (64 GiB
  * for 1024 segments of 64 MiB), so many are kept: a seek by time into any segment then costs
  * no open/mmap. A mapping is released when dropped from the cache and garbage collected.
+ *
+ * A SegmentSource is what readers read through. It answers with the mapping of a present
+ * segment, 'tombstone' for a segment whose frames were all deleted (readers skip it), or the
+ * state of a segment that cannot be read here: 'away' (held by other nodes: a higher layer can
+ * put a source in front of this one that fetches those bytes elsewhere), 'missing' or
+ * 'truncated' (damage). `unavailable` gives the coded error a read of such a segment gets.
  */
-import type { SegmentFiles } from './segment-files.js';
+import type { VcrError } from '../util/errors.js';
+import type { SegmentFiles, SegmentState } from './segment-files.js';
 
-export type SegmentView = Buffer | 'tombstone' | null;
+export type UnavailableState = Exclude<SegmentState, 'present' | 'tombstone'>;
+export type SegmentView = Buffer | 'tombstone' | UnavailableState;
 
 export interface SegmentSource {
   readonly segmentLength: number;
-  /** The mapping of the segment at `base`, 'tombstone' if deleted, null if absent. */
+  /** The mapping of the segment at `base`, 'tombstone' if deleted, else why it cannot be read. */
   get(base: number): SegmentView;
+  /** The error for reading the segment at `base` that `get` reported as `state`. */
+  unavailable(base: number, state: UnavailableState): VcrError;
 }
 
 export class SegmentCache implements SegmentSource {
@@ -28,16 +38,19 @@ export class SegmentCache implements SegmentSource {
   get(base: number): SegmentView {
     const hit = this.maps.get(base);
     if (hit) return hit;
-    const status = this.files.status(base);
-    if (status === 'tombstone') return 'tombstone';
-    if (status !== 'ok') return null;
+    const state = this.files.status(base);
+    if (state !== 'present') return state;
     const m = this.files.map(base, false);
     this.maps.set(base, m);
     if (this.maps.size > this.keep) this.maps.delete(this.maps.keys().next().value as number);
     return m;
   }
 
-  /** Forget a segment (deleted or rewritten). */
+  unavailable(base: number, state: UnavailableState): VcrError {
+    return this.files.unavailable(base, state);
+  }
+
+  /** Forget a segment (deleted, dropped, installed or rewritten). */
   invalidate(base?: number): void {
     if (base === undefined) this.maps.clear();
     else this.maps.delete(base);

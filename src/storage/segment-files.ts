@@ -13,8 +13,9 @@ import { closeSync, existsSync, fstatSync, ftruncateSync, fsyncSync, openSync, r
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import type mmapTypes from '@riaskov/mmap-io';
+import { ErrorCode, VcrError } from '../util/errors.js';
 import { storageError } from './io-errors.js';
-import { SEGMENT_FILE_PATTERN, segmentFileName } from './layout.js';
+import { awayFileName, deletionLogFileName, segmentFileName, tombstoneFileName } from './layout.js';
 
 type MmapIo = typeof mmapTypes.default;
 
@@ -37,7 +38,8 @@ function loadMmap(): MmapIo {
 }
 const mmap = loadMmap();
 
-const TOMBSTONE_FILE_PATTERN = /^(\d+)-(\d+)\.del$/;
+/** Files that give a segment position a state: segment, tombstone, away marker. */
+const SEGMENT_STATE_FILE_PATTERN = /^(\d+)-(\d+)\.(?:rec|del|away)$/;
 const ZERO_CHUNK = Buffer.alloc(1024 * 1024);
 let fallocateWorks: boolean | undefined;
 
@@ -173,6 +175,43 @@ export class SegmentPreallocator {
   }
 }
 
+/**
+ * Where one segment position of a recording stands locally (docs/FORMAT.md, "Segment states"):
+ * `present` (the `.rec` file, full length), `tombstone` (every frame deleted: `.del`), `away`
+ * (held by other nodes: `.away` marker, no `.rec`), `missing` (no file and no marker) and
+ * `truncated` (a `.rec` shorter than the segment length). The last two are damage.
+ */
+export type SegmentState = 'present' | 'tombstone' | 'away' | 'missing' | 'truncated';
+
+/** fsync of a directory, so that a file created, renamed or removed in it stays so. */
+export function syncDirectory(dir: string): void {
+  const fd = openSync(dir, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Creates an empty marker file durably (file and directory entry fsync'ed). */
+function createMarker(path: string, dir: string): void {
+  const fd = openSync(path, 'w');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  syncDirectory(dir);
+}
+
+function unlinkQuietly(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    // already gone
+  }
+}
+
 /** File access for the segments of one recording. */
 export class SegmentFiles {
   constructor(
@@ -190,19 +229,50 @@ export class SegmentFiles {
   }
 
   tombstonePath(base: number): string {
-    return this.path(base).replace(/\.rec$/, '.del');
+    return join(this.dir, tombstoneFileName(this.recordingId, base));
   }
 
-  /** 'missing', 'tombstone' (all frames deleted), 'ok' or 'wrong-size'. */
-  status(base: number): 'missing' | 'tombstone' | 'ok' | 'wrong-size' {
-    if (existsSync(this.tombstonePath(base))) return 'tombstone';
+  awayPath(base: number): string {
+    return join(this.dir, awayFileName(this.recordingId, base));
+  }
+
+  deletionLogPath(base: number): string {
+    return join(this.dir, deletionLogFileName(this.recordingId, base));
+  }
+
+  /** The segment's state and, for a `.rec` file, its size. A tombstone wins over a marker, a marker over a file. */
+  stat(base: number): { state: SegmentState; size: number } {
+    if (existsSync(this.tombstonePath(base))) return { state: 'tombstone', size: 0 };
+    if (existsSync(this.awayPath(base))) return { state: 'away', size: 0 };
     let size: number;
     try {
       size = statSync(this.path(base)).size;
     } catch {
-      return 'missing';
+      return { state: 'missing', size: 0 };
     }
-    return size === this.segmentLength ? 'ok' : 'wrong-size';
+    return { state: size < this.segmentLength ? 'truncated' : 'present', size };
+  }
+
+  status(base: number): SegmentState {
+    return this.stat(base).state;
+  }
+
+  /** The error a read of a segment in `state` (not present, not a tombstone) gets. */
+  unavailable(base: number, state: SegmentState, size?: number): VcrError {
+    const name = segmentFileName(this.recordingId, base);
+    const where = `recording ${this.recordingId}, segment ${name} (positions ${base}..${base + this.segmentLength})`;
+    switch (state) {
+      case 'away':
+        return new VcrError(ErrorCode.SEGMENT_ELSEWHERE, `${where} is held by other nodes, not this one`);
+      case 'truncated': {
+        const actual = size ?? this.stat(base).size;
+        return new VcrError(ErrorCode.SEGMENT_TRUNCATED, `${where}: file is too short: ${actual} bytes, expected ${this.segmentLength}`);
+      }
+      case 'missing':
+        return new VcrError(ErrorCode.SEGMENT_MISSING, `${where}: file is missing (no tombstone or away marker explains it)`);
+      default:
+        return new VcrError(ErrorCode.GENERIC, `${where} is ${state}`);
+    }
   }
 
   create(base: number): void {
@@ -233,35 +303,43 @@ export class SegmentFiles {
     }
   }
 
-  /** Replaces a segment whose frames are all deleted by its tombstone, releasing its blocks. */
+  /** Replaces a segment whose frames are all deleted by its tombstone, releasing its blocks (the deletion log stays). */
   tombstone(base: number): void {
-    const fd = openSync(this.tombstonePath(base), 'w');
-    try {
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
+    createMarker(this.tombstonePath(base), this.dir);
     this.remove(base);
   }
 
-  remove(base: number): void {
-    try {
-      unlinkSync(this.path(base));
-    } catch {
-      // already gone
-    }
+  /**
+   * Marks the segment as held by other nodes: the `.away` marker first (durable), then the
+   * `.rec` and `.dlog` go. A crash in between leaves marker and file: the marker wins at open.
+   */
+  markAway(base: number): void {
+    createMarker(this.awayPath(base), this.dir);
+    this.remove(base);
+    unlinkQuietly(this.deletionLogPath(base));
   }
 
-  /** Base positions of this recording's segment files and tombstones, ascending. */
-  listBases(): number[] {
-    const out: number[] = [];
-    for (const name of readdirSync(this.dir)) {
-      const m = SEGMENT_FILE_PATTERN.exec(name);
-      if (m && Number(m[1]) === this.recordingId) out.push(Number(m[2]));
-      const t = TOMBSTONE_FILE_PATTERN.exec(name);
-      if (t && Number(t[1]) === this.recordingId && !out.includes(Number(t[2]))) out.push(Number(t[2]));
+  removeDeletionLog(base: number): void {
+    unlinkQuietly(this.deletionLogPath(base));
+  }
+
+  /** Removes the away marker (after a copy of the segment was installed). */
+  clearAway(base: number): void {
+    unlinkQuietly(this.awayPath(base));
+  }
+
+  remove(base: number): void {
+    unlinkQuietly(this.path(base));
+  }
+
+  /** Base positions of this recording's segment files, tombstones and away markers, ascending. */
+  listBases(names: readonly string[] = readdirSync(this.dir)): number[] {
+    const out = new Set<number>();
+    for (const name of names) {
+      const m = SEGMENT_STATE_FILE_PATTERN.exec(name);
+      if (m && Number(m[1]) === this.recordingId) out.add(Number(m[2]));
     }
-    return out.sort((a, b) => a - b);
+    return [...out].sort((a, b) => a - b);
   }
 }
 

@@ -41,7 +41,8 @@ export class TimeIndex {
   private readonly entryDecoder = new TimeIndexEntryDecoder();
   private count = 0;
   private flushed = 0;
-  private lastStride = -1;
+  /** First position of the stride after the last entry's: frames below it add no entry (hot path: a comparison, no division). */
+  private nextStrideStart = 0;
   /** The file holds entries past `count` that must be cut at the next flush. */
   private truncatePending = false;
 
@@ -62,19 +63,18 @@ export class TimeIndex {
   }
 
   positionAt(i: number): number {
-    return Number(this.entryDecoder.wrap(this.entries, i * TIME_INDEX_ENTRY_LENGTH).position());
+    return this.entryDecoder.wrap(this.entries, i * TIME_INDEX_ENTRY_LENGTH).position();
   }
 
   /** Called for every appended frame; records it if it is the first in a new stride. */
   onFrame(utcNs: bigint, position: number): void {
-    const s = Math.floor(position / this.stride);
-    if (s === this.lastStride) return;
-    this.lastStride = s;
-    this.put(this.count, utcNs, BigInt(position));
+    if (position < this.nextStrideStart) return;
+    this.nextStrideStart = this.strideAfter(position);
+    this.put(this.count, utcNs, position);
     this.count++;
   }
 
-  private put(i: number, utcNs: bigint, position: bigint): void {
+  private put(i: number, utcNs: bigint, position: number): void {
     const at = i * TIME_INDEX_ENTRY_LENGTH;
     if (at === this.entries.length) {
       const bigger = Buffer.alloc(this.entries.length * 2);
@@ -82,6 +82,10 @@ export class TimeIndex {
       this.entries = bigger;
     }
     this.entryEncoder.wrap(this.entries, at).utcNs(utcNs).position(position);
+  }
+
+  private strideAfter(position: number): number {
+    return (Math.floor(position / this.stride) + 1) * this.stride;
   }
 
   /** Position of the last entry whose UTC is strictly before `utcNs`, or -1. */
@@ -101,6 +105,21 @@ export class TimeIndex {
     return found < 0 ? -1 : this.positionAt(found);
   }
 
+  /** Position of the last entry at or before `position`, or -1 (entries are in position order). */
+  floorPosition(position: number): number {
+    let lo = 0;
+    let hi = this.count - 1;
+    let found = -1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.positionAt(mid) <= position) {
+        found = mid;
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    return found < 0 ? -1 : this.positionAt(found);
+  }
+
   /** Drops entries at or after `position` (recovery cut a torn tail there). */
   truncateFrom(position: number): void {
     let n = this.count;
@@ -108,7 +127,7 @@ export class TimeIndex {
     this.count = n;
     this.flushed = Math.min(this.flushed, n);
     this.truncatePending = true;
-    this.lastStride = n > 0 ? Math.floor(this.positionAt(n - 1) / this.stride) : -1;
+    this.nextStrideStart = n > 0 ? this.strideAfter(this.positionAt(n - 1)) : 0;
   }
 
   /** Keeps only entries for which `keep(position)` is true (after a deletion merged frames). */
@@ -123,14 +142,37 @@ export class TimeIndex {
     this.count = w;
     this.flushed = 0; // forces a full rewrite
     this.truncatePending = true;
-    this.lastStride = w > 0 ? Math.floor(this.positionAt(w - 1) / this.stride) : -1;
+    this.nextStrideStart = w > 0 ? this.strideAfter(this.positionAt(w - 1)) : 0;
     return removed;
+  }
+
+  /**
+   * Replaces the entries of positions [from, to) by the entries a scan of those positions
+   * produced (in position order), e.g. after a segment was installed from another node. An
+   * entry whose stride already has one is left out, so strides stay strictly increasing.
+   */
+  replaceRange(from: number, to: number, fresh: readonly { utcNs: bigint; position: number }[]): void {
+    const all: { utcNs: bigint; position: number }[] = [];
+    for (let i = 0; i < this.count; i++) {
+      const position = this.positionAt(i);
+      if (position < from) all.push({ utcNs: this.utcAt(i), position });
+    }
+    for (const e of fresh) if (e.position >= from && e.position < to) all.push(e);
+    for (let i = 0; i < this.count; i++) {
+      const position = this.positionAt(i);
+      if (position >= to) all.push({ utcNs: this.utcAt(i), position });
+    }
+    this.count = 0;
+    this.nextStrideStart = 0;
+    for (const e of all) this.onFrame(e.utcNs, e.position);
+    this.flushed = 0; // forces a full rewrite
+    this.truncatePending = true;
   }
 
   clear(): void {
     this.count = 0;
     this.flushed = 0;
-    this.lastStride = -1;
+    this.nextStrideStart = 0;
   }
 
   /** Appends unflushed entries to the open index file (fd from openForAppend). */
@@ -198,7 +240,13 @@ export class TimeIndex {
     const mh = new MessageHeaderDecoder().wrap(buf, 0);
     if (mh.templateId() !== TemplateId.TIME_INDEX_HEADER || mh.schemaId() !== SCHEMA_ID) bad('bad header record');
     const h = new TimeIndexHeaderDecoder().wrap(buf, MESSAGE_HEADER_LENGTH, TimeIndexHeaderDecoder.BLOCK_LENGTH, mh.version());
-    if (Number(h.recordingId()) !== recordingId) bad('belongs to another recording');
+    let owner = -1;
+    try {
+      owner = h.recordingId();
+    } catch {
+      // above 2^53-1 (SbeUnsafeIntegerError): not this recording's
+    }
+    if (owner !== recordingId) bad('belongs to another recording');
     if (h.strideBytes() !== stride) bad('stride differs');
     if (h.entryLength() !== TIME_INDEX_ENTRY_LENGTH || h.entriesOffset() !== TIME_INDEX_HEADER_LENGTH) bad('bad entry layout');
     const n = Math.floor((buf.length - TIME_INDEX_HEADER_LENGTH) / TIME_INDEX_ENTRY_LENGTH);
@@ -206,9 +254,17 @@ export class TimeIndex {
     buf.copy(idx.entries, 0, TIME_INDEX_HEADER_LENGTH, TIME_INDEX_HEADER_LENGTH + n * TIME_INDEX_ENTRY_LENGTH);
     let prevUtc = -(1n << 63n);
     let prevStride = -1;
+    // a position no double holds exactly (SbeUnsafeIntegerError) is out of range too
+    const positionAt = (i: number): number => {
+      try {
+        return idx.positionAt(i);
+      } catch {
+        return bad(`entry ${i} position out of range`);
+      }
+    };
     for (let i = 0; i < n; i++) {
       const utc = idx.utcAt(i);
-      const p = idx.positionAt(i);
+      const p = positionAt(i);
       const s = Math.floor(p / stride);
       if (p % FRAME_ALIGNMENT !== 0 || p < 0 || p >= limitPosition) bad(`entry ${i} position ${p} out of range`);
       if (s <= prevStride) bad(`entry ${i} out of order`);
@@ -218,7 +274,7 @@ export class TimeIndex {
     }
     idx.count = n;
     idx.flushed = n;
-    idx.lastStride = prevStride;
+    idx.nextStrideStart = (prevStride + 1) * stride;
     return idx;
   }
 }
@@ -227,7 +283,7 @@ function encodeHeader(recordingId: number, stride: number): Buffer {
   const h = Buffer.alloc(TIME_INDEX_HEADER_LENGTH);
   new TimeIndexHeaderEncoder()
     .wrapAndApplyHeader(h, 0, new MessageHeaderEncoder())
-    .recordingId(BigInt(recordingId))
+    .recordingId(recordingId)
     .strideBytes(stride)
     .entryLength(TIME_INDEX_ENTRY_LENGTH)
     .entriesOffset(TIME_INDEX_HEADER_LENGTH)

@@ -23,7 +23,11 @@ export interface RecordingDescriptor {
   source: string;
 }
 
-/** Called once per event; `buffer` is only valid during the call (flyweight, no copy). */
+/**
+ * Called once per event; `buffer` is only valid during the call (flyweight, no copy).
+ * `flags` holds the frame's FrameFlags bits (layout.ts `FrameFlags`); handlers that do not
+ * care simply declare fewer parameters.
+ */
 export type FrameHandler = (
   buffer: Buffer,
   payloadOffset: number,
@@ -31,6 +35,8 @@ export type FrameHandler = (
   position: number,
   utcNs: bigint,
   monoNs: bigint,
+  /** FrameFlags bits (layout.ts) */
+  flags: number,
 ) => void;
 
 export type MergedFrameHandler = (
@@ -41,6 +47,7 @@ export type MergedFrameHandler = (
   position: number,
   utcNs: bigint,
   monoNs: bigint,
+  flags: number,
 ) => void;
 
 /** Wall-clock milliseconds, injected so tests can step time. */
@@ -57,6 +64,13 @@ export interface QuarantineHold {
   toUtcNs: bigint;
 }
 
+/** A hold as a deletion sees it: the interval (and channel, absent = all) it protects. */
+export interface HoldInterval {
+  channel?: string;
+  fromUtcNs: bigint;
+  toUtcNs: bigint;
+}
+
 export interface DeletionRecord {
   id: number;
   channel?: string;
@@ -65,4 +79,22 @@ export interface DeletionRecord {
   /** -1 while the deletion is being applied (re-applied on open after a crash). */
   framesDeleted: number;
   bytesReclaimed: number;
+  /** The id was given by the caller (a cluster-wide deletion), not taken from the local sequence. */
+  external?: boolean;
+  /** The holds the deletion was decided with; absent: the local quarantines at the time it runs. */
+  holds?: HoldInterval[];
+}
+
+/** What the writer reports when a segment is complete (rolled past, or the recording stopped). */
+export interface SealedSegment {
+  recordingId: number;
+  base: number;
+  /** Position after the segment's last frame (padding excluded). */
+  end: number;
+  /** DATA frames written in the segment. */
+  frames: number;
+  /** SHA-256 (hex) of the segment's frame records and end (docs/FORMAT.md, "Segment digest"). */
+  digest: string;
+  firstUtcNs: bigint;
+  lastUtcNs: bigint;
 }

@@ -2,15 +2,21 @@
  * Offline verification of an archive directory (no lock taken, nothing written): every
  * descriptor and metadata checksum, every frame's CRC and structure, the zero bytes that must
  * surround frames (alignment gaps, padding and deleted bodies, the unwritten tail), segment
- * coverage of each recording's positions, and every time index entry. Each problem names the
- * recording, file and offset.
+ * coverage of each recording's positions (a missing or truncated segment file is reported with
+ * SEGMENT_MISSING / SEGMENT_TRUNCATED and the check goes on with the next segment; a segment
+ * held elsewhere is not a problem), every deletion log against its segment (DIGEST_MISMATCH
+ * when they disagree), and every time index entry. Each problem names the recording, file and
+ * offset.
  */
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { ErrorCode, type ErrorCodeValue } from '../util/errors.js';
 import { Catalog, slotOffset } from './catalog.js';
 import { FrameStatus, checkFrame, frameStatusText } from './frame.js';
 import { EventFrameHeaderDecoder } from '../../codecs/generated/storage/index.js';
-import { CATALOG_FILE, FRAME_HEADER_LENGTH, FrameType, SEGMENT_FILE_PATTERN, TIME_INDEX_ENTRY_LENGTH, TIME_INDEX_HEADER_LENGTH, alignFrame, isValidSegmentLength, metadataFileName, segmentFileName, timeIndexFileName } from './layout.js';
+import { CATALOG_FILE, FRAME_HEADER_LENGTH, FrameType, SEGMENT_FILE_PATTERN, TIME_INDEX_ENTRY_LENGTH, TIME_INDEX_HEADER_LENGTH, alignFrame, deletionLogFileName, isValidSegmentLength, metadataFileName, segmentFileName, timeIndexFileName } from './layout.js';
+import { readDeletionLog } from './deletion-log.js';
+import { digestSegment } from './digest.js';
 import { readMetadata } from './metadata-file.js';
 import { SegmentFiles } from './segment-files.js';
 import { TimeIndex } from './time-index.js';
@@ -63,8 +69,9 @@ export function verifyArchive(dir: string, opts: { indexStride?: number; progres
   try {
     const plans: { d: RecordingDescriptor; files: SegmentFiles }[] = [];
     for (let id = 0; id < catalog.nextRecordingId; id++) {
-      report.recordings++;
       const slot = catalog.read(id);
+      if (!slot.ok && slot.empty === true && !existsSync(join(dir, metadataFileName(id)))) continue; // an id this archive never had
+      report.recordings++;
       let meta: RecordingDescriptor | undefined;
       try {
         meta = readMetadata(dir, id);
@@ -105,6 +112,10 @@ function verifyRecording(dir: string, d: RecordingDescriptor, files: SegmentFile
     problem(timeIndexFileName(id), undefined, undefined, ErrorCode.CORRUPT_INDEX, (err as Error).message);
   }
   let nextEntry = 0;
+  /** Entries of positions whose segment is not here to check (held elsewhere, damaged) are passed over. */
+  const skipEntriesBelow = (limit: number): void => {
+    while (index && nextEntry < index.length && index.positionAt(nextEntry) < limit) nextEntry++;
+  };
   const checkEntriesUpTo = (pos: number, frameUtc: bigint | undefined): void => {
     while (index && nextEntry < index.length && index.positionAt(nextEntry) <= pos) {
       const ep = index.positionAt(nextEntry);
@@ -121,16 +132,19 @@ function verifyRecording(dir: string, d: RecordingDescriptor, files: SegmentFile
   for (let base = files.baseOf(d.startPosition); !stopped && (base < end || (live && bases.has(base))); base += segLen) {
     bases.delete(base);
     const name = segmentFileName(id, base);
-    const status = files.status(base);
+    const { state, size } = files.stat(base);
     progress?.tick();
-    if (status === 'tombstone') {
+    if (state === 'tombstone' || state === 'present') checkDeletionLog(files, d, base, problem);
+    if (state !== 'present') {
+      if (state === 'missing' || state === 'truncated') {
+        const e = files.unavailable(base, state, size);
+        problem(name, undefined, base, e.code, e.message);
+      }
+      skipEntriesBelow(base + segLen);
       pos = base + segLen;
       continue;
     }
-    if (status !== 'ok') {
-      problem(name, undefined, base, ErrorCode.CORRUPT_SEGMENT, status === 'missing' ? 'segment file is missing' : 'segment file has the wrong size');
-      return;
-    }
+    if (size !== segLen) problem(name, undefined, base, ErrorCode.CORRUPT_SEGMENT, `segment file has ${size} bytes, expected ${segLen}`);
     const seg = files.map(base, false);
     report.bytes += segLen;
     let off = pos - base;
@@ -180,6 +194,27 @@ function verifyRecording(dir: string, d: RecordingDescriptor, files: SegmentFile
   if (!live && pos < end && !stopped) problem(segmentFileName(id, files.baseOf(pos)), undefined, pos, ErrorCode.CORRUPT_SEGMENT, `recording ends at ${pos}, catalog says ${end}`);
   checkEntriesUpTo(Number.MAX_SAFE_INTEGER, undefined);
   for (const b of bases) if (b > pos && !live) problem(segmentFileName(id, b), undefined, b, ErrorCode.CORRUPT_SEGMENT, 'segment file past the end of the recording');
+}
+
+/** A segment's deletion log, if it has one, must agree with its frames (their digest must be defined). */
+function checkDeletionLog(
+  files: SegmentFiles,
+  d: RecordingDescriptor,
+  base: number,
+  problem: (file: string, offset: number | undefined, position: number | undefined, code: ErrorCodeValue, message: string) => void,
+): void {
+  if (!existsSync(files.deletionLogPath(base))) return;
+  const name = deletionLogFileName(d.recordingId, base);
+  try {
+    const log = readDeletionLog(files, base);
+    const seg = files.status(base) === 'present' ? files.map(base, false) : null;
+    const limit = d.lifecycle === 'recording' ? Number.MAX_SAFE_INTEGER : d.stopPosition;
+    digestSegment({ recordingId: d.recordingId, base, segmentLength: d.segmentLength }, seg, Math.max(d.startPosition, base) - base, limit, log);
+  } catch (err) {
+    const e = err as { code?: ErrorCodeValue; message: string };
+    // frame damage is reported by the frame walk; here only what concerns the log
+    if (e.code !== ErrorCode.CORRUPT_SEGMENT || e.message.includes(name)) problem(name, undefined, base, e.code ?? ErrorCode.IO_ERROR, e.message);
+  }
 }
 
 /** Segment files in `dir` whose recording id is not in the catalog. */

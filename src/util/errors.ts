@@ -54,6 +54,8 @@ export const ErrorCode = {
   OUTPUT_FAILED: 54,
   // sources
   SOURCE_FAILED: 60,
+  /** a socket address the archiver must bind (control endpoint, metrics port) is taken */
+  ADDRESS_IN_USE: 61,
   // cluster
   CLUSTER_UNAVAILABLE: 80,
   /** the node has not finished rejoining (metadata, holds, deletions, digests) */

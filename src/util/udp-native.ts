@@ -23,9 +23,12 @@ export interface UdpNative {
   bufferSizes(fd: number): [number, number];
   /**
    * Receives up to maxCount datagrams, datagram i into slab[i*slotSize ..]; lengths[i] is its
-   * real length (> slotSize: truncated). Returns the count, 0 when nothing waits, or -errno.
+   * real length (> slotSize: truncated). With `ages`, ages[i] is how many nanoseconds datagram
+   * i had waited since the kernel stamped its arrival (SO_TIMESTAMPNS, on for every socket
+   * open() makes), measured when the call returns; -1 when it carried no stamp. Returns the
+   * count, 0 when nothing waits, or -errno.
    */
-  recvBatch(fd: number, slab: Buffer, slotSize: number, maxCount: number, lengths: Int32Array): number;
+  recvBatch(fd: number, slab: Buffer, slotSize: number, maxCount: number, lengths: Int32Array, ages?: BigInt64Array): number;
   /**
    * Sends datagrams first..first+count-1 (slab[offsets[i]], lengths[i] bytes) on a connected
    * socket. Returns how many went (fewer when the socket buffer is full), or -errno.

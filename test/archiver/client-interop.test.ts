@@ -18,7 +18,7 @@ describe('archiver with the client library', () => {
       writeFileSync(join(dir, 'b.txt'), 'b1\nb2\n');
       const a = await client.startRecording({ channel: 'interop.a', source: `file://${join(dir, 'a.txt')}`, aliases: ['ia'] });
       const b = await client.startRecording({ channel: 'interop.b', source: `file://${join(dir, 'b.txt')}` });
-      await until('both recordings ended', () => archiver.conductor.recordings.length === 0);
+      await until('both recordings ended', () => archiver.conductor.recordings.size === 0);
       const got: { channel: string; payload: string; recordingId: number }[] = [];
       for await (const e of client.events({ channels: ['ia', 'interop.b'] })) {
         got.push({ channel: e.channel, payload: e.payload.toString(), recordingId: e.recordingId });

@@ -1,7 +1,7 @@
 /**
  * Config loading and validation (errors name the key), the Prometheus endpoint, config-listed
  * channels recording at start-up, and the `vcr archiver` command's contract (cluster mode
- * refused with exit 1, bad config exit 1, SIGTERM exits 0 with recordings stopped).
+ * refused with exit 1, bad config exit 1, SIGTERM exits 143 with recordings stopped).
  */
 import { createSocket } from 'node:dgram';
 import { request } from 'node:http';
@@ -148,13 +148,106 @@ describe('archiver config', () => {
   });
 });
 
+describe('config and protocol apply one set of rules', () => {
+  it('refuses allowlist entries that are neither an address nor a CIDR network, naming the entry', () => {
+    for (const [entry, key] of [
+      ['not-an-ip', "'allowlist[0]'"],
+      ['10.0.0.0/33', "'allowlist[0]'"],
+      ['fd00::/129', "'allowlist[0]'"],
+      ['10.0.0.0/', "'allowlist[0]'"],
+    ] as const) {
+      const e = configError({ allowlist: [entry] });
+      expect(e.code).toBe(ErrorCode.INVALID_ARGUMENT);
+      expect(e.message).toContain(key);
+    }
+    const ok = applyConfigDocument(defaultConfig('/d'), { allowlist: ['10.1.2.3', '10.0.0.0/8', '::1', 'fd00::/8'] });
+    expect(ok.allowlist).toHaveLength(4);
+  });
+
+  it('lets a client in by CIDR network and drops one outside it', async () => {
+    const inside = await launchArchiver({ allowlist: ['127.0.0.0/8'] });
+    const outside = await launchArchiver({ allowlist: ['10.0.0.0/8', 'fd00::/8'] });
+    try {
+      const c = await RawClient.connect(inside.archiver.controlPort);
+      expect((await c.call((ids) => c.proxy.stats(ids))).response.ok).toBe(true);
+      c.close();
+      const d = await RawClient.bare(outside.archiver.controlPort);
+      await expect(d.exchange(d.proxy.connect(1n, 0, '', 'x'), 1n, 300)).rejects.toThrow(/timed out/);
+      expect(outside.archiver.counters.get('rejected')).toBeGreaterThan(0);
+      d.close();
+    } finally {
+      await inside.archiver.close();
+      await outside.archiver.close();
+      removeDir(inside.dir);
+      removeDir(outside.dir);
+    }
+  });
+
+  it('refuses config channel names the protocol refuses, naming the entry', () => {
+    const cases: [unknown, number, string][] = [
+      [{ channels: [{ channel: 'has space', source: 'udp://127.0.0.1:5000' }] }, ErrorCode.INVALID_ARGUMENT, "'channels[0]'"],
+      [{ channels: [{ channel: 'tab\tname', source: 'udp://127.0.0.1:5000' }] }, ErrorCode.INVALID_ARGUMENT, "'channels[0]'"],
+      [{ channels: [{ channel: 'a', source: 'udp://127.0.0.1:5000', aliases: ['bad alias'] }] }, ErrorCode.INVALID_ARGUMENT, "'channels[0]'"],
+      [{ channels: [{ channel: 'a', source: 'udp://127.0.0.1:5000', aliases: Array.from({ length: 33 }, (_, i) => `x${i}`) }] }, ErrorCode.INVALID_ARGUMENT, "'channels[0]'"],
+      [{ channels: [{ channel: 'a', source: 'udp://127.0.0.1:5000', aliases: ['a'] }] }, ErrorCode.INVALID_ARGUMENT, "'channels[0]'"],
+    ];
+    for (const [doc, code, key] of cases) {
+      const e = configError(doc);
+      expect(e.code).toBe(code);
+      expect(e.message).toContain(key);
+    }
+  });
+
+  it('refuses two config entries recording the same channel, like CHANNEL_ALREADY_RECORDING', () => {
+    const same = configError({
+      channels: [
+        { channel: 'dup', source: 'udp://127.0.0.1:5000' },
+        { channel: 'dup', source: 'udp://127.0.0.1:5001' },
+      ],
+    });
+    expect(same.code).toBe(ErrorCode.CHANNEL_ALREADY_RECORDING);
+    expect(same.message).toContain("'channels[1]'");
+    const overlap = configError({
+      channels: [
+        { channel: 'one', source: 'udp://127.0.0.1:5000', aliases: ['shared'] },
+        { channel: 'two', source: 'udp://127.0.0.1:5001', aliases: ['shared'] },
+      ],
+    });
+    expect(overlap.code).toBe(ErrorCode.CHANNEL_ALREADY_RECORDING);
+    const aliasIsOther = configError({
+      channels: [
+        { channel: 'one', source: 'udp://127.0.0.1:5000', aliases: ['two'] },
+        { channel: 'two', source: 'udp://127.0.0.1:5001' },
+      ],
+    });
+    expect(aliasIsOther.code).toBe(ErrorCode.CHANNEL_ALREADY_RECORDING);
+  });
+
+  it('refuses at start-up a config channel whose alias belongs to another channel in the archive', async () => {
+    const first = await launchArchiver();
+    const file = join(first.dir, 'x.txt');
+    writeFileSync(file, 'x\n');
+    const c = await RawClient.connect(first.archiver.controlPort);
+    expect((await c.call((ids) => c.proxy.startRecording(ids, 'owner', `file://${file}`, ['taken']))).response.ok).toBe(true);
+    c.close();
+    await first.archiver.close();
+    try {
+      await expect(
+        launchArchiver({ channels: [{ channel: 'intruder', source: 'udp://127.0.0.1:0', aliases: ['taken'] }] }, first.dir),
+      ).rejects.toMatchObject({ code: ErrorCode.INVALID_ARGUMENT, message: expect.stringContaining("'channels[0]'") });
+    } finally {
+      removeDir(first.dir);
+    }
+  });
+});
+
 describe('vcr archiver command', () => {
-  it('refuses cluster mode and bad config files with exit 1 and a clear message', () => {
+  it('refuses a missing cluster file and bad config files with exit 1 and a clear message', () => {
     const dir = tempDir();
     try {
       const cluster = runVcr(['archiver', '--dir', dir, '--cluster', join(dir, 'c.json'), '--node', 'a']);
       expect(cluster.status).toBe(1);
-      expect(cluster.stderr).toMatch(/not yet supported/);
+      expect(cluster.stderr).toMatch(/INVALID_CLUSTER_CONFIG/);
       writeFileSync(join(dir, 'cfg.json'), JSON.stringify({ limits: { maxReplays: 'many' } }));
       const bad = runVcr(['archiver', '--dir', dir, '--config', join(dir, 'cfg.json')]);
       expect(bad.status).toBe(1);
@@ -169,7 +262,7 @@ describe('vcr archiver command', () => {
     }
   });
 
-  it('stops cleanly on SIGTERM: exit 0 and the recording left stopped', async () => {
+  it('stops cleanly on SIGTERM: exit 143 (128 + SIGTERM) and the recording left stopped', async () => {
     const base = tempDir();
     const dir = join(base, 'a');
     const child = spawnVcr(['archiver', '--dir', dir, '--control', '127.0.0.1:0']);
@@ -188,7 +281,7 @@ describe('vcr archiver command', () => {
       c.close();
       child.kill('SIGTERM');
       const code = await new Promise<number | null>((res) => child.once('exit', (x) => res(x)));
-      expect(code).toBe(0);
+      expect(code).toBe(143);
       expect(err).toMatch(/"msg":"recording stopped"/);
       expect(err).toMatch(/"reason":"SHUTDOWN"/);
       const archive = Archive.open(dir, { readOnly: true });

@@ -5,9 +5,12 @@
  * requests interleaved throughout. Every valid request must succeed, the archiver must keep
  * running, and the malformed ones must be counted.
  *
- * The fuzzer uses its own control session (reconnected regularly, since a mutated
- * CloseSessionRequest may close it); bit flips spare the controlSessionId field so a mutation
- * cannot turn into a request on the valid client's session. Destructive requests are disabled.
+ * The fuzzer uses its own control session, opened from the socket that sends the fuzz (a
+ * session only accepts requests from the address and port that opened it) on an address of
+ * its own (127.0.0.2, so the sessions its mutated connects open count against that address,
+ * not the valid client's), reconnected regularly since a mutated CloseSessionRequest may close
+ * it; bit flips spare the controlSessionId field so a mutation cannot turn into a request on
+ * the valid client's session. Destructive requests are disabled.
  * AddQuarantineRequest is left out of the seeds: each accepted one is a durable (fsynced) write
  * of the holds file, ~15 ms, which would make this test slow without testing anything more.
  */
@@ -16,7 +19,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Ids } from '../../src/client/control-request-proxy.js';
-import { RawClient, decodeStats, launchArchiver, removeDir, templateOf, until, type Response } from './support.js';
+import { RawClient, decodeResponse, decodeStats, launchArchiver, removeDir, templateOf, until, type Response } from './support.js';
 
 const FUZZ_DATAGRAMS = 100_000;
 const BURST = Number(process.env.FUZZ_BURST ?? 500);
@@ -41,12 +44,30 @@ describe('control endpoint fuzz', () => {
     const int = (n: number) => Math.floor(rand() * n);
     const { archiver, dir } = await launchArchiver({
       allowDestructive: false,
-      limits: { maxRecordings: 8, maxReplays: 8 },
+      limits: { maxRecordings: 8, maxReplays: 8, maxSessionsPerAddress: 1024 },
     });
     const valid = await RawClient.connect(archiver.controlPort);
-    const fuzzer = await RawClient.connect(archiver.controlPort);
+    const fuzzer = await RawClient.bare(archiver.controlPort);
     const blaster = createSocket({ type: 'udp4', sendBufferSize: 4 * 1024 * 1024 });
-    await new Promise<void>((r) => blaster.bind(0, '127.0.0.1', () => r()));
+    await new Promise<void>((r) => blaster.bind(0, '127.0.0.2', () => r()));
+    const connectAnswers = new Map<bigint, Response>();
+    blaster.on('message', (m) => {
+      if (templateOf(m) === 100 && m.length >= 24 && m.readBigInt64LE(16) >= 1n << 40n) {
+        const r = decodeResponse(m);
+        connectAnswers.set(r.correlationId, r);
+      }
+    });
+    let nextFuzzConnect = 1n << 40n;
+    /** A control session of the blaster's own socket (correlationIds above 2^40: the fuzz uses < 2^30). */
+    const fuzzSession = async (): Promise<number> => {
+      for (;;) {
+        const corr = nextFuzzConnect++;
+        blaster.send(fuzzer.proxy.connect(corr, 0, '', 'fuzz'), archiver.controlPort, '127.0.0.1');
+        const r = await until('fuzz session', () => connectAnswers.get(corr), 1000).catch(() => undefined);
+        if (r?.ok) return r.relevantId;
+        if (r) throw new Error(`fuzz session refused: ${r.errorCode} ${r.errorMessage}`);
+      }
+    };
     try {
       // something to query: a small finished file recording
       const file = join(dir, 'seed.txt');
@@ -157,9 +178,7 @@ describe('control endpoint fuzz', () => {
       while (sent < FUZZ_DATAGRAMS) {
         if (sent % 5000 === 0) {
           // a fresh fuzz session now and then: a mutated close may have ended the last one
-          const f = await RawClient.connect(archiver.controlPort);
-          fuzzer.sessionId = f.sessionId;
-          f.close();
+          fuzzer.sessionId = await fuzzSession();
         }
         for (let i = 0; i < BURST; i++) {
           const t = templates[int(templates.length)]!;

@@ -51,13 +51,16 @@ describe('archiver recording over the control protocol', () => {
     const start = await c.call((ids) => c.proxy.startRecording(ids, 'radar.tracks', `udp://127.0.0.1:${port}`, ['tracks']));
     expect(start.response.ok).toBe(true);
     const recordingId = Number(start.response.relevantId);
+    const eventCount = async (): Promise<number> =>
+      decodeDescriptor((await c.call((ids) => c.proxy.describeRecording(ids, recordingId))).data[0]!).eventCount;
     const tx = createSocket('udp4');
     const sent: Buffer[] = [];
     for (let i = 0; i < 200; i++) {
       const b = Buffer.from(`event-${i}-${'x'.repeat(i % 50)}`);
       sent.push(b);
       tx.send(b, port, '127.0.0.1');
-      if (i % 50 === 49) await new Promise((r) => setTimeout(r, 5));
+      // paced by the archiver itself: each batch of 50 is recorded before the next is sent
+      if (i % 50 === 49) await until(`${i + 1} events recorded`, async () => (await eventCount()) === i + 1);
     }
     await until('all events recorded', async () => {
       const p = await c.call((ids) => c.proxy.recordingPosition(ids, recordingId));

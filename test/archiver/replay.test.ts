@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Archiver } from '../../src/archiver/archiver.js';
 import { ErrorCode } from '../../src/util/errors.js';
-import { RawClient, decodeChunk, decodeReplayEnded, launchArchiver, removeDir, templateOf, until } from './support.js';
+import { RecordingStoppedDecoder } from '../../codecs/generated/control/index.js';
+import { RawClient, decodeChunk, decodeReplayEnded, decodeStopped, launchArchiver, removeDir, templateOf, until } from './support.js';
 
 async function receiver(): Promise<{ socket: Socket; port: number; got: Buffer[] }> {
   const socket = createSocket({ type: 'udp4', recvBufferSize: 8 * 1024 * 1024 });
@@ -40,9 +41,9 @@ describe('archiver replay', () => {
     writeFileSync(file, lines.join('\n'));
     const r = await c.call((ids) => c.proxy.startRecording(ids, channel, `file://${file}`, []));
     expect(r.response.ok).toBe(true);
-    const id = Number(r.response.relevantId);
+    const id = r.response.relevantId;
     await until(`${channel} stopped`, () =>
-      c.notifications.some((n) => templateOf(n) === 202 && n.readBigInt64LE(8) === BigInt(id)),
+      c.notifications.some((n) => templateOf(n) === RecordingStoppedDecoder.TEMPLATE_ID && decodeStopped(n).recordingId === id),
     );
     return id;
   }
@@ -174,6 +175,92 @@ describe('archiver replay', () => {
     expect(got.every((m) => m.toString() === 'm')).toBe(true);
     tx.close();
     rx.close();
+  });
+
+  it('a time replay with follow takes recordings of its channels that start later, each to its channel destination', async () => {
+    await recordFile('tf.a', ['a0', 'a1']);
+    await recordFile('tf.b', ['b0']);
+    const rxA = await receiver();
+    const rxB = await receiver();
+    const rep = await c.call((ids) =>
+      c.proxy.timeReplay(ids, {
+        fromUtcNs: null,
+        toUtcNs: null,
+        speed: 0,
+        follow: true,
+        channels: [
+          { channel: 'tf.a', destination: `udp://127.0.0.1:${rxA.port}` },
+          { channel: 'tf.b', destination: `udp://127.0.0.1:${rxB.port}` },
+        ],
+      }),
+    );
+    expect(rep.response.ok).toBe(true);
+    const replayId = Number(rep.response.relevantId);
+    await until('the recorded events', () => rxA.got.length === 2 && rxB.got.length === 1);
+    // new recordings of both channels, after the request: a finished file and a live UDP stream
+    await recordFile('tf.a', ['a2', 'a3']);
+    await until('the later file recording', () => rxA.got.length === 4);
+    const src = await receiver();
+    const port = src.port;
+    src.socket.close();
+    const live = await c.call((ids) => c.proxy.startRecording(ids, 'tf.b', `udp://127.0.0.1:${port}`, []));
+    expect(live.response.ok).toBe(true);
+    const tx = createSocket('udp4');
+    for (let i = 1; i <= 3; i++) tx.send(`b${i}`, port, '127.0.0.1');
+    await until('the live recording', () => rxB.got.length === 4);
+    tx.close();
+    expect(rxA.got.map(String)).toEqual(['a0', 'a1', 'a2', 'a3']);
+    expect(rxB.got.map(String)).toEqual(['b0', 'b1', 'b2', 'b3']);
+    // open-ended: still running until stopped
+    expect(c.notifications.some((n) => templateOf(n) === 204)).toBe(false);
+    await c.call((ids) => c.proxy.stopReplay(ids, replayId));
+    const ended = await until('ReplayEnded', () => c.notifications.find((n) => templateOf(n) === 204));
+    expect(decodeReplayEnded(ended)).toMatchObject({ replaySessionId: replayId, eventsSent: 8, reason: 0 });
+    rxA.socket.close();
+    rxB.socket.close();
+  });
+
+  it('a time replay with follow and a "to" takes new recordings until "to", then ends', async () => {
+    await recordFile('tg', ['g0']);
+    const rx = await receiver();
+    const to = BigInt(Date.now() + 1500) * 1_000_000n;
+    const rep = await c.call((ids) =>
+      c.proxy.timeReplay(ids, { fromUtcNs: null, toUtcNs: to, speed: 0, follow: true, channels: [{ channel: 'tg', destination: `udp://127.0.0.1:${rx.port}` }] }),
+    );
+    expect(rep.response.ok).toBe(true);
+    await recordFile('tg', ['g1']);
+    await until('the later recording', () => rx.got.length === 2);
+    const ended = await until('ReplayEnded once "to" passed', () => c.notifications.find((n) => templateOf(n) === 204), 10_000);
+    expect(BigInt(Date.now()) * 1_000_000n).toBeGreaterThan(to);
+    expect(decodeReplayEnded(ended)).toMatchObject({ eventsSent: 2, reason: 1 });
+    await recordFile('tg', ['g2']); // after the replay ended: not sent
+    expect(rx.got.map(String)).toEqual(['g0', 'g1']);
+    rx.socket.close();
+  });
+
+  it('a time replay with follow and a "to" ends after "to" even when its live recording goes quiet', async () => {
+    const src = await receiver();
+    const port = src.port;
+    src.socket.close();
+    const start = await c.call((ids) => c.proxy.startRecording(ids, 'quiet', `udp://127.0.0.1:${port}`, []));
+    expect(start.response.ok).toBe(true);
+    const tx = createSocket('udp4');
+    await until('one event recorded', async () => {
+      tx.send('q0', port, '127.0.0.1');
+      const p = await c.call((ids) => c.proxy.recordingPosition(ids, Number(start.response.relevantId)));
+      return Number(p.response.relevantId) > 0;
+    });
+    tx.close();
+    const rx = await receiver();
+    const to = BigInt(Date.now() + 300) * 1_000_000n;
+    const rep = await c.call((ids) =>
+      c.proxy.timeReplay(ids, { fromUtcNs: null, toUtcNs: to, speed: 0, follow: true, channels: [{ channel: 'quiet', destination: `udp://127.0.0.1:${rx.port}` }] }),
+    );
+    expect(rep.response.ok).toBe(true);
+    const ended = await until('ReplayEnded', () => c.notifications.find((n) => templateOf(n) === 204), 5000);
+    expect(decodeReplayEnded(ended).reason).toBe(1); // SOURCE_ENDED
+    expect(rx.got.length).toBeGreaterThan(0);
+    rx.socket.close();
   });
 
   it('stops the replays of a session that closes (CLIENT_GONE)', async () => {

@@ -4,9 +4,7 @@
  * generated codecs over a real UDP socket, exposing every datagram it receives.
  */
 import { createSocket, type Socket } from 'node:dgram';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import pino from 'pino';
 import {
   ControlResponseDecoder,
@@ -17,29 +15,34 @@ import {
   RecordingStoppedDecoder,
   ReplayEndedDecoder,
   StatsSnapshotDecoder,
+  messageByTemplateId,
 } from '../../codecs/generated/control/index.js';
 import { Archiver } from '../../src/archiver/archiver.js';
 import { applyConfigDocument, defaultConfig } from '../../src/archiver/archiver-config.js';
 import { ControlRequestProxy, type Ids } from '../../src/client/control-request-proxy.js';
+import type { EpochNanoClock, NanoClock } from '../../src/util/clock.js';
+import { tempDir, until } from '../helpers/wait.js';
 
-export function tempDir(prefix = 'vcr-arch-'): string {
-  return mkdtempSync(join(tmpdir(), prefix));
-}
+export { tempDir, until };
 
 export function removeDir(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
 }
 
-export async function launchArchiver(doc: Record<string, unknown> = {}, dir = tempDir()): Promise<{ archiver: Archiver; dir: string }> {
+export async function launchArchiver(
+  doc: Record<string, unknown> = {},
+  dir = tempDir('vcr-arch-'),
+  clocks: { nanoClock?: NanoClock; utcClock?: EpochNanoClock } = {},
+): Promise<{ archiver: Archiver; dir: string }> {
   const config = applyConfigDocument(defaultConfig(dir), { control: '127.0.0.1:0', logLevel: 'silent', ...doc });
-  const archiver = await Archiver.launch(config, { logger: pino({ level: 'silent' }) });
+  const archiver = await Archiver.launch(config, { logger: pino({ level: 'silent' }), ...clocks });
   return { archiver, dir };
 }
 
 export interface Response {
-  controlSessionId: bigint;
+  controlSessionId: number;
   correlationId: bigint;
-  relevantId: bigint;
+  relevantId: number;
   ok: boolean;
   errorCode: number;
   dataCount: number;
@@ -50,7 +53,7 @@ const header = new MessageHeaderDecoder();
 const responseDecoder = new ControlResponseDecoder();
 
 export function templateOf(buf: Buffer): number {
-  return buf.length >= 8 ? buf.readUInt16LE(2) : -1;
+  return buf.length >= MessageHeaderDecoder.ENCODED_LENGTH ? header.wrap(buf, 0).templateId() : -1;
 }
 
 export function decodeResponse(buf: Buffer): Response {
@@ -69,19 +72,22 @@ export function decodeResponse(buf: Buffer): Response {
 /** Correlation id of a response or data message (templates 100-199). */
 function correlationOf(buf: Buffer): bigint | undefined {
   const t = templateOf(buf);
-  if (t < 100 || t > 199 || buf.length < 24) return undefined;
-  return buf.readBigInt64LE(16);
+  const info = t >= 100 && t <= 199 ? messageByTemplateId(t) : undefined;
+  if (info === undefined) return undefined;
+  try {
+    const d = new info.decoder().wrapAndApplyHeader(buf, 0, header);
+    return 'correlationId' in d ? d.correlationId() : undefined;
+  } catch {
+    return undefined; // too short
+  }
 }
-
-import { sleep, until } from '../helpers/wait.js';
-export { sleep, until };
 
 export class RawClient {
   readonly socket: Socket;
   readonly proxy = new ControlRequestProxy();
   readonly received: Buffer[] = [];
   readonly notifications: Buffer[] = [];
-  sessionId = 0n;
+  sessionId = 0;
   private nextCorrelation = 1n;
 
   private constructor(
@@ -95,9 +101,10 @@ export class RawClient {
     });
   }
 
-  static async connect(port: number, keepAliveTimeoutMs = 0): Promise<RawClient> {
+  /** Connects from a socket bound on bindHost (any 127.x address is this host too). */
+  static async connect(port: number, keepAliveTimeoutMs = 0, bindHost = '127.0.0.1'): Promise<RawClient> {
     const c = new RawClient('127.0.0.1', port);
-    await new Promise<void>((r) => c.socket.bind(0, '127.0.0.1', () => r()));
+    await new Promise<void>((r) => c.socket.bind(0, bindHost, () => r()));
     const corr = c.correlation();
     const { response } = await c.exchange(c.proxy.connect(corr, keepAliveTimeoutMs, '', 'test'), corr);
     if (!response.ok) throw new Error(`connect failed: ${response.errorMessage}`);
@@ -105,9 +112,9 @@ export class RawClient {
     return c;
   }
 
-  static async bare(port: number): Promise<RawClient> {
+  static async bare(port: number, bindHost = '127.0.0.1'): Promise<RawClient> {
     const c = new RawClient('127.0.0.1', port);
-    await new Promise<void>((r) => c.socket.bind(0, '127.0.0.1', () => r()));
+    await new Promise<void>((r) => c.socket.bind(0, bindHost, () => r()));
     return c;
   }
 
@@ -156,15 +163,15 @@ export class RawClient {
 export function decodeChunk(buf: Buffer) {
   const d = new ReadChunkDecoder().wrapAndApplyHeader(buf, 0, new MessageHeaderDecoder());
   const out = {
-    recordingId: Number(d.recordingId()),
-    nextPosition: Number(d.nextPosition()),
+    recordingId: d.recordingId(),
+    nextPosition: d.nextPosition(),
     nextFragmentOffset: d.nextFragmentOffset(),
     endOfRecording: (d.endOfRecording() as number) === 1,
     events: [] as { position: number; utcNs: bigint; monoNs: bigint; eventLength: number; fragmentOffset: number; payload: Buffer }[],
   };
   for (const e of d.events()) {
     out.events.push({
-      position: Number(e.position()),
+      position: e.position(),
       utcNs: e.utcNs(),
       monoNs: e.monoNs(),
       eventLength: e.eventLength(),
@@ -178,13 +185,13 @@ export function decodeChunk(buf: Buffer) {
 export function decodeDescriptor(buf: Buffer) {
   const d = new RecordingDescriptorDecoder().wrapAndApplyHeader(buf, 0, new MessageHeaderDecoder());
   const r = {
-    recordingId: Number(d.recordingId()),
+    recordingId: d.recordingId(),
     state: d.state() as number,
-    startPosition: Number(d.startPosition()),
-    stopPosition: Number(d.stopPosition()),
+    startPosition: d.startPosition(),
+    stopPosition: d.stopPosition(),
     startUtcNs: d.startUtcNs(),
     stopUtcNs: d.stopUtcNs(),
-    eventCount: Number(d.eventCount()),
+    eventCount: d.eventCount(),
     aliases: [] as string[],
     channel: '',
     source: '',
@@ -200,7 +207,7 @@ export function decodeStats(bufs: Buffer[]): Map<string, number> {
   for (const b of bufs) {
     const d = new StatsSnapshotDecoder().wrapAndApplyHeader(b, 0, new MessageHeaderDecoder());
     for (const c of d.counters()) {
-      const v = Number(c.value());
+      const v = c.value();
       m.set(c.name(), v);
     }
   }
@@ -210,9 +217,9 @@ export function decodeStats(bufs: Buffer[]): Map<string, number> {
 export function decodeStopped(buf: Buffer) {
   const d = new RecordingStoppedDecoder().wrapAndApplyHeader(buf, 0, new MessageHeaderDecoder());
   return {
-    recordingId: Number(d.recordingId()),
-    stopPosition: Number(d.stopPosition()),
-    eventCount: Number(d.eventCount()),
+    recordingId: d.recordingId(),
+    stopPosition: d.stopPosition(),
+    eventCount: d.eventCount(),
     reason: d.reason() as number,
     errorCode: d.errorCode() as number,
     message: d.message(),
@@ -221,7 +228,7 @@ export function decodeStopped(buf: Buffer) {
 
 export function decodeProgress(buf: Buffer) {
   const d = new RecordingProgressDecoder().wrapAndApplyHeader(buf, 0, new MessageHeaderDecoder());
-  return { recordingId: Number(d.recordingId()), position: Number(d.position()), eventCount: Number(d.eventCount()) };
+  return { recordingId: d.recordingId(), position: d.position(), eventCount: d.eventCount() };
 }
 
 export function decodeReplayEnded(buf: Buffer) {

@@ -49,16 +49,16 @@ describe('catalog queries', () => {
 
 describe('control session answer cache', () => {
   it('evicts the oldest answers beyond the byte limit and remembers their ids', () => {
-    const s = new ControlSession(1, '127.0.0.1', 1, 1000n, 0n, 't', { maxAnswers: 256, maxBytes: 1000, maxEvictedIds: 2 });
-    for (let i = 1n; i <= 6n; i++) s.remember(i, [Buffer.alloc(300)]);
+    const s = new ControlSession(1, '127.0.0.1', 1, '127.0.0.1', 1, 1000n, 0n, 't', { maxAnswers: 256, maxBytes: 1000, maxEvictedIds: 2 });
+    for (let i = 1n; i <= 6n; i++) s.remember(i, `keepAlive:${i}`, [Buffer.alloc(300)]);
     expect(s.cachedAnswerCount).toBe(3);
     expect(s.cachedAnswerBytes).toBe(900);
-    expect(s.lookup(1n).kind).toBe('new'); // beyond the remembered evicted ids
-    expect(s.lookup(2n).kind).toBe('evicted');
-    expect(s.lookup(3n).kind).toBe('evicted');
-    expect(s.lookup(4n).kind).toBe('answered');
-    s.markPending(9n);
-    expect(s.lookup(9n).kind).toBe('pending');
+    expect(s.lookup(1n, 'keepAlive:1').kind).toBe('new'); // beyond the remembered evicted ids
+    expect(s.lookup(2n, 'keepAlive:2').kind).toBe('evicted');
+    expect(s.lookup(3n, 'keepAlive:3').kind).toBe('evicted');
+    expect(s.lookup(4n, 'keepAlive:4').kind).toBe('answered');
+    s.markPending(9n, 'startRecording:9');
+    expect(s.lookup(9n, 'startRecording:9').kind).toBe('pending');
     expect(s.isTimedOut(1000n)).toBe(false);
     expect(s.isTimedOut(1001n)).toBe(true);
   });

@@ -3,6 +3,7 @@ import { ArchiveClient } from '../../src/client/archive-client.js';
 import { NotificationKind, type Notification } from '../../src/client/notifications.js';
 import { ErrorCode, VcrError } from '../../src/util/errors.js';
 import { FakeArchiver, T, makeRecording } from './fake-archiver.js';
+import { until } from '../helpers/wait.js';
 
 let fake: FakeArchiver;
 let client: ArchiveClient | null = null;
@@ -36,7 +37,7 @@ const payloads = (n: number, prefix: string) => Array.from({ length: n }, (_, i)
 
 describe('ArchiveClient against a fake archiver over real UDP', () => {
   it('connects and gets the session id the archiver allocated', async () => {
-    fake.sessionId = 1234n;
+    fake.sessionId = 1234;
     const c = await connect();
     expect(c.sessionId).toBe(1234);
     expect(fake.of(T.connect)).toHaveLength(1);
@@ -116,7 +117,7 @@ describe('ArchiveClient against a fake archiver over real UDP', () => {
   it('opens a new session and asks again when the archiver no longer knows the session', async () => {
     const c = await connect();
     fake.errorFor.set(T.position, { code: ErrorCode.UNKNOWN_SESSION, times: 1 });
-    fake.sessionId = 8n;
+    fake.sessionId = 8;
     expect(await c.recordingPosition(3)).toBe(42);
     expect(fake.of(T.connect)).toHaveLength(2);
     expect(c.sessionId).toBe(8);
@@ -155,14 +156,13 @@ describe('ArchiveClient against a fake archiver over real UDP', () => {
     const sub = fake.of(T.subscribe);
     expect(sub).toHaveLength(1);
     fake.notifyRecordingStarted(sub[0]!.from, 5, 'radar');
-    await new Promise((r) => setTimeout(r, 50));
+    await until('the notification', () => seen.length > 0);
     expect(seen).toEqual([expect.objectContaining({ type: 'recordingStarted', recordingId: 5, channel: 'radar' })]);
   });
 
   it('sends keep-alives while idle', async () => {
     client = await ArchiveClient.connect({ archiver: fake.endpoint, keepAliveTimeoutMs: 60, dutyCycleMs: 5 });
-    await new Promise((r) => setTimeout(r, 150));
-    expect(fake.of(T.keepAlive).length).toBeGreaterThanOrEqual(2);
+    await until('two keep-alives', () => fake.of(T.keepAlive).length >= 2, 2000);
   });
 
   it('correlates many requests in flight at once, some of whose answers are lost', async () => {
@@ -180,7 +180,8 @@ describe('ArchiveClient against a fake archiver over real UDP', () => {
     for (let i = 0; i < 230; i++) fake.recordings.set(i, makeRecording(i, 'many', payloads(1, 'p'), [1n]));
     const list = await c.listRecordings({ channel: 'many' });
     expect(list.map((d) => d.recordingId)).toEqual(Array.from({ length: 230 }, (_, i) => i));
-    expect(fake.of(T.listRecordings)).toHaveLength(3);
+    // three pages asked for (a retry under load repeats a page's correlationId, not a page)
+    expect(new Set(fake.of(T.listRecordings).map((r) => r.correlationId)).size).toBe(3);
   });
 
   it('rejects a bad archiver endpoint with INVALID_ARGUMENT', async () => {

@@ -18,6 +18,8 @@ import {
   RecordingDescriptorEncoder,
   RecordingStartedEncoder,
   RecordingState,
+  TEMPLATE_IDS,
+  messageByTemplateId,
 } from '../../codecs/generated/control/index.js';
 
 export interface FakeEvent {
@@ -38,7 +40,7 @@ export interface FakeRecording {
 
 export interface Request {
   templateId: number;
-  controlSessionId: bigint;
+  controlSessionId: number;
   correlationId: bigint;
   bytes: Buffer;
   from: RemoteInfo;
@@ -49,17 +51,17 @@ export type Mangler = (req: Request, datagrams: Buffer[]) => Buffer[];
 
 const HDR = MessageHeaderDecoder.ENCODED_LENGTH;
 export const T = {
-  connect: 1,
-  close: 2,
-  keepAlive: 3,
-  startRecording: 4,
-  stopRecording: 5,
-  read: 9,
-  listRecordings: 10,
-  describe: 11,
-  position: 12,
-  findPosition: 13,
-  subscribe: 21,
+  connect: TEMPLATE_IDS.ConnectRequest,
+  close: TEMPLATE_IDS.CloseSessionRequest,
+  keepAlive: TEMPLATE_IDS.KeepAliveRequest,
+  startRecording: TEMPLATE_IDS.StartRecordingRequest,
+  stopRecording: TEMPLATE_IDS.StopRecordingRequest,
+  read: TEMPLATE_IDS.ReadRequest,
+  listRecordings: TEMPLATE_IDS.ListRecordingsRequest,
+  describe: TEMPLATE_IDS.DescribeRecordingRequest,
+  position: TEMPLATE_IDS.RecordingPositionRequest,
+  findPosition: TEMPLATE_IDS.FindPositionRequest,
+  subscribe: TEMPLATE_IDS.SubscribeNotificationsRequest,
 } as const;
 
 export function frameLength(payloadLength: number): number {
@@ -79,7 +81,7 @@ export function makeRecording(recordingId: number, channel: string, payloads: Bu
 export class FakeArchiver {
   readonly requests: Request[] = [];
   readonly recordings = new Map<number, FakeRecording>();
-  sessionId = 7n;
+  sessionId = 7;
   /** answer every request with this error code instead (0: off) */
   errorFor = new Map<number, { code: number; times: number }>();
   mangle: Mangler = (_r, d) => d;
@@ -116,13 +118,13 @@ export class FakeArchiver {
 
   notifyRecordingStarted(to: RemoteInfo, recordingId: number, channel: string): void {
     const e = new RecordingStartedEncoder().wrapAndApplyHeader(this.buf, 0, this.hdrEnc);
-    e.recordingId(BigInt(recordingId)).startPosition(0n).startUtcNs(5n);
+    e.recordingId(recordingId).startPosition(0).startUtcNs(5n);
     e.channel(channel);
     e.source('udp://127.0.0.1:9');
     this.send(to, Buffer.from(this.buf.subarray(0, HDR + e.encodedLength())));
   }
 
-  response(correlationId: bigint, relevantId: bigint, dataCount = 0, errorCode = 0, message = ''): Buffer {
+  response(correlationId: bigint, relevantId: number, dataCount = 0, errorCode = 0, message = ''): Buffer {
     const e = new ControlResponseEncoder().wrapAndApplyHeader(this.buf, 0, this.hdrEnc);
     e.controlSessionId(this.sessionId)
       .correlationId(correlationId)
@@ -139,15 +141,15 @@ export class FakeArchiver {
     const last = r.events[r.events.length - 1];
     e.controlSessionId(this.sessionId)
       .correlationId(correlationId)
-      .recordingId(BigInt(r.recordingId))
+      .recordingId(r.recordingId)
       .state(r.stopped ? RecordingState.STOPPED : RecordingState.RECORDING)
-      .startPosition(0n)
-      .stopPosition(BigInt(r.stopPosition))
+      .startPosition(0)
+      .stopPosition(r.stopPosition)
       .startUtcNs(r.events[0]?.utcNs ?? 0n)
       .stopUtcNs(last?.utcNs ?? 0n)
       .startMonoNs(r.events[0]?.monoNs ?? 0n)
       .stopMonoNs(last?.monoNs ?? 0n)
-      .eventCount(BigInt(r.events.length))
+      .eventCount(r.events.length)
       .segmentLength(1 << 20);
     const g = e.aliasesCount(r.aliases.length);
     for (const a of r.aliases) g.next().alias(a);
@@ -159,15 +161,18 @@ export class FakeArchiver {
   private onMessage(msg: Buffer, from: RemoteInfo): void {
     const h = this.header.wrap(msg, 0);
     const templateId = h.templateId();
-    const controlSessionId = templateId === T.connect ? 0n : msg.readBigInt64LE(HDR);
-    const correlationId = templateId === T.connect ? msg.readBigInt64LE(HDR) : msg.readBigInt64LE(HDR + 8);
+    const info = messageByTemplateId(templateId);
+    if (info === undefined) return;
+    const ids = new info.decoder().wrap(msg, HDR, h.blockLength(), h.version());
+    const controlSessionId = 'controlSessionId' in ids ? ids.controlSessionId() : 0;
+    const correlationId = 'correlationId' in ids ? ids.correlationId() : 0n;
     const req: Request = { templateId, controlSessionId, correlationId, bytes: Buffer.from(msg), from };
     this.requests.push(req);
     const err = this.errorFor.get(templateId);
     let out: Buffer[];
     if (err && err.times > 0) {
       err.times--;
-      out = [this.response(correlationId, 0n, 0, err.code, `injected error ${err.code}`)];
+      out = [this.response(correlationId, 0, 0, err.code, `injected error ${err.code}`)];
     } else {
       out = this.answer(req, msg, h.blockLength(), h.version());
     }
@@ -181,42 +186,42 @@ export class FakeArchiver {
         return [this.response(c, this.sessionId)];
       case T.listRecordings: {
         const d = new ListRecordingsRequestDecoder().wrap(msg, HDR, blockLength, version);
-        const from = Number(d.fromRecordingId());
+        const from = d.fromRecordingId();
         const max = d.maxCount();
         const fromUtc = d.fromUtcNs();
         d.states();
         const channel = d.channel();
         const matches = [...this.recordings.values()]
           .filter((r) => r.recordingId >= from && (channel === '' || r.channel === channel || r.aliases.includes(channel)))
-          .filter((r) => fromUtc === -(2n ** 63n) || (r.events[r.events.length - 1]?.utcNs ?? 0n) >= fromUtc)
+          .filter((r) => fromUtc === ListRecordingsRequestDecoder.fromUtcNsNullValue() || (r.events[r.events.length - 1]?.utcNs ?? 0n) >= fromUtc)
           .slice(0, max);
-        return [...matches.map((r) => this.descriptor(c, r)), this.response(c, BigInt(matches.length), matches.length)];
+        return [...matches.map((r) => this.descriptor(c, r)), this.response(c, matches.length, matches.length)];
       }
       case T.describe: {
         const d = new DescribeRecordingRequestDecoder().wrap(msg, HDR, blockLength, version);
-        const r = this.recordings.get(Number(d.recordingId()));
-        if (!r) return [this.response(c, 0n, 0, 20, 'unknown recording')];
-        return [this.descriptor(c, r), this.response(c, BigInt(r.recordingId), 1)];
+        const r = this.recordings.get(d.recordingId());
+        if (!r) return [this.response(c, 0, 0, 20, 'unknown recording')];
+        return [this.descriptor(c, r), this.response(c, r.recordingId, 1)];
       }
       case T.findPosition: {
         const d = new FindPositionRequestDecoder().wrap(msg, HDR, blockLength, version);
-        const r = this.recordings.get(Number(d.recordingId()));
-        if (!r) return [this.response(c, 0n, 0, 20, 'unknown recording')];
+        const r = this.recordings.get(d.recordingId());
+        if (!r) return [this.response(c, 0, 0, 20, 'unknown recording')];
         const at = r.events.find((e) => e.utcNs >= d.utcNs());
-        return [this.response(c, BigInt(at ? at.position : r.stopPosition))];
+        return [this.response(c, at ? at.position : r.stopPosition)];
       }
       case T.read:
         return this.read(c, new ReadRequestDecoder().wrap(msg, HDR, blockLength, version));
       default:
-        return [this.response(c, 42n)];
+        return [this.response(c, 42)];
     }
   }
 
   private read(c: bigint, d: ReadRequestDecoder): Buffer[] {
-    const r = this.recordings.get(Number(d.recordingId()));
-    if (!r) return [this.response(c, 0n, 0, 20, 'unknown recording')];
-    const to = d.toUtcNs() === -(2n ** 63n) ? null : d.toUtcNs();
-    let idx = r.events.findIndex((e) => e.position >= Number(d.position()));
+    const r = this.recordings.get(d.recordingId());
+    if (!r) return [this.response(c, 0, 0, 20, 'unknown recording')];
+    const to = d.toUtcNs() === ReadRequestDecoder.toUtcNsNullValue() ? null : d.toUtcNs();
+    let idx = r.events.findIndex((e) => e.position >= d.position());
     if (idx < 0) idx = r.events.length;
     let fo = d.fragmentOffset();
     let budget = Math.min(d.maxBytes(), this.readChunkCap);
@@ -242,15 +247,15 @@ export class FakeArchiver {
     const e = new ReadChunkEncoder().wrapAndApplyHeader(this.buf, 0, this.hdrEnc);
     e.controlSessionId(this.sessionId)
       .correlationId(c)
-      .recordingId(BigInt(r.recordingId))
-      .nextPosition(BigInt(nextPosition))
+      .recordingId(r.recordingId)
+      .nextPosition(nextPosition)
       .nextFragmentOffset(fo)
       .endOfRecording(end ? BooleanType.TRUE : BooleanType.FALSE);
     const g = e.eventsCount(parts.length);
     for (const p of parts) {
-      g.next().position(BigInt(p.e.position)).utcNs(p.e.utcNs).monoNs(p.e.monoNs).eventLength(p.e.payload.length).fragmentOffset(p.fo).payload(p.bytes);
+      g.next().position(p.e.position).utcNs(p.e.utcNs).monoNs(p.e.monoNs).eventLength(p.e.payload.length).fragmentOffset(p.fo).flags(0).payload(p.bytes);
     }
     const chunk = Buffer.from(this.buf.subarray(0, HDR + e.encodedLength()));
-    return [chunk, this.response(c, BigInt(nextPosition), 1)];
+    return [chunk, this.response(c, nextPosition, 1)];
   }
 }

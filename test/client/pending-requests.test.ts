@@ -8,8 +8,8 @@ function setup(attempts = 3, timeoutMs = 100) {
   return { p, sent };
 }
 
-const ok = (correlationId: bigint, dataCount = 0, relevantId = 1n): ControlResponse => ({
-  controlSessionId: 1n,
+const ok = (correlationId: bigint, dataCount = 0, relevantId = 1): ControlResponse => ({
+  controlSessionId: 1,
   correlationId,
   relevantId,
   ok: true,

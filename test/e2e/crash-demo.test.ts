@@ -5,7 +5,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { ArchiveClient } from '../../src/client/archive-client.js';
-import { freeUdpPort, jsonLines, sendDatagrams, sleep, startArchiver, stopAll, tempDir, until, vcr } from './harness.js';
+import { freeUdpPort, jsonLines, sendDatagrams, startArchiver, stopAll, tempDir, until, vcr } from './harness.js';
 
 afterAll(async () => {
   await stopAll();
@@ -46,7 +46,6 @@ describe('archiver killed with SIGKILL while recording', () => {
     expect(got.length).toBeGreaterThanOrEqual(reported);
     expect(got).toEqual(payloads.slice(0, got.length));
     await second.kill('SIGTERM');
-    await sleep(0);
   });
 });
 

@@ -62,11 +62,12 @@ export function tempDir(prefix: string): string {
   return d;
 }
 
-/** Starts `vcr archiver` and resolves once it answers a control session. */
-export async function startArchiver(dir: string, control?: string): Promise<ArchiverProcess> {
+/** Starts `vcr archiver` (with extra environment, e.g. VCR_UDP_NATIVE=0) and resolves once it answers a control session. */
+export async function startArchiver(dir: string, control?: string, env: Record<string, string> = {}): Promise<ArchiverProcess> {
   const endpoint = control ?? `127.0.0.1:${await freeUdpPort()}`;
   const child = spawn(process.execPath, [vcrBin, 'archiver', '--dir', dir, '--control', endpoint], {
     cwd: repoRoot,
+    env: { ...process.env, ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   const a = new ArchiverProcess(child, dir, endpoint);
@@ -122,3 +123,15 @@ export async function sendDatagrams(port: number, payloads: Buffer[], gapsMs: nu
 }
 
 export const jsonLines = (s: string) => s.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+
+/** The exit code of a child process, or 'still running' if it has not exited within timeoutMs. */
+export function exitWithin(child: ChildProcess, timeoutMs: number): Promise<number | null | 'still running'> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
+  return new Promise((resolve) => {
+    const t = setTimeout(() => resolve('still running'), timeoutMs);
+    child.once('exit', (code) => {
+      clearTimeout(t);
+      resolve(code);
+    });
+  });
+}

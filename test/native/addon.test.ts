@@ -1,5 +1,6 @@
 import dgram from 'node:dgram';
 import { afterEach, describe, expect, it } from 'vitest';
+import { until } from '../helpers/wait.js';
 import { NATIVE_MAX_BATCH, nativeDisabledByEnv, udpNative, udpNativeUnavailableReason, type UdpNative } from '../../src/util/udp-native.js';
 
 /** The addon is built by `npm ci` (prepare); these tests need it unless VCR_UDP_NATIVE=0 says otherwise. */
@@ -84,6 +85,33 @@ describe.runIf(!disabled)('native UDP addon', () => {
     expect(lengths[0]).toBe(3000);
     expect(lengths[1]).toBe(5);
     expect(slab.toString('utf8', 256, 261)).toBe('small');
+  });
+
+  it('gives each datagram its age since the kernel stamped its arrival (SO_TIMESTAMPNS)', async () => {
+    const n = addon();
+    const { fd, port } = openReceiver();
+    const slab = Buffer.alloc(64 * 4);
+    const lengths = new Int32Array(4);
+    const ages = new BigInt64Array(4);
+    // the kernel turns arrival stamping on a moment after the first socket asks (until then a
+    // datagram is stamped when it is read): probe until it is on
+    await until('arrival stamps', async () => {
+      await dgramSend(port, [Buffer.from('probe')]);
+      const t = process.hrtime.bigint();
+      while (process.hrtime.bigint() - t < 2_000_000n);
+      return n.recvBatch(fd, slab, 64, 4, lengths, ages) === 1 && ages[0]! >= 1_000_000n;
+    });
+    await dgramSend(port, [Buffer.from('old')]);
+    const start = process.hrtime.bigint();
+    await until('4 ms to pass', () => process.hrtime.bigint() - start >= 4_000_000n, 1000, 1);
+    await dgramSend(port, [Buffer.from('new')]);
+    ages.fill(-2n);
+    expect(n.recvBatch(fd, slab, 64, 4, lengths, ages)).toBe(2);
+    // the first waited at least the 4 ms longer; neither is unstamped
+    expect(ages[0]! - ages[1]! >= 4_000_000n).toBe(true);
+    expect(ages[1]! >= 0n).toBe(true);
+    expect(ages[2]).toBe(-2n); // untouched beyond the count
+    expect(() => n.recvBatch(fd, slab, 64, 4, lengths, new Int32Array(4) as unknown as BigInt64Array)).toThrow();
   });
 
   it('the watch fires when data arrives after an idle period, once per arm', async () => {

@@ -129,7 +129,7 @@ describe.runIf(!nativeDisabledByEnv())('native replay sending', () => {
     function record(channel: string, monos: bigint[]): number {
       const w = store.createRecording({ channel, aliases: [], source: 'test', startUtcNs: clock.epochNanos(), startMonoNs: 0n });
       for (const [i, m] of monos.entries()) w.append(Buffer.from(`${channel}${i}`), 0, channel.length + String(i).length, 1_700_000_000_000_000_000n + m, m);
-      w.stop(clock.epochNanos(), clock.nanoTime());
+      w.stop(clock.epochNanos());
       return w.recordingId;
     }
 
@@ -137,11 +137,9 @@ describe.runIf(!nativeDisabledByEnv())('native replay sending', () => {
       const ep = parseUdpEndpoint(`udp://127.0.0.1:${rx.port}`);
       return new ReplaySession(
         1,
-        0,
         [{ recordingId, reader: store.openReader(recordingId, 0, false), destination: ep, sender, endPosition: Infinity }],
         { speed, follow: false, toUtcNs: null, batchLimit: 256 },
         () => clock.nanoTime(),
-        () => false,
       );
     }
 

@@ -1,6 +1,6 @@
 /**
  * Conformance on the reference vectors written by the Java implementation
- * (../shared/fixtures/sbe, see its README): generated decoders read every field, generated
+ * (test/fixtures/sbe, see its README): generated decoders read every field, generated
  * encoders rebuild the identical bytes; v0 bytes decode with the v1 decoder; big endian.
  */
 import { describe, expect, it } from 'vitest';

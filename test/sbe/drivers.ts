@@ -21,7 +21,16 @@ function primitiveArb(t: EncodedType, allowNull: boolean): fc.Arbitrary<JsonValu
   const p = t.primitiveType;
   const info = PRIMITIVES[p];
   let arb: fc.Arbitrary<JsonValue>;
-  if (info.big) {
+  if (info.big && t.jsNumber) {
+    // jsType="number": safe integers only (the interpreter's JSON keeps 64-bit values as text)
+    const safe = BigInt(Number.MAX_SAFE_INTEGER);
+    const lo = BigInt(info.signed ? t.minValue : '0');
+    const hi = BigInt(t.maxValue);
+    const nv = BigInt(t.nullValue);
+    arb = fc.bigInt({ min: lo < -safe ? -safe : lo, max: hi > safe ? safe : hi })
+      .filter((b) => !(allowNull && b === nv))
+      .map((b) => b.toString());
+  } else if (info.big) {
     const min = BigInt(info.signed ? t.minValue : '0');
     const max = BigInt(info.maxValue);
     arb = fc.bigInt({ min, max }).map((b) => b.toString());
@@ -95,8 +104,18 @@ export function blockArb(b: Block): fc.Arbitrary<JsonObject> {
 
 function rawOfScalar(t: EncodedType, v: JsonValue): number | bigint {
   const big = PRIMITIVES[t.primitiveType].big;
+  if (big && t.jsNumber) return Number(BigInt(v === null ? t.nullValue : (v as string)));
   if (v === null) return big ? BigInt(t.nullValue) : Number(t.nullValue);
   return big ? BigInt(v as string) : (v as number);
+}
+
+/** A value read through a generated accessor, in the interpreter's JSON shape. */
+function jsonOf(t: EncodedType, raw: number | bigint): JsonValue {
+  if (t.jsNumber) {
+    if (typeof raw !== 'number') throw new Error(`jsType number field returned ${typeof raw}`);
+    return String(raw);
+  }
+  return primToJson(t.primitiveType, raw);
 }
 
 function writeValue(mod: Any, fw: Any, name: string, t: TypeDef, v: JsonValue): void {
@@ -141,12 +160,12 @@ function readValue(mod: Any, fw: Any, name: string, t: TypeDef, optional: boolea
   switch (t.kind) {
     case 'type': {
       if (t.primitiveType === 'char') return fw[name]();
-      if (t.presence === 'constant') return primToJson(t.primitiveType, fw[name]());
-      if (t.length !== 1) return Array.from({ length: t.length }, (_, i) => primToJson(t.primitiveType, fw[name](i)));
+      if (t.presence === 'constant') return jsonOf(t, fw[name]());
+      if (t.length !== 1) return Array.from({ length: t.length }, (_, i) => jsonOf(t, fw[name](i)));
       const raw = fw[name]();
       if ((optional || t.presence === 'optional') && rawOfScalar(t, null) === raw) return null;
       if (PRIMITIVES[t.primitiveType].float && Number.isNaN(raw) && optional) return null;
-      return primToJson(t.primitiveType, raw);
+      return jsonOf(t, raw);
     }
     case 'enum': {
       const raw = fw[name]() as number;

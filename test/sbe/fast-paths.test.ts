@@ -3,7 +3,8 @@
  * split into 32-bit halves (a zero high half becomes BigInt(low half), the rest is joined
  * in a scratch array) in both byte orders, and text decoded in JavaScript (short ASCII and
  * Latin-1 by String.fromCharCode, longer ASCII UTF-8 as Latin-1) around every threshold,
- * with non-ASCII bytes at every position and invalid UTF-8.
+ * with non-ASCII bytes at every position and invalid UTF-8, and the short-text caches (a
+ * repeated text is decoded and encoded from the cache, never a stale or colliding entry).
  */
 import { describe, expect, it } from 'vitest';
 import * as f from './generated/features/index.js';
@@ -103,6 +104,94 @@ describe('text decoded in JavaScript', () => {
       expect(dec.code()).toBe(code);
       expect(dec.name()).toBe(name);
     }
+  });
+});
+
+describe('short text caches', () => {
+  /** Texts of one length that share first, middle and last characters: one cache slot. */
+  const collide = (n: number, k: number): string => {
+    const chars = asciiOf(n).split('');
+    for (let i = 1; i < n - 1; i++) if (i !== n >> 1) chars[i] = String.fromCharCode(0x41 + ((i + k) % 26));
+    return chars.join('');
+  };
+
+  it('decode a repeated text from the cache, and never a stale or colliding one', () => {
+    for (let n = 1; n <= 70; n++) {
+      const texts = [asciiOf(n), collide(n, 1), collide(n, 2), asciiOf(n)];
+      for (const t of texts) {
+        const dec = groupedWith(t, t);
+        expect(dec.text()).toBe(t);
+        expect(dec.ascii()).toBe(t);
+      }
+    }
+    // the same bytes changed in place, in the last partial word and in a whole word
+    const buf = Buffer.alloc(256);
+    const enc = new f.GroupedEncoder().wrapAndApplyHeader(buf, 0, new f.MessageHeaderEncoder());
+    enc.id(1).legsCount(0);
+    enc.emptyCount(0);
+    enc.text('udp://127.0.0.1:40123').ascii('').blob(new Uint8Array(0));
+    const read = (): string => {
+      const d = new f.GroupedDecoder().wrapAndApplyHeader(buf, 0, new f.MessageHeaderDecoder());
+      d.legs();
+      d.empty();
+      return d.text();
+    };
+    expect(read()).toBe('udp://127.0.0.1:40123');
+    const at = buf.indexOf('udp://');
+    buf[at + 20] = 0x34; // last byte
+    expect(read()).toBe('udp://127.0.0.1:40124');
+    buf[at + 8] = 0x38; // inside a whole word
+    expect(read()).toBe('udp://128.0.0.1:40124');
+    buf[at + 8] = 0xe9; // not ASCII any more: decoded by Node, as Node does
+    expect(read()).toBe(Buffer.from(buf.subarray(at, at + 21)).toString('utf8'));
+    // 23 bytes: 5 whole words and a 3-byte tail; byte 21 is neither first, middle nor last
+    const tail = new f.GroupedEncoder().wrapAndApplyHeader(buf, 0, new f.MessageHeaderEncoder());
+    tail.id(1).legsCount(0);
+    tail.emptyCount(0);
+    tail.text('udp://127.0.0.1:4012345').ascii('').blob(new Uint8Array(0));
+    expect(read()).toBe('udp://127.0.0.1:4012345');
+    buf[at + 21] = 0x39;
+    expect(read()).toBe('udp://127.0.0.1:4012395');
+  });
+
+  it('keep UTF-8 and Latin-1 apart for bytes that are not ASCII', () => {
+    const bytes = Buffer.from([0x61, 0xc3, 0xa9, 0x62]);
+    for (let i = 0; i < 2; i++) {
+      const dec = groupedWith(bytes, bytes);
+      expect(dec.text()).toBe('aéb');
+      expect(dec.ascii()).toBe(bytes.toString('latin1'));
+    }
+  });
+
+  it('encode a repeated text from the cache byte for byte, touching nothing past it', () => {
+    const buf = Buffer.alloc(4096);
+    for (let n = 1; n <= 70; n++) {
+      for (const t of [asciiOf(n), collide(n, 3), `${asciiOf(n)}`.split('').join(''), collide(n, 3), 'é'.repeat(n)]) {
+        buf.fill(0xee);
+        const enc = new f.GroupedEncoder().wrapAndApplyHeader(buf, 0, new f.MessageHeaderEncoder());
+        enc.id(1).legsCount(0);
+        enc.emptyCount(0);
+        enc.text(t);
+        const expected = Buffer.from(t, 'utf8');
+        const at = enc.encodedLength() + f.MessageHeaderEncoder.ENCODED_LENGTH - expected.length;
+        expect(buf.subarray(at, at + expected.length).equals(expected)).toBe(true);
+        expect(buf[at + expected.length]).toBe(0xee);
+      }
+    }
+  });
+
+  it('encode a cached text that ends exactly at the end of the buffer', () => {
+    const t = asciiOf(23);
+    const write = (buf: Buffer): number => {
+      const enc = new f.GroupedEncoder().wrapAndApplyHeader(buf, 0, new f.MessageHeaderEncoder());
+      enc.id(1).legsCount(0);
+      enc.emptyCount(0);
+      enc.text(t);
+      return f.MessageHeaderEncoder.ENCODED_LENGTH + enc.encodedLength();
+    };
+    const exact = Buffer.alloc(write(Buffer.alloc(4096))); // the text is cached now
+    expect(write(exact)).toBe(exact.length);
+    expect(exact.subarray(exact.length - t.length).toString('latin1')).toBe(t);
   });
 });
 

@@ -2,8 +2,8 @@
 import { resolve } from 'node:path';
 
 export const repoRoot = resolve(__dirname, '../..');
-/** CI clones the repository with shared/ beside it. */
-export const fixturesDir = resolve(repoRoot, '../shared/fixtures/sbe');
+/** The reference vectors (provenance and licence: test/fixtures/sbe/README.md). */
+export const fixturesDir = resolve(repoRoot, 'test/fixtures/sbe');
 export const schemasDir = resolve(__dirname, 'schemas');
 export const generatedDir = resolve(__dirname, 'generated');
 

@@ -111,6 +111,15 @@ describe('invalid schemas are rejected naming the element', () => {
     ['accessor names that clash', '<message name="M" id="1"><field name="textLength" id="1" type="int8"/><data name="text" id="2" type="varString"/></message>', undefined, "message 'M' data 'text'"],
     ['two types generating the same file', '<message name="M" id="1"/>', { types: '<enum name="color" encodingType="uint8"><validValue name="R">1</validValue></enum><enum name="Color" encodingType="uint8"><validValue name="R">1</validValue></enum>' }, "enum 'Color'"],
     ['a bad primitive type', '<message name="M" id="1"/>', { types: '<type name="T" primitiveType="int128"/>' }, "types type 'T'"],
+    ['jsType on a type that is not 64-bit', '<message name="M" id="1"/>', { types: '<type name="T" primitiveType="int32" jsType="number"/>' }, "types type 'T'"],
+    ['jsType on a field that is not 64-bit', '<message name="M" id="1"><field name="a" id="1" type="uint32" jsType="number"/></message>', undefined, "message 'M' field 'a'"],
+    ['jsType on a composite field', '<message name="M" id="1"><field name="a" id="1" type="groupSizeEncoding" jsType="number"/></message>', undefined, "message 'M' field 'a'"],
+    ['a jsType that is neither number nor bigint', '<message name="M" id="1"><field name="a" id="1" type="int64" jsType="double"/></message>', undefined, "message 'M' field 'a'"],
+    ['jsType number on an optional uint64 (null 2^64-1 is not exact)', '<message name="M" id="1"/>', { types: '<type name="T" primitiveType="uint64" presence="optional" jsType="number"/>' }, "types type 'T'"],
+    ['jsType number on a field made optional', '<message name="M" id="1"><field name="a" id="1" type="uint64" presence="optional" jsType="number"/></message>', undefined, "message 'M' field 'a'"],
+    ['jsType number on a versioned uint64 (reads as null when absent)', '<message name="M" id="1"><field name="a" id="1" type="T" sinceVersion="1"/></message>', { version: 1, types: '<type name="T" primitiveType="uint64" jsType="number"/>' }, "message 'M' field 'a'"],
+    ['jsType number on a constant that is not a safe integer', '<message name="M" id="1"/>', { types: '<type name="T" primitiveType="int64" presence="constant" jsType="number">9007199254740993</type>' }, "types type 'T'"],
+    ['a type whose generated export clashes with the schema constants', '<message name="M" id="1"/>', { types: '<enum name="SCHEMA_ID" encodingType="uint8"><validValue name="A">1</validValue></enum>' }, 'type or message generating SCHEMA_ID.ts'],
   ];
   for (const [what, body, opts, element] of cases) {
     it(what, () => {

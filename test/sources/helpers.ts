@@ -5,16 +5,20 @@ export interface Collected {
   payloads: Buffer[];
   utc: bigint[];
   mono: bigint[];
+  flags: number[];
 }
 
-export function collector(): Collected & { handler: (b: Buffer, o: number, l: number, u: bigint, m: bigint) => void } {
-  const c: Collected = { payloads: [], utc: [], mono: [] };
+export type Handler = (b: Buffer, o: number, l: number, u: bigint, m: bigint, f?: number) => void;
+
+export function collector(): Collected & { handler: Handler } {
+  const c: Collected = { payloads: [], utc: [], mono: [], flags: [] };
   return {
     ...c,
-    handler: (b, o, l, u, m) => {
+    handler: (b, o, l, u, m, f = 0) => {
       c.payloads.push(Buffer.from(b.subarray(o, o + l)));
       c.utc.push(u);
       c.mono.push(m);
+      c.flags.push(f);
     },
   };
 }
@@ -29,7 +33,7 @@ export const nextTick = (): Promise<void> => new Promise((r) => setImmediate(r))
  */
 export async function pollUntil(
   source: Source,
-  handler: (b: Buffer, o: number, l: number, u: bigint, m: bigint) => void,
+  handler: Handler,
   cond: () => boolean,
   opts: { clock?: ManualClock; stepNs?: bigint; limit?: number; maxRounds?: number } = {},
 ): Promise<void> {

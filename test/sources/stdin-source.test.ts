@@ -5,6 +5,7 @@ import { PassThrough } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parseSourceUri, SourceState, StdinSource, type StdinSourceSpec } from '../../src/sources/index.js';
+import { until } from '../helpers/wait.js';
 import { collector, nextTick, pollUntil } from './helpers.js';
 
 const distIndex = resolve(__dirname, '../../dist/src/sources/index.js');
@@ -58,8 +59,9 @@ describe('StdinSource', () => {
       }
       stream.end();
     })();
-    for (let i = 0; i < 50; i++) await nextTick();
-    // Nobody polled: the writer is held back instead of the source buffering everything.
+    // Nobody polls: the writer is held back instead of the source buffering everything.
+    await until('the stream paused', () => stream.isPaused());
+    for (let i = 0; i < 10; i++) await nextTick(); // and it stays held back
     expect(stream.isPaused()).toBe(true);
     expect(written).toBeLessThan(total);
     const c = collector();

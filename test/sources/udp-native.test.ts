@@ -5,7 +5,6 @@
 import dgram from 'node:dgram';
 import { describe, expect, it } from 'vitest';
 import { parseSourceUri, UdpSource, type UdpSourceSpec } from '../../src/sources/index.js';
-import { ManualClock } from '../../src/util/clock.js';
 import { nativeDisabledByEnv } from '../../src/util/udp-native.js';
 import { collector, nextTick, pollUntil } from './helpers.js';
 
@@ -50,22 +49,6 @@ describe.runIf(!nativeDisabledByEnv())('UdpSource native batched receive', () =>
     expect(c.payloads.map(String)).toEqual(Array.from({ length: n }, (_, i) => `n${i}`));
     expect(maxPerPoll).toBe(150);
     expect(src.counters.kernelDrops).toBe(0);
-    src.close();
-  });
-
-  it('stamps every datagram of a batch with one receipt time from the injected clocks', async () => {
-    const clock = new ManualClock(1_000n, 1_700_000_000_000_000_000n);
-    const src = new UdpSource(spec(), { native: true, nanoClock: clock, utcClock: clock });
-    await src.open();
-    await sendAll(src.localPort, [Buffer.from('a'), Buffer.from('b'), Buffer.from('c')]);
-    const c = collector();
-    expect(src.poll(c.handler, 10)).toBe(3);
-    expect(c.mono).toEqual([1_000n, 1_000n, 1_000n]);
-    expect(c.utc).toEqual(Array(3).fill(1_700_000_000_000_000_000n));
-    clock.advanceNs(500n);
-    await sendAll(src.localPort, [Buffer.from('d')]);
-    expect(src.poll(c.handler, 10)).toBe(1);
-    expect(c.mono[3]).toBe(1_500n);
     src.close();
   });
 

@@ -1,5 +1,5 @@
 /** `vcr catalog` against real archive files, through the real executable. */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Archive } from '../../src/storage/archive.js';
@@ -7,7 +7,7 @@ import { dumpFrames, openDescriptors } from '../../src/storage/dump.js';
 import { verifyArchive } from '../../src/storage/verify.js';
 import { errorCodeName } from '../../src/util/errors.js';
 import { runVcr } from '../helpers/cli.js';
-import { cleanupTempDirs, payload, tempDir } from './helpers.js';
+import { cleanupTempDirs, tempDir } from './helpers.js';
 
 cleanupTempDirs();
 const SEG = 64 * 1024;
@@ -120,5 +120,33 @@ describe('vcr catalog', () => {
     expect(runVcr(['catalog', 'verify', '--dir', dir]).status).toBe(0);
     expect(runVcr(['catalog', 'dump', '--dir', dir, '--recording', 'x']).status).toBe(2);
     expect(runVcr(['catalog', 'verify', '--dir', join(dir, 'nope')]).status).toBe(1);
+  });
+
+  it('recover rebuilds a deleted catalog, reports damaged segments, and refuses a directory that does not exist', () => {
+    const dir = makeArchive();
+    unlinkSync(join(dir, 'catalog.dat'));
+    const rebuilt = runVcr(['catalog', 'recover', '--dir', dir]);
+    expect(rebuilt.status).toBe(0);
+    expect(runVcr(['catalog', 'verify', '--dir', dir]).status).toBe(0);
+    const rows = runVcr(['catalog', 'describe', '--dir', dir, '--json']).stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(rows.map((r) => [r.recordingId, r.channel, r.events])).toEqual([
+      [0, 'ch0', 700],
+      [1, 'ch1', 700],
+    ]);
+
+    truncateSync(join(dir, '1-0.rec'), 5000);
+    const verify = runVcr(['catalog', 'verify', '--dir', dir, '--json']);
+    expect(verify.status).toBe(1);
+    expect(problems(verify.stdout).map((p) => [p.recordingId, p.file, p.codeName])).toEqual([[1, '1-0.rec', 'SEGMENT_TRUNCATED']]);
+    const damaged = runVcr(['catalog', 'recover', '--dir', dir, '--json']);
+    expect(damaged.status).toBe(1);
+    expect(damaged.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>)).toContainEqual(
+      expect.objectContaining({ recordingId: 1, segmentBase: 0, codeName: 'SEGMENT_TRUNCATED' }),
+    );
+
+    const nowhere = join(dir, 'no', 'such', 'archive');
+    const missing = runVcr(['catalog', 'recover', '--dir', nowhere]);
+    expect(missing.status).toBe(1);
+    expect(existsSync(join(dir, 'no'))).toBe(false);
   });
 });

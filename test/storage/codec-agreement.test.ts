@@ -28,7 +28,10 @@ import { FrameStatus, checkFrame, writeHeaderOnlyFrame } from '../../src/storage
 import { decodeHolds, encodeHolds, type HoldsData } from '../../src/storage/holds-file.js';
 import {
   CatalogHeaderOffset,
+  DELETION_LOG_ENTRY_LENGTH,
+  DELETION_LOG_HEADER_LENGTH,
   DescOffset,
+  FrameFlags,
   FRAME_HEADER_LENGTH,
   FrameOffset,
   HOLDS_CHECKSUM_OFFSET,
@@ -42,7 +45,7 @@ import { scanForward } from '../../src/storage/scan.js';
 import type { SegmentSource } from '../../src/storage/segment-cache.js';
 import { TimeIndex } from '../../src/storage/time-index.js';
 import type { RecordingDescriptor } from '../../src/storage/types.js';
-import { ErrorCode } from '../../src/util/errors.js';
+import { ErrorCode, VcrError } from '../../src/util/errors.js';
 import { cleanupTempDirs, tempDir } from './helpers.js';
 
 cleanupTempDirs();
@@ -58,7 +61,11 @@ function generatedFrame(seg: Buffer, off: number, type: FrameType, payload: Buff
 }
 
 function source(seg: Buffer): SegmentSource {
-  return { segmentLength: SEG, get: (base) => (base === 0 ? seg : null) };
+  return {
+    segmentLength: SEG,
+    get: (base) => (base === 0 ? seg : 'missing'),
+    unavailable: (base) => new VcrError(ErrorCode.SEGMENT_MISSING, `no segment ${base}`),
+  };
 }
 
 const sample: RecordingDescriptor = {
@@ -86,8 +93,8 @@ function generatedDescriptor(d: RecordingDescriptor, templateId: number): Buffer
   const e = new RecordingMetadataEncoder().wrapAndApplyHeader(buf, 0, h);
   h.templateId(templateId);
   e.state(DescriptorState.VALID).lifecycle(d.lifecycle === 'recording' ? RecordingLifecycle.RECORDING : RecordingLifecycle.STOPPED).failureCode(d.failureCode);
-  e.recordingId(BigInt(d.recordingId)).startPosition(BigInt(d.startPosition)).stopPosition(BigInt(d.stopPosition));
-  e.startUtcNs(d.startUtcNs).stopUtcNs(d.stopUtcNs).startMonoNs(d.startMonoNs).stopMonoNs(d.stopMonoNs).eventCount(BigInt(d.eventCount));
+  e.recordingId(d.recordingId).startPosition(d.startPosition).stopPosition(d.stopPosition);
+  e.startUtcNs(d.startUtcNs).stopUtcNs(d.stopUtcNs).startMonoNs(d.startMonoNs).stopMonoNs(d.stopMonoNs).eventCount(d.eventCount);
   e.segmentLength(d.segmentLength).cleanStop(d.cleanStop ? BooleanType.TRUE : BooleanType.FALSE).reserved1(0).reserved2(0);
   const g = e.aliasesCount(d.aliases.length);
   for (const a of d.aliases) g.next().alias(a);
@@ -101,7 +108,8 @@ describe('storage records agree with the generated codecs in both directions', (
     expect(FrameOffset).toEqual({ LENGTH: 0, TYPE: 4, FLAGS: 6, UTC: 8, MONO: 16, CRC: 24, RESERVED: 28 });
     expect([FRAME_HEADER_LENGTH, MESSAGE_HEADER_LENGTH, TIME_INDEX_ENTRY_LENGTH]).toEqual([32, 8, 16]);
     expect([DescOffset.CHECKSUM, DescOffset.VAR_START, CatalogHeaderOffset.NEXT_RECORDING_ID, HOLDS_CHECKSUM_OFFSET]).toEqual([8, 88, 32, 8]);
-    expect(Object.values(TemplateId)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(Object.values(TemplateId)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    expect([FrameFlags.UNTERMINATED, DELETION_LOG_HEADER_LENGTH, DELETION_LOG_ENTRY_LENGTH]).toEqual([1, 32, 24]);
   });
 
   it('frames: the writer writes what the generated encoder writes, and the engine reads generated frames', () => {
@@ -207,17 +215,25 @@ describe('storage records agree with the generated codecs in both directions', (
     const data: HoldsData = {
       nextId: 9,
       quarantines: [{ id: 1, channel: 'radar', fromUtcNs: -10n, toUtcNs: 20n }, { id: 4, fromUtcNs: 30n, toUtcNs: 40n }],
-      deletions: [{ id: 3, fromUtcNs: 1n, toUtcNs: 2n, framesDeleted: -1, bytesReclaimed: 0 }, { id: 8, channel: 'ß', fromUtcNs: 5n, toUtcNs: 6n, framesDeleted: 12, bytesReclaimed: 8192 }],
+      deletions: [
+        { id: 3, fromUtcNs: 1n, toUtcNs: 2n, framesDeleted: -1, bytesReclaimed: 0 },
+        { id: 8, channel: 'ß', fromUtcNs: 5n, toUtcNs: 6n, framesDeleted: 12, bytesReclaimed: 8192, external: true, holds: [{ channel: 'radar', fromUtcNs: 5n, toUtcNs: 6n }, { fromUtcNs: -1n, toUtcNs: 1n }] },
+      ],
     };
     const mine = encodeHolds(data);
     const theirs = Buffer.alloc(mine.length);
-    const e = new HoldsEncoder().wrapAndApplyHeader(theirs, 0, new MessageHeaderEncoder()).checksum(0).reserved(0).nextId(9n);
+    const e = new HoldsEncoder().wrapAndApplyHeader(theirs, 0, new MessageHeaderEncoder()).checksum(0).reserved(0).nextId(9);
     const qs = e.quarantinesCount(2);
-    qs.next().holdId(1n).fromUtcNs(-10n).toUtcNs(20n).allChannels(BooleanType.FALSE).channel('radar');
-    qs.next().holdId(4n).fromUtcNs(30n).toUtcNs(40n).allChannels(BooleanType.TRUE).channel('');
+    qs.next().holdId(1).fromUtcNs(-10n).toUtcNs(20n).allChannels(BooleanType.FALSE).channel('radar');
+    qs.next().holdId(4).fromUtcNs(30n).toUtcNs(40n).allChannels(BooleanType.TRUE).channel('');
     const ds = e.deletionsCount(2);
-    ds.next().deletionId(3n).fromUtcNs(1n).toUtcNs(2n).framesDeleted(-1n).bytesReclaimed(0n).allChannels(BooleanType.TRUE).channel('');
-    ds.next().deletionId(8n).fromUtcNs(5n).toUtcNs(6n).framesDeleted(12n).bytesReclaimed(8192n).allChannels(BooleanType.FALSE).channel('ß');
+    ds.next().deletionId(3).fromUtcNs(1n).toUtcNs(2n).framesDeleted(-1).bytesReclaimed(0).allChannels(BooleanType.TRUE).channel('');
+    const second = ds.next().deletionId(8).fromUtcNs(5n).toUtcNs(6n).framesDeleted(12).bytesReclaimed(8192).allChannels(BooleanType.FALSE);
+    second.flags().clear().externalId(true).explicitHolds(true);
+    second.channel('ß');
+    const hs = e.deletionHoldsCount(2);
+    hs.next().deletionIndex(1n).fromUtcNs(5n).toUtcNs(6n).allChannels(BooleanType.FALSE).channel('radar');
+    hs.next().deletionIndex(1n).fromUtcNs(-1n).toUtcNs(1n).allChannels(BooleanType.TRUE).channel('');
     expect(MESSAGE_HEADER_LENGTH + e.encodedLength()).toBe(theirs.length);
     e.checksum(nativeCrc32c(theirs));
     expect(mine.equals(theirs)).toBe(true);
@@ -238,8 +254,8 @@ describe('storage records agree with the generated codecs in both directions', (
     idx.onFrame(901n, 4100); // same stride as 4096: not an entry
     idx.writeAll(dir);
     const theirs = Buffer.alloc(TIME_INDEX_HEADER_LENGTH + entries.length * TIME_INDEX_ENTRY_LENGTH);
-    new TimeIndexHeaderEncoder().wrapAndApplyHeader(theirs, 0, new MessageHeaderEncoder()).recordingId(3n).strideBytes(64).entryLength(16).entriesOffset(64).reserved(0);
-    entries.forEach(([u, p], i) => new TimeIndexEntryEncoder().wrap(theirs, TIME_INDEX_HEADER_LENGTH + i * TIME_INDEX_ENTRY_LENGTH).utcNs(u).position(BigInt(p)));
+    new TimeIndexHeaderEncoder().wrapAndApplyHeader(theirs, 0, new MessageHeaderEncoder()).recordingId(3).strideBytes(64).entryLength(16).entriesOffset(64).reserved(0);
+    entries.forEach(([u, p], i) => new TimeIndexEntryEncoder().wrap(theirs, TIME_INDEX_HEADER_LENGTH + i * TIME_INDEX_ENTRY_LENGTH).utcNs(u).position(p));
     expect(readFileSync(join(dir, '3.tix')).equals(theirs)).toBe(true);
     writeFileSync(join(dir, '3.tix'), theirs);
     const loaded = TimeIndex.load(dir, 3, 64, 8192);

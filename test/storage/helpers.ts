@@ -1,21 +1,14 @@
-/** Shared helpers for storage tests: temp archive directories and deterministic payloads. */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+/** Shared helpers for storage tests: temp archive directories (test/helpers/wait.ts) and deterministic payloads. */
 import { afterEach } from 'vitest';
-
-const dirs: string[] = [];
+import { removeTempDirs, tempDir as sharedTempDir } from '../helpers/wait.js';
 
 export function tempDir(prefix = 'vcr-storage-'): string {
-  const d = mkdtempSync(join(tmpdir(), prefix));
-  dirs.push(d);
-  return d;
+  return sharedTempDir(prefix);
 }
 
+/** Removes the temp directories of each test after it. */
 export function cleanupTempDirs(): void {
-  afterEach(() => {
-    while (dirs.length) rmSync(dirs.pop()!, { recursive: true, force: true });
-  });
+  afterEach(() => removeTempDirs());
 }
 
 /** Payload i: deterministic bytes of a varying length, so content checks can recompute it. */

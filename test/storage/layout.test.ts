@@ -2,7 +2,7 @@
  * Pins the on-disk layouts: byte snapshots of each record, and agreement between the storage
  * engine's hand-placed fields (hot paths) and the codecs generated from codecs/storage.xml.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { crc32c as nativeCrc32c } from '@node-rs/crc32';
 import { describe, expect, it } from 'vitest';
@@ -18,6 +18,8 @@ import {
   TimeIndexHeaderDecoder,
   CatalogHeaderDecoder,
   ArchiveMarkDecoder,
+  DeletionLogEntryDecoder,
+  DeletionLogHeaderDecoder,
   DescriptorState,
   RecordingLifecycle,
   BooleanType,
@@ -26,7 +28,7 @@ import {
 import { Archive } from '../../src/storage/archive.js';
 import { decodeDescriptor, descriptorChecksum, encodeDescriptor } from '../../src/storage/descriptor-codec.js';
 import { encodeHolds } from '../../src/storage/holds-file.js';
-import { DescOffset, TemplateId } from '../../src/storage/layout.js';
+import { DescOffset, FrameFlags, TemplateId } from '../../src/storage/layout.js';
 import type { RecordingDescriptor } from '../../src/storage/types.js';
 import { ErrorCode } from '../../src/util/errors.js';
 import { cleanupTempDirs, tempDir } from './helpers.js';
@@ -57,7 +59,7 @@ describe('on-disk layouts', () => {
     const buf = Buffer.alloc(4096);
     encodeDescriptor(sample, buf, 0, TemplateId.RECORDING_DESCRIPTOR);
     expect(buf.subarray(0, 160).toString('hex')).toBe(
-      '5000020066000100bb0084b2010200000700000000000000' + // header, checksum, state, lifecycle, failureCode, recordingId
+      '5000020066000200bcf5e49d010200000700000000000000' + // header (schema version 2), checksum, state, lifecycle, failureCode, recordingId
         '00000000000000000010000000000000' + // start, stop position
         '00002a36fe9c971700cac471fe9c97170b000000000000001600000000000000' + // start/stop utc, start/stop mono
         '21000000000000000000010001000000' + // eventCount, segmentLength, cleanStop, reserved
@@ -72,11 +74,11 @@ describe('on-disk layouts', () => {
     expect(d.checksum()).toBe(descriptorChecksum(buf, 0));
     expect(d.state()).toBe(DescriptorState.VALID);
     expect(d.lifecycle()).toBe(RecordingLifecycle.STOPPED);
-    expect(d.recordingId()).toBe(7n);
-    expect(d.stopPosition()).toBe(4096n);
+    expect(d.recordingId()).toBe(7);
+    expect(d.stopPosition()).toBe(4096);
     expect(d.startUtcNs()).toBe(sample.startUtcNs);
     expect(d.stopMonoNs()).toBe(22n);
-    expect(d.eventCount()).toBe(33n);
+    expect(d.eventCount()).toBe(33);
     expect(d.segmentLength()).toBe(65536);
     expect(d.cleanStop()).toBe(BooleanType.TRUE);
     const aliases: string[] = [];
@@ -89,8 +91,8 @@ describe('on-disk layouts', () => {
   it('descriptor: the engine reads what the generated encoder writes; checksum covers all 4096 bytes', () => {
     const buf = Buffer.alloc(4096);
     const e = new RecordingDescriptorEncoder().wrapAndApplyHeader(buf, 0, new MessageHeaderEncoder());
-    e.state(DescriptorState.VALID).lifecycle(RecordingLifecycle.RECORDING).failureCode(0).recordingId(3n).startPosition(0n).stopPosition(800n);
-    e.startUtcNs(5n).stopUtcNs(6n).startMonoNs(7n).stopMonoNs(8n).eventCount(9n).segmentLength(1 << 20).cleanStop(BooleanType.FALSE);
+    e.state(DescriptorState.VALID).lifecycle(RecordingLifecycle.RECORDING).failureCode(0).recordingId(3).startPosition(0).stopPosition(800);
+    e.startUtcNs(5n).stopUtcNs(6n).startMonoNs(7n).stopMonoNs(8n).eventCount(9).segmentLength(1 << 20).cleanStop(BooleanType.FALSE);
     e.aliasesCount(1).next().alias('a1');
     e.channel('ch').source('src');
     buf.writeUInt32LE(descriptorChecksum(buf, 0), DescOffset.CHECKSUM);
@@ -121,21 +123,21 @@ describe('on-disk layouts', () => {
     const f = new EventFrameHeaderDecoder().wrap(seg, 0);
     expect([f.frameLength(), f.frameType(), f.flags(), f.utcNs(), f.monoNs(), f.reserved()]).toEqual([37, GenFrameType.DATA, 0, 0x0102030405060708n, 0x1112131415161718n, 0]);
     const cat = readFileSync(join(dir, 'catalog.dat'));
-    expect(cat.subarray(0, 40).toString('hex')).toBe('2000010066000100564352434154' + '4c47' + '01000000' + '00100000' + '00100000' + '00000000' + '0100000000000000');
+    expect(cat.subarray(0, 40).toString('hex')).toBe('2000010066000200564352434154' + '4c47' + '02000000' + '00100000' + '00100000' + '00000000' + '0100000000000000');
     const ch = new CatalogHeaderDecoder().wrapAndApplyHeader(cat, 0, new MessageHeaderDecoder().wrap(cat, 0));
-    expect([ch.magic(), ch.formatVersion(), ch.headerLength(), ch.descriptorLength(), ch.nextRecordingId()]).toEqual(['VCRCATLG', 1, 4096, 4096, 1n]);
+    expect([ch.magic(), ch.formatVersion(), ch.headerLength(), ch.descriptorLength(), ch.nextRecordingId()]).toEqual(['VCRCATLG', 2, 4096, 4096, 1]);
     const meta = readFileSync(join(dir, '0.meta'));
     const m = new RecordingMetadataDecoder().wrapAndApplyHeader(meta, 0, new MessageHeaderDecoder().wrap(meta, 0));
-    expect([m.lifecycle(), m.stopPosition(), m.eventCount(), m.stopUtcNs()]).toEqual([RecordingLifecycle.RECORDING, 80n, 2n, 0x0102030405060709n]);
+    expect([m.lifecycle(), m.stopPosition(), m.eventCount(), m.stopUtcNs()]).toEqual([RecordingLifecycle.RECORDING, 80, 2, 0x0102030405060709n]);
     const tix = readFileSync(join(dir, '0.tix'));
     const th = new TimeIndexHeaderDecoder().wrapAndApplyHeader(tix, 0, new MessageHeaderDecoder().wrap(tix, 0));
-    expect([th.recordingId(), th.strideBytes(), th.entryLength(), th.entriesOffset()]).toEqual([0n, 64, 16, 64]);
+    expect([th.recordingId(), th.strideBytes(), th.entryLength(), th.entriesOffset()]).toEqual([0, 64, 16, 64]);
     expect(tix.length).toBe(64 + 16); // both frames start in the first 64-byte stride
     const e0 = new TimeIndexEntryDecoder().wrap(tix, 64);
-    expect([e0.utcNs(), e0.position()]).toEqual([0x0102030405060708n, 0n]);
+    expect([e0.utcNs(), e0.position()]).toEqual([0x0102030405060708n, 0]);
     const mark = readFileSync(join(dir, 'archive.mark'));
     const mk = new ArchiveMarkDecoder().wrapAndApplyHeader(mark, 0, new MessageHeaderDecoder().wrap(mark, 0));
-    expect([mk.formatVersion(), mk.pid()]).toEqual([1, process.pid]);
+    expect([mk.formatVersion(), mk.pid()]).toEqual([2, process.pid]);
     w.stop();
     a.close();
   });
@@ -147,15 +149,76 @@ describe('on-disk layouts', () => {
       deletions: [{ id: 3, channel: 'x', fromUtcNs: 1n, toUtcNs: 2n, framesDeleted: 5, bytesReclaimed: 4096 }],
     });
     const h = new HoldsDecoder().wrapAndApplyHeader(b, 0, new MessageHeaderDecoder().wrap(b, 0));
-    expect(h.nextId()).toBe(4n);
+    expect(h.nextId()).toBe(4);
     const qs: unknown[] = [];
     for (const q of h.quarantines()) qs.push([q.holdId(), q.fromUtcNs(), q.toUtcNs(), q.allChannels(), q.channel()]);
     expect(qs).toEqual([
-      [1n, 10n, 20n, BooleanType.FALSE, 'radar'],
-      [2n, 30n, 40n, BooleanType.TRUE, ''],
+      [1, 10n, 20n, BooleanType.FALSE, 'radar'],
+      [2, 30n, 40n, BooleanType.TRUE, ''],
     ]);
     const ds: unknown[] = [];
     for (const d of h.deletions()) ds.push([d.deletionId(), d.framesDeleted(), d.bytesReclaimed(), d.channel()]);
-    expect(ds).toEqual([[3n, 5n, 4096n, 'x']]);
+    expect(ds).toEqual([[3, 5, 4096, 'x']]);
+  });
+});
+
+describe('on-disk layouts of format version 2', () => {
+  it('frame flags, deletion log and away marker: byte snapshots', () => {
+    const dir = tempDir();
+    const a = Archive.open(dir, { segmentLength: 65536 });
+    const w = a.createRecording({ channel: 'c', source: 's', startUtcNs: 1n, startMonoNs: 2n });
+    const p = Buffer.from('tail');
+    w.append(p, 0, p.length, 0x0102030405060708n, 0x1112131415161718n, FrameFlags.UNTERMINATED);
+    w.append(p, 0, 2, 0x0102030405060709n, 0x1112131415161719n);
+    w.stop();
+    const seg = readFileSync(join(dir, '0-0.rec'));
+    // length 36, DATA, flags 1 (UNTERMINATED), utc, mono, crc, reserved, "tail", 4 bytes alignment
+    expect(seg.subarray(0, 40).toString('hex')).toBe('240000000100010008070605040302011817161514131211a0f7dd87000000007461696c00000000');
+    const frame = Buffer.from(seg.subarray(0, 36));
+    frame.writeUInt32LE(0, 24);
+    expect(seg.readUInt32LE(24)).toBe(nativeCrc32c(frame)); // the flags are inside the CRC's bytes
+    a.deleteEvents({ fromUtcNs: 0x0102030405060708n, toUtcNs: 0x0102030405060709n });
+    a.dropSegment(0, 0);
+    a.close();
+    expect(readFileSync(join(dir, '0-0.away')).length).toBe(0);
+    expect(existsSync(join(dir, '0-0.dlog'))).toBe(false); // the log goes with the segment
+  });
+
+  it('deletion log: header and entries', () => {
+    const dir = tempDir();
+    const a = Archive.open(dir, { segmentLength: 65536 });
+    const w = a.createRecording({ channel: 'c', source: 's', startUtcNs: 1n, startMonoNs: 2n });
+    const p = Buffer.from('hello');
+    w.append(p, 0, p.length, 0x0102030405060708n, 0x1112131415161718n);
+    w.append(p, 0, 3, 0x0102030405060709n, 0x1112131415161719n);
+    w.stop();
+    a.deleteEvents({ fromUtcNs: 0x0102030405060708n, toUtcNs: 0x0102030405060709n });
+    a.close();
+    const log = readFileSync(join(dir, '0-0.dlog'));
+    expect(log.toString('hex')).toBe(
+      '1800070066000200' + // message header: blockLength 24, template 7, schema 102, version 2
+        '0000000000000000' + '0000000000000000' + '18000000' + '20000000' + // recordingId 0, base 0, entryLength 24, entriesOffset 32
+        '0000000000000000' + '25000000' + '0c561ba2' + '0807060504030201', // position 0, frameLength 37, crc32c, utcNs
+    );
+    const h = new DeletionLogHeaderDecoder().wrapAndApplyHeader(log, 0, new MessageHeaderDecoder().wrap(log, 0));
+    expect([h.recordingId(), h.basePosition(), h.entryLength(), h.entriesOffset()]).toEqual([0n, 0n, 24, 32]);
+    const e = new DeletionLogEntryDecoder().wrap(log, 32);
+    expect([e.position(), e.frameLength(), e.crc32c(), e.utcNs()]).toEqual([0n, 37, 0xa21b560c, 0x0102030405060708n]);
+  });
+
+  it('holds.dat version 2: deletion flags and explicit holds', () => {
+    const b = encodeHolds({
+      nextId: 2,
+      quarantines: [],
+      deletions: [{ id: 900, fromUtcNs: 1n, toUtcNs: 2n, framesDeleted: -1, bytesReclaimed: 0, external: true, holds: [{ channel: 'x', fromUtcNs: 3n, toUtcNs: 4n }] }],
+    });
+    expect(b.subarray(0, 8).toString('hex')).toBe('1000050066000200');
+    expect(b.subarray(24).toString('hex')).toBe(
+      '1900' + '0000' + // quarantines: blockLength 25, none
+        '2a00' + '0100' + // deletions: blockLength 42, one
+        '8403000000000000' + '0100000000000000' + '0200000000000000' + 'ffffffffffffffff' + '0000000000000000' + '01' + '03' + '0000' + // id, from, to, framesDeleted, bytes, allChannels, flags (externalId|explicitHolds), channel ""
+        '1900' + '0100' + // deletionHolds: blockLength 25, one
+        '0000000000000000' + '0300000000000000' + '0400000000000000' + '00' + '010078', // deletion index 0, from, to, allChannels false, channel "x"
+    );
   });
 });

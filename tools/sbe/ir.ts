@@ -66,6 +66,12 @@ export interface EncodedType extends TypeBase {
   /** Text of a constant (trimmed); for a char constant, the characters. */
   constValue?: string;
   characterEncoding?: string;
+  /**
+   * A 64-bit integer type mapped to a JavaScript `number` instead of `bigint` (the schema's
+   * `jsType="number"`, on the `<type>` or on a `<field>` using it). Its accessors accept and
+   * return safe integers only (and -2^63, the int64 null value, which a double holds exactly).
+   */
+  jsNumber?: boolean;
 }
 
 export interface EnumValue {

@@ -131,7 +131,7 @@ export class TypeRegistry {
     copyCommon(el, t);
     const enc = optionalText(el, 'characterEncoding');
     if (enc !== undefined) t.characterEncoding = enc;
-    return t;
+    return withJsType(t, el, where);
   }
 
   /** Resolves `Enum.Value` to the enum value. */
@@ -276,6 +276,50 @@ function scalar(name: string, p: PrimitiveType): EncodedType {
     nullValue: info.nullValue, minValue: info.minValue, maxValue: info.maxValue, size: info.size, sinceVersion: 0,
   };
 }
+
+/**
+ * Applies an element's `jsType` attribute (`number` or `bigint`, any namespace prefix) to a
+ * 64-bit integer type: returns the type itself when nothing changes, else a copy. `number`
+ * needs every value the field can hold to be exact as a double: constants and null values
+ * must be safe integers, or -2^63 (int64's standard null, a power of two). An optional
+ * uint64 with the standard null (2^64-1) cannot be a number.
+ */
+export function withJsType(t: EncodedType, el: XmlElement, where: string, presence: Presence = t.presence): EncodedType {
+  const raw = el.attrs.jsType;
+  if (raw === undefined) return t;
+  const js = raw.trim();
+  if (js !== 'number' && js !== 'bigint') throw new SbeSchemaError(where, `jsType '${raw}' is not number or bigint`);
+  if (!PRIMITIVES[t.primitiveType].big) {
+    throw new SbeSchemaError(where, `jsType applies to int64 and uint64 types only (this is ${t.primitiveType})`);
+  }
+  if (js === 'bigint') {
+    if (!t.jsNumber) return t;
+    const copy = { ...t };
+    delete copy.jsNumber;
+    return copy;
+  }
+  const out = t.jsNumber ? t : { ...t, jsNumber: true };
+  checkJsNumber(out, presence, where);
+  return out;
+}
+
+/** The rules of withJsType for a number type used with the given presence. */
+export function checkJsNumber(t: EncodedType, presence: Presence, where: string): void {
+  if (!t.jsNumber) return;
+  const exact = (text: string): boolean => {
+    const b = BigInt(text);
+    return (b >= -MAX_SAFE && b <= MAX_SAFE) || b === INT64_MIN;
+  };
+  if (t.constValue !== undefined && !exact(t.constValue)) {
+    throw new SbeSchemaError(where, `jsType number: constant ${t.constValue} is not a safe integer`);
+  }
+  if (presence === 'optional' && !exact(t.nullValue)) {
+    throw new SbeSchemaError(where, `jsType number: null value ${t.nullValue} is not exact as a JavaScript number (give a nullValue that is a safe integer)`);
+  }
+}
+
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+const INT64_MIN = -(2n ** 63n);
 
 function isNumberText(s: string, float: boolean): boolean {
   return float ? /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$|^NaN$/.test(s) : /^-?\d+$/.test(s);

@@ -11,7 +11,7 @@ import {
   type Block, type CompositeType, type EncodedType, type Field, type Group, type Message, type Presence,
   type Schema, type VarData,
 } from './ir.js';
-import { copyCommon, TypeRegistry } from './parse-types.js';
+import { checkJsNumber, copyCommon, TypeRegistry, withJsType } from './parse-types.js';
 import { describe, nonNegativeAttr, optionalNonNegative, optionalText, requireAttr, requireName } from './parse-util.js';
 import { validateSchema } from './validate.js';
 import { loadSchemaXml, type XmlElement } from './xml.js';
@@ -151,6 +151,14 @@ class MessageParser {
       f.presence = presence;
     } else if (type.kind === 'type' && type.presence === 'optional') {
       f.presence = 'optional';
+    }
+    // A field newer than the acting version reads as its null value, as an optional one does.
+    const nullable = f.presence === 'optional' || since > 0 ? 'optional' : f.presence;
+    if (el.attrs.jsType !== undefined) {
+      if (type.kind !== 'type') throw new SbeSchemaError(where, `jsType applies to int64 and uint64 types only (this is a ${type.kind})`);
+      f.type = withJsType(type, el, where, nullable);
+    } else if (type.kind === 'type') {
+      checkJsNumber(type, nullable, where);
     }
     if (f.presence !== 'constant') {
       const explicit = optionalNonNegative(el, 'offset', context);

@@ -57,6 +57,8 @@ export class ConnectRequestDecoder implements SbeCursor {
 
   static correlationIdId(): number { return 1; }
   static correlationIdSinceVersion(): number { return 0; }
+  static correlationIdEncodingOffset(): number { return 0; }
+  static correlationIdEncodingLength(): number { return 8; }
   static correlationIdNullValue(): bigint { return -9223372036854775808n; }
   static correlationIdMinValue(): bigint { return -9223372036854775807n; }
   static correlationIdMaxValue(): bigint { return 9223372036854775807n; }
@@ -66,6 +68,8 @@ export class ConnectRequestDecoder implements SbeCursor {
 
   static responseStreamVersionId(): number { return 2; }
   static responseStreamVersionSinceVersion(): number { return 0; }
+  static responseStreamVersionEncodingOffset(): number { return 8; }
+  static responseStreamVersionEncodingLength(): number { return 4; }
   static responseStreamVersionNullValue(): number { return 4294967295; }
   static responseStreamVersionMinValue(): number { return 0; }
   static responseStreamVersionMaxValue(): number { return 4294967294; }
@@ -76,6 +80,8 @@ export class ConnectRequestDecoder implements SbeCursor {
 
   static keepAliveTimeoutMsId(): number { return 3; }
   static keepAliveTimeoutMsSinceVersion(): number { return 0; }
+  static keepAliveTimeoutMsEncodingOffset(): number { return 12; }
+  static keepAliveTimeoutMsEncodingLength(): number { return 4; }
   static keepAliveTimeoutMsNullValue(): number { return 4294967295; }
   static keepAliveTimeoutMsMinValue(): number { return 0; }
   static keepAliveTimeoutMsMaxValue(): number { return 4294967294; }

@@ -43,6 +43,8 @@ export class ConnectRequestEncoder implements SbeCursor {
 
   static correlationIdId(): number { return 1; }
   static correlationIdSinceVersion(): number { return 0; }
+  static correlationIdEncodingOffset(): number { return 0; }
+  static correlationIdEncodingLength(): number { return 8; }
   static correlationIdNullValue(): bigint { return -9223372036854775808n; }
   static correlationIdMinValue(): bigint { return -9223372036854775807n; }
   static correlationIdMaxValue(): bigint { return 9223372036854775807n; }
@@ -53,6 +55,8 @@ export class ConnectRequestEncoder implements SbeCursor {
 
   static responseStreamVersionId(): number { return 2; }
   static responseStreamVersionSinceVersion(): number { return 0; }
+  static responseStreamVersionEncodingOffset(): number { return 8; }
+  static responseStreamVersionEncodingLength(): number { return 4; }
   static responseStreamVersionNullValue(): number { return 4294967295; }
   static responseStreamVersionMinValue(): number { return 0; }
   static responseStreamVersionMaxValue(): number { return 4294967294; }
@@ -64,6 +68,8 @@ export class ConnectRequestEncoder implements SbeCursor {
 
   static keepAliveTimeoutMsId(): number { return 3; }
   static keepAliveTimeoutMsSinceVersion(): number { return 0; }
+  static keepAliveTimeoutMsEncodingOffset(): number { return 12; }
+  static keepAliveTimeoutMsEncodingLength(): number { return 4; }
   static keepAliveTimeoutMsNullValue(): number { return 4294967295; }
   static keepAliveTimeoutMsMinValue(): number { return 0; }
   static keepAliveTimeoutMsMaxValue(): number { return 4294967294; }
@@ -81,7 +87,7 @@ export class ConnectRequestEncoder implements SbeCursor {
   responseChannel(value: string | Uint8Array): this {
     const root = this;
     const pos = root._limit;
-    const length = putVarData(this._buf, pos + 2, value, 'utf8', 65535);
+    const length = putVarData(this._buf, this._view, pos + 2, value, 'utf8', 65535);
     this._view.setUint16(pos + 0, length, true);
     root._limit = pos + 2 + length;
     return this;
@@ -95,7 +101,7 @@ export class ConnectRequestEncoder implements SbeCursor {
   clientName(value: string | Uint8Array): this {
     const root = this;
     const pos = root._limit;
-    const length = putVarData(this._buf, pos + 2, value, 'utf8', 65535);
+    const length = putVarData(this._buf, this._view, pos + 2, value, 'utf8', 65535);
     this._view.setUint16(pos + 0, length, true);
     root._limit = pos + 2 + length;
     return this;

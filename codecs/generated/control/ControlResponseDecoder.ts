@@ -2,7 +2,7 @@
 import { ControlResponseCode } from './ControlResponseCode.js';
 import { ErrorCode } from './ErrorCode.js';
 import { MessageHeaderDecoder } from './MessageHeaderDecoder.js';
-import { EMPTY_BUFFER, EMPTY_VIEW, type SbeCursor, bufferOf, checkLimit, getInt64LE, getUtf8, throwWrongTemplate, viewOf } from './SbeRuntime.js';
+import { EMPTY_BUFFER, EMPTY_VIEW, type SbeCursor, bufferOf, checkLimit, getInt64LE, getInt64NumberLE, getUtf8, throwWrongTemplate, viewOf } from './SbeRuntime.js';
 
 /** The one final answer to every request */
 export class ControlResponseDecoder implements SbeCursor {
@@ -59,15 +59,19 @@ export class ControlResponseDecoder implements SbeCursor {
 
   static controlSessionIdId(): number { return 1; }
   static controlSessionIdSinceVersion(): number { return 0; }
-  static controlSessionIdNullValue(): bigint { return -9223372036854775808n; }
-  static controlSessionIdMinValue(): bigint { return -9223372036854775807n; }
-  static controlSessionIdMaxValue(): bigint { return 9223372036854775807n; }
-  controlSessionId(): bigint {
-    return getInt64LE(this._view, this._offset + 0);
+  static controlSessionIdEncodingOffset(): number { return 0; }
+  static controlSessionIdEncodingLength(): number { return 8; }
+  static controlSessionIdNullValue(): number { return -9223372036854775808; }
+  static controlSessionIdMinValue(): number { return -9007199254740991; }
+  static controlSessionIdMaxValue(): number { return 9007199254740991; }
+  controlSessionId(): number {
+    return getInt64NumberLE(this._view, this._offset + 0);
   }
 
   static correlationIdId(): number { return 2; }
   static correlationIdSinceVersion(): number { return 0; }
+  static correlationIdEncodingOffset(): number { return 8; }
+  static correlationIdEncodingLength(): number { return 8; }
   static correlationIdNullValue(): bigint { return -9223372036854775808n; }
   static correlationIdMinValue(): bigint { return -9223372036854775807n; }
   static correlationIdMaxValue(): bigint { return 9223372036854775807n; }
@@ -77,27 +81,35 @@ export class ControlResponseDecoder implements SbeCursor {
 
   static relevantIdId(): number { return 3; }
   static relevantIdSinceVersion(): number { return 0; }
-  static relevantIdNullValue(): bigint { return -9223372036854775808n; }
-  static relevantIdMinValue(): bigint { return -9223372036854775807n; }
-  static relevantIdMaxValue(): bigint { return 9223372036854775807n; }
-  relevantId(): bigint {
-    return getInt64LE(this._view, this._offset + 16);
+  static relevantIdEncodingOffset(): number { return 16; }
+  static relevantIdEncodingLength(): number { return 8; }
+  static relevantIdNullValue(): number { return -9223372036854775808; }
+  static relevantIdMinValue(): number { return -9007199254740991; }
+  static relevantIdMaxValue(): number { return 9007199254740991; }
+  relevantId(): number {
+    return getInt64NumberLE(this._view, this._offset + 16);
   }
 
   static codeId(): number { return 4; }
   static codeSinceVersion(): number { return 0; }
+  static codeEncodingOffset(): number { return 24; }
+  static codeEncodingLength(): number { return 1; }
   code(): ControlResponseCode {
     return this._view.getUint8(this._offset + 24) as ControlResponseCode;
   }
 
   static errorCodeId(): number { return 5; }
   static errorCodeSinceVersion(): number { return 0; }
+  static errorCodeEncodingOffset(): number { return 25; }
+  static errorCodeEncodingLength(): number { return 2; }
   errorCode(): ErrorCode {
     return this._view.getUint16(this._offset + 25, true) as ErrorCode;
   }
 
   static dataCountId(): number { return 6; }
   static dataCountSinceVersion(): number { return 0; }
+  static dataCountEncodingOffset(): number { return 27; }
+  static dataCountEncodingLength(): number { return 4; }
   static dataCountNullValue(): number { return 4294967295; }
   static dataCountMinValue(): number { return 0; }
   static dataCountMaxValue(): number { return 4294967294; }

@@ -2,7 +2,7 @@
 import { ControlResponseCode } from './ControlResponseCode.js';
 import { ErrorCode } from './ErrorCode.js';
 import { MessageHeaderEncoder } from './MessageHeaderEncoder.js';
-import { EMPTY_BUFFER, EMPTY_VIEW, type SbeCursor, bufferOf, checkLimit, putVarData, setInt64LE, viewOf } from './SbeRuntime.js';
+import { EMPTY_BUFFER, EMPTY_VIEW, type SbeCursor, bufferOf, checkLimit, putVarData, setInt64LE, setInt64NumberLE, viewOf } from './SbeRuntime.js';
 
 /** The one final answer to every request */
 export class ControlResponseEncoder implements SbeCursor {
@@ -45,16 +45,20 @@ export class ControlResponseEncoder implements SbeCursor {
 
   static controlSessionIdId(): number { return 1; }
   static controlSessionIdSinceVersion(): number { return 0; }
-  static controlSessionIdNullValue(): bigint { return -9223372036854775808n; }
-  static controlSessionIdMinValue(): bigint { return -9223372036854775807n; }
-  static controlSessionIdMaxValue(): bigint { return 9223372036854775807n; }
-  controlSessionId(value: bigint): this {
-    setInt64LE(this._view, this._offset + 0, value);
+  static controlSessionIdEncodingOffset(): number { return 0; }
+  static controlSessionIdEncodingLength(): number { return 8; }
+  static controlSessionIdNullValue(): number { return -9223372036854775808; }
+  static controlSessionIdMinValue(): number { return -9007199254740991; }
+  static controlSessionIdMaxValue(): number { return 9007199254740991; }
+  controlSessionId(value: number): this {
+    setInt64NumberLE(this._view, this._offset + 0, value);
     return this;
   }
 
   static correlationIdId(): number { return 2; }
   static correlationIdSinceVersion(): number { return 0; }
+  static correlationIdEncodingOffset(): number { return 8; }
+  static correlationIdEncodingLength(): number { return 8; }
   static correlationIdNullValue(): bigint { return -9223372036854775808n; }
   static correlationIdMinValue(): bigint { return -9223372036854775807n; }
   static correlationIdMaxValue(): bigint { return 9223372036854775807n; }
@@ -65,16 +69,20 @@ export class ControlResponseEncoder implements SbeCursor {
 
   static relevantIdId(): number { return 3; }
   static relevantIdSinceVersion(): number { return 0; }
-  static relevantIdNullValue(): bigint { return -9223372036854775808n; }
-  static relevantIdMinValue(): bigint { return -9223372036854775807n; }
-  static relevantIdMaxValue(): bigint { return 9223372036854775807n; }
-  relevantId(value: bigint): this {
-    setInt64LE(this._view, this._offset + 16, value);
+  static relevantIdEncodingOffset(): number { return 16; }
+  static relevantIdEncodingLength(): number { return 8; }
+  static relevantIdNullValue(): number { return -9223372036854775808; }
+  static relevantIdMinValue(): number { return -9007199254740991; }
+  static relevantIdMaxValue(): number { return 9007199254740991; }
+  relevantId(value: number): this {
+    setInt64NumberLE(this._view, this._offset + 16, value);
     return this;
   }
 
   static codeId(): number { return 4; }
   static codeSinceVersion(): number { return 0; }
+  static codeEncodingOffset(): number { return 24; }
+  static codeEncodingLength(): number { return 1; }
   code(value: ControlResponseCode): this {
     this._view.setUint8(this._offset + 24, value);
     return this;
@@ -82,6 +90,8 @@ export class ControlResponseEncoder implements SbeCursor {
 
   static errorCodeId(): number { return 5; }
   static errorCodeSinceVersion(): number { return 0; }
+  static errorCodeEncodingOffset(): number { return 25; }
+  static errorCodeEncodingLength(): number { return 2; }
   errorCode(value: ErrorCode): this {
     this._view.setUint16(this._offset + 25, value, true);
     return this;
@@ -89,6 +99,8 @@ export class ControlResponseEncoder implements SbeCursor {
 
   static dataCountId(): number { return 6; }
   static dataCountSinceVersion(): number { return 0; }
+  static dataCountEncodingOffset(): number { return 27; }
+  static dataCountEncodingLength(): number { return 4; }
   static dataCountNullValue(): number { return 4294967295; }
   static dataCountMinValue(): number { return 0; }
   static dataCountMaxValue(): number { return 4294967294; }
@@ -106,7 +118,7 @@ export class ControlResponseEncoder implements SbeCursor {
   errorMessage(value: string | Uint8Array): this {
     const root = this;
     const pos = root._limit;
-    const length = putVarData(this._buf, pos + 2, value, 'utf8', 65535);
+    const length = putVarData(this._buf, this._view, pos + 2, value, 'utf8', 65535);
     this._view.setUint16(pos + 0, length, true);
     root._limit = pos + 2 + length;
     return this;

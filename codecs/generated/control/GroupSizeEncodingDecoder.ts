@@ -26,6 +26,8 @@ export class GroupSizeEncodingDecoder {
     return 4;
   }
 
+  static blockLengthEncodingOffset(): number { return 0; }
+  static blockLengthEncodingLength(): number { return 2; }
   static blockLengthNullValue(): number { return 65535; }
   static blockLengthMinValue(): number { return 0; }
   static blockLengthMaxValue(): number { return 65534; }
@@ -33,6 +35,8 @@ export class GroupSizeEncodingDecoder {
     return this._view.getUint16(this._offset + 0, true);
   }
 
+  static numInGroupEncodingOffset(): number { return 2; }
+  static numInGroupEncodingLength(): number { return 2; }
   static numInGroupNullValue(): number { return 65535; }
   static numInGroupMinValue(): number { return 0; }
   static numInGroupMaxValue(): number { return 65534; }

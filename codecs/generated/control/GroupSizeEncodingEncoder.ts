@@ -26,6 +26,8 @@ export class GroupSizeEncodingEncoder {
     return 4;
   }
 
+  static blockLengthEncodingOffset(): number { return 0; }
+  static blockLengthEncodingLength(): number { return 2; }
   static blockLengthNullValue(): number { return 65535; }
   static blockLengthMinValue(): number { return 0; }
   static blockLengthMaxValue(): number { return 65534; }
@@ -34,6 +36,8 @@ export class GroupSizeEncodingEncoder {
     return this;
   }
 
+  static numInGroupEncodingOffset(): number { return 2; }
+  static numInGroupEncodingLength(): number { return 2; }
   static numInGroupNullValue(): number { return 65535; }
   static numInGroupMinValue(): number { return 0; }
   static numInGroupMaxValue(): number { return 65534; }

@@ -57,12 +57,16 @@ export class NodeStatusChangedDecoder implements SbeCursor {
 
   static upId(): number { return 1; }
   static upSinceVersion(): number { return 0; }
+  static upEncodingOffset(): number { return 0; }
+  static upEncodingLength(): number { return 1; }
   up(): BooleanType {
     return this._view.getUint8(this._offset + 0) as BooleanType;
   }
 
   static utcNsId(): number { return 2; }
   static utcNsSinceVersion(): number { return 0; }
+  static utcNsEncodingOffset(): number { return 1; }
+  static utcNsEncodingLength(): number { return 8; }
   static utcNsNullValue(): bigint { return -9223372036854775808n; }
   static utcNsMinValue(): bigint { return -9223372036854775807n; }
   static utcNsMaxValue(): bigint { return 9223372036854775807n; }

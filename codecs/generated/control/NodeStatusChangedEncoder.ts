@@ -43,6 +43,8 @@ export class NodeStatusChangedEncoder implements SbeCursor {
 
   static upId(): number { return 1; }
   static upSinceVersion(): number { return 0; }
+  static upEncodingOffset(): number { return 0; }
+  static upEncodingLength(): number { return 1; }
   up(value: BooleanType): this {
     this._view.setUint8(this._offset + 0, value);
     return this;
@@ -50,6 +52,8 @@ export class NodeStatusChangedEncoder implements SbeCursor {
 
   static utcNsId(): number { return 2; }
   static utcNsSinceVersion(): number { return 0; }
+  static utcNsEncodingOffset(): number { return 1; }
+  static utcNsEncodingLength(): number { return 8; }
   static utcNsNullValue(): bigint { return -9223372036854775808n; }
   static utcNsMinValue(): bigint { return -9223372036854775807n; }
   static utcNsMaxValue(): bigint { return 9223372036854775807n; }
@@ -66,7 +70,7 @@ export class NodeStatusChangedEncoder implements SbeCursor {
   nodeId(value: string | Uint8Array): this {
     const root = this;
     const pos = root._limit;
-    const length = putVarData(this._buf, pos + 2, value, 'utf8', 65535);
+    const length = putVarData(this._buf, this._view, pos + 2, value, 'utf8', 65535);
     this._view.setUint16(pos + 0, length, true);
     root._limit = pos + 2 + length;
     return this;

@@ -7,6 +7,7 @@ import { EMPTY_BUFFER, EMPTY_VIEW, bufferOf, checkLimit, viewOf } from './SbeRun
  */
 export class NotificationMaskDecoder {
   static readonly ENCODED_LENGTH = 4;
+  static readonly CHOICE_MASKS = { recording: 1, progress: 2, replay: 4, cluster: 8, errors: 16 } as const;
   _src: Uint8Array = EMPTY_BUFFER;
   _buf: Buffer = EMPTY_BUFFER;
   _view: DataView = EMPTY_VIEW;

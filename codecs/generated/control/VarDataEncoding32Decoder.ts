@@ -26,6 +26,8 @@ export class VarDataEncoding32Decoder {
     return 4;
   }
 
+  static lengthEncodingOffset(): number { return 0; }
+  static lengthEncodingLength(): number { return 4; }
   static lengthNullValue(): number { return 4294967295; }
   static lengthMinValue(): number { return 0; }
   static lengthMaxValue(): number { return 1073741824; }
@@ -33,6 +35,8 @@ export class VarDataEncoding32Decoder {
     return this._view.getUint32(this._offset + 0, true);
   }
 
+  static varDataEncodingOffset(): number { return 4; }
+  static varDataEncodingLength(): number { return 0; }
   static varDataNullValue(): number { return 255; }
   static varDataMinValue(): number { return 0; }
   static varDataMaxValue(): number { return 254; }

@@ -26,6 +26,8 @@ export class VarStringEncodingDecoder {
     return 2;
   }
 
+  static lengthEncodingOffset(): number { return 0; }
+  static lengthEncodingLength(): number { return 2; }
   static lengthNullValue(): number { return 65535; }
   static lengthMinValue(): number { return 0; }
   static lengthMaxValue(): number { return 65535; }
@@ -33,6 +35,8 @@ export class VarStringEncodingDecoder {
     return this._view.getUint16(this._offset + 0, true);
   }
 
+  static varDataEncodingOffset(): number { return 2; }
+  static varDataEncodingLength(): number { return 0; }
   static varDataNullValue(): number { return 255; }
   static varDataMinValue(): number { return 0; }
   static varDataMaxValue(): number { return 254; }

@@ -26,6 +26,8 @@ export class VarStringEncodingEncoder {
     return 2;
   }
 
+  static lengthEncodingOffset(): number { return 0; }
+  static lengthEncodingLength(): number { return 2; }
   static lengthNullValue(): number { return 65535; }
   static lengthMinValue(): number { return 0; }
   static lengthMaxValue(): number { return 65535; }
@@ -34,6 +36,8 @@ export class VarStringEncodingEncoder {
     return this;
   }
 
+  static varDataEncodingOffset(): number { return 2; }
+  static varDataEncodingLength(): number { return 0; }
   static varDataNullValue(): number { return 255; }
   static varDataMinValue(): number { return 0; }
   static varDataMaxValue(): number { return 254; }

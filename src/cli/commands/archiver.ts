@@ -1,6 +1,7 @@
 /**
  * `vcr archiver --dir DIR [--control HOST:PORT] [--config FILE]`: runs an archiver in the
- * foreground until SIGINT or SIGTERM, then stops every recording cleanly and exits 0. Logs
+ * foreground until SIGINT or SIGTERM, then stops every recording cleanly and exits 130 / 143
+ * (128 + the signal's number, like every command; src/cli/interrupt.ts). Logs
  * are JSON lines on stderr (docs/ARCHIVER.md). Cluster mode is not implemented yet: asking
  * for it is an error the user can fix (exit 1), not a silent single-node run.
  */
@@ -8,6 +9,8 @@ import type { Command } from 'commander';
 import { applyConfigDocument, defaultConfig, loadConfigFile, parseHostPort } from '../../archiver/archiver-config.js';
 import { ErrorCode, VcrError } from '../../util/errors.js';
 import { UsageError } from '../errors.js';
+import type { ClusterConfig } from '../../cluster/cluster-config.js';
+import { interrupts } from '../interrupt.js';
 
 interface ArchiverOpts {
   dir: string;
@@ -26,14 +29,22 @@ export function registerArchiver(program: Command): void {
     .requiredOption('--dir <DIR>', 'archive directory (created if missing)')
     .option('--control <HOST:PORT>', 'control endpoint (default 127.0.0.1:8010, or the config file\'s "control")')
     .option('--config <FILE>', 'JSON config file (see docs/ARCHIVER.md)')
-    .option('--cluster <FILE>', 'cluster config file (not yet supported)')
-    .option('--node <ID>', 'this node\'s id in the cluster file (not yet supported)')
+    .option('--cluster <FILE>', 'cluster file (docs/REPLICATION.md): run as a node of that cluster')
+    .option('--node <ID>', 'this node\'s id in the cluster file')
     .option('--metrics-port <PORT>', 'serve Prometheus metrics on 127.0.0.1:PORT')
     .option('--log-level <LEVEL>', 'fatal, error, warn, info, debug, trace or silent')
     .action(async (o: ArchiverOpts) => {
+      let cluster: { config: ClusterConfig; nodeId: string } | undefined;
       if (o.cluster !== undefined || o.node !== undefined) {
         if (o.cluster === undefined || o.node === undefined) throw new UsageError('--cluster and --node go together');
-        throw new VcrError(ErrorCode.CLUSTER_UNAVAILABLE, 'cluster mode (--cluster/--node) is not yet supported; run without them for a single node');
+        const { loadClusterConfig, nodeOf } = await import('../../cluster/cluster-config.js');
+        const cc = loadClusterConfig(o.cluster);
+        const self = nodeOf(cc, o.node);
+        if (o.control !== undefined && o.control !== self.control) {
+          throw new UsageError(`--control ${o.control} is not node ${o.node}'s control endpoint in the cluster file (${self.control})`);
+        }
+        o.control = self.control;
+        cluster = { config: cc, nodeId: o.node };
       }
       let config = defaultConfig(o.dir);
       if (o.config !== undefined) config = loadConfigFile(config, o.config);
@@ -50,23 +61,15 @@ export function registerArchiver(program: Command): void {
       if (o.logLevel !== undefined) overrides.logLevel = o.logLevel;
       config = applyConfigDocument(config, overrides);
       const { Archiver } = await loadArchiverModule();
-      const archiver = await Archiver.launch(config);
-      await new Promise<void>((resolve) => {
-        const stop = (signal: string) => {
-          archiver.log.info({ signal }, 'stopping');
-          process.off('SIGINT', onInt);
-          process.off('SIGTERM', onTerm);
-          archiver.close().then(resolve, (err: unknown) => {
-            archiver.log.error({ error: String(err) }, 'stop failed');
-            process.exitCode = 1;
-            resolve();
-          });
-        };
-        const onInt = () => stop('SIGINT');
-        const onTerm = () => stop('SIGTERM');
-        process.on('SIGINT', onInt);
-        process.on('SIGTERM', onTerm);
-      });
+      const archiver = await Archiver.launch(config, cluster ? { cluster } : {});
+      const signal = await interrupts.untilInterrupted();
+      archiver.log.info({ signal }, 'stopping');
+      try {
+        await archiver.close();
+      } catch (err) {
+        archiver.log.error({ error: String(err) }, 'stop failed');
+        throw err;
+      }
     });
 }
 

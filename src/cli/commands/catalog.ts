@@ -4,11 +4,12 @@
  * read-only and also work beside a running archiver; recover takes the directory lock and
  * applies the archiver's own repair).
  */
+import { statSync } from 'node:fs';
 import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
 import type { RecordingDescriptor } from '../../storage/types.js';
 import type { VerifyProgress } from '../../storage/verify.js';
-import { errorCodeName } from '../../util/errors.js';
+import { ErrorCode, VcrError, errorCodeName } from '../../util/errors.js';
 import { UsageError } from '../errors.js';
 import { humanTime, printJson, printLine, recordingJson, table } from '../output.js';
 
@@ -55,6 +56,17 @@ function hexDump(p: Buffer): string[] {
     lines.push(`    ${i.toString(16).padStart(6, '0')}  ${hex.padEnd(47)}  ${text}`);
   }
   return lines;
+}
+
+/** Repair works on an existing archive only: a mistyped path must not become a new, empty one. */
+function requireExistingDirectory(dir: string): void {
+  let isDirectory = false;
+  try {
+    isDirectory = statSync(dir).isDirectory();
+  } catch {
+    // reported below
+  }
+  if (!isDirectory) throw new VcrError(ErrorCode.INVALID_ARGUMENT, `archive directory ${dir} does not exist (recover repairs an existing archive; it creates none)`);
 }
 
 function parseNonNegative(flag: string, v: string): number {
@@ -154,13 +166,14 @@ export function registerCatalog(program: Command): void {
               utcNs: f.utcNs.toString(),
               monoNs: f.monoNs.toString(),
               crcOk: f.crcOk,
+              flags: f.flags,
               payloadHex: f.payload.toString('hex'),
               payloadText: f.payload.toString('latin1').replace(/[^\x20-\x7e]/g, '.'),
               ...(f.problem ? { problem: f.problem } : {}),
             });
           } else {
             await printLine(
-              `  ${f.position} ${f.type} len=${f.length} utc=${humanTime(f.utcNs)} (${f.utcNs}) mono=${f.monoNs} crc=${f.crcOk ? 'ok' : 'BAD'} ${f.segment}+${f.offset}${f.problem ? ` ${f.problem}` : ''}`,
+              `  ${f.position} ${f.type} len=${f.length} utc=${humanTime(f.utcNs)} (${f.utcNs}) mono=${f.monoNs}${f.flags !== 0 ? ` flags=${f.flags}` : ''} crc=${f.crcOk ? 'ok' : 'BAD'} ${f.segment}+${f.offset}${f.problem ? ` ${f.problem}` : ''}`,
             );
             for (const line of hexDump(f.payload)) await printLine(line);
           }
@@ -170,15 +183,21 @@ export function registerCatalog(program: Command): void {
 
   catalog
     .command('recover')
-    .description("repair the archive as the archiver does on open (needs the directory lock)")
+    .description('repair the archive as the archiver does on open (needs the directory lock); exit 1 if damage remains')
     .requiredOption('--dir <dir>', 'archive directory')
     .option('--json', 'print JSON Lines (one object per line)')
     .action(async (o: DirOpts) => {
+      requireExistingDirectory(o.dir);
       const { Archive } = await storage();
       const archive = Archive.open(o.dir);
       try {
         const actions = archive.recoveryActions();
         const damaged = archive.damagedRecordings();
+        const segments = archive.damage();
+        for (const line of archive.openActions()) {
+          if (o.json) await printJson({ archive: o.dir, action: line });
+          else await printLine(`archive: ${line}`);
+        }
         for (const a of actions) {
           if (o.json) await printJson(a);
           else for (const line of a.actions) await printLine(`recording ${a.recordingId}: ${line}`);
@@ -187,8 +206,14 @@ export function registerCatalog(program: Command): void {
           if (o.json) await printJson({ recordingId: d.recordingId, damaged: d.error.message, codeName: d.error.codeName });
           else await printLine(`recording ${d.recordingId}: cannot be repaired: ${d.error.message} [${d.error.codeName}]`);
         }
-        if (!o.json) await printLine(`recovered: ${archive.listRecordings().length} recording(s), ${actions.length} repaired, ${damaged.length} unreadable`);
-        if (damaged.length > 0) process.exitCode = 1;
+        for (const d of segments) {
+          if (o.json) await printJson({ recordingId: d.recordingId, segmentBase: d.base, damaged: d.problem, codeName: errorCodeName(d.code) });
+          else await printLine(`recording ${d.recordingId}: damaged segment: ${d.problem} [${errorCodeName(d.code)}]`);
+        }
+        if (!o.json) {
+          await printLine(`recovered: ${archive.listRecordings().length} recording(s), ${actions.length} repaired, ${damaged.length} unreadable, ${segments.length} damaged segment(s)`);
+        }
+        if (damaged.length > 0 || segments.length > 0) process.exitCode = 1;
       } finally {
         archive.close();
       }

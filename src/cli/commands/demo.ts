@@ -14,7 +14,8 @@ import { fileURLToPath } from 'node:url';
 import { ArchiveClient } from '../../client/archive-client.js';
 import { NotificationKind } from '../../client/notifications.js';
 import { ErrorCode, VcrError } from '../../util/errors.js';
-import { info } from '../output.js';
+import { interrupts } from '../interrupt.js';
+import { info, out } from '../output.js';
 
 const UDP_EVENTS = 40;
 const FILE_LINES = 200;
@@ -46,9 +47,15 @@ function fail(text: string): never {
   throw new VcrError(ErrorCode.GENERIC, `demo: ${text}`);
 }
 
+/** Ends a step early once Ctrl-C / SIGTERM came (the finally of runDemo then cleans up). */
+function checkInterrupted(): void {
+  if (interrupts.received !== undefined) fail(`interrupted by ${interrupts.received}`);
+}
+
 async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
+    checkInterrupted();
     const v = await probe().catch(() => undefined);
     if (v !== undefined) return v;
     if (Date.now() > deadline) fail(`timed out waiting for ${what}`);
@@ -61,6 +68,8 @@ async function runDemo(): Promise<void> {
   let archiver: ChildProcess | null = null;
   let client: ArchiveClient | null = null;
   let sink: Socket | null = null;
+  // on a signal: close the session so whatever runDemo awaits fails, and let finally clean up
+  const offInterrupt = interrupts.onInterrupt(() => client?.close());
   try {
     const controlPort = await freeUdpPort();
     const control = `127.0.0.1:${controlPort}`;
@@ -81,6 +90,7 @@ async function runDemo(): Promise<void> {
     const sender = createSocket('udp4');
     const sent: Buffer[] = [];
     for (let i = 0; i < UDP_EVENTS; i++) {
+      checkInterrupted();
       const payload = Buffer.from(`demo event ${i} ${'x'.repeat(i % 7)}`);
       sent.push(payload);
       await new Promise<void>((r) => sender.send(payload, udpPort, '127.0.0.1', () => r()));
@@ -133,6 +143,7 @@ async function runDemo(): Promise<void> {
     for (const d of list) info(`         recording ${d.recordingId}  ${d.channel}  ${d.state}  ${d.eventCount} events  ${d.source}`);
     step(10, 'done; stopping the archiver and removing the temporary directory');
   } finally {
+    offInterrupt();
     sink?.close();
     await client?.close().catch(() => undefined);
     if (archiver && archiver.exitCode === null) {
@@ -152,6 +163,6 @@ export function registerDemo(program: Command): void {
     .description('start an archiver in a temporary directory, record a UDP stream and a file, replay both, and show each step')
     .action(async () => {
       await runDemo();
-      process.stdout.write('demo: OK\n');
+      await out('demo: OK\n');
     });
 }

@@ -1,8 +1,12 @@
-/** `vcr record start|stop` (SPEC §3). */
+/**
+ * `vcr record start|stop` (SPEC §3). `record start` prints the recordingId; with a UDP source
+ * on port 0 it also says on stderr which port was bound (from the recording's descriptor).
+ */
 import type { Command } from 'commander';
 import { addArchiverOption, addJsonOption, collect, parseRecordingId, parseSourceUri } from '../args.js';
 import { UsageError } from '../errors.js';
-import { printJson, printLine } from '../output.js';
+import { parseSourceUri as parseSource } from '../../sources/uri.js';
+import { info, printJson, printLine } from '../output.js';
 import { withClient } from '../session.js';
 
 interface StartOptions {
@@ -18,6 +22,11 @@ interface StopOptions {
   recording?: string;
   archiver: string;
   json?: boolean;
+}
+
+function wantsBoundPort(source: string): boolean {
+  const spec = parseSource(source);
+  return spec.kind === 'udp' && spec.port === 0;
 }
 
 export function registerRecord(program: Command): void {
@@ -36,8 +45,14 @@ export function registerRecord(program: Command): void {
     const source = parseSourceUri(o.source);
     const channel = o.channel;
     const aliases = o.alias ?? [];
-    const recordingId = await withClient(o.archiver, (c) => c.startRecording({ channel, source, aliases }));
-    if (o.json) await printJson({ recordingId, channel, aliases, source });
+    const { recordingId, bound } = await withClient(o.archiver, async (c) => {
+      const id = await c.startRecording({ channel, source, aliases });
+      // a UDP port 0 binds any free port: say which one (the recording's descriptor holds it)
+      const d = wantsBoundPort(source) ? await c.describeRecording(id).catch(() => undefined) : undefined;
+      return { recordingId: id, bound: d?.source };
+    });
+    if (bound !== undefined) info(`recording ${recordingId} receives on ${bound}`);
+    if (o.json) await printJson({ recordingId, channel, aliases, source, ...(bound !== undefined ? { boundSource: bound } : {}) });
     else await printLine(String(recordingId));
   });
 

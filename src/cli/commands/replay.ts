@@ -2,13 +2,14 @@
  * `vcr replay` (SPEC §3): to UDP the archiver replays (one recording, or channels merged by
  * time, each to its own destination) and this command waits for the ReplayEnded
  * notification; to a file or stdout the CLI reads reliably and writes each payload followed
- * by the separator, so a recorded file comes back byte for byte.
+ * by the separator, except after an event flagged UNTERMINATED (its input ended without one),
+ * so a recorded file comes back byte for byte. Every failed open, write or close of the output
+ * is OUTPUT_FAILED (exit 1).
  */
 import type { Command } from 'commander';
-import { createWriteStream, type WriteStream } from 'node:fs';
 import type { ArchiveClient } from '../../client/archive-client.js';
 import { NotificationKind, type Notification } from '../../client/notifications.js';
-import type { RecordedEvent } from '../../client/types.js';
+import { EventFlags, type RecordedEvent } from '../../client/types.js';
 import { DEFAULT_SEPARATOR } from '../../util/separator.js';
 import { ErrorCode, VcrError } from '../../util/errors.js';
 import {
@@ -25,7 +26,9 @@ import {
   parseUdpUri,
 } from '../args.js';
 import { UsageError } from '../errors.js';
-import { info, out, printJson } from '../output.js';
+import { interrupts } from '../interrupt.js';
+import { OutputWriter } from '../output-file.js';
+import { info, printJson } from '../output.js';
 
 /** How often a UDP replay's waiter checks that the replay is still live. */
 const REPLAY_POLL_MS = 2000;
@@ -145,10 +148,12 @@ async function replayToUdp(
 ): Promise<void> {
   const ended = new Map<number, Extract<Notification, { type: 'replayEnded' }>>();
   let wake: (() => void) | null = null;
+  const onEnded: (() => void)[] = [];
   const unsubscribe = await client.subscribe(NotificationKind.replay, (n) => {
     if (n.type === 'replayEnded') {
       ended.set(n.replaySessionId, n);
       wake?.();
+      for (const f of onEnded.splice(0)) f();
     }
   });
   try {
@@ -166,10 +171,17 @@ async function replayToUdp(
     if (json) await printJson({ replaySessionId, started: true });
     else info(`replay session ${replaySessionId} started (speed ${speed}${follow ? ', follow' : ''})`);
 
-    const onSigint = () => {
-      client.stopReplay(replaySessionId).catch(() => undefined);
-    };
-    process.once('SIGINT', onSigint);
+    // Ctrl-C / SIGTERM: stop the replay in the archiver and let its ReplayEnded come in, so
+    // the command reports how far it got (withClient then closes the session)
+    const offInterrupt = interrupts.onInterrupt(async () => {
+      await client.stopReplay(replaySessionId).catch(() => undefined);
+      await Promise.race([endedNow(), new Promise((r) => setTimeout(r, 2000))]);
+    });
+    const endedNow = () =>
+      new Promise<void>((resolve) => {
+        if (ended.has(replaySessionId)) resolve();
+        else onEnded.push(resolve);
+      });
     try {
       // Notifications are best effort: if ReplayEnded is lost, the replay's absence from the
       // archiver's stats (which list live replays) ends the wait instead.
@@ -197,7 +209,7 @@ async function replayToUdp(
         return;
       }
     } finally {
-      process.off('SIGINT', onSigint);
+      offInterrupt();
     }
     const e = ended.get(replaySessionId)!;
     if (json) await printJson({ replaySessionId, eventsSent: e.eventsSent, bytesSent: e.bytesSent, reason: e.reason });
@@ -219,17 +231,12 @@ async function replayToOutput(
   follow: boolean,
   json: boolean,
 ): Promise<void> {
+  // opened first: a file that cannot be written fails before anything is read
+  const output = await OutputWriter.open(path);
   const events: AsyncIterable<RecordedEvent> =
     sel.kind === 'recording'
       ? client.read({ recordingId: sel.recordingId, position: sel.position, length: sel.length, follow })
       : client.events({ channels: sel.channels, fromUtcNs: sel.fromUtcNs, toUtcNs: sel.toUtcNs, follow });
-  const file: WriteStream | null = path === '-' ? null : createWriteStream(path);
-  const fileError = file ? new Promise<never>((_, reject) => file.once('error', reject)) : null;
-  fileError?.catch(() => undefined);
-  const write = (b: Uint8Array): Promise<void> | null => {
-    if (!file) return out(b);
-    return file.write(b) ? null : Promise.race([new Promise<void>((r) => file.once('drain', () => r())), fileError!]);
-  };
   let count = 0;
   let bytes = 0;
   let base: { monoNs: bigint; wallMs: number } | null = null;
@@ -241,21 +248,18 @@ async function replayToOutput(
         const wait = due - performance.now();
         if (wait > 1) await new Promise((r) => setTimeout(r, wait));
       }
-      const w1 = write(e.payload);
-      if (w1) await w1;
-      const w2 = write(separator);
-      if (w2) await w2;
+      await output.write(e.payload);
+      // the input's last record had no separator: neither has the copy (byte-identical)
+      if (!((e.flags ?? 0) & EventFlags.UNTERMINATED)) await output.write(separator);
       count++;
       bytes += e.payload.length;
     }
-  } finally {
-    if (file) {
-      await Promise.race([new Promise<void>((resolve) => file.end(() => resolve())), fileError!]).catch((err: Error) => {
-        throw new VcrError(ErrorCode.IO_ERROR, `cannot write ${path}: ${err.message}`);
-      });
-    }
+  } catch (err) {
+    await output.close().catch(() => undefined);
+    throw err;
   }
+  await output.close();
   const summary = { events: count, bytes, output: path };
   if (json && path !== '-') await printJson(summary);
-  else info(`replayed ${count} events (${bytes} payload bytes) to ${path === '-' ? 'stdout' : path}`);
+  else info(`replayed ${count} events (${bytes} payload bytes) to ${output.description}`);
 }

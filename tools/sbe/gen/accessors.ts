@@ -40,7 +40,23 @@ function use(ctx: EmitContext, symbol: string, file: string = symbol): string {
   return symbol;
 }
 
-/** Statics common to encoder and decoder: id, sinceVersion, null/min/max, lengths. */
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
+function isExactNumber(text: string): boolean {
+  const b = BigInt(text);
+  return (b >= -MAX_SAFE && b <= MAX_SAFE) || b === -(2n ** 63n);
+}
+
+/** min/max of a jsType="number" field: the schema's range clamped to the safe integers. */
+function safeBound(text: string, bound: 'min' | 'max'): string {
+  const b = BigInt(text);
+  return String(bound === 'min' ? (b < -MAX_SAFE ? -MAX_SAFE : b) : b > MAX_SAFE ? MAX_SAFE : b);
+}
+
+/**
+ * Statics common to encoder and decoder: id, sinceVersion, where the value lies in its block
+ * (encoding offset and length, for values on the wire), null/min/max, lengths.
+ */
 export function staticAccessors(v: ValueSpec): string {
   let out = '';
   if (v.id !== undefined) {
@@ -48,11 +64,19 @@ export function staticAccessors(v: ValueSpec): string {
     out += `${I}static ${v.name}SinceVersion(): number { return ${v.since}; }\n`;
   }
   const t = v.type;
+  const onWire = v.presence !== 'constant' && !(t.kind === 'type' && t.presence === 'constant');
+  if (onWire) {
+    out += `${I}static ${v.name}EncodingOffset(): number { return ${v.offset}; }\n`;
+    out += `${I}static ${v.name}EncodingLength(): number { return ${t.size}; }\n`;
+  }
   if (t.kind === 'type' && t.presence !== 'constant' && v.presence !== 'constant' && t.primitiveType !== 'char') {
-    const ty = tsType(t.primitiveType);
-    out += `${I}static ${v.name}NullValue(): ${ty} { return ${literal(t.primitiveType, t.nullValue)}; }\n`;
-    out += `${I}static ${v.name}MinValue(): ${ty} { return ${literal(t.primitiveType, t.minValue)}; }\n`;
-    out += `${I}static ${v.name}MaxValue(): ${ty} { return ${literal(t.primitiveType, t.maxValue)}; }\n`;
+    const p = t.primitiveType;
+    const num = t.jsNumber === true;
+    const ty = tsType(p, num);
+    // A number field that can never be null (a required uint64) has no exact null to give.
+    if (!num || isExactNumber(t.nullValue)) out += `${I}static ${v.name}NullValue(): ${ty} { return ${literal(p, t.nullValue, num)}; }\n`;
+    out += `${I}static ${v.name}MinValue(): ${ty} { return ${literal(p, num ? safeBound(t.minValue, 'min') : t.minValue, num)}; }\n`;
+    out += `${I}static ${v.name}MaxValue(): ${ty} { return ${literal(p, num ? safeBound(t.maxValue, 'max') : t.maxValue, num)}; }\n`;
   }
   if (t.kind === 'type' && t.presence !== 'constant' && (t.length > 1 || t.primitiveType === 'char')) {
     out += `${I}static ${v.name}Length(): number { return ${t.length}; }\n`;
@@ -72,7 +96,7 @@ function constantGetter(ctx: EmitContext, v: ValueSpec): string | undefined {
   if (t.kind === 'type' && t.presence === 'constant') {
     const cv = t.constValue ?? '';
     if (t.primitiveType === 'char') return `${doc(v)}${I}${v.name}(): string { return ${stringLiteral(cv)}; }\n`;
-    return `${doc(v)}${I}${v.name}(): ${tsType(t.primitiveType)} { return ${literal(t.primitiveType, cv)}; }\n`;
+    return `${doc(v)}${I}${v.name}(): ${tsType(t.primitiveType, t.jsNumber)} { return ${literal(t.primitiveType, cv, t.jsNumber)}; }\n`;
   }
   return undefined;
 }
@@ -87,6 +111,7 @@ export function encoderAccessors(ctx: EmitContext, v: ValueSpec): string {
   switch (t.kind) {
     case 'type': {
       const p = t.primitiveType;
+      const num = t.jsNumber === true;
       if (p === 'char') {
         use(ctx, 'putChars', RUNTIME_FILE);
         use(ctx, 'putBytes', RUNTIME_FILE);
@@ -94,12 +119,12 @@ export function encoderAccessors(ctx: EmitContext, v: ValueSpec): string {
         out += `${I}${v.name}(value: string): this {\n${I}${I}putChars(this._buf, ${at}, ${t.length}, value, '${enc}');\n${I}${I}return this;\n${I}}\n`;
         out += `${I}put${className(v.name)}(src: Uint8Array, srcOffset: number): this {\n${I}${I}putBytes(this._buf, ${at}, ${t.length}, src, srcOffset);\n${I}${I}return this;\n${I}}\n`;
       } else if (t.length === 1) {
-        out += `${I}${v.name}(value: ${tsType(p)}): this {\n${I}${I}${setStmt(p, at, 'value', le)}\n${I}${I}return this;\n${I}}\n`;
+        out += `${I}${v.name}(value: ${tsType(p, num)}): this {\n${I}${I}${setStmt(p, at, 'value', le, undefined, num)}\n${I}${I}return this;\n${I}}\n`;
       } else {
         const size = PRIMITIVES[p].size;
-        out += `${I}${v.name}(index: number, value: ${tsType(p)}): this {\n`;
+        out += `${I}${v.name}(index: number, value: ${tsType(p, num)}): this {\n`;
         out += `${I}${I}if (index < 0 || index >= ${t.length}) throw new RangeError(\`index \${index} out of range for ${v.name} (length ${t.length})\`);\n`;
-        out += `${I}${I}${setStmt(p, `${at} + index * ${size}`, 'value', le)}\n${I}${I}return this;\n${I}}\n`;
+        out += `${I}${I}${setStmt(p, `${at} + index * ${size}`, 'value', le, undefined, num)}\n${I}${I}return this;\n${I}}\n`;
       }
       return out;
     }
@@ -130,7 +155,8 @@ export function decoderAccessors(ctx: EmitContext, v: ValueSpec): string {
   switch (t.kind) {
     case 'type': {
       const p = t.primitiveType;
-      const ty = tsType(p);
+      const num = t.jsNumber === true;
+      const ty = tsType(p, num);
       if (p === 'char') {
         use(ctx, 'getChars', RUNTIME_FILE);
         use(ctx, 'copyBytes', RUNTIME_FILE);
@@ -138,12 +164,12 @@ export function decoderAccessors(ctx: EmitContext, v: ValueSpec): string {
         out += `${I}${v.name}(): string${gated ? ' | null' : ''} {\n${gate('null')}${I}${I}return getChars(this._buf, this._view, ${at}, ${t.length}, '${enc}');\n${I}}\n`;
         out += `${I}get${className(v.name)}(dst: Uint8Array, dstOffset: number): number {\n${gate('0')}${I}${I}return copyBytes(this._buf, ${at}, ${t.length}, dst, dstOffset);\n${I}}\n`;
       } else if (t.length === 1) {
-        out += `${I}${v.name}(): ${ty} {\n${gate(literal(p, t.nullValue))}${I}${I}return ${getExpr(p, at, le)};\n${I}}\n`;
+        out += `${I}${v.name}(): ${ty} {\n${gate(literal(p, t.nullValue, num))}${I}${I}return ${getExpr(p, at, le, undefined, num)};\n${I}}\n`;
       } else {
         const size = PRIMITIVES[p].size;
         out += `${I}${v.name}(index: number): ${ty} {\n`;
         out += `${I}${I}if (index < 0 || index >= ${t.length}) throw new RangeError(\`index \${index} out of range for ${v.name} (length ${t.length})\`);\n`;
-        out += `${gate(literal(p, t.nullValue))}${I}${I}return ${getExpr(p, `${at} + index * ${size}`, le)};\n${I}}\n`;
+        out += `${gate(literal(p, t.nullValue, num))}${I}${I}return ${getExpr(p, `${at} + index * ${size}`, le, undefined, num)};\n${I}}\n`;
       }
       return out;
     }

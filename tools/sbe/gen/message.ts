@@ -65,7 +65,7 @@ function varDataAccessors(ctx: EmitContext, d: VarData, side: Side, root: string
   if (side === 'Encoder') {
     ctx.imports.set('putVarData', RUNTIME_FILE);
     out += `${I}${d.name}(value: string | Uint8Array): this {\n${I}${I}const root = ${root};\n${I}${I}const pos = root._limit;\n`;
-    out += `${I}${I}const length = putVarData(this._buf, ${dataAt}, value, '${enc}', ${d.maxLength});\n`;
+    out += `${I}${I}const length = putVarData(this._buf, this._view, ${dataAt}, value, '${enc}', ${d.maxLength});\n`;
     out += `${I}${I}${setStmt(d.lengthType, lenAt, 'length', le)}\n`;
     out += `${I}${I}root._limit = ${dataAt} + length;\n${I}${I}return this;\n${I}}\n\n`;
     return out;
@@ -78,7 +78,7 @@ function varDataAccessors(ctx: EmitContext, d: VarData, side: Side, root: string
   out += `${I}${d.name}Length(): number {\n${gate('0')}${I}${I}return ${getExpr(d.lengthType, `${root}._limit + ${d.lengthOffset}`, le)};\n${I}}\n`;
   const ret = text ? 'string' : 'Uint8Array';
   const textExpr = enc === 'utf8' ? 'getUtf8(this._buf, this._view, at, at + length)'
-    : enc === 'latin1' ? 'getLatin1(this._buf, at, at + length)' : `getText(this._buf, this._view, at, at + length, '${enc}')`;
+    : enc === 'latin1' ? 'getLatin1(this._buf, this._view, at, at + length)' : `getText(this._buf, this._view, at, at + length, '${enc}')`;
   const value = text ? textExpr : 'this._buf.subarray(at, at + length)';
   out += `${I}/** ${text ? `Decodes the text (${d.characterEncoding})` : 'A view of the bytes in the buffer (not a copy)'} and moves past it. */\n`;
   out += `${I}${d.name}(): ${ret}${gated ? ' | null' : ''} {\n${gate('null')}${prologue}${I}${I}return ${value};\n${I}}\n`;

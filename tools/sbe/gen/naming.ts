@@ -5,13 +5,14 @@ export function className(name: string): string {
   return name.charAt(0).toUpperCase() + name.slice(1);
 }
 
-export function tsType(p: PrimitiveType): string {
-  return PRIMITIVES[p].big ? 'bigint' : 'number';
+/** `num`: a 64-bit integer declared jsType="number". */
+export function tsType(p: PrimitiveType, num = false): string {
+  return PRIMITIVES[p].big && !num ? 'bigint' : 'number';
 }
 
-export function literal(p: PrimitiveType, value: string | number): string {
+export function literal(p: PrimitiveType, value: string | number, num = false): string {
   const s = String(value);
-  if (PRIMITIVES[p].big) return `${BigInt(s)}n`;
+  if (PRIMITIVES[p].big) return num ? `${BigInt(s)}` : `${BigInt(s)}n`;
   if (s === 'NaN') return 'NaN';
   return String(Number(s));
 }
@@ -25,23 +26,26 @@ const BIG_ACCESS: Partial<Record<PrimitiveType, string>> = { int64: 'Int64', uin
 
 /**
  * `this._view.getX(at, le)` (no byte order argument for single bytes); 64-bit integers use
- * the runtime's getInt64/getUint64 over the same DataView (`view` names it).
+ * the runtime's getInt64/getUint64 over the same DataView (`view` names it), or
+ * getInt64Number/getUint64Number for a field declared jsType="number" (`num`).
  */
-export function getExpr(p: PrimitiveType, at: string, le: boolean, view = 'this._view'): string {
+export function getExpr(p: PrimitiveType, at: string, le: boolean, view = 'this._view', num = false): string {
   const big = BIG_ACCESS[p];
-  if (big !== undefined) return `get${big}${le ? 'LE' : 'BE'}(${view}, ${at})`;
+  if (big !== undefined) return `get${big}${num ? 'Number' : ''}${le ? 'LE' : 'BE'}(${view}, ${at})`;
   return PRIMITIVES[p].size === 1 ? `${view}.get${ACCESS[p]}(${at})` : `${view}.get${ACCESS[p]}(${at}, ${le})`;
 }
 
-export function setStmt(p: PrimitiveType, at: string, value: string, le: boolean, view = 'this._view'): string {
+export function setStmt(p: PrimitiveType, at: string, value: string, le: boolean, view = 'this._view', num = false): string {
   const big = BIG_ACCESS[p];
-  if (big !== undefined) return `set${big}${le ? 'LE' : 'BE'}(${view}, ${at}, ${value});`;
+  if (big !== undefined) return `set${big}${num ? 'Number' : ''}${le ? 'LE' : 'BE'}(${view}, ${at}, ${value});`;
   return PRIMITIVES[p].size === 1 ? `${view}.set${ACCESS[p]}(${at}, ${value});` : `${view}.set${ACCESS[p]}(${at}, ${value}, ${le});`;
 }
 
 /** Runtime helpers a generated body may call; assemble() imports those it finds. */
 export const RUNTIME_HELPERS = [
-  'getInt64LE', 'getInt64BE', 'getUint64LE', 'getUint64BE', 'setInt64LE', 'setInt64BE', 'setUint64LE', 'setUint64BE', 'checkLimit', 'getChars', 'putChars', 'copyBytes', 'putBytes',
+  'getInt64LE', 'getInt64BE', 'getUint64LE', 'getUint64BE', 'setInt64LE', 'setInt64BE', 'setUint64LE', 'setUint64BE',
+  'getInt64NumberLE', 'getInt64NumberBE', 'getUint64NumberLE', 'getUint64NumberBE', 'setInt64NumberLE', 'setInt64NumberBE',
+  'setUint64NumberLE', 'setUint64NumberBE', 'checkLimit', 'getChars', 'putChars', 'copyBytes', 'putBytes',
   'putVarData', 'getText', 'getUtf8', 'getLatin1', 'throwWrongTemplate',
 ];
 

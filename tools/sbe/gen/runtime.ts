@@ -2,23 +2,16 @@
  * The source of `SbeRuntime.ts`, written beside every generated codec set so generated code
  * depends on nothing outside its directory. It caches one DataView and one Buffer per
  * wrapped Uint8Array (the view covers exactly that array, so every read or write past its
- * end throws a RangeError), and holds the string helpers the flyweights share.
+ * end throws a RangeError), and holds the helpers the flyweights share (64-bit integers in
+ * runtime-int64.ts, text in runtime-text.ts).
  */
+import { INT64_SOURCE } from './runtime-int64.js';
+import { TEXT_SOURCE } from './runtime-text.js';
+
 export const RUNTIME_FILE = 'SbeRuntime';
 
-const SHORT_TEXT = 32;
-const ASCII_CHECK_MAX = 256;
-
-function fromBytesCases(): string {
-  const cases: string[] = [];
-  for (let n = 0; n <= SHORT_TEXT; n++) {
-    const args = Array.from({ length: n }, (_, i) => (i === 0 ? 'b[at]!' : `b[at + ${i}]!`));
-    cases.push(`    case ${n}: return ${n === 0 ? "''" : `String.fromCharCode(${args.join(', ')})`};`);
-  }
-  return cases.join('\n');
-}
-
-export const RUNTIME_SOURCE = `/**
+export const RUNTIME_SOURCE =
+  `/**
  * Shared helpers of the generated flyweights. Each flyweight remembers the last array it
  * wrapped with its DataView and Buffer, so re-wrapping the same array allocates nothing.
  * Views cover exactly the wrapped array: any access past its end throws a RangeError.
@@ -88,106 +81,9 @@ export interface SbeCursor {
   _limit: number;
 }
 
-// 64-bit integers are read and written as two 32-bit halves through the DataView (inlined
-// by the optimizing compiler, one bounds check each); DataView.getBigInt64/setBigInt64 and
-// byte-by-byte copies are slower on Node 20. Ids, positions and lengths mostly have a zero
-// high half: those become BigInt(low half); the others are joined in an 8-byte scratch.
-// One small function per byte order, the rare case out of line: the optimizing compiler's
-// inlining budget counts bytecode, and every accessor of a message should fit into its
-// caller's.
-const scratchI64 = new BigInt64Array(1);
-const scratchU64 = new BigUint64Array(scratchI64.buffer);
-const HOST_LE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-const scratchLo = new Int32Array(scratchI64.buffer, HOST_LE ? 0 : 4, 1);
-const scratchHi = new Int32Array(scratchI64.buffer, HOST_LE ? 4 : 0, 1);
-// The null values of optional int64/uint64 fields come back as constants (bigints are
-// immutable values): no allocation for the most frequent large value of a control message.
-const INT64_NULL = -9223372036854775808n;
-const UINT64_NULL = 18446744073709551615n;
-
-export function getInt64LE(view: DataView, at: number): bigint {
-  if (view.getInt32(at + 4, true) === 0) return BigInt(view.getUint32(at, true));
-  return joinInt64LE(view, at);
-}
-
-function joinInt64LE(view: DataView, at: number): bigint {
-  const hi = view.getInt32(at + 4, true);
-  const lo = view.getInt32(at, true);
-  if (hi === -0x80000000 && lo === 0) return INT64_NULL;
-  scratchHi[0] = hi;
-  scratchLo[0] = lo;
-  return scratchI64[0]!;
-}
-
-export function getInt64BE(view: DataView, at: number): bigint {
-  if (view.getInt32(at, false) === 0) return BigInt(view.getUint32(at + 4, false));
-  return joinInt64BE(view, at);
-}
-
-function joinInt64BE(view: DataView, at: number): bigint {
-  const hi = view.getInt32(at, false);
-  const lo = view.getInt32(at + 4, false);
-  if (hi === -0x80000000 && lo === 0) return INT64_NULL;
-  scratchHi[0] = hi;
-  scratchLo[0] = lo;
-  return scratchI64[0]!;
-}
-
-export function getUint64LE(view: DataView, at: number): bigint {
-  if (view.getInt32(at + 4, true) === 0) return BigInt(view.getUint32(at, true));
-  return joinUint64LE(view, at);
-}
-
-function joinUint64LE(view: DataView, at: number): bigint {
-  const hi = view.getInt32(at + 4, true);
-  const lo = view.getInt32(at, true);
-  if (hi === -1 && lo === -1) return UINT64_NULL;
-  scratchHi[0] = hi;
-  scratchLo[0] = lo;
-  return scratchU64[0]!;
-}
-
-export function getUint64BE(view: DataView, at: number): bigint {
-  if (view.getInt32(at, false) === 0) return BigInt(view.getUint32(at + 4, false));
-  return joinUint64BE(view, at);
-}
-
-function joinUint64BE(view: DataView, at: number): bigint {
-  const hi = view.getInt32(at, false);
-  const lo = view.getInt32(at + 4, false);
-  if (hi === -1 && lo === -1) return UINT64_NULL;
-  scratchHi[0] = hi;
-  scratchLo[0] = lo;
-  return scratchU64[0]!;
-}
-
-// The half at the higher address is written first: a field past the end of the buffer
-// throws before any byte is written.
-export function setInt64LE(view: DataView, at: number, value: bigint): void {
-  scratchI64[0] = value;
-  view.setInt32(at + 4, scratchHi[0]!, true);
-  view.setInt32(at, scratchLo[0]!, true);
-}
-
-export function setInt64BE(view: DataView, at: number, value: bigint): void {
-  scratchI64[0] = value;
-  view.setInt32(at + 4, scratchLo[0]!, false);
-  view.setInt32(at, scratchHi[0]!, false);
-}
-
-export function setUint64LE(view: DataView, at: number, value: bigint): void {
-  scratchU64[0] = value;
-  view.setInt32(at + 4, scratchHi[0]!, true);
-  view.setInt32(at, scratchLo[0]!, true);
-}
-
-export function setUint64BE(view: DataView, at: number, value: bigint): void {
-  scratchU64[0] = value;
-  view.setInt32(at + 4, scratchLo[0]!, false);
-  view.setInt32(at, scratchHi[0]!, false);
-}
-
-/** Thrown by decoders' wrapAndApplyHeader (out of line, to keep it small). */
+` +
+  INT64_SOURCE +
+  `/** Thrown by decoders' wrapAndApplyHeader (out of line, to keep it small). */
 export function throwWrongTemplate(templateId: number, expected: number, name: string): never {
   throw new RangeError(\`template id \${templateId} is not \${name} (\${expected})\`);
 }
@@ -201,143 +97,5 @@ function throwPastEnd(buf: Buffer, limit: number, what: string): never {
   throw new RangeError(\`\${what} ends at \${limit}, past the end of the buffer (\${buf.length} bytes)\`);
 }
 
-interface NativeSlices {
-  utf8Slice(start: number, end: number): string;
-  latin1Slice(start: number, end: number): string;
-}
-const native = Buffer.prototype as unknown as Partial<NativeSlices>;
-const hasNativeSlices = typeof native.utf8Slice === 'function' && typeof native.latin1Slice === 'function';
-
-/** Text up to this many bytes is built in JavaScript (see fromBytes). */
-const SHORT_TEXT = ${SHORT_TEXT};
-/** UTF-8 text up to this many bytes is checked for ASCII, which Latin-1 decodes faster. */
-const ASCII_CHECK_MAX = ${ASCII_CHECK_MAX};
-
-/** True when bytes [start, end) are all below 0x80; reads 4 bytes at a time. */
-function isAscii(buf: Buffer, view: DataView, start: number, end: number): boolean {
-  let bits = 0;
-  let i = start;
-  for (; i + 4 <= end; i += 4) bits |= view.getInt32(i, true);
-  for (; i < end; i++) bits |= buf[i]!;
-  return (bits & 0x80808080) === 0;
-}
-
-function sliceLatin1(buf: Buffer, start: number, end: number): string {
-  return hasNativeSlices ? (buf as unknown as NativeSlices).latin1Slice(start, end) : buf.toString('latin1', start, end);
-}
-
-function sliceUtf8(buf: Buffer, start: number, end: number): string {
-  return hasNativeSlices ? (buf as unknown as NativeSlices).utf8Slice(start, end) : buf.toString('utf8', start, end);
-}
-
-/**
- * Decodes UTF-8 bytes [start, end) (the caller has checked they are inside the buffer).
- * Short ASCII text is built by one String.fromCharCode call: on Node 20 that is 1.3 to 2.5
- * times faster than a call into the native decoder for up to ${SHORT_TEXT} bytes. Longer ASCII
- * text is decoded as Latin-1 (the same characters, a faster native decoder).
- */
-export function getUtf8(buf: Buffer, view: DataView, start: number, end: number): string {
-  const length = end - start;
-  if (length <= ASCII_CHECK_MAX && isAscii(buf, view, start, end)) {
-    return length <= SHORT_TEXT ? fromBytes(buf, start, length) : sliceLatin1(buf, start, end);
-  }
-  return sliceUtf8(buf, start, end);
-}
-
-/** Decodes Latin-1 bytes [start, end) (inside the buffer); short text as getUtf8 does. */
-export function getLatin1(buf: Buffer, start: number, end: number): string {
-  const length = end - start;
-  return length <= SHORT_TEXT ? fromBytes(buf, start, length) : sliceLatin1(buf, start, end);
-}
-
-/** Decodes bytes [start, end) (inside the buffer) in any encoding. */
-export function getText(buf: Buffer, view: DataView, start: number, end: number, encoding: BufferEncoding): string {
-  if (encoding === 'utf8') return getUtf8(buf, view, start, end);
-  if (encoding === 'latin1') return getLatin1(buf, start, end);
-  return buf.toString(encoding, start, end);
-}
-
-/** Reads a NUL-padded char array: stops at the first NUL. */
-export function getChars(buf: Buffer, view: DataView, at: number, length: number, encoding: BufferEncoding): string {
-  const limit = at + length;
-  checkLimit(buf, limit, 'char array');
-  let end = at;
-  while (end < limit && buf[end] !== 0) end++;
-  return getText(buf, view, at, end, encoding);
-}
-
-/** Writes a char array: truncated to its length, NUL-padded. */
-export function putChars(buf: Buffer, at: number, length: number, value: string, encoding: BufferEncoding): void {
-  const limit = at + length;
-  checkLimit(buf, limit, 'char array');
-  const n = value.length === 0 ? 0 : buf.write(value, at, length, encoding);
-  if (at + n < limit) buf.fill(0, at + n, limit);
-}
-
-export function copyBytes(buf: Buffer, at: number, length: number, dst: Uint8Array, dstOffset: number): number {
-  checkLimit(buf, at + length, 'field');
-  const n = Math.min(length, dst.length - dstOffset);
-  dst.set(buf.subarray(at, at + n), dstOffset);
-  return n;
-}
-
-export function putBytes(buf: Buffer, at: number, length: number, src: Uint8Array, srcOffset: number): void {
-  checkLimit(buf, at + length, 'field');
-  const n = Math.min(length, src.length - srcOffset);
-  buf.set(src.subarray(srcOffset, srcOffset + n), at);
-  if (n < length) buf.fill(0, at + n, at + length);
-}
-
-/** Writes var data bytes at offset at; returns their length. Throws before writing if they do not fit. */
-export function putVarData(buf: Buffer, at: number, value: string | Uint8Array, encoding: BufferEncoding, max: number): number {
-  if (typeof value === 'string' && encoding !== 'utf16le') {
-    const n = putShortAscii(buf, at, value, max);
-    if (n >= 0) return n;
-  }
-  return putVarDataSlow(buf, at, value, encoding, max);
-}
-
-/**
- * Short ASCII text is copied in JavaScript: cheaper than a call into the native encoder.
- * Returns -1 (having written nothing that matters) when the text is long, not ASCII or does
- * not fit.
- */
-function putShortAscii(buf: Buffer, at: number, value: string, max: number): number {
-  const len = value.length;
-  if (len > 64 || len > max || at + len > buf.length) return -1;
-  for (let i = 0; i < len; i++) {
-    const c = value.charCodeAt(i);
-    if (c > 0x7f) return -1;
-    buf[at + i] = c;
-  }
-  return len;
-}
-
-function putVarDataSlow(buf: Buffer, at: number, value: string | Uint8Array, encoding: BufferEncoding, max: number): number {
-  const room = buf.length - at;
-  if (typeof value === 'string') {
-    // A UTF-8 string takes at most 3 bytes per UTF-16 unit: skip measuring when it surely fits.
-    const bound = value.length * 3;
-    if (bound <= room && bound <= max) return value.length === 0 ? 0 : buf.write(value, at, encoding);
-    const n = Buffer.byteLength(value, encoding);
-    if (n > max) throw new RangeError(\`var data of \${n} bytes exceeds its maximum length \${max}\`);
-    if (n > room) throw new RangeError(\`var data of \${n} bytes does not fit the buffer (\${room} bytes left)\`);
-    return buf.write(value, at, encoding);
-  }
-  if (value.length > max) throw new RangeError(\`var data of \${value.length} bytes exceeds its maximum length \${max}\`);
-  if (value.length > room) throw new RangeError(\`var data of \${value.length} bytes does not fit the buffer (\${room} bytes left)\`);
-  buf.set(value, at);
-  return value.length;
-}
-
-/**
- * The string of byte values [at, at + length) as character codes (length <= ${SHORT_TEXT}): one
- * fixed-arity String.fromCharCode call per length, which allocates the string once.
- */
-function fromBytes(b: Buffer, at: number, length: number): string {
-  switch (length) {
-${fromBytesCases()}
-  }
-  throw new RangeError(\`text of \${length} bytes is not short\`);
-}
-`;
+` +
+  TEXT_SOURCE;

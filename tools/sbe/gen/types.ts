@@ -29,7 +29,10 @@ export function emitSet(header: string, t: SetType, le: boolean, side: 'Encoder'
   const at = 'this._offset';
   const raw = getExpr(t.encoding, at, le);
   let body = `${jsdoc([t.description, `Bit set encoded as ${t.encoding}.`], '')}export class ${name} {\n`;
-  body += `  static readonly ENCODED_LENGTH = ${t.size};\n${FLYWEIGHT_FIELDS.join('\n')}\n\n`;
+  body += `  static readonly ENCODED_LENGTH = ${t.size};\n`;
+  // Each choice's bit as a mask value (1 << bit), for code that keeps the set as a number.
+  const masks = t.choices.map((c) => `${c.name}: ${big ? `${1n << BigInt(c.bit)}n` : String(2 ** c.bit)}`);
+  body += `  static readonly CHOICE_MASKS = { ${masks.join(', ')} } as const;\n${FLYWEIGHT_FIELDS.join('\n')}\n\n`;
   body += `  wrap(buffer: Uint8Array, offset: number): this {\n${REFRESH_CACHE}    this._offset = offset;\n    checkLimit(this._buf, offset + ${t.size}, '${t.name}');\n    return this;\n  }\n\n${ATTACH_METHOD}`;
   const ty = big ? 'bigint' : 'number';
   if (side === 'Encoder') {

@@ -4,6 +4,7 @@ import { EMPTY_BUFFER, EMPTY_VIEW, bufferOf, checkLimit, viewOf } from './SbeRun
 /** Bit set encoded as uint8. */
 export class CornersDecoder {
   static readonly ENCODED_LENGTH = 1;
+  static readonly CHOICE_MASKS = { topLeft: 1, bottomRight: 128 } as const;
   _src: Uint8Array = EMPTY_BUFFER;
   _buf: Buffer = EMPTY_BUFFER;
   _view: DataView = EMPTY_VIEW;

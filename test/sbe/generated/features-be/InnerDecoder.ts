@@ -25,6 +25,8 @@ export class InnerDecoder {
     return 10;
   }
 
+  static pEncodingOffset(): number { return 0; }
+  static pEncodingLength(): number { return 2; }
   static pNullValue(): number { return -32768; }
   static pMinValue(): number { return -32767; }
   static pMaxValue(): number { return 32767; }
@@ -32,6 +34,8 @@ export class InnerDecoder {
     return this._view.getInt16(this._offset + 0, false);
   }
 
+  static qEncodingOffset(): number { return 2; }
+  static qEncodingLength(): number { return 8; }
   static qNullValue(): number { return NaN; }
   static qMinValue(): number { return -1.7976931348623157e+308; }
   static qMaxValue(): number { return 1.7976931348623157e+308; }

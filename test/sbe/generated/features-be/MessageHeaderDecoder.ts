@@ -26,6 +26,8 @@ export class MessageHeaderDecoder {
     return 10;
   }
 
+  static blockLengthEncodingOffset(): number { return 0; }
+  static blockLengthEncodingLength(): number { return 2; }
   static blockLengthNullValue(): number { return 65535; }
   static blockLengthMinValue(): number { return 0; }
   static blockLengthMaxValue(): number { return 65534; }
@@ -33,6 +35,8 @@ export class MessageHeaderDecoder {
     return this._view.getUint16(this._offset + 0, false);
   }
 
+  static templateIdEncodingOffset(): number { return 2; }
+  static templateIdEncodingLength(): number { return 2; }
   static templateIdNullValue(): number { return 65535; }
   static templateIdMinValue(): number { return 0; }
   static templateIdMaxValue(): number { return 65534; }
@@ -40,6 +44,8 @@ export class MessageHeaderDecoder {
     return this._view.getUint16(this._offset + 2, false);
   }
 
+  static schemaIdEncodingOffset(): number { return 4; }
+  static schemaIdEncodingLength(): number { return 2; }
   static schemaIdNullValue(): number { return 65535; }
   static schemaIdMinValue(): number { return 0; }
   static schemaIdMaxValue(): number { return 65534; }
@@ -47,6 +53,8 @@ export class MessageHeaderDecoder {
     return this._view.getUint16(this._offset + 4, false);
   }
 
+  static versionEncodingOffset(): number { return 6; }
+  static versionEncodingLength(): number { return 2; }
   static versionNullValue(): number { return 65535; }
   static versionMinValue(): number { return 0; }
   static versionMaxValue(): number { return 65534; }
@@ -54,6 +62,8 @@ export class MessageHeaderDecoder {
     return this._view.getUint16(this._offset + 6, false);
   }
 
+  static reservedEncodingOffset(): number { return 8; }
+  static reservedEncodingLength(): number { return 2; }
   static reservedNullValue(): number { return 65535; }
   static reservedMinValue(): number { return 0; }
   static reservedMaxValue(): number { return 65534; }

@@ -36,6 +36,8 @@ export class OuterDecoder {
     return 38;
   }
 
+  static aEncodingOffset(): number { return 0; }
+  static aEncodingLength(): number { return 1; }
   static aNullValue(): number { return 255; }
   static aMinValue(): number { return 0; }
   static aMaxValue(): number { return 254; }
@@ -43,30 +45,44 @@ export class OuterDecoder {
     return this._view.getUint8(this._offset + 0);
   }
 
+  static innerEncodingOffset(): number { return 2; }
+  static innerEncodingLength(): number { return 10; }
   inner(): InnerDecoder {
     return this._inner.wrap(this._src, this._offset + 2);
   }
 
+  static ShapeEncodingOffset(): number { return 12; }
+  static ShapeEncodingLength(): number { return 1; }
   Shape(): Shape {
     return this._view.getUint8(this._offset + 12) as Shape;
   }
 
+  static CornersEncodingOffset(): number { return 13; }
+  static CornersEncodingLength(): number { return 1; }
   Corners(): CornersDecoder {
     return this._Corners.wrap(this._src, this._offset + 13);
   }
 
+  static PointEncodingOffset(): number { return 14; }
+  static PointEncodingLength(): number { return 8; }
   Point(): PointDecoder {
     return this._Point.wrap(this._src, this._offset + 14);
   }
 
+  static sideEncodingOffset(): number { return 22; }
+  static sideEncodingLength(): number { return 1; }
   side(): Side {
     return this._view.getUint8(this._offset + 22) as Side;
   }
 
+  static flagsEncodingOffset(): number { return 23; }
+  static flagsEncodingLength(): number { return 2; }
   flags(): Flags16Decoder {
     return this._flags.wrap(this._src, this._offset + 23);
   }
 
+  static labelEncodingOffset(): number { return 25; }
+  static labelEncodingLength(): number { return 4; }
   static labelLength(): number { return 4; }
   static labelCharacterEncoding(): string { return "US-ASCII"; }
   label(): string {
@@ -78,6 +94,8 @@ export class OuterDecoder {
 
   limit2(): number { return 512; }
 
+  static bigEncodingOffset(): number { return 30; }
+  static bigEncodingLength(): number { return 8; }
   static bigNullValue(): bigint { return 18446744073709551615n; }
   static bigMinValue(): bigint { return 0n; }
   static bigMaxValue(): bigint { return 18446744073709551614n; }

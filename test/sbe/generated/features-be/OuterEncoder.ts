@@ -36,6 +36,8 @@ export class OuterEncoder {
     return 38;
   }
 
+  static aEncodingOffset(): number { return 0; }
+  static aEncodingLength(): number { return 1; }
   static aNullValue(): number { return 255; }
   static aMinValue(): number { return 0; }
   static aMaxValue(): number { return 254; }
@@ -44,32 +46,46 @@ export class OuterEncoder {
     return this;
   }
 
+  static innerEncodingOffset(): number { return 2; }
+  static innerEncodingLength(): number { return 10; }
   inner(): InnerEncoder {
     return this._inner.wrap(this._src, this._offset + 2);
   }
 
+  static ShapeEncodingOffset(): number { return 12; }
+  static ShapeEncodingLength(): number { return 1; }
   Shape(value: Shape): this {
     this._view.setUint8(this._offset + 12, value);
     return this;
   }
 
+  static CornersEncodingOffset(): number { return 13; }
+  static CornersEncodingLength(): number { return 1; }
   Corners(): CornersEncoder {
     return this._Corners.wrap(this._src, this._offset + 13);
   }
 
+  static PointEncodingOffset(): number { return 14; }
+  static PointEncodingLength(): number { return 8; }
   Point(): PointEncoder {
     return this._Point.wrap(this._src, this._offset + 14);
   }
 
+  static sideEncodingOffset(): number { return 22; }
+  static sideEncodingLength(): number { return 1; }
   side(value: Side): this {
     this._view.setUint8(this._offset + 22, value);
     return this;
   }
 
+  static flagsEncodingOffset(): number { return 23; }
+  static flagsEncodingLength(): number { return 2; }
   flags(): Flags16Encoder {
     return this._flags.wrap(this._src, this._offset + 23);
   }
 
+  static labelEncodingOffset(): number { return 25; }
+  static labelEncodingLength(): number { return 4; }
   static labelLength(): number { return 4; }
   static labelCharacterEncoding(): string { return "US-ASCII"; }
   label(value: string): this {
@@ -83,6 +99,8 @@ export class OuterEncoder {
 
   limit2(): number { return 512; }
 
+  static bigEncodingOffset(): number { return 30; }
+  static bigEncodingLength(): number { return 8; }
   static bigNullValue(): bigint { return 18446744073709551615n; }
   static bigMinValue(): bigint { return 0n; }
   static bigMaxValue(): bigint { return 18446744073709551614n; }

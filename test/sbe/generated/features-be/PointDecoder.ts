@@ -25,6 +25,8 @@ export class PointDecoder {
     return 8;
   }
 
+  static xEncodingOffset(): number { return 0; }
+  static xEncodingLength(): number { return 4; }
   static xNullValue(): number { return -2147483648; }
   static xMinValue(): number { return -2147483647; }
   static xMaxValue(): number { return 2147483647; }
@@ -32,6 +34,8 @@ export class PointDecoder {
     return this._view.getInt32(this._offset + 0, false);
   }
 
+  static yEncodingOffset(): number { return 4; }
+  static yEncodingLength(): number { return 4; }
   static yNullValue(): number { return -2147483648; }
   static yMinValue(): number { return -2147483647; }
   static yMaxValue(): number { return 2147483647; }

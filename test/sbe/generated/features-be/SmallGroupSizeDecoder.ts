@@ -26,6 +26,8 @@ export class SmallGroupSizeDecoder {
     return 6;
   }
 
+  static blockLengthEncodingOffset(): number { return 0; }
+  static blockLengthEncodingLength(): number { return 1; }
   static blockLengthNullValue(): number { return 255; }
   static blockLengthMinValue(): number { return 0; }
   static blockLengthMaxValue(): number { return 254; }
@@ -33,6 +35,8 @@ export class SmallGroupSizeDecoder {
     return this._view.getUint8(this._offset + 0);
   }
 
+  static numInGroupEncodingOffset(): number { return 2; }
+  static numInGroupEncodingLength(): number { return 4; }
   static numInGroupNullValue(): number { return 4294967295; }
   static numInGroupMinValue(): number { return 0; }
   static numInGroupMaxValue(): number { return 1000; }

@@ -72,60 +72,80 @@ export class StructuredDecoder implements SbeCursor {
 
   static statusId(): number { return 1; }
   static statusSinceVersion(): number { return 0; }
+  static statusEncodingOffset(): number { return 0; }
+  static statusEncodingLength(): number { return 1; }
   status(): Status {
     return this._view.getUint8(this._offset + 0) as Status;
   }
 
   static sideId(): number { return 2; }
   static sideSinceVersion(): number { return 0; }
+  static sideEncodingOffset(): number { return 1; }
+  static sideEncodingLength(): number { return 1; }
   side(): Side {
     return this._view.getUint8(this._offset + 1) as Side;
   }
 
   static wideId(): number { return 3; }
   static wideSinceVersion(): number { return 0; }
+  static wideEncodingOffset(): number { return 2; }
+  static wideEncodingLength(): number { return 2; }
   wide(): Wide {
     return this._view.getUint16(this._offset + 2, false) as Wide;
   }
 
   static signedId(): number { return 4; }
   static signedSinceVersion(): number { return 0; }
+  static signedEncodingOffset(): number { return 4; }
+  static signedEncodingLength(): number { return 1; }
   signed(): Signed {
     return this._view.getInt8(this._offset + 4) as Signed;
   }
 
   static f8Id(): number { return 5; }
   static f8SinceVersion(): number { return 0; }
+  static f8EncodingOffset(): number { return 5; }
+  static f8EncodingLength(): number { return 1; }
   f8(): Flags8Decoder {
     return this._f8.wrap(this._src, this._offset + 5);
   }
 
   static f16Id(): number { return 6; }
   static f16SinceVersion(): number { return 0; }
+  static f16EncodingOffset(): number { return 6; }
+  static f16EncodingLength(): number { return 2; }
   f16(): Flags16Decoder {
     return this._f16.wrap(this._src, this._offset + 6);
   }
 
   static f32Id(): number { return 7; }
   static f32SinceVersion(): number { return 0; }
+  static f32EncodingOffset(): number { return 8; }
+  static f32EncodingLength(): number { return 4; }
   f32(): Flags32Decoder {
     return this._f32.wrap(this._src, this._offset + 8);
   }
 
   static f64Id(): number { return 8; }
   static f64SinceVersion(): number { return 0; }
+  static f64EncodingOffset(): number { return 12; }
+  static f64EncodingLength(): number { return 8; }
   f64(): Flags64Decoder {
     return this._f64.wrap(this._src, this._offset + 12);
   }
 
   static outerId(): number { return 9; }
   static outerSinceVersion(): number { return 0; }
+  static outerEncodingOffset(): number { return 20; }
+  static outerEncodingLength(): number { return 38; }
   outer(): OuterDecoder {
     return this._outer.wrap(this._src, this._offset + 20);
   }
 
   static pointId(): number { return 10; }
   static pointSinceVersion(): number { return 0; }
+  static pointEncodingOffset(): number { return 58; }
+  static pointEncodingLength(): number { return 8; }
   point(): PointDecoder {
     return this._point.wrap(this._src, this._offset + 58);
   }

@@ -25,6 +25,8 @@ export class VarString16Encoder {
     return 2;
   }
 
+  static lengthEncodingOffset(): number { return 0; }
+  static lengthEncodingLength(): number { return 2; }
   static lengthNullValue(): number { return 65535; }
   static lengthMinValue(): number { return 0; }
   static lengthMaxValue(): number { return 65534; }
@@ -33,6 +35,8 @@ export class VarString16Encoder {
     return this;
   }
 
+  static varDataEncodingOffset(): number { return 2; }
+  static varDataEncodingLength(): number { return 0; }
   static varDataNullValue(): number { return 255; }
   static varDataMinValue(): number { return 0; }
   static varDataMaxValue(): number { return 254; }

@@ -25,6 +25,8 @@ export class VarString8Encoder {
     return 1;
   }
 
+  static lengthEncodingOffset(): number { return 0; }
+  static lengthEncodingLength(): number { return 1; }
   static lengthNullValue(): number { return 255; }
   static lengthMinValue(): number { return 0; }
   static lengthMaxValue(): number { return 254; }
@@ -33,6 +35,8 @@ export class VarString8Encoder {
     return this;
   }
 
+  static varDataEncodingOffset(): number { return 1; }
+  static varDataEncodingLength(): number { return 0; }
   static varDataNullValue(): number { return 255; }
   static varDataMinValue(): number { return 0; }
   static varDataMaxValue(): number { return 254; }

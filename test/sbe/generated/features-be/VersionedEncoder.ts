@@ -49,6 +49,8 @@ export class VersionedEncoder implements SbeCursor {
 
   static baseId(): number { return 1; }
   static baseSinceVersion(): number { return 0; }
+  static baseEncodingOffset(): number { return 0; }
+  static baseEncodingLength(): number { return 4; }
   static baseNullValue(): number { return -2147483648; }
   static baseMinValue(): number { return -2147483647; }
   static baseMaxValue(): number { return 2147483647; }
@@ -59,6 +61,8 @@ export class VersionedEncoder implements SbeCursor {
 
   static v1Id(): number { return 2; }
   static v1SinceVersion(): number { return 1; }
+  static v1EncodingOffset(): number { return 4; }
+  static v1EncodingLength(): number { return 8; }
   static v1NullValue(): bigint { return -9223372036854775808n; }
   static v1MinValue(): bigint { return -9223372036854775807n; }
   static v1MaxValue(): bigint { return 9223372036854775807n; }
@@ -69,6 +73,8 @@ export class VersionedEncoder implements SbeCursor {
 
   static v2Id(): number { return 3; }
   static v2SinceVersion(): number { return 2; }
+  static v2EncodingOffset(): number { return 12; }
+  static v2EncodingLength(): number { return 8; }
   static v2Length(): number { return 8; }
   static v2CharacterEncoding(): string { return "US-ASCII"; }
   v2(value: string): this {
@@ -82,6 +88,8 @@ export class VersionedEncoder implements SbeCursor {
 
   static v2statusId(): number { return 4; }
   static v2statusSinceVersion(): number { return 2; }
+  static v2statusEncodingOffset(): number { return 20; }
+  static v2statusEncodingLength(): number { return 1; }
   v2status(value: Status): this {
     this._view.setUint8(this._offset + 20, value);
     return this;
@@ -89,12 +97,16 @@ export class VersionedEncoder implements SbeCursor {
 
   static v2flagsId(): number { return 5; }
   static v2flagsSinceVersion(): number { return 2; }
+  static v2flagsEncodingOffset(): number { return 21; }
+  static v2flagsEncodingLength(): number { return 1; }
   v2flags(): Flags8Encoder {
     return this._v2flags.wrap(this._src, this._offset + 21);
   }
 
   static v2innerId(): number { return 6; }
   static v2innerSinceVersion(): number { return 2; }
+  static v2innerEncodingOffset(): number { return 22; }
+  static v2innerEncodingLength(): number { return 10; }
   /** @deprecated since version 2 */
   v2inner(): InnerEncoder {
     return this._v2inner.wrap(this._src, this._offset + 22);
@@ -120,7 +132,7 @@ export class VersionedEncoder implements SbeCursor {
   note(value: string | Uint8Array): this {
     const root = this;
     const pos = root._limit;
-    const length = putVarData(this._buf, pos + 2, value, 'utf8', 65535);
+    const length = putVarData(this._buf, this._view, pos + 2, value, 'utf8', 65535);
     this._view.setUint16(pos + 0, length, false);
     root._limit = pos + 2 + length;
     return this;
@@ -134,7 +146,7 @@ export class VersionedEncoder implements SbeCursor {
   extra(value: string | Uint8Array): this {
     const root = this;
     const pos = root._limit;
-    const length = putVarData(this._buf, pos + 2, value, 'utf8', 65535);
+    const length = putVarData(this._buf, this._view, pos + 2, value, 'utf8', 65535);
     this._view.setUint16(pos + 0, length, false);
     root._limit = pos + 2 + length;
     return this;
@@ -184,6 +196,8 @@ export class VersionedItemsEncoder {
 
   static aId(): number { return 8; }
   static aSinceVersion(): number { return 0; }
+  static aEncodingOffset(): number { return 0; }
+  static aEncodingLength(): number { return 2; }
   static aNullValue(): number { return 65535; }
   static aMinValue(): number { return 0; }
   static aMaxValue(): number { return 65534; }
@@ -194,6 +208,8 @@ export class VersionedItemsEncoder {
 
   static bId(): number { return 9; }
   static bSinceVersion(): number { return 1; }
+  static bEncodingOffset(): number { return 2; }
+  static bEncodingLength(): number { return 2; }
   static bNullValue(): number { return 65535; }
   static bMinValue(): number { return 0; }
   static bMaxValue(): number { return 65534; }
@@ -246,6 +262,8 @@ export class VersionedLaterEncoder {
 
   static zId(): number { return 11; }
   static zSinceVersion(): number { return 2; }
+  static zEncodingOffset(): number { return 0; }
+  static zEncodingLength(): number { return 1; }
   static zNullValue(): number { return 255; }
   static zMinValue(): number { return 0; }
   static zMaxValue(): number { return 254; }

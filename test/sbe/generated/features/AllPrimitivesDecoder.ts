@@ -58,6 +58,8 @@ export class AllPrimitivesDecoder implements SbeCursor {
 
   static cId(): number { return 1; }
   static cSinceVersion(): number { return 0; }
+  static cEncodingOffset(): number { return 0; }
+  static cEncodingLength(): number { return 1; }
   static cLength(): number { return 1; }
   static cCharacterEncoding(): string { return "US-ASCII"; }
   c(): string {
@@ -69,6 +71,8 @@ export class AllPrimitivesDecoder implements SbeCursor {
 
   static i8Id(): number { return 2; }
   static i8SinceVersion(): number { return 0; }
+  static i8EncodingOffset(): number { return 1; }
+  static i8EncodingLength(): number { return 1; }
   static i8NullValue(): number { return -128; }
   static i8MinValue(): number { return -127; }
   static i8MaxValue(): number { return 127; }
@@ -78,6 +82,8 @@ export class AllPrimitivesDecoder implements SbeCursor {
 
   static u8Id(): number { return 3; }
   static u8SinceVersion(): number { return 0; }
+  static u8EncodingOffset(): number { return 2; }
+  static u8EncodingLength(): number { return 1; }
   static u8NullValue(): number { return 255; }
   static u8MinValue(): number { return 0; }
   static u8MaxValue(): number { return 254; }
@@ -87,6 +93,8 @@ export class AllPrimitivesDecoder implements SbeCursor {
 
   static i16Id(): number { return 4; }
   static i16SinceVersion(): number { return 0; }
+  static i16EncodingOffset(): number { return 3; }
+  static i16EncodingLength(): number { return 2; }
   static i16NullValue(): number { return -32768; }
   static i16MinValue(): number { return -32767; }
   static i16MaxValue(): number { return 32767; }
@@ -96,6 +104,8 @@ export class AllPrimitivesDecoder implements SbeCursor {
 
   static u16Id(): number { return 5; }
   static u16SinceVersion(): number { return 0; }
+  static u16EncodingOffset(): number { return 5; }
+  static u16EncodingLength(): number { return 2; }
   static u16NullValue(): number { return 65535; }
   static u16MinValue(): number { return 0; }
   static u16MaxValue(): number { return 65534; }
@@ -105,6 +115,8 @@ export class AllPrimitivesDecoder implements SbeCursor {
 
   static i32Id(): number { return 6; }
   static i32SinceVersion(): number { return 0; }
+  static i32EncodingOffset(): number { return 7; }
+  static i32EncodingLength(): number { return 4; }
   static i32NullValue(): number { return -2147483648; }
   static i32MinValue(): number { return -2147483647; }
   static i32MaxValue(): number { return 2147483647; }
@@ -114,6 +126,8 @@ export class AllPrimitivesDecoder implements SbeCursor {
 
   static u32Id(): number { return 7; }
   static u32SinceVersion(): number { return 0; }
+  static u32EncodingOffset(): number { return 11; }
+  static u32EncodingLength(): number { return 4; }
   static u32NullValue(): number { return 4294967295; }
   static u32MinValue(): number { return 0; }
   static u32MaxValue(): number { return 4294967294; }
@@ -123,6 +137,8 @@ export class AllPrimitivesDecoder implements SbeCursor {
 
   static i64Id(): number { return 8; }
   static i64SinceVersion(): number { return 0; }
+  static i64EncodingOffset(): number { return 15; }
+  static i64EncodingLength(): number { return 8; }
   static i64NullValue(): bigint { return -9223372036854775808n; }
   static i64MinValue(): bigint { return -9223372036854775807n; }
   static i64MaxValue(): bigint { return 9223372036854775807n; }
@@ -132,6 +148,8 @@ export class AllPrimitivesDecoder implements SbeCursor {
 
   static u64Id(): number { return 9; }
   static u64SinceVersion(): number { return 0; }
+  static u64EncodingOffset(): number { return 23; }
+  static u64EncodingLength(): number { return 8; }
   static u64NullValue(): bigint { return 18446744073709551615n; }
   static u64MinValue(): bigint { return 0n; }
   static u64MaxValue(): bigint { return 18446744073709551614n; }
@@ -141,6 +159,8 @@ export class AllPrimitivesDecoder implements SbeCursor {
 
   static f32Id(): number { return 10; }
   static f32SinceVersion(): number { return 0; }
+  static f32EncodingOffset(): number { return 31; }
+  static f32EncodingLength(): number { return 4; }
   static f32NullValue(): number { return NaN; }
   static f32MinValue(): number { return -3.4028234663852886e+38; }
   static f32MaxValue(): number { return 3.4028234663852886e+38; }
@@ -150,6 +170,8 @@ export class AllPrimitivesDecoder implements SbeCursor {
 
   static f64Id(): number { return 11; }
   static f64SinceVersion(): number { return 0; }
+  static f64EncodingOffset(): number { return 35; }
+  static f64EncodingLength(): number { return 8; }
   static f64NullValue(): number { return NaN; }
   static f64MinValue(): number { return -1.7976931348623157e+308; }
   static f64MaxValue(): number { return 1.7976931348623157e+308; }
@@ -159,6 +181,8 @@ export class AllPrimitivesDecoder implements SbeCursor {
 
   static smallId(): number { return 12; }
   static smallSinceVersion(): number { return 0; }
+  static smallEncodingOffset(): number { return 43; }
+  static smallEncodingLength(): number { return 1; }
   static smallNullValue(): number { return -128; }
   static smallMinValue(): number { return -10; }
   static smallMaxValue(): number { return 10; }
@@ -168,6 +192,8 @@ export class AllPrimitivesDecoder implements SbeCursor {
 
   static optIntId(): number { return 13; }
   static optIntSinceVersion(): number { return 0; }
+  static optIntEncodingOffset(): number { return 44; }
+  static optIntEncodingLength(): number { return 4; }
   static optIntNullValue(): number { return 0; }
   static optIntMinValue(): number { return -2147483647; }
   static optIntMaxValue(): number { return 2147483647; }
@@ -177,6 +203,8 @@ export class AllPrimitivesDecoder implements SbeCursor {
 
   static priceId(): number { return 14; }
   static priceSinceVersion(): number { return 0; }
+  static priceEncodingOffset(): number { return 48; }
+  static priceEncodingLength(): number { return 8; }
   static priceNullValue(): bigint { return -9223372036854775808n; }
   static priceMinValue(): bigint { return -9223372036854775807n; }
   static priceMaxValue(): bigint { return 9223372036854775807n; }
@@ -186,6 +214,8 @@ export class AllPrimitivesDecoder implements SbeCursor {
 
   static optDoubleId(): number { return 15; }
   static optDoubleSinceVersion(): number { return 0; }
+  static optDoubleEncodingOffset(): number { return 56; }
+  static optDoubleEncodingLength(): number { return 8; }
   static optDoubleNullValue(): number { return NaN; }
   static optDoubleMinValue(): number { return -1.7976931348623157e+308; }
   static optDoubleMaxValue(): number { return 1.7976931348623157e+308; }
@@ -195,6 +225,8 @@ export class AllPrimitivesDecoder implements SbeCursor {
 
   static optU16Id(): number { return 16; }
   static optU16SinceVersion(): number { return 0; }
+  static optU16EncodingOffset(): number { return 64; }
+  static optU16EncodingLength(): number { return 2; }
   static optU16NullValue(): number { return 65535; }
   static optU16MinValue(): number { return 0; }
   static optU16MaxValue(): number { return 65534; }
@@ -204,6 +236,8 @@ export class AllPrimitivesDecoder implements SbeCursor {
 
   static codeId(): number { return 17; }
   static codeSinceVersion(): number { return 0; }
+  static codeEncodingOffset(): number { return 70; }
+  static codeEncodingLength(): number { return 8; }
   static codeLength(): number { return 8; }
   static codeCharacterEncoding(): string { return "US-ASCII"; }
   code(): string {
@@ -215,6 +249,8 @@ export class AllPrimitivesDecoder implements SbeCursor {
 
   static nameId(): number { return 18; }
   static nameSinceVersion(): number { return 0; }
+  static nameEncodingOffset(): number { return 78; }
+  static nameEncodingLength(): number { return 12; }
   static nameLength(): number { return 12; }
   static nameCharacterEncoding(): string { return "UTF-8"; }
   name(): string {
@@ -226,6 +262,8 @@ export class AllPrimitivesDecoder implements SbeCursor {
 
   static intsId(): number { return 19; }
   static intsSinceVersion(): number { return 0; }
+  static intsEncodingOffset(): number { return 90; }
+  static intsEncodingLength(): number { return 12; }
   static intsNullValue(): number { return -2147483648; }
   static intsMinValue(): number { return -2147483647; }
   static intsMaxValue(): number { return 2147483647; }
@@ -237,6 +275,8 @@ export class AllPrimitivesDecoder implements SbeCursor {
 
   static longsId(): number { return 20; }
   static longsSinceVersion(): number { return 0; }
+  static longsEncodingOffset(): number { return 102; }
+  static longsEncodingLength(): number { return 16; }
   static longsNullValue(): bigint { return -9223372036854775808n; }
   static longsMinValue(): bigint { return -9223372036854775807n; }
   static longsMaxValue(): bigint { return 9223372036854775807n; }
@@ -248,6 +288,8 @@ export class AllPrimitivesDecoder implements SbeCursor {
 
   static floatsId(): number { return 21; }
   static floatsSinceVersion(): number { return 0; }
+  static floatsEncodingOffset(): number { return 118; }
+  static floatsEncodingLength(): number { return 8; }
   static floatsNullValue(): number { return NaN; }
   static floatsMinValue(): number { return -3.4028234663852886e+38; }
   static floatsMaxValue(): number { return 3.4028234663852886e+38; }

@@ -4,6 +4,7 @@ import { EMPTY_BUFFER, EMPTY_VIEW, bufferOf, checkLimit, viewOf } from './SbeRun
 /** Bit set encoded as uint16. */
 export class Flags16Decoder {
   static readonly ENCODED_LENGTH = 2;
+  static readonly CHOICE_MASKS = { low: 1, high: 32768 } as const;
   _src: Uint8Array = EMPTY_BUFFER;
   _buf: Buffer = EMPTY_BUFFER;
   _view: DataView = EMPTY_VIEW;

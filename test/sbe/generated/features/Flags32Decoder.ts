@@ -4,6 +4,7 @@ import { EMPTY_BUFFER, EMPTY_VIEW, bufferOf, checkLimit, viewOf } from './SbeRun
 /** Bit set encoded as uint32. */
 export class Flags32Decoder {
   static readonly ENCODED_LENGTH = 4;
+  static readonly CHOICE_MASKS = { first: 1, last: 2147483648 } as const;
   _src: Uint8Array = EMPTY_BUFFER;
   _buf: Buffer = EMPTY_BUFFER;
   _view: DataView = EMPTY_VIEW;

@@ -4,6 +4,7 @@ import { EMPTY_BUFFER, EMPTY_VIEW, bufferOf, checkLimit, getUint64LE, setUint64L
 /** Bit set encoded as uint64. */
 export class Flags64Encoder {
   static readonly ENCODED_LENGTH = 8;
+  static readonly CHOICE_MASKS = { zero: 1n, mid: 1099511627776n, end: 9223372036854775808n } as const;
   _src: Uint8Array = EMPTY_BUFFER;
   _buf: Buffer = EMPTY_BUFFER;
   _view: DataView = EMPTY_VIEW;

@@ -59,6 +59,8 @@ export class GroupedDecoder implements SbeCursor {
 
   static idId(): number { return 1; }
   static idSinceVersion(): number { return 0; }
+  static idEncodingOffset(): number { return 0; }
+  static idEncodingLength(): number { return 4; }
   static idNullValue(): number { return 4294967295; }
   static idMinValue(): number { return 0; }
   static idMaxValue(): number { return 4294967294; }
@@ -134,7 +136,7 @@ export class GroupedDecoder implements SbeCursor {
     const at = pos + 4;
     checkLimit(this._buf, at + length, 'ascii');
     root._limit = at + length;
-    return getLatin1(this._buf, at, at + length);
+    return getLatin1(this._buf, this._view, at, at + length);
   }
   /** Copies the bytes (as many as fit in dst) and moves past them; returns the count copied. */
   getAscii(dst: Uint8Array, dstOffset: number): number {
@@ -280,6 +282,8 @@ export class GroupedLegsFillsDecoder {
 
   static pxId(): number { return 6; }
   static pxSinceVersion(): number { return 0; }
+  static pxEncodingOffset(): number { return 0; }
+  static pxEncodingLength(): number { return 8; }
   static pxNullValue(): bigint { return -9223372036854775808n; }
   static pxMinValue(): bigint { return -9223372036854775807n; }
   static pxMaxValue(): bigint { return 9223372036854775807n; }
@@ -405,6 +409,8 @@ export class GroupedLegsDecoder {
 
   static qtyId(): number { return 3; }
   static qtySinceVersion(): number { return 0; }
+  static qtyEncodingOffset(): number { return 0; }
+  static qtyEncodingLength(): number { return 4; }
   static qtyNullValue(): number { return -2147483648; }
   static qtyMinValue(): number { return -2147483647; }
   static qtyMaxValue(): number { return 2147483647; }
@@ -414,6 +420,8 @@ export class GroupedLegsDecoder {
 
   static sideId(): number { return 4; }
   static sideSinceVersion(): number { return 0; }
+  static sideEncodingOffset(): number { return 4; }
+  static sideEncodingLength(): number { return 1; }
   side(): Side {
     return this._view.getUint8(this._offset + 4) as Side;
   }
@@ -543,6 +551,8 @@ export class GroupedEmptyDecoder {
 
   static xId(): number { return 10; }
   static xSinceVersion(): number { return 0; }
+  static xEncodingOffset(): number { return 0; }
+  static xEncodingLength(): number { return 1; }
   static xNullValue(): number { return 255; }
   static xMinValue(): number { return 0; }
   static xMaxValue(): number { return 254; }

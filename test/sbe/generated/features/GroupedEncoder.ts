@@ -45,6 +45,8 @@ export class GroupedEncoder implements SbeCursor {
 
   static idId(): number { return 1; }
   static idSinceVersion(): number { return 0; }
+  static idEncodingOffset(): number { return 0; }
+  static idEncodingLength(): number { return 4; }
   static idNullValue(): number { return 4294967295; }
   static idMinValue(): number { return 0; }
   static idMaxValue(): number { return 4294967294; }
@@ -73,7 +75,7 @@ export class GroupedEncoder implements SbeCursor {
   text(value: string | Uint8Array): this {
     const root = this;
     const pos = root._limit;
-    const length = putVarData(this._buf, pos + 2, value, 'utf8', 65535);
+    const length = putVarData(this._buf, this._view, pos + 2, value, 'utf8', 65535);
     this._view.setUint16(pos + 0, length, true);
     root._limit = pos + 2 + length;
     return this;
@@ -87,7 +89,7 @@ export class GroupedEncoder implements SbeCursor {
   ascii(value: string | Uint8Array): this {
     const root = this;
     const pos = root._limit;
-    const length = putVarData(this._buf, pos + 4, value, 'latin1', 1000000);
+    const length = putVarData(this._buf, this._view, pos + 4, value, 'latin1', 1000000);
     this._view.setUint32(pos + 0, length, true);
     root._limit = pos + 4 + length;
     return this;
@@ -100,7 +102,7 @@ export class GroupedEncoder implements SbeCursor {
   blob(value: string | Uint8Array): this {
     const root = this;
     const pos = root._limit;
-    const length = putVarData(this._buf, pos + 2, value, 'utf8', 65535);
+    const length = putVarData(this._buf, this._view, pos + 2, value, 'utf8', 65535);
     this._view.setUint16(pos + 0, length, true);
     root._limit = pos + 2 + length;
     return this;
@@ -150,6 +152,8 @@ export class GroupedLegsFillsEncoder {
 
   static pxId(): number { return 6; }
   static pxSinceVersion(): number { return 0; }
+  static pxEncodingOffset(): number { return 0; }
+  static pxEncodingLength(): number { return 8; }
   static pxNullValue(): bigint { return -9223372036854775808n; }
   static pxMinValue(): bigint { return -9223372036854775807n; }
   static pxMaxValue(): bigint { return 9223372036854775807n; }
@@ -166,7 +170,7 @@ export class GroupedLegsFillsEncoder {
   venue(value: string | Uint8Array): this {
     const root = this._root;
     const pos = root._limit;
-    const length = putVarData(this._buf, pos + 1, value, 'utf8', 255);
+    const length = putVarData(this._buf, this._view, pos + 1, value, 'utf8', 255);
     this._view.setUint8(pos + 0, length);
     root._limit = pos + 1 + length;
     return this;
@@ -217,6 +221,8 @@ export class GroupedLegsEncoder {
 
   static qtyId(): number { return 3; }
   static qtySinceVersion(): number { return 0; }
+  static qtyEncodingOffset(): number { return 0; }
+  static qtyEncodingLength(): number { return 4; }
   static qtyNullValue(): number { return -2147483648; }
   static qtyMinValue(): number { return -2147483647; }
   static qtyMaxValue(): number { return 2147483647; }
@@ -227,6 +233,8 @@ export class GroupedLegsEncoder {
 
   static sideId(): number { return 4; }
   static sideSinceVersion(): number { return 0; }
+  static sideEncodingOffset(): number { return 4; }
+  static sideEncodingLength(): number { return 1; }
   side(value: Side): this {
     this._view.setUint8(this._offset + 4, value);
     return this;
@@ -246,7 +254,7 @@ export class GroupedLegsEncoder {
   note(value: string | Uint8Array): this {
     const root = this._root;
     const pos = root._limit;
-    const length = putVarData(this._buf, pos + 2, value, 'utf8', 65535);
+    const length = putVarData(this._buf, this._view, pos + 2, value, 'utf8', 65535);
     this._view.setUint16(pos + 0, length, true);
     root._limit = pos + 2 + length;
     return this;
@@ -296,6 +304,8 @@ export class GroupedEmptyEncoder {
 
   static xId(): number { return 10; }
   static xSinceVersion(): number { return 0; }
+  static xEncodingOffset(): number { return 0; }
+  static xEncodingLength(): number { return 1; }
   static xNullValue(): number { return 255; }
   static xMinValue(): number { return 0; }
   static xMaxValue(): number { return 254; }

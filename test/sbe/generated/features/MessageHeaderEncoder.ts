@@ -26,6 +26,8 @@ export class MessageHeaderEncoder {
     return 10;
   }
 
+  static blockLengthEncodingOffset(): number { return 0; }
+  static blockLengthEncodingLength(): number { return 2; }
   static blockLengthNullValue(): number { return 65535; }
   static blockLengthMinValue(): number { return 0; }
   static blockLengthMaxValue(): number { return 65534; }
@@ -34,6 +36,8 @@ export class MessageHeaderEncoder {
     return this;
   }
 
+  static templateIdEncodingOffset(): number { return 2; }
+  static templateIdEncodingLength(): number { return 2; }
   static templateIdNullValue(): number { return 65535; }
   static templateIdMinValue(): number { return 0; }
   static templateIdMaxValue(): number { return 65534; }
@@ -42,6 +46,8 @@ export class MessageHeaderEncoder {
     return this;
   }
 
+  static schemaIdEncodingOffset(): number { return 4; }
+  static schemaIdEncodingLength(): number { return 2; }
   static schemaIdNullValue(): number { return 65535; }
   static schemaIdMinValue(): number { return 0; }
   static schemaIdMaxValue(): number { return 65534; }
@@ -50,6 +56,8 @@ export class MessageHeaderEncoder {
     return this;
   }
 
+  static versionEncodingOffset(): number { return 6; }
+  static versionEncodingLength(): number { return 2; }
   static versionNullValue(): number { return 65535; }
   static versionMinValue(): number { return 0; }
   static versionMaxValue(): number { return 65534; }
@@ -58,6 +66,8 @@ export class MessageHeaderEncoder {
     return this;
   }
 
+  static reservedEncodingOffset(): number { return 8; }
+  static reservedEncodingLength(): number { return 2; }
   static reservedNullValue(): number { return 65535; }
   static reservedMinValue(): number { return 0; }
   static reservedMaxValue(): number { return 65534; }

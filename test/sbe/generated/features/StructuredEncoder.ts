@@ -58,6 +58,8 @@ export class StructuredEncoder implements SbeCursor {
 
   static statusId(): number { return 1; }
   static statusSinceVersion(): number { return 0; }
+  static statusEncodingOffset(): number { return 0; }
+  static statusEncodingLength(): number { return 1; }
   status(value: Status): this {
     this._view.setUint8(this._offset + 0, value);
     return this;
@@ -65,6 +67,8 @@ export class StructuredEncoder implements SbeCursor {
 
   static sideId(): number { return 2; }
   static sideSinceVersion(): number { return 0; }
+  static sideEncodingOffset(): number { return 1; }
+  static sideEncodingLength(): number { return 1; }
   side(value: Side): this {
     this._view.setUint8(this._offset + 1, value);
     return this;
@@ -72,6 +76,8 @@ export class StructuredEncoder implements SbeCursor {
 
   static wideId(): number { return 3; }
   static wideSinceVersion(): number { return 0; }
+  static wideEncodingOffset(): number { return 2; }
+  static wideEncodingLength(): number { return 2; }
   wide(value: Wide): this {
     this._view.setUint16(this._offset + 2, value, true);
     return this;
@@ -79,6 +85,8 @@ export class StructuredEncoder implements SbeCursor {
 
   static signedId(): number { return 4; }
   static signedSinceVersion(): number { return 0; }
+  static signedEncodingOffset(): number { return 4; }
+  static signedEncodingLength(): number { return 1; }
   signed(value: Signed): this {
     this._view.setInt8(this._offset + 4, value);
     return this;
@@ -86,36 +94,48 @@ export class StructuredEncoder implements SbeCursor {
 
   static f8Id(): number { return 5; }
   static f8SinceVersion(): number { return 0; }
+  static f8EncodingOffset(): number { return 5; }
+  static f8EncodingLength(): number { return 1; }
   f8(): Flags8Encoder {
     return this._f8.wrap(this._src, this._offset + 5);
   }
 
   static f16Id(): number { return 6; }
   static f16SinceVersion(): number { return 0; }
+  static f16EncodingOffset(): number { return 6; }
+  static f16EncodingLength(): number { return 2; }
   f16(): Flags16Encoder {
     return this._f16.wrap(this._src, this._offset + 6);
   }
 
   static f32Id(): number { return 7; }
   static f32SinceVersion(): number { return 0; }
+  static f32EncodingOffset(): number { return 8; }
+  static f32EncodingLength(): number { return 4; }
   f32(): Flags32Encoder {
     return this._f32.wrap(this._src, this._offset + 8);
   }
 
   static f64Id(): number { return 8; }
   static f64SinceVersion(): number { return 0; }
+  static f64EncodingOffset(): number { return 12; }
+  static f64EncodingLength(): number { return 8; }
   f64(): Flags64Encoder {
     return this._f64.wrap(this._src, this._offset + 12);
   }
 
   static outerId(): number { return 9; }
   static outerSinceVersion(): number { return 0; }
+  static outerEncodingOffset(): number { return 20; }
+  static outerEncodingLength(): number { return 38; }
   outer(): OuterEncoder {
     return this._outer.wrap(this._src, this._offset + 20);
   }
 
   static pointId(): number { return 10; }
   static pointSinceVersion(): number { return 0; }
+  static pointEncodingOffset(): number { return 58; }
+  static pointEncodingLength(): number { return 8; }
   point(): PointEncoder {
     return this._point.wrap(this._src, this._offset + 58);
   }

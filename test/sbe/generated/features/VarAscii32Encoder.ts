@@ -25,6 +25,8 @@ export class VarAscii32Encoder {
     return 4;
   }
 
+  static lengthEncodingOffset(): number { return 0; }
+  static lengthEncodingLength(): number { return 4; }
   static lengthNullValue(): number { return 4294967295; }
   static lengthMinValue(): number { return 0; }
   static lengthMaxValue(): number { return 1000000; }
@@ -33,6 +35,8 @@ export class VarAscii32Encoder {
     return this;
   }
 
+  static varDataEncodingOffset(): number { return 4; }
+  static varDataEncodingLength(): number { return 0; }
   static varDataNullValue(): number { return 255; }
   static varDataMinValue(): number { return 0; }
   static varDataMaxValue(): number { return 254; }

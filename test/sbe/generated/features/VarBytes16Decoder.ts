@@ -25,6 +25,8 @@ export class VarBytes16Decoder {
     return 2;
   }
 
+  static lengthEncodingOffset(): number { return 0; }
+  static lengthEncodingLength(): number { return 2; }
   static lengthNullValue(): number { return 65535; }
   static lengthMinValue(): number { return 0; }
   static lengthMaxValue(): number { return 65534; }
@@ -32,6 +34,8 @@ export class VarBytes16Decoder {
     return this._view.getUint16(this._offset + 0, true);
   }
 
+  static varDataEncodingOffset(): number { return 2; }
+  static varDataEncodingLength(): number { return 0; }
   static varDataNullValue(): number { return 255; }
   static varDataMinValue(): number { return 0; }
   static varDataMaxValue(): number { return 254; }

@@ -63,6 +63,8 @@ export class VersionedDecoder implements SbeCursor {
 
   static baseId(): number { return 1; }
   static baseSinceVersion(): number { return 0; }
+  static baseEncodingOffset(): number { return 0; }
+  static baseEncodingLength(): number { return 4; }
   static baseNullValue(): number { return -2147483648; }
   static baseMinValue(): number { return -2147483647; }
   static baseMaxValue(): number { return 2147483647; }
@@ -72,6 +74,8 @@ export class VersionedDecoder implements SbeCursor {
 
   static v1Id(): number { return 2; }
   static v1SinceVersion(): number { return 1; }
+  static v1EncodingOffset(): number { return 4; }
+  static v1EncodingLength(): number { return 8; }
   static v1NullValue(): bigint { return -9223372036854775808n; }
   static v1MinValue(): bigint { return -9223372036854775807n; }
   static v1MaxValue(): bigint { return 9223372036854775807n; }
@@ -83,6 +87,8 @@ export class VersionedDecoder implements SbeCursor {
 
   static v2Id(): number { return 3; }
   static v2SinceVersion(): number { return 2; }
+  static v2EncodingOffset(): number { return 12; }
+  static v2EncodingLength(): number { return 8; }
   static v2Length(): number { return 8; }
   static v2CharacterEncoding(): string { return "US-ASCII"; }
   v2InActingVersion(): boolean { return this._actingVersion >= 2; }
@@ -97,6 +103,8 @@ export class VersionedDecoder implements SbeCursor {
 
   static v2statusId(): number { return 4; }
   static v2statusSinceVersion(): number { return 2; }
+  static v2statusEncodingOffset(): number { return 20; }
+  static v2statusEncodingLength(): number { return 1; }
   v2statusInActingVersion(): boolean { return this._actingVersion >= 2; }
   v2status(): Status {
     if (this._actingVersion < 2) return 255 as Status;
@@ -105,6 +113,8 @@ export class VersionedDecoder implements SbeCursor {
 
   static v2flagsId(): number { return 5; }
   static v2flagsSinceVersion(): number { return 2; }
+  static v2flagsEncodingOffset(): number { return 21; }
+  static v2flagsEncodingLength(): number { return 1; }
   v2flagsInActingVersion(): boolean { return this._actingVersion >= 2; }
   v2flags(): Flags8Decoder | null {
     if (this._actingVersion < 2) return null;
@@ -113,6 +123,8 @@ export class VersionedDecoder implements SbeCursor {
 
   static v2innerId(): number { return 6; }
   static v2innerSinceVersion(): number { return 2; }
+  static v2innerEncodingOffset(): number { return 22; }
+  static v2innerEncodingLength(): number { return 10; }
   v2innerInActingVersion(): boolean { return this._actingVersion >= 2; }
   /** @deprecated since version 2 */
   v2inner(): InnerDecoder | null {
@@ -301,6 +313,8 @@ export class VersionedItemsDecoder {
 
   static aId(): number { return 8; }
   static aSinceVersion(): number { return 0; }
+  static aEncodingOffset(): number { return 0; }
+  static aEncodingLength(): number { return 2; }
   static aNullValue(): number { return 65535; }
   static aMinValue(): number { return 0; }
   static aMaxValue(): number { return 65534; }
@@ -310,6 +324,8 @@ export class VersionedItemsDecoder {
 
   static bId(): number { return 9; }
   static bSinceVersion(): number { return 1; }
+  static bEncodingOffset(): number { return 2; }
+  static bEncodingLength(): number { return 2; }
   static bNullValue(): number { return 65535; }
   static bMinValue(): number { return 0; }
   static bMaxValue(): number { return 65534; }
@@ -395,6 +411,8 @@ export class VersionedLaterDecoder {
 
   static zId(): number { return 11; }
   static zSinceVersion(): number { return 2; }
+  static zEncodingOffset(): number { return 0; }
+  static zEncodingLength(): number { return 1; }
   static zNullValue(): number { return 255; }
   static zMinValue(): number { return 0; }
   static zMaxValue(): number { return 254; }

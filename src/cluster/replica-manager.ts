@@ -1,0 +1,263 @@
+/**
+ * Executes one node's replica plan (replica-plan.ts; docs/REPLICATION.md §5.3-5.5, §6): it
+ * builds the local inventory from storage, asks the plan what to do, and does it — verify a
+ * copy's digest, join or leave a replica set (one fenced transaction each), drop a surplus
+ * copy (leave first, then the file), delete bytes no record accounts for, fetch what the
+ * placement asks for — then applies committed deletions to copies verified this boot.
+ *
+ * Level-triggered: every pass starts from the current view and the current files, so a crash
+ * or a lost write between two steps is simply found again on the next pass. One pass at a time;
+ * fetches run beside it (at most `maxFetches`).
+ */
+import type { Archive } from '../storage/archive.js';
+import { ErrorCode, isVcrError } from '../util/errors.js';
+import { KEY, type ClusterRecording, type ReplicaEntry } from './cluster-keys.js';
+import type { ClusterView } from './cluster-view.js';
+import type { ClusterWrites } from './cluster-writes.js';
+import type { Compare } from './etcd-store.js';
+import type { Membership } from './membership.js';
+import { localKey, planReplicaActions, type LocalSegment, type ReplicaAction } from './replica-plan.js';
+
+/** Copies a sealed segment from a holder and installs it (the data path). */
+export interface SegmentFetcherPort {
+  fetch(req: { recordingId: number; base: number; from: number; end: number; digest: string; holders: string[] }): Promise<unknown>;
+}
+
+export interface ReplicaLog {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+}
+
+const PASS_MS = 300;
+
+export class ReplicaManager {
+  /** segments whose local copy was checked against its record's digest since this process started */
+  private readonly verified = new Set<string>();
+  private readonly fetching = new Set<string>();
+  private busy = false;
+  private nextPassMs = 0;
+  /** true once a pass found nothing left to verify (deletions apply only to verified copies) */
+  settled = false;
+  fetcher: SegmentFetcherPort | undefined;
+  readonly stats = { verified: 0, joined: 0, left: 0, dropped: 0, deleted: 0, fetched: 0, corrupt: 0, deletionsApplied: 0 };
+
+  constructor(
+    private readonly view: ClusterView,
+    private readonly writes: ClusterWrites,
+    private readonly member: Membership,
+    private readonly archive: Archive,
+    private readonly k: number,
+    private readonly nowMs: () => number,
+    private readonly log: ReplicaLog,
+    private readonly isRecordingHere: (recordingId: number) => boolean,
+    private readonly maxFetches = 2,
+  ) {}
+
+  isVerified(recordingId: number, base: number): boolean {
+    return this.verified.has(localKey(recordingId, base));
+  }
+
+  /** A copy found bad elsewhere (a reader's CRC check, a Suspect): verify it again. */
+  suspect(recordingId: number, base: number): void {
+    this.verified.delete(localKey(recordingId, base));
+  }
+
+  doWork(): number {
+    const now = this.nowMs();
+    if (this.busy || now < this.nextPassMs || !this.member.ready || !this.member.trusted()) return 0;
+    this.nextPassMs = now + PASS_MS;
+    this.busy = true;
+    this.pass()
+      .catch((err: unknown) => this.log.warn({ error: err instanceof Error ? err.message : String(err) }, 'replica pass failed'))
+      .finally(() => {
+        this.busy = false;
+      });
+    return 1;
+  }
+
+  /** The local copies of every recording the view knows (descriptors installed as needed). */
+  inventory(): Map<string, LocalSegment> {
+    const out = new Map<string, LocalSegment>();
+    for (const { value: r } of this.view.recordings.values()) {
+      if (!this.ensureDescriptor(r)) continue;
+      let listing;
+      try {
+        listing = this.archive.listSegments(r.recordingId);
+      } catch {
+        continue;
+      }
+      for (const l of listing) {
+        const key = localKey(r.recordingId, l.base);
+        const s = this.view.segment(r.recordingId, l.base)?.value;
+        const end = l.end ?? (s ? s.end : l.base + r.segmentLength);
+        out.set(key, { recordingId: r.recordingId, base: l.base, state: l.state, end, verified: this.verified.has(key) });
+      }
+    }
+    return out;
+  }
+
+  /** Installs or refreshes the local descriptor of a recording made elsewhere; false if it cannot. */
+  ensureDescriptor(r: ClusterRecording): boolean {
+    if (this.isRecordingHere(r.recordingId)) return true;
+    let local;
+    try {
+      local = this.archive.describe(r.recordingId);
+    } catch {
+      local = undefined;
+    }
+    const stopped = r.state === 'stopped' || r.state === 'failed';
+    if (local && local.stopPosition === r.stopPosition && local.lifecycle === (stopped ? r.state : 'recording')) return true;
+    try {
+      this.archive.installDescriptor({
+        recordingId: r.recordingId,
+        state: 'valid',
+        lifecycle: r.state === 'failed' ? 'failed' : stopped ? 'stopped' : 'recording',
+        failureCode: 0,
+        startPosition: r.startPosition,
+        stopPosition: r.stopPosition,
+        startUtcNs: r.startUtcNs,
+        stopUtcNs: r.stopUtcNs,
+        startMonoNs: r.startMonoNs,
+        stopMonoNs: r.stopMonoNs,
+        eventCount: r.eventCount,
+        segmentLength: r.segmentLength,
+        cleanStop: stopped,
+        channel: r.channel,
+        aliases: [...r.aliases],
+        source: r.source,
+      });
+      return true;
+    } catch (err) {
+      if (!isVcrError(err, ErrorCode.RECORDING_ACTIVE)) this.log.warn({ recordingId: r.recordingId, error: (err as Error).message }, 'cannot install a recording descriptor');
+      return false;
+    }
+  }
+
+  private async pass(): Promise<void> {
+    const local = this.inventory();
+    const actions = planReplicaActions(this.view, this.member.node, this.member.disk, this.k, local);
+    this.settled = !actions.some((a) => a.kind === 'verify');
+    for (const a of actions) {
+      if (a.kind === 'fetch') this.startFetch(a);
+      else await this.run(a);
+    }
+    if (this.settled) await this.applyDeletions();
+  }
+
+  private me(): ReplicaEntry {
+    return { node: this.member.node, disk: this.member.disk };
+  }
+
+  private async run(a: Exclude<ReplicaAction, { kind: 'fetch' }>): Promise<void> {
+    const key = localKey(a.recordingId, a.base);
+    if (this.fetching.has(key)) return;
+    const s = this.view.segment(a.recordingId, a.base)?.value;
+    switch (a.kind) {
+      case 'verify': {
+        if (!s) return;
+        let ok = false;
+        try {
+          ok = this.archive.verifySegment(a.recordingId, a.base).digest === s.digest;
+        } catch (err) {
+          this.log.warn({ recordingId: a.recordingId, base: a.base, error: (err as Error).message }, 'segment copy failed verification');
+        }
+        if (!ok) {
+          this.stats.corrupt++;
+          this.log.warn({ recordingId: a.recordingId, base: a.base }, 'local copy does not match the recorded digest: leaving the replica set and deleting it');
+          await this.leave(a.recordingId, a.base, this.member.disk);
+          this.archive.dropSegment(a.recordingId, a.base);
+          return;
+        }
+        this.verified.add(key);
+        this.stats.verified++;
+        if (a.join) await this.join(a.recordingId, a.base, s.digest);
+        return;
+      }
+      case 'leave':
+        await this.leave(a.recordingId, a.base, a.disk);
+        return;
+      case 'drop': {
+        const extra: Compare[] = a.holders.map((h) => ({ key: KEY.member(h), target: 'Mod', op: '==', value: this.view.member(h)?.modRevision ?? -1 }));
+        const me = this.me();
+        const done = await this.writes.updateSegment(
+          a.recordingId,
+          a.base,
+          (cur) => (cur && cur.replicas.some((e) => e.node === me.node && e.disk === me.disk) ? { ...cur, replicas: cur.replicas.filter((e) => !(e.node === me.node && e.disk === me.disk)) } : undefined),
+          extra,
+        );
+        if (done) {
+          this.archive.dropSegment(a.recordingId, a.base);
+          this.verified.delete(key);
+          this.stats.dropped++;
+          this.log.info({ recordingId: a.recordingId, base: a.base, holders: a.holders }, 'surplus copy dropped');
+        }
+        return;
+      }
+      case 'delete':
+        this.archive.dropSegment(a.recordingId, a.base);
+        this.verified.delete(key);
+        this.stats.deleted++;
+        this.log.info({ recordingId: a.recordingId, base: a.base, why: a.why }, 'local bytes deleted');
+        return;
+      default:
+        return;
+    }
+  }
+
+  private async join(recordingId: number, base: number, digest: string): Promise<void> {
+    const me = this.me();
+    const done = await this.writes.updateSegment(recordingId, base, (cur) =>
+      cur && cur.state === 'sealed' && cur.digest === digest && !cur.replicas.some((e) => e.node === me.node && e.disk === me.disk) ? { ...cur, replicas: [...cur.replicas, me] } : undefined,
+    );
+    if (done) {
+      this.stats.joined++;
+      this.log.info({ recordingId, base }, 'joined the replica set');
+    }
+  }
+
+  private async leave(recordingId: number, base: number, disk: string): Promise<void> {
+    const node = this.member.node;
+    const done = await this.writes.updateSegment(recordingId, base, (cur) =>
+      cur && cur.replicas.some((e) => e.node === node && e.disk === disk) ? { ...cur, replicas: cur.replicas.filter((e) => !(e.node === node && e.disk === disk)) } : undefined,
+    );
+    if (done) this.stats.left++;
+  }
+
+  private startFetch(a: Extract<ReplicaAction, { kind: 'fetch' }>): void {
+    const key = localKey(a.recordingId, a.base);
+    if (!this.fetcher || this.fetching.has(key) || this.fetching.size >= this.maxFetches) return;
+    const s = this.view.segment(a.recordingId, a.base)?.value;
+    if (!s) return;
+    this.fetching.add(key);
+    this.fetcher
+      .fetch({ recordingId: a.recordingId, base: a.base, from: a.from, end: s.end, digest: s.digest, holders: a.holders })
+      .then(async () => {
+        this.verified.add(key);
+        this.stats.fetched++;
+        await this.join(a.recordingId, a.base, s.digest);
+      })
+      .catch((err: unknown) => this.log.warn({ recordingId: a.recordingId, base: a.base, error: err instanceof Error ? err.message : String(err) }, 'fetch failed'))
+      .finally(() => this.fetching.delete(key));
+  }
+
+  /** Committed deletions not applied here yet, applied to this node's (verified) copies. */
+  private async applyDeletions(): Promise<void> {
+    const applied = new Set(this.archive.listDeletions().filter((d) => d.external && d.framesDeleted >= 0).map((d) => d.id));
+    for (const { value: d } of this.view.deletions.values()) {
+      if (applied.has(d.deletionId)) continue;
+      try {
+        const r = this.archive.deleteEvents({
+          ...(d.channel !== undefined ? { channel: d.channel } : {}),
+          fromUtcNs: d.fromUtcNs,
+          toUtcNs: d.toUtcNs,
+          holds: d.holds.map((h) => ({ ...(h.channel !== undefined ? { channel: h.channel } : {}), fromUtcNs: h.fromUtcNs, toUtcNs: h.toUtcNs })),
+          deletionId: d.deletionId,
+        });
+        this.stats.deletionsApplied++;
+        this.log.info({ deletionId: d.deletionId, framesDeleted: r.framesDeleted }, 'deletion applied');
+      } catch (err) {
+        this.log.warn({ deletionId: d.deletionId, error: (err as Error).message }, 'applying a deletion failed');
+      }
+    }
+  }
+}

@@ -1,0 +1,92 @@
+/**
+ * Applies a deletion to the recordings of an archive: each recording of the deletion's
+ * channel (or all) loses its events in the interval that no hold covers. The holds are the
+ * deletion's own (decided elsewhere) or, for a local deletion, the quarantines held now.
+ * Segments that cannot be read here (held elsewhere, damaged) are passed over. After a
+ * segment copy is installed, the applied deletions with explicit holds that may touch it are
+ * applied to it again, so an older copy cannot bring deleted events back.
+ */
+import { ErrorCode, VcrError } from '../util/errors.js';
+import { applyDeletion, type DeletionTarget } from './deleter.js';
+import type { SegmentSummary } from './digest.js';
+import type { RecordingEntry, RecordingTable } from './recording-table.js';
+import type { DeletionLedger, QuarantineStore } from './stores.js';
+import type { DeletionRecord, HoldInterval } from './types.js';
+
+const SEGMENT_ERRORS: readonly number[] = [ErrorCode.SEGMENT_ELSEWHERE, ErrorCode.SEGMENT_MISSING, ErrorCode.SEGMENT_TRUNCATED];
+
+export interface DeletionResult {
+  framesDeleted: number;
+  bytesReclaimed: number;
+}
+
+export class DeletionRunner {
+  constructor(
+    private readonly dir: string,
+    private readonly table: RecordingTable,
+    private readonly quarantines: QuarantineStore,
+    private readonly ledger: DeletionLedger,
+    private readonly sealedOnly = false,
+  ) {}
+
+  /** Applies `req` to every recording. */
+  run(req: DeletionRecord): DeletionResult {
+    let framesDeleted = 0;
+    let bytesReclaimed = 0;
+    for (const e of this.table.sorted()) {
+      const r = this.applyTo(e, req);
+      framesDeleted += r.framesDeleted;
+      bytesReclaimed += r.bytesReclaimed;
+    }
+    return { framesDeleted, bytesReclaimed };
+  }
+
+  /** Deletions a crash left half done (recorded, not completed) are applied again. */
+  finishPending(): void {
+    for (const d of this.ledger.deletions()) {
+      if (d.framesDeleted < 0) this.ledger.complete(d, this.run(d));
+    }
+  }
+
+  /** After a segment copy was installed: the deletions decided with explicit holds that may touch it apply to it too. */
+  reapply(e: RecordingEntry, s: SegmentSummary): void {
+    if (s.frames === 0) return;
+    for (const del of this.ledger.deletions()) {
+      if (del.holds === undefined || del.framesDeleted < 0) continue;
+      if (del.toUtcNs <= s.firstUtcNs || del.fromUtcNs > s.lastUtcNs) continue;
+      this.applyTo(e, del);
+    }
+  }
+
+  private applyTo(e: RecordingEntry, req: DeletionRecord): DeletionResult {
+    const d = this.table.liveDescriptor(e);
+    const none = { framesDeleted: 0, bytesReclaimed: 0 };
+    if (!d || !e.files || !e.index || d.state !== 'valid') return none;
+    const named = (c: string | undefined): boolean => c === undefined || c === d.channel || d.aliases.includes(c);
+    if (!named(req.channel)) return none;
+    const holds: HoldInterval[] = (req.holds ?? this.quarantines.quarantines()).filter((q) => named(q.channel));
+    const target: DeletionTarget = {
+      recordingId: e.id,
+      files: e.files,
+      index: e.index,
+      end: this.sealedOnly && e.writer ? Math.min(e.writer.segmentBase, this.table.endOf(e).position()) : this.table.endOf(e).position(),
+      activeBase: e.writer ? e.writer.segmentBase : Number.MAX_SAFE_INTEGER,
+      seek: (utc) => this.seek(e, utc),
+    };
+    const r = applyDeletion(target, req.fromUtcNs, req.toUtcNs, holds);
+    e.cache!.invalidate();
+    if (r.framesDeleted > 0 && !e.writer) e.index.writeAll(this.dir);
+    return r;
+  }
+
+  /** A seek that starts before segments that cannot be read here (the deleter skips them) instead of failing on them. */
+  private seek(e: RecordingEntry, utcNs: bigint): number {
+    try {
+      return this.table.findPosition(e, utcNs);
+    } catch (err) {
+      if (!(err instanceof VcrError) || !SEGMENT_ERRORS.includes(err.code)) throw err;
+      const from = e.index!.floorBefore(utcNs);
+      return from < 0 ? this.table.liveDescriptor(e)!.startPosition : from;
+    }
+  }
+}

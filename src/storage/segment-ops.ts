@@ -1,0 +1,183 @@
+/**
+ * Segment-level operations on one recording, the seams replication is built on (docs/FORMAT.md,
+ * "Segment states" and "Segment digest"): list a recording's segments and their states,
+ * recompute a segment's digest, stream a segment's frames as stored, install a verified copy
+ * (temp file, then rename) and drop a local copy (away marker first). Archive wraps them with
+ * its per-recording state; they do the file work.
+ */
+import { closeSync, openSync, readFileSync, renameSync, statSync } from 'node:fs';
+import { EventFrameHeaderDecoder } from '../../codecs/generated/storage/index.js';
+import { ErrorCode, VcrError } from '../util/errors.js';
+import { decodeDeletionLog, readDeletionLog } from './deletion-log.js';
+import { digestSegment, type SegmentSummary } from './digest.js';
+import { FrameStatus, checkFrame, frameStatusText } from './frame.js';
+import { storageError } from './io-errors.js';
+import { FRAME_ALIGNMENT, FRAME_HEADER_LENGTH, FrameType, alignFrame, segmentFileName } from './layout.js';
+import type { SegmentCache } from './segment-cache.js';
+import { mapFile, syncDirectory, type SegmentFiles, type SegmentState } from './segment-files.js';
+
+const header = new EventFrameHeaderDecoder();
+
+/** One recording as the segment operations see it. */
+export interface SegmentContext {
+  recordingId: number;
+  files: SegmentFiles;
+  cache: SegmentCache;
+  startPosition: number;
+  /** Readable end now (a live writer's position). */
+  end: number;
+  /** Segment a live writer is writing, if any. */
+  liveBase: number | undefined;
+}
+
+export interface SegmentListing {
+  base: number;
+  state: SegmentState;
+  /** For the segment holding the recording's end (the live or last one): that end position. */
+  end?: number;
+}
+
+export interface RawFrames {
+  /** Whole frames as stored, starting at the requested position. */
+  bytes: Buffer;
+  /** Where the next call continues (the next segment's base after a segment's last frame). */
+  nextPosition: number;
+}
+
+export function listSegments(c: SegmentContext): SegmentListing[] {
+  const segLen = c.files.segmentLength;
+  const bases = new Set<number>();
+  for (let b = c.files.baseOf(c.startPosition); b < c.end; b += segLen) bases.add(b);
+  if (c.liveBase !== undefined) bases.add(c.liveBase);
+  const last = c.liveBase ?? (c.end > c.startPosition ? c.files.baseOf(c.end - 1) : undefined);
+  return [...bases]
+    .sort((a, b) => a - b)
+    .map((base) => ({ base, state: c.files.status(base), ...(base === last ? { end: c.end } : {}) }));
+}
+
+function where(c: SegmentContext, base: number): { recordingId: number; base: number; segmentLength: number } {
+  return { recordingId: c.recordingId, base, segmentLength: c.files.segmentLength };
+}
+
+/** Recomputes the digest of the local segment at `base` (present or tombstone) from its frames and deletion log. */
+export function verifySegment(c: SegmentContext, base: number): SegmentSummary {
+  checkBase(c, base);
+  const view = c.cache.get(base);
+  if (typeof view === 'string' && view !== 'tombstone') throw c.cache.unavailable(base, view);
+  const from = Math.max(c.startPosition, base) - base;
+  return digestSegment(where(c, base), view === 'tombstone' ? null : view, from, c.end, readDeletionLog(c.files, base));
+}
+
+/**
+ * Whole frames from `position` (a frame position) up to about `maxBytes` (at least one frame),
+ * never past the readable end nor past the segment's end. A tombstone yields no bytes and the
+ * next segment's base.
+ */
+export function readRawFrames(c: SegmentContext, position: number, maxBytes: number): RawFrames {
+  const segLen = c.files.segmentLength;
+  const base = c.files.baseOf(position);
+  if (position >= c.end) return { bytes: Buffer.alloc(0), nextPosition: position };
+  const view = c.cache.get(base);
+  if (view === 'tombstone') return { bytes: Buffer.alloc(0), nextPosition: base + segLen };
+  if (typeof view === 'string') throw c.cache.unavailable(base, view);
+  const from = position - base;
+  let off = from;
+  let segmentDone = false;
+  while (base + off < c.end) {
+    const st = checkFrame(view, off, segLen, false);
+    if (st === FrameStatus.END_OF_SEGMENT) {
+      segmentDone = true;
+      break;
+    }
+    if (st !== FrameStatus.OK) {
+      throw new VcrError(ErrorCode.CORRUPT_SEGMENT, `recording ${c.recordingId}, segment ${segmentFileName(c.recordingId, base)}, offset ${off}: ${frameStatusText(st)}`);
+    }
+    const h = header.wrap(view, off);
+    const type = h.frameType();
+    const size = type === FrameType.PADDING ? segLen - off : alignFrame(h.frameLength());
+    if (off > from && off - from + size > maxBytes) break;
+    off += size;
+    if (type === FrameType.PADDING) {
+      segmentDone = true;
+      break;
+    }
+  }
+  if (segLen - off < FRAME_HEADER_LENGTH) segmentDone = true;
+  return { bytes: Buffer.from(view.subarray(from, off)), nextPosition: segmentDone ? base + segLen : base + off };
+}
+
+/**
+ * Checks a copy of segment `base` at `tempPath` (and its deletion log at `deletionLogPath`)
+ * against `expectedDigest`, then moves it into place: log first, then the segment by rename
+ * (atomic), then the away marker goes. A crash before the marker is removed leaves the copy
+ * overridden by the marker, as if it had never been installed.
+ */
+export function installSegment(c: SegmentContext, base: number, tempPath: string, expectedDigest: string, deletionLogPath?: string): SegmentSummary {
+  checkBase(c, base);
+  if (c.liveBase === base) throw new VcrError(ErrorCode.RECORDING_ACTIVE, `segment ${base} of recording ${c.recordingId} is being written`);
+  const segLen = c.files.segmentLength;
+  let size: number;
+  try {
+    size = statSync(tempPath).size;
+  } catch (err) {
+    throw storageError(err, `cannot read ${tempPath}`);
+  }
+  if (size !== segLen) {
+    throw new VcrError(size < segLen ? ErrorCode.SEGMENT_TRUNCATED : ErrorCode.INVALID_ARGUMENT, `${tempPath}: ${size} bytes, a segment of recording ${c.recordingId} has ${segLen}`);
+  }
+  let log: ReturnType<typeof decodeDeletionLog> = [];
+  if (deletionLogPath !== undefined) {
+    try {
+      log = decodeDeletionLog(c.files, base, readFileSync(deletionLogPath));
+    } catch (err) {
+      throw storageError(err, `cannot read ${deletionLogPath}`);
+    }
+  }
+  let fd = -1;
+  let summary: SegmentSummary;
+  try {
+    fd = openSync(tempPath, 'r');
+    const map = mapFile(fd, segLen, false);
+    summary = digestSegment(where(c, base), map, Math.max(c.startPosition, base) - base, Number.MAX_SAFE_INTEGER, log);
+  } catch (err) {
+    throw storageError(err, `cannot check ${tempPath}`);
+  } finally {
+    if (fd >= 0) closeSync(fd);
+  }
+  if (summary.digest !== expectedDigest) {
+    throw new VcrError(ErrorCode.DIGEST_MISMATCH, `${tempPath}: digest ${summary.digest} is not the expected ${expectedDigest} (segment ${base} of recording ${c.recordingId})`);
+  }
+  try {
+    if (deletionLogPath !== undefined) renameSync(deletionLogPath, c.files.deletionLogPath(base));
+    else c.files.removeDeletionLog(base); // a stale log would not describe the copy
+    renameSync(tempPath, c.files.path(base));
+    syncDirectory(c.files.dir);
+    c.files.clearAway(base);
+    syncDirectory(c.files.dir);
+  } catch (err) {
+    throw storageError(err, `cannot install segment ${base} of recording ${c.recordingId}`);
+  }
+  c.cache.invalidate(base);
+  return summary;
+}
+
+/** Replaces the local copy of segment `base` by an away marker (held by other nodes). */
+export function dropSegment(c: SegmentContext, base: number): void {
+  checkBase(c, base);
+  if (c.liveBase === base) throw new VcrError(ErrorCode.RECORDING_ACTIVE, `segment ${base} of recording ${c.recordingId} is being written`);
+  const state = c.files.status(base);
+  if (state === 'tombstone' || state === 'away') return;
+  try {
+    c.files.markAway(base);
+  } catch (err) {
+    throw storageError(err, `cannot drop segment ${base} of recording ${c.recordingId}`);
+  }
+  c.cache.invalidate(base);
+}
+
+function checkBase(c: SegmentContext, base: number): void {
+  const segLen = c.files.segmentLength;
+  if (!Number.isSafeInteger(base) || base < c.files.baseOf(c.startPosition) || base % segLen !== 0 || base % FRAME_ALIGNMENT !== 0) {
+    throw new VcrError(ErrorCode.INVALID_POSITION, `${base} is not a segment base of recording ${c.recordingId} (segments of ${segLen} bytes)`);
+  }
+}

@@ -1,0 +1,166 @@
+/**
+ * Real clusters for the fault tests (docs/REPLICATION.md §10): one real etcd and N real
+ * `vcr archiver --cluster FILE --node ID` processes on free loopback ports, each in its own
+ * temporary directory. Nodes are killed with SIGKILL, paused with SIGSTOP, wiped and
+ * restarted; every check talks to the nodes through the real client library, from every node
+ * that is up.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createSocket } from 'node:dgram';
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ArchiveClient } from '../../../src/client/archive-client.js';
+import { repoRoot, vcrBin } from '../../helpers/cli.js';
+import { tempDir, until } from '../../helpers/wait.js';
+import { EtcdProcess, freeTcpPort } from './etcd-process.js';
+
+export async function freeUdpPort(): Promise<number> {
+  const s = createSocket('udp4');
+  await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
+  const port = s.address().port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+export interface ClusterOptions {
+  n: number;
+  k: number;
+  graceMs?: number;
+  leaseTtlMs?: number;
+  repairBytesPerSec?: number;
+  /** archiver config document written beside the cluster file (segmentLength etc.) */
+  config?: Record<string, unknown>;
+}
+
+export class NodeProcess {
+  child: ChildProcess | undefined;
+  log = '';
+  exited: Promise<number | null> = Promise.resolve(null);
+
+  constructor(
+    readonly id: string,
+    readonly dir: string,
+    readonly control: string,
+    readonly replication: string,
+    private readonly clusterFile: string,
+    private readonly configFile: string,
+  ) {}
+
+  get running(): boolean {
+    return !!this.child && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  /** Starts the process; resolves once it answers a control session (not necessarily ready). */
+  async start(): Promise<void> {
+    const child = spawn(
+      process.execPath,
+      [vcrBin, 'archiver', '--dir', this.dir, '--cluster', this.clusterFile, '--node', this.id, '--control', this.control, '--config', this.configFile],
+      { cwd: repoRoot, stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    child.stderr!.on('data', (d: Buffer) => (this.log = (this.log + d.toString()).slice(-50_000)));
+    this.child = child;
+    this.exited = new Promise((r) => child.once('exit', (code) => r(code)));
+    await until(
+      `node ${this.id} to answer`,
+      async () => {
+        if (!this.running) throw new Error(`node ${this.id} exited: ${this.log.slice(-3000)}`);
+        const c = await ArchiveClient.connect({ archiver: this.control, timeoutMs: 300, attempts: 1 });
+        await c.close();
+        return true;
+      },
+      30_000,
+      100,
+    );
+  }
+
+  async kill(): Promise<void> {
+    if (!this.running) return;
+    this.child!.kill('SIGKILL');
+    await this.exited;
+  }
+
+  /** SIGTERM: a clean stop (recordings stopped, lease revoked). */
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.child!.kill('SIGTERM');
+    await this.exited;
+  }
+
+  pause(): void {
+    this.child?.kill('SIGSTOP');
+  }
+
+  resume(): void {
+    this.child?.kill('SIGCONT');
+  }
+
+  /** Removes the archive directory's contents (the node must be stopped). */
+  wipe(): void {
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  async client(): Promise<ArchiveClient> {
+    return ArchiveClient.connect({ archiver: this.control, timeoutMs: 1000, attempts: 3 });
+  }
+}
+
+export class Cluster {
+  readonly nodes: NodeProcess[] = [];
+
+  private constructor(
+    readonly etcd: EtcdProcess,
+    readonly file: string,
+  ) {}
+
+  static async start(opts: ClusterOptions): Promise<Cluster> {
+    const etcd = await EtcdProcess.start();
+    const root = tempDir('vcr-cluster-');
+    const ids = Array.from({ length: opts.n }, (_, i) => String.fromCharCode(97 + i));
+    const nodes = [];
+    for (const id of ids) nodes.push({ id, control: `127.0.0.1:${await freeUdpPort()}`, replication: `127.0.0.1:${await freeTcpPort()}` });
+    const file = join(root, 'cluster.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        name: 'test',
+        k: opts.k,
+        etcd: [etcd.endpoint],
+        nodes,
+        graceMs: opts.graceMs ?? 1500,
+        leaseTtlMs: opts.leaseTtlMs ?? 2000,
+        ...(opts.repairBytesPerSec ? { repairBytesPerSec: opts.repairBytesPerSec } : {}),
+      }),
+    );
+    const configFile = join(root, 'archiver.json');
+    writeFileSync(configFile, JSON.stringify({ logLevel: 'info', segmentLength: 65536, ...(opts.config ?? {}) }));
+    const c = new Cluster(etcd, file);
+    for (const n of nodes) c.nodes.push(new NodeProcess(n.id, join(root, n.id), n.control, n.replication, file, configFile));
+    await Promise.all(c.nodes.map((n) => n.start()));
+    return c;
+  }
+
+  node(id: string): NodeProcess {
+    const n = this.nodes.find((x) => x.id === id);
+    if (!n) throw new Error(`no node ${id}`);
+    return n;
+  }
+
+  up(): NodeProcess[] {
+    return this.nodes.filter((n) => n.running);
+  }
+
+  async stopAll(): Promise<void> {
+    for (const n of this.nodes) {
+      n.resume();
+      await n.kill();
+    }
+    this.etcd.resume();
+    await this.etcd.kill();
+  }
+}
+
+export { repoRoot };

@@ -1,0 +1,97 @@
+/**
+ * Format versions: an archive written by the version-1 engine (fixtures/v1-archive, see its
+ * README) opens read-only as it is and is migrated to version 2 at the first writable open;
+ * a newer version than this engine reads is refused and left untouched.
+ */
+import { createHash } from 'node:crypto';
+import { cpSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { CatalogHeaderDecoder, MessageHeaderDecoder } from '../../codecs/generated/storage/index.js';
+import { Archive } from '../../src/storage/archive.js';
+import { verifyArchive } from '../../src/storage/verify.js';
+import { ErrorCode } from '../../src/util/errors.js';
+import { cleanupTempDirs, collect, tempDir } from './helpers.js';
+
+cleanupTempDirs();
+const SEG = 64 * 1024;
+const T0 = 1_700_000_000_000_000_000n;
+const MS = 1_000_000n;
+const fixture = resolve(__dirname, 'fixtures/v1-archive');
+
+function copyFixture(): string {
+  const dir = tempDir();
+  cpSync(fixture, dir, { recursive: true });
+  return dir;
+}
+
+function formatVersion(dir: string): number {
+  const b = readFileSync(join(dir, 'catalog.dat'));
+  return new CatalogHeaderDecoder().wrap(b, 8, CatalogHeaderDecoder.BLOCK_LENGTH, new MessageHeaderDecoder().wrap(b, 0).version()).formatVersion();
+}
+
+/** SHA-256 of each file (fast to compare, unlike the buffers themselves). */
+function files(dir: string): Map<string, string> {
+  return new Map(readdirSync(dir).map((f) => [f, createHash('sha256').update(readFileSync(join(dir, f))).digest('hex')]));
+}
+
+const alphaKept = [...Array(300).keys()].filter((i) => i < 100 || i >= 150);
+
+describe('format version 1', () => {
+  it('opens read-only as it is', () => {
+    const dir = copyFixture();
+    const before = files(dir);
+    expect(formatVersion(dir)).toBe(1);
+    const a = Archive.open(dir, { readOnly: true });
+    expect(a.listRecordings().map((d) => [d.recordingId, d.channel, d.eventCount])).toEqual([
+      [0, 'alpha', 300],
+      [1, 'beta', 50],
+    ]);
+    expect(collect(a.openReader(0)).map((e) => e.payload.readUInt32LE(0))).toEqual(alphaKept);
+    expect(a.listQuarantines()).toEqual([{ id: 1, channel: 'beta', fromUtcNs: T0, toUtcNs: T0 + 10n * MS }]);
+    expect(a.listDeletions()).toEqual([{ id: 2, channel: 'alpha', fromUtcNs: T0 + 100n * MS, toUtcNs: T0 + 150n * MS, framesDeleted: 50, bytesReclaimed: 8192 }]);
+    a.close();
+    expect(files(dir)).toEqual(before);
+    expect(verifyArchive(dir).problems).toEqual([]);
+  });
+
+  it('is migrated at the first writable open; its data, holds and deletions carry over', () => {
+    const dir = copyFixture();
+    const a = Archive.open(dir, { segmentLength: SEG });
+    expect(a.openActions()).toEqual([expect.stringMatching(/migrated from format version 1 to 2/)]);
+    expect(formatVersion(dir)).toBe(2);
+    expect(collect(a.openReader(0)).map((e) => e.payload.readUInt32LE(0))).toEqual(alphaKept);
+    expect(collect(a.openReader(1)).map((e) => e.payload.toString())).toEqual([...Array(50).keys()].map((i) => `beta event ${i}`));
+    // a version-1 segment without deletions has a digest; one with a version-1 deletion has none
+    expect(a.verifySegment(0, SEG).frames).toBeGreaterThan(0);
+    expect(a.verifySegment(1, 0).frames).toBe(50);
+    expect(() => a.verifySegment(0, 0)).toThrowError(expect.objectContaining({ code: ErrorCode.DIGEST_MISMATCH }));
+    // new deletions keep a deletion log from now on
+    const digest = a.verifySegment(0, SEG).digest;
+    expect(a.deleteEvents({ channel: 'alpha', fromUtcNs: T0 + 290n * MS, toUtcNs: T0 + 295n * MS }).framesDeleted).toBe(5);
+    expect(a.verifySegment(0, SEG).digest).toBe(digest);
+    expect(a.listDeletions().map((d) => d.id)).toEqual([2, 3]);
+    const w = a.createRecording({ channel: 'gamma', source: 's', startUtcNs: T0, startMonoNs: 0n });
+    expect(w.recordingId).toBe(2);
+    w.stop();
+    a.close();
+    expect(verifyArchive(dir).problems).toEqual([]);
+    const b = Archive.open(dir, { segmentLength: SEG });
+    expect(b.openActions()).toEqual([]);
+    expect(b.listQuarantines()).toEqual([{ id: 1, channel: 'beta', fromUtcNs: T0, toUtcNs: T0 + 10n * MS }]);
+    b.close();
+  });
+});
+
+describe('a newer format version', () => {
+  it('is refused with UNSUPPORTED_FORMAT_VERSION, read-only or not, and nothing is changed', () => {
+    const dir = copyFixture();
+    const cat = readFileSync(join(dir, 'catalog.dat'));
+    cat.writeInt32LE(3, 16); // formatVersion
+    writeFileSync(join(dir, 'catalog.dat'), cat);
+    const before = files(dir);
+    expect(() => Archive.open(dir)).toThrowError(expect.objectContaining({ code: ErrorCode.UNSUPPORTED_FORMAT_VERSION }));
+    expect(() => Archive.open(dir, { readOnly: true })).toThrowError(expect.objectContaining({ code: ErrorCode.UNSUPPORTED_FORMAT_VERSION }));
+    expect(files(dir)).toEqual(before);
+  });
+});
