@@ -111,11 +111,17 @@ function runOne(bench: string): Promise<BenchRun> {
       clearTimeout(timer);
       current = undefined;
       const seconds = (Date.now() - t0) / 1000;
+      let reported = 0;
       if (existsSync(resultsFile)) {
-        for (const l of readFileSync(resultsFile, 'utf8').split('\n')) if (l.trim()) lines.push(JSON.parse(l) as ResultLine);
+        for (const l of readFileSync(resultsFile, 'utf8').split('\n')) {
+          if (!l.trim()) continue;
+          lines.push(JSON.parse(l) as ResultLine);
+          reported++;
+        }
       }
+      if (reported === 0) process.stderr.write(`bench: ${bench} reported nothing through bench/lib/results.ts\n`);
       const failure = code === 0 ? undefined : (killed ? `killed after the ${limitS} s limit\n` : '') + tail.split('\n').slice(-15).join('\n');
-      resolveRun({ bench, exitCode: killed ? null : code, seconds, failure });
+      resolveRun({ bench, exitCode: killed ? null : code, seconds, reported, failure });
     });
   });
 }

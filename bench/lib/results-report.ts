@@ -12,6 +12,8 @@ export interface BenchRun {
   bench: string;
   exitCode: number | null;
   seconds: number;
+  /** result lines (figures, bars, points, notes) it reported through bench/lib/results.ts */
+  reported: number;
   /** last lines of its stderr when it failed */
   failure?: string;
 }
@@ -160,8 +162,11 @@ function markdown(r: RunResults, charts: Rendered['charts'], curves: Map<string,
   }
 
   out.push('## Benchmark processes', '');
-  out.push('| benchmark | exit | seconds |', '| --- | --- | --- |');
-  for (const run of r.runs) out.push(`| ${run.bench} | ${run.exitCode === 0 ? 'ok' : `FAILED (${run.exitCode ?? 'killed'})`} | ${run.seconds.toFixed(1)} |`);
+  out.push('| benchmark | exit | seconds | result lines reported |', '| --- | --- | --- | --- |');
+  for (const run of r.runs) {
+    const exit = run.exitCode === 0 ? 'ok' : `FAILED (${run.exitCode ?? 'killed'})`;
+    out.push(`| ${run.bench} | ${exit} | ${run.seconds.toFixed(1)} | ${run.reported === 0 ? '0: reported nothing through bench/lib/results.ts' : run.reported} |`);
+  }
   const failed = r.runs.filter((x) => x.exitCode !== 0 && x.failure);
   for (const f of failed) out.push('', `**${f.bench} failed:**`, '', '```', f.failure!, '```');
   out.push('');
