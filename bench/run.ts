@@ -4,8 +4,8 @@
  * collects the figures each one reports through bench/lib/results.ts, and writes
  * bench/RESULTS.md, bench/results.json and bench/charts/*.svg.
  *
- *   npm run bench                      every benchmark, full counts (~30 min)
- *   npm run bench -- --quick           smoke run (< 2 min), still writes RESULTS.md, marked quick
+ *   npm run bench                      every benchmark, full counts (~35-50 min on the 2-core machine)
+ *   npm run bench -- --quick           smoke run (budget 2 min; 159 s under load 5-6), writes RESULTS.md marked quick
  *   npm run bench -- codec storage     only the named ones (written to .tmp/bench/ unless --out)
  *   options: --out DIR, --no-install (do not apt-get missing peers), --list
  *

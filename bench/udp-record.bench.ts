@@ -36,7 +36,8 @@ const TARGET_RATIO = 2;
 const args = process.argv.slice(2);
 const ROUNDS = argNumber('--rounds', 2, 1);
 const TRIAL_SECONDS = argNumber('--seconds', 1, 0.3);
-const SEARCH = { start: argNumber('--start-rate', 20_000), steps: argNumber('--steps', 4, 2), confirm: argNumber('--confirm', 2, 1) };
+// quick: the ramp starts higher and bisects once (fewer trials per receiver, same search)
+const SEARCH = { start: argNumber('--start-rate', 20_000, 40_000), steps: argNumber('--steps', 4, 1), confirm: argNumber('--confirm', 2, 1) };
 const TCPDUMP_ROUNDS = argNumber('--tcpdump-rounds', 1);
 const BLAST = argNumber('--blast', 1_000_000, 100_000);
 const verbose = args.includes('--verbose');

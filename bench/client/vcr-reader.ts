@@ -3,7 +3,7 @@
  * public client API only (`ArchiveClient.connect`, `events()`), so it keeps measuring the
  * user's view whatever transport carries the events underneath.
  * Usage: vcr-reader --archiver HOST:PORT --channel NAME [--channel NAME ...] --from NS --to NS
- * Prints one JSON line: {"events":N,"bytes":PAYLOAD_BYTES,"seconds":S,"ordered":true|false,"retries":R}
+ * Prints one JSON line: {"events":N,"bytes":PAYLOAD_BYTES,"seconds":S,"ordered":true|false,"retries":R|null}
  * where seconds runs from the events() call to the last event (the connect is not counted).
  */
 import { ArchiveClient } from '../../src/client/index.js';
@@ -35,8 +35,10 @@ for await (const e of client.events({ channels: all('--channel'), fromUtcNs: Big
   lastUtc = e.utcNs;
 }
 const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-// requests the client library re-sent (lost datagrams on the control channel): a diagnostic
-const retries = client.retryCount;
+// requests the client library re-sent (lost datagrams on a UDP control channel): a diagnostic
+// only, read when the client has it (null otherwise) so that a client without it, e.g. on a
+// TCP transport, still builds and runs this reader unchanged
+const retries = (client as unknown as { retryCount?: number }).retryCount ?? null;
 await client.close();
 process.stdout.write(JSON.stringify({ events, bytes, seconds, ordered, retries }) + '\n');
 process.exit(0);
