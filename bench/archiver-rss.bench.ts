@@ -12,28 +12,26 @@
  * memory-mapped segments, reclaimable page cache) parts at their peaks. Loss is reported too
  * (for the archiver from its counters). Rounds interleave baseline and subject; each figure is
  * the worst (highest) round. All processes run at nice -10 (--no-boost to keep the default).
- * Run: npx tsc -p tsconfig.build.json && node dist/bench/archiver-rss.bench.js [--seconds S] [--rounds N]
+ * Run: npx tsc -p tsconfig.build.json && node dist/bench/archiver-rss.bench.js [--quick] [--seconds S] [--rounds N]
  */
 import { join } from 'node:path';
 import { freeUdpPortRange, memoryOf, startArchiver, type MemoryStatus } from './udp/archiver-process.js';
 import { boostPriority, cleanupNow, installCleanup, tempDir } from './udp/cleanup.js';
 import { buildSender, send, settledCount, sleep, startBareReceiver, type CountingReceiver } from './udp/harness.js';
-import { mb, pct, perSec, printTable, type Row } from './udp/report.js';
+import { argNumber, isQuick, note, printFigures, record } from './lib/results.js';
+import { mb, perSec } from './udp/report.js';
 
+const BENCH = 'archiver-rss';
 const args = process.argv.slice(2);
-const argValue = (name: string, dflt: number) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? Number(args[i + 1]) : dflt;
-};
 const CHANNELS = 10;
-const RATE = argValue('--rate', 100_000);
-const SECONDS = argValue('--seconds', 20);
-const ROUNDS = argValue('--rounds', 2);
+const RATE = argNumber('--rate', 100_000);
+const SECONDS = argNumber('--seconds', 20, 2);
+const ROUNDS = argNumber('--rounds', 2, 1);
 const SIZE = 200;
 const RCVBUF = 8 * 1024 * 1024;
 const TARGET = 250 * 1024 * 1024;
 
-installCleanup('archiver-rss', 175_000);
+installCleanup(BENCH, isQuick() ? 40_000 : 175_000);
 const priority = args.includes('--no-boost') ? 'nice unchanged (--no-boost)' : boostPriority(-10);
 
 interface RunResult {
@@ -114,44 +112,20 @@ async function main(): Promise<void> {
   const worst = (rs: RunResult[], k: keyof MemoryStatus) => Math.max(...rs.map((r) => r.peak[k]));
   const lossOf = (rs: RunResult[]) => Math.max(...rs.map((r) => (r.sent - r.received) / r.sent));
   const peakOf = (rs: RunResult[]) => Math.max(worst(rs, 'hwm'), worst(rs, 'rss'));
-  const rows: Row[] = [
-    {
-      figure: 'archiver peak RSS (VmHWM)',
-      value: mb(peakOf(subj)),
-      baseline: `${mb(peakOf(bare))} bare receiver`,
-      ratio: `${(peakOf(subj) / peakOf(bare)).toFixed(2)}x`,
-      target: `<= ${mb(TARGET)}`,
-      met: peakOf(subj) <= TARGET,
-    },
-    {
-      figure: '  of which anonymous (RssAnon)',
-      value: mb(worst(subj, 'anon')),
-      baseline: `${mb(worst(bare, 'anon'))} bare receiver`,
-      ratio: `${(worst(subj, 'anon') / worst(bare, 'anon')).toFixed(2)}x`,
-      target: 'reported',
-      met: undefined,
-    },
-    {
-      figure: '  of which mapped files (RssFile)',
-      value: mb(worst(subj, 'file')),
-      baseline: `${mb(worst(bare, 'file'))} bare receiver`,
-      ratio: '-',
-      target: 'reported',
-      met: undefined,
-    },
-    {
-      figure: 'loss (worst round)',
-      value: pct(lossOf(subj)),
-      baseline: `${pct(lossOf(bare))} bare receiver`,
-      ratio: '-',
-      target: 'reported',
-      met: undefined,
-    },
-  ];
-  printTable(
-    `Archiver RSS: ${CHANNELS} channels, ${perSec(RATE)} in total of ${SIZE} B for ${SECONDS} s, ${ROUNDS} interleaved rounds, worst round shown (${priority})`,
-    rows,
-  );
+  const MB = 1024 * 1024;
+  record({
+    bench: BENCH,
+    figure: `archiver peak RSS (VmHWM), ${CHANNELS} channels at ${perSec(RATE)} in total, ${SECONDS} s`,
+    value: peakOf(subj) / MB,
+    unit: 'MB',
+    baseline: { name: 'bare dgram receiver on the same ports', value: peakOf(bare) / MB },
+    targets: [{ op: '<=', value: TARGET / MB, text: '<= 250 MB (SPEC §4)' }],
+  });
+  record({ bench: BENCH, figure: '  of which anonymous (RssAnon)', value: worst(subj, 'anon') / MB, unit: 'MB', baseline: { name: 'bare receiver', value: worst(bare, 'anon') / MB } });
+  record({ bench: BENCH, figure: '  of which mapped files (RssFile)', value: worst(subj, 'file') / MB, unit: 'MB', baseline: { name: 'bare receiver', value: worst(bare, 'file') / MB } });
+  record({ bench: BENCH, figure: 'loss while measuring (worst round)', value: 100 * lossOf(subj), unit: '%', baseline: { name: 'bare receiver', value: 100 * lossOf(bare) } });
+  note(BENCH, `${ROUNDS} interleaved round(s), worst round shown; ${priority}. Loss does not decide this figure, but a run where the machine could not carry the load says less about RSS.`);
+  printFigures(`Archiver RSS: ${CHANNELS} channels, ${perSec(RATE)} in total of ${SIZE} B for ${SECONDS} s (${mb(peakOf(subj))})`);
 }
 
 main().then(
@@ -160,7 +134,7 @@ main().then(
     process.exit(0);
   },
   (err: unknown) => {
-    process.stderr.write(`archiver-rss: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.stderr.write(`${BENCH}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     cleanupNow();
     process.exit(1);
   },

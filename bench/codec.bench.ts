@@ -27,6 +27,7 @@ import {
   MessageHeaderEncoder, ReadRequestDecoder, ReadRequestEncoder, ReplayRequestDecoder, ReplayRequestEncoder,
 } from '../codecs/generated/control/index.js';
 import * as storage from '../codecs/generated/storage/index.js';
+import { reportCodecFigures } from './lib/codec-figures.js';
 
 const TARGET_RATE = 5_000_000;
 const TARGET_RATIO = 10;
@@ -357,6 +358,7 @@ async function main(): Promise<void> {
     process.stdout.write(`${r.m.padEnd(34)}${fmt(r.sbe).padStart(12)}${fmt(r.json).padStart(16)}${r.ratio.toFixed(1).padStart(8)}`);
     process.stdout.write(`  ${yes(r.okRate).padEnd(16)}${yes(r.okRatio)}\n`);
   }
+  reportCodecFigures(rows);
   if (sink === -1) process.stdout.write('\n');
 }
 

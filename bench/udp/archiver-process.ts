@@ -6,11 +6,11 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { ArchiveClient } from '../../src/client/index.js';
-import { trackChild } from './cleanup.js';
+import { tempDir, trackChild } from './cleanup.js';
 import { repoRoot, type CountingReceiver } from './harness.js';
 
 export interface ArchiverProcess {
@@ -31,9 +31,16 @@ export function archiverBin(): string {
   return process.env.VCR_BENCH_ARCHIVER_BIN || join(repoRoot, 'bin/vcr.js');
 }
 
-export async function startArchiver(dir: string, opts: { startTimeoutMs?: number } = {}): Promise<ArchiverProcess> {
+/** `config`: an archiver config document (docs: --config FILE), written to a temp file. */
+export async function startArchiver(dir: string, opts: { startTimeoutMs?: number; config?: Record<string, unknown> } = {}): Promise<ArchiverProcess> {
+  const configArgs: string[] = [];
+  if (opts.config) {
+    const file = join(tempDir('config'), 'archiver.json');
+    writeFileSync(file, JSON.stringify(opts.config));
+    configArgs.push('--config', file);
+  }
   const child: ChildProcess = trackChild(
-    spawn(process.execPath, [archiverBin(), 'archiver', '--dir', dir, '--control', '127.0.0.1:0', '--log-level', 'info'], {
+    spawn(process.execPath, [archiverBin(), 'archiver', '--dir', dir, '--control', '127.0.0.1:0', '--log-level', 'info', ...configArgs], {
       stdio: ['ignore', 'ignore', 'pipe'],
     }),
   );
@@ -145,4 +152,17 @@ export async function freeUdpPortRange(n: number): Promise<number> {
     if (ok) return base;
   }
   throw new Error(`no ${n} consecutive free UDP ports found`);
+}
+
+/** CPU seconds (user + system) a process has used so far, from /proc/PID/stat (undefined when it is gone). */
+export function cpuSecondsOf(pid: number): number | undefined {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/stat`, 'latin1');
+  } catch {
+    return undefined;
+  }
+  // fields after "pid (comm) ": state is field 3, utime 14, stime 15 (clock ticks, 100 a second on Linux)
+  const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100;
 }

@@ -20,8 +20,9 @@ export function trackChild<T extends ChildProcess>(child: T): T {
   return child;
 }
 
-export function tempDir(prefix: string): string {
-  const d = mkdtempSync(join(tmpdir(), `vcr-bench-${prefix}-`));
+/** A tracked temp dir under `base` (default: the system temp dir). */
+export function tempDir(prefix: string, base = tmpdir()): string {
+  const d = mkdtempSync(join(base, `vcr-bench-${prefix}-`));
   dirs.add(d);
   return d;
 }
@@ -40,7 +41,7 @@ export function cleanupNow(): void {
   children.clear();
   for (const d of dirs) {
     try {
-      rmSync(d, { recursive: true, force: true });
+      rmSync(d, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
     } catch {
       // best effort: a temp dir left behind is not worth a crash
     }

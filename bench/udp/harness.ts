@@ -40,9 +40,9 @@ export interface SendResult {
   elapsedNs: number;
 }
 
-export function send(sender: string, port: number, count: number, size: number, rate: number, channels = 1): Promise<SendResult> {
+export function send(sender: string, port: number, count: number, size: number, rate: number, channels = 1, burst = 32): Promise<SendResult> {
   return new Promise((resolveSend, reject) => {
-    const child = trackChild(spawn(sender, ['127.0.0.1', String(port), String(count), String(size), String(rate), String(channels)]));
+    const child = trackChild(spawn(sender, ['127.0.0.1', String(port), String(count), String(size), String(rate), String(channels), String(burst)]));
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.on('error', reject);
@@ -83,6 +83,19 @@ export async function trial(rx: CountingReceiver, sender: string, rate: number, 
   const after = await settledCount(rx, rx.quietMs ?? 300);
   const received = after - before;
   return { rate, sent: s.sent, received, lost: s.sent - received, achievedRate: s.sent / (s.elapsedNs / 1e9) };
+}
+
+/**
+ * One unpaced burst: `count` datagrams from the C sender as fast as it can send them (its
+ * own limit, the most load this machine can generate), and what the receiver took of them.
+ */
+export async function blast(rx: CountingReceiver, sender: string, count: number, size: number): Promise<TrialResult> {
+  const before = await settledCount(rx, 100);
+  const s = await send(sender, rx.port, count, size, 0);
+  const after = await settledCount(rx, rx.quietMs ?? 300);
+  const received = after - before;
+  const achievedRate = s.sent / (s.elapsedNs / 1e9);
+  return { rate: achievedRate, sent: s.sent, received, lost: s.sent - received, achievedRate };
 }
 
 /**
@@ -135,15 +148,18 @@ export interface BareReceiver extends CountingReceiver {
   readonly pid: number;
   /** Count, and the receipt times (system monotonic ns, as process.hrtime) of the first and last datagram. */
   timing(): Promise<{ received: number; firstNs: bigint; lastNs: bigint }>;
+  /** With recordTimes: median and 99th percentile of |arrival gap - expectedNs| over consecutive datagrams, ns. */
+  gapError(expectedNs: number): Promise<{ medianNs: number; p99Ns: number; gaps: number }>;
 }
 
 /**
  * The bare Node.js dgram receiver (the baseline), in its own process: on an ephemeral port,
  * or on `nPorts` consecutive ports from `port`.
  */
-export async function startBareReceiver(recvBufferSize: number, opts: { port?: number; nPorts?: number } = {}): Promise<BareReceiver> {
+export async function startBareReceiver(recvBufferSize: number, opts: { port?: number; nPorts?: number; recordTimes?: boolean } = {}): Promise<BareReceiver> {
+  const args = [join(here, 'bare-receiver.js'), String(opts.port ?? 0), String(recvBufferSize), String(opts.nPorts ?? 1), ...(opts.recordTimes ? ['times'] : [])];
   const child: ChildProcess = trackChild(
-    spawn(process.execPath, [join(here, 'bare-receiver.js'), String(opts.port ?? 0), String(recvBufferSize), String(opts.nPorts ?? 1)], {
+    spawn(process.execPath, args, {
       stdio: ['pipe', 'pipe', 'inherit'],
     }),
   );
@@ -171,6 +187,13 @@ export async function startBareReceiver(recvBufferSize: number, opts: { port?: n
     port,
     pid: child.pid!,
     timing,
+    async gapError(expectedNs: number) {
+      const p = next();
+      child.stdin!.write(`gaps ${expectedNs}\n`);
+      const f = (await p).split(' ').map(Number);
+      if (f.length < 3 || f.some((x) => !Number.isFinite(x))) throw new Error(`the bare receiver answered gaps with ${f.join(' ')}`);
+      return { medianNs: f[0]!, p99Ns: f[1]!, gaps: f[2]! };
+    },
     async count() {
       return (await timing()).received;
     },

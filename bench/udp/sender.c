@@ -3,7 +3,8 @@
  * HOST:PORT at RATE datagrams per second (0 = as fast as possible), in small bursts
  * with sendmmsg so the sender is never the bottleneck. Each datagram starts with its
  * sequence number (uint64 LE) so receivers can tell loss from reordering.
- * Prints "sent N elapsed_ns" on stdout when done.
+ * BURST (default 32, at most 32) datagrams go out per sendmmsg; 1 paces every datagram on
+ * its own (the paced-replay baseline). Prints "sent N elapsed_ns" on stdout when done.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -25,7 +26,7 @@ static uint64_t now_ns(void) {
 
 int main(int argc, char **argv) {
   if (argc < 6) {
-    fprintf(stderr, "usage: sender HOST PORT COUNT SIZE RATE [CHANNELS]\n");
+    fprintf(stderr, "usage: sender HOST PORT COUNT SIZE RATE [CHANNELS [BURST]]\n");
     return 2;
   }
   const char *host = argv[1];
@@ -34,7 +35,8 @@ int main(int argc, char **argv) {
   int size = atoi(argv[4]);
   double rate = atof(argv[5]);
   int channels = argc > 6 ? atoi(argv[6]) : 1; /* ports PORT .. PORT+channels-1, round robin */
-  if (size < 8 || size > 65507 || channels < 1) { fprintf(stderr, "bad size or channels\n"); return 2; }
+  int burst = argc > 7 ? atoi(argv[7]) : BURST;
+  if (size < 8 || size > 65507 || channels < 1 || burst < 1 || burst > BURST) { fprintf(stderr, "bad size, channels or burst\n"); return 2; }
 
   int fd = socket(AF_INET, SOCK_DGRAM, 0);
   if (fd < 0) { perror("socket"); return 1; }
@@ -56,7 +58,7 @@ int main(int argc, char **argv) {
   uint64_t sent = 0;
   while (sent < count) {
     int n = 0;
-    while (n < BURST && sent + n < count) {
+    while (n < burst && sent + n < count) {
       uint64_t seq = sent + n;
       memcpy(bufs[n], &seq, 8);
       iov[n].iov_base = bufs[n];
