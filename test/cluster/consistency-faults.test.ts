@@ -261,7 +261,8 @@ describe('holds, deletions and copies stay consistent across rejoin (real cluste
     const c = cluster;
     dumpOnFailure(c);
     const restart = async (n: NodeProcess): Promise<void> => {
-      await n.stop();
+      void n.stop();
+      await until(`${n.id} to exit on SIGTERM`, () => !n.running, 15_000, 50);
       await untilGone(c, n.id); // a clean stop revokes the lease at once
       await n.start();
       await untilReady(c, n);
