@@ -16,6 +16,7 @@ import { NotificationKind } from '../../client/notifications.js';
 import { ErrorCode, VcrError } from '../../util/errors.js';
 import { interrupts } from '../interrupt.js';
 import { info, out } from '../output.js';
+import { runClusterDemo } from './demo-cluster.js';
 
 const UDP_EVENTS = 40;
 const FILE_LINES = 200;
@@ -161,8 +162,10 @@ export function registerDemo(program: Command): void {
   program
     .command('demo')
     .description('start an archiver in a temporary directory, record a UDP stream and a file, replay both, and show each step')
-    .action(async () => {
-      await runDemo();
+    .option('--cluster', 'start etcd and three archivers (K=2) instead: record, read from another node, kill one, watch the repair')
+    .action(async (o: { cluster?: boolean }) => {
+      if (o.cluster) await runClusterDemo({ vcrBin, freeUdpPort, waitFor, step, fail });
+      else await runDemo();
       await out('demo: OK\n');
     });
 }
