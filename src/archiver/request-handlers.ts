@@ -54,6 +54,7 @@ function checkInterval(from: bigint, to: bigint): void {
 const BARRIER_REQUESTS: ReadonlySet<SessionRequest['type']> = new Set([
   'replay',
   'timeReplay',
+  'streamReplay',
   'read',
   'listRecordings',
   'describe',
