@@ -8,6 +8,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { ErrorCode, VcrError } from '../util/errors.js';
+import type { ClusterStatusInfo } from './ports.js';
 import { CHANNEL_COUNTERS, GLOBAL_COUNTERS, type ArchiverCounters } from './archiver-counters.js';
 
 function snake(name: string): string {
@@ -18,7 +19,11 @@ export class ArchiverMetrics {
   readonly registry = new Registry();
   private server: Server | undefined;
 
-  constructor(private readonly counters: ArchiverCounters) {
+  constructor(
+    private readonly counters: ArchiverCounters,
+    clusterStatus?: () => ClusterStatusInfo,
+  ) {
+    if (clusterStatus) this.registerCluster(clusterStatus);
     for (const name of GLOBAL_COUNTERS) {
       new Gauge({
         name: `vcr_${snake(name)}`,
@@ -41,6 +46,50 @@ export class ArchiverMetrics {
       });
     }
     collectDefaultMetrics({ register: this.registry, prefix: 'vcr_process_' });
+  }
+
+  /** Cluster gauges (docs/REPLICATION.md §7 "Progress"), from the same status `vcr cluster status` shows. */
+  private registerCluster(status: () => ClusterStatusInfo): void {
+    const registers = [this.registry];
+    new Gauge({ name: 'vcr_cluster_under_replicated_segments', help: 'sealed segments with fewer than K live verified copies', registers, collect() { this.set(status().underReplicatedSegments); } });
+    new Gauge({ name: 'vcr_cluster_bytes_to_repair', help: 'bytes still to copy until every sealed segment has K copies', registers, collect() { this.set(status().bytesToRepair); } });
+    new Gauge({ name: 'vcr_cluster_repairing', help: '1 while under-replicated segments have a target copying them', registers, collect() { this.set(status().repairing ? 1 : 0); } });
+    new Gauge({
+      name: 'vcr_cluster_node_up',
+      help: '1 when the node is a live member (lease in etcd)',
+      labelNames: ['node'],
+      registers,
+      collect() {
+        for (const n of status().nodes) this.set({ node: n.id }, n.up ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'vcr_cluster_node_segments',
+      help: 'segments this node holds verified copies of',
+      labelNames: ['node'],
+      registers,
+      collect() {
+        for (const n of status().nodes) this.set({ node: n.id }, n.segments);
+      },
+    });
+    new Gauge({
+      name: 'vcr_cluster_mirror_lag_bytes',
+      help: "how far the node's mirror copies lag behind this node's recordings",
+      labelNames: ['node'],
+      registers,
+      collect() {
+        for (const n of status().nodes) this.set({ node: n.id }, n.lagBytes);
+      },
+    });
+    new Gauge({
+      name: 'vcr_cluster_mirror_lag_ms',
+      help: 'the same lag in event time',
+      labelNames: ['node'],
+      registers,
+      collect() {
+        for (const n of status().nodes) this.set({ node: n.id }, n.lagMs);
+      },
+    });
   }
 
   /** Prometheus text exposition of every counter. */

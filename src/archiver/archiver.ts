@@ -37,6 +37,7 @@ import { NotificationProxy, type NotificationDestination } from './notification-
 import { SourceBinding } from './source-binding.js';
 import { StorageBinding } from './storage-binding.js';
 import { ClusterBinding } from './cluster-binding.js';
+import { ClusterNotifier } from './cluster-notifier.js';
 import { CompositeAgent } from '../agent/composite-agent.js';
 import type { Agent } from '../agent/agent.js';
 import type { ClusterConfig } from '../cluster/cluster-config.js';
@@ -196,6 +197,8 @@ export class Archiver {
         archiveStore = binding;
       }
       const sessions = new ControlSessions(config.limits);
+      const notifications = new NotificationProxy(transport, () => sessions.values(), destinations);
+      if (archiveStore instanceof ClusterBinding) archiveStore.notifier = new ClusterNotifier(notifications);
       const conductor = new ArchiverConductor({
         config,
         store: archiveStore,
@@ -205,7 +208,7 @@ export class Archiver {
         inbound: transport,
         controlAddress: () => transport.address,
         responses: new ControlResponseProxy(),
-        notifications: new NotificationProxy(transport, () => sessions.values(), destinations),
+        notifications,
         counters,
         clock: { nanoTime: () => nanoClock.nanoTime(), epochNanos: () => utcClock.epochNanos() },
         log: archLog,
@@ -233,7 +236,8 @@ export class Archiver {
       });
       let metricsPort: number | undefined;
       if (config.metricsPort !== undefined) {
-        const metrics = new ArchiverMetrics(counters);
+        const cluster = archiveStore instanceof ClusterBinding ? archiveStore : undefined;
+        const metrics = new ArchiverMetrics(counters, cluster ? () => cluster.clusterStatus() : undefined);
         opened.push(() => metrics.close());
         metricsPort = await metrics.listen(config.metricsPort);
       }

@@ -17,6 +17,7 @@ import type { RecordingWriter } from '../storage/recording-writer.js';
 import type { SegmentSource, SegmentView, UnavailableState } from '../storage/segment-cache.js';
 import { ErrorCode, VcrError } from '../util/errors.js';
 import type { ArchiveStore, ClusterStatusInfo, QuarantineInfo, RecordingInfo, RecordingReaderPort, RecordingWriterPort } from './ports.js';
+import type { ClusterNotifier } from './cluster-notifier.js';
 import { ClusterWriter } from './cluster-writer.js';
 import type { StorageBinding } from './storage-binding.js';
 
@@ -27,6 +28,8 @@ export interface RemoteSegmentsPort {
   /** Starts (or moves) the fetch of (recording, base) so that frames from `position` arrive. */
   ensure(recordingId: number, base: number, position: number): void;
 }
+
+const NOTIFY_INTERVAL_MS = 250;
 
 type NewClusterRecording = { channel: string; aliases: string[]; source: string; startUtcNs: bigint; startMonoNs: bigint };
 
@@ -58,6 +61,9 @@ export class ClusterBinding implements ArchiveStore {
   /** fenced recordings whose tail could not be continued (logged once; the bytes stay on disk) */
   private readonly abandoned = new Set<number>();
   remote: RemoteSegmentsPort | undefined;
+  /** cluster notifications (node up/down, repair progress), set by the archiver */
+  notifier: ClusterNotifier | undefined;
+  private nextNotifyMs = 0;
   /** mirror lag per target (the data path's mirror service), for status */
   lag: (() => { node: string; bytes: number; ms: number }[]) | undefined;
   private hiddenCache: { revision: number; byRecording: Map<number, Interval[]> } = { revision: -1, byRecording: new Map() };
@@ -375,6 +381,11 @@ export class ClusterBinding implements ArchiveStore {
   heartbeat(): void {
     this.local.heartbeat();
     this.continueFencedTails();
+    const now = this.node.nowMs();
+    if (this.notifier && this.node.ready && now >= this.nextNotifyMs) {
+      this.nextNotifyMs = now + NOTIFY_INTERVAL_MS;
+      this.notifier.onStatus(this.clusterStatus(), BigInt(now) * 1_000_000n);
+    }
   }
 
   close(): void {

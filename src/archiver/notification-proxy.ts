@@ -7,12 +7,15 @@
 import {
   ErrorNotificationEncoder,
   MessageHeaderEncoder,
+  NodeStatusChangedEncoder,
   RecordingProgressEncoder,
   RecordingStartedEncoder,
   RecordingStoppedEncoder,
   ReplayEndedEncoder,
+  RepairProgressEncoder,
   ReplayStartedEncoder,
   StopReason,
+  BooleanType,
 } from '../../codecs/generated/control/index.js';
 import type { ErrorCode as WireErrorCode } from '../../codecs/generated/control/index.js';
 import { CONTROL_HEADER_LENGTH as HEADER_LENGTH, MAX_ERROR_TEXT, NotificationKind, NULL_TIME } from '../protocol/constants.js';
@@ -49,6 +52,8 @@ export class NotificationProxy {
   private readonly replayStartedEnc = new ReplayStartedEncoder();
   private readonly replayEndedEnc = new ReplayEndedEncoder();
   private readonly errorEnc = new ErrorNotificationEncoder();
+  private readonly nodeStatusEnc = new NodeStatusChangedEncoder();
+  private readonly repairEnc = new RepairProgressEncoder();
   sent = 0;
 
   constructor(
@@ -162,5 +167,24 @@ export class NotificationProxy {
       .utcNs(utcNs);
     e.message(message.slice(0, MAX_ERROR_TEXT));
     this.publish(NotificationKind.errors, e.encodedLength());
+  }
+
+  nodeStatusChanged(nodeId: string, up: boolean, utcNs: bigint): void {
+    const e = this.nodeStatusEnc
+      .wrapAndApplyHeader(this.scratch, 0, this.header)
+      .up(up ? BooleanType.TRUE : BooleanType.FALSE)
+      .utcNs(utcNs);
+    e.nodeId(nodeId);
+    this.publish(NotificationKind.cluster, e.encodedLength());
+  }
+
+  repairProgress(segmentsRepaired: number, segmentsRemaining: number, bytesCopied: number, done: boolean): void {
+    const e = this.repairEnc
+      .wrapAndApplyHeader(this.scratch, 0, this.header)
+      .segmentsRepaired(segmentsRepaired)
+      .segmentsRemaining(segmentsRemaining)
+      .bytesCopied(bytesCopied)
+      .done(done ? BooleanType.TRUE : BooleanType.FALSE);
+    this.publish(NotificationKind.cluster, e.encodedLength());
   }
 }

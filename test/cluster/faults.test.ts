@@ -7,6 +7,7 @@
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { NotificationKind, type Notification } from '../../src/client/notifications.js';
 import { removeTempDirs, until } from '../helpers/wait.js';
 import { Cluster, freeUdpPort } from './support/cluster-harness.js';
 import { kCopies, payloadsOf, recordings, segments, sendEvents } from './support/cluster-checks.js';
@@ -72,9 +73,11 @@ describe('replication on a real cluster', () => {
     const { recordingId, sent } = await recordOn(c, 'a', 'sonar', 2000);
     await until('K copies', async () => (await kCopies(c, 2, c.up())) === true, 30_000);
     const victim = (await segments(c)).filter((s) => s.replicas.some((e) => e.node === 'b')).length >= 1 ? 'b' : 'c';
-    await c.node(victim).kill();
-    const live = c.up();
+    const live = c.nodes.filter((n) => n.id !== victim);
     const watcher = await live[0]!.client();
+    const notes: Notification[] = [];
+    const unsubscribe = await watcher.subscribe(NotificationKind.cluster, (n) => notes.push(n));
+    await c.node(victim).kill();
     let sawUnder = false;
     let sawBytes = false;
     try {
@@ -89,6 +92,10 @@ describe('replication on a real cluster', () => {
         40_000,
         100,
       );
+      // the same story as notifications: the node went down, repair progressed and finished
+      await until('repair notifications', async () => notes.some((n) => n.type === 'repairProgress' && n.done), 5_000);
+      expect(notes.some((n) => n.type === 'nodeStatusChanged' && n.nodeId === victim && !n.up)).toBe(true);
+      await unsubscribe();
     } finally {
       await watcher.close();
     }
