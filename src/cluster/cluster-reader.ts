@@ -84,6 +84,7 @@ export class ClusterReader {
         this.corruptions++;
         this.source.corrupt(before - (before & (segLen - 1)));
         c.position = before;
+        c.forget();
         break;
       }
       if (!ok) {

@@ -111,6 +111,12 @@ export class FrameCursor {
     return false;
   }
 
+  /** Drops the mapping in use: the next frame asks the source again (it may now serve another copy). */
+  forget(): void {
+    this.seg = null;
+    this.segBase = -1;
+  }
+
   corrupt(base: number, off: number, why: string): VcrError {
     return new VcrError(
       ErrorCode.CORRUPT_SEGMENT,

@@ -4,7 +4,7 @@
  * paused with SIGSTOP, wiped and restarted. Every check reads through the client library of
  * the nodes that are up, and through etcd's segment records and the nodes' files.
  */
-import { readdirSync, statSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, readSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { NotificationKind, type Notification } from '../../src/client/notifications.js';
@@ -255,6 +255,85 @@ describe('replication on a real cluster', () => {
         expect([...head, ...tail]).toEqual([...first, ...during, ...later]);
       } finally {
         await cl.close();
+      }
+    }
+  });
+
+  it('a target killed (-9) during continuous recording: recording never stops, nothing is lost, K copies are restored with the node gone', async () => {
+    cluster = await Cluster.start({ n: 3, k: 2, graceMs: 1000 });
+    const c = cluster;
+    const client = await c.node('a').client();
+    const port = await freeUdpPort();
+    const recordingId = await client.startRecording({ channel: 'steady', source: `udp://127.0.0.1:${port}` });
+    const sending = (async () => {
+      const out: string[] = [];
+      for (let round = 0; round < 10; round++) out.push(...(await sendEvents(port, `s${round}`, 200)));
+      return out;
+    })();
+    await until('recording under way', async () => (await client.describeRecording(recordingId)).eventCount >= 400, 20_000);
+    const victim = (await segments(c)).some((s) => s.placement.includes('b')) ? 'b' : 'c';
+    await c.node(victim).kill();
+    const sent = await sending;
+    await until('all recorded', async () => (await client.describeRecording(recordingId)).eventCount >= sent.length, 20_000);
+    await client.stopRecording({ recordingId });
+    await client.close();
+    const live = c.up();
+    await until('stopped in etcd', async () => (await recordings(c)).find((r) => r.recordingId === recordingId)?.state === 'stopped', 20_000);
+    await until('K copies without the victim', async () => (await kCopies(c, 2, live)) === true, 40_000);
+    for (const n of live) {
+      const cl = await n.client();
+      try {
+        const got = await payloadsOf(cl, recordingId);
+        expect({ node: n.id, count: got.length }).toEqual({ node: n.id, count: sent.length });
+        expect(got.every((x, i) => x === sent[i])).toBe(true);
+      } finally {
+        await cl.close();
+      }
+    }
+  });
+
+  it('flipped bytes in one replica are caught by the CRC of a read, never served, and the copy is rebuilt from a verified one', async () => {
+    cluster = await Cluster.start({ n: 3, k: 2, graceMs: 1000 });
+    const c = cluster;
+    const { recordingId, sent } = await recordOn(c, 'a', 'bits', 1500);
+    await until('K placed copies', async () => {
+      if ((await kCopies(c, 2, c.up())) !== true) return false;
+      return (await segments(c)).every((s) => s.state !== 'sealed' || s.end <= s.base || s.replicas.every((e) => s.placement.includes(e.node)));
+    }, 30_000);
+    const seg = (await segments(c)).find((s) => s.recordingId === recordingId && s.state === 'sealed' && s.base === 0)!;
+    const holder = c.node(seg.replicas[0]!.node);
+    const file = join(holder.dir, `${recordingId}-0.rec`);
+    const fd = openSync(file, 'r+');
+    try {
+      const b = Buffer.alloc(1);
+      readSync(fd, b, 0, 1, 1000);
+      b[0] = b[0]! ^ 0xff; // one payload byte of an early frame
+      writeSync(fd, b, 0, 1, 1000);
+    } finally {
+      closeSync(fd);
+    }
+    // a read on the damaged holder: its CRC check refuses the local bytes and the read is served right
+    const cl = await holder.client();
+    try {
+      const got = await payloadsOf(cl, recordingId);
+      expect(got).toEqual(sent);
+    } finally {
+      await cl.close();
+    }
+    // the damaged copy left the replica set and came back verified (rebuilt from the other holder)
+    await until('copy rebuilt', async () => {
+      if ((await kCopies(c, 2, c.up())) !== true) return false;
+      const cur = (await segments(c)).find((s) => s.recordingId === recordingId && s.base === 0)!;
+      return cur.replicas.some((e) => e.node === holder.id) || cur.placement.every((p) => cur.replicas.some((e) => e.node === p));
+    }, 30_000);
+    const b = readFileSync(file);
+    expect(b.length).toBeGreaterThan(1000);
+    for (const n of c.up()) {
+      const r = await n.client();
+      try {
+        expect(await payloadsOf(r, recordingId)).toEqual(sent);
+      } finally {
+        await r.close();
       }
     }
   });
