@@ -126,7 +126,8 @@ async function watchRepair(observer: ArchiveClient, victim: string, t0: bigint, 
 async function main(): Promise<void> {
   const load0 = loadavg()[0]!;
   const recordBytes = Math.ceil((UNDER_MIB * MIB * N) / K / LINE) * LINE;
-  const figureName = (what: string) => `${what}, ${UNDER_MIB >= 1024 ? `${UNDER_MIB / 1024} GiB` : `${UNDER_MIB} MiB`} on the killed node (N=3, K=2)`;
+  const size = (mib: number) => (mib >= 1024 ? `${(mib / 1024).toFixed(2)} GiB` : `${mib.toFixed(0)} MiB`);
+  const figureName = (what: string, mib = UNDER_MIB) => `${what}, ${size(mib)} on the killed node (N=3, K=2)`;
   let cluster: BenchCluster;
   try {
     cluster = await BenchCluster.start({
@@ -192,7 +193,7 @@ async function main(): Promise<void> {
 
     record({
       bench: BENCH,
-      figure: figureName('repair time after SIGKILL (kill -> every segment K verified copies)'),
+      figure: figureName('repair time after SIGKILL (kill -> every segment K verified copies)', copyBytes / MIB),
       value: tl.doneS!,
       unit: 's',
       baseline: { name: loopName, value: baseS },
