@@ -1,9 +1,9 @@
 /**
- * The peer programs the benchmarks compare VCR with (nats-server for NATS JetStream,
- * tcpdump for `tcpdump -w`): found on PATH, or installed from the distribution's packages
- * when missing (`apt-get install -y ...`, said on stderr). A peer that is still missing
- * after that is skipped by its benchmark and reported as "not measured: <why>", never a
- * failed run.
+ * The peer programs the benchmarks compare VCR with or need (nats-server for NATS JetStream,
+ * tcpdump for `tcpdump -w`, etcd for the replication benchmarks' cluster metadata): found on
+ * PATH, or installed from the distribution's packages when missing (`apt-get install -y ...`,
+ * said on stderr). A peer that is still missing after that is skipped by its benchmark and
+ * reported as "not measured: <why>", never a failed run.
  */
 import { spawnSync } from 'node:child_process';
 
@@ -19,6 +19,7 @@ export interface PeerProgram {
 export const PEERS: PeerProgram[] = [
   { command: 'nats-server', aptPackage: 'nats-server', versionArgs: ['--version'] },
   { command: 'tcpdump', aptPackage: 'tcpdump', versionArgs: ['--version'] },
+  { command: 'etcd', aptPackage: 'etcd-server', versionArgs: ['--version'] },
 ];
 
 /** The program's version line, or undefined when it cannot be run. */
