@@ -189,7 +189,7 @@ export class Archiver {
         });
         const node = clusterNode;
         opened.push(() => node.close());
-        binding = new ClusterBinding(store, node, segmentLength);
+        binding = new ClusterBinding(store, node, segmentLength, () => utcClock.epochNanos());
         const recordingHere = binding;
         const dataPath = await attachDataPath({ node, archive: store.archive, dir: config.dir, isRecordingHere: (id) => recordingHere.isRecordingHere(id), wake: wake.signal });
         binding.remote = dataPath.remote;

@@ -72,6 +72,8 @@ export class ClusterBinding implements ArchiveStore {
     readonly local: StorageBinding,
     readonly node: ClusterNode,
     private readonly segmentLength: number,
+    /** UTC now in ns, the clock recorded events are stamped with (deletes are clamped to it) */
+    private readonly utcNowNs: () => bigint = () => BigInt(node.nowMs()) * 1_000_000n,
   ) {
     node.reconciler.onFenced = (id) => this.onFenced(id);
   }
@@ -329,18 +331,20 @@ export class ClusterBinding implements ArchiveStore {
   /**
    * Commits the deletion in etcd (with the holds that cover it now) and answers the number of
    * events this node's copies lost when it applied it at once (reads everywhere filter the
-   * deleted events from the commit on).
+   * deleted events from the commit on). The interval's end is clamped to this node's UTC now
+   * (§8: a delete removes events recorded before it committed, never later ones, whatever its
+   * `to` says); a delete that starts after now removes nothing and commits nothing.
    */
   async deleteEvents(channel: string, fromUtcNs: bigint, toUtcNs: bigint): Promise<number> {
     const names = (r: ClusterRecording) => [r.channel, ...r.aliases];
     const recordings = [...this.node.view.recordings.values()].map((v) => v.value).filter((r) => channel === '' || names(r).includes(channel));
-    const now = this.node.nowMs();
-    const clampedTo = toUtcNs + 1n; // storage intervals are half-open
+    const afterNow = this.utcNowNs() + 1n; // storage intervals are half-open: events stamped up to now
+    const clampedTo = toUtcNs + 1n < afterNow ? toUtcNs + 1n : afterNow;
+    if (clampedTo <= fromUtcNs) return 0;
     const d = await this.node.writes.commitDeletion(
       { ...(channel !== '' ? { channel } : {}), recordings: recordings.map((r) => r.recordingId), fromUtcNs, toUtcNs: clampedTo },
       (h) => h.toUtcNs > fromUtcNs && h.fromUtcNs < clampedTo && (h.channel === undefined || channel === '' || recordings.some((r) => names(r).includes(h.channel!))),
     );
-    void now;
     try {
       const r = this.local.archive.deleteEvents({
         ...(d.channel !== undefined ? { channel: d.channel } : {}),
@@ -426,6 +430,14 @@ export class ClusterBinding implements ArchiveStore {
     return h;
   }
 
+  /** The sealed segment's whole [firstUtcNs, lastUtcNs] lies in one interval committed deletions hide. */
+  private allHidden(r: ClusterRecording, base: number): boolean {
+    const s = this.node.view.segment(r.recordingId, base)?.value;
+    if (!s || s.state !== 'sealed' || s.frames === 0) return false;
+    const hidden = this.hidden(r);
+    return hidden.some(([from, to]) => from <= s.firstUtcNs && s.lastUtcNs < to);
+  }
+
   /** Local bytes where this node records the recording or holds a verified copy; else remote. */
   private segmentSource(r: ClusterRecording): ClusterSegmentSource {
     const id = r.recordingId;
@@ -441,6 +453,9 @@ export class ClusterBinding implements ArchiveStore {
     return {
       segmentLength: r.segmentLength,
       get: (base: number): SegmentView => {
+        // every event of the sealed segment is hidden by committed deletions: nothing to read or fetch
+        // (its holders have made it, or will make it, a tombstone)
+        if (this.allHidden(r, base)) return 'tombstone';
         if (isLocal(base)) {
           const v = local.get(base);
           if (typeof v !== 'string' || v === 'tombstone') return v;

@@ -2,7 +2,9 @@
  * Reliable pull reads (ReadRequest -> one ReadChunk + the final response). A read is
  * stateless: it opens a reader at the asked position, takes as many whole events as fit in
  * one datagram, and when the first event alone is too large sends it in fragments that the
- * client re-asks for with fragmentOffset (docs/PROTOCOL.md, Reliable reads).
+ * client re-asks for with fragmentOffset (docs/PROTOCOL.md, Reliable reads). A chunk always says
+ * how far the reader got: frames it skipped (deleted, or hidden by a deletion in a cluster) move
+ * `nextPosition` on even when no event is in the chunk.
  */
 import { ErrorCode, VcrError } from '../util/errors.js';
 import { MAX_MESSAGE } from '../protocol/constants.js';
@@ -77,7 +79,15 @@ export class ReadHandler {
           }
           stop = true;
         }, 1);
-        if (n === 0) break;
+        if (n === 0) {
+          // frames skipped (deleted, or hidden by a deletion) move the reader on: say so, or a
+          // chunk of nothing but hidden events would look like one that made no progress
+          if (!stop && reader.position > result.nextPosition && result.nextFragmentOffset === 0) {
+            // a skipped tombstone ends at its segment's end, which may lie past the recording's end
+            result.nextPosition = Math.min(reader.position, info.stopPosition);
+          }
+          break;
+        }
         if (result.nextPosition === -1) result.nextPosition = reader.position;
       }
     } finally {

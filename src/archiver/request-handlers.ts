@@ -29,8 +29,13 @@ import type { StreamInputSpec } from './stream-merge.js';
 import { parseUdpEndpoint, type UdpEndpoint } from './udp-endpoint.js';
 
 const MAX_LIST = 100_000;
-/** How long a cluster read waits for bytes fetched from a holder before it answers REPLICA_UNAVAILABLE. */
-const REMOTE_READ_WAIT_NS = 10_000_000_000n;
+/**
+ * How long a cluster read waits for bytes fetched from a holder before it answers
+ * REPLICA_UNAVAILABLE: below what a default client waits in all (3 attempts of 1,000 ms), so the
+ * client gets that answer rather than a timeout. A read that waited only for the first bytes of
+ * a fetch answers as soon as they came; the client asks again from there.
+ */
+const REMOTE_READ_WAIT_NS = 2_000_000_000n;
 
 export interface HandlerDeps {
   config: ArchiverConfig;
@@ -116,23 +121,24 @@ export class RequestHandlers {
 
   /**
    * In a cluster a read may reach a segment this node does not hold: its bytes are being fetched
-   * from a holder, and an empty chunk would tell the client the recording ended. Such a read is
-   * answered once bytes arrived (or with REPLICA_UNAVAILABLE when none did in time).
+   * from a holder, and an empty chunk that got nowhere would tell the client nothing. Such a
+   * read is answered once bytes arrived (or with REPLICA_UNAVAILABLE when none did in time); a
+   * chunk whose reader moved on (past hidden events) is answered at once.
    */
   private awaitingRemoteBytes(recordingId: number, position: number, res: ReadResult): boolean {
     if (this.deps.store.prepare === undefined) return false; // single node: every byte is local
-    if (res.events.length > 0 || res.endOfRecording || res.nextFragmentOffset !== 0) return false;
+    if (res.events.length > 0 || res.endOfRecording || res.nextFragmentOffset !== 0 || res.nextPosition !== position) return false;
     const info = this.deps.store.describe(recordingId);
     return info !== undefined && info.state !== 'recording' && position < info.stopPosition;
   }
 
-  private retryRead(recordingId: number, read: () => ReadResult): Promise<ReadResult> {
+  private retryRead(recordingId: number, position: number, read: () => ReadResult): Promise<ReadResult> {
     const deadline = this.now() + REMOTE_READ_WAIT_NS;
     return new Promise((resolve, reject) => {
       const attempt = (): void => {
         try {
           const res = read();
-          if (res.events.length > 0 || res.endOfRecording) return resolve(res);
+          if (res.events.length > 0 || res.endOfRecording || res.nextPosition !== position) return resolve(res);
           if (this.now() > deadline) {
             return reject(new VcrError(ErrorCode.REPLICA_UNAVAILABLE, `recording ${recordingId}: no holder delivered the bytes in ${Number(REMOTE_READ_WAIT_NS / 1_000_000n)} ms`));
           }
@@ -201,7 +207,7 @@ export class RequestHandlers {
         const read = (): ReadResult => this.reads.read(r.recordingId, r.position, r.fragmentOffset, r.maxBytes, r.toUtcNs);
         const res = read();
         if (!this.awaitingRemoteBytes(r.recordingId, r.position, res)) return answer(res);
-        return this.retryRead(r.recordingId, read).then(answer);
+        return this.retryRead(r.recordingId, r.position, read).then(answer);
       }
       case 'listRecordings': {
         const found = filterRecordings(store.listRecordings(), { ...r, maxCount: Math.min(r.maxCount || MAX_LIST, MAX_LIST) }, this.now());

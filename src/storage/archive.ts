@@ -354,6 +354,21 @@ export class Archive {
     return summary;
   }
 
+  /**
+   * Installs a copy of a segment whose every frame was deleted: its deletion log alone, checked
+   * against the segment's digest (see segment-ops installTombstone); the segment reads as a
+   * tombstone from then on and its time index entries go.
+   */
+  installTombstone(recordingId: number, base: number, deletionLogPath: string, expectedDigest: string): SegmentSummary {
+    this.requireWritable();
+    const e = this.table.entry(recordingId);
+    const summary = ops.installTombstone(this.table.segmentContext(e), base, deletionLogPath, expectedDigest);
+    e.index!.replaceRange(base, base + e.files!.segmentLength, []);
+    if (!e.writer) e.index!.writeAll(this.dir);
+    this.table.refreshDamage(e);
+    return summary;
+  }
+
   /** Drops the local copy of a segment (held by other nodes from now on). */
   dropSegment(recordingId: number, base: number): void {
     this.requireWritable();

@@ -173,6 +173,40 @@ export function installSegment(c: SegmentContext, base: number, tempPath: string
   return summary;
 }
 
+/**
+ * Installs a copy of segment `base` whose every frame was deleted (a tombstone elsewhere): the
+ * copy is the deletion log at `deletionLogPath` alone. Its digest (from the log, as
+ * verifySegment computes a tombstone's) must be `expectedDigest`; then the log moves into
+ * place, the tombstone marker is made (a `.rec` there goes) and the away marker goes. A crash
+ * after the tombstone marker leaves an installed tombstone (it wins over the away marker); one
+ * before leaves the marker winning, as if nothing was installed.
+ */
+export function installTombstone(c: SegmentContext, base: number, deletionLogPath: string, expectedDigest: string): SegmentSummary {
+  checkBase(c, base);
+  if (c.liveBase === base) throw new VcrError(ErrorCode.RECORDING_ACTIVE, `segment ${base} of recording ${c.recordingId} is being written`);
+  let log: ReturnType<typeof decodeDeletionLog>;
+  try {
+    log = decodeDeletionLog(c.files, base, readFileSync(deletionLogPath));
+  } catch (err) {
+    throw storageError(err, `cannot read ${deletionLogPath}`);
+  }
+  const summary = digestSegment(where(c, base), null, Math.max(c.startPosition, base) - base, Number.MAX_SAFE_INTEGER, log);
+  if (summary.digest !== expectedDigest) {
+    throw new VcrError(ErrorCode.DIGEST_MISMATCH, `${deletionLogPath}: the tombstone's digest ${summary.digest} is not the expected ${expectedDigest} (segment ${base} of recording ${c.recordingId})`);
+  }
+  try {
+    renameSync(deletionLogPath, c.files.deletionLogPath(base));
+    syncDirectory(c.files.dir);
+    c.files.tombstone(base);
+    c.files.clearAway(base);
+    syncDirectory(c.files.dir);
+  } catch (err) {
+    throw storageError(err, `cannot install the tombstone of segment ${base} of recording ${c.recordingId}`);
+  }
+  c.cache.invalidate(base);
+  return summary;
+}
+
 /** Replaces the local copy of segment `base` by an away marker (held by other nodes). */
 export function dropSegment(c: SegmentContext, base: number): void {
   checkBase(c, base);

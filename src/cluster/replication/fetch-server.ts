@@ -6,7 +6,9 @@
  *   rolls the segment; 0 = the live end now), at most ~1 MiB per Frames message and only
  *   while the connection is writable (the rest on the next doWork); then, when asked, the
  *   segment's deletion log (DeletionLogPart pieces, the last one in FetchEnd), and FetchEnd
- *   {OK, position reached}. RESTART when `position` is not a frame start in this copy (a
+ *   {OK, position reached}. A tombstone here (every frame deleted) has no frames: the answer is
+ *   FetchEnd {OK, the segment's end} with no frame before it (and the log when asked), which
+ *   the fetcher takes for a tombstone (range-fetch.ts). RESTART when `position` is not a frame start in this copy (a
  *   deletion merged frames since the fetcher's copy began); UNAVAILABLE when this node has no
  *   verified copy to serve (`canServe`) or storage says the segment is not here.
  * - FindPositionRequest: the first frame at or after a UTC inside one segment.

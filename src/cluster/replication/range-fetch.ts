@@ -11,6 +11,13 @@
  * from another holder at the same position; RESTART (the position is not a frame start on the
  * holder: a deletion merged frames) rewinds the file to the segment's first frame. After
  * `maxRounds` rounds without a holder the fetch fails with REPLICA_UNAVAILABLE.
+ *
+ * A holder whose copy is a tombstone (every frame deleted, FORMAT.md "Segment states") has no
+ * frames to send: it answers OK at the segment's end without a frame to get there, which no
+ * other copy can (a copy's last frame, PADDING or not, always comes with the answer). The
+ * fetch then ends as a tombstone (`tombstone`): the frames in the file describe nothing, the
+ * holder's deletion log is the copy (asked for once more from the segment's end when the
+ * window that met the tombstone did not bring it).
  */
 import { FetchCode } from '../../../codecs/generated/replication/index.js';
 import { ErrorCode, VcrError } from '../../util/errors.js';
@@ -62,9 +69,11 @@ export class RangeFetch implements AnswerSink {
   error: VcrError | undefined;
   /** the holder's deletion log, after a final window with the log */
   deletionLog: Buffer = Buffer.alloc(0);
-  /** holders whose frames went into the file */
+  /** holders whose frames (or, for a tombstone, deletion log) went into the copy */
   readonly contributors = new Set<string>();
   restarts = 0;
+  /** a holder's copy is a tombstone: the copy is `deletionLog` alone, the file's frames are not part of it */
+  tombstone = false;
   private current: Window | undefined;
   private readonly left = new Set<string>();
   private rounds = 0;
@@ -118,16 +127,17 @@ export class RangeFetch implements AnswerSink {
     if (now < this.waitUntilMs) return 0;
     const end = this.target.end();
     const f = this.file;
-    if (end !== undefined && f.end >= end && (f.complete || f.end > end)) {
+    if (!this.tombstone && end !== undefined && f.end >= end && (f.complete || f.end > end)) {
       this.finish();
       return 1;
     }
     const holder = this.pickHolder(now);
     if (holder === undefined) return 0;
     const c = this.ctx.network.connection(holder)!;
-    const from = f.next;
-    const final = end !== undefined && from + this.windowBytes >= end;
-    const to = end === undefined ? 0 : final ? end : from + this.windowBytes;
+    // a tombstone met in a window without its log: ask for the log alone (nothing is left to copy)
+    const from = this.tombstone ? f.segmentEnd : f.next;
+    const final = this.tombstone || (end !== undefined && from + this.windowBytes >= end);
+    const to = this.tombstone ? f.segmentEnd : end === undefined ? 0 : final ? end : from + this.windowBytes;
     const bucket = this.options.bucket;
     if (bucket) {
       const need = to === 0 ? this.windowBytes : Math.max(0, to - from);
@@ -193,12 +203,14 @@ export class RangeFetch implements AnswerSink {
       case FetchCode.RESTART:
         if (++this.restarts > 3) return this.fail(new VcrError(ErrorCode.REPLICA_UNAVAILABLE, `fetch restarted ${this.restarts} times`));
         this.ctx.log.info({ recordingId: this.target.recordingId, base: this.target.base, holder: w.holder, position: w.from }, 'holder merged frames at the resume position; fetch restarts from the segment start');
+        this.tombstone = false;
         f.rewindTo(this.restartAt);
         return;
       default:
         this.leave(w.holder, message || `answered ${FetchCode[code] ?? code}`);
         return;
     }
+    if (this.tombstone || (position === f.segmentEnd && position !== f.next && !f.complete)) return this.onTombstone(w, deletionLog);
     if (position !== f.next) return this.leave(w.holder, `ended at ${position}, the copy is at ${f.next}`);
     if (w.final) {
       const end = this.target.end()!;
@@ -220,6 +232,17 @@ export class RangeFetch implements AnswerSink {
     if (!w) return;
     this.current = undefined;
     this.leave(w.holder, error.message);
+  }
+
+  /** The holder's copy is a tombstone: done once its deletion log is here (or not wanted). */
+  private onTombstone(w: Window, deletionLog: Uint8Array): void {
+    if (!this.tombstone) this.ctx.log.info({ recordingId: this.target.recordingId, base: this.target.base, holder: w.holder }, 'every frame of the segment was deleted on the holder: the copy is a tombstone');
+    this.tombstone = true;
+    if (this.target.withDeletionLog && !w.final) return; // the next window asks for the log
+    this.deletionLog = Buffer.concat([...w.log, Buffer.from(deletionLog)]);
+    this.contributors.clear(); // frames some holder sent before are not part of a tombstone
+    this.contributors.add(w.holder);
+    this.finish();
   }
 
   private finish(): void {

@@ -9,7 +9,9 @@
  *
  * Fetched frames are checked (structure, CRC) before they enter the cache: a bad one is asked
  * of another holder and its sender gets a Suspect; a holder lost mid-read is replaced at the
- * same position. `ensure(R, base, position)` starts (or moves) the fetch of a segment at a
+ * same position. A holder whose copy is a tombstone (every frame deleted) sends no frames: the
+ * cache then ends the segment with a PADDING frame where the reader waits, and answers
+ * 'tombstone' for it from then on. `ensure(R, base, position)` starts (or moves) the fetch of a segment at a
  * position, for a read that starts there; a segment a reader walks into is fetched from its
  * start. An open segment is followed to the recorder's live end until the view shows it sealed.
  *
@@ -60,6 +62,8 @@ interface Cached {
   first: number;
   fetch: RangeFetch | undefined;
   done: boolean;
+  /** every frame was deleted on the holder: reads skip the segment */
+  tombstone: boolean;
   error: VcrError | undefined;
   lastUsedMs: number;
 }
@@ -147,6 +151,11 @@ export class RemoteSegments {
       if (f.state === RangeFetchState.DONE) {
         c.fetch = undefined;
         c.done = true;
+        if (f.tombstone) {
+          // a reader waiting in this segment moves on past the padding; new readers skip it
+          c.tombstone = true;
+          c.file.endWithPadding();
+        }
         work++;
       } else if (f.state === RangeFetchState.FAILED) {
         c.fetch = undefined;
@@ -175,6 +184,7 @@ export class RemoteSegments {
     if (this.deps.holdersOf(recordingId, base).length === 0 && !this.cached.has(key(recordingId, base))) return 'away';
     const c = this.entry(recordingId, base, segmentLength);
     c.lastUsedMs = this.ctx.nowMs();
+    if (c.tombstone) return 'tombstone';
     if (!c.fetch && !c.done && !c.error) this.startFetch(c);
     return c.mapping;
   }
@@ -202,7 +212,7 @@ export class RemoteSegments {
       throw storageError(err, `cannot create ${path}`);
     }
     const file = new SegmentCopyFile(path, recordingId, base, segmentLength, first, fd);
-    const c: Cached = { recordingId, base, file, mapping: file.map(), rangeStart: first, first, fetch: undefined, done: false, error: undefined, lastUsedMs: this.ctx.nowMs() };
+    const c: Cached = { recordingId, base, file, mapping: file.map(), rangeStart: first, first, fetch: undefined, done: false, tombstone: false, error: undefined, lastUsedMs: this.ctx.nowMs() };
     this.cached.set(k, c);
     return c;
   }

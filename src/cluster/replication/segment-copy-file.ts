@@ -12,7 +12,8 @@
  */
 import { closeSync, fsyncSync, openSync } from 'node:fs';
 import { storageError, writeFully } from '../../storage/io-errors.js';
-import { FRAME_HEADER_LENGTH } from '../../storage/layout.js';
+import { writeHeaderOnlyFrame } from '../../storage/frame.js';
+import { FRAME_HEADER_LENGTH, FrameType } from '../../storage/layout.js';
 import { mapFile } from '../../storage/segment-files.js';
 import { BatchStatus, checkBatch, skipTo } from './frame-batch.js';
 
@@ -97,6 +98,24 @@ export class SegmentCopyFile {
       if (c.dataFrames > 0) this.lastUtcNs = c.lastUtcNs;
     }
     return { status: c.status, stored: c.goodBytes };
+  }
+
+  /**
+   * Ends the file at `next` with one PADDING frame to the segment's end: what a read cache
+   * holds of a segment whose every frame was deleted on its holder (a tombstone there), so a
+   * reader waiting at `next` moves on to the next segment. Never used for a copy.
+   */
+  endWithPadding(): void {
+    if (this.complete) return;
+    const header = Buffer.alloc(FRAME_HEADER_LENGTH);
+    writeHeaderOnlyFrame(header, 0, this.segmentEnd - this.next, FrameType.PADDING, 0n, 0n);
+    try {
+      writeFully(this.fd, header, 0, header.length, this.next - this.base);
+    } catch (err) {
+      throw storageError(err, `cannot write ${this.path}`);
+    }
+    this.next = this.segmentEnd;
+    this.complete = true;
   }
 
   /** Zeros what was written from `from` on and continues there (a restart, or a cut at a sealed end). */

@@ -9,7 +9,9 @@
  *    `repairBytesPerSec` shared by every fetch of this node; a lost or failing holder is
  *    replaced by the next at the same position; RESTART copies from the segment's start;
  * 3. the last window brings the holder's deletion log; the part and the log are installed with
- *    `installSegment`, which checks the digest against `spec.digest`.
+ *    `installSegment`, which checks the digest against `spec.digest`. A holder whose copy is a
+ *    tombstone (every frame deleted) sends its log alone: the copy becomes a tombstone here
+ *    (`installTombstone`, the digest checked from the log) and the part is discarded.
  *
  * A copy whose digest fails is discarded, its holders get a Suspect, and the copy starts over
  * with the holders rotated, until each was first once; then the fetch rejects with
@@ -174,11 +176,19 @@ export class SegmentFetcher {
     const range = job.range!;
     const logPath = `${part.path}.dlog`;
     try {
-      if (part.end > job.spec.end && !part.cutAt(job.spec.end)) throw new VcrError(ErrorCode.DIGEST_MISMATCH, `no frame of the copy ends at the sealed end ${job.spec.end}`);
-      part.sync();
-      if (range.deletionLog.length > 0) writeFileSync(logPath, range.deletionLog, { flush: true });
-      this.deps.ensureDescriptor(recordingId);
-      const summary = this.ctx.archive.installSegment(recordingId, base, part.path, digest, range.deletionLog.length > 0 ? { deletionLogPath: logPath } : {});
+      let summary: SegmentSummary;
+      if (range.tombstone) {
+        // every frame was deleted on the holder: the copy is its deletion log, installed as a tombstone
+        writeFileSync(logPath, range.deletionLog, { flush: true });
+        this.deps.ensureDescriptor(recordingId);
+        summary = this.ctx.archive.installTombstone(recordingId, base, logPath, digest);
+      } else {
+        if (part.end > job.spec.end && !part.cutAt(job.spec.end)) throw new VcrError(ErrorCode.DIGEST_MISMATCH, `no frame of the copy ends at the sealed end ${job.spec.end}`);
+        part.sync();
+        if (range.deletionLog.length > 0) writeFileSync(logPath, range.deletionLog, { flush: true });
+        this.deps.ensureDescriptor(recordingId);
+        summary = this.ctx.archive.installSegment(recordingId, base, part.path, digest, range.deletionLog.length > 0 ? { deletionLogPath: logPath } : {});
+      }
       this.stop(job, true);
       this.installs++;
       job.resolve(summary);

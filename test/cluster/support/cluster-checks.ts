@@ -34,10 +34,11 @@ export async function recordings(c: Cluster): Promise<ClusterRecording[]> {
   }
 }
 
-/** The node's segment file of (R, base) exists with bytes in it. */
+/** The node's segment file of (R, base) exists with bytes in it, or its tombstone `<R>-<base>.del` (every frame deleted). */
 export function hasSegmentFile(n: NodeProcess, recordingId: number, base: number): boolean {
   const p = join(n.dir, `${recordingId}-${base}.rec`);
-  return existsSync(p) && statSync(p).size > 0;
+  if (existsSync(p) && statSync(p).size > 0) return true;
+  return existsSync(join(n.dir, `${recordingId}-${base}.del`));
 }
 
 /**
