@@ -445,7 +445,9 @@ export class ClusterBinding implements ArchiveStore {
     const node = this.node;
     const remote = this.remote?.source(id);
     const isLocal = (base: number): boolean => {
-      if (this.writers.get(id)?.isActive) return true;
+      // what this process wrote is read from its own files (until the recorder drops a surplus copy:
+      // the local source then answers 'away' and the read goes to a holder)
+      if (this.writers.has(id)) return true;
       const s = node.view.segment(id, base)?.value;
       if (s?.state === 'open') return false;
       return node.replicas.isVerified(id, base);
