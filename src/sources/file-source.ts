@@ -18,7 +18,7 @@ import type { FileSourceSpec } from './uri.js';
 export interface FileSourceOptions {
   nanoClock?: NanoClock;
   utcClock?: EpochNanoClock;
-  /** Bytes per read. Default 256 KiB. */
+  /** Bytes per read. Default 1 MiB: fewer reads and duty-cycle turns per event (file-ingest profile, docs/BENCHMARKS.md). */
   chunkSize?: number;
   /** Read-ahead: most chunks waiting to be split. Default 4. */
   maxQueuedChunks?: number;
@@ -65,7 +65,7 @@ export class FileSource implements Source {
     this.uri = spec.uri;
     this.nanoClock = options.nanoClock ?? systemNanoClock;
     this.utcClock = options.utcClock ?? new MonotonicUtcClock(this.nanoClock);
-    this.chunkSize = Math.max(64, options.chunkSize ?? 256 * 1024);
+    this.chunkSize = Math.max(64, options.chunkSize ?? 1024 * 1024);
     this.maxQueuedChunks = Math.max(1, options.maxQueuedChunks ?? 4);
     this.followIntervalNs = options.followIntervalNs ?? 200_000_000n;
     this.poller = new ChunkSplitPoller(spec.separator, spec.maxEventSize, this.counters, (b) => this.recycle(b));

@@ -101,3 +101,91 @@ export function crc32cWhole(buf: Uint8Array, init = 0): number {
   if (buf.length < NATIVE_THRESHOLD) return crc32cJs(buf, 0, buf.length, init);
   return nativeCrc32c(buf, init) >>> 0;
 }
+
+/*
+ * Raw-state primitives for the recording writer's hot path. A raw state is the CRC register
+ * before the final inversion: start from ~init (0xffffffff for a new CRC), finish with
+ * `~state >>> 0`. The register update is linear over GF(2), so the state after "a 32-bit word,
+ * then N zero bytes" from state 0 is the XOR of one table entry per byte of the word
+ * (crc32cWordShiftTable): the writer uses that to fold a frame's length into a header state
+ * it computed once for the frame's other header fields.
+ */
+
+/** Advances a raw state over one little-endian 32-bit word. */
+export function crc32cRawWord(c: number, word: number): number {
+  const t = TABLE;
+  c ^= word;
+  return t[768 + (c & 255)]! ^ t[512 + ((c >>> 8) & 255)]! ^ t[256 + ((c >>> 16) & 255)]! ^ t[c >>> 24]!;
+}
+
+/** Advances a raw state over 8 bytes given as two little-endian words. */
+export function crc32cRawPair(c: number, lo: number, hi: number): number {
+  const t = TABLE;
+  c ^= lo;
+  return (
+    t[1792 + (c & 255)]! ^
+    t[1536 + ((c >>> 8) & 255)]! ^
+    t[1280 + ((c >>> 16) & 255)]! ^
+    t[1024 + (c >>> 24)]! ^
+    t[768 + (hi & 255)]! ^
+    t[512 + ((hi >>> 8) & 255)]! ^
+    t[256 + ((hi >>> 16) & 255)]! ^
+    t[hi >>> 24]!
+  );
+}
+
+/**
+ * Copies src[s, s+len) to dst at byte offset d and advances raw state c over those bytes, in one
+ * pass: 8 bytes at a time as two unaligned little-endian loads (`view`: a DataView of src's
+ * memory, same offsets as src), stored as two words (`dw`: an Int32Array view of dst's memory;
+ * d must be 4-aligned), then the last bytes one by one. Short ranges (a frame's payload) only:
+ * no allocation, no native call, each payload byte read once.
+ */
+export function crc32cCopyRaw(c: number, src: Uint8Array, view: DataView, s: number, len: number, dw: Int32Array, db: Uint8Array, d: number): number {
+  const t = TABLE;
+  const end = s + len;
+  let w = d >> 2;
+  while (end - s >= 8) {
+    const lo = view.getInt32(s, true);
+    const hi = view.getInt32(s + 4, true);
+    dw[w] = lo;
+    dw[w + 1] = hi;
+    c ^= lo;
+    c =
+      t[1792 + (c & 255)]! ^
+      t[1536 + ((c >>> 8) & 255)]! ^
+      t[1280 + ((c >>> 16) & 255)]! ^
+      t[1024 + (c >>> 24)]! ^
+      t[768 + (hi & 255)]! ^
+      t[512 + ((hi >>> 8) & 255)]! ^
+      t[256 + ((hi >>> 16) & 255)]! ^
+      t[hi >>> 24]!;
+    s += 8;
+    w += 2;
+  }
+  let i = w << 2;
+  while (s < end) {
+    const b = src[s++]!;
+    db[i++] = b;
+    c = t[(c ^ b) & 255]! ^ (c >>> 8);
+  }
+  return c;
+}
+
+/**
+ * For each byte position k (0..3) and value v: the raw state, from state 0, after a 32-bit
+ * word whose byte k is v (the others zero) followed by `zeroBytes` zero bytes; laid out as
+ * table[k * 256 + v]. XOR the four entries of a word's bytes to get the word's contribution.
+ */
+export function crc32cWordShiftTable(zeroBytes: number): Int32Array {
+  const out = new Int32Array(4 * 256);
+  const t = TABLE;
+  for (let k = 0; k < 4; k++) {
+    for (let v = 0; v < 256; v++) {
+      let c = 0;
+      for (let i = 0; i < 4 + zeroBytes; i++) c = t[(c ^ (i === k ? v : 0)) & 255]! ^ (c >>> 8);
+      out[k * 256 + v] = c;
+    }
+  }
+  return out;
+}
