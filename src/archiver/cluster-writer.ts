@@ -6,41 +6,11 @@
  * without noticing: nothing the node received is discarded, and R stays as the fence left it.
  */
 import type { RecordingWriter } from '../storage/recording-writer.js';
-import type { RecordingWriterPort } from './ports.js';
+import { WriterBinding } from './storage-binding.js';
 
-export class ClusterWriter implements RecordingWriterPort {
-  eventCount: number;
-
-  constructor(private w: RecordingWriter) {
-    this.eventCount = w.snapshot().eventCount;
-  }
-
-  get recordingId(): number {
-    return this.w.recordingId;
-  }
-
-  get position(): number {
-    return this.w.position;
-  }
-
+export class ClusterWriter extends WriterBinding {
   get target(): RecordingWriter {
     return this.w;
-  }
-
-  append(buffer: Buffer, offset: number, length: number, utcNs: bigint, monoNs: bigint, flags = 0): number {
-    const p = this.w.append(buffer, offset, length, utcNs, monoNs, flags);
-    this.eventCount++;
-    return p;
-  }
-
-  commit(): void {
-    this.w.commit();
-    const err = this.w.error;
-    if (this.w.isFailed && err) throw err;
-  }
-
-  stop(utcNs: bigint): void {
-    this.w.stop(utcNs);
   }
 
   /** Appends go to `next` from now on (its frames so far are the continuation's). */

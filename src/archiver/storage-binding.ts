@@ -31,7 +31,7 @@ export function toInfo(d: RecordingDescriptor): RecordingInfo {
 export class WriterBinding implements RecordingWriterPort {
   eventCount: number;
 
-  constructor(private readonly w: RecordingWriter) {
+  constructor(protected w: RecordingWriter) {
     this.eventCount = w.snapshot().eventCount;
   }
 
