@@ -98,6 +98,46 @@ export async function finishStdout(): Promise<void> {
   if (stdoutFailure) throw stdoutFailure;
 }
 
+/**
+ * Lines written in batches (one write of up to ~64 KiB instead of one per line), for commands
+ * that print one line per event: a batch also goes out `maxDelayMs` after its first line, so a
+ * followed stream still shows each event promptly. A failed write surfaces on the next call.
+ */
+export class BatchedOutput {
+  private parts: string[] = [];
+  private size = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private failure: unknown;
+
+  constructor(
+    private readonly maxBytes = 64 * 1024,
+    private readonly maxDelayMs = 50,
+  ) {}
+
+  line(text: string): Promise<void> | undefined {
+    if (this.failure !== undefined) return Promise.reject(this.failure);
+    this.parts.push(text);
+    this.size += text.length + 1;
+    if (this.size >= this.maxBytes) return this.flush();
+    this.timer ??= setTimeout(() => {
+      this.timer = undefined;
+      this.flush().catch((err: unknown) => (this.failure = err));
+    }, this.maxDelayMs);
+    return undefined;
+  }
+
+  async flush(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.failure !== undefined) throw this.failure;
+    if (this.size === 0) return;
+    const text = `${this.parts.join('\n')}\n`;
+    this.parts = [];
+    this.size = 0;
+    await out(text);
+  }
+}
+
 export function printJson(obj: unknown): Promise<void> {
   return out(`${toJsonLine(obj)}\n`);
 }

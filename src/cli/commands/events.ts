@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { addArchiverOption, addJsonOption, collect, nowUtcNs, parseTimeArg } from '../args.js';
 import { UsageError } from '../errors.js';
-import { eventJson, humanPayload, humanTime, printJson, printLine } from '../output.js';
+import { BatchedOutput, eventJson, humanPayload, humanTime } from '../output.js';
 import { withClient } from '../session.js';
 
 interface EventsOptions {
@@ -32,11 +32,14 @@ export function registerEvents(program: Command): void {
     const fromUtcNs = parseTimeArg('--from', o.from, now);
     const toUtcNs = o.to !== undefined ? parseTimeArg('--to', o.to, now) : undefined;
     if (toUtcNs !== undefined && toUtcNs < fromUtcNs) throw new UsageError('events: --to is before --from');
+    const output = new BatchedOutput();
     await withClient(o.archiver, async (client) => {
       for await (const e of client.events({ channels, fromUtcNs, toUtcNs, follow: o.follow })) {
-        if (o.json) await printJson(eventJson(e));
-        else await printLine(`${humanTime(e.utcNs)}  ${e.channel}  rec=${e.recordingId} pos=${e.position}  ${humanPayload(e.payload)}`);
+        const line = o.json ? JSON.stringify(eventJson(e)) : `${humanTime(e.utcNs)}  ${e.channel}  rec=${e.recordingId} pos=${e.position}  ${humanPayload(e.payload)}`;
+        const full = output.line(line);
+        if (full) await full;
       }
+      await output.flush();
     });
   });
 }
