@@ -30,6 +30,8 @@ export interface RemoteSegmentsPort {
 }
 
 const NOTIFY_INTERVAL_MS = 250;
+/** below a default client's 3 x 1 s, so the answer is never retried away */
+const STOP_PUBLISH_WAIT_MS = 1_500;
 
 type NewClusterRecording = { channel: string; aliases: string[]; source: string; startUtcNs: bigint; startMonoNs: bigint };
 
@@ -357,6 +359,22 @@ export class ClusterBinding implements ArchiveStore {
     } catch {
       return 0; // the replica manager applies it later; reads filter it already
     }
+  }
+
+  /**
+   * Resolves once the view shows the recording no longer recording (the reconciler published
+   * the stop), or after STOP_PUBLISH_WAIT_MS (etcd away: the stop is published when it returns).
+   */
+  whenStopped(recordingId: number): Promise<void> {
+    const deadline = this.node.nowMs() + STOP_PUBLISH_WAIT_MS;
+    return new Promise((resolve) => {
+      const check = (): void => {
+        const r = this.node.view.recording(recordingId)?.value;
+        if (!r || (r.state !== 'recording' && r.state !== 'fencing') || this.node.nowMs() > deadline) return resolve();
+        setTimeout(check, 10);
+      };
+      check();
+    });
   }
 
   clusterStatus(): ClusterStatusInfo {

@@ -109,6 +109,8 @@ export interface ArchiveStore {
   prepare?(): Promise<void>;
   /** The cluster's health as this node sees it (cluster mode only). */
   clusterStatus?(): ClusterStatusInfo;
+  /** Resolves once a stopped recording's end is visible cluster-wide (or after a short bound). */
+  whenStopped?(recordingId: number): Promise<void>;
   usage(): { segments: number; bytes: number };
   /** Periodic housekeeping (liveness mark, commits of idle writers); cheap, call every ~100 ms. */
   heartbeat(): void;

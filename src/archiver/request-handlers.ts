@@ -303,12 +303,14 @@ export class RequestHandlers {
     if (!this.deps.config.allowDestructive) throw new VcrError(ErrorCode.NOT_ALLOWED, `${what} is disabled on this archiver`);
   }
 
-  private stopRecording(recordingId: number | null, channel: string): number {
-    const { recordings } = this.deps;
+  private stopRecording(recordingId: number | null, channel: string): number | Promise<number> {
+    const { recordings, store } = this.deps;
     const rs = recordingId !== null ? recordings.findActive(recordingId) : recordings.findActiveByName(channel);
     if (rs) {
       rs.stop('REQUESTED');
-      return rs.recordingId;
+      const id = rs.recordingId;
+      // in a cluster the answer waits (briefly) until the stop is published, so a read on any node after it sees the end
+      return store.whenStopped ? store.whenStopped(id).then(() => id) : id;
     }
     if (recordingId !== null) {
       const info = this.deps.store.describe(recordingId);
