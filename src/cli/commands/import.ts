@@ -67,17 +67,18 @@ export function pcapSourceUri(path: string, filter: CaptureFilter, speed: number
 type Stopped = Extract<Notification, { type: 'recordingStopped' }>;
 
 async function importCapture(client: ArchiveClient, channel: string, aliases: string[], source: string) {
-  let stopped: Stopped | undefined;
-  let recordingId = -1;
+  // a short capture may be recorded before the start's answer arrives: keep every stop seen
+  const stops = new Map<number, Stopped>();
   let wake: (() => void) | undefined;
   const unsubscribe = await client.subscribe(NotificationKind.recording, (n) => {
-    if (n.type === 'recordingStopped' && n.recordingId === recordingId) {
-      stopped = n;
+    if (n.type === 'recordingStopped') {
+      stops.set(n.recordingId, n);
       wake?.();
     }
   });
   try {
-    recordingId = await client.startRecording({ channel, source, aliases });
+    const recordingId = await client.startRecording({ channel, source, aliases });
+    const stoppedNow = (): Stopped | undefined => stops.get(recordingId);
     info(`importing into recording ${recordingId} of channel ${channel}`);
     // Ctrl-C: stop the import; what was recorded stays
     const offInterrupt = interrupts.onInterrupt(async () => {
@@ -98,16 +99,16 @@ async function importCapture(client: ArchiveClient, channel: string, aliases: st
           .catch(() => undefined);
       }, POLL_MS);
       try {
-        while (stopped === undefined && !gone) await new Promise<void>((r) => (wake = r));
+        while (stoppedNow() === undefined && !gone) await new Promise<void>((r) => (wake = r));
       } finally {
         clearInterval(poll);
       }
-      if (stopped === undefined) await new Promise((r) => setTimeout(r, 300)); // a notification may be on its way
+      if (stoppedNow() === undefined) await new Promise((r) => setTimeout(r, 300)); // a notification may be on its way
     } finally {
       offInterrupt();
     }
     const d = await client.describeRecording(recordingId);
-    return { recordingId, descriptor: d, stopped: stopped as Stopped | undefined };
+    return { recordingId, descriptor: d, stopped: stoppedNow() };
   } finally {
     await unsubscribe().catch(() => undefined);
   }
@@ -169,7 +170,7 @@ export function registerImport(program: Command): void {
             reordered: c.reordered,
           }
         : {}),
-      ...(failed ? { error: stopped ? { code: stopped.errorCode, message: stopped.message } : { code: ErrorCode.GENERIC, message: 'the recording failed' } } : {}),
+      ...(failed ? { error: stopped ? { code: stopped.errorCode, message: stopped.message } : { code: scan?.error?.code ?? ErrorCode.GENERIC, message: scan?.error?.message ?? 'the recording failed' } } : {}),
     };
     if (o.json) await printJson(summary);
     else {
@@ -183,7 +184,7 @@ export function registerImport(program: Command): void {
       }
     }
     if (failed) {
-      const code = (stopped?.errorCode || ErrorCode.GENERIC) as never;
+      const code = (stopped?.errorCode || scan?.error?.code || ErrorCode.GENERIC) as never;
       throw new VcrError(code, `import into recording ${recordingId} ended early (${descriptor.eventCount} events kept): ${stopped?.message ?? 'the recording failed'}`);
     }
   });
