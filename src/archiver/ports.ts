@@ -150,6 +150,11 @@ export interface EventSourcePort {
    * keep this URI in their descriptor, so `query list` shows where the events came from.
    */
   boundUri(): string;
+  /**
+   * A source that dates its events itself (a packet capture) gives, once open, the start of
+   * its timeline: the recording starts there (not at "now") and stops at its last event.
+   */
+  ownStart?(): { utcNs: bigint; monoNs: bigint } | undefined;
   counters(): SourceCountersView;
   close(): void;
 }

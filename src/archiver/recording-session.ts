@@ -65,6 +65,8 @@ export class RecordingSession implements Session {
   /** The recording's start; no event is dated before it (a source may have queued some before the recording existed). */
   private startUtcNs = 0n;
   private startMonoNs = 0n;
+  /** The source dates its events (ownStart): the recording stops at its last event's time, not at "now". */
+  private datesOwnEvents = false;
 
   private readonly onEvent = (buffer: Buffer, offset: number, length: number, utcNs: bigint, monoNs: bigint, flags = 0): void => {
     if (this.appendError !== undefined) return;
@@ -183,8 +185,11 @@ export class RecordingSession implements Session {
       return this.started();
     }
     try {
-      this.startUtcNs = this.clock.utcNs();
-      this.startMonoNs = this.clock.monoNs();
+      // a capture dates its own events: the recording starts where its timeline starts
+      const own = this.source.ownStart?.();
+      this.datesOwnEvents = own !== undefined;
+      this.startUtcNs = own ? own.utcNs : this.clock.utcNs();
+      this.startMonoNs = own ? own.monoNs : this.clock.monoNs();
       const made = this.createWriter({
         channel: this.channel,
         aliases: this.aliases,
@@ -329,7 +334,7 @@ export class RecordingSession implements Session {
       this.errorCode = isVcrError(err) ? err.code : ErrorCode.IO_ERROR;
       this.errorMessage = err instanceof Error ? err.message : String(err);
     }
-    this.stopUtcNs = this.clock.utcNs();
+    this.stopUtcNs = !this.datesOwnEvents ? this.clock.utcNs() : this.lastUtcNs > this.startUtcNs ? this.lastUtcNs : this.startUtcNs;
     this.source.close();
     if (this.writer) {
       try {

@@ -34,6 +34,10 @@ class SourceAdapter implements EventSourcePort {
     return this.s.boundUri();
   }
 
+  ownStart(): { utcNs: bigint; monoNs: bigint } | undefined {
+    return this.s.ownStart?.();
+  }
+
   failure(): Error | undefined {
     return this.s.state === 'FAILED' ? (this.s.lastError ?? new Error('source failed')) : undefined;
   }
@@ -57,7 +61,7 @@ export class SourceBinding implements SourceFactory {
 
   create(uri: string, opts: { maxEventSize: number }): EventSourcePort {
     let spec = parseSourceUri(uri);
-    if (spec.kind !== 'udp' && spec.maxEventSize === DEFAULT_MAX_EVENT_SIZE && opts.maxEventSize !== DEFAULT_MAX_EVENT_SIZE) {
+    if ((spec.kind === 'file' || spec.kind === 'stdin') && spec.maxEventSize === DEFAULT_MAX_EVENT_SIZE && opts.maxEventSize !== DEFAULT_MAX_EVENT_SIZE) {
       spec = { ...spec, maxEventSize: opts.maxEventSize };
     }
     const s = createSource(spec, { nanoClock: this.nanoClock, utcClock: this.utcClock });

@@ -7,6 +7,7 @@ import { FileSource, type FileSourceOptions } from './file-source.js';
 import type { Source } from './source.js';
 import { StdinSource, type StdinSourceOptions } from './stdin-source.js';
 import { UdpSource, type UdpSourceOptions } from './udp-source.js';
+import { PcapSource, type PcapSourceOptions } from './pcap-source.js';
 import { parseSourceUri, type SourceSpec } from './uri.js';
 
 export * from './source.js';
@@ -14,6 +15,7 @@ export * from './uri.js';
 export { UdpSource, type UdpSourceOptions } from './udp-source.js';
 export { FileSource, type FileSourceOptions } from './file-source.js';
 export { StdinSource, type StdinSourceOptions } from './stdin-source.js';
+export { PcapSource, type PcapSourceOptions } from './pcap-source.js';
 export { parseProcNetUdp, findSocketInode, ownSocketInodes, type ProcUdpRow } from './proc-net-udp.js';
 
 export interface CreateSourceOptions {
@@ -23,6 +25,7 @@ export interface CreateSourceOptions {
   udp?: Omit<UdpSourceOptions, 'nanoClock' | 'utcClock'>;
   file?: Omit<FileSourceOptions, 'nanoClock' | 'utcClock'>;
   stdin?: Omit<StdinSourceOptions, 'nanoClock' | 'utcClock'>;
+  pcap?: Omit<PcapSourceOptions, 'nanoClock' | 'utcClock'>;
 }
 
 /** Throws VcrError INVALID_SOURCE for a malformed URI. */
@@ -39,5 +42,7 @@ export function createSource(uriOrSpec: string | SourceSpec, options: CreateSour
       return new FileSource(spec, { ...options.file, ...clocks });
     case 'stdin':
       return new StdinSource(spec, { ...options.stdin, ...clocks });
+    case 'pcap':
+      return new PcapSource(spec, { ...options.pcap, ...clocks });
   }
 }

@@ -29,7 +29,7 @@ export const SourceEventFlags = {
   UNTERMINATED: 1,
 } as const;
 
-export type SourceKind = 'udp' | 'file' | 'stdin';
+export type SourceKind = 'udp' | 'file' | 'stdin' | 'pcap';
 
 /** Monotonic counters; the archiver reports them in stats. */
 export interface SourceCounters {
@@ -107,6 +107,13 @@ export interface Source {
    * AgentRunner. Must only schedule, never do work.
    */
   onAvailable: (() => void) | undefined;
+  /**
+   * A source that dates its events itself (a packet capture, with the capture's times) says
+   * here, once open() resolved, when its timeline starts: the recording then starts at that
+   * UTC and monotonic time instead of "now", and stops at its last event's time. Undefined for
+   * sources whose events are dated at receipt.
+   */
+  ownStart?(): { utcNs: bigint; monoNs: bigint } | undefined;
   /** Stop reading and release the socket/file. Idempotent. Queued events are discarded. */
   close(): void;
 }

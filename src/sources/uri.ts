@@ -5,6 +5,9 @@
  *   udp://GROUP:PORT?interface=ADDR       multicast join, any-source (GROUP in 224.0.0.0/4 or ff00::/8)
  *   file:///PATH?separator=SEP[&follow=true][&maxEventSize=N]
  *   stdin:?separator=SEP[&maxEventSize=N]
+ *   pcap:///PATH[?port=N&srcPort=N&dstPort=N&host=A&srcHost=A&dstHost=A&ip=4|6][&speed=X]
+ *                                         the UDP datagrams of a pcap/pcapng capture, dated with
+ *                                         the capture's times (src/pcap, docs/ARCHIVER.md)
  * SEP is percent-encoded bytes (default %0A). Anything malformed is a VcrError INVALID_SOURCE
  * whose message names the problem.
  */
@@ -12,6 +15,7 @@ import { isIP } from 'node:net';
 import { formatHostPort, isMulticast, parseEndpoint, quoteForMessage } from '../util/endpoint.js';
 import { ErrorCode, VcrError } from '../util/errors.js';
 import { DEFAULT_SEPARATOR, formatSeparator, parseSeparator } from '../util/separator.js';
+import { FILTER_PARAMS, filterFromParams, filterToParams, type CaptureFilter } from '../pcap/capture-filter.js';
 
 export const DEFAULT_MAX_EVENT_SIZE = 1024 * 1024;
 /** Hard ceiling for maxEventSize (a single event must fit comfortably in memory). */
@@ -45,7 +49,16 @@ export interface StdinSourceSpec {
   readonly maxEventSize: number;
 }
 
-export type SourceSpec = UdpSourceSpec | FileSourceSpec | StdinSourceSpec;
+export interface PcapSourceSpec {
+  readonly kind: 'pcap';
+  readonly uri: string;
+  readonly path: string;
+  readonly filter: CaptureFilter;
+  /** 0: as fast as possible; X > 0: datagrams enter the archive at X times the capture's pace. */
+  readonly speed: number;
+}
+
+export type SourceSpec = UdpSourceSpec | FileSourceSpec | StdinSourceSpec | PcapSourceSpec;
 
 function invalid(uri: string, why: string): VcrError {
   return new VcrError(ErrorCode.INVALID_SOURCE, `invalid source ${quoteForMessage(uri)}: ${why}`);
@@ -157,6 +170,30 @@ function parseStdin(uri: string): StdinSourceSpec {
   return { kind: 'stdin', uri: canonical, separator, maxEventSize };
 }
 
+function parsePcap(uri: string): PcapSourceSpec {
+  const m = /^pcap:\/\/(?:localhost)?(\/[^?#]*)(?:\?([^#]*))?$/i.exec(uri);
+  if (!m) throw invalid(uri, 'expected pcap:///ABSOLUTE/PATH[?port=N][&speed=X]');
+  const path = decode(uri, 'path', m[1]!);
+  if (path === '/' || path.endsWith('/')) throw invalid(uri, 'path names a directory, not a file');
+  if (path.includes('\0')) throw invalid(uri, 'path contains a NUL byte');
+  const params = parseQuery(uri, m[2], [...FILTER_PARAMS, 'speed']);
+  let filter: CaptureFilter;
+  try {
+    filter = filterFromParams((name) => (params.has(name) ? decode(uri, name, params.get(name)!) : undefined));
+  } catch (e) {
+    throw invalid(uri, (e as Error).message);
+  }
+  let speed = 0;
+  const rawSpeed = params.get('speed');
+  if (rawSpeed !== undefined) {
+    speed = Number(rawSpeed);
+    if (rawSpeed.trim() === '' || !Number.isFinite(speed) || speed < 0 || speed > 1e6) throw invalid(uri, `speed '${rawSpeed.slice(0, 20)}' is not a number from 0 to 1e6`);
+  }
+  const query = [...filterToParams(filter).map(([k, v]) => `${k}=${encodeURIComponent(v)}`), ...(speed > 0 ? [`speed=${speed}`] : [])];
+  const canonical = `pcap://${encodeURI(path)}${query.length ? `?${query.join('&')}` : ''}`;
+  return { kind: 'pcap', uri: canonical, path, filter, speed };
+}
+
 /** Parse a source URI. Throws VcrError INVALID_SOURCE. */
 export function parseSourceUri(uri: string): SourceSpec {
   if (typeof uri !== 'string' || uri.trim() === '') throw invalid(String(uri), 'empty source URI');
@@ -169,9 +206,11 @@ export function parseSourceUri(uri: string): SourceSpec {
       return parseFile(uri);
     case 'stdin':
       return parseStdin(uri);
+    case 'pcap':
+      return parsePcap(uri);
     case undefined:
-      throw invalid(uri, 'missing scheme (udp://, file://, stdin:)');
+      throw invalid(uri, 'missing scheme (udp://, file://, stdin:, pcap://)');
     default:
-      throw invalid(uri, `unsupported scheme '${scheme}:' (use udp://, file:// or stdin:)`);
+      throw invalid(uri, `unsupported scheme '${scheme}:' (use udp://, file://, stdin: or pcap://)`);
   }
 }

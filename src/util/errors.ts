@@ -68,6 +68,12 @@ export const ErrorCode = {
   UNKNOWN_NODE: 85,
   /** no live node holds a verified copy of the data */
   REPLICA_UNAVAILABLE: 86,
+  /** a packet capture (pcap, pcapng) ends inside a header or record: what was read before is kept */
+  CAPTURE_TRUNCATED: 87,
+  /** a packet capture is not well-formed (bad magic, lying lengths, broken block structure) */
+  CAPTURE_INVALID: 88,
+  /** a well-formed capture this reader does not handle (link type, format version) */
+  CAPTURE_UNSUPPORTED: 89,
 } as const;
 
 export type ErrorCodeName = keyof typeof ErrorCode;

@@ -48,6 +48,9 @@ export enum ErrorCode {
   INVALID_CLUSTER_CONFIG = 84,
   UNKNOWN_NODE = 85,
   REPLICA_UNAVAILABLE = 86,
+  CAPTURE_TRUNCATED = 87,
+  CAPTURE_INVALID = 88,
+  CAPTURE_UNSUPPORTED = 89,
   /** The encoding's null value (an absent or unset enum). */
   NULL_VAL = 65535,
 }

@@ -14,6 +14,8 @@ import { registerStatus } from './status.js';
 import { registerDemo } from './demo.js';
 import { registerArchiver } from './archiver.js';
 import { registerCatalog } from './catalog.js';
+import { registerImport } from './import.js';
+import { registerExport } from './export.js';
 
 export type RegisterCommand = (program: Command) => void;
 
@@ -29,4 +31,6 @@ export const commandModules: RegisterCommand[] = [
   registerDemo,
   registerArchiver,
   registerCatalog,
+  registerImport,
+  registerExport,
 ];

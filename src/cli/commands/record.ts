@@ -36,7 +36,7 @@ export function registerRecord(program: Command): void {
     .command('start')
     .description('record a source under a channel name; prints the recordingId')
     .option('--channel <name>', 'channel name (primary)')
-    .option('--source <uri>', 'udp://HOST:PORT, udp://GROUP:PORT?interface=ADDR, file:///PATH?separator=SEP[&follow=true], stdin:?separator=SEP')
+    .option('--source <uri>', 'udp://HOST:PORT, udp://GROUP:PORT?interface=ADDR, file:///PATH?separator=SEP[&follow=true], stdin:?separator=SEP, pcap:///PATH[?port=N]')
     .option('--alias <name>', 'another name for the channel (repeatable)', collect);
   addJsonOption(addArchiverOption(start));
   start.action(async (o: StartOptions) => {
