@@ -9,7 +9,8 @@ let skipped = 0;
 try {
   const r = JSON.parse(readFileSync(reportPath, 'utf8'));
   passed = r.numPassedTests ?? 0;
-  failed = (r.numFailedTests ?? 0) + (r.numFailedTestSuites ?? 0) - countSuitesWithFailedTests(r);
+  // a test file that failed without a failed test (it did not load, a hook threw) counts once
+  failed = (r.numFailedTests ?? 0) + filesFailedWithoutFailedTests(r);
   skipped = (r.numPendingTests ?? 0) + (r.numTodoTests ?? 0);
 } catch (err) {
   failed += 1;
@@ -19,9 +20,9 @@ if (sbeStatus !== '0') failed += 1;
 console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
 process.exit(failed > 0 ? 1 : 0);
 
-function countSuitesWithFailedTests(r) {
-  // a suite that failed only because its tests failed is already counted through them
+function filesFailedWithoutFailedTests(r) {
+  // numFailedTestSuites also counts describe blocks: count failed files from testResults instead
   return (r.testResults ?? []).filter(
-    (s) => s.status === 'failed' && (s.assertionResults ?? []).some((a) => a.status === 'failed'),
+    (s) => s.status === 'failed' && !(s.assertionResults ?? []).some((a) => a.status === 'failed'),
   ).length;
 }
