@@ -9,27 +9,10 @@
  * once per change of the deletion set; checking an event is a binary search, and a recording
  * no deletion names costs one length check.
  */
+import { subtractHolds } from '../storage/deleter.js';
 import type { ClusterDeletion } from './cluster-keys.js';
 
 export type Interval = [bigint, bigint];
-
-/** [from, to) minus the holds' [from, to). */
-export function minusHolds(from: bigint, to: bigint, holds: readonly { fromUtcNs: bigint; toUtcNs: bigint }[]): Interval[] {
-  let parts: Interval[] = [[from, to]];
-  for (const h of holds) {
-    const next: Interval[] = [];
-    for (const [a, b] of parts) {
-      if (h.toUtcNs <= a || h.fromUtcNs >= b) {
-        next.push([a, b]);
-        continue;
-      }
-      if (h.fromUtcNs > a) next.push([a, h.fromUtcNs]);
-      if (h.toUtcNs < b) next.push([h.toUtcNs, b]);
-    }
-    parts = next;
-  }
-  return parts;
-}
 
 /** Sorted, merged intervals hidden in `recordingId` whose names are `names` (channel and aliases). */
 export function hiddenIntervals(deletions: Iterable<ClusterDeletion>, recordingId: number, names: readonly string[]): Interval[] {
@@ -37,7 +20,7 @@ export function hiddenIntervals(deletions: Iterable<ClusterDeletion>, recordingI
   for (const d of deletions) {
     if (!d.recordings.includes(recordingId)) continue;
     const holds = d.holds.filter((h) => h.channel === undefined || names.includes(h.channel));
-    all.push(...minusHolds(d.fromUtcNs, d.toUtcNs, holds));
+    all.push(...subtractHolds(d.fromUtcNs, d.toUtcNs, holds)); // the storage's own subtraction: reads hide what a node deletes
   }
   all.sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0));
   const merged: Interval[] = [];
