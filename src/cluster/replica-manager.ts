@@ -34,6 +34,8 @@ export class ReplicaManager {
   /** segments whose local copy was checked against its record's digest since this process started */
   private readonly verified = new Set<string>();
   private readonly fetching = new Set<string>();
+  /** sole copies whose digest did not match (logged once; kept) */
+  private readonly lastCopyMismatch = new Set<string>();
   private busy = false;
   private nextPassMs = 0;
   /** true once a pass found nothing left to verify (deletions apply only to verified copies) */
@@ -173,6 +175,14 @@ export class ReplicaManager {
         }
         if (!ok) {
           this.stats.corrupt++;
+          const others = this.view.liveCopies(s).filter((e) => e.node !== this.member.node).length;
+          if (others === 0) {
+            // never destroy the last copy: with no other verified copy to rebuild from, these bytes
+            // are all the cluster has (the record may be what is wrong); they stay, and so does the entry
+            if (!this.lastCopyMismatch.has(key)) this.log.warn({ recordingId: a.recordingId, base: a.base }, 'the only copy does not match its recorded digest: kept, not verified');
+            this.lastCopyMismatch.add(key);
+            return;
+          }
           this.log.warn({ recordingId: a.recordingId, base: a.base }, 'local copy does not match the recorded digest: leaving the replica set and deleting it');
           await this.leave(a.recordingId, a.base, this.member.disk);
           // a segment this process writes holds frames past a fenced end: they go to a continuation first
