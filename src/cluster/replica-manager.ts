@@ -110,6 +110,10 @@ export class ReplicaManager {
     // frames this node recorded past a fenced end wait for their continuation recording (§7):
     // the local descriptor keeps them readable until they are copied there
     if (local && awaitsContinuation(this.view, r, this.member.node, local.stopPosition)) return false;
+    // this node's own recording, not yet published as stopped (the reconciler writes the final state
+    // a moment after the local stop): the local descriptor is the newer one, and installing the
+    // stale record would cut the local end back and make the recorder's own copy fail verification
+    if (local && r.owner.node === this.member.node && (r.state === 'recording' || r.state === 'fencing')) return true;
     const stopped = r.state === 'stopped' || r.state === 'failed';
     if (local && local.stopPosition === r.stopPosition && local.lifecycle === (stopped ? r.state : 'recording')) return true;
     try {
