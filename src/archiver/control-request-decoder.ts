@@ -9,7 +9,7 @@
  */
 import { GroupSizeEncodingDecoder } from '../../codecs/generated/control/GroupSizeEncodingDecoder.js';
 import { MessageHeaderDecoder } from '../../codecs/generated/control/MessageHeaderDecoder.js';
-import { SbeUnsafeIntegerError } from '../../codecs/generated/control/SbeRuntime.js';
+import { SbeUnsafeIntegerError } from '../../codecs/generated/SbeRuntime.js';
 import { MESSAGES, type SbeMessageInfo } from '../../codecs/generated/control/SbeRegistry.js';
 import {
   ALL_NOTIFICATIONS,

@@ -6,7 +6,7 @@
  * codecs/generated (one file each: the CLI loads what it uses) and src/util.
  */
 import { NotificationMaskDecoder } from '../../codecs/generated/control/NotificationMaskDecoder.js';
-import { INT64_NULL_NUMBER } from '../../codecs/generated/control/SbeRuntime.js';
+import { INT64_NULL_NUMBER } from '../../codecs/generated/SbeRuntime.js';
 import { HEADER_LENGTH, SCHEMA_ID, SCHEMA_VERSION } from '../../codecs/generated/control/SbeSchema.js';
 import { TimeReplayRequestDecoder } from '../../codecs/generated/control/TimeReplayRequestDecoder.js';
 

@@ -7,7 +7,11 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { basename, join, relative, resolve } from 'node:path';
 import { rootTag } from './xml.js';
-import { compareGenerated, generateFromFile, repoRoot, writeGenerated } from './output.js';
+import { runtimeFile } from './gen/generate.js';
+import { compareGenerated, compareGeneratedFile, generateFromFile, repoRoot, writeGenerated, writeGeneratedFile } from './output.js';
+
+/** Every schema's set imports one runtime written beside the sets (codecs/generated/SbeRuntime.ts). */
+const SHARED_RUNTIME = '../SbeRuntime.js';
 
 function isSchema(path: string): boolean {
   try {
@@ -42,7 +46,7 @@ function main(argv: string[]): number {
     expectedDirs.add(basename(name, '.xml'));
     let files;
     try {
-      files = generateFromFile(schema, root);
+      files = generateFromFile(schema, root, { sharedRuntime: SHARED_RUNTIME });
     } catch (err) {
       process.stderr.write(`${relative(root, schema)}: ${(err as Error).message}\n`);
       failed = true;
@@ -57,8 +61,19 @@ function main(argv: string[]): number {
       process.stdout.write(`${relative(root, schema)} -> ${relative(root, outDir)}/ (${files.length} files)\n`);
     }
   }
+  const genDir = join(codecs, 'generated');
+  if (schemas.length > 0) {
+    if (check) {
+      const problem = compareGeneratedFile(genDir, runtimeFile());
+      if (problem !== undefined) {
+        process.stderr.write(`${problem.replace(root + '/', '')}\n`);
+        failed = true;
+      }
+    } else {
+      writeGeneratedFile(genDir, runtimeFile());
+    }
+  }
   if (check) {
-    const genDir = join(codecs, 'generated');
     const dirs = existsSync(genDir) ? readdirSync(genDir, { withFileTypes: true }).filter((d) => d.isDirectory()) : [];
     for (const d of dirs) {
       if (!expectedDirs.has(d.name)) {

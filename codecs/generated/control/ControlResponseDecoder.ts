@@ -2,7 +2,7 @@
 import { ControlResponseCode } from './ControlResponseCode.js';
 import { ErrorCode } from './ErrorCode.js';
 import { MessageHeaderDecoder } from './MessageHeaderDecoder.js';
-import { EMPTY_BUFFER, EMPTY_VIEW, type SbeCursor, bufferOf, checkLimit, getInt64LE, getInt64NumberLE, getUtf8, throwWrongTemplate, viewOf } from './SbeRuntime.js';
+import { EMPTY_BUFFER, EMPTY_VIEW, type SbeCursor, bufferOf, checkLimit, getInt64LE, getInt64NumberLE, getUtf8, throwWrongTemplate, viewOf } from '../SbeRuntime.js';
 
 /** The one final answer to every request */
 export class ControlResponseDecoder implements SbeCursor {

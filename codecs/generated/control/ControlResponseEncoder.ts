@@ -2,7 +2,7 @@
 import { ControlResponseCode } from './ControlResponseCode.js';
 import { ErrorCode } from './ErrorCode.js';
 import { MessageHeaderEncoder } from './MessageHeaderEncoder.js';
-import { EMPTY_BUFFER, EMPTY_VIEW, type SbeCursor, bufferOf, checkLimit, putVarData, setInt64LE, setInt64NumberLE, viewOf } from './SbeRuntime.js';
+import { EMPTY_BUFFER, EMPTY_VIEW, type SbeCursor, bufferOf, checkLimit, putVarData, setInt64LE, setInt64NumberLE, viewOf } from '../SbeRuntime.js';
 
 /** The one final answer to every request */
 export class ControlResponseEncoder implements SbeCursor {

@@ -2,7 +2,7 @@
 import { BooleanType } from './BooleanType.js';
 import { FetchCode } from './FetchCode.js';
 import { MessageHeaderDecoder } from './MessageHeaderDecoder.js';
-import { EMPTY_BUFFER, EMPTY_VIEW, type SbeCursor, SbeGroupIterator, bufferOf, checkLimit, getInt64LE, getInt64NumberLE, getUtf8, throwWrongTemplate, viewOf } from './SbeRuntime.js';
+import { EMPTY_BUFFER, EMPTY_VIEW, type SbeCursor, SbeGroupIterator, bufferOf, checkLimit, getInt64LE, getInt64NumberLE, getUtf8, throwWrongTemplate, viewOf } from '../SbeRuntime.js';
 
 export class FenceReplyDecoder implements SbeCursor {
   static readonly BLOCK_LENGTH = 17;

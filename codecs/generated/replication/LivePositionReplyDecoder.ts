@@ -2,7 +2,7 @@
 import { BooleanType } from './BooleanType.js';
 import { FetchCode } from './FetchCode.js';
 import { MessageHeaderDecoder } from './MessageHeaderDecoder.js';
-import { EMPTY_BUFFER, EMPTY_VIEW, type SbeCursor, bufferOf, checkLimit, getInt64NumberLE, throwWrongTemplate, viewOf } from './SbeRuntime.js';
+import { EMPTY_BUFFER, EMPTY_VIEW, type SbeCursor, bufferOf, checkLimit, getInt64NumberLE, throwWrongTemplate, viewOf } from '../SbeRuntime.js';
 
 export class LivePositionReplyDecoder implements SbeCursor {
   static readonly BLOCK_LENGTH = 18;

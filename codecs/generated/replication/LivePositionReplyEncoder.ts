@@ -2,7 +2,7 @@
 import { BooleanType } from './BooleanType.js';
 import { FetchCode } from './FetchCode.js';
 import { MessageHeaderEncoder } from './MessageHeaderEncoder.js';
-import { EMPTY_BUFFER, EMPTY_VIEW, type SbeCursor, bufferOf, checkLimit, setInt64NumberLE, viewOf } from './SbeRuntime.js';
+import { EMPTY_BUFFER, EMPTY_VIEW, type SbeCursor, bufferOf, checkLimit, setInt64NumberLE, viewOf } from '../SbeRuntime.js';
 
 export class LivePositionReplyEncoder implements SbeCursor {
   static readonly BLOCK_LENGTH = 18;

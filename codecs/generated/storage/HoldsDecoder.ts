@@ -2,7 +2,7 @@
 import { BooleanType } from './BooleanType.js';
 import { DeletionFlagsDecoder } from './DeletionFlagsDecoder.js';
 import { MessageHeaderDecoder } from './MessageHeaderDecoder.js';
-import { EMPTY_BUFFER, EMPTY_VIEW, type SbeCursor, SbeGroupIterator, bufferOf, checkLimit, getInt64LE, getInt64NumberLE, getUtf8, throwWrongTemplate, viewOf } from './SbeRuntime.js';
+import { EMPTY_BUFFER, EMPTY_VIEW, type SbeCursor, SbeGroupIterator, bufferOf, checkLimit, getInt64LE, getInt64NumberLE, getUtf8, throwWrongTemplate, viewOf } from '../SbeRuntime.js';
 
 /** holds.dat: quarantine holds and performed deletions; replaced atomically (temp, fsync, rename) */
 export class HoldsDecoder implements SbeCursor {

@@ -2,7 +2,7 @@
 import { BooleanType } from './BooleanType.js';
 import { DeletionFlagsEncoder } from './DeletionFlagsEncoder.js';
 import { MessageHeaderEncoder } from './MessageHeaderEncoder.js';
-import { EMPTY_BUFFER, EMPTY_VIEW, type SbeCursor, bufferOf, checkLimit, putVarData, setInt64LE, setInt64NumberLE, viewOf } from './SbeRuntime.js';
+import { EMPTY_BUFFER, EMPTY_VIEW, type SbeCursor, bufferOf, checkLimit, putVarData, setInt64LE, setInt64NumberLE, viewOf } from '../SbeRuntime.js';
 
 /** holds.dat: quarantine holds and performed deletions; replaced atomically (temp, fsync, rename) */
 export class HoldsEncoder implements SbeCursor {

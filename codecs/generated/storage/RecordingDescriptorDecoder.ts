@@ -3,7 +3,7 @@ import { BooleanType } from './BooleanType.js';
 import { DescriptorState } from './DescriptorState.js';
 import { MessageHeaderDecoder } from './MessageHeaderDecoder.js';
 import { RecordingLifecycle } from './RecordingLifecycle.js';
-import { EMPTY_BUFFER, EMPTY_VIEW, type SbeCursor, SbeGroupIterator, bufferOf, checkLimit, getInt64LE, getInt64NumberLE, getUtf8, throwWrongTemplate, viewOf } from './SbeRuntime.js';
+import { EMPTY_BUFFER, EMPTY_VIEW, type SbeCursor, SbeGroupIterator, bufferOf, checkLimit, getInt64LE, getInt64NumberLE, getUtf8, throwWrongTemplate, viewOf } from '../SbeRuntime.js';
 
 /** One 4096-byte catalog slot, at headerLength + recordingId * 4096 */
 export class RecordingDescriptorDecoder implements SbeCursor {

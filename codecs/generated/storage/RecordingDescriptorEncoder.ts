@@ -3,7 +3,7 @@ import { BooleanType } from './BooleanType.js';
 import { DescriptorState } from './DescriptorState.js';
 import { MessageHeaderEncoder } from './MessageHeaderEncoder.js';
 import { RecordingLifecycle } from './RecordingLifecycle.js';
-import { EMPTY_BUFFER, EMPTY_VIEW, type SbeCursor, bufferOf, checkLimit, putVarData, setInt64LE, setInt64NumberLE, viewOf } from './SbeRuntime.js';
+import { EMPTY_BUFFER, EMPTY_VIEW, type SbeCursor, bufferOf, checkLimit, putVarData, setInt64LE, setInt64NumberLE, viewOf } from '../SbeRuntime.js';
 
 /** One 4096-byte catalog slot, at headerLength + recordingId * 4096 */
 export class RecordingDescriptorEncoder implements SbeCursor {

@@ -3,7 +3,7 @@ import { BooleanType } from './BooleanType.js';
 import { DescriptorState } from './DescriptorState.js';
 import { MessageHeaderDecoder } from './MessageHeaderDecoder.js';
 import { RecordingLifecycle } from './RecordingLifecycle.js';
-import { EMPTY_BUFFER, EMPTY_VIEW, type SbeCursor, SbeGroupIterator, bufferOf, checkLimit, getInt64LE, getInt64NumberLE, getUtf8, throwWrongTemplate, viewOf } from './SbeRuntime.js';
+import { EMPTY_BUFFER, EMPTY_VIEW, type SbeCursor, SbeGroupIterator, bufferOf, checkLimit, getInt64LE, getInt64NumberLE, getUtf8, throwWrongTemplate, viewOf } from '../SbeRuntime.js';
 
 /** recording-ID.meta (4096 bytes, mapped): the live duplicate of the descriptor; stopPosition/stopUtcNs/stopMonoNs hold the last committed values while recording */
 export class RecordingMetadataDecoder implements SbeCursor {

@@ -3,7 +3,7 @@ import { BooleanType } from './BooleanType.js';
 import { DescriptorState } from './DescriptorState.js';
 import { MessageHeaderEncoder } from './MessageHeaderEncoder.js';
 import { RecordingLifecycle } from './RecordingLifecycle.js';
-import { EMPTY_BUFFER, EMPTY_VIEW, type SbeCursor, bufferOf, checkLimit, putVarData, setInt64LE, setInt64NumberLE, viewOf } from './SbeRuntime.js';
+import { EMPTY_BUFFER, EMPTY_VIEW, type SbeCursor, bufferOf, checkLimit, putVarData, setInt64LE, setInt64NumberLE, viewOf } from '../SbeRuntime.js';
 
 /** recording-ID.meta (4096 bytes, mapped): the live duplicate of the descriptor; stopPosition/stopUtcNs/stopMonoNs hold the last committed values while recording */
 export class RecordingMetadataEncoder implements SbeCursor {

@@ -12,7 +12,17 @@ export function newContext(le: boolean): EmitContext {
   return { le, imports: new Map(), members: [] };
 }
 
-export function assemble(header: string, ctx: EmitContext, self: string, body: string): string {
+/**
+ * What every file of one generated set shares: the @generated header, and where the runtime
+ * module is imported from (`./SbeRuntime.js` beside the codecs, or one shared module).
+ */
+export interface Frame {
+  header: string;
+  /** Import specifier of the runtime module, e.g. `./SbeRuntime.js` or `../SbeRuntime.js`. */
+  runtimeImport: string;
+}
+
+export function assemble(frame: Frame, ctx: EmitContext, self: string, body: string): string {
   for (const helper of RUNTIME_HELPERS) {
     if (new RegExp(`\\b${helper}\\(`).test(body)) ctx.imports.set(helper, RUNTIME_FILE);
   }
@@ -26,9 +36,10 @@ export function assemble(header: string, ctx: EmitContext, self: string, body: s
   const typeOnly = new Set(['SbeCursor']);
   const lines = [...byFile.keys()].sort().map((file) => {
     const symbols = byFile.get(file)!.sort().map((s) => (typeOnly.has(s) ? `type ${s}` : s));
-    return `import { ${symbols.join(', ')} } from './${file}.js';`;
+    const from = file === RUNTIME_FILE ? frame.runtimeImport : `./${file}.js`;
+    return `import { ${symbols.join(', ')} } from '${from}';`;
   });
-  return `${header}${lines.length ? `${lines.join('\n')}\n` : ''}\n${body}`;
+  return `${frame.header}${lines.length ? `${lines.join('\n')}\n` : ''}\n${body}`;
 }
 
 /** Instance fields every flyweight has, and the wrap-time cache refresh. */

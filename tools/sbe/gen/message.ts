@@ -6,7 +6,7 @@
  */
 import { type Block, type EncodedType, type Group, type Message, type Schema, type VarData } from '../ir.js';
 import { decoderAccessors, encoderAccessors, staticAccessors, type EmitContext, type ValueSpec } from './accessors.js';
-import { assemble, ATTACH_METHOD, FLYWEIGHT_FIELDS, newContext, REFRESH_CACHE, useFlyweightRuntime } from './file.js';
+import { assemble, ATTACH_METHOD, FLYWEIGHT_FIELDS, newContext, REFRESH_CACHE, useFlyweightRuntime, type Frame } from './file.js';
 import { bufferEncoding, className, getExpr, jsdoc, setStmt, stringLiteral } from './naming.js';
 import { RUNTIME_FILE } from './runtime.js';
 
@@ -151,7 +151,7 @@ function groupClass(ctx: EmitContext, g: Group, cls: string, side: Side, extra: 
   return body;
 }
 
-export function emitMessage(schema: Schema, header: string, m: Message, side: Side): [string, string] {
+export function emitMessage(schema: Schema, frame: Frame, m: Message, side: Side): [string, string] {
   const ctx = newContext(schema.byteOrder === 'littleEndian');
   useFlyweightRuntime(ctx);
   ctx.imports.set('checkLimit', RUNTIME_FILE);
@@ -201,5 +201,5 @@ export function emitMessage(schema: Schema, header: string, m: Message, side: Si
   body += `${I}encodedLength(): number {\n${I}${I}return this._limit - this._offset;\n${I}}\n\n`;
   body += acc.replace(/\n+$/, '\n') + '}\n';
   for (const e of extra) body += `\n${e}`;
-  return [cls, assemble(header, ctx, cls, body)];
+  return [cls, assemble(frame, ctx, cls, body)];
 }

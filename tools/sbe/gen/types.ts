@@ -3,11 +3,11 @@ import { SbeSchemaError } from '../errors.js';
 import type { CompositeType, EnumType, Schema, SetType } from '../ir.js';
 import { PRIMITIVES } from '../ir.js';
 import { decoderAccessors, encoderAccessors, staticAccessors, type ValueSpec } from './accessors.js';
-import { assemble, ATTACH_METHOD, FLYWEIGHT_FIELDS, newContext, REFRESH_CACHE, useFlyweightRuntime } from './file.js';
+import { assemble, ATTACH_METHOD, FLYWEIGHT_FIELDS, newContext, REFRESH_CACHE, useFlyweightRuntime, type Frame } from './file.js';
 import { className, getExpr, jsdoc, setStmt } from './naming.js';
 import { RUNTIME_FILE } from './runtime.js';
 
-export function emitEnum(header: string, t: EnumType): [string, string] {
+export function emitEnum(frame: Frame, t: EnumType): [string, string] {
   const name = className(t.name);
   const lines = t.values.map((v) => {
     const note = t.encoding === 'char' ? ` // '${String.fromCharCode(v.value)}'` : '';
@@ -17,10 +17,10 @@ export function emitEnum(header: string, t: EnumType): [string, string] {
     lines.push(`  /** The encoding's null value (an absent or unset enum). */\n  NULL_VAL = ${t.nullValue},`);
   }
   const body = `${jsdoc([t.description, `Encoded as ${t.encoding}. Decoders return unknown raw values as they are.`], '')}export enum ${name} {\n${lines.join('\n')}\n}\n`;
-  return [name, assemble(header, newContext(true), name, body)];
+  return [name, assemble(frame, newContext(true), name, body)];
 }
 
-export function emitSet(header: string, t: SetType, le: boolean, side: 'Encoder' | 'Decoder'): [string, string] {
+export function emitSet(frame: Frame, t: SetType, le: boolean, side: 'Encoder' | 'Decoder'): [string, string] {
   const name = `${className(t.name)}${side}`;
   const ctx = newContext(le);
   useFlyweightRuntime(ctx);
@@ -54,10 +54,10 @@ export function emitSet(header: string, t: SetType, le: boolean, side: 'Encoder'
     body += `    return names;\n  }\n`;
   }
   body += '}\n';
-  return [name, assemble(header, ctx, name, body)];
+  return [name, assemble(frame, ctx, name, body)];
 }
 
-export function emitComposite(header: string, t: CompositeType, le: boolean, side: 'Encoder' | 'Decoder', baseName: string): [string, string] {
+export function emitComposite(frame: Frame, t: CompositeType, le: boolean, side: 'Encoder' | 'Decoder', baseName: string): [string, string] {
   const name = `${baseName}${side}`;
   const ctx = newContext(le);
   useFlyweightRuntime(ctx);
@@ -77,10 +77,10 @@ export function emitComposite(header: string, t: CompositeType, le: boolean, sid
   body += `  encodedLength(): number {\n    return ${t.size};\n  }\n\n`;
   body += accessors.replace(/\n$/, '');
   body += '}\n';
-  return [name, assemble(header, ctx, name, body)];
+  return [name, assemble(frame, ctx, name, body)];
 }
 
-export function typeFiles(schema: Schema, header: string): Map<string, string> {
+export function typeFiles(schema: Schema, frame: Frame): Map<string, string> {
   const le = schema.byteOrder === 'littleEndian';
   const files = new Map<string, string>();
   const add = ([n, src]: [string, string], what: string): void => {
@@ -88,14 +88,14 @@ export function typeFiles(schema: Schema, header: string): Map<string, string> {
     files.set(n, src);
   };
   for (const t of schema.types) {
-    if (t.kind === 'enum') add(emitEnum(header, t), `enum '${t.name}'`);
+    if (t.kind === 'enum') add(emitEnum(frame, t), `enum '${t.name}'`);
     else if (t.kind === 'set') {
-      add(emitSet(header, t, le, 'Encoder'), `set '${t.name}'`);
-      add(emitSet(header, t, le, 'Decoder'), `set '${t.name}'`);
+      add(emitSet(frame, t, le, 'Encoder'), `set '${t.name}'`);
+      add(emitSet(frame, t, le, 'Decoder'), `set '${t.name}'`);
     } else if (t.kind === 'composite') {
       const base = t === schema.headerType ? 'MessageHeader' : className(t.name);
-      add(emitComposite(header, t, le, 'Encoder', base), `composite '${t.name}'`);
-      add(emitComposite(header, t, le, 'Decoder', base), `composite '${t.name}'`);
+      add(emitComposite(frame, t, le, 'Encoder', base), `composite '${t.name}'`);
+      add(emitComposite(frame, t, le, 'Decoder', base), `composite '${t.name}'`);
     }
   }
   return files;
