@@ -34,6 +34,10 @@ export interface ClusterConfig {
   /** a replica further behind than this is reported as lagging */
   maxLagBytes: number;
   maxLagMs: number;
+  /** the scrubber's read rate for re-checking idle copies (0: off) */
+  scrubBytesPerSec: number;
+  /** a copy is re-checked by the scrubber at most this often */
+  scrubIntervalMs: number;
 }
 
 export const CLUSTER_DEFAULTS = {
@@ -43,9 +47,11 @@ export const CLUSTER_DEFAULTS = {
   leaseTtlMs: 3_000,
   maxLagBytes: 64 * 1024 * 1024,
   maxLagMs: 5_000,
+  scrubBytesPerSec: 16 * 1024 * 1024,
+  scrubIntervalMs: 3_600_000,
 } as const;
 
-const KEYS = ['name', 'k', 'etcd', 'nodes', 'graceMs', 'repairBytesPerSec', 'leaseTtlMs', 'maxLagBytes', 'maxLagMs'];
+const KEYS = ['name', 'k', 'etcd', 'nodes', 'graceMs', 'repairBytesPerSec', 'leaseTtlMs', 'maxLagBytes', 'maxLagMs', 'scrubBytesPerSec', 'scrubIntervalMs'];
 const NODE_KEYS = ['id', 'control', 'replication'];
 const ID_RULE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
@@ -113,6 +119,8 @@ export function parseClusterConfig(doc: unknown): ClusterConfig {
     leaseTtlMs: int(doc, 'leaseTtlMs', 1_000, 600_000, CLUSTER_DEFAULTS.leaseTtlMs),
     maxLagBytes: int(doc, 'maxLagBytes', 4096, Number.MAX_SAFE_INTEGER, CLUSTER_DEFAULTS.maxLagBytes),
     maxLagMs: int(doc, 'maxLagMs', 10, 3_600_000, CLUSTER_DEFAULTS.maxLagMs),
+    scrubBytesPerSec: int(doc, 'scrubBytesPerSec', 0, Number.MAX_SAFE_INTEGER, CLUSTER_DEFAULTS.scrubBytesPerSec),
+    scrubIntervalMs: int(doc, 'scrubIntervalMs', 100, 365 * 24 * 3600 * 1000, CLUSTER_DEFAULTS.scrubIntervalMs),
   };
 }
 

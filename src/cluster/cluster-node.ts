@@ -21,6 +21,7 @@ import { Membership, MembershipState } from './membership.js';
 import { RecorderReconciler } from './recorder-reconciler.js';
 import { RepairCoordinator, type FenceRpc } from './repair-coordinator.js';
 import { ReplicaManager } from './replica-manager.js';
+import { Scrubber } from './scrubber.js';
 import { ViewSync } from './view-sync.js';
 
 export interface ClusterLog {
@@ -54,6 +55,7 @@ export class ClusterNode {
   readonly writes: ClusterWrites;
   readonly reconciler: RecorderReconciler;
   readonly replicas: ReplicaManager;
+  readonly scrubber: Scrubber;
   readonly coordinator: RepairCoordinator;
   dataPath: DataPath | undefined;
   /** set by the data path: fence queries to other nodes */
@@ -79,6 +81,7 @@ export class ClusterNode {
     this.reconciler = new RecorderReconciler(this.view, this.writes, membership, config.k, nowMs);
     this.reconciler.onError = (err) => log.warn({ error: err instanceof Error ? err.message : String(err) }, 'recorder reconciler write failed');
     this.replicas = new ReplicaManager(this.view, this.writes, membership, archive, config.k, nowMs, log, isRecordingHere);
+    this.scrubber = new Scrubber(this.view, membership, archive, this.replicas, isRecordingHere, { bytesPerSec: config.scrubBytesPerSec, intervalMs: config.scrubIntervalMs }, nowMs, log);
     const verifyDeadlineMs = config.graceMs + config.maxLagMs + Math.ceil((segmentLength / config.repairBytesPerSec) * 1000);
     this.coordinator = new RepairCoordinator(
       store,
@@ -141,6 +144,7 @@ export class ClusterNode {
     let work = this.sync.doWork();
     work += this.reconciler.doWork();
     work += this.replicas.doWork();
+    work += this.scrubber.doWork();
     work += this.coordinator.doWork();
     if (this.dataPath) work += this.dataPath.doWork();
     return work;

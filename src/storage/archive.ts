@@ -307,6 +307,11 @@ export class Archive {
     return ops.verifySegment(this.table.segmentContext(this.table.entry(recordingId)), base);
   }
 
+  /** verifySegment in steps of a byte budget (see SegmentScrub): for re-checking idle copies without stalling the duty cycle. */
+  scrubSegment(recordingId: number, base: number): ops.SegmentScrub {
+    return new ops.SegmentScrub(this.table.segmentContext(this.table.entry(recordingId)), base);
+  }
+
   /** The longest prefix of good frames of a local segment (CRC checked) up to the readable end, with its digest. */
   segmentPrefix(recordingId: number, base: number): SegmentPrefix {
     return ops.segmentPrefix(this.table.segmentContext(this.table.entry(recordingId)), base);

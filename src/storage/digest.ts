@@ -96,7 +96,11 @@ function mismatch(w: Where, offset: number, why: string): VcrError {
  * not covered by the log (a version-1 deletion: no digest is defined then).
  */
 export function digestSegment(w: Where, seg: Buffer | null, from: number, limit: number, log: readonly DeletionLogRecord[]): SegmentSummary {
-  const { records, end } = segmentRecords(w, seg, from, limit, log);
+  return summarize(segmentRecords(w, seg, from, limit, log));
+}
+
+/** The digest of a segment's records (segmentRecords or SegmentWalk.finish). */
+export function summarize({ records, end }: { records: readonly DeletionLogRecord[]; end: number }): SegmentSummary {
   const d = new SegmentDigest();
   for (const r of records) d.add(r.position, r.frameLength, r.crc32c);
   return d.finish(end, records[0]?.utcNs ?? 0n, records[records.length - 1]?.utcNs ?? 0n);
@@ -104,69 +108,120 @@ export function digestSegment(w: Where, seg: Buffer | null, from: number, limit:
 
 /** The records a segment's digest is made of, in position order, and its end (see digestSegment). */
 export function segmentRecords(w: Where, seg: Buffer | null, from: number, limit: number, log: readonly DeletionLogRecord[]): { records: DeletionLogRecord[]; end: number } {
-  const records: DeletionLogRecord[] = [];
-  const deletedRuns: [number, number][] = [];
-  const dataAt = new Map<number, DeletionLogRecord>();
-  let end = w.base + from;
-  if (seg !== null) {
-    let off = from;
-    while (w.base + off < limit) {
+  const walk = new SegmentWalk(w, from, limit);
+  if (seg !== null) while (!walk.step(seg, Number.MAX_SAFE_INTEGER));
+  return walk.finish(seg === null, log);
+}
+
+/**
+ * The frame walk of digestSegment, resumable: `step` checks frames (structure and CRC) for up
+ * to a byte budget and says when the segment is done, so a scrubber can spread one segment's
+ * check over many duty cycles; `finish` merges the deletion log and yields the digest records.
+ * The caller passes the segment's current bytes to every step (a mapping may be replaced
+ * between steps; a walk over bytes rewritten meanwhile fails its digest, and is simply redone).
+ */
+export class SegmentWalk {
+  readonly records: DeletionLogRecord[] = [];
+  readonly deletedRuns: [number, number][] = [];
+  readonly dataAt = new Map<number, DeletionLogRecord>();
+  private off: number;
+  private done = false;
+  end: number;
+
+  constructor(
+    readonly w: Where,
+    from: number,
+    private readonly limit: number,
+  ) {
+    this.off = from;
+    this.end = w.base + from;
+  }
+
+  /** Bytes walked so far from the segment's start. */
+  get offset(): number {
+    return this.off;
+  }
+
+  /** Walks frames for about `budget` bytes; true once the segment's frames are all walked. */
+  step(seg: Buffer, budget: number): boolean {
+    const w = this.w;
+    const stop = this.off + budget;
+    while (!this.done && this.off < stop) {
+      const off = this.off;
+      if (w.base + off >= this.limit) {
+        this.done = true;
+        break;
+      }
       const st = checkFrame(seg, off, w.segmentLength, true);
-      if (st === FrameStatus.NOT_WRITTEN || st === FrameStatus.END_OF_SEGMENT) break;
+      if (st === FrameStatus.NOT_WRITTEN || st === FrameStatus.END_OF_SEGMENT) {
+        this.done = true;
+        break;
+      }
       if (st !== FrameStatus.OK) {
         throw new VcrError(ErrorCode.CORRUPT_SEGMENT, `recording ${w.recordingId}, segment ${segmentFileName(w.recordingId, w.base)}, offset ${off}: ${frameStatusText(st)}`);
       }
       const h = header.wrap(seg, off);
       const length = h.frameLength();
       const type = h.frameType();
-      if (type === FrameType.PADDING) break;
+      if (type === FrameType.PADDING) {
+        this.done = true;
+        break;
+      }
       const position = w.base + off;
       if (type === FrameType.DATA) {
         const r = { position, frameLength: length, crc32c: h.crc32c(), utcNs: h.utcNs() };
-        records.push(r);
-        dataAt.set(position, r);
+        this.records.push(r);
+        this.dataAt.set(position, r);
       } else {
-        deletedRuns.push([position, position + alignFrame(length)]);
+        this.deletedRuns.push([position, position + alignFrame(length)]);
       }
-      off += alignFrame(length);
-      end = w.base + off;
+      this.off = off + alignFrame(length);
+      this.end = w.base + this.off;
     }
+    return this.done;
   }
-  // the log's records: each inside a deleted run, or (a crash between log and rewrite) equal to a frame still there
-  let run = 0;
-  let expected = -1;
-  const logName = deletionLogFileName(w.recordingId, w.base);
-  for (const r of log) {
-    const still = dataAt.get(r.position);
-    if (still) {
-      if (still.frameLength !== r.frameLength || still.crc32c !== r.crc32c) throw mismatch(w, r.position - w.base, `${logName} disagrees with the DATA frame there`);
-      continue;
+
+  /** Merges the deletion log (`tombstone`: the segment has no bytes) into the walked frames. */
+  finish(tombstone: boolean, log: readonly DeletionLogRecord[]): { records: DeletionLogRecord[]; end: number } {
+    const w = this.w;
+    const { records, deletedRuns, dataAt } = this;
+    let end = this.end;
+    // the log's records: each inside a deleted run, or (a crash between log and rewrite) equal to a frame still there
+    let run = 0;
+    let expected = -1;
+    const logName = deletionLogFileName(w.recordingId, w.base);
+    for (const r of log) {
+      const still = dataAt.get(r.position);
+      if (still) {
+        if (still.frameLength !== r.frameLength || still.crc32c !== r.crc32c) throw mismatch(w, r.position - w.base, `${logName} disagrees with the DATA frame there`);
+        continue;
+      }
+      if (tombstone) {
+        // tombstone: the log alone describes the segment, its records must follow one another
+        if (expected >= 0 && r.position !== expected) throw mismatch(w, r.position - w.base, `${logName} has a gap before this position`);
+      } else {
+        while (run < deletedRuns.length && deletedRuns[run]![1] <= r.position) {
+          if (expected !== deletedRuns[run]![1]) throw mismatch(w, deletedRuns[run]![0] - w.base, `deleted run is not covered by ${logName}`);
+          run++;
+          expected = -1;
+        }
+        const current = deletedRuns[run];
+        if (!current || r.position < current[0]) throw mismatch(w, r.position - w.base, `${logName} names a frame that is neither DATA nor deleted`);
+        if (r.position !== (expected < 0 ? current[0] : expected)) throw mismatch(w, r.position - w.base, `deleted run is not covered by ${logName}`);
+      }
+      expected = r.position + alignFrame(r.frameLength);
+      records.push(r);
     }
-    if (seg === null) {
-      // tombstone: the log alone describes the segment, its records must follow one another
-      if (expected >= 0 && r.position !== expected) throw mismatch(w, r.position - w.base, `${logName} has a gap before this position`);
-    } else {
-      while (run < deletedRuns.length && deletedRuns[run]![1] <= r.position) {
+    if (!tombstone) {
+      for (; run < deletedRuns.length; run++, expected = -1) {
         if (expected !== deletedRuns[run]![1]) throw mismatch(w, deletedRuns[run]![0] - w.base, `deleted run is not covered by ${logName}`);
-        run++;
-        expected = -1;
       }
-      const current = deletedRuns[run];
-      if (!current || r.position < current[0]) throw mismatch(w, r.position - w.base, `${logName} names a frame that is neither DATA nor deleted`);
-      if (r.position !== (expected < 0 ? current[0] : expected)) throw mismatch(w, r.position - w.base, `deleted run is not covered by ${logName}`);
+    } else if (records.length === 0) {
+      throw mismatch(w, 0, `every frame was deleted and ${logName} is missing or empty: no digest is defined`);
+    } else {
+      end = expected;
     }
-    expected = r.position + alignFrame(r.frameLength);
-    records.push(r);
+    records.sort((a, b) => a.position - b.position);
+    return { records, end };
   }
-  if (seg !== null) {
-    for (; run < deletedRuns.length; run++, expected = -1) {
-      if (expected !== deletedRuns[run]![1]) throw mismatch(w, deletedRuns[run]![0] - w.base, `deleted run is not covered by ${logName}`);
-    }
-  } else if (records.length === 0) {
-    throw mismatch(w, 0, `every frame was deleted and ${logName} is missing or empty: no digest is defined`);
-  } else {
-    end = expected;
-  }
-  records.sort((a, b) => a.position - b.position);
-  return { records, end };
 }

@@ -9,7 +9,7 @@ import { closeSync, openSync, readFileSync, renameSync, statSync } from 'node:fs
 import { EventFrameHeaderDecoder } from '../../codecs/generated/storage/index.js';
 import { ErrorCode, VcrError } from '../util/errors.js';
 import { decodeDeletionLog, readDeletionLog } from './deletion-log.js';
-import { digestSegment, type SegmentSummary } from './digest.js';
+import { digestSegment, SegmentWalk, summarize, type SegmentSummary } from './digest.js';
 import { FrameStatus, checkFrame, frameStatusText } from './frame.js';
 import { storageError } from './io-errors.js';
 import { prefixSummary, type SegmentPrefix } from './segment-prefix.js';
@@ -67,6 +67,46 @@ export function verifySegment(c: SegmentContext, base: number): SegmentSummary {
   if (typeof view === 'string' && view !== 'tombstone') throw c.cache.unavailable(base, view);
   const from = Math.max(c.startPosition, base) - base;
   return digestSegment(where(c, base), view === 'tombstone' ? null : view, from, c.end, readDeletionLog(c.files, base));
+}
+
+/**
+ * verifySegment spread over many calls (the scrubber's re-check of idle copies): each `step`
+ * walks about `budget` bytes of frames, reading the segment through the cache each time (a
+ * segment dropped or installed meanwhile ends the scrub with its coded error); `summary` then
+ * gives what verifySegment would have. A segment rewritten by a deletion during the walk gives
+ * a digest that does not match: the caller re-verifies it in one piece before concluding.
+ */
+export class SegmentScrub {
+  private readonly walk: SegmentWalk;
+  private tombstone = false;
+  private walked = false;
+
+  constructor(
+    private readonly c: SegmentContext,
+    readonly base: number,
+  ) {
+    checkBase(c, base);
+    this.walk = new SegmentWalk(where(c, base), Math.max(c.startPosition, base) - base, c.end);
+  }
+
+  /** Bytes of the segment checked so far. */
+  get offset(): number {
+    return this.walk.offset;
+  }
+
+  /** Checks about `budget` more bytes; true once the whole segment is walked. */
+  step(budget: number): boolean {
+    if (this.walked) return true;
+    const view = this.c.cache.get(this.base);
+    if (view === 'tombstone') this.tombstone = this.walked = true;
+    else if (typeof view === 'string') throw this.c.cache.unavailable(this.base, view);
+    else this.walked = this.walk.step(view, budget);
+    return this.walked;
+  }
+
+  summary(): SegmentSummary {
+    return summarize(this.walk.finish(this.tombstone, readDeletionLog(this.c.files, this.base)));
+  }
 }
 
 /**

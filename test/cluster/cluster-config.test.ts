@@ -31,7 +31,7 @@ function refusal(doc: unknown): { code: number; message: string } {
 describe('the cluster file (SPEC §3)', () => {
   it('accepts the SPEC example with defaults for the optional keys', () => {
     const c = parseClusterConfig(good);
-    expect(c).toMatchObject({ k: 2, name: 'vcr', graceMs: 5000 });
+    expect(c).toMatchObject({ k: 2, name: 'vcr', graceMs: 5000, scrubBytesPerSec: 16 * 1024 * 1024, scrubIntervalMs: 3_600_000 });
     expect(nodeOf(c, 'b').replication).toBe('127.0.0.1:8111');
   });
 
@@ -46,6 +46,8 @@ describe('the cluster file (SPEC §3)', () => {
       [{ ...good, nodes: [{ ...good.nodes[0], extra: 1 }] }, /'nodes\[0\]\.extra'/],
       [{ ...good, graceMs: -1 }, /'graceMs'/],
       [{ ...good, surprise: true }, /'surprise'/],
+      [{ ...good, scrubBytesPerSec: -1 }, /'scrubBytesPerSec'/],
+      [{ ...good, scrubIntervalMs: 10 }, /'scrubIntervalMs'/],
     ];
     for (const [doc, key] of cases) {
       const r = refusal(doc);

@@ -28,6 +28,8 @@ export interface ClusterOptions {
   graceMs?: number;
   leaseTtlMs?: number;
   repairBytesPerSec?: number;
+  /** more cluster file keys (scrubIntervalMs etc.) */
+  clusterKeys?: Record<string, unknown>;
   /** archiver config document written beside the cluster file (segmentLength etc.) */
   config?: Record<string, unknown>;
 }
@@ -133,6 +135,7 @@ export class Cluster {
         graceMs: opts.graceMs ?? 1500,
         leaseTtlMs: opts.leaseTtlMs ?? 2000,
         ...(opts.repairBytesPerSec ? { repairBytesPerSec: opts.repairBytesPerSec } : {}),
+        ...(opts.clusterKeys ?? {}),
       }),
     );
     const configFile = join(root, 'archiver.json');
