@@ -35,6 +35,8 @@ async function open(url: string, hash = ''): Promise<Page> {
   const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
   await page.goto(`${url}${hash}`);
   await page.waitForFunction(() => document.body.dataset.loaded !== undefined);
+  // the first live health snapshot is in (the layout does not move under a click after this)
+  await page.waitForSelector('#health-summary .card');
   return page;
 }
 
