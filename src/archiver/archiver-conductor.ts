@@ -19,7 +19,7 @@ import type { ArchiverCounters } from './archiver-counters.js';
 import type { ArchiverClock, ArchiverLog } from './archiver-services.js';
 import { ControlAdapter, type ControlRequestHandler, type InboundDatagrams, type RequestSource } from './control-adapter.js';
 import { IDEMPOTENT_REQUESTS, type ConnectRequest, type ControlRequest, type SessionRequest } from './control-requests.js';
-import type { ControlResponseProxy } from './control-response-proxy.js';
+import type { ControlResponseProxy, ResponseEncoder } from './control-response-proxy.js';
 import type { ControlSession } from './control-session.js';
 import { ControlSessions } from './control-sessions.js';
 import { checkNotOwnEndpoint, type BoundAddress } from './destination-checks.js';
@@ -54,9 +54,29 @@ export interface ConductorDeps {
   createReplaySender: (ep: UdpEndpoint) => ReplaySender;
   /** The stream endpoint, listening (streamed replays); absent: StreamReplayRequest is refused. */
   streamServer?: TransportServer;
+  /** Requests from inside the process (the HTTP console); absent: none. */
+  local?: LocalRequests;
 }
 
 const SESSION_CHECK_INTERVAL_NS = 100_000_000n;
+
+/**
+ * A request made inside this process (the HTTP console, src/archiver/http): it runs through the
+ * same handlers as a datagram's, in a session of its own (outside the session table: never
+ * timed out or evicted), and its answer is encoded by `responses` and handed to `reply`.
+ */
+export interface LocalRequest {
+  session: ControlSession;
+  request: SessionRequest;
+  responses: ResponseEncoder;
+  /** The answer: data messages, then the final response (called exactly once). */
+  reply(datagrams: Buffer[]): void;
+}
+
+/** Queues local requests; the conductor takes them in its duty cycle, like datagrams. */
+export interface LocalRequests {
+  poll(run: (job: LocalRequest) => void, limit: number): number;
+}
 
 export class ArchiverConductor implements Agent, ControlRequestHandler {
   readonly roleName = 'archiver-conductor';
@@ -67,6 +87,7 @@ export class ArchiverConductor implements Agent, ControlRequestHandler {
   /** Decodes inbound datagrams and calls onRequest/onMalformed (tests may dispatch() directly). */
   readonly adapter: ControlAdapter;
   private readonly handlers: RequestHandlers;
+  private readonly runLocal = (job: LocalRequest): void => this.executeLocal(job);
   private nextSessionCheckNs = 0n;
   private closed = false;
 
@@ -116,6 +137,7 @@ export class ArchiverConductor implements Agent, ControlRequestHandler {
 
   doWork(): number {
     let work = this.adapter.poll(256);
+    if (this.deps.local) work += this.deps.local.poll(this.runLocal, 64);
     work += this.recordings.doWork();
     work += this.replays.doWork();
     work += this.streams.doWork();
@@ -269,6 +291,31 @@ export class ArchiverConductor implements Agent, ControlRequestHandler {
     }
     s.remember(r.correlationId, fingerprint, datagrams);
     this.sendAll(s, datagrams);
+  }
+
+  /** A local request: the same handlers, no answer cache (nothing retries it), its own encoding. */
+  private executeLocal(job: LocalRequest): void {
+    const { session: s, request: r, responses } = job;
+    const sid = s.sessionId;
+    let done = false;
+    const reply = (datagrams: Buffer[]): void => {
+      if (done) return;
+      done = true;
+      job.reply(datagrams);
+    };
+    const answer: DeferredAnswer = {
+      ok: (relevantId, data = []) => reply([...data, responses.ok(sid, r.correlationId, relevantId, data.length)]),
+      error: (code, message) => reply([responses.error(sid, r.correlationId, code, message)]),
+    };
+    const ctx: RequestContext = { session: s, answer: { data: [] }, defer: () => answer, responses };
+    try {
+      const result = this.handlers.handle(ctx, r);
+      if (result !== 'pending') answer.ok(result, ctx.answer.data);
+    } catch (err) {
+      const e = toVcrError(err);
+      if (!isVcrError(err)) this.deps.log.error({ request: r.type, error: String(err) }, 'request failed unexpectedly');
+      answer.error(e.code, e.message);
+    }
   }
 
   /** The answer to a request that completes later, sent (and cached) if its session is still there. */

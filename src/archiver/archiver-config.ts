@@ -51,7 +51,13 @@ export interface ArchiverConfig {
   /** Client IP addresses or CIDR networks allowed to talk to the control endpoint; empty: everyone. */
   allowlist: string[];
   allowDestructive: boolean;
-  /** Prometheus endpoint port on 127.0.0.1; undefined: no endpoint, 0: any free port. */
+  /**
+   * The HTTP server (console at /, API at /api/, Prometheus at /metrics) as HOST:PORT; null:
+   * none; undefined: the default (src/archiver/http/http-endpoint.ts: the control host, the
+   * control port + 1, or `metricsPort` when that is set).
+   */
+  http: string | null | undefined;
+  /** Older spelling of the HTTP port (on 127.0.0.1), kept working: `"http": "127.0.0.1:PORT"`. */
   metricsPort: number | undefined;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   progressIntervalMs: number;
@@ -81,6 +87,7 @@ export function defaultConfig(dir: string): ArchiverConfig {
     limits: { ...DEFAULT_LIMITS },
     allowlist: [],
     allowDestructive: true,
+    http: undefined,
     metricsPort: undefined,
     logLevel: 'info',
     progressIntervalMs: 1000,
@@ -141,6 +148,7 @@ const TOP_KEYS = [
   'limits',
   'allowlist',
   'allowDestructive',
+  'http',
   'metricsPort',
   'logLevel',
   'progressIntervalMs',
@@ -227,8 +235,19 @@ export function applyConfigDocument(base: ArchiverConfig, doc: unknown): Archive
     if (typeof doc.allowDestructive !== 'boolean') throw bad('allowDestructive', 'must be true or false');
     c.allowDestructive = doc.allowDestructive;
   }
+  if (doc.http !== undefined && doc.metricsPort !== undefined) throw bad('metricsPort', "give 'http' or its older spelling 'metricsPort', not both");
+  if (doc.http !== undefined) {
+    if (doc.http === null) c.http = null;
+    else {
+      parseHostPort(str(doc.http, 'http', 300), 'http');
+      c.http = doc.http as string;
+    }
+    c.metricsPort = undefined; // a later document (the command line) overrides an earlier one
+  }
   if (doc.metricsPort !== undefined) {
     c.metricsPort = doc.metricsPort === null ? undefined : int(doc.metricsPort, 'metricsPort', 0, 65535);
+    // null switched the endpoint off before the console existed; it still does
+    c.http = doc.metricsPort === null ? null : undefined;
   }
   if (doc.logLevel !== undefined) {
     if (typeof doc.logLevel !== 'string' || !LOG_LEVELS.includes(doc.logLevel)) {

@@ -27,6 +27,10 @@ import { parseHostPort, type ArchiverConfig } from './archiver-config.js';
 import { ArchiverConductor } from './archiver-conductor.js';
 import { ArchiverCounters } from './archiver-counters.js';
 import { ArchiverMetrics } from './archiver-metrics.js';
+import { ConsoleApi } from './http/console-api.js';
+import { ConsoleControl } from './http/console-control.js';
+import { HttpServer } from './http/http-server.js';
+import { httpEndpoint, type HttpEndpoint } from './http/http-endpoint.js';
 import type { ArchiverLog } from './archiver-services.js';
 import { checkStart } from './channel-rules.js';
 import { ControlResponseProxy } from './control-response-proxy.js';
@@ -113,8 +117,11 @@ export class Archiver {
     readonly controlPort: number,
     /** HOST:PORT of the stream endpoint as bound. */
     readonly streamAddress: string,
+    /** Port of the HTTP server (console, API, /metrics); undefined when it is off. */
     readonly metricsPort: number | undefined,
     readonly log: Logger,
+    /** The console's URL (http://HOST:PORT/); undefined when the HTTP server is off. */
+    readonly consoleUrl: string | undefined = undefined,
   ) {}
 
   static async launch(config: ArchiverConfig, options: ArchiverOptions = {}): Promise<Archiver> {
@@ -128,7 +135,8 @@ export class Archiver {
     const [host, port] = parseHostPort(config.control);
     const counters = new ArchiverCounters();
     const wake = new WakeSignal();
-    const transport = new ControlTransport(counters, { allowlist: new AddressAllowlist(config.allowlist), onAvailable: wake.signal });
+    const allowlist = new AddressAllowlist(config.allowlist);
+    const transport = new ControlTransport(counters, { allowlist, onAvailable: wake.signal });
     // Everything opened from here on is released, last first, if a later step fails.
     const opened: (() => void | Promise<void>)[] = [() => transport.close()];
     const releaseAll = async (): Promise<void> => {
@@ -197,6 +205,7 @@ export class Archiver {
         archiveStore = binding;
       }
       const sessions = new ControlSessions(config.limits);
+      const consoleControl = new ConsoleControl(sessions.detached('console', nanoClock.nanoTime()), wake.signal);
       const notifications = new NotificationProxy(transport, () => sessions.values(), destinations);
       if (archiveStore instanceof ClusterBinding) archiveStore.notifier = new ClusterNotifier(notifications);
       const conductor = new ArchiverConductor({
@@ -214,6 +223,7 @@ export class Archiver {
         log: archLog,
         createReplaySender: (ep) => new UdpSender(ep),
         streamServer,
+        local: consoleControl,
       });
       const agents: Agent[] = [conductor];
       if (clusterNode) {
@@ -235,19 +245,28 @@ export class Archiver {
         if (clusterNode) await clusterNode.drain(3000);
       });
       let metricsPort: number | undefined;
-      if (config.metricsPort !== undefined) {
+      let consoleUrl: string | undefined;
+      const endpoint = httpEndpoint(config);
+      if (endpoint) {
         const cluster = archiveStore instanceof ClusterBinding ? archiveStore : undefined;
         const metrics = new ArchiverMetrics(counters, cluster ? () => cluster.clusterStatus() : undefined);
-        opened.push(() => metrics.close());
-        metricsPort = await metrics.listen(config.metricsPort);
+        const info = { allowDestructive: config.allowDestructive, control: formatHostPort(host, controlPort), nodeId: options.cluster?.nodeId };
+        const api = new ConsoleApi(consoleControl, info, () => utcClock.epochNanos());
+        const http = new HttpServer({ allowlist, counters, metrics, log: archLog, api: (router, csrf) => api.routes(router, csrf) });
+        opened.push(async () => {
+          api.close();
+          await http.close();
+        });
+        metricsPort = await listenHttp(http, endpoint, log);
+        consoleUrl = http.url;
       }
       startConfigChannels(config, conductor, archiveStore);
       runner.start();
       log.info(
-        { dir: config.dir, control: formatHostPort(host, controlPort), stream: streamServer.address, metricsPort, channels: config.channels.length },
+        { dir: config.dir, control: formatHostPort(host, controlPort), stream: streamServer.address, metricsPort, console: consoleUrl, channels: config.channels.length },
         'archiver started',
       );
-      return new Archiver(config, conductor, counters, runner, releaseAll, host, controlPort, streamServer.address, metricsPort, log);
+      return new Archiver(config, conductor, counters, runner, releaseAll, host, controlPort, streamServer.address, metricsPort, log, consoleUrl);
     } catch (err) {
       await releaseAll();
       throw err;
@@ -261,6 +280,17 @@ export class Archiver {
       this.log.info({}, 'archiver stopped');
     })();
     return this.closing;
+  }
+}
+
+/** Binds the HTTP server; a derived default port that is taken gives way to any free port. */
+async function listenHttp(http: HttpServer, endpoint: HttpEndpoint, log: Logger): Promise<number> {
+  try {
+    return await http.listen(endpoint.host, endpoint.port);
+  } catch (err) {
+    if (!endpoint.derived || !(err instanceof VcrError) || err.code !== ErrorCode.ADDRESS_IN_USE) throw err;
+    log.warn({ port: endpoint.port }, 'the default HTTP port is taken; serving the console on a free port instead');
+    return http.listen(endpoint.host, 0);
   }
 }
 

@@ -18,6 +18,7 @@ import {
   CONTROL_SCHEMA_VERSION,
   MAX_ALIASES,
   MAX_KEEPALIVE_MS,
+  MAX_RATE_BUCKETS,
   MAX_REPLAY_CHANNELS,
   NULL_ID,
   NULL_TIME,
@@ -80,7 +81,7 @@ const REQUESTS = [
   R.ReplayRequest, R.TimeReplayRequest, R.StopReplayRequest, R.ReadRequest, R.ListRecordingsRequest,
   R.DescribeRecordingRequest, R.RecordingPositionRequest, R.FindPositionRequest, R.ListChannelsRequest, R.StatsRequest,
   R.AddQuarantineRequest, R.RemoveQuarantineRequest, R.ListQuarantinesRequest, R.DeleteRequest, R.ClusterStatusRequest,
-  R.SubscribeNotificationsRequest, R.StreamReplayRequest,
+  R.SubscribeNotificationsRequest, R.StreamReplayRequest, R.EventRatesRequest, R.DeletePreviewRequest,
 ] as const;
 
 type RequestInfo = (typeof REQUESTS)[number];
@@ -206,6 +207,17 @@ export class ControlRequestDecoder {
       for (const c of x.channels()) channels.push(c.channel());
       return this.checkEnd(buf, x, { type: 'streamReplay', ...base, channels });
     });
+    this.onConsoleRequests();
+  }
+
+  private onConsoleRequests(): void {
+    this.on(R.EventRatesRequest, (x, buf) => {
+      const buckets = x.bucketCount();
+      if (buckets < 1 || buckets > MAX_RATE_BUCKETS) fail(ErrorCode.INVALID_ARGUMENT, `bucketCount ${buckets} must be from 1 to ${MAX_RATE_BUCKETS}`);
+      return this.checkEnd(buf, x, { type: 'eventRates', ...ids(x), fromUtcNs: x.fromUtcNs(), toUtcNs: x.toUtcNs(), buckets, channel: x.channel() });
+    });
+    this.on(R.DeletePreviewRequest, (x, buf) =>
+      this.checkEnd(buf, x, { type: 'deletePreview', ...ids(x), fromUtcNs: x.fromUtcNs(), toUtcNs: x.toUtcNs(), channel: x.channel() }));
   }
 
   private on<I extends RequestInfo>(info: I, decode: (x: FlyweightOf<I>, buf: Buffer, blockLength: number) => ControlRequest): void {

@@ -77,7 +77,9 @@ export type SessionRequest =
       follow: boolean;
       channels: string[];
     })
-  | (RequestBase & { type: 'subscribe'; mask: NotificationMaskBits });
+  | (RequestBase & { type: 'subscribe'; mask: NotificationMaskBits })
+  | (RequestBase & { type: 'eventRates'; fromUtcNs: bigint; toUtcNs: bigint; buckets: number; channel: string })
+  | (RequestBase & { type: 'deletePreview'; fromUtcNs: bigint; toUtcNs: bigint; channel: string });
 
 export type ControlRequest = ConnectRequest | SessionRequest;
 
@@ -94,6 +96,8 @@ export const IDEMPOTENT_REQUESTS = new Set<SessionRequest['type']>([
   'listQuarantines',
   'clusterStatus',
   'subscribe',
+  'eventRates',
+  'deletePreview',
 ]);
 
 /** A set of NotificationKind bits (src/protocol/constants.ts). */

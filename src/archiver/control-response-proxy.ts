@@ -9,6 +9,8 @@ import {
   ClusterStatusEncoder,
   ControlResponseCode,
   ControlResponseEncoder,
+  DeletePreviewEncoder,
+  EventRatesEncoder,
   MessageHeaderEncoder,
   QuarantineDescriptorEncoder,
   ReadChunkEncoder,
@@ -22,6 +24,8 @@ import {
 import type { ErrorCode as WireErrorCode } from '../../codecs/generated/control/index.js';
 import { CONTROL_HEADER_LENGTH as HEADER_LENGTH, MAX_ERROR_TEXT, MAX_MESSAGE, NULL_ID } from '../protocol/constants.js';
 import type { ClusterStatusInfo, QuarantineInfo, RecordingInfo, RecordingStateName } from './ports.js';
+import type { DeletePreviewResult } from './delete-preview.js';
+import type { ChannelRates } from './event-rates.js';
 
 export interface ChunkEvent {
   position: number;
@@ -33,6 +37,12 @@ export interface ChunkEvent {
   flags: number;
   payload: Uint8Array;
 }
+
+/**
+ * What request handlers encode their answers with: the SBE proxy below for the control
+ * protocol, or another encoding of the same answers (the HTTP console's JSON, src/archiver/http).
+ */
+export type ResponseEncoder = { [K in keyof ControlResponseProxy]: ControlResponseProxy[K] };
 
 /** Bytes a ReadChunk takes before its events, and per event before the payload. */
 export const READ_CHUNK_OVERHEAD = HEADER_LENGTH + ReadChunkEncoder.BLOCK_LENGTH + ReadChunkEventsEncoder.HEADER_SIZE;
@@ -61,6 +71,8 @@ export class ControlResponseProxy {
   private readonly quarantine = new QuarantineDescriptorEncoder();
   private readonly cluster = new ClusterStatusEncoder();
   private readonly grant = new StreamGrantEncoder();
+  private readonly rates = new EventRatesEncoder();
+  private readonly preview = new DeletePreviewEncoder();
 
   private copyOut(bodyLength: number): Buffer {
     const len = HEADER_LENGTH + bodyLength;
@@ -246,6 +258,31 @@ export class ControlResponseProxy {
         .flags(ev.flags)
         .payload(ev.payload);
     }
+    return this.copyOut(e.encodedLength());
+  }
+
+  /** One channel's EventRates (at most MAX_RATE_BUCKETS buckets: ~33 KB). */
+  eventRates(sessionId: number, correlationId: bigint, fromUtcNs: bigint, toUtcNs: bigint, c: ChannelRates): Buffer {
+    const e = this.rates.wrapAndApplyHeader(this.scratch, 0, this.header).controlSessionId(sessionId).correlationId(correlationId).fromUtcNs(fromUtcNs).toUtcNs(toUtcNs);
+    const g = e.bucketsCount(c.bytes.length);
+    for (let i = 0; i < c.bytes.length; i++) g.next().bytes(c.bytes[i]!).events(c.events[i]!);
+    e.channel(c.channel);
+    return this.copyOut(e.encodedLength());
+  }
+
+  deletePreview(sessionId: number, correlationId: bigint, p: DeletePreviewResult): Buffer {
+    const e = this.preview
+      .wrapAndApplyHeader(this.scratch, 0, this.header)
+      .controlSessionId(sessionId)
+      .correlationId(correlationId)
+      .events(p.events)
+      .bytes(p.bytes)
+      .exact(p.exact ? BooleanType.TRUE : BooleanType.FALSE)
+      .protectedBytes(p.protectedBytes);
+    const rg = e.recordingsCount(p.recordings.length);
+    for (const r of p.recordings) rg.next().recordingId(r.recordingId).events(r.events).bytes(r.bytes).channel(r.channel);
+    const hg = e.holdsCount(p.holds.length);
+    for (const h of p.holds) hg.next().quarantineId(h.quarantineId).fromUtcNs(h.fromUtcNs).toUtcNs(h.toUtcNs).protectedBytes(h.protectedBytes).channel(h.channel);
     return this.copyOut(e.encodedLength());
   }
 }

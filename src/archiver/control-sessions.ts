@@ -69,6 +69,15 @@ export class ControlSessions {
     return this.byId.values();
   }
 
+  /**
+   * A session outside the table, for requests made inside the process (the HTTP console): its
+   * id comes from the same generator (so it is never another session's), it is never timed
+   * out or evicted, and it takes no slot from clients.
+   */
+  detached(clientName: string, nowNs: bigint): ControlSession {
+    return new ControlSession(this.ids.next(), 'local', 0, 'local', 0, BigInt(Number.MAX_SAFE_INTEGER), nowNs, clientName);
+  }
+
   /** The session a request names (ids outside 1..2^53-1 name none). */
   find(controlSessionId: number): ControlSession | undefined {
     if (controlSessionId <= 0) return undefined;

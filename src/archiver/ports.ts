@@ -79,6 +79,13 @@ export interface ClusterStatusInfo {
   nodes: { id: string; up: boolean; ready: boolean; segments: number; bytes: number; lagBytes: number; lagMs: number }[];
 }
 
+/** A recording's time index: (utcNs, position) samples in order, one per stride of bytes. */
+export interface TimeIndexView {
+  readonly length: number;
+  utcAt(i: number): bigint;
+  positionAt(i: number): number;
+}
+
 export interface ArchiveStore {
   createRecording(p: {
     channel: string;
@@ -112,6 +119,8 @@ export interface ArchiveStore {
   /** Resolves once a stopped recording's end is visible cluster-wide (or after a short bound). */
   whenStopped?(recordingId: number): Promise<void>;
   usage(): { segments: number; bytes: number };
+  /** The recording's time index (rates over time without a scan); absent or undefined: only its ends are known. */
+  timeIndex?(recordingId: number): TimeIndexView | undefined;
   /** Periodic housekeeping (liveness mark, commits of idle writers); cheap, call every ~100 ms. */
   heartbeat(): void;
   close(): void;

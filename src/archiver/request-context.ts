@@ -5,6 +5,7 @@
  * their multicast options asynchronously) take a DeferredAnswer and complete it when they know.
  */
 import type { ControlSession } from './control-session.js';
+import type { ResponseEncoder } from './control-response-proxy.js';
 
 export interface Answer {
   data: Buffer[];
@@ -22,6 +23,8 @@ export interface RequestContext {
   answer: Answer;
   /** Marks the request pending (a retry meanwhile is not executed again) and returns its answer. */
   defer(): DeferredAnswer;
+  /** Encodes the answer's data messages; absent: the control protocol's SBE proxy. */
+  responses?: ResponseEncoder;
 }
 
 /** A DeferredAnswer nobody waits for (recordings the config starts). */

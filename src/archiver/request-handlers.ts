@@ -15,6 +15,8 @@ import type { ArchiverCounters } from './archiver-counters.js';
 import type { ArchiverClock } from './archiver-services.js';
 import { channelViews, filterRecordings, matchesChannel, overlaps, resolveChannel } from './catalog-queries.js';
 import { checkName, checkStart } from './channel-rules.js';
+import { deletePreview } from './delete-preview.js';
+import { eventRates } from './event-rates.js';
 import type { SessionRequest } from './control-requests.js';
 import type { ControlResponseProxy } from './control-response-proxy.js';
 import { checkMulticastInterface, checkNotOwnEndpoint, type BoundAddress } from './destination-checks.js';
@@ -70,6 +72,8 @@ const BARRIER_REQUESTS: ReadonlySet<SessionRequest['type']> = new Set([
   'startRecording',
   'delete',
   'addQuarantine',
+  'eventRates',
+  'deletePreview',
 ]);
 
 function fail(answer: DeferredAnswer, err: unknown): void {
@@ -170,7 +174,8 @@ export class RequestHandlers {
     const s = ctx.session;
     const sid = s.sessionId;
     const corr = r.correlationId;
-    const { store, responses, recordings, replays } = this.deps;
+    const { store, recordings, replays } = this.deps;
+    const responses = ctx.responses ?? this.deps.responses;
     const data = ctx.answer.data;
     switch (r.type) {
       case 'close':
@@ -287,6 +292,20 @@ export class RequestHandlers {
           }),
         );
         return 1;
+      }
+      case 'eventRates': {
+        if (r.toUtcNs <= r.fromUtcNs) throw new VcrError(ErrorCode.INVALID_ARGUMENT, `interval from ${r.fromUtcNs} must be before to ${r.toUtcNs}`);
+        const live = (x: { recordingId: number; stopPosition: number }): number => recordings.findActive(x.recordingId)?.position ?? x.stopPosition;
+        const rates = eventRates(store.listRecordings(), r, this.now(), live, (id) => store.timeIndex?.(id));
+        for (const c of rates) data.push(responses.eventRates(sid, corr, r.fromUtcNs, r.toUtcNs, c));
+        return rates.length;
+      }
+      case 'deletePreview': {
+        checkInterval(r.fromUtcNs, r.toUtcNs);
+        return deletePreview(store, r, this.now()).then((p) => {
+          data.push(responses.deletePreview(sid, corr, p));
+          return p.events;
+        });
       }
       default: {
         const never: never = r;
@@ -492,7 +511,8 @@ export class RequestHandlers {
 
   /** Opens the readers of a stream's recordings and registers it; returns the replaySessionId. */
   private openStream(ctx: RequestContext, r: Extract<SessionRequest, { type: 'streamReplay' }>, targets: StreamTarget[], targetsNames: string[]): number {
-    const { store, recordings, streams, responses } = this.deps;
+    const { store, recordings, streams } = this.deps;
+    const responses = ctx.responses ?? this.deps.responses;
     const plan: StreamPlan = { inputs: [], fromUtcNs: r.fromUtcNs, toUtcNs: r.toUtcNs };
     try {
       for (const t of targets) {

@@ -7,7 +7,7 @@ import { Archive, type ArchiveOptions } from '../storage/archive.js';
 import type { RecordingWriter } from '../storage/recording-writer.js';
 import type { RecordingDescriptor } from '../storage/types.js';
 import { ErrorCode, VcrError, isVcrError } from '../util/errors.js';
-import type { ArchiveStore, QuarantineInfo, RecordingInfo, RecordingReaderPort, RecordingWriterPort } from './ports.js';
+import type { ArchiveStore, QuarantineInfo, RecordingInfo, RecordingReaderPort, RecordingWriterPort, TimeIndexView } from './ports.js';
 
 export function toInfo(d: RecordingDescriptor): RecordingInfo {
   return {
@@ -121,6 +121,14 @@ export class StorageBinding implements ArchiveStore {
   /** Segment files and their bytes (storage walks the directory; a query, not the hot path). */
   usage(): { segments: number; bytes: number } {
     return this.archive.usage();
+  }
+
+  timeIndex(recordingId: number): TimeIndexView | undefined {
+    try {
+      return this.archive.timeIndex(recordingId);
+    } catch {
+      return undefined;
+    }
   }
 
   heartbeat(): void {

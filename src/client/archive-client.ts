@@ -18,6 +18,8 @@ import type { ChannelEventsOptions, ReadChunkRequest } from './event-reader.js';
 import { parseEndpoint, type Endpoint } from './endpoint.js';
 import type {
   ChannelDescriptor,
+  ChannelRates,
+  DeletePreview,
   ClusterStatus,
   ListRecordingsFilter,
   QuarantineDescriptor,
@@ -215,6 +217,23 @@ export class ArchiveClient {
   async deleteEvents(p: { channel?: string; fromUtcNs: bigint; toUtcNs: bigint }): Promise<number> {
     const r = await this.request('delete', (ids) => this.conn.proxy.deleteEvents(ids, p.fromUtcNs, p.toUtcNs, p.channel ?? ''));
     return r.response.relevantId;
+  }
+
+  /**
+   * Bytes and (estimated) events per time bucket of each channel (or one) over an interval,
+   * from the archiver's time index: no events are read (PROTOCOL.md "Event rates").
+   */
+  async eventRates(p: { channel?: string; fromUtcNs: bigint; toUtcNs: bigint; buckets: number }): Promise<ChannelRates[]> {
+    const r = await this.request('event rates', (ids) => this.conn.proxy.eventRates(ids, p.fromUtcNs, p.toUtcNs, p.buckets, p.channel ?? ''));
+    return dataOf(r, 'eventRates');
+  }
+
+  /** What deleteEvents with the same arguments would remove now, and which holds protect what; deletes nothing. */
+  async deletePreview(p: { channel?: string; fromUtcNs: bigint; toUtcNs: bigint }): Promise<DeletePreview> {
+    const r = await this.request('delete preview', (ids) => this.conn.proxy.deletePreview(ids, p.fromUtcNs, p.toUtcNs, p.channel ?? ''));
+    const v = dataOf(r, 'deletePreview')[0];
+    if (!v) throw new VcrError(ErrorCode.MALFORMED_MESSAGE, 'the archiver answered a delete preview without one');
+    return v;
   }
 
   async clusterStatus(): Promise<ClusterStatus> {

@@ -9,7 +9,9 @@ import { BooleanType } from '../../codecs/generated/control/BooleanType.js';
 import { CloseSessionRequestEncoder } from '../../codecs/generated/control/CloseSessionRequestEncoder.js';
 import { ClusterStatusRequestEncoder } from '../../codecs/generated/control/ClusterStatusRequestEncoder.js';
 import { ConnectRequestEncoder } from '../../codecs/generated/control/ConnectRequestEncoder.js';
+import { DeletePreviewRequestEncoder } from '../../codecs/generated/control/DeletePreviewRequestEncoder.js';
 import { DeleteRequestEncoder } from '../../codecs/generated/control/DeleteRequestEncoder.js';
+import { EventRatesRequestEncoder } from '../../codecs/generated/control/EventRatesRequestEncoder.js';
 import { DescribeRecordingRequestEncoder } from '../../codecs/generated/control/DescribeRecordingRequestEncoder.js';
 import { FindPositionRequestEncoder } from '../../codecs/generated/control/FindPositionRequestEncoder.js';
 import { KeepAliveRequestEncoder } from '../../codecs/generated/control/KeepAliveRequestEncoder.js';
@@ -44,6 +46,8 @@ export class ControlRequestProxy {
   private readonly addQuarantineRequest = new AddQuarantineRequestEncoder();
   private readonly closeSessionRequest = new CloseSessionRequestEncoder();
   private readonly clusterStatusRequest = new ClusterStatusRequestEncoder();
+  private readonly eventRatesRequest = new EventRatesRequestEncoder();
+  private readonly deletePreviewRequest = new DeletePreviewRequestEncoder();
   private readonly connectRequest = new ConnectRequestEncoder();
   private readonly deleteRequest = new DeleteRequestEncoder();
   private readonly describeRecordingRequest = new DescribeRecordingRequestEncoder();
@@ -322,6 +326,24 @@ export class ControlRequestProxy {
         .replay((mask & NotificationKind.replay) !== 0)
         .cluster((mask & NotificationKind.cluster) !== 0)
         .errors((mask & NotificationKind.errors) !== 0);
+      return e.encodedLength();
+    });
+  }
+
+  eventRates(ids: Ids, fromUtcNs: bigint, toUtcNs: bigint, bucketCount: number, channel: string): Buffer {
+    return this.encode('EventRatesRequest', () => {
+      const e = this.eventRatesRequest.wrapAndApplyHeader(this.buffer, 0, this.header);
+      e.controlSessionId(ids.controlSessionId).correlationId(ids.correlationId).fromUtcNs(fromUtcNs).toUtcNs(toUtcNs).bucketCount(bucketCount);
+      e.channel(channel);
+      return e.encodedLength();
+    });
+  }
+
+  deletePreview(ids: Ids, fromUtcNs: bigint, toUtcNs: bigint, channel: string): Buffer {
+    return this.encode('DeletePreviewRequest', () => {
+      const e = this.deletePreviewRequest.wrapAndApplyHeader(this.buffer, 0, this.header);
+      e.controlSessionId(ids.controlSessionId).correlationId(ids.correlationId).fromUtcNs(fromUtcNs).toUtcNs(toUtcNs);
+      e.channel(channel);
       return e.encodedLength();
     });
   }

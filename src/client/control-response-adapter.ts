@@ -9,6 +9,8 @@
 import { ChannelDescriptorDecoder } from '../../codecs/generated/control/ChannelDescriptorDecoder.js';
 import { ClusterStatusDecoder } from '../../codecs/generated/control/ClusterStatusDecoder.js';
 import { ControlResponseDecoder } from '../../codecs/generated/control/ControlResponseDecoder.js';
+import { DeletePreviewDecoder } from '../../codecs/generated/control/DeletePreviewDecoder.js';
+import { EventRatesDecoder } from '../../codecs/generated/control/EventRatesDecoder.js';
 import { ErrorNotificationDecoder } from '../../codecs/generated/control/ErrorNotificationDecoder.js';
 import { MessageHeaderDecoder } from '../../codecs/generated/control/MessageHeaderDecoder.js';
 import { NodeStatusChangedDecoder } from '../../codecs/generated/control/NodeStatusChangedDecoder.js';
@@ -28,6 +30,8 @@ import type { ControlResponse } from './pending-requests.js';
 import { stopReasonName, type Notification } from './notifications.js';
 import type {
   ChannelDescriptor,
+  ChannelRates,
+  DeletePreview,
   ChunkEvent,
   ClusterStatus,
   QuarantineDescriptor,
@@ -46,7 +50,9 @@ export type DataMessage =
   | { kind: 'stats'; value: StatsSnapshot }
   | { kind: 'quarantine'; value: QuarantineDescriptor }
   | { kind: 'clusterStatus'; value: ClusterStatus }
-  | { kind: 'streamGrant'; value: StreamGrant };
+  | { kind: 'streamGrant'; value: StreamGrant }
+  | { kind: 'eventRates'; value: ChannelRates }
+  | { kind: 'deletePreview'; value: DeletePreview };
 
 export interface ControlResponseListener {
   onControlResponse(r: ControlResponse): void;
@@ -78,6 +84,8 @@ export class ControlResponseAdapter {
   private readonly channelDescriptor = new ChannelDescriptorDecoder();
   private readonly statsSnapshot = new StatsSnapshotDecoder();
   private readonly quarantineDescriptor = new QuarantineDescriptorDecoder();
+  private readonly eventRates = new EventRatesDecoder();
+  private readonly deletePreview = new DeletePreviewDecoder();
   private readonly clusterStatus = new ClusterStatusDecoder();
   private readonly streamGrant = new StreamGrantDecoder();
   private readonly recordingStarted = new RecordingStartedDecoder();
@@ -245,6 +253,41 @@ export class ControlResponseAdapter {
         const token = d.token();
         const endpoint = d.endpoint() ?? '';
         l.onData(correlationId, 'grant', { kind: 'streamGrant', value: { replaySessionId, token, endpoint } });
+        return 1;
+      }
+      case EventRatesDecoder.TEMPLATE_ID: {
+        const d = this.eventRates.wrap(buf, HEADER_LENGTH, blockLength, version);
+        const correlationId = d.correlationId();
+        const fromUtcNs = d.fromUtcNs();
+        const toUtcNs = d.toUtcNs();
+        const bytes: number[] = [];
+        const events: number[] = [];
+        for (const b of d.buckets()) {
+          bytes.push(b.bytes());
+          events.push(b.events());
+        }
+        const channel = d.channel() ?? '';
+        l.onData(correlationId, `rates:${channel}`, { kind: 'eventRates', value: { channel, fromUtcNs, toUtcNs, bytes, events } });
+        return 1;
+      }
+      case DeletePreviewDecoder.TEMPLATE_ID: {
+        const d = this.deletePreview.wrap(buf, HEADER_LENGTH, blockLength, version);
+        const correlationId = d.correlationId();
+        const value: DeletePreview = { events: d.events(), bytes: d.bytes(), exact: Number(d.exact()) === 1, protectedBytes: d.protectedBytes(), recordings: [], holds: [] };
+        for (const r of d.recordings()) {
+          const recordingId = r.recordingId();
+          const events = r.events();
+          const bytes = r.bytes();
+          value.recordings.push({ recordingId, events, bytes, channel: r.channel() ?? '' });
+        }
+        for (const h of d.holds()) {
+          const quarantineId = h.quarantineId();
+          const fromUtcNs = h.fromUtcNs();
+          const toUtcNs = h.toUtcNs();
+          const protectedBytes = h.protectedBytes();
+          value.holds.push({ quarantineId, fromUtcNs, toUtcNs, protectedBytes, channel: h.channel() ?? '' });
+        }
+        l.onData(correlationId, 'preview', { kind: 'deletePreview', value });
         return 1;
       }
       default:

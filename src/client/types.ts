@@ -63,6 +63,26 @@ export interface ClusterStatus {
   nodes: ClusterNodeStatus[];
 }
 
+/** A channel's bytes and (estimated) events per time bucket, from the time index (EventRates). */
+export interface ChannelRates {
+  channel: string;
+  fromUtcNs: bigint;
+  toUtcNs: bigint;
+  bytes: number[];
+  events: number[];
+}
+
+/** What a delete would remove, and which holds protect what (DeletePreview). */
+export interface DeletePreview {
+  events: number;
+  bytes: number;
+  /** false: events were estimated from the time index (too many bytes to count) */
+  exact: boolean;
+  protectedBytes: number;
+  recordings: { recordingId: number; channel: string; events: number; bytes: number }[];
+  holds: { quarantineId: number; channel: string; fromUtcNs: bigint; toUtcNs: bigint; protectedBytes: number }[];
+}
+
 /** One event (or fragment of one) as it travels in a ReadChunk. */
 export interface ChunkEvent {
   position: number;

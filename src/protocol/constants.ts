@@ -35,6 +35,8 @@ export const ALL_NOTIFICATIONS: number = Object.values(NotificationKind).reduce(
 export const MAX_ALIASES = 32;
 /** Channels one TimeReplayRequest may merge. */
 export const MAX_REPLAY_CHANNELS = 256;
+/** Most buckets an EventRatesRequest may ask for (an EventRates of 2048 buckets is ~33 KB). */
+export const MAX_RATE_BUCKETS = 2048;
 /** Keep-alive timeout when a ConnectRequest gives 0 (the archiver's default session timeout). */
 export const DEFAULT_KEEPALIVE_MS = 10_000;
 /** The longest keep-alive timeout a ConnectRequest may ask for. */

@@ -269,6 +269,11 @@ export class Archive {
     return this.table.findPosition(this.table.entry(recordingId), utcNs);
   }
 
+  /** The recording's time index (read-only use: the console's rates over time, without a scan). */
+  timeIndex(recordingId: number): Pick<TimeIndex, 'length' | 'utcAt' | 'positionAt'> {
+    return this.table.entry(recordingId).index!;
+  }
+
   /** Events of the given recordings in [fromUtcNs, toUtcNs), merged in timestamp order. */
   openMergedReader(inputs: { recordingId: number }[], fromUtcNs: bigint, toUtcNs: bigint): MergedReader {
     const ids = [...new Set(inputs.map((i) => i.recordingId))];

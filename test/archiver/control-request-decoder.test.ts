@@ -55,8 +55,11 @@ describe('ControlRequestDecoder', () => {
       [proxy.clusterStatus(ids), 'clusterStatus'],
       [proxy.subscribeNotifications(ids, 0b101), 'subscribe'],
       [proxy.streamReplay(ids, { recordingId: null, position: null, length: null, fromUtcNs: 1n, toUtcNs: null, follow: true, channels: ['a', 'b'] }), 'streamReplay'],
+      [proxy.eventRates(ids, 1n, 2n, 10, ''), 'eventRates'],
+      [proxy.deletePreview(ids, 1n, 2n, 'ch'), 'deletePreview'],
     ];
-    expect(cases.length).toBe(Object.values(MESSAGES).filter((m) => m.templateId < 100).length);
+    // requests: templates below 100, except the console's data messages among 80-89 (EventRates, DeletePreview)
+    expect(cases.length).toBe(Object.values(MESSAGES).filter((m) => m.templateId < 100 && m.name.endsWith('Request')).length);
     for (const [buf, type] of cases) {
       const r = d.decode(buf);
       expect(r.type).toBe(type);

@@ -13,12 +13,20 @@ import { ConnectRequestDecoder } from './ConnectRequestDecoder.js';
 import { ConnectRequestEncoder } from './ConnectRequestEncoder.js';
 import { ControlResponseDecoder } from './ControlResponseDecoder.js';
 import { ControlResponseEncoder } from './ControlResponseEncoder.js';
+import { DeletePreviewDecoder } from './DeletePreviewDecoder.js';
+import { DeletePreviewEncoder } from './DeletePreviewEncoder.js';
+import { DeletePreviewRequestDecoder } from './DeletePreviewRequestDecoder.js';
+import { DeletePreviewRequestEncoder } from './DeletePreviewRequestEncoder.js';
 import { DeleteRequestDecoder } from './DeleteRequestDecoder.js';
 import { DeleteRequestEncoder } from './DeleteRequestEncoder.js';
 import { DescribeRecordingRequestDecoder } from './DescribeRecordingRequestDecoder.js';
 import { DescribeRecordingRequestEncoder } from './DescribeRecordingRequestEncoder.js';
 import { ErrorNotificationDecoder } from './ErrorNotificationDecoder.js';
 import { ErrorNotificationEncoder } from './ErrorNotificationEncoder.js';
+import { EventRatesDecoder } from './EventRatesDecoder.js';
+import { EventRatesEncoder } from './EventRatesEncoder.js';
+import { EventRatesRequestDecoder } from './EventRatesRequestDecoder.js';
+import { EventRatesRequestEncoder } from './EventRatesRequestEncoder.js';
 import { FindPositionRequestDecoder } from './FindPositionRequestDecoder.js';
 import { FindPositionRequestEncoder } from './FindPositionRequestEncoder.js';
 import { KeepAliveRequestDecoder } from './KeepAliveRequestDecoder.js';
@@ -100,6 +108,10 @@ export const MESSAGES = {
   ClusterStatusRequest: { name: "ClusterStatusRequest", templateId: 20, blockLength: 16, decoder: ClusterStatusRequestDecoder, encoder: ClusterStatusRequestEncoder },
   SubscribeNotificationsRequest: { name: "SubscribeNotificationsRequest", templateId: 21, blockLength: 20, decoder: SubscribeNotificationsRequestDecoder, encoder: SubscribeNotificationsRequestEncoder },
   StreamReplayRequest: { name: "StreamReplayRequest", templateId: 22, blockLength: 57, decoder: StreamReplayRequestDecoder, encoder: StreamReplayRequestEncoder },
+  EventRatesRequest: { name: "EventRatesRequest", templateId: 80, blockLength: 34, decoder: EventRatesRequestDecoder, encoder: EventRatesRequestEncoder },
+  EventRates: { name: "EventRates", templateId: 81, blockLength: 32, decoder: EventRatesDecoder, encoder: EventRatesEncoder },
+  DeletePreviewRequest: { name: "DeletePreviewRequest", templateId: 82, blockLength: 32, decoder: DeletePreviewRequestDecoder, encoder: DeletePreviewRequestEncoder },
+  DeletePreview: { name: "DeletePreview", templateId: 83, blockLength: 41, decoder: DeletePreviewDecoder, encoder: DeletePreviewEncoder },
   ControlResponse: { name: "ControlResponse", templateId: 100, blockLength: 31, decoder: ControlResponseDecoder, encoder: ControlResponseEncoder },
   RecordingDescriptor: { name: "RecordingDescriptor", templateId: 101, blockLength: 85, decoder: RecordingDescriptorDecoder, encoder: RecordingDescriptorEncoder },
   ReadChunk: { name: "ReadChunk", templateId: 102, blockLength: 37, decoder: ReadChunkDecoder, encoder: ReadChunkEncoder },

@@ -20,6 +20,7 @@ interface ArchiverOpts {
   cluster?: string;
   node?: string;
   metricsPort?: string;
+  http?: string;
   logLevel?: string;
 }
 
@@ -33,7 +34,8 @@ export function registerArchiver(program: Command): void {
     .option('--config <FILE>', 'JSON config file (see docs/ARCHIVER.md)')
     .option('--cluster <FILE>', 'cluster file (docs/REPLICATION.md): run as a node of that cluster')
     .option('--node <ID>', 'this node\'s id in the cluster file')
-    .option('--metrics-port <PORT>', 'serve Prometheus metrics on 127.0.0.1:PORT')
+    .option('--http <HOST:PORT|off>', 'HTTP server: operator console at /, Prometheus at /metrics (default: the control host, control port + 1)')
+    .option('--metrics-port <PORT>', 'older spelling of --http 127.0.0.1:PORT')
     .option('--log-level <LEVEL>', 'fatal, error, warn, info, debug, trace or silent')
     .action(async (o: ArchiverOpts) => {
       let cluster: { config: ClusterConfig; nodeId: string } | undefined;
@@ -61,10 +63,23 @@ export function registerArchiver(program: Command): void {
         overrides[key] = value;
       }
       if (o.metricsPort !== undefined) overrides.metricsPort = Number(o.metricsPort);
+      if (o.http !== undefined) {
+        if (o.http !== 'off') {
+          try {
+            parseHostPort(o.http, '--http');
+          } catch (err) {
+            throw new UsageError((err as Error).message.replace("config key '--http'", '--http'));
+          }
+        }
+        if (o.metricsPort !== undefined) throw new UsageError('give --http or --metrics-port, not both');
+        overrides.http = o.http === 'off' ? null : o.http;
+      }
       if (o.logLevel !== undefined) overrides.logLevel = o.logLevel;
       config = applyConfigDocument(config, overrides);
       const { Archiver } = await loadArchiverModule();
       const archiver = await Archiver.launch(config, cluster ? { cluster } : {});
+      // for the person who typed `npm start`: logs are JSON on stderr, this line is plain
+      if (archiver.consoleUrl !== undefined) process.stdout.write(`VCR console: ${archiver.consoleUrl}\n`);
       const signal = await interrupts.untilInterrupted();
       archiver.log.info({ signal }, 'stopping');
       try {
