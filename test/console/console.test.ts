@@ -137,7 +137,8 @@ describe('operator console', () => {
       await page.click('#replay-start');
       await until('the replayed events', () => rx.received.length >= betaPayloads.length, 10_000);
       expect(rx.received.map((b) => b.toString())).toEqual(betaPayloads);
-      expect(await page.textContent('#message')).toMatch(/replay \d+ started/);
+      // the events can arrive before the page has the answer to its request
+      await until('the page says the replay started', async () => /replay \d+ started/.test((await page.textContent('#message')) ?? ''), 10_000);
       await page.close();
     } finally {
       rx.close();
