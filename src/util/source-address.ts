@@ -53,6 +53,11 @@ export function decodeSource(buf: Uint8Array, off: number, length: number): Even
   return undefined;
 }
 
+/** Address text of 4 (IPv4) or 16 (IPv6) address bytes at buf[off..]. */
+export function decodeAddress(buf: Uint8Array, off: number, addrLength: 4 | 16): string {
+  return addrLength === 4 ? `${buf[off]}.${buf[off + 1]}.${buf[off + 2]}.${buf[off + 3]}` : formatIpv6(buf, off);
+}
+
 /** The source a frame's flags announce, read from right after its payload (undefined: none recorded). */
 export function frameSource(buf: Uint8Array, payloadOffset: number, payloadLength: number, flags: number): EventSource | undefined {
   const n = sourceLength(flags);
