@@ -16,6 +16,11 @@
  * subtract it from its own monotonic clock and keep every event's times on one timeline
  * (docs/ARCHITECTURE.md, "Receive timestamps").
  *
+ * Source addresses: with a `sources` buffer, recvBatch also asks for each datagram's msg_name and
+ * writes its source address and port in the compact form the archive stores (src/util/
+ * source-address.ts: 4 or 16 address bytes in network order, then the port little endian), so
+ * the JavaScript side copies bytes and never builds an address string per datagram.
+ *
  * Errors of the setup calls throw (with the errno name in `code`); the data-path calls
  * return a negative errno instead, because the caller counts them and carries on.
  */
@@ -26,6 +31,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -244,22 +250,57 @@ static int64_t stamp_of(struct msghdr *h) {
   return -1;
 }
 
+/* Bytes per datagram in recvBatch's `sources`: [length u8 (0, 6 or 18)][0 u8][encoded source, 18 bytes]. */
+#define SOURCE_RECORD 20
+
+static void put_port(uint8_t *out, uint16_t port_net) {
+  uint16_t port = ntohs(port_net);
+  out[0] = (uint8_t)(port & 0xff);
+  out[1] = (uint8_t)(port >> 8);
+}
+
+/* Writes the source record of one datagram from its msg_name (an IPv4-mapped IPv6 address becomes IPv4). */
+static void put_source(uint8_t *rec, const struct sockaddr_in6 *name, socklen_t namelen) {
+  const struct sockaddr *sa = (const struct sockaddr *)name;
+  rec[0] = 0;
+  rec[1] = 0;
+  if (namelen >= sizeof(struct sockaddr_in) && sa->sa_family == AF_INET) {
+    const struct sockaddr_in *in4 = (const struct sockaddr_in *)name;
+    memcpy(rec + 2, &in4->sin_addr, 4);
+    put_port(rec + 6, in4->sin_port);
+    rec[0] = 6;
+  } else if (namelen >= sizeof(struct sockaddr_in6) && sa->sa_family == AF_INET6) {
+    if (IN6_IS_ADDR_V4MAPPED(&name->sin6_addr)) {
+      memcpy(rec + 2, &name->sin6_addr.s6_addr[12], 4);
+      put_port(rec + 6, name->sin6_port);
+      rec[0] = 6;
+    } else {
+      memcpy(rec + 2, &name->sin6_addr, 16);
+      put_port(rec + 18, name->sin6_port);
+      rec[0] = 18;
+    }
+  }
+}
+
 /*
- * recvBatch(fd, slab, slotSize, maxCount, lengths[, ages]) -> count, or -errno (0 when nothing
+ * recvBatch(fd, slab, slotSize, maxCount, lengths[, ages[, sources]]) -> count, or -errno (0 when nothing
  * is waiting). Datagram i lands at slab[i * slotSize]; lengths[i] is its real length, which is
  * larger than slotSize when it was truncated (MSG_TRUNC makes the kernel report the full size).
  * With ages (a BigInt64Array), ages[i] is how long datagram i had been in the kernel before
  * this call returned: CLOCK_REALTIME read once after recvmmsg minus the datagram's
  * SCM_TIMESTAMPNS stamp, at least 0 (a realtime step backwards in between cannot make it
- * negative); -1 when the datagram carried no stamp.
+ * negative); -1 when the datagram carried no stamp. With sources (a Buffer of SOURCE_RECORD bytes
+ * per datagram), sources[i * 20] is the length of datagram i's encoded source (0 when the kernel
+ * gave none), and the encoded source follows at i * 20 + 2.
  */
 static napi_value RecvBatch(napi_env env, napi_callback_info info) {
-  size_t argc = 6;
-  napi_value argv[6];
+  size_t argc = 7;
+  napi_value argv[7];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   int32_t fd, slot, max;
   char *slab;
-  size_t slab_len, n_len, n_ages = 0;
+  char *sources = NULL;
+  size_t slab_len, n_len, n_ages = 0, sources_len = 0;
   int32_t *lengths;
   int64_t *ages = NULL;
   if (argc < 5 || get_i32(env, argv[0], &fd) || get_buffer(env, argv[1], &slab, &slab_len) || get_i32(env, argv[2], &slot) ||
@@ -271,13 +312,21 @@ static napi_value RecvBatch(napi_env env, napi_callback_info info) {
     if (t != napi_undefined && t != napi_null && get_i64_array(env, argv[5], &ages, &n_ages))
       return throw_msg(env, "EINVAL", "recvBatch: ages must be a BigInt64Array");
   }
+  if (argc >= 7) {
+    napi_valuetype t;
+    if (napi_typeof(env, argv[6], &t) != napi_ok) return throw_msg(env, "EINVAL", "recvBatch: bad sources");
+    if (t != napi_undefined && t != napi_null && get_buffer(env, argv[6], &sources, &sources_len))
+      return throw_msg(env, "EINVAL", "recvBatch: sources must be a Buffer");
+  }
   struct mmsghdr g_msgs[MAX_BATCH];
   struct iovec g_iovs[MAX_BATCH];
   stamp_control_t g_ctrl[MAX_BATCH];
+  struct sockaddr_in6 g_names[MAX_BATCH];
   size_t count = (size_t)max;
   if (count > MAX_BATCH) count = MAX_BATCH;
   if (count > n_len) count = n_len;
   if (ages != NULL && count > n_ages) count = n_ages;
+  if (sources != NULL && count > sources_len / SOURCE_RECORD) count = sources_len / SOURCE_RECORD;
   if (count > slab_len / (size_t)slot) count = slab_len / (size_t)slot;
   if (count == 0) return num(env, 0);
   for (size_t i = 0; i < count; i++) {
@@ -290,6 +339,10 @@ static napi_value RecvBatch(napi_env env, napi_callback_info info) {
       g_msgs[i].msg_hdr.msg_control = g_ctrl[i].buf;
       g_msgs[i].msg_hdr.msg_controllen = sizeof g_ctrl[i].buf;
     }
+    if (sources != NULL) {
+      g_msgs[i].msg_hdr.msg_name = &g_names[i];
+      g_msgs[i].msg_hdr.msg_namelen = sizeof g_names[i];
+    }
     g_msgs[i].msg_len = 0;
   }
   int r;
@@ -298,6 +351,9 @@ static napi_value RecvBatch(napi_env env, napi_callback_info info) {
   } while (r < 0 && errno == EINTR);
   if (r < 0) return num(env, (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -errno);
   for (int i = 0; i < r; i++) lengths[i] = (int32_t)g_msgs[i].msg_len;
+  if (sources != NULL) {
+    for (int i = 0; i < r; i++) put_source((uint8_t *)sources + (size_t)i * SOURCE_RECORD, &g_names[i], g_msgs[i].msg_hdr.msg_namelen);
+  }
   if (ages != NULL) {
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);

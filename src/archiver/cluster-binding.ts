@@ -240,7 +240,8 @@ export class ClusterBinding implements ArchiveStore {
     try {
       for (;;) {
         const got = r.poll((b, o, l, _p, utcNs, monoNs, flags) => {
-          to.append(b, o, l, utcNs, monoNs, flags ?? 0);
+          // a source address trailer follows the payload in the frame (flags say which)
+          to.append(b, o, l, utcNs, monoNs, flags ?? 0, b, o + l);
           n++;
         }, 4096);
         if (got === 0) break;

@@ -33,7 +33,11 @@ export type FrameHandler = (
   position: number,
   utcNs: bigint,
   monoNs: bigint,
-  /** frame flags (bit 0 UNTERMINATED: the input ended without a separator after this event) */
+  /**
+   * frame flags (bit 0 UNTERMINATED: the input ended without a separator after this event;
+   * bits 1/2: a source address follows the payload, read it with frameSource() of
+   * src/util/source-address.ts)
+   */
   flags: number,
 ) => void;
 
@@ -53,8 +57,12 @@ export interface RecordingReaderPort {
 
 export interface RecordingWriterPort {
   readonly recordingId: number;
-  /** Appends one event (flags: frame flags, see FrameHandler); returns the position of its frame. Throws VcrError on storage failure. */
-  append(buffer: Buffer, offset: number, length: number, utcNs: bigint, monoNs: bigint, flags?: number): number;
+  /**
+   * Appends one event (flags: frame flags, see FrameHandler; with a source flag the encoded
+   * source address is source[sourceOffset..], src/util/source-address.ts); returns the position
+   * of its frame. Throws VcrError on storage failure.
+   */
+  append(buffer: Buffer, offset: number, length: number, utcNs: bigint, monoNs: bigint, flags?: number, source?: Uint8Array, sourceOffset?: number): number;
   /** Publishes appended frames to the metadata (stop position, counts, last times). */
   commit(): void;
   /** Ends the recording at utcNs (its state becomes stopped). Idempotent. */
@@ -126,8 +134,12 @@ export interface ArchiveStore {
   close(): void;
 }
 
-/** flags: bit 0 UNTERMINATED (the source's input ended without a separator after this event) */
-export type SourceEventHandler = (buffer: Buffer, offset: number, length: number, utcNs: bigint, monoNs: bigint, flags: number) => void;
+/**
+ * flags: bit 0 UNTERMINATED (the source's input ended without a separator after this event),
+ * bit 1 / bit 2 SOURCE_IPV4 / SOURCE_IPV6: the datagram's encoded source address is
+ * source[sourceOffset..] (src/util/source-address.ts), valid during the call only.
+ */
+export type SourceEventHandler = (buffer: Buffer, offset: number, length: number, utcNs: bigint, monoNs: bigint, flags: number, source?: Uint8Array, sourceOffset?: number) => void;
 
 export interface SourceCountersView {
   events: number;

@@ -68,12 +68,12 @@ export class RecordingSession implements Session {
   /** The source dates its events (ownStart): the recording stops at its last event's time, not at "now". */
   private datesOwnEvents = false;
 
-  private readonly onEvent = (buffer: Buffer, offset: number, length: number, utcNs: bigint, monoNs: bigint, flags = 0): void => {
+  private readonly onEvent = (buffer: Buffer, offset: number, length: number, utcNs: bigint, monoNs: bigint, flags = 0, source?: Uint8Array, sourceOffset?: number): void => {
     if (this.appendError !== undefined) return;
     if (utcNs < this.startUtcNs) utcNs = this.startUtcNs;
     if (monoNs < this.startMonoNs) monoNs = this.startMonoNs;
     try {
-      this.writer!.append(buffer, offset, length, utcNs, monoNs, flags);
+      this.writer!.append(buffer, offset, length, utcNs, monoNs, flags, source, sourceOffset);
       this.lastUtcNs = utcNs;
       this.batchEvents++;
       this.batchBytes += length;

@@ -43,8 +43,8 @@ export class WriterBinding implements RecordingWriterPort {
     return this.w.position;
   }
 
-  append(buffer: Buffer, offset: number, length: number, utcNs: bigint, monoNs: bigint, flags = 0): number {
-    const p = this.w.append(buffer, offset, length, utcNs, monoNs, flags);
+  append(buffer: Buffer, offset: number, length: number, utcNs: bigint, monoNs: bigint, flags = 0, source?: Uint8Array, sourceOffset?: number): number {
+    const p = this.w.append(buffer, offset, length, utcNs, monoNs, flags, source, sourceOffset);
     this.eventCount++;
     return p;
   }

@@ -20,6 +20,7 @@
  * its inputs run out, while recordings may still join: until UTC passes `toUtcNs`, or without
  * one, while a recording of its channels is live.
  */
+import { sourceLength } from '../util/source-address.js';
 import { compareMergeOrder } from '../util/merge-order.js';
 import type { RecordingReaderPort } from './ports.js';
 
@@ -97,8 +98,10 @@ class Input {
   }
 
   stash(buffer: Buffer, offset: number, length: number, position: number, utcNs: bigint, monoNs: bigint, flags: number): void {
-    if (this.head.length < length) this.head = Buffer.allocUnsafe(Math.max(length, this.head.length * 2, 256));
-    buffer.copy(this.head, 0, offset, offset + length);
+    // with the source address trailer that follows the payload, if the flags announce one
+    const total = length + Math.max(0, sourceLength(flags));
+    if (this.head.length < total) this.head = Buffer.allocUnsafe(Math.max(total, this.head.length * 2, 256));
+    buffer.copy(this.head, 0, offset, offset + total);
     this.headLength = length;
     this.headPosition = position;
     this.headUtcNs = utcNs;

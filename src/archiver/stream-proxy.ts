@@ -18,6 +18,7 @@ import {
   StreamRecordingEncoder,
 } from '../../codecs/generated/stream/index.js';
 import type { Connection } from '../transport/connection.js';
+import { sourceLength } from '../util/source-address.js';
 import type { StopReasonName } from './notification-proxy.js';
 import {
   BATCH_GROUP_HEADER_OFFSET,
@@ -124,6 +125,17 @@ export class StreamProxy {
     v.setBigInt64(p + EventField.UTC_NS, utcNs, true);
     v.setBigInt64(p + EventField.MONO_NS, monoNs, true);
     v.setUint16(p + EventField.FLAGS, flags, true);
+    // the source address trailer that follows the payload in the frame (flags say which), if any
+    const sl = (flags & 6) === 0 ? 0 : sourceLength(flags);
+    if (sl > 0) {
+      const at = payloadOffset + payloadLength;
+      const addr = sl - 2;
+      buffer.copy(this.buf, p + EventField.SOURCE_ADDRESS, at, at + addr);
+      if (addr < 16) this.buf.fill(0, p + EventField.SOURCE_ADDRESS + addr, p + EventField.SOURCE_PORT);
+      v.setUint16(p + EventField.SOURCE_PORT, buffer[at + addr]! | (buffer[at + addr + 1]! << 8), true);
+    } else {
+      this.buf.fill(0, p + EventField.SOURCE_ADDRESS, p + EventField.SOURCE_PORT + 2);
+    }
     v.setUint32(p + EventField.PAYLOAD_LENGTH, payloadLength, true);
     buffer.copy(this.buf, p + EVENT_OVERHEAD, payloadOffset, payloadOffset + payloadLength);
     this.limit = p + EVENT_OVERHEAD + payloadLength;

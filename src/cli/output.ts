@@ -183,6 +183,7 @@ export function eventJson(e: RecordedEvent): Record<string, unknown> {
     utcNs: e.utcNs.toString(),
     monoNs: e.monoNs.toString(),
     payload: e.payload.toString('base64'),
+    ...(e.source ? { source: { address: e.source.address, port: e.source.port } } : {}),
   };
 }
 

@@ -11,7 +11,8 @@
  */
 import { StopReason, StreamEndDecoder, StreamRecordingDecoder } from '../../codecs/generated/stream/index.js';
 import { EventBatchDecoder } from '../../codecs/generated/stream/EventBatchDecoder.js';
-import { EVENT_BLOCK, EventField, STREAM_HEADER_LENGTH } from '../protocol/stream-layout.js';
+import { EVENT_BLOCK, EVENT_BLOCK_V1, EventField, STREAM_HEADER_LENGTH } from '../protocol/stream-layout.js';
+import { SOURCE_FLAGS, SOURCE_IPV4_LENGTH, decodeAddress, sourceLength, type EventSource } from '../util/source-address.js';
 import { bufferView } from '../transport/buffer-view.js';
 import { ErrorCode, VcrError } from '../util/errors.js';
 import type { RecordedEvent } from './types.js';
@@ -100,7 +101,7 @@ export class StreamAdapter {
     const base = buf.byteOffset;
     const entryBlock = v.getUint16(base + groupAt, true);
     const count = v.getUint16(base + groupAt + 2, true);
-    if (entryBlock < EVENT_BLOCK) throw malformed(`EventBatch entry block of ${entryBlock} bytes`);
+    if (entryBlock < EVENT_BLOCK_V1) throw malformed(`EventBatch entry block of ${entryBlock} bytes`);
     let p = groupAt + 4;
     for (let i = 0; i < count; i++) {
       if (p + entryBlock + 4 > end) throw malformed('EventBatch entry beyond its message');
@@ -110,16 +111,16 @@ export class StreamAdapter {
       const utcNs = v.getBigInt64(q + EventField.UTC_NS, true);
       const monoNs = v.getBigInt64(q + EventField.MONO_NS, true);
       const flags = v.getUint16(q + EventField.FLAGS, true);
+      // version-2 blocks carry the source address (a version-1 block ends before it)
+      const source = (flags & SOURCE_FLAGS) !== 0 && entryBlock >= EVENT_BLOCK ? streamSource(buf, p, flags) : undefined;
       const payloadLength = v.getUint32(q + entryBlock, true);
       const at = p + entryBlock + 4;
       if (at + payloadLength > end) throw malformed('EventBatch payload beyond its message');
       const channel = recordingId === this.lastRecordingId ? this.lastChannel : this.channelOf(recordingId);
       const payload = bufferView(buf, at, payloadLength);
-      out.push(
-        flags === 0
-          ? { channel, recordingId, position, utcNs, monoNs, payload }
-          : { channel, recordingId, position, utcNs, monoNs, payload, flags },
-      );
+      const event: RecordedEvent = flags === 0 ? { channel, recordingId, position, utcNs, monoNs, payload } : { channel, recordingId, position, utcNs, monoNs, payload, flags };
+      if (source !== undefined) event.source = source;
+      out.push(event);
       p = at + payloadLength;
     }
   }
@@ -130,6 +131,13 @@ export class StreamAdapter {
     this.lastChannel = channel;
     return channel;
   }
+}
+
+/** The source address fields of the event entry at buf[p..] as address text and port. */
+function streamSource(buf: Buffer, p: number, flags: number): EventSource | undefined {
+  const n = sourceLength(flags);
+  if (n <= 0) return undefined;
+  return { address: decodeAddress(buf, p + EventField.SOURCE_ADDRESS, n === SOURCE_IPV4_LENGTH ? 4 : 16), port: buf.readUInt16LE(p + EventField.SOURCE_PORT) };
 }
 
 function malformed(what: string): VcrError {

@@ -127,12 +127,21 @@ export interface RecordedEvent {
   payload: Buffer;
   /** EventFlags bits; absent when none is set */
   flags?: number;
+  /**
+   * Where the event came from: the datagram's source address and port, for events recorded
+   * from UDP (or imported from a capture) by an archive of format 3 or later; absent otherwise.
+   */
+  source?: { address: string; port: number };
 }
 
 /** Bits of RecordedEvent.flags (the archive's frame flags). */
 export const EventFlags = {
   /** The recorded input ended without a separator after this event: a copy of it writes none. */
   UNTERMINATED: 1,
+  /** The event has an IPv4 `source`. */
+  SOURCE_IPV4: 2,
+  /** The event has an IPv6 `source`. */
+  SOURCE_IPV6: 4,
 } as const;
 
 export interface ListRecordingsFilter {

@@ -4,7 +4,8 @@
  * (never going backwards: src/pcap/datagram-extractor.ts); the monotonic time is this source's
  * base (the monotonic clock when it opened) plus the packet's distance from the capture's
  * first packet, so a paced replay reproduces the capture's gaps. ownStart() hands the
- * recording that timeline's start.
+ * recording that timeline's start. Each event carries the packet's source address and port
+ * (flag SOURCE_IPV4 / SOURCE_IPV6), so the recording keeps them as a live UDP recording does.
  *
  * open() reads up to the first packet (so a file that is not a capture is refused before any
  * recording exists: CAPTURE_INVALID / CAPTURE_UNSUPPORTED, or SOURCE_FAILED when it cannot be
@@ -20,6 +21,7 @@ import { newCaptureRecord, type CaptureRecord } from '../pcap/capture-record.js'
 import { DatagramExtractor, type CaptureCounts } from '../pcap/datagram-extractor.js';
 import { MonotonicUtcClock, systemNanoClock, type EpochNanoClock, type NanoClock } from '../util/clock.js';
 import { ErrorCode, VcrError, isVcrError } from '../util/errors.js';
+import { SOURCE_MAX_LENGTH, encodeSourceBytes } from '../util/source-address.js';
 import { isEndState, newSourceCounters, SourceState, type Source, type SourceCounters, type SourceEventHandler } from './source.js';
 import type { PcapSourceSpec } from './uri.js';
 
@@ -46,6 +48,8 @@ export class PcapSource implements Source {
   private readonly stream = new CaptureStream();
   private readonly extractor: DatagramExtractor;
   private readonly rec: CaptureRecord = newCaptureRecord();
+  /** The current datagram's encoded source address. */
+  private readonly sourceBytes = new Uint8Array(SOURCE_MAX_LENGTH);
   private file: FileHandle | undefined;
   private filePosition = 0;
   private readInFlight = false;
@@ -154,7 +158,8 @@ export class PcapSource implements Source {
       const mono = this.baseMonoNs + (utc > first ? utc - first : 0n);
       this.counters.events++;
       this.counters.bytes += v.payloadLength;
-      handler(rec.data, v.payloadOffset, v.payloadLength, utc, mono, 0);
+      const sourceFlag = encodeSourceBytes(rec.data, v.srcAddrOffset, v.family === 4 ? 4 : 16, v.srcPort, this.sourceBytes, 0);
+      handler(rec.data, v.payloadOffset, v.payloadLength, utc, mono, sourceFlag, this.sourceBytes, 0);
       delivered++;
     }
     this.readMore();

@@ -15,10 +15,15 @@
  *   work += source.poll(onEvent, 256);
  *   if (source.isEnded()) ... stop the recording (file read, stdin closed)
  */
+import { SOURCE_IPV4, SOURCE_IPV6 } from '../util/source-address.js';
 import type { SourceSpec } from './uri.js';
 
-/** `flags`: SourceEventFlags bits (0 for an ordinary event). */
-export type SourceEventHandler = (buffer: Buffer, offset: number, length: number, utcNs: bigint, monoNs: bigint, flags: number) => void;
+/**
+ * `flags`: SourceEventFlags bits (0 for an ordinary event). With SOURCE_IPV4 or SOURCE_IPV6 the
+ * datagram's source address, encoded as src/util/source-address.ts says (6 or 18 bytes), is
+ * `source[sourceOffset..]`, valid during the call only.
+ */
+export type SourceEventHandler = (buffer: Buffer, offset: number, length: number, utcNs: bigint, monoNs: bigint, flags: number, source?: Uint8Array, sourceOffset?: number) => void;
 
 /** Bits of a source event's flags; the archive stores them as the frame's flags (storage FrameFlags). */
 export const SourceEventFlags = {
@@ -27,6 +32,10 @@ export const SourceEventFlags = {
    * with this record and no separator after it: a byte-exact copy of the input writes none.
    */
   UNTERMINATED: 1,
+  /** The event is a datagram whose IPv4 source address and port come with it (6 bytes). */
+  SOURCE_IPV4: SOURCE_IPV4,
+  /** The event is a datagram whose IPv6 source address and port come with it (18 bytes). */
+  SOURCE_IPV6: SOURCE_IPV6,
 } as const;
 
 export type SourceKind = 'udp' | 'file' | 'stdin' | 'pcap';

@@ -17,11 +17,16 @@
  * longer than its slot (a smaller slotSize) or than maxEventSize is counted as oversize and
  * skipped.
  *
+ * Source addresses: the addon writes each datagram's source address and port, already in the
+ * archive's compact encoding, into a per-batch array (one 20-byte record per datagram); the
+ * handler gets it with the SOURCE_IPV4 / SOURCE_IPV6 flag and an offset into that array.
+ *
  * Readiness: a one-shot watch calls onReadable when the socket turns readable; after poll()
  * finds the socket drained it re-arms the watch, so an idle recorder parks instead of spinning.
  */
 import type { UdpNative, UdpWatch } from '../util/udp-native.js';
-import { NATIVE_MAX_BATCH } from '../util/udp-native.js';
+import { NATIVE_MAX_BATCH, NATIVE_SOURCE_RECORD } from '../util/udp-native.js';
+import { sourceFlagOfLength } from '../util/source-address.js';
 import type { SourceCounters, SourceEventHandler } from './source.js';
 
 export interface BatchReceiverOptions {
@@ -40,6 +45,7 @@ export class UdpBatchReceiver {
   private readonly slab: Buffer;
   private readonly lengths: Int32Array;
   private readonly ages: BigInt64Array;
+  private readonly sources: Buffer;
   private lastMonoNs = -(1n << 62n);
   private lastUtcNs = -(1n << 62n);
   private readonly slotSize: number;
@@ -66,6 +72,7 @@ export class UdpBatchReceiver {
     this.slab = Buffer.allocUnsafeSlow(this.slotSize * this.batchSize);
     this.lengths = new Int32Array(this.batchSize);
     this.ages = new BigInt64Array(this.batchSize);
+    this.sources = Buffer.alloc(this.batchSize * NATIVE_SOURCE_RECORD);
     this.watchHandle = native.watch(fd, () => {
       this.armed = false;
       onReadable();
@@ -80,7 +87,7 @@ export class UdpBatchReceiver {
     const slot = this.slotSize;
     while (n < limit) {
       const want = Math.min(limit - n, this.batchSize);
-      const got = native.recvBatch(this.fd, this.slab, slot, want, this.lengths, this.ages);
+      const got = native.recvBatch(this.fd, this.slab, slot, want, this.lengths, this.ages, this.sources);
       if (got < 0) {
         this.lastErrno = -got;
         this.counters.errors++;
@@ -96,6 +103,7 @@ export class UdpBatchReceiver {
       const batchUtcNs = this.stampOut[1]!;
       const lengths = this.lengths;
       const ages = this.ages;
+      const sources = this.sources;
       for (let i = 0; i < got; i++) {
         const len = lengths[i]!;
         if (len > this.maxEventSize) {
@@ -111,7 +119,8 @@ export class UdpBatchReceiver {
         this.lastUtcNs = utcNs;
         this.counters.events++;
         this.counters.bytes += len;
-        handler(this.slab, i * slot, len, utcNs, monoNs, 0);
+        const s = i * NATIVE_SOURCE_RECORD;
+        handler(this.slab, i * slot, len, utcNs, monoNs, sourceFlagOfLength(sources[s]!), sources, s + 2);
       }
       n += got;
       if (got < want) {

@@ -5,8 +5,13 @@
  * puts the datagram in a bounded ring (full ring: drop and count, never grow); poll() hands
  * them out. Kernel drops come from /proc/net/udp for this socket's inode, re-read (async) at
  * most every dropsRefreshNs, driven from poll().
+ *
+ * Each event carries its datagram's source address and port (flag SOURCE_IPV4 or SOURCE_IPV6,
+ * the bytes encoded as src/util/source-address.ts says): the native path gets them from
+ * recvmmsg's msg_name, the dgram path from rinfo, encoded into a per-slot array of the ring (the
+ * last sender's encoding is kept, so a steady sender costs a string compare and a copy).
  */
-import dgram from 'node:dgram';
+import dgram, { type RemoteInfo } from 'node:dgram';
 import { readFile, readFileSync } from 'node:fs';
 import { ErrorCode, VcrError } from '../util/errors.js';
 import { MonotonicUtcClock, systemNanoClock, type EpochNanoClock, type NanoClock } from '../util/clock.js';
@@ -15,6 +20,7 @@ import { formatUdpSourceUri, type UdpSourceSpec } from './uri.js';
 import { findSocketInode, ownSocketInodes, parseProcNetUdp } from './proc-net-udp.js';
 import { udpNative, type UdpNative } from '../util/udp-native.js';
 import { UdpBatchReceiver } from './udp-batch-receiver.js';
+import { SOURCE_MAX_LENGTH, encodeSource } from '../util/source-address.js';
 
 export interface UdpSourceOptions {
   nanoClock?: NanoClock;
@@ -58,6 +64,14 @@ export class UdpSource implements Source {
   private readonly bufs: (Buffer | undefined)[];
   private readonly utcs: BigInt64Array;
   private readonly monos: BigInt64Array;
+  /** Per ring slot: the encoded source address (SOURCE_MAX_LENGTH bytes of room) and its flag. */
+  private readonly srcBytes: Uint8Array;
+  private readonly srcFlags: Uint8Array;
+  /** The last sender seen by onMessage and its encoding (most streams have one sender). */
+  private lastAddress = '';
+  private lastPort = -1;
+  private lastFlag = 0;
+  private readonly lastSource = new Uint8Array(SOURCE_MAX_LENGTH);
   private head = 0;
   private count = 0;
   private queuedBytes = 0;
@@ -90,6 +104,8 @@ export class UdpSource implements Source {
     this.bufs = new Array<Buffer | undefined>(this.capacity).fill(undefined);
     this.utcs = new BigInt64Array(this.capacity);
     this.monos = new BigInt64Array(this.capacity);
+    this.srcBytes = new Uint8Array(this.capacity * SOURCE_MAX_LENGTH);
+    this.srcFlags = new Uint8Array(this.capacity);
   }
 
   get state(): SourceState {
@@ -223,7 +239,7 @@ export class UdpSource implements Source {
     return Promise.resolve();
   }
 
-  private readonly onMessage = (msg: Buffer): void => {
+  private readonly onMessage = (msg: Buffer, rinfo: RemoteInfo): void => {
     const monoNs = this.nanoClock.nanoTime();
     const utcNs = this.monoUtc ? this.monoUtc.epochNanosAt(monoNs) : this.utcClock.epochNanos();
     if (this.count >= this.capacity || this.queuedBytes + msg.length > this.maxQueueBytes) {
@@ -235,6 +251,13 @@ export class UdpSource implements Source {
     this.bufs[i] = msg;
     this.utcs[i] = utcNs;
     this.monos[i] = monoNs;
+    if (rinfo.address !== this.lastAddress || rinfo.port !== this.lastPort) {
+      this.lastAddress = rinfo.address;
+      this.lastPort = rinfo.port;
+      this.lastFlag = encodeSource(rinfo.address, rinfo.port, this.lastSource, 0);
+    }
+    this.srcFlags[i] = this.lastFlag;
+    this.srcBytes.set(this.lastSource, i * SOURCE_MAX_LENGTH);
     this.count++;
     this.queuedBytes += msg.length;
     if (this.count === 1) this.onAvailable?.();
@@ -265,7 +288,7 @@ export class UdpSource implements Source {
       n++;
       this.counters.events++;
       this.counters.bytes += b.length;
-      handler(b, 0, b.length, this.utcs[i]!, this.monos[i]!, 0);
+      handler(b, 0, b.length, this.utcs[i]!, this.monos[i]!, this.srcFlags[i]!, this.srcBytes, i * SOURCE_MAX_LENGTH);
     }
     return n;
   }

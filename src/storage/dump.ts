@@ -3,6 +3,7 @@
  * position, whatever its type, with its CRC status; stops at the first unreadable frame.
  */
 import { ErrorCode, VcrError } from '../util/errors.js';
+import { decodeSource, sourceLength, type EventSource } from '../util/source-address.js';
 import { Catalog } from './catalog.js';
 import { FrameStatus, checkFrame, frameStatusText } from './frame.js';
 import { EventFrameHeaderDecoder } from '../../codecs/generated/storage/index.js';
@@ -23,7 +24,10 @@ export interface DumpedFrame {
   /** FrameFlags bits (layout.ts). */
   flags: number;
   crcOk: boolean;
+  /** The payload (a DATA frame's source address trailer is not part of it). */
   payload: Buffer;
+  /** The datagram's source address and port, when the frame recorded one. */
+  source?: EventSource;
   problem?: string;
 }
 
@@ -90,8 +94,14 @@ export function* dumpFrames(dir: string, d: RecordingDescriptor, from?: number):
         monoNs: h.monoNs(),
         flags: h.flags(),
         crcOk: st === FrameStatus.OK,
-        payload: structural && rawType === FrameType.DATA ? Buffer.from(seg.subarray(off + FRAME_HEADER_LENGTH, off + length)) : Buffer.alloc(0),
+        payload: Buffer.alloc(0),
       };
+      if (structural && rawType === FrameType.DATA) {
+        const sl = st === FrameStatus.OK || st === FrameStatus.BAD_CRC ? Math.max(0, sourceLength(frame.flags)) : 0;
+        frame.payload = Buffer.from(seg.subarray(off + FRAME_HEADER_LENGTH, off + length - sl));
+        const source = sl > 0 ? decodeSource(seg, off + length - sl, sl) : undefined;
+        if (source) frame.source = source;
+      }
       if (st !== FrameStatus.OK) frame.problem = frameStatusText(st);
       yield frame;
       if (!structural) return;

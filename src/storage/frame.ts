@@ -2,10 +2,13 @@
  * Event frames in a segment buffer: checksum and structural check. Pure functions over a
  * Buffer (a segment mapping, or any buffer in tests). A frame's length field is written last,
  * so a zero length means "not written yet"; anything else must pass every check below before
- * the frame counts as stored.
+ * the frame counts as stored. A DATA frame whose flags announce a source address carries it
+ * as a trailer after the payload, inside frameLength (docs/FORMAT.md "Source address"): its
+ * payload is frameLength - 32 - the trailer's length.
  */
 import { EventFrameHeaderDecoder, EventFrameHeaderEncoder } from '../../codecs/generated/storage/index.js';
 import { crc32c, crc32cInt32 } from '../util/crc32c.js';
+import { sourceLength } from '../util/source-address.js';
 import { FRAME_HEADER_LENGTH, FrameOffset, FrameType, alignFrame } from './layout.js';
 
 const headerEncoder = new EventFrameHeaderEncoder();
@@ -33,6 +36,8 @@ export const FrameStatus = {
   BAD_LENGTH: 3,
   BAD_TYPE: 4,
   BAD_CRC: 5,
+  /** DATA frame flags announce a source trailer that is invalid (both families) or longer than the frame's body. */
+  BAD_SOURCE: 6,
 } as const;
 export type FrameStatusValue = (typeof FrameStatus)[keyof typeof FrameStatus];
 
@@ -43,6 +48,7 @@ export function frameStatusText(s: FrameStatusValue): string {
     case FrameStatus.END_OF_SEGMENT: return 'end of segment';
     case FrameStatus.BAD_LENGTH: return 'frame length out of range';
     case FrameStatus.BAD_TYPE: return 'unknown frame type';
+    case FrameStatus.BAD_SOURCE: return 'frame source address flags do not fit the frame';
     default: return 'frame CRC32C mismatch';
   }
 }
@@ -59,6 +65,10 @@ export function checkFrame(buf: Buffer, offset: number, segmentLength: number, v
   if (length < FRAME_HEADER_LENGTH || alignFrame(length) > segmentLength - offset) return FrameStatus.BAD_LENGTH;
   const type = h.frameType();
   if (type !== FrameType.DATA && type !== FrameType.PADDING && type !== FrameType.DELETED) return FrameStatus.BAD_TYPE;
+  if (type === FrameType.DATA) {
+    const sl = sourceLength(h.flags());
+    if (sl < 0 || sl > length - FRAME_HEADER_LENGTH) return FrameStatus.BAD_SOURCE;
+  }
   if (verifyCrc && frameCrc(buf, offset, length, type) !== h.crc32c()) return FrameStatus.BAD_CRC;
   return FrameStatus.OK;
 }
@@ -76,3 +86,9 @@ export function writeHeaderOnlyFrame(buf: Buffer, offset: number, length: number
   h.frameLength(length);
 }
 
+
+/** Payload bytes of a DATA frame of `frameLength` bytes with `flags` (the source trailer excluded); negative when they do not fit. */
+export function framePayloadLength(frameLength: number, flags: number): number {
+  const sl = sourceLength(flags);
+  return sl < 0 ? -1 : frameLength - FRAME_HEADER_LENGTH - sl;
+}

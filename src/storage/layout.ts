@@ -9,6 +9,7 @@
  * nextRecordingId that is rewritten alone) are the generated classes' statics. No offset is
  * kept by hand.
  */
+import { SOURCE_IPV4, SOURCE_IPV4_LENGTH, SOURCE_IPV6, SOURCE_IPV6_LENGTH } from '../util/source-address.js';
 import {
   ArchiveMarkEncoder,
   CatalogHeaderEncoder,
@@ -17,6 +18,8 @@ import {
   EventFrameHeaderEncoder,
   FrameFlagsDecoder,
   FrameFlagsEncoder,
+  FrameSourceIpv4Encoder,
+  FrameSourceIpv6Encoder,
   FrameType,
   HoldsEncoder,
   MessageHeaderEncoder,
@@ -33,10 +36,11 @@ export const SCHEMA_ID = CatalogHeaderEncoder.SCHEMA_ID;
 export const SCHEMA_VERSION = CatalogHeaderEncoder.SCHEMA_VERSION;
 /**
  * Version of the archive layout as a whole (catalog header formatVersion); not a schema value.
- * 2 added frame flags, deletion logs and away markers; version-1 archives are migrated at the
- * first writable open (docs/FORMAT.md, "Versioning").
+ * 2 added frame flags, deletion logs and away markers; 3 the datagram's source address as an
+ * optional DATA frame trailer. Older archives are migrated at the first writable open
+ * (docs/FORMAT.md, "Versioning").
  */
-export const FORMAT_VERSION = 2;
+export const FORMAT_VERSION = 3;
 /** Oldest format version this engine opens. */
 export const MIN_FORMAT_VERSION = 1;
 export const MESSAGE_HEADER_LENGTH = MessageHeaderEncoder.ENCODED_LENGTH;
@@ -74,9 +78,23 @@ function flagBit(set: (e: FrameFlagsEncoder) => void): number {
 export const FrameFlags = {
   /** The event was the last record of its file or stream and had no trailing separator. */
   UNTERMINATED: flagBit((e) => e.unterminated(true)),
+  /** A FrameSourceIpv4 (the datagram's IPv4 source address and port) follows the payload. */
+  SOURCE_IPV4: flagBit((e) => e.sourceIpv4(true)),
+  /** A FrameSourceIpv6 follows the payload. */
+  SOURCE_IPV6: flagBit((e) => e.sourceIpv6(true)),
 } as const;
 /** Every flag bit this version knows. */
-export const KNOWN_FRAME_FLAGS = FrameFlags.UNTERMINATED;
+export const KNOWN_FRAME_FLAGS = FrameFlags.UNTERMINATED | FrameFlags.SOURCE_IPV4 | FrameFlags.SOURCE_IPV6;
+/*
+ * The source trailer's flag bits and lengths are also numbers in src/util/source-address.ts (the
+ * client and the sources use them without the storage codecs): they must be the schema's.
+ */
+if (
+  FrameFlags.SOURCE_IPV4 !== SOURCE_IPV4 || FrameFlags.SOURCE_IPV6 !== SOURCE_IPV6 ||
+  FrameSourceIpv4Encoder.ENCODED_LENGTH !== SOURCE_IPV4_LENGTH || FrameSourceIpv6Encoder.ENCODED_LENGTH !== SOURCE_IPV6_LENGTH
+) {
+  throw new Error('layout: the frame source trailer of codecs/storage.xml and src/util/source-address.ts disagree');
+}
 
 export function alignFrame(length: number): number {
   return (length + FRAME_ALIGNMENT - 1) & ~(FRAME_ALIGNMENT - 1);

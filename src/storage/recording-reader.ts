@@ -8,10 +8,12 @@
  * The cursor is the read hot path: it reads frame headers with typed-array loads, not
  * through the generated decoder, which measured 17-25 % slower here with real (64-bit)
  * timestamps (docs/FORMAT.md); test/storage/codec-agreement.test.ts reads frames built by the
- * generated encoder with it. Like the writer's CRC it assumes a little-endian host.
+ * generated encoder with it. Like the writer's CRC it assumes a little-endian host. A frame's
+ * source address (a trailer after the payload) is not part of payloadLength; a handler finds
+ * it with `frameSource(buffer, payloadOffset, payloadLength, flags)` (src/util/source-address.ts).
  */
 import { ErrorCode, VcrError } from '../util/errors.js';
-import { FrameStatus, checkFrame, frameStatusText } from './frame.js';
+import { FrameStatus, checkFrame, framePayloadLength, frameStatusText } from './frame.js';
 import { FRAME_HEADER_LENGTH, FrameOffset, FrameType, segmentFileName } from './layout.js';
 import type { SegmentSource } from './segment-cache.js';
 import type { FrameHandler } from './types.js';
@@ -101,11 +103,15 @@ export class FrameCursor {
       if (type !== FrameType.DATA) continue;
       this.buffer = this.seg;
       this.framePosition = pos;
+      const flags = typeAndFlags >>> 16;
+      // a source address trailer (flags SOURCE_IPV4 / SOURCE_IPV6) is not payload
+      const payloadLength = (flags & 6) === 0 ? length - FRAME_HEADER_LENGTH : framePayloadLength(length, flags);
+      if (payloadLength < 0) throw this.corrupt(base, off, frameStatusText(FrameStatus.BAD_SOURCE));
       this.payloadOffset = off + FRAME_HEADER_LENGTH;
-      this.payloadLength = length - FRAME_HEADER_LENGTH;
+      this.payloadLength = payloadLength;
       this.utcNs = this.longs[(off + 8) >> 3]!;
       this.monoNs = this.longs[(off + 16) >> 3]!;
-      this.flags = typeAndFlags >>> 16;
+      this.flags = flags;
       return true;
     }
     return false;

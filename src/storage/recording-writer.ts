@@ -19,8 +19,9 @@
  */
 import { closeSync, fsyncSync } from 'node:fs';
 import { EventFrameHeaderDecoder } from '../../codecs/generated/storage/index.js';
-import { crc32c, crc32cAligned, crc32cCopyRaw, crc32cInt32, crc32cRawPair, crc32cRawWord, crc32cWhole, crc32cWordShiftTable } from '../util/crc32c.js';
+import { crc32c, crc32cAligned, crc32cCopyRaw, crc32cInt32, crc32cJs, crc32cRawPair, crc32cRawWord, crc32cWhole, crc32cWordShiftTable } from '../util/crc32c.js';
 import { ErrorCode, VcrError } from '../util/errors.js';
+import { sourceLength } from '../util/source-address.js';
 import type { Catalog } from './catalog.js';
 import { readDeletionLog } from './deletion-log.js';
 import { SegmentDigest, segmentRecords } from './digest.js';
@@ -177,20 +178,26 @@ export class RecordingWriter {
 
   /**
    * Appends one event; returns the position of its frame. `flags` are FrameFlags bits stored
-   * in the frame header (covered by its CRC). Throws VcrError on failure.
+   * in the frame header (covered by its CRC). When they hold SOURCE_IPV4 or SOURCE_IPV6, the
+   * encoded source address (src/util/source-address.ts: 6 or 18 bytes) is taken from
+   * `src[srcOff..]` and stored after the payload. Throws VcrError on failure.
    */
-  append(buf: Uint8Array, off: number, len: number, utcNs: bigint, monoNs: bigint, flags = 0): number {
+  append(buf: Uint8Array, off: number, len: number, utcNs: bigint, monoNs: bigint, flags = 0, src?: Uint8Array, srcOff = 0): number {
     if (this.state !== WriterState.ACTIVE) throw this.notActive();
-    const frameLength = len + FRAME_HEADER_LENGTH;
+    const srcLen = (flags & 6) === 0 ? 0 : sourceLength(flags);
+    const frameLength = len + FRAME_HEADER_LENGTH + srcLen;
     const aligned = (frameLength + 7) & ~7;
-    if (!(off >= 0 && len >= 0 && off + len <= buf.length) || (flags & ~KNOWN_FRAME_FLAGS) !== 0) {
+    if (!(off >= 0 && len >= 0 && off + len <= buf.length) || (flags & ~KNOWN_FRAME_FLAGS) !== 0 || srcLen < 0) {
       throw new VcrError(
         ErrorCode.INVALID_ARGUMENT,
-        (flags & ~KNOWN_FRAME_FLAGS) !== 0 ? `frame flags ${flags} hold unknown bits` : `event bytes [${off}, ${off + len}) lie outside a ${buf.length}-byte buffer`,
+        (flags & ~KNOWN_FRAME_FLAGS) !== 0 || srcLen < 0 ? `frame flags ${flags} hold unknown or conflicting bits` : `event bytes [${off}, ${off + len}) lie outside a ${buf.length}-byte buffer`,
       );
     }
+    if (srcLen > 0 && (src === undefined || !(srcOff >= 0 && srcOff + srcLen <= src.length))) {
+      throw new VcrError(ErrorCode.INVALID_ARGUMENT, `frame flags ${flags} announce a ${srcLen}-byte source address the call does not give`);
+    }
     if (aligned > this.segmentLength) {
-      throw new VcrError(ErrorCode.EVENT_TOO_LARGE, `event of ${len} bytes exceeds the ${this.maxPayloadLength}-byte limit of recording ${this.recordingId}`);
+      throw new VcrError(ErrorCode.EVENT_TOO_LARGE, `event of ${len} bytes exceeds the ${this.maxPayloadLength - srcLen}-byte limit of recording ${this.recordingId}`);
     }
     if (this.offset + aligned > this.segmentLength) this.roll();
     const o = this.offset;
@@ -239,6 +246,12 @@ export class RecordingWriter {
       seg.set(off === 0 && len === buf.length ? buf : buf.subarray(off, off + len), o + FRAME_HEADER_LENGTH);
       const h = crc32cAligned(w32, seg, o + 4, FRAME_HEADER_LENGTH - 4, crc32cInt32(frameLength));
       crc = off === 0 && len === buf.length ? crc32cWhole(buf, h) : crc32c(buf, off, len, h);
+    }
+    if (srcLen !== 0) {
+      // the source trailer follows the payload; the CRC goes on over it
+      const at = o + FRAME_HEADER_LENGTH + len;
+      for (let i = 0; i < srcLen; i++) seg[at + i] = src![srcOff + i]!;
+      crc = crc32cJs(seg, at, srcLen, crc);
     }
     w32[(o + 24) >> 2] = crc;
     // the length goes last; x86-64 keeps stores in program order (TSO) and V8 does not reorder

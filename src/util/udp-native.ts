@@ -25,10 +25,12 @@ export interface UdpNative {
    * Receives up to maxCount datagrams, datagram i into slab[i*slotSize ..]; lengths[i] is its
    * real length (> slotSize: truncated). With `ages`, ages[i] is how many nanoseconds datagram
    * i had waited since the kernel stamped its arrival (SO_TIMESTAMPNS, on for every socket
-   * open() makes), measured when the call returns; -1 when it carried no stamp. Returns the
-   * count, 0 when nothing waits, or -errno.
+   * open() makes), measured when the call returns; -1 when it carried no stamp. With `sources`
+   * (NATIVE_SOURCE_RECORD bytes per datagram), sources[i * 20] is the length (0, 6 or 18) of
+   * datagram i's source address encoded as src/util/source-address.ts says, which follows at
+   * i * 20 + 2. Returns the count, 0 when nothing waits, or -errno.
    */
-  recvBatch(fd: number, slab: Buffer, slotSize: number, maxCount: number, lengths: Int32Array, ages?: BigInt64Array): number;
+  recvBatch(fd: number, slab: Buffer, slotSize: number, maxCount: number, lengths: Int32Array, ages?: BigInt64Array | null, sources?: Buffer): number;
   /**
    * Sends datagrams first..first+count-1 (slab[offsets[i]], lengths[i] bytes) on a connected
    * socket. Returns how many went (fewer when the socket buffer is full), or -errno.
@@ -41,6 +43,9 @@ export interface UdpNative {
   unwatch(watch: UdpWatch): void;
   close(fd: number): void;
 }
+
+/** Bytes per datagram of recvBatch's `sources`: the encoded source's length, a zero byte, 18 bytes of room. */
+export const NATIVE_SOURCE_RECORD = 20;
 
 /** Most datagrams one recvBatch/sendBatch call moves (the addon's per-call limit). */
 export const NATIVE_MAX_BATCH = 512;

@@ -5,9 +5,13 @@
  * back with `vcr events`; exports are listed by `tcpdump -r` with nanosecond times; export then
  * import gives the same payloads and UTC times; a truncated capture keeps what was read and
  * ends with CAPTURE_TRUNCATED; an event larger than a datagram is refused (EVENT_TOO_LARGE).
+ * Source addresses: a UDP recording and an import keep each datagram's source address and
+ * port (`vcr events --json` shows them), and an export writes them, with the recording's UDP
+ * endpoint as destination; events without a recorded source get the --src/--dst placeholders.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
+import { createSocket } from 'node:dgram';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ArchiveClient } from '../../src/client/archive-client.js';
@@ -46,7 +50,12 @@ const B6 = 'fd00:0:0:0:0:0:0:2';
 async function eventsOf(channel: string) {
   const r = await vcr(['events', '--channel', channel, '--from', '0', '--to', 'now', '--json', ...A]);
   expect(r.status, r.stderr).toBe(0);
-  return jsonLines(r.stdout).map((e) => ({ payload: Buffer.from(e.payload as string, 'base64').toString(), utcNs: BigInt(e.utcNs as string), monoNs: BigInt(e.monoNs as string) }));
+  return jsonLines(r.stdout).map((e) => ({
+    payload: Buffer.from(e.payload as string, 'base64').toString(),
+    utcNs: BigInt(e.utcNs as string),
+    monoNs: BigInt(e.monoNs as string),
+    source: e.source as { address: string; port: number } | undefined,
+  }));
 }
 
 /** `tcpdump -r` with nanosecond times: [time ns, rest of the line]. */
@@ -82,6 +91,10 @@ describe('vcr import', () => {
     expect(summary.skipped).toMatchObject({ notUdp: 1, filtered: 1, fragments: 1 });
     const ev = await eventsOf('pcap.gen');
     expect(ev.map((e) => e.payload)).toEqual(['first', 'second, v6']);
+    expect(ev.map((e) => e.source)).toEqual([
+      { address: '10.1.1.1', port: 1 },
+      { address: 'fd00::1', port: 1 },
+    ]);
     expect(ev.map((e) => e.utcNs)).toEqual([T0, times[4]]);
     expect(ev[1]!.monoNs - ev[0]!.monoNs).toBe(times[4]! - T0);
   });
@@ -167,17 +180,56 @@ describe('vcr export', () => {
     // -vv prints two lines per packet: the IP header line carries the time
     expect(listed.map((p) => p.utcNs)).toEqual(ev.map((e) => e.utcNs));
     const text = spawnSync('tcpdump', ['-r', out, '-nn', '-vv'], { encoding: 'utf8' }).stdout;
-    expect(text.match(/192\.0\.2\.1\.5000 > 192\.0\.2\.2\.6000: \[udp sum ok\] UDP, length (\d+)/g)).toEqual(ev.map((e) => `192.0.2.1.5000 > 192.0.2.2.6000: [udp sum ok] UDP, length ${e.payload.length}`));
+    // the capture's recorded sources; an imported recording has no UDP endpoint: --dst's port, an address of the source's family
+    expect(text.match(/[0-9a-f.:]+\.1 > [0-9a-f.:]+\.6000: \[udp sum ok\] UDP, length (\d+)/g)).toEqual([
+      `10.1.1.1.1 > 192.0.2.2.6000: [udp sum ok] UDP, length ${ev[0]!.payload.length}`,
+      `fd00::1.1 > 2001:db8::2.6000: [udp sum ok] UDP, length ${ev[1]!.payload.length}`,
+    ]);
     expect(text).not.toMatch(/bad cksum/);
   });
 
-  it('exports channels over an interval with IPv6 placeholders', async () => {
+  it('exports events without a recorded source with the --src/--dst placeholders (IPv6 here)', async () => {
+    const path = join(dir, 'lines.txt');
+    writeFileSync(path, 'line one\nline two\n');
+    const start = await vcr(['record', 'start', '--channel', 'pcap.lines', '--source', `file://${path}`, ...A]);
+    expect(start.status, start.stderr).toBe(0);
+    const id = Number(start.stdout);
+    await until('the file recorded', 10_000, async () => (await client.describeRecording(id)).state === 'stopped');
+    expect((await eventsOf('pcap.lines')).map((e) => e.source)).toEqual([undefined, undefined]);
     const out = join(dir, 'export6.pcap');
-    const r = await vcr(['export', '--pcap', out, '--channel', 'pcap.ng', '--channel', 'pcap.cut', '--from', String(T0), '--to', String(T0 + 10_000_000n), '--src', '[fd00::a]:1234', '--dst', '[fd00::b]:4321', ...A]);
+    const r = await vcr(['export', '--pcap', out, '--channel', 'pcap.lines', '--from', '0', '--to', 'now', '--src', '[fd00::a]:1234', '--dst', '[fd00::b]:4321', ...A]);
     expect(r.status, r.stderr).toBe(0);
     const listed = tcpdumpRead(out);
-    expect(listed.map((p) => p.utcNs)).toEqual([T0, T0 + 7n, T0 + 9n, T0 + 1000n]);
+    expect(listed).toHaveLength(2);
     for (const p of listed) expect(p.line).toMatch(/^IP6 fd00::a\.1234 > fd00::b\.4321: UDP, length \d+/);
+  });
+
+  it('a UDP recording keeps each datagram\'s source; events --json shows it and the export writes it, to the recording\'s endpoint', async () => {
+    const port = await freeUdpPort();
+    const start = await vcr(['record', 'start', '--channel', 'pcap.udp', '--source', `udp://127.0.0.1:${port}`, ...A]);
+    expect(start.status, start.stderr).toBe(0);
+    const id = Number(start.stdout);
+    const senders = await Promise.all(['127.0.0.1', '127.0.0.2'].map(async (address) => {
+      const s = createSocket('udp4');
+      await new Promise<void>((r) => s.bind(0, address, r));
+      return s;
+    }));
+    const sent: { payload: string; address: string; port: number }[] = [];
+    for (let i = 0; i < 6; i++) {
+      const s = senders[i % 2]!;
+      const payload = `datagram ${i}`;
+      await new Promise<void>((r, j) => s.send(Buffer.from(payload), port, '127.0.0.1', (e) => (e ? j(e) : r())));
+      sent.push({ payload, address: s.address().address, port: s.address().port });
+    }
+    await until('every datagram recorded', 10_000, async () => (await client.describeRecording(id)).eventCount >= 6);
+    for (const s of senders) s.close();
+    expect((await vcr(['record', 'stop', '--recording', String(id), ...A])).status).toBe(0);
+    const ev = await eventsOf('pcap.udp');
+    expect(ev.map((e) => [e.payload, e.source])).toEqual(sent.map((s) => [s.payload, { address: s.address, port: s.port }]));
+    const out = join(dir, 'udp.pcap');
+    const r = await vcr(['export', '--pcap', out, '--recording', String(id), ...A]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(tcpdumpRead(out).map((p) => p.line)).toEqual(sent.map((s) => `IP ${s.address}.${s.port} > 127.0.0.1.${port}: UDP, length ${s.payload.length}`));
   });
 
   it('export then import gives the same payloads and UTC times', async () => {

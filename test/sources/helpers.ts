@@ -1,24 +1,29 @@
 import type { Source } from '../../src/sources/index.js';
 import type { ManualClock } from '../../src/util/clock.js';
+import { decodeSource, sourceLength, type EventSource } from '../../src/util/source-address.js';
 
 export interface Collected {
   payloads: Buffer[];
   utc: bigint[];
   mono: bigint[];
   flags: number[];
+  /** The datagram's source address and port, when the event came with one. */
+  sources: (EventSource | undefined)[];
 }
 
-export type Handler = (b: Buffer, o: number, l: number, u: bigint, m: bigint, f?: number) => void;
+export type Handler = (b: Buffer, o: number, l: number, u: bigint, m: bigint, f?: number, src?: Uint8Array, srcOff?: number) => void;
 
 export function collector(): Collected & { handler: Handler } {
-  const c: Collected = { payloads: [], utc: [], mono: [], flags: [] };
+  const c: Collected = { payloads: [], utc: [], mono: [], flags: [], sources: [] };
   return {
     ...c,
-    handler: (b, o, l, u, m, f = 0) => {
+    handler: (b, o, l, u, m, f = 0, src, srcOff = 0) => {
       c.payloads.push(Buffer.from(b.subarray(o, o + l)));
       c.utc.push(u);
       c.mono.push(m);
       c.flags.push(f);
+      const n = sourceLength(f);
+      c.sources.push(n > 0 && src ? decodeSource(src, srcOff, n) : undefined);
     },
   };
 }

@@ -26,6 +26,7 @@ import {
   FrameType as GenFrameType,
 } from '../../codecs/generated/storage/index.js';
 import { Archive } from '../../src/storage/archive.js';
+import { encodeSource } from '../../src/util/source-address.js';
 import { decodeDescriptor, descriptorChecksum, encodeDescriptor } from '../../src/storage/descriptor-codec.js';
 import { encodeHolds } from '../../src/storage/holds-file.js';
 import { DescOffset, FrameFlags, TemplateId } from '../../src/storage/layout.js';
@@ -59,7 +60,7 @@ describe('on-disk layouts', () => {
     const buf = Buffer.alloc(4096);
     encodeDescriptor(sample, buf, 0, TemplateId.RECORDING_DESCRIPTOR);
     expect(buf.subarray(0, 160).toString('hex')).toBe(
-      '5000020066000200bcf5e49d010200000700000000000000' + // header (schema version 2), checksum, state, lifecycle, failureCode, recordingId
+      '500002006600030041593b87010200000700000000000000' + // header (schema version 3), checksum, state, lifecycle, failureCode, recordingId
         '00000000000000000010000000000000' + // start, stop position
         '00002a36fe9c971700cac471fe9c97170b000000000000001600000000000000' + // start/stop utc, start/stop mono
         '21000000000000000000010001000000' + // eventCount, segmentLength, cleanStop, reserved
@@ -123,9 +124,9 @@ describe('on-disk layouts', () => {
     const f = new EventFrameHeaderDecoder().wrap(seg, 0);
     expect([f.frameLength(), f.frameType(), f.flags(), f.utcNs(), f.monoNs(), f.reserved()]).toEqual([37, GenFrameType.DATA, 0, 0x0102030405060708n, 0x1112131415161718n, 0]);
     const cat = readFileSync(join(dir, 'catalog.dat'));
-    expect(cat.subarray(0, 40).toString('hex')).toBe('2000010066000200564352434154' + '4c47' + '02000000' + '00100000' + '00100000' + '00000000' + '0100000000000000');
+    expect(cat.subarray(0, 40).toString('hex')).toBe('2000010066000300564352434154' + '4c47' + '03000000' + '00100000' + '00100000' + '00000000' + '0100000000000000');
     const ch = new CatalogHeaderDecoder().wrapAndApplyHeader(cat, 0, new MessageHeaderDecoder().wrap(cat, 0));
-    expect([ch.magic(), ch.formatVersion(), ch.headerLength(), ch.descriptorLength(), ch.nextRecordingId()]).toEqual(['VCRCATLG', 2, 4096, 4096, 1]);
+    expect([ch.magic(), ch.formatVersion(), ch.headerLength(), ch.descriptorLength(), ch.nextRecordingId()]).toEqual(['VCRCATLG', 3, 4096, 4096, 1]);
     const meta = readFileSync(join(dir, '0.meta'));
     const m = new RecordingMetadataDecoder().wrapAndApplyHeader(meta, 0, new MessageHeaderDecoder().wrap(meta, 0));
     expect([m.lifecycle(), m.stopPosition(), m.eventCount(), m.stopUtcNs()]).toEqual([RecordingLifecycle.RECORDING, 80, 2, 0x0102030405060709n]);
@@ -137,7 +138,7 @@ describe('on-disk layouts', () => {
     expect([e0.utcNs(), e0.position()]).toEqual([0x0102030405060708n, 0]);
     const mark = readFileSync(join(dir, 'archive.mark'));
     const mk = new ArchiveMarkDecoder().wrapAndApplyHeader(mark, 0, new MessageHeaderDecoder().wrap(mark, 0));
-    expect([mk.formatVersion(), mk.pid()]).toEqual([2, process.pid]);
+    expect([mk.formatVersion(), mk.pid()]).toEqual([3, process.pid]);
     w.stop();
     a.close();
   });
@@ -196,7 +197,7 @@ describe('on-disk layouts of format version 2', () => {
     a.close();
     const log = readFileSync(join(dir, '0-0.dlog'));
     expect(log.toString('hex')).toBe(
-      '1800070066000200' + // message header: blockLength 24, template 7, schema 102, version 2
+      '1800070066000300' + // message header: blockLength 24, template 7, schema 102, version 3
         '0000000000000000' + '0000000000000000' + '18000000' + '20000000' + // recordingId 0, base 0, entryLength 24, entriesOffset 32
         '0000000000000000' + '25000000' + '0c561ba2' + '0807060504030201', // position 0, frameLength 37, crc32c, utcNs
     );
@@ -212,7 +213,7 @@ describe('on-disk layouts of format version 2', () => {
       quarantines: [],
       deletions: [{ id: 900, fromUtcNs: 1n, toUtcNs: 2n, framesDeleted: -1, bytesReclaimed: 0, external: true, holds: [{ channel: 'x', fromUtcNs: 3n, toUtcNs: 4n }] }],
     });
-    expect(b.subarray(0, 8).toString('hex')).toBe('1000050066000200');
+    expect(b.subarray(0, 8).toString('hex')).toBe('1000050066000300');
     expect(b.subarray(24).toString('hex')).toBe(
       '1900' + '0000' + // quarantines: blockLength 25, none
         '2a00' + '0100' + // deletions: blockLength 42, one
@@ -220,5 +221,32 @@ describe('on-disk layouts of format version 2', () => {
         '1900' + '0100' + // deletionHolds: blockLength 25, one
         '0000000000000000' + '0300000000000000' + '0400000000000000' + '00' + '010078', // deletion index 0, from, to, allChannels false, channel "x"
     );
+  });
+});
+
+describe('on-disk layouts of format version 3', () => {
+  it('frame source address trailer: byte snapshots (IPv4 6 bytes, IPv6 18 bytes, after the payload)', () => {
+    const dir = tempDir();
+    const a = Archive.open(dir, { segmentLength: 65536 });
+    const w = a.createRecording({ channel: 'c', source: 'udp://127.0.0.1:9000', startUtcNs: 1n, startMonoNs: 2n });
+    const src = Buffer.alloc(18);
+    const p = Buffer.from('ab');
+    let flags = encodeSource('192.0.2.7', 0x1234, src, 0);
+    w.append(p, 0, p.length, 0x0102030405060708n, 0x1112131415161718n, flags, src, 0);
+    flags = encodeSource('2001:db8::1', 5000, src, 0);
+    w.append(p, 0, 1, 0x0102030405060709n, 0x1112131415161719n, flags, src, 0);
+    w.stop();
+    const seg = readFileSync(join(dir, '0-0.rec'));
+    // frame 0: length 40 (32 + "ab" + 6), DATA, flags 2 (SOURCE_IPV4), utc, mono, crc, reserved,
+    // "ab", 192.0.2.7 (network order), port 0x1234 (little endian); aligned to 40
+    expect(seg.subarray(0, 24).toString('hex')).toBe('280000000100020008070605040302011817161514131211');
+    expect(seg.subarray(28, 40).toString('hex')).toBe('000000006162c000020734' + '12');
+    const f0 = Buffer.from(seg.subarray(0, 40));
+    f0.writeUInt32LE(0, 24);
+    expect(seg.readUInt32LE(24)).toBe(nativeCrc32c(f0)); // the trailer is inside the CRC's bytes
+    // frame 1 at 40: length 51 (32 + "a" + 18), flags 4 (SOURCE_IPV6), "a", 2001:db8::1, port 5000
+    expect(seg.subarray(40, 48).toString('hex')).toBe('3300000001000400');
+    expect(seg.subarray(72, 96).toString('hex')).toBe('61' + '20010db8000000000000000000000001' + '8813' + '0000000000');
+    a.close();
   });
 });

@@ -1,7 +1,8 @@
 /**
  * Format versions: an archive written by the version-1 engine (fixtures/v1-archive, see its
- * README) opens read-only as it is and is migrated to version 2 at the first writable open;
- * a newer version than this engine reads is refused and left untouched.
+ * README) opens read-only as it is and is migrated to version 3 at the first writable open;
+ * so is a version-2 archive (frames without a source address read as "no source"); a newer
+ * version than this engine reads is refused and left untouched.
  */
 import { createHash } from 'node:crypto';
 import { cpSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
@@ -9,8 +10,10 @@ import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CatalogHeaderDecoder, MessageHeaderDecoder } from '../../codecs/generated/storage/index.js';
 import { Archive } from '../../src/storage/archive.js';
+import { FORMAT_VERSION } from '../../src/storage/layout.js';
 import { verifyArchive } from '../../src/storage/verify.js';
 import { ErrorCode } from '../../src/util/errors.js';
+import { encodeSource, frameSource } from '../../src/util/source-address.js';
 import { cleanupTempDirs, collect, tempDir } from './helpers.js';
 
 cleanupTempDirs();
@@ -58,8 +61,8 @@ describe('format version 1', () => {
   it('is migrated at the first writable open; its data, holds and deletions carry over', () => {
     const dir = copyFixture();
     const a = Archive.open(dir, { segmentLength: SEG });
-    expect(a.openActions()).toEqual([expect.stringMatching(/migrated from format version 1 to 2/)]);
-    expect(formatVersion(dir)).toBe(2);
+    expect(a.openActions()).toEqual([expect.stringMatching(/migrated from format version 1 to 3/)]);
+    expect(formatVersion(dir)).toBe(3);
     expect(collect(a.openReader(0)).map((e) => e.payload.readUInt32LE(0))).toEqual(alphaKept);
     expect(collect(a.openReader(1)).map((e) => e.payload.toString())).toEqual([...Array(50).keys()].map((i) => `beta event ${i}`));
     // a version-1 segment without deletions has a digest; one with a version-1 deletion has none
@@ -87,11 +90,57 @@ describe('a newer format version', () => {
   it('is refused with UNSUPPORTED_FORMAT_VERSION, read-only or not, and nothing is changed', () => {
     const dir = copyFixture();
     const cat = readFileSync(join(dir, 'catalog.dat'));
-    cat.writeInt32LE(3, 16); // formatVersion
+    cat.writeInt32LE(FORMAT_VERSION + 1, 16); // formatVersion
     writeFileSync(join(dir, 'catalog.dat'), cat);
     const before = files(dir);
     expect(() => Archive.open(dir)).toThrowError(expect.objectContaining({ code: ErrorCode.UNSUPPORTED_FORMAT_VERSION }));
     expect(() => Archive.open(dir, { readOnly: true })).toThrowError(expect.objectContaining({ code: ErrorCode.UNSUPPORTED_FORMAT_VERSION }));
     expect(files(dir)).toEqual(before);
+  });
+});
+
+/** Makes `dir` (written by this engine) look as the version-2 engine left it: its catalog header says format and schema version 2. */
+function downgradeToVersion2(dir: string): void {
+  const path = join(dir, 'catalog.dat');
+  const cat = readFileSync(path);
+  cat.writeUInt16LE(2, 6); // message header: schema version
+  cat.writeInt32LE(2, 16); // formatVersion
+  writeFileSync(path, cat);
+}
+
+describe('format version 2', () => {
+  it('reads its frames with no source, is migrated at the first writable open, and records sources from then on', () => {
+    const dir = tempDir();
+    const a = Archive.open(dir, { segmentLength: SEG });
+    const w = a.createRecording({ channel: 'old', source: 'udp://127.0.0.1:9000', startUtcNs: T0, startMonoNs: 0n });
+    for (let i = 0; i < 20; i++) w.append(Buffer.from(`old ${i}`), 0, `old ${i}`.length, T0 + BigInt(i), BigInt(i)); // frames as version 2 wrote them
+    w.stop();
+    a.close();
+    downgradeToVersion2(dir);
+    const before = files(dir);
+    const ro = Archive.open(dir, { readOnly: true });
+    const seen: [string, number][] = [];
+    const r = ro.openReader(0);
+    while (!r.isDone()) r.poll((b, o, l, _p, _u, _m, flags) => seen.push([b.toString('latin1', o, o + l), flags]), 100);
+    expect(seen).toEqual([...Array(20).keys()].map((i) => [`old ${i}`, 0]));
+    ro.close();
+    expect(files(dir)).toEqual(before);
+    expect(formatVersion(dir)).toBe(2);
+
+    const b = Archive.open(dir, { segmentLength: SEG });
+    expect(b.openActions()).toEqual([expect.stringMatching(/migrated from format version 2 to 3/)]);
+    expect(formatVersion(dir)).toBe(3);
+    expect(collect(b.openReader(0)).map((e) => e.payload.toString())).toEqual([...Array(20).keys()].map((i) => `old ${i}`));
+    const src = Buffer.alloc(18);
+    const flags = encodeSource('10.9.8.7', 6000, src, 0);
+    const w2 = b.createRecording({ channel: 'new', source: 'udp://127.0.0.1:9001', startUtcNs: T0, startMonoNs: 0n });
+    w2.append(Buffer.from('new'), 0, 3, T0, 0n, flags, src, 0);
+    w2.stop();
+    const got: unknown[] = [];
+    const r2 = b.openReader(w2.recordingId);
+    while (!r2.isDone()) r2.poll((buf, o, l, _p, _u, _m, f) => got.push([buf.toString('latin1', o, o + l), frameSource(buf, o, l, f)]), 10);
+    expect(got).toEqual([['new', { address: '10.9.8.7', port: 6000 }]]);
+    b.close();
+    expect(verifyArchive(dir).problems).toEqual([]);
   });
 });

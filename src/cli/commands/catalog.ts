@@ -10,6 +10,7 @@ import type { Command } from 'commander';
 import type { RecordingDescriptor } from '../../storage/types.js';
 import type { VerifyProgress } from '../../storage/verify.js';
 import { ErrorCode, VcrError, errorCodeName } from '../../util/errors.js';
+import { formatSource } from '../../util/source-address.js';
 import { UsageError } from '../errors.js';
 import { humanTime, printJson, printLine, recordingJson, table } from '../output.js';
 
@@ -167,13 +168,14 @@ export function registerCatalog(program: Command): void {
               monoNs: f.monoNs.toString(),
               crcOk: f.crcOk,
               flags: f.flags,
+              ...(f.source ? { source: f.source } : {}),
               payloadHex: f.payload.toString('hex'),
               payloadText: f.payload.toString('latin1').replace(/[^\x20-\x7e]/g, '.'),
               ...(f.problem ? { problem: f.problem } : {}),
             });
           } else {
             await printLine(
-              `  ${f.position} ${f.type} len=${f.length} utc=${humanTime(f.utcNs)} (${f.utcNs}) mono=${f.monoNs}${f.flags !== 0 ? ` flags=${f.flags}` : ''} crc=${f.crcOk ? 'ok' : 'BAD'} ${f.segment}+${f.offset}${f.problem ? ` ${f.problem}` : ''}`,
+              `  ${f.position} ${f.type} len=${f.length} utc=${humanTime(f.utcNs)} (${f.utcNs}) mono=${f.monoNs}${f.flags !== 0 ? ` flags=${f.flags}` : ''}${f.source ? ` src=${formatSource(f.source)}` : ''} crc=${f.crcOk ? 'ok' : 'BAD'} ${f.segment}+${f.offset}${f.problem ? ` ${f.problem}` : ''}`,
             );
             for (const line of hexDump(f.payload)) await printLine(line);
           }

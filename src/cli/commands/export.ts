@@ -2,15 +2,21 @@
  * `vcr export --pcap FILE (--recording ID | --channel NAME ... --from T --to T)`: writes
  * recorded events as a classic pcap (nanosecond timestamps, Ethernet, one UDP/IP packet per
  * event: src/pcap/pcap-writer.ts) that tcpdump and Wireshark read. The events are read
- * reliably (a streamed replay), in timestamp order. The archive does not keep a datagram's
- * source address, so addresses and ports are placeholders: --src and --dst, by default the
- * documentation addresses 192.0.2.1:5000 and 192.0.2.2:6000 (RFC 5737). An event larger than
- * one UDP datagram ends the export with EVENT_TOO_LARGE; the file then holds the packets
- * before it (a valid capture).
+ * reliably (a streamed replay), in timestamp order. Addresses (docs/FORMAT.md "Source address"):
+ * a packet's source is the datagram's recorded source address and port, where the archive
+ * recorded one (UDP recordings and capture imports of format 3 on), else --src; its
+ * destination is the recording's UDP endpoint (the address it was bound to, when that is not
+ * the unspecified 0.0.0.0 / ::, and its port), else --dst. --src and --dst default to the
+ * documentation addresses 192.0.2.1:5000 and 192.0.2.2:6000 (RFC 5737); a destination address
+ * must be of the source's IP family, so where neither fits, the IPv6 documentation address
+ * 2001:db8::2 (RFC 3849) or 192.0.2.2 stands in. An event larger than one UDP datagram ends
+ * the export with EVENT_TOO_LARGE; the file then holds the packets before it (a valid capture).
  */
 import type { Command } from 'commander';
 import type { RecordedEvent } from '../../client/types.js';
+import { isIP } from 'node:net';
 import { PcapWriter, type UdpAddress } from '../../pcap/pcap-writer.js';
+import { parseSourceUri } from '../../sources/uri.js';
 import { parseEndpoint } from '../../util/endpoint.js';
 import { addArchiverOption, addJsonOption, collect, nowUtcNs, parseRecordingId, parseTimeArg } from '../args.js';
 import { UsageError } from '../errors.js';
@@ -42,6 +48,31 @@ function udpAddress(flag: string, text: string): UdpAddress {
   }
 }
 
+/** Documentation addresses that stand in for a destination of the other IP family. */
+const FAMILY_PLACEHOLDER: Record<4 | 6, string> = { 4: '192.0.2.2', 6: '2001:db8::2' };
+
+/** The UDP endpoint a recording listened on (its source URI), if it was a UDP recording. */
+export function recordingEndpoint(sourceUri: string): UdpAddress | undefined {
+  try {
+    const spec = parseSourceUri(sourceUri);
+    return spec.kind === 'udp' ? { address: spec.host, port: spec.port } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A packet's source and destination: the recorded source (else the --src placeholder) and the
+ * recording's endpoint (else --dst), the destination's address of the source's family.
+ */
+export function packetAddresses(recorded: UdpAddress | undefined, endpoint: UdpAddress | undefined, src: UdpAddress, dst: UdpAddress): { from: UdpAddress; to: UdpAddress } {
+  const from = recorded ?? src;
+  const family = isIP(from.address) === 6 ? 6 : 4;
+  const usable = (a: string | undefined): a is string => a !== undefined && isIP(a) === family && a !== '0.0.0.0' && a !== '::';
+  const address = usable(endpoint?.address) ? endpoint.address : usable(dst.address) ? dst.address : FAMILY_PLACEHOLDER[family];
+  return { from, to: { address, port: endpoint?.port ?? dst.port } };
+}
+
 export function registerExport(program: Command): void {
   const cmd = program
     .command('export')
@@ -51,8 +82,8 @@ export function registerExport(program: Command): void {
     .option('--channel <name>', 'channel name or alias (repeatable), with --from and --to', collect)
     .option('--from <time>', 'start of the interval (ISO-8601, epoch ns, -5m)')
     .option('--to <time>', 'end of the interval')
-    .option('--src <addr:port>', 'source address and port written in every packet', DEFAULT_EXPORT_SRC)
-    .option('--dst <addr:port>', 'destination address and port written in every packet', DEFAULT_EXPORT_DST);
+    .option('--src <addr:port>', 'source address and port of packets whose event has no recorded source', DEFAULT_EXPORT_SRC)
+    .option('--dst <addr:port>', 'destination of packets whose recording was not made from a UDP endpoint', DEFAULT_EXPORT_DST);
   addJsonOption(addArchiverOption(cmd));
   cmd.action(async (o: ExportOptions) => {
     if (!o.pcap) throw new UsageError('export: --pcap FILE is required');
@@ -86,8 +117,11 @@ export function registerExport(program: Command): void {
       await writer.writeHeader();
       await withClient(o.archiver, async (client) => {
         const source: AsyncIterable<RecordedEvent> = 'recordingId' in select ? client.read({ recordingId: select.recordingId }) : client.events(select);
+        const endpoints = new Map<number, UdpAddress | undefined>();
         for await (const e of source) {
-          await writer.writeDatagram(e.payload, e.utcNs, `event at position ${e.position} of recording ${e.recordingId}`);
+          if (!endpoints.has(e.recordingId)) endpoints.set(e.recordingId, recordingEndpoint((await client.describeRecording(e.recordingId)).source));
+          const { from, to } = packetAddresses(e.source, endpoints.get(e.recordingId), src, dst);
+          await writer.writeDatagram(e.payload, e.utcNs, `event at position ${e.position} of recording ${e.recordingId}`, from, to);
           events++;
         }
       });
