@@ -77,7 +77,9 @@ export type SessionRequest =
       follow: boolean;
       channels: string[];
     })
-  | (RequestBase & { type: 'subscribe'; mask: NotificationMaskBits });
+  | (RequestBase & { type: 'subscribe'; mask: NotificationMaskBits })
+  | (RequestBase & { type: 'retentionDryRun' })
+  | (RequestBase & { type: 'retentionRun' });
 
 export type ControlRequest = ConnectRequest | SessionRequest;
 
@@ -94,6 +96,7 @@ export const IDEMPOTENT_REQUESTS = new Set<SessionRequest['type']>([
   'listQuarantines',
   'clusterStatus',
   'subscribe',
+  'retentionDryRun',
 ]);
 
 /** A set of NotificationKind bits (src/protocol/constants.ts). */

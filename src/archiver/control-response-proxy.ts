@@ -15,6 +15,9 @@ import {
   ReadChunkEventsEncoder,
   RecordingDescriptorEncoder,
   RecordingState,
+  RetentionEntryEncoder,
+  RetentionEntryKind,
+  RetentionLimit,
   StatsSnapshotCountersEncoder,
   StatsSnapshotEncoder,
   StreamGrantEncoder,
@@ -22,6 +25,7 @@ import {
 import type { ErrorCode as WireErrorCode } from '../../codecs/generated/control/index.js';
 import { CONTROL_HEADER_LENGTH as HEADER_LENGTH, MAX_ERROR_TEXT, MAX_MESSAGE, NULL_ID } from '../protocol/constants.js';
 import type { ClusterStatusInfo, QuarantineInfo, RecordingInfo, RecordingStateName } from './ports.js';
+import type { RetentionEntry } from './retention-session.js';
 
 export interface ChunkEvent {
   position: number;
@@ -59,6 +63,7 @@ export class ControlResponseProxy {
   private readonly channel = new ChannelDescriptorEncoder();
   private readonly stats = new StatsSnapshotEncoder();
   private readonly quarantine = new QuarantineDescriptorEncoder();
+  private readonly retention = new RetentionEntryEncoder();
   private readonly cluster = new ClusterStatusEncoder();
   private readonly grant = new StreamGrantEncoder();
 
@@ -177,6 +182,25 @@ export class ControlResponseProxy {
       i += n;
     } while (i < counters.length);
     return out;
+  }
+
+  /** One interval of a retention pass; the entry's half-open interval goes out closed, like every interval on the wire. */
+  retentionEntry(sessionId: number, correlationId: bigint, runId: number, r: RetentionEntry): Buffer {
+    const e = this.retention
+      .wrapAndApplyHeader(this.scratch, 0, this.header)
+      .controlSessionId(sessionId)
+      .correlationId(correlationId)
+      .runId(runId)
+      .kind(r.kind === 'delete' ? RetentionEntryKind.DELETE : RetentionEntryKind.HELD)
+      .limit(r.limit === 'maxAge' ? RetentionLimit.MAX_AGE : RetentionLimit.MAX_BYTES)
+      .cutUtcNs(r.cutUtcNs)
+      .fromUtcNs(r.fromUtcNs)
+      .toUtcNs(r.toUtcNs - 1n)
+      .events(r.events)
+      .bytes(r.bytes)
+      .holdId(r.holdId ?? NULL_ID);
+    e.channel(r.channel);
+    return this.copyOut(e.encodedLength());
   }
 
   quarantineDescriptor(sessionId: number, correlationId: bigint, q: QuarantineInfo): Buffer {
