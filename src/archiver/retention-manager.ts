@@ -1,8 +1,8 @@
 /**
  * Runs retention passes (RetentionSession) on the archiver's duty cycle, one at a time: the
  * scheduled ones (every `retention.interval`, the first shortly after start-up) and the ones
- * clients ask for (`vcr retention run`, `vcr retention --dry-run`). A run asked for while a run
- * is waiting or running joins it; dry runs queue.
+ * clients ask for (`vcr retention run`, `vcr retention --dry-run`). A request joins a pass of
+ * its kind (run or dry run) that is waiting or running.
  *
  * In a cluster the schedule runs only where `mayRunScheduled()` says so — the node that holds
  * the repair coordinator's key in etcd — so one node at a time runs retention; its deletions
@@ -65,7 +65,9 @@ export class RetentionManager implements RetentionOps {
     if (this.closed) return Promise.reject(new VcrError(ErrorCode.NOT_ALLOWED, 'the archiver is stopping'));
     if (!this.deps.config) return Promise.reject(new VcrError(ErrorCode.NOT_ALLOWED, "this archiver has no retention limits (config key 'retention')"));
     return new Promise((resolve, reject) => {
-      const joined = dryRun ? undefined : this.queue.find((q) => !q.session.opts.dryRun);
+      // a request joins a pass of its kind that is waiting or running, so a client that asks
+      // again (its first answer timed out on a long pass) waits for the same pass
+      const joined = this.queue.find((q) => q.session.opts.dryRun === dryRun);
       const q = joined ?? this.enqueue(dryRun, true);
       q.waiters.push({ resolve, reject });
     });

@@ -24,6 +24,7 @@ import type {
   ReadChunk,
   RecordedEvent,
   RecordingDescriptor,
+  RetentionReport,
   StatsSnapshot,
   StreamGrant,
 } from './types.js';
@@ -215,6 +216,22 @@ export class ArchiveClient {
   async deleteEvents(p: { channel?: string; fromUtcNs: bigint; toUtcNs: bigint }): Promise<number> {
     const r = await this.request('delete', (ids) => this.conn.proxy.deleteEvents(ids, p.fromUtcNs, p.toUtcNs, p.channel ?? ''));
     return r.response.relevantId;
+  }
+
+  /**
+   * A retention pass (docs/ARCHIVER.md "Retention"): with dryRun, what would go and what holds
+   * keep; without, runs one now (or joins the one running) and reports what went. Answered when
+   * the pass ends: a long pass needs a client whose timeoutMs x attempts covers it.
+   */
+  async retention(p: { dryRun: boolean }): Promise<RetentionReport> {
+    const r = await this.request(p.dryRun ? 'retention dry run' : 'retention run', (ids) => this.conn.proxy.retention(ids, p.dryRun));
+    const entries = dataOf(r, 'retentionEntry');
+    return {
+      runId: entries[0]?.runId ?? 0,
+      events: r.response.relevantId,
+      bytes: entries.filter((e) => e.kind === 'delete').reduce((s, e) => s + e.bytes, 0),
+      entries,
+    };
   }
 
   async clusterStatus(): Promise<ClusterStatus> {

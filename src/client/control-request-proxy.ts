@@ -21,6 +21,8 @@ import { ReadRequestEncoder } from '../../codecs/generated/control/ReadRequestEn
 import { RecordingPositionRequestEncoder } from '../../codecs/generated/control/RecordingPositionRequestEncoder.js';
 import { RemoveQuarantineRequestEncoder } from '../../codecs/generated/control/RemoveQuarantineRequestEncoder.js';
 import { ReplayRequestEncoder } from '../../codecs/generated/control/ReplayRequestEncoder.js';
+import { RetentionDryRunRequestEncoder } from '../../codecs/generated/control/RetentionDryRunRequestEncoder.js';
+import { RetentionRunRequestEncoder } from '../../codecs/generated/control/RetentionRunRequestEncoder.js';
 import { StartRecordingRequestEncoder } from '../../codecs/generated/control/StartRecordingRequestEncoder.js';
 import { StatsRequestEncoder } from '../../codecs/generated/control/StatsRequestEncoder.js';
 import { StopRecordingRequestEncoder } from '../../codecs/generated/control/StopRecordingRequestEncoder.js';
@@ -44,6 +46,8 @@ export class ControlRequestProxy {
   private readonly addQuarantineRequest = new AddQuarantineRequestEncoder();
   private readonly closeSessionRequest = new CloseSessionRequestEncoder();
   private readonly clusterStatusRequest = new ClusterStatusRequestEncoder();
+  private readonly retentionDryRunRequest = new RetentionDryRunRequestEncoder();
+  private readonly retentionRunRequest = new RetentionRunRequestEncoder();
   private readonly connectRequest = new ConnectRequestEncoder();
   private readonly deleteRequest = new DeleteRequestEncoder();
   private readonly describeRecordingRequest = new DescribeRecordingRequestEncoder();
@@ -309,6 +313,17 @@ export class ControlRequestProxy {
       e.controlSessionId(ids.controlSessionId).correlationId(ids.correlationId);
       return e.encodedLength();
     });
+  }
+
+  retention(ids: Ids, dryRun: boolean): Buffer {
+    if (dryRun) {
+      return this.encode('RetentionDryRunRequest', () =>
+        this.retentionDryRunRequest.wrapAndApplyHeader(this.buffer, 0, this.header).controlSessionId(ids.controlSessionId).correlationId(ids.correlationId).encodedLength(),
+      );
+    }
+    return this.encode('RetentionRunRequest', () =>
+      this.retentionRunRequest.wrapAndApplyHeader(this.buffer, 0, this.header).controlSessionId(ids.controlSessionId).correlationId(ids.correlationId).encodedLength(),
+    );
   }
 
   subscribeNotifications(ids: Ids, mask: number): Buffer {
