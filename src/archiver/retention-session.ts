@@ -67,6 +67,8 @@ export interface RetentionSessionDeps {
   /** monotonic ns (stall detection) */
   nanoTime: () => bigint;
   log: ArchiverLog;
+  /** events per delete call and recording (default CHUNK_EVENTS) */
+  chunkEvents?: number;
 }
 
 /** Frames counted per doWork. */
@@ -259,6 +261,7 @@ export class RetentionSession {
     let past = false;
     const to = t.piece.toUtcNs;
     const deleting = t.piece.kind === 'delete';
+    const chunk = this.deps.chunkEvents ?? CHUNK_EVENTS;
     const n = this.reader.poll((_b, _o, length, _p, utcNs) => {
       if (past || utcNs >= to) {
         past = true;
@@ -267,7 +270,7 @@ export class RetentionSession {
       t.entry.events++;
       t.entry.bytes += length;
       this.counted++;
-      if (deleting && this.counted % CHUNK_EVENTS === 0) j.boundaries.push(utcNs);
+      if (deleting && this.counted % chunk === 0) j.boundaries.push(utcNs);
     }, FRAMES_PER_STEP);
     const now = this.deps.nanoTime();
     if (n > 0) this.lastProgressNs = now;
