@@ -1,6 +1,6 @@
 /**
  * Runs retention passes (RetentionSession) on the archiver's duty cycle, one at a time: the
- * scheduled ones (every `retention.interval`, the first shortly after start-up) and the ones
+ * scheduled ones (every `retention.interval`, the first 5 minutes after start-up) and the ones
  * clients ask for (`vcr retention run`, `vcr retention --dry-run`). A request joins a pass of
  * its kind (run or dry run) that is waiting or running.
  *
@@ -40,8 +40,12 @@ export interface RetentionManagerDeps {
   mayRunScheduled?: () => boolean;
 }
 
-/** The first scheduled pass after start-up comes after this, or after the interval if shorter. */
-const FIRST_RUN_DELAY_NS = 10_000_000_000n;
+/**
+ * The first scheduled pass after start-up comes after this, or after the interval if shorter:
+ * soon enough that an archiver restarted more often than its interval still runs retention,
+ * late enough not to add to the work of starting up (rejoining a cluster, recovery).
+ */
+const FIRST_RUN_DELAY_NS = 300_000_000_000n;
 const NS_PER_MS = 1_000_000n;
 
 interface Queued {

@@ -336,7 +336,8 @@ export class ControlRequestProxy {
         .progress((mask & NotificationKind.progress) !== 0)
         .replay((mask & NotificationKind.replay) !== 0)
         .cluster((mask & NotificationKind.cluster) !== 0)
-        .errors((mask & NotificationKind.errors) !== 0);
+        .errors((mask & NotificationKind.errors) !== 0)
+        .retention((mask & NotificationKind.retention) !== 0);
       return e.encodedLength();
     });
   }

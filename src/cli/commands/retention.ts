@@ -99,14 +99,15 @@ export function registerRetention(program: Command): void {
     await print(r, true, o.json === true);
   });
 
-  const run = retention
+  // `run` takes the options of `retention` itself (--archiver, --json, --wait): commander gives
+  // options a parent defines to the parent wherever they stand on the command line
+  retention
     .command('run')
-    .description('run a retention pass now (or join the one running) and print what it deleted')
-    .option('--wait <seconds>', 'how long to wait for the pass to end', DEFAULT_WAIT_S);
-  addJsonOption(addArchiverOption(run));
-  run.action(async (o: Options) => {
-    const waitMs = parseCount('--wait', o.wait) * 1000;
-    const r = await withClient(o.archiver, (c) => pass(c, false, waitMs));
-    await print(r, false, o.json === true);
-  });
+    .description('run a retention pass now (or join the one running) and print what it deleted; options as for `vcr retention`')
+    .action(async () => {
+      const o = retention.opts<Options>();
+      const waitMs = parseCount('--wait', o.wait) * 1000;
+      const r = await withClient(o.archiver, (c) => pass(c, false, waitMs));
+      await print(r, false, o.json === true);
+    });
 }
