@@ -210,6 +210,11 @@ describe('retention session', () => {
     expect(deletes[2]![1]).toBe(now - 3600n * SEC - 1n);
     expect(s.result.events).toBe(50_000);
     expect(timesOf(store, id)).toEqual([]);
+    expect(store.archive.listSegments(id).filter((x) => x.state === 'tombstone').length).toBeGreaterThan(1);
+    // later passes over a recording whose segments are tombstones find nothing, by age or by bytes
+    const later = runSession(store, { default: { maxAge: '1h', maxBytes: 1000 } }, now + DAY, false);
+    expect(later.errors).toEqual([]);
+    expect(later.events).toBe(0);
   });
 
   it('passes over a channel whose store fails, reports it, and goes on with the others', () => {
