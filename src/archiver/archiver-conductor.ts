@@ -30,6 +30,7 @@ import { ReplayManager } from './replay-manager.js';
 import type { ReplaySender } from './replay-session.js';
 import type { DeferredAnswer, RequestContext } from './request-context.js';
 import { RequestHandlers } from './request-handlers.js';
+import type { RetentionManager } from './retention-manager.js';
 import { StreamManager } from './stream-manager.js';
 import type { TransportServer } from '../transport/transport-server.js';
 import { parseUdpEndpoint, type DatagramSender, type UdpEndpoint } from './udp-endpoint.js';
@@ -56,6 +57,8 @@ export interface ConductorDeps {
   streamServer?: TransportServer;
   /** Requests from inside the process (the HTTP console); absent: none. */
   local?: LocalRequests;
+  /** Retention passes, stepped on this duty cycle; absent: retention requests are refused. */
+  retention?: RetentionManager;
 }
 
 const SESSION_CHECK_INTERVAL_NS = 100_000_000n;
@@ -129,6 +132,7 @@ export class ArchiverConductor implements Agent, ControlRequestHandler {
       clock,
       controlAddress: deps.controlAddress ?? (() => undefined),
       createReplaySender: deps.createReplaySender,
+      ...(deps.retention ? { retention: deps.retention } : {}),
     });
     this.adapter = new ControlAdapter(this, counters, deps.inbound);
   }
@@ -141,6 +145,7 @@ export class ArchiverConductor implements Agent, ControlRequestHandler {
     work += this.recordings.doWork();
     work += this.replays.doWork();
     work += this.streams.doWork();
+    if (this.deps.retention) work += this.deps.retention.doWork();
     const now = this.deps.clock.nanoTime();
     if (now >= this.nextSessionCheckNs) {
       this.nextSessionCheckNs = now + SESSION_CHECK_INTERVAL_NS;
@@ -358,6 +363,7 @@ export class ArchiverConductor implements Agent, ControlRequestHandler {
     this.recordings.onClose();
     this.replays.onClose();
     this.streams.onClose();
+    this.deps.retention?.close();
     for (const s of [...this.sessions.values()]) this.closeSession(s);
   }
 }

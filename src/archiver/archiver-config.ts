@@ -11,6 +11,7 @@ import { parseEndpoint } from '../util/endpoint.js';
 import { ErrorCode, VcrError } from '../util/errors.js';
 import { parseAllowEntry } from './address-allowlist.js';
 import { checkChannelList } from './channel-rules.js';
+import { parseRetentionConfig, type RetentionConfig } from './retention-config.js';
 import { parseUdpEndpoint } from './udp-endpoint.js';
 
 export interface ChannelConfig {
@@ -61,6 +62,8 @@ export interface ArchiverConfig {
   metricsPort: number | undefined;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   progressIntervalMs: number;
+  /** Retention limits and schedule (retention-config.ts); undefined: nothing expires. */
+  retention: RetentionConfig | undefined;
 }
 
 export const DEFAULT_CONTROL = '127.0.0.1:8010';
@@ -91,6 +94,7 @@ export function defaultConfig(dir: string): ArchiverConfig {
     metricsPort: undefined,
     logLevel: 'info',
     progressIntervalMs: 1000,
+    retention: undefined,
   };
 }
 
@@ -152,6 +156,7 @@ const TOP_KEYS = [
   'metricsPort',
   'logLevel',
   'progressIntervalMs',
+  'retention',
 ];
 const LIMIT_KEYS = Object.keys(DEFAULT_LIMITS);
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -258,6 +263,7 @@ export function applyConfigDocument(base: ArchiverConfig, doc: unknown): Archive
   if (doc.progressIntervalMs !== undefined) {
     c.progressIntervalMs = int(doc.progressIntervalMs, 'progressIntervalMs', 10, 3_600_000);
   }
+  if (doc.retention !== undefined) c.retention = doc.retention === null ? undefined : parseRetentionConfig(doc.retention);
   return c;
 }
 

@@ -35,6 +35,11 @@ export const GLOBAL_COUNTERS = [
   'readBytes',
   'notificationsSent',
   'sendErrors',
+  // retention (retention-manager.ts): runs ended, what they deleted, UTC ms of the last one
+  'retentionRuns',
+  'retentionEventsDeleted',
+  'retentionBytesDeleted',
+  'retentionLastRunMs',
 ] as const;
 export type GlobalCounter = (typeof GLOBAL_COUNTERS)[number];
 

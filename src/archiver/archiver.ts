@@ -38,6 +38,7 @@ import { ControlSessions } from './control-sessions.js';
 import { ControlTransport } from './control-transport.js';
 import { checkMulticastInterface, checkNotOwnEndpoint, type BoundAddress } from './destination-checks.js';
 import { NotificationProxy, type NotificationDestination } from './notification-proxy.js';
+import { RetentionManager } from './retention-manager.js';
 import { SourceBinding } from './source-binding.js';
 import { StorageBinding } from './storage-binding.js';
 import { ClusterBinding } from './cluster-binding.js';
@@ -208,6 +209,18 @@ export class Archiver {
       const consoleControl = new ConsoleControl(sessions.detached('console', nanoClock.nanoTime()), wake.signal);
       const notifications = new NotificationProxy(transport, () => sessions.values(), destinations);
       if (archiveStore instanceof ClusterBinding) archiveStore.notifier = new ClusterNotifier(notifications);
+      const clock = { nanoTime: () => nanoClock.nanoTime(), epochNanos: () => utcClock.epochNanos() };
+      const coordinator = clusterNode?.coordinator;
+      const retention = new RetentionManager({
+        config: config.retention,
+        store: archiveStore,
+        clock,
+        log: archLog,
+        counters,
+        notify: (r) => notifications.retentionRunEnded({ ...r, errors: r.errors.length }),
+        // in a cluster the schedule runs on the coordinator only (docs/ARCHIVER.md "Retention")
+        ...(coordinator ? { mayRunScheduled: () => coordinator.leading } : {}),
+      });
       const conductor = new ArchiverConductor({
         config,
         store: archiveStore,
@@ -219,11 +232,12 @@ export class Archiver {
         responses: new ControlResponseProxy(),
         notifications,
         counters,
-        clock: { nanoTime: () => nanoClock.nanoTime(), epochNanos: () => utcClock.epochNanos() },
+        clock,
         log: archLog,
         createReplaySender: (ep) => new UdpSender(ep),
         streamServer,
         local: consoleControl,
+        retention,
       });
       const agents: Agent[] = [conductor];
       if (clusterNode) {

@@ -81,7 +81,7 @@ const REQUESTS = [
   R.ReplayRequest, R.TimeReplayRequest, R.StopReplayRequest, R.ReadRequest, R.ListRecordingsRequest,
   R.DescribeRecordingRequest, R.RecordingPositionRequest, R.FindPositionRequest, R.ListChannelsRequest, R.StatsRequest,
   R.AddQuarantineRequest, R.RemoveQuarantineRequest, R.ListQuarantinesRequest, R.DeleteRequest, R.ClusterStatusRequest,
-  R.SubscribeNotificationsRequest, R.StreamReplayRequest, R.EventRatesRequest, R.DeletePreviewRequest,
+  R.SubscribeNotificationsRequest, R.StreamReplayRequest, R.EventRatesRequest, R.DeletePreviewRequest, R.RetentionDryRunRequest, R.RetentionRunRequest,
 ] as const;
 
 type RequestInfo = (typeof REQUESTS)[number];
@@ -187,6 +187,8 @@ export class ControlRequestDecoder {
     this.on(R.DeleteRequest, (x, buf) =>
       this.checkEnd(buf, x, { type: 'delete', ...ids(x), fromUtcNs: x.fromUtcNs(), toUtcNs: x.toUtcNs(), channel: x.channel() }));
     this.on(R.ClusterStatusRequest, (x) => ({ type: 'clusterStatus', ...ids(x) }));
+    this.on(R.RetentionDryRunRequest, (x) => ({ type: 'retentionDryRun', ...ids(x) }));
+    this.on(R.RetentionRunRequest, (x) => ({ type: 'retentionRun', ...ids(x) }));
     this.on(R.SubscribeNotificationsRequest, (x) => {
       const mask = x.mask().raw();
       if ((mask & ~ALL_NOTIFICATIONS) !== 0) fail(ErrorCode.INVALID_ARGUMENT, `notification mask 0x${mask.toString(16)} has unknown bits`);

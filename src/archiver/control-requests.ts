@@ -79,7 +79,9 @@ export type SessionRequest =
     })
   | (RequestBase & { type: 'subscribe'; mask: NotificationMaskBits })
   | (RequestBase & { type: 'eventRates'; fromUtcNs: bigint; toUtcNs: bigint; buckets: number; channel: string })
-  | (RequestBase & { type: 'deletePreview'; fromUtcNs: bigint; toUtcNs: bigint; channel: string });
+  | (RequestBase & { type: 'deletePreview'; fromUtcNs: bigint; toUtcNs: bigint; channel: string })
+  | (RequestBase & { type: 'retentionDryRun' })
+  | (RequestBase & { type: 'retentionRun' });
 
 export type ControlRequest = ConnectRequest | SessionRequest;
 
@@ -98,6 +100,7 @@ export const IDEMPOTENT_REQUESTS = new Set<SessionRequest['type']>([
   'subscribe',
   'eventRates',
   'deletePreview',
+  'retentionDryRun',
 ]);
 
 /** A set of NotificationKind bits (src/protocol/constants.ts). */

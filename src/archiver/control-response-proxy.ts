@@ -17,6 +17,9 @@ import {
   ReadChunkEventsEncoder,
   RecordingDescriptorEncoder,
   RecordingState,
+  RetentionEntryEncoder,
+  RetentionEntryKind,
+  RetentionLimit,
   StatsSnapshotCountersEncoder,
   StatsSnapshotEncoder,
   StreamGrantEncoder,
@@ -26,6 +29,7 @@ import { CONTROL_HEADER_LENGTH as HEADER_LENGTH, MAX_ERROR_TEXT, MAX_MESSAGE, NU
 import type { ClusterStatusInfo, QuarantineInfo, RecordingInfo, RecordingStateName } from './ports.js';
 import type { DeletePreviewResult } from './delete-preview.js';
 import type { ChannelRates } from './event-rates.js';
+import type { RetentionEntry } from './retention-session.js';
 
 export interface ChunkEvent {
   position: number;
@@ -69,6 +73,7 @@ export class ControlResponseProxy {
   private readonly channel = new ChannelDescriptorEncoder();
   private readonly stats = new StatsSnapshotEncoder();
   private readonly quarantine = new QuarantineDescriptorEncoder();
+  private readonly retention = new RetentionEntryEncoder();
   private readonly cluster = new ClusterStatusEncoder();
   private readonly grant = new StreamGrantEncoder();
   private readonly rates = new EventRatesEncoder();
@@ -189,6 +194,25 @@ export class ControlResponseProxy {
       i += n;
     } while (i < counters.length);
     return out;
+  }
+
+  /** One interval of a retention pass; the entry's half-open interval goes out closed, like every interval on the wire. */
+  retentionEntry(sessionId: number, correlationId: bigint, runId: number, r: RetentionEntry): Buffer {
+    const e = this.retention
+      .wrapAndApplyHeader(this.scratch, 0, this.header)
+      .controlSessionId(sessionId)
+      .correlationId(correlationId)
+      .runId(runId)
+      .kind(r.kind === 'delete' ? RetentionEntryKind.DELETE : RetentionEntryKind.HELD)
+      .limit(r.limit === 'maxAge' ? RetentionLimit.MAX_AGE : RetentionLimit.MAX_BYTES)
+      .cutUtcNs(r.cutUtcNs)
+      .fromUtcNs(r.fromUtcNs)
+      .toUtcNs(r.toUtcNs - 1n)
+      .events(r.events)
+      .bytes(r.bytes)
+      .holdId(r.holdId ?? NULL_ID);
+    e.channel(r.channel);
+    return this.copyOut(e.encodedLength());
   }
 
   quarantineDescriptor(sessionId: number, correlationId: bigint, q: QuarantineInfo): Buffer {

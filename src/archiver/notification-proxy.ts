@@ -13,6 +13,7 @@ import {
   RecordingStoppedEncoder,
   ReplayEndedEncoder,
   RepairProgressEncoder,
+  RetentionRunEndedEncoder,
   ReplayStartedEncoder,
   StopReason,
   BooleanType,
@@ -54,6 +55,7 @@ export class NotificationProxy {
   private readonly errorEnc = new ErrorNotificationEncoder();
   private readonly nodeStatusEnc = new NodeStatusChangedEncoder();
   private readonly repairEnc = new RepairProgressEncoder();
+  private readonly retentionEnc = new RetentionRunEndedEncoder();
   sent = 0;
 
   constructor(
@@ -186,5 +188,19 @@ export class NotificationProxy {
       .bytesCopied(bytesCopied)
       .done(done ? BooleanType.TRUE : BooleanType.FALSE);
     this.publish(NotificationKind.cluster, e.encodedLength());
+  }
+
+  retentionRunEnded(r: { runId: number; startUtcNs: bigint; endUtcNs: bigint; channels: number; events: number; bytes: number; errors: number; requested: boolean }): void {
+    const e = this.retentionEnc
+      .wrapAndApplyHeader(this.scratch, 0, this.header)
+      .runId(r.runId)
+      .startUtcNs(r.startUtcNs)
+      .endUtcNs(r.endUtcNs)
+      .channels(r.channels)
+      .eventsDeleted(r.events)
+      .bytesDeleted(r.bytes)
+      .errors(r.errors)
+      .requested(r.requested ? BooleanType.TRUE : BooleanType.FALSE);
+    this.publish(NotificationKind.retention, e.encodedLength());
   }
 }

@@ -26,6 +26,7 @@ import type { RecordingOps } from './recording-manager.js';
 import type { FollowedChannel, ReplayOps } from './replay-manager.js';
 import { ReplaySession, type ReplayOptions, type ReplaySender, type ReplayStream } from './replay-session.js';
 import type { DeferredAnswer, RequestContext } from './request-context.js';
+import type { RetentionOps } from './retention-manager.js';
 import type { StreamOps, StreamPlan } from './stream-manager.js';
 import type { StreamInputSpec } from './stream-merge.js';
 import { parseUdpEndpoint, type UdpEndpoint } from './udp-endpoint.js';
@@ -51,6 +52,8 @@ export interface HandlerDeps {
   /** The control endpoint as bound (replays may not be sent there). */
   controlAddress: () => BoundAddress | undefined;
   createReplaySender: (ep: UdpEndpoint) => ReplaySender;
+  /** Retention passes (absent: retention requests are refused NOT_ALLOWED). */
+  retention?: RetentionOps;
 }
 
 function checkInterval(from: bigint, to: bigint): void {
@@ -74,6 +77,8 @@ const BARRIER_REQUESTS: ReadonlySet<SessionRequest['type']> = new Set([
   'addQuarantine',
   'eventRates',
   'deletePreview',
+  'retentionDryRun',
+  'retentionRun',
 ]);
 
 function fail(answer: DeferredAnswer, err: unknown): void {
@@ -305,6 +310,17 @@ export class RequestHandlers {
         return deletePreview(store, r, this.now()).then((p) => {
           data.push(responses.deletePreview(sid, corr, p));
           return p.events;
+        });
+      }
+      case 'retentionDryRun':
+      case 'retentionRun': {
+        const dryRun = r.type === 'retentionDryRun';
+        if (!dryRun) this.checkDestructive('retention run');
+        const ops = this.deps.retention;
+        if (!ops) throw new VcrError(ErrorCode.NOT_ALLOWED, 'this archiver runs no retention');
+        return ops.start(dryRun).then((res) => {
+          for (const e of res.entries) data.push(responses.retentionEntry(sid, corr, res.runId, e));
+          return res.events;
         });
       }
       default: {

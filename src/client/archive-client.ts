@@ -26,6 +26,7 @@ import type {
   ReadChunk,
   RecordedEvent,
   RecordingDescriptor,
+  RetentionReport,
   StatsSnapshot,
   StreamGrant,
 } from './types.js';
@@ -234,6 +235,22 @@ export class ArchiveClient {
     const v = dataOf(r, 'deletePreview')[0];
     if (!v) throw new VcrError(ErrorCode.MALFORMED_MESSAGE, 'the archiver answered a delete preview without one');
     return v;
+  }
+
+  /**
+   * A retention pass (docs/ARCHIVER.md "Retention"): with dryRun, what would go and what holds
+   * keep; without, runs one now (or joins the one running) and reports what went. Answered when
+   * the pass ends: a long pass needs a client whose timeoutMs x attempts covers it.
+   */
+  async retention(p: { dryRun: boolean }): Promise<RetentionReport> {
+    const r = await this.request(p.dryRun ? 'retention dry run' : 'retention run', (ids) => this.conn.proxy.retention(ids, p.dryRun));
+    const entries = dataOf(r, 'retentionEntry');
+    return {
+      runId: entries[0]?.runId ?? 0,
+      events: r.response.relevantId,
+      bytes: entries.filter((e) => e.kind === 'delete').reduce((s, e) => s + e.bytes, 0),
+      entries,
+    };
   }
 
   async clusterStatus(): Promise<ClusterStatus> {

@@ -23,6 +23,8 @@ import { ReadRequestEncoder } from '../../codecs/generated/control/ReadRequestEn
 import { RecordingPositionRequestEncoder } from '../../codecs/generated/control/RecordingPositionRequestEncoder.js';
 import { RemoveQuarantineRequestEncoder } from '../../codecs/generated/control/RemoveQuarantineRequestEncoder.js';
 import { ReplayRequestEncoder } from '../../codecs/generated/control/ReplayRequestEncoder.js';
+import { RetentionDryRunRequestEncoder } from '../../codecs/generated/control/RetentionDryRunRequestEncoder.js';
+import { RetentionRunRequestEncoder } from '../../codecs/generated/control/RetentionRunRequestEncoder.js';
 import { StartRecordingRequestEncoder } from '../../codecs/generated/control/StartRecordingRequestEncoder.js';
 import { StatsRequestEncoder } from '../../codecs/generated/control/StatsRequestEncoder.js';
 import { StopRecordingRequestEncoder } from '../../codecs/generated/control/StopRecordingRequestEncoder.js';
@@ -48,6 +50,8 @@ export class ControlRequestProxy {
   private readonly clusterStatusRequest = new ClusterStatusRequestEncoder();
   private readonly eventRatesRequest = new EventRatesRequestEncoder();
   private readonly deletePreviewRequest = new DeletePreviewRequestEncoder();
+  private readonly retentionDryRunRequest = new RetentionDryRunRequestEncoder();
+  private readonly retentionRunRequest = new RetentionRunRequestEncoder();
   private readonly connectRequest = new ConnectRequestEncoder();
   private readonly deleteRequest = new DeleteRequestEncoder();
   private readonly describeRecordingRequest = new DescribeRecordingRequestEncoder();
@@ -315,6 +319,17 @@ export class ControlRequestProxy {
     });
   }
 
+  retention(ids: Ids, dryRun: boolean): Buffer {
+    if (dryRun) {
+      return this.encode('RetentionDryRunRequest', () =>
+        this.retentionDryRunRequest.wrapAndApplyHeader(this.buffer, 0, this.header).controlSessionId(ids.controlSessionId).correlationId(ids.correlationId).encodedLength(),
+      );
+    }
+    return this.encode('RetentionRunRequest', () =>
+      this.retentionRunRequest.wrapAndApplyHeader(this.buffer, 0, this.header).controlSessionId(ids.controlSessionId).correlationId(ids.correlationId).encodedLength(),
+    );
+  }
+
   subscribeNotifications(ids: Ids, mask: number): Buffer {
     return this.encode('SubscribeNotificationsRequest', () => {
       const e = this.subscribeNotificationsRequest.wrapAndApplyHeader(this.buffer, 0, this.header);
@@ -325,7 +340,8 @@ export class ControlRequestProxy {
         .progress((mask & NotificationKind.progress) !== 0)
         .replay((mask & NotificationKind.replay) !== 0)
         .cluster((mask & NotificationKind.cluster) !== 0)
-        .errors((mask & NotificationKind.errors) !== 0);
+        .errors((mask & NotificationKind.errors) !== 0)
+        .retention((mask & NotificationKind.retention) !== 0);
       return e.encodedLength();
     });
   }

@@ -23,6 +23,8 @@ import { RecordingStoppedDecoder } from '../../codecs/generated/control/Recordin
 import { RepairProgressDecoder } from '../../codecs/generated/control/RepairProgressDecoder.js';
 import { ReplayEndedDecoder } from '../../codecs/generated/control/ReplayEndedDecoder.js';
 import { ReplayStartedDecoder } from '../../codecs/generated/control/ReplayStartedDecoder.js';
+import { RetentionEntryDecoder } from '../../codecs/generated/control/RetentionEntryDecoder.js';
+import { RetentionRunEndedDecoder } from '../../codecs/generated/control/RetentionRunEndedDecoder.js';
 import { StatsSnapshotDecoder } from '../../codecs/generated/control/StatsSnapshotDecoder.js';
 import { StreamGrantDecoder } from '../../codecs/generated/control/StreamGrantDecoder.js';
 import { CONTROL_HEADER_LENGTH as HEADER_LENGTH, CONTROL_SCHEMA_ID, NULL_ID, NULL_TIME } from '../protocol/constants.js';
@@ -38,6 +40,7 @@ import type {
   ReadChunk,
   RecordingDescriptor,
   RecordingStateName,
+  RetentionEntry,
   StatsSnapshot,
   StreamGrant,
 } from './types.js';
@@ -52,7 +55,8 @@ export type DataMessage =
   | { kind: 'clusterStatus'; value: ClusterStatus }
   | { kind: 'streamGrant'; value: StreamGrant }
   | { kind: 'eventRates'; value: ChannelRates }
-  | { kind: 'deletePreview'; value: DeletePreview };
+  | { kind: 'deletePreview'; value: DeletePreview }
+  | { kind: 'retentionEntry'; value: RetentionEntry };
 
 export interface ControlResponseListener {
   onControlResponse(r: ControlResponse): void;
@@ -96,6 +100,8 @@ export class ControlResponseAdapter {
   private readonly nodeStatusChanged = new NodeStatusChangedDecoder();
   private readonly repairProgress = new RepairProgressDecoder();
   private readonly errorNotification = new ErrorNotificationDecoder();
+  private readonly retentionEntry = new RetentionEntryDecoder();
+  private readonly retentionRunEnded = new RetentionRunEndedDecoder();
 
   constructor(private readonly listener: ControlResponseListener) {}
 
@@ -290,6 +296,24 @@ export class ControlResponseAdapter {
         l.onData(correlationId, 'preview', { kind: 'deletePreview', value });
         return 1;
       }
+      case RetentionEntryDecoder.TEMPLATE_ID: {
+        const d = this.retentionEntry.wrap(buf, HEADER_LENGTH, blockLength, version);
+        const correlationId = d.correlationId();
+        const value: RetentionEntry = {
+          runId: d.runId(),
+          kind: Number(d.kind()) === 1 ? 'held' : 'delete',
+          limit: Number(d.limit()) === 2 ? 'maxBytes' : 'maxAge',
+          cutUtcNs: d.cutUtcNs(),
+          fromUtcNs: d.fromUtcNs(),
+          toUtcNs: d.toUtcNs(),
+          events: d.events(),
+          bytes: d.bytes(),
+          holdId: idOrNull(d.holdId()),
+          channel: d.channel() ?? '',
+        };
+        l.onData(correlationId, `r${value.channel}:${value.kind}:${value.fromUtcNs}:${value.holdId}`, { kind: 'retentionEntry', value });
+        return 1;
+      }
       default:
         return this.dispatchNotification(buf, templateId, blockLength, version);
     }
@@ -371,6 +395,21 @@ export class ControlResponseAdapter {
           segmentsRemaining: d.segmentsRemaining(),
           bytesCopied: d.bytesCopied(),
           done: Number(d.done()) === 1,
+        });
+        return 1;
+      }
+      case RetentionRunEndedDecoder.TEMPLATE_ID: {
+        const d = this.retentionRunEnded.wrap(buf, HEADER_LENGTH, blockLength, version);
+        l.onNotification({
+          type: 'retentionRunEnded',
+          runId: d.runId(),
+          startUtcNs: d.startUtcNs(),
+          endUtcNs: d.endUtcNs(),
+          channels: d.channels(),
+          eventsDeleted: d.eventsDeleted(),
+          bytesDeleted: d.bytesDeleted(),
+          errors: d.errors(),
+          requested: Number(d.requested()) === 1,
         });
         return 1;
       }

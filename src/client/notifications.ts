@@ -42,7 +42,18 @@ export type Notification =
     }
   | { type: 'nodeStatusChanged'; up: boolean; utcNs: bigint; nodeId: string }
   | { type: 'repairProgress'; segmentsRepaired: number; segmentsRemaining: number; bytesCopied: number; done: boolean }
-  | { type: 'error'; errorCode: number; relevantId: number; utcNs: bigint; message: string };
+  | { type: 'error'; errorCode: number; relevantId: number; utcNs: bigint; message: string }
+  | {
+      type: 'retentionRunEnded';
+      runId: number;
+      startUtcNs: bigint;
+      endUtcNs: bigint;
+      channels: number;
+      eventsDeleted: number;
+      bytesDeleted: number;
+      errors: number;
+      requested: boolean;
+    };
 
 export type NotificationHandler = (n: Notification) => void;
 

@@ -42,6 +42,33 @@ export interface QuarantineDescriptor {
   channel: string;
 }
 
+/** One interval of one channel in a retention pass (closed interval, like every interval here). */
+export interface RetentionEntry {
+  runId: number;
+  channel: string;
+  /** delete: the events go (or would, in a dry run); held: a hold keeps them */
+  kind: 'delete' | 'held';
+  /** the limit that set the channel's cut */
+  limit: 'maxAge' | 'maxBytes';
+  /** the channel's events before this are expired */
+  cutUtcNs: bigint;
+  fromUtcNs: bigint;
+  toUtcNs: bigint;
+  events: number;
+  /** payload bytes */
+  bytes: number;
+  /** held: the quarantine that keeps them */
+  holdId: number | null;
+}
+
+/** A retention pass: its entries and the events (payload bytes) that went or would go. */
+export interface RetentionReport {
+  runId: number;
+  events: number;
+  bytes: number;
+  entries: RetentionEntry[];
+}
+
 export interface ClusterNodeStatus {
   id: string;
   up: boolean;

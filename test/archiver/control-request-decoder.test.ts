@@ -57,8 +57,10 @@ describe('ControlRequestDecoder', () => {
       [proxy.streamReplay(ids, { recordingId: null, position: null, length: null, fromUtcNs: 1n, toUtcNs: null, follow: true, channels: ['a', 'b'] }), 'streamReplay'],
       [proxy.eventRates(ids, 1n, 2n, 10, ''), 'eventRates'],
       [proxy.deletePreview(ids, 1n, 2n, 'ch'), 'deletePreview'],
+      [proxy.retention(ids, true), 'retentionDryRun'],
+      [proxy.retention(ids, false), 'retentionRun'],
     ];
-    // requests: templates below 100, except the console's data messages among 80-89 (EventRates, DeletePreview)
+    // requests are the messages named *Request (templates 70-79 hold retention's data message and notification too)
     expect(cases.length).toBe(Object.values(MESSAGES).filter((m) => m.templateId < 100 && m.name.endsWith('Request')).length);
     for (const [buf, type] of cases) {
       const r = d.decode(buf);
@@ -77,6 +79,12 @@ describe('ControlRequestDecoder', () => {
     const response = Buffer.from(proxy.stats(ids));
     new MessageHeaderEncoder().wrap(response, 0).templateId(TEMPLATE_IDS.ControlResponse);
     expect(refusal(new ControlRequestDecoder(), response)).toBe(ErrorCode.UNKNOWN_TEMPLATE);
+    // retention's data message and notification share the request range (70-79) but are not requests
+    for (const t of [TEMPLATE_IDS.RetentionEntry, TEMPLATE_IDS.RetentionRunEnded]) {
+      const b = Buffer.from(proxy.stats(ids));
+      new MessageHeaderEncoder().wrap(b, 0).templateId(t);
+      expect(refusal(new ControlRequestDecoder(), b)).toBe(ErrorCode.UNKNOWN_TEMPLATE);
+    }
   });
 
   it('refuses ids, positions and lengths above 2^53-1 as out of range, never rounding them', () => {

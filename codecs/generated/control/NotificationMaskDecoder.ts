@@ -7,7 +7,7 @@ import { EMPTY_BUFFER, EMPTY_VIEW, bufferOf, checkLimit, viewOf } from '../SbeRu
  */
 export class NotificationMaskDecoder {
   static readonly ENCODED_LENGTH = 4;
-  static readonly CHOICE_MASKS = { recording: 1, progress: 2, replay: 4, cluster: 8, errors: 16 } as const;
+  static readonly CHOICE_MASKS = { recording: 1, progress: 2, replay: 4, cluster: 8, errors: 16, retention: 64 } as const;
   _src: Uint8Array = EMPTY_BUFFER;
   _buf: Buffer = EMPTY_BUFFER;
   _view: DataView = EMPTY_VIEW;
@@ -50,6 +50,10 @@ export class NotificationMaskDecoder {
     return (this._view.getUint32(this._offset, true) & (1 << 4)) !== 0;
   }
 
+  retention(): boolean {
+    return (this._view.getUint32(this._offset, true) & (1 << 6)) !== 0;
+  }
+
   /** Names of the choices that are set, in schema order. */
   choices(): string[] {
     const names: string[] = [];
@@ -58,6 +62,7 @@ export class NotificationMaskDecoder {
     if (this.replay()) names.push('replay');
     if (this.cluster()) names.push('cluster');
     if (this.errors()) names.push('errors');
+    if (this.retention()) names.push('retention');
     return names;
   }
 }

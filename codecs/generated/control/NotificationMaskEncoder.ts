@@ -7,7 +7,7 @@ import { EMPTY_BUFFER, EMPTY_VIEW, bufferOf, checkLimit, viewOf } from '../SbeRu
  */
 export class NotificationMaskEncoder {
   static readonly ENCODED_LENGTH = 4;
-  static readonly CHOICE_MASKS = { recording: 1, progress: 2, replay: 4, cluster: 8, errors: 16 } as const;
+  static readonly CHOICE_MASKS = { recording: 1, progress: 2, replay: 4, cluster: 8, errors: 16, retention: 64 } as const;
   _src: Uint8Array = EMPTY_BUFFER;
   _buf: Buffer = EMPTY_BUFFER;
   _view: DataView = EMPTY_VIEW;
@@ -63,6 +63,12 @@ export class NotificationMaskEncoder {
   errors(value: boolean): this {
     const bits = this._view.getUint32(this._offset, true);
     this._view.setUint32(this._offset, value ? bits | (1 << 4) : bits & ~(1 << 4), true);
+    return this;
+  }
+
+  retention(value: boolean): this {
+    const bits = this._view.getUint32(this._offset, true);
+    this._view.setUint32(this._offset, value ? bits | (1 << 6) : bits & ~(1 << 6), true);
     return this;
   }
 }

@@ -65,6 +65,14 @@ import { ReplayRequestDecoder } from './ReplayRequestDecoder.js';
 import { ReplayRequestEncoder } from './ReplayRequestEncoder.js';
 import { ReplayStartedDecoder } from './ReplayStartedDecoder.js';
 import { ReplayStartedEncoder } from './ReplayStartedEncoder.js';
+import { RetentionDryRunRequestDecoder } from './RetentionDryRunRequestDecoder.js';
+import { RetentionDryRunRequestEncoder } from './RetentionDryRunRequestEncoder.js';
+import { RetentionEntryDecoder } from './RetentionEntryDecoder.js';
+import { RetentionEntryEncoder } from './RetentionEntryEncoder.js';
+import { RetentionRunEndedDecoder } from './RetentionRunEndedDecoder.js';
+import { RetentionRunEndedEncoder } from './RetentionRunEndedEncoder.js';
+import { RetentionRunRequestDecoder } from './RetentionRunRequestDecoder.js';
+import { RetentionRunRequestEncoder } from './RetentionRunRequestEncoder.js';
 import { StartRecordingRequestDecoder } from './StartRecordingRequestDecoder.js';
 import { StartRecordingRequestEncoder } from './StartRecordingRequestEncoder.js';
 import { StatsRequestDecoder } from './StatsRequestDecoder.js';
@@ -112,6 +120,10 @@ export const MESSAGES = {
   EventRates: { name: "EventRates", templateId: 81, blockLength: 32, decoder: EventRatesDecoder, encoder: EventRatesEncoder },
   DeletePreviewRequest: { name: "DeletePreviewRequest", templateId: 82, blockLength: 32, decoder: DeletePreviewRequestDecoder, encoder: DeletePreviewRequestEncoder },
   DeletePreview: { name: "DeletePreview", templateId: 83, blockLength: 41, decoder: DeletePreviewDecoder, encoder: DeletePreviewEncoder },
+  RetentionDryRunRequest: { name: "RetentionDryRunRequest", templateId: 70, blockLength: 16, decoder: RetentionDryRunRequestDecoder, encoder: RetentionDryRunRequestEncoder },
+  RetentionRunRequest: { name: "RetentionRunRequest", templateId: 71, blockLength: 16, decoder: RetentionRunRequestDecoder, encoder: RetentionRunRequestEncoder },
+  RetentionEntry: { name: "RetentionEntry", templateId: 72, blockLength: 74, decoder: RetentionEntryDecoder, encoder: RetentionEntryEncoder },
+  RetentionRunEnded: { name: "RetentionRunEnded", templateId: 73, blockLength: 49, decoder: RetentionRunEndedDecoder, encoder: RetentionRunEndedEncoder },
   ControlResponse: { name: "ControlResponse", templateId: 100, blockLength: 31, decoder: ControlResponseDecoder, encoder: ControlResponseEncoder },
   RecordingDescriptor: { name: "RecordingDescriptor", templateId: 101, blockLength: 85, decoder: RecordingDescriptorDecoder, encoder: RecordingDescriptorEncoder },
   ReadChunk: { name: "ReadChunk", templateId: 102, blockLength: 37, decoder: ReadChunkDecoder, encoder: ReadChunkEncoder },

@@ -16,6 +16,7 @@ import { registerArchiver } from './archiver.js';
 import { registerCatalog } from './catalog.js';
 import { registerImport } from './import.js';
 import { registerExport } from './export.js';
+import { registerRetention } from './retention.js';
 
 export type RegisterCommand = (program: Command) => void;
 
@@ -33,4 +34,5 @@ export const commandModules: RegisterCommand[] = [
   registerCatalog,
   registerImport,
   registerExport,
+  registerRetention,
 ];
