@@ -34,6 +34,8 @@ export interface ClusterOptions {
   graceMs?: number;
   leaseTtlMs?: number;
   repairBytesPerSec?: number;
+  /** the cluster file's maxLagMs (it shortens the verify deadline: graceMs + maxLagMs + copy time) */
+  maxLagMs?: number;
   /** archiver config document written beside the cluster file (segmentLength etc.) */
   config?: Record<string, unknown>;
   /** put a LinkProxy in front of every replication endpoint and of etcd for every node (`Cluster.links`) */
@@ -190,6 +192,7 @@ export class Cluster {
       graceMs: opts.graceMs ?? 1500,
       leaseTtlMs: opts.leaseTtlMs ?? 2000,
       ...(opts.repairBytesPerSec ? { repairBytesPerSec: opts.repairBytesPerSec } : {}),
+      ...(opts.maxLagMs ? { maxLagMs: opts.maxLagMs } : {}),
     };
     const file = join(root, 'cluster.json');
     writeFileSync(file, JSON.stringify(doc));
