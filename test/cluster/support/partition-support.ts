@@ -101,3 +101,14 @@ export async function dumpCluster(c: Cluster): Promise<void> {
   console.log('RECORDINGS', JSON.stringify(recs), '\nSEGMENTS', JSON.stringify(segs));
   for (const n of c.nodes) console.log('LOG', n.id, n.log.split('\n').filter((l) => !l.includes('control session')).slice(-Number(process.env.VCR_DUMP_LINES ?? 40)).join('\n'));
 }
+
+/** The decoded value of a cluster key (relative to the cluster prefix), read directly from etcd. */
+export async function etcdValue(c: Cluster, key: string): Promise<unknown> {
+  const etcd = c.etcd.client();
+  try {
+    const v = await etcd.get(`${PREFIX}${key}`).string();
+    return v === null ? undefined : decodeValue<unknown>(v);
+  } finally {
+    etcd.close();
+  }
+}
