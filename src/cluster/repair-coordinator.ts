@@ -52,9 +52,10 @@ export class RepairCoordinator {
   /**
    * when this coordinator first saw each placement member of each sealed segment (verify
    * deadlines): from the seal for the first placement, from the placement change for a member
-   * added by repair, so a newly placed node has the whole deadline to copy the segment
+   * added by repair, so a newly placed node has the whole deadline to copy the segment; per
+   * incarnation of the member (its lease)
    */
-  private readonly placedSeenMs = new Map<string, Map<string, number>>();
+  private readonly placedSeenMs = new Map<string, Map<string, { sinceMs: number; lease: string }>>();
   passes = 0;
   placementChanges = 0;
   fences = 0;
@@ -132,7 +133,7 @@ export class RepairCoordinator {
     const missed = (node: string, s: ClusterSegment): boolean => {
       if (s.state !== 'sealed' || !this.view.isUp(node)) return false;
       if (this.view.liveCopies(s).some((e) => e.node === node)) return false;
-      const seen = this.placedSeenMs.get(`${s.recordingId}/${s.base}`)?.get(node) ?? now;
+      const seen = this.placedSeenMs.get(`${s.recordingId}/${s.base}`)?.get(node)?.sinceMs ?? now;
       return now - seen > this.opts.verifyDeadlineMs;
     };
     for (const c of planPlacementChanges(this.view, this.opts.k, missed)) {
@@ -157,7 +158,11 @@ export class RepairCoordinator {
     for (const f of planFences(this.view)) await this.fence(f);
   }
 
-  /** Starts the verify-deadline clock of every member of every sealed segment's placement it has not seen there yet. */
+  /**
+   * Starts the verify-deadline clock of every member of every sealed segment's placement that it
+   * has not seen there yet, or not in its current incarnation: a node that comes back (a restart
+   * within grace) re-verifies its copies before they count again, and gets the whole deadline for it.
+   */
   private notePlacements(now: number): void {
     const current = new Set<string>();
     for (const { value: s } of this.view.allSegments()) {
@@ -165,9 +170,12 @@ export class RepairCoordinator {
       const key = `${s.recordingId}/${s.base}`;
       current.add(key);
       const had = this.placedSeenMs.get(key);
-      if (had && had.size === s.placement.length && s.placement.every((n) => had.has(n))) continue;
-      const members = new Map<string, number>();
-      for (const n of s.placement) members.set(n, had?.get(n) ?? now);
+      const members = new Map<string, { sinceMs: number; lease: string }>();
+      for (const n of s.placement) {
+        const lease = this.view.member(n)?.lease ?? '';
+        const was = had?.get(n);
+        members.set(n, was && was.lease === lease ? was : { sinceMs: now, lease });
+      }
       this.placedSeenMs.set(key, members); // a member that left and comes back starts a new clock
     }
     for (const key of this.placedSeenMs.keys()) if (!current.has(key)) this.placedSeenMs.delete(key);
