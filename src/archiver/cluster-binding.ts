@@ -60,6 +60,11 @@ export class ClusterBinding implements ArchiveStore {
   /** the writers recording sessions append to, by the recording they append to now */
   private readonly sessionWriters = new Map<number, ClusterWriter>();
   private readonly continuing = new Set<number>();
+  /**
+   * fenced recordings this process has continued (R -> R'): the view shows R' a moment after its
+   * create commits, and until then R still looks like it awaits a continuation
+   */
+  private readonly continued = new Map<number, number>();
   /** fenced recordings whose tail could not be continued (logged once; the bytes stay on disk) */
   private readonly abandoned = new Set<number>();
   remote: RemoteSegmentsPort | undefined;
@@ -177,7 +182,7 @@ export class ClusterBinding implements ArchiveStore {
   }
 
   private continueRecording(recordingId: number, end: number, w: RecordingWriter | undefined): void {
-    if (this.continuing.has(recordingId) || this.abandoned.has(recordingId)) return;
+    if (this.continuing.has(recordingId) || this.abandoned.has(recordingId) || this.continued.has(recordingId)) return;
     const log = this.node.log;
     const d = w ? w.snapshot() : this.local.archive.describe(recordingId);
     let first: { utcNs: bigint; monoNs: bigint } | undefined;
@@ -204,6 +209,7 @@ export class ClusterBinding implements ArchiveStore {
       { recordingId, position: end },
     )
       .then((next) => {
+        this.continued.set(recordingId, next.recordingId);
         const moved = this.copyFrames(recordingId, end, next);
         const session = this.sessionWriters.get(recordingId);
         if (w && session && session.target === w && w.isActive) {

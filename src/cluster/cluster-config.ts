@@ -14,8 +14,14 @@ export interface ClusterNode {
   id: string;
   /** control endpoint HOST:PORT */
   control: string;
-  /** replication endpoint HOST:PORT (TCP) */
+  /** replication endpoint HOST:PORT (TCP): where peers connect, as advertised to them */
   replication: string;
+  /**
+   * where this node's replication server listens, when it differs from the advertised
+   * endpoint (0.0.0.0 behind NAT or in a container, or a proxy in front of it); default
+   * `replication`
+   */
+  replicationListen?: string;
 }
 
 export interface ClusterConfig {
@@ -52,7 +58,7 @@ export const CLUSTER_DEFAULTS = {
 } as const;
 
 const KEYS = ['name', 'k', 'etcd', 'nodes', 'graceMs', 'repairBytesPerSec', 'leaseTtlMs', 'maxLagBytes', 'maxLagMs', 'scrubBytesPerSec', 'scrubIntervalMs'];
-const NODE_KEYS = ['id', 'control', 'replication'];
+const NODE_KEYS = ['id', 'control', 'replication', 'replicationListen'];
 const ID_RULE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 function bad(key: string, what: string): VcrError {
@@ -100,7 +106,9 @@ export function parseClusterConfig(doc: unknown): ClusterConfig {
     if (typeof n.id !== 'string' || !ID_RULE.test(n.id)) throw bad(`${key}.id`, 'must be 1-64 characters of letters, digits, ".", "_" or "-"');
     if (ids.has(n.id)) throw bad(`${key}.id`, `node id ${JSON.stringify(n.id)} appears twice`);
     ids.add(n.id);
-    const node = { id: n.id, control: hostPort(n.control, `${key}.control`), replication: hostPort(n.replication, `${key}.replication`) };
+    const node: ClusterNode = { id: n.id, control: hostPort(n.control, `${key}.control`), replication: hostPort(n.replication, `${key}.replication`) };
+    // not in the duplicate check: wildcard listens (0.0.0.0:P on every host) repeat legitimately
+    if (n.replicationListen !== undefined) node.replicationListen = hostPort(n.replicationListen, `${key}.replicationListen`);
     for (const [what, ep] of [['control', node.control], ['replication', node.replication]] as const) {
       const other = endpoints.get(ep);
       if (other) throw bad(`${key}.${what}`, `endpoint ${ep} is also ${other}`);
@@ -139,6 +147,22 @@ export function loadClusterConfig(path: string): ClusterConfig {
     throw new VcrError(ErrorCode.INVALID_CLUSTER_CONFIG, `cluster file ${path} is not valid JSON: ${(err as Error).message}`);
   }
   return parseClusterConfig(doc);
+}
+
+/** Where node `n`'s replication server listens: `replicationListen`, else the advertised endpoint. */
+export function replicationListenOf(n: ClusterNode): string {
+  return n.replicationListen ?? n.replication;
+}
+
+/**
+ * The local address this node's outbound peer connections bind to, so that whoever accepts
+ * them (a peer, a firewall, a proxy) sees them come from this node's replication host: the
+ * host this node listens on when that is a specific address. A wildcard listen binds nothing:
+ * the advertised host may then be a NAT address that is not on this machine.
+ */
+export function replicationBindHostOf(n: ClusterNode): string | undefined {
+  const host = parseEndpoint(replicationListenOf(n), { schemes: ['none'], what: 'replication endpoint' }).host;
+  return host === '0.0.0.0' || /^[0:]+$/.test(host) ? undefined : host;
 }
 
 /** The entry of node `id`; UNKNOWN_NODE when the file has none. */

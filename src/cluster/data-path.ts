@@ -12,7 +12,7 @@
  */
 import type { Archive } from '../storage/archive.js';
 import type { ClusterNode } from './cluster-node.js';
-import { nodeOf } from './cluster-config.js';
+import { nodeOf, replicationBindHostOf, replicationListenOf } from './cluster-config.js';
 import { ErrorCode, VcrError } from '../util/errors.js';
 import { PeerNetwork } from './peer-network.js';
 import type { FenceReport } from './repair-coordinator.js';
@@ -46,9 +46,10 @@ export async function attachDataPath(o: DataPathOptions): Promise<AttachedDataPa
   const self = nodeOf(config, node.nodeId);
   const network = new PeerNetwork(
     { cluster: config.name, node: node.nodeId, disk: () => node.disk, incarnation: () => node.incarnation, viewRevision: () => node.view.revision },
-    self.replication,
+    replicationListenOf(self),
     config.nodes.map((n) => ({ id: n.id, replication: n.replication })),
     o.wake,
+    replicationBindHostOf(self),
   );
   network.onError = (err) => node.log.warn({ error: err instanceof Error ? err.message : String(err) }, 'replication message handler failed');
   await network.listen();

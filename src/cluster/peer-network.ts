@@ -85,6 +85,8 @@ export class PeerNetwork {
     listenOn: string,
     peers: { id: string; replication: string }[],
     private readonly wake: () => void = () => undefined,
+    /** the local address outbound connections bind to (this node's replication host), default any */
+    localAddress?: string,
   ) {
     const connection = { maxFrameLength: MAX_PEER_FRAME, onReceive: wake };
     this.server = new TransportServer(listenOn, { connection, what: 'replication endpoint' });
@@ -95,6 +97,7 @@ export class PeerNetwork {
         hello: undefined,
         reconnector: new Reconnector(p.replication, {
           connection,
+          ...(localAddress !== undefined ? { localAddress } : {}),
           maxBackoffMs: 1000,
           connectTimeoutMs: 2000,
           what: `replication endpoint of ${p.id}`,

@@ -49,8 +49,13 @@ export class RepairCoordinator {
   private token = 0;
   private busy = false;
   private nextPassMs = 0;
-  /** when this coordinator first saw each segment sealed (verify deadlines) */
-  private readonly sealedSeenMs = new Map<string, number>();
+  /**
+   * when this coordinator first saw each placement member of each sealed segment (verify
+   * deadlines): from the seal for the first placement, from the placement change for a member
+   * added by repair, so a newly placed node has the whole deadline to copy the segment; per
+   * incarnation of the member (its lease)
+   */
+  private readonly placedSeenMs = new Map<string, Map<string, { sinceMs: number; lease: string }>>();
   passes = 0;
   placementChanges = 0;
   fences = 0;
@@ -124,14 +129,11 @@ export class RepairCoordinator {
     this.passes++;
     await this.downAndGrace();
     const now = this.nowMs();
-    for (const s of this.view.allSegments()) {
-      const key = `${s.value.recordingId}/${s.value.base}`;
-      if (s.value.state === 'sealed' && !this.sealedSeenMs.has(key)) this.sealedSeenMs.set(key, now);
-    }
+    this.notePlacements(now);
     const missed = (node: string, s: ClusterSegment): boolean => {
       if (s.state !== 'sealed' || !this.view.isUp(node)) return false;
       if (this.view.liveCopies(s).some((e) => e.node === node)) return false;
-      const seen = this.sealedSeenMs.get(`${s.recordingId}/${s.base}`) ?? now;
+      const seen = this.placedSeenMs.get(`${s.recordingId}/${s.base}`)?.get(node)?.sinceMs ?? now;
       return now - seen > this.opts.verifyDeadlineMs;
     };
     for (const c of planPlacementChanges(this.view, this.opts.k, missed)) {
@@ -154,6 +156,29 @@ export class RepairCoordinator {
       }
     }
     for (const f of planFences(this.view)) await this.fence(f);
+  }
+
+  /**
+   * Starts the verify-deadline clock of every member of every sealed segment's placement that it
+   * has not seen there yet, or not in its current incarnation: a node that comes back (a restart
+   * within grace) re-verifies its copies before they count again, and gets the whole deadline for it.
+   */
+  private notePlacements(now: number): void {
+    const current = new Set<string>();
+    for (const { value: s } of this.view.allSegments()) {
+      if (s.state !== 'sealed') continue;
+      const key = `${s.recordingId}/${s.base}`;
+      current.add(key);
+      const had = this.placedSeenMs.get(key);
+      const members = new Map<string, { sinceMs: number; lease: string }>();
+      for (const n of s.placement) {
+        const lease = this.view.member(n)?.lease ?? '';
+        const was = had?.get(n);
+        members.set(n, was && was.lease === lease ? was : { sinceMs: now, lease });
+      }
+      this.placedSeenMs.set(key, members); // a member that left and comes back starts a new clock
+    }
+    for (const key of this.placedSeenMs.keys()) if (!current.has(key)) this.placedSeenMs.delete(key);
   }
 
   /** down/<n> and grace/<n> for nodes missing from the members; both removed when n is back. */

@@ -115,7 +115,15 @@ export class ReplicaManager {
     // stale record would cut the local end back and make the recorder's own copy fail verification
     if (local && r.owner.node === this.member.node && (r.state === 'recording' || r.state === 'fencing')) return true;
     const stopped = r.state === 'stopped' || r.state === 'failed';
-    if (local && local.stopPosition === r.stopPosition && local.lifecycle === (stopped ? r.state : 'recording')) return true;
+    // A live recording's record says how far it was at its last progress write, which lags its
+    // seals: copies of sealed segments past it are fetched or mirrored here all the same. The
+    // local end covers every sealed segment, so the inventory sees those copies (else the next
+    // pass finds them "missing" and leaves their replica sets while the files are here), and it
+    // never moves back while the recording is live: only a stop (or a fence's stop) does that.
+    let stopPosition = r.stopPosition;
+    if (!stopped) for (const s of this.view.segmentsOf(r.recordingId)) if (s.value.state === 'sealed' && s.value.end > stopPosition) stopPosition = s.value.end;
+    if (local && !stopped && local.lifecycle === 'recording' && local.stopPosition >= stopPosition) return true;
+    if (local && local.stopPosition === stopPosition && local.lifecycle === (stopped ? r.state : 'recording')) return true;
     try {
       this.archive.installDescriptor({
         recordingId: r.recordingId,
@@ -123,7 +131,7 @@ export class ReplicaManager {
         lifecycle: r.state === 'failed' ? 'failed' : stopped ? 'stopped' : 'recording',
         failureCode: 0,
         startPosition: r.startPosition,
-        stopPosition: r.stopPosition,
+        stopPosition,
         startUtcNs: r.startUtcNs,
         stopUtcNs: r.stopUtcNs,
         startMonoNs: r.startMonoNs,
@@ -200,6 +208,7 @@ export class ReplicaManager {
       }
       case 'leave':
         await this.leave(a.recordingId, a.base, a.disk);
+        this.log.info({ recordingId: a.recordingId, base: a.base, disk: a.disk, why: a.why }, 'left the replica set');
         return;
       case 'drop': {
         const extra: Compare[] = a.holders.map((h) => ({ key: KEY.member(h), target: 'Mod', op: '==', value: this.view.member(h)?.modRevision ?? -1 }));

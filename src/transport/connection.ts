@@ -92,15 +92,17 @@ export class Connection {
    * Opens a connection to HOST:PORT (an address literal: parse endpoints with
    * src/util/endpoint.ts first). It starts CONNECTING and becomes OPEN when the TCP handshake
    * completes, or CLOSED with an IO_ERROR. Its socket reads straight into a receive slab
-   * (ReceiveSlab), so frames arrive without an assembly copy.
+   * (ReceiveSlab), so frames arrive without an assembly copy. `localAddress` binds the
+   * socket's own end to that address (the peer then sees the connection come from it).
    */
-  static connect(host: string, port: number, options: ConnectionOptions = {}): Connection {
+  static connect(host: string, port: number, options: ConnectionOptions = {}, localAddress?: string): Connection {
     const o = resolveConnectionOptions(options);
     const slab = new ReceiveSlab(o.maxFrameLength);
     let connection: Connection | undefined;
     const socket = netConnect({
       host,
       port,
+      ...(localAddress !== undefined ? { localAddress } : {}),
       noDelay: true,
       onread: { buffer: slab.nextBuffer, callback: (nread: number) => connection!.onSlabRead(nread) },
     });

@@ -15,6 +15,7 @@
  * initial delay once a connection has stayed up for `stableAfterMs`, so a peer that accepts
  * and drops at once is still retried at the capped rate.
  */
+import { isIP } from 'node:net';
 import { systemNanoClock, type NanoClock } from '../util/clock.js';
 import { ErrorCode, VcrError } from '../util/errors.js';
 import { formatHostPort, parseEndpoint, type ParsedEndpoint } from '../util/endpoint.js';
@@ -46,6 +47,8 @@ export interface ReconnectorOptions {
   /** random numbers in [0, 1) for the jitter, default Math.random */
   random?: () => number;
   connection?: ConnectionOptions;
+  /** the local address every connection binds to (an address literal), default any */
+  localAddress?: string;
   onConnected?: (connection: Connection) => void;
   onDisconnected?: (connection: Connection) => void;
   /** what the endpoint is, for error messages */
@@ -65,6 +68,7 @@ export class Reconnector {
   private readonly jitter: number;
   private readonly random: () => number;
   private readonly connectionOptions: ConnectionOptions;
+  private readonly localAddress: string | undefined;
   private readonly onConnected: ((connection: Connection) => void) | undefined;
   private readonly onDisconnected: ((connection: Connection) => void) | undefined;
   private currentState: ReconnectorState = ReconnectorState.CONNECTING;
@@ -89,6 +93,10 @@ export class Reconnector {
     if (!(this.jitter >= 0 && this.jitter <= 1)) throw new VcrError(ErrorCode.INVALID_ARGUMENT, `jitter ${this.jitter} must be from 0 to 1`);
     this.random = options.random ?? Math.random;
     this.connectionOptions = options.connection ?? {};
+    if (options.localAddress !== undefined && isIP(options.localAddress) === 0) {
+      throw new VcrError(ErrorCode.INVALID_ARGUMENT, `localAddress ${JSON.stringify(options.localAddress)} must be an IP address literal`);
+    }
+    this.localAddress = options.localAddress;
     resolveConnectionOptions(this.connectionOptions);
     this.onConnected = options.onConnected;
     this.onDisconnected = options.onDisconnected;
@@ -202,7 +210,7 @@ export class Reconnector {
   private startAttempt(): void {
     this.currentState = ReconnectorState.CONNECTING;
     this.deadlineNs = this.clock.nanoTime() + this.connectTimeoutNs;
-    this.current = Connection.connect(this.endpoint.host, this.endpoint.port, this.connectionOptions);
+    this.current = Connection.connect(this.endpoint.host, this.endpoint.port, this.connectionOptions, this.localAddress);
   }
 
   private fail(error: VcrError): void {
