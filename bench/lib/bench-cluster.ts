@@ -7,7 +7,7 @@
  * throws `EtcdUnavailable`, which the benchmarks turn into "not measured: <why>".
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { createWriteStream, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { ArchiveClient, type ClusterStatus } from '../../src/client/index.js';
@@ -65,6 +65,17 @@ export async function waitFor<T>(what: string, timeoutMs: number, probe: () => P
   }
 }
 
+/**
+ * Extra node options for the archivers, for profiling a benchmark: VCR_BENCH_CPU_PROF=DIR
+ * writes a V8 CPU profile of each archiver that exits normally (a SIGKILLed node writes none)
+ * to DIR/<node>.cpuprofile. VCR_BENCH_LOG_DIR=DIR: the archivers log at info level, each
+ * node's log to DIR/<node>.log (timing of placements, fetches and joins).
+ */
+function nodeArgs(id: string): string[] {
+  const dir = process.env.VCR_BENCH_CPU_PROF;
+  return dir ? ['--cpu-prof', '--cpu-prof-dir', dir, '--cpu-prof-name', `${id}.cpuprofile`] : [];
+}
+
 function running(c: ChildProcess | undefined): c is ChildProcess {
   return !!c && c.exitCode === null && c.signalCode === null;
 }
@@ -118,16 +129,18 @@ export class BenchCluster {
       }),
     );
     const configFile = join(root, 'archiver.json');
-    writeFileSync(configFile, JSON.stringify({ logLevel: 'warn', ...(opts.config ?? {}) }));
+    const logDir = process.env.VCR_BENCH_LOG_DIR;
+    writeFileSync(configFile, JSON.stringify({ logLevel: logDir ? 'info' : 'warn', ...(opts.config ?? {}) }));
     for (const e of entries) {
       const node: BenchNode = { ...e, dir: join(root, e.id), child: undefined, log: '' };
       const child = trackChild(
-        spawn(process.execPath, [archiverBin(), 'archiver', '--dir', node.dir, '--cluster', clusterFile, '--node', e.id, '--control', e.control, '--config', configFile], {
+        spawn(process.execPath, [...nodeArgs(e.id), archiverBin(), 'archiver', '--dir', node.dir, '--cluster', clusterFile, '--node', e.id, '--control', e.control, '--config', configFile], {
           cwd: repoRoot,
           stdio: ['ignore', 'ignore', 'pipe'],
         }),
       );
       child.stderr!.on('data', (d: Buffer) => (node.log = (node.log + d.toString()).slice(-20_000)));
+      if (logDir) child.stderr!.pipe(createWriteStream(join(logDir, `${e.id}.log`)));
       node.child = child;
       c.nodes.push(node);
     }

@@ -49,9 +49,16 @@ export class RepairCoordinator {
   private token = 0;
   private busy = false;
   private nextPassMs = 0;
-  /** when this coordinator first saw each segment sealed (verify deadlines) */
-  private readonly sealedSeenMs = new Map<string, number>();
+  /**
+   * Verify deadlines: when this coordinator first saw each node in the placement of each sealed
+   * segment (`R/base/node`). A deadline counts from the later of the seal and the placement: a
+   * node placed by a repair long after the seal has its whole deadline to fetch and join, and
+   * is not replaced on the next pass (which made placements flap between repair passes).
+   */
+  private placedSeenMs = new Map<string, number>();
   passes = 0;
+  /** passes finished (the last one's writes are in etcd) */
+  passesDone = 0;
   placementChanges = 0;
   fences = 0;
 
@@ -124,15 +131,20 @@ export class RepairCoordinator {
     this.passes++;
     await this.downAndGrace();
     const now = this.nowMs();
-    for (const s of this.view.allSegments()) {
-      const key = `${s.value.recordingId}/${s.value.base}`;
-      if (s.value.state === 'sealed' && !this.sealedSeenMs.has(key)) this.sealedSeenMs.set(key, now);
+    const placed = new Map<string, number>();
+    for (const { value: s } of this.view.allSegments()) {
+      if (s.state !== 'sealed') continue;
+      for (const n of s.placement) {
+        const key = placedKey(s, n);
+        placed.set(key, this.placedSeenMs.get(key) ?? now);
+      }
     }
+    this.placedSeenMs = placed; // a node that leaves a placement and comes back starts a new deadline
     const missed = (node: string, s: ClusterSegment): boolean => {
       if (s.state !== 'sealed' || !this.view.isUp(node)) return false;
       if (this.view.liveCopies(s).some((e) => e.node === node)) return false;
-      const seen = this.sealedSeenMs.get(`${s.recordingId}/${s.base}`) ?? now;
-      return now - seen > this.opts.verifyDeadlineMs;
+      const since = this.placedSeenMs.get(placedKey(s, node)) ?? now;
+      return now - since > this.opts.verifyDeadlineMs;
     };
     for (const c of planPlacementChanges(this.view, this.opts.k, missed)) {
       const extra: Compare[] = [this.tokenCompare()];
@@ -154,6 +166,7 @@ export class RepairCoordinator {
       }
     }
     for (const f of planFences(this.view)) await this.fence(f);
+    this.passesDone++;
   }
 
   /** down/<n> and grace/<n> for nodes missing from the members; both removed when n is back. */
@@ -259,6 +272,10 @@ export function decideFence(startPosition: number, segmentLength: number, open: 
     contiguous = best.seg.complete || best.seg.end === s.base + segmentLength;
   }
   return { stopPosition, seals };
+}
+
+function placedKey(s: ClusterSegment, node: string): string {
+  return `${s.recordingId}/${s.base}/${node}`;
 }
 
 function sameMembers(a: readonly string[], b: readonly string[]): boolean {
