@@ -4,9 +4,10 @@
  * lease, so losing the incarnation loses coordinatorship in the same instant; its create
  * revision is the token every coordinator write compares.
  *
- * Each pass (every 250 ms, one pass in flight at a time): down/grace bookkeeping (etcd measures
- * grace with a lease of TTL graceMs), placement changes for segments whose placement holds a
- * node down past grace or past its verify deadline, and fences of recordings whose owner
+ * Each pass (every 250 ms, and at once when a member, down or grace key changed; one pass in
+ * flight at a time): down/grace bookkeeping (etcd measures grace with a lease of TTL
+ * graceMs), placement changes for segments whose placement holds a node down past grace or
+ * past its verify deadline (verify-deadlines.ts), and fences of recordings whose owner
  * incarnation is over. All decisions come from the pure plans in repair-plan.ts; each is one
  * transaction; a failed compare just waits for the next pass.
  */
@@ -16,6 +17,7 @@ import type { ClusterWrites } from './cluster-writes.js';
 import type { Compare, EtcdStore } from './etcd-store.js';
 import type { Membership } from './membership.js';
 import { planFences, planPlacementChanges, type FenceCandidate } from './repair-plan.js';
+import { VerifyDeadlines } from './verify-deadlines.js';
 
 export const CoordinatorState = {
   FOLLOWING: 'FOLLOWING',
@@ -49,13 +51,9 @@ export class RepairCoordinator {
   private token = 0;
   private busy = false;
   private nextPassMs = 0;
-  /**
-   * Verify deadlines: when this coordinator first saw each node in the placement of each sealed
-   * segment (`R/base/node`). A deadline counts from the later of the seal and the placement: a
-   * node placed by a repair long after the seal has its whole deadline to fetch and join, and
-   * is not replaced on the next pass (which made placements flap between repair passes).
-   */
-  private placedSeenMs = new Map<string, number>();
+  private readonly deadlines: VerifyDeadlines;
+  /** members, down and grace keys as the last pass saw them: a change runs the next pass at once */
+  private lastMembership = -1;
   passes = 0;
   /** passes finished (the last one's writes are in etcd) */
   passesDone = 0;
@@ -72,7 +70,9 @@ export class RepairCoordinator {
     private readonly fenceRpc: FenceRpc,
     private readonly nowMs: () => number,
     private readonly log: CoordinatorLog,
-  ) {}
+  ) {
+    this.deadlines = new VerifyDeadlines(opts.verifyDeadlineMs);
+  }
 
   get leading(): boolean {
     return this.state === CoordinatorState.LEADING;
@@ -81,7 +81,11 @@ export class RepairCoordinator {
   doWork(): number {
     if (this.state === CoordinatorState.CLOSED || this.busy) return 0;
     const now = this.nowMs();
+    // a node gone, back, or out of grace is acted on at once, not at the next pass interval
+    const membership = this.view.members.size * 1_000_000 + this.view.down.size * 1000 + this.view.grace.size;
+    if (membership !== this.lastMembership) this.nextPassMs = 0;
     if (now < this.nextPassMs) return 0;
+    this.lastMembership = membership;
     this.nextPassMs = now + PASS_INTERVAL_MS;
     if (!this.member.ready || !this.member.trusted()) {
       this.state = CoordinatorState.FOLLOWING;
@@ -131,21 +135,8 @@ export class RepairCoordinator {
     this.passes++;
     await this.downAndGrace();
     const now = this.nowMs();
-    const placed = new Map<string, number>();
-    for (const { value: s } of this.view.allSegments()) {
-      if (s.state !== 'sealed') continue;
-      for (const n of s.placement) {
-        const key = placedKey(s, n);
-        placed.set(key, this.placedSeenMs.get(key) ?? now);
-      }
-    }
-    this.placedSeenMs = placed; // a node that leaves a placement and comes back starts a new deadline
-    const missed = (node: string, s: ClusterSegment): boolean => {
-      if (s.state !== 'sealed' || !this.view.isUp(node)) return false;
-      if (this.view.liveCopies(s).some((e) => e.node === node)) return false;
-      const since = this.placedSeenMs.get(placedKey(s, node)) ?? now;
-      return now - since > this.opts.verifyDeadlineMs;
-    };
+    this.deadlines.update(this.view, now);
+    const missed = (node: string, s: ClusterSegment): boolean => this.deadlines.missed(this.view, node, s, now);
     for (const c of planPlacementChanges(this.view, this.opts.k, missed)) {
       const extra: Compare[] = [this.tokenCompare()];
       for (const n of c.replaced) {
@@ -272,10 +263,6 @@ export function decideFence(startPosition: number, segmentLength: number, open: 
     contiguous = best.seg.complete || best.seg.end === s.base + segmentLength;
   }
   return { stopPosition, seals };
-}
-
-function placedKey(s: ClusterSegment, node: string): string {
-  return `${s.recordingId}/${s.base}/${node}`;
 }
 
 function sameMembers(a: readonly string[], b: readonly string[]): boolean {

@@ -1,9 +1,10 @@
 /**
  * The repair coordinator's verify deadline on a real etcd (docs/REPLICATION.md §7): a node a
  * repair adds to the placement of a segment sealed long ago gets its whole deadline to fetch
- * and join, counted from when it was placed; it is not replaced by the next pass. Nodes b and
- * c are real memberships; a is registered, then leaves and stays down past grace. The
- * coordinator runs on b with a clock the test steps (etcd measures the grace itself).
+ * and join, counted from when it was placed, and a node that keeps joining copies is not
+ * replaced on the segments still queued behind them. Nodes a, b and c are real memberships;
+ * a leaves and stays down past grace (etcd measures the grace itself). The coordinator runs
+ * on b with a clock the test steps.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KEY, encodeValue, type ClusterRecording, type ClusterSegment } from '../../../src/cluster/cluster-keys.js';
@@ -46,40 +47,51 @@ const recording: ClusterRecording = {
   eventCount: 10,
 };
 
-describe('RepairCoordinator (real etcd)', () => {
-  it('gives a node placed by a repair its whole verify deadline from the placement, not from the seal (no placement flapping)', async () => {
-    const store = new EtcdStore([etcd.endpoint], '/vcr/rc1/');
-    const member = async (id: string): Promise<Membership> => {
-      const m = new Membership(store, 'rc1', { id, control: '127.0.0.1:1', replication: '127.0.0.1:2' }, tempDir(), 2000, Date.now);
-      await m.register();
-      await m.setReady(true);
-      return m;
-    };
-    const [a, b, c] = [await member('a'), await member('b'), await member('c')];
-    const view = new ClusterView();
-    const sync = new ViewSync(store, view, 'b', Date.now);
-    let offsetMs = 0;
-    const verifyDeadlineMs = 2000;
-    const coordinator = new RepairCoordinator(
-      store,
-      view,
-      new ClusterWrites(store, b),
-      b,
-      ['a', 'b', 'c'],
-      { k: 2, graceMs: 1000, verifyDeadlineMs },
-      { query: () => Promise.reject(new VcrError(ErrorCode.NOT_READY, 'no fences in this test')) },
-      () => Date.now() + offsetMs,
-      quiet,
-    );
-    const segment = (): ClusterSegment | undefined => view.segment(0, 0)?.value;
-    /** steps the view until it holds everything etcd committed so far */
-    const catchUp = async (): Promise<void> => {
-      let synced = false;
-      void sync.barrier().then(() => (synced = true));
-      await until('the view caught up', () => sync.doWork() >= 0 && synced, 10_000, 5);
-    };
-    /** one whole coordinator pass (the clock stepped by `stepMs`, past the pass interval), then the view caught up */
-    const pass = async (stepMs: number): Promise<void> => {
+interface Fixture {
+  coordinator: RepairCoordinator;
+  segment(base: number): ClusterSegment;
+  /** one whole coordinator pass, the clock stepped by `stepMs` first; the view caught up after it */
+  pass(stepMs: number): Promise<void>;
+  /** node c joins the replica set of `base` (what its replica manager does once its copy verifies) */
+  cJoins(base: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+const VERIFY_DEADLINE_MS = 2000;
+
+/** Sealed segments at `bases` placed on a and b, seen by the coordinator, then (long after) a leaves and the repair places c. */
+async function repairedOnto(prefix: string, bases: number[]): Promise<Fixture> {
+  const store = new EtcdStore([etcd.endpoint], `/vcr/${prefix}/`);
+  const member = async (id: string): Promise<Membership> => {
+    const m = new Membership(store, prefix, { id, control: '127.0.0.1:1', replication: '127.0.0.1:2' }, tempDir(), 2000, Date.now);
+    await m.register();
+    await m.setReady(true);
+    return m;
+  };
+  const [a, b, c] = [await member('a'), await member('b'), await member('c')];
+  const view = new ClusterView();
+  const sync = new ViewSync(store, view, 'b', Date.now);
+  let offsetMs = 0;
+  const coordinator = new RepairCoordinator(
+    store,
+    view,
+    new ClusterWrites(store, b),
+    b,
+    ['a', 'b', 'c'],
+    { k: 2, graceMs: 1000, verifyDeadlineMs: VERIFY_DEADLINE_MS },
+    { query: () => Promise.reject(new VcrError(ErrorCode.NOT_READY, 'no fences in this test')) },
+    () => Date.now() + offsetMs,
+    quiet,
+  );
+  const catchUp = async (): Promise<void> => {
+    let synced = false;
+    void sync.barrier().then(() => (synced = true));
+    await until('the view caught up', () => sync.doWork() >= 0 && synced, 10_000, 5);
+  };
+  const f: Fixture = {
+    coordinator,
+    segment: (base) => view.segment(0, base)!.value,
+    pass: async (stepMs) => {
       const before = coordinator.passesDone;
       offsetMs += stepMs;
       await until('a coordinator pass', () => {
@@ -88,54 +100,99 @@ describe('RepairCoordinator (real etcd)', () => {
         return coordinator.passesDone > before;
       }, 10_000, 5);
       await catchUp();
-    };
-    try {
-      await store.txn([], [
+    },
+    cJoins: async (base) => {
+      await new ClusterWrites(store, c).updateSegment(0, base, (cur) => (cur ? { ...cur, replicas: [...cur.replicas, { node: 'c', disk: c.disk }] } : undefined));
+      await catchUp();
+    },
+    close: async () => {
+      coordinator.close();
+      await sync.close();
+      for (const m of [b, c]) await m.close();
+      store.close();
+    },
+  };
+  try {
+    await store.txn(
+      [],
+      [
         { put: KEY.recording(0), value: encodeValue(recording) },
-        {
-          put: KEY.segment(0, 0),
+        ...bases.map((base) => ({
+          put: KEY.segment(0, base),
           value: encodeValue({
             recordingId: 0,
-            base: 0,
+            base,
             state: 'sealed',
             placement: ['a', 'b'],
-            replicas: [{ node: 'a', disk: a.disk }, { node: 'b', disk: b.disk }],
-            end: 1000,
+            replicas: [
+              { node: 'a', disk: a.disk },
+              { node: 'b', disk: b.disk },
+            ],
+            end: base + 1000,
             frames: 10,
             digest: 'd',
             firstUtcNs: 1n,
             lastUtcNs: 2n,
           } satisfies ClusterSegment),
-        },
-      ]);
-      await until('b coordinates and sees the sealed segment', async () => {
-        sync.doWork();
-        coordinator.doWork();
-        return coordinator.leading && segment() !== undefined;
-      }, 10_000, 5);
-      await pass(300); // the coordinator has seen the segment sealed, a and b placed
-      offsetMs += 10 * verifyDeadlineMs; // long after the seal
+        })),
+      ],
+    );
+    await until('b coordinates and sees the sealed segments', () => {
+      sync.doWork();
+      coordinator.doWork();
+      return coordinator.leading && bases.every((base) => view.segment(0, base) !== undefined);
+    }, 10_000, 5);
+    await f.pass(300); // the coordinator has seen the segments sealed, a and b placed
+    offsetMs += 10 * VERIFY_DEADLINE_MS; // long after the seal
+    await a.close(); // a's member key goes; the coordinator starts its grace
+    for (let i = 0; i < 300 && !bases.every((base) => f.segment(base).placement.includes('c')); i++) await f.pass(10);
+    for (const base of bases) expect(f.segment(base).placement.sort()).toEqual(['b', 'c']);
+    expect(coordinator.placementChanges).toBe(bases.length);
+    return f;
+  } catch (err) {
+    await f.close();
+    throw err;
+  }
+}
 
-      await a.close(); // a's member key goes; the coordinator starts its grace (measured by etcd)
-      for (let i = 0; i < 200 && !segment()!.placement.includes('c'); i++) await pass(10);
-      expect(segment()!.placement.sort()).toEqual(['b', 'c']);
-      expect(coordinator.placementChanges).toBe(1);
-
-      // c fetches and joins within its deadline: passes meanwhile leave the placement alone
+describe('RepairCoordinator verify deadlines (real etcd)', () => {
+  it('gives a node placed by a repair its whole deadline from the placement, not from the seal (no placement flapping)', async () => {
+    const f = await repairedOnto('rc1', [0]);
+    try {
+      // c fetches within its deadline: passes meanwhile leave the placement alone
       for (let i = 0; i < 5; i++) {
-        await pass(300);
-        expect(segment()!.placement.sort()).toEqual(['b', 'c']);
+        await f.pass(300);
+        expect(f.segment(0).placement.sort()).toEqual(['b', 'c']);
       }
-      expect(coordinator.placementChanges).toBe(1);
-
+      expect(f.coordinator.placementChanges).toBe(1);
       // past its deadline without a copy, c is replaced (a gray failure)
-      await pass(verifyDeadlineMs);
-      expect(coordinator.placementChanges).toBe(2);
+      await f.pass(VERIFY_DEADLINE_MS);
+      expect(f.coordinator.placementChanges).toBe(2);
+      expect(f.segment(0).placement).not.toContain('c');
     } finally {
-      coordinator.close();
-      await sync.close();
-      for (const m of [b, c]) await m.close();
-      store.close();
+      await f.close();
+    }
+  });
+
+  it('keeps a node that joins copies on the segments queued behind them; one that joins nothing for a deadline is replaced', async () => {
+    const f = await repairedOnto('rc2', [0, SEG, 2 * SEG]);
+    try {
+      await f.pass(VERIFY_DEADLINE_MS - 500);
+      await f.cJoins(0); // progress: c copied one of its three
+      await f.pass(10);
+      await f.pass(1000); // past the deadline counted from the placement, within the one from the join
+      expect(f.coordinator.placementChanges).toBe(3);
+      for (const base of [SEG, 2 * SEG]) expect(f.segment(base).placement.sort()).toEqual(['b', 'c']);
+      await f.cJoins(SEG);
+      await f.pass(10); // the pass that sees the join
+      await f.pass(VERIFY_DEADLINE_MS - 500);
+      expect(f.coordinator.placementChanges).toBe(3);
+      await f.pass(1000); // nothing joined for a whole deadline: the last one is replaced
+      expect(f.coordinator.placementChanges).toBe(4);
+      expect(f.segment(2 * SEG).placement).not.toContain('c');
+      expect(f.segment(0).placement.sort()).toEqual(['b', 'c']);
+    } finally {
+      await f.close();
     }
   });
 });
