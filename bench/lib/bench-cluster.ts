@@ -7,7 +7,7 @@
  * throws `EtcdUnavailable`, which the benchmarks turn into "not measured: <why>".
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, writeFileSync } from 'node:fs';
+import { createWriteStream, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { ArchiveClient, type ClusterStatus } from '../../src/client/index.js';
@@ -17,6 +17,9 @@ import { repoRoot, sleep } from '../udp/harness.js';
 import { ensurePeers, PEERS } from './peers.js';
 
 export class EtcdUnavailable extends Error {}
+
+/** USER_HZ, the unit of utime and stime in /proc/PID/stat (100 on every Linux this runs on) */
+const CLOCK_TICKS = 100;
 
 export interface BenchClusterOptions {
   n: number;
@@ -169,6 +172,19 @@ export class BenchCluster {
     });
     this.clients.push(c);
     return c;
+  }
+
+  /** CPU seconds (user + system) node `id`'s process has used so far, from /proc; undefined when not running or not Linux. */
+  cpuSeconds(id: string): number | undefined {
+    const pid = this.node(id).child?.pid;
+    if (pid === undefined) return undefined;
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+    } catch {
+      return undefined;
+    }
   }
 
   /** SIGKILL of node `id`, by its pid; resolves when it has exited. */

@@ -15,8 +15,9 @@
  *
  * A copy whose digest fails is discarded, its holders get a Suspect, and the copy starts over
  * with the holders rotated, until each was first once; then the fetch rejects with
- * DIGEST_MISMATCH. Fetches run in the order they were asked (the caller decides the order:
- * fewest live copies first), `maxConcurrent` at a time.
+ * DIGEST_MISMATCH. Fetches run fewest live copies (holders) first, in the order they were
+ * asked among equals, `maxConcurrent` at a time. Windows are `repairBytesPerSec / 8` rounded
+ * down to a power of two, from 256 KiB to 16 MiB, unless `windowBytes` says otherwise.
  */
 import { writeFileSync } from 'node:fs';
 import type { SegmentSummary } from '../../storage/archive.js';
@@ -62,11 +63,15 @@ interface Job {
   range?: RangeFetch;
 }
 
+const MIN_WINDOW_BYTES = 256 * 1024;
+const MAX_WINDOW_BYTES = 16 * 1024 * 1024;
+
 export class SegmentFetcher {
   private readonly queue: Job[] = [];
   private active: Job[] = [];
   private readonly bucket: TokenBucket;
   private readonly maxConcurrent: number;
+  private readonly windowBytes: number;
   bytesFetched = 0;
   installs = 0;
   /** copies that started over from the segment's start (a holder answered RESTART) */
@@ -81,15 +86,21 @@ export class SegmentFetcher {
     private readonly deps: FetcherDeps,
     private readonly options: FetcherOptions,
   ) {
-    const window = options.windowBytes ?? 4 * 1024 * 1024;
-    this.bucket = new TokenBucket(options.repairBytesPerSec, Math.max(window, options.repairBytesPerSec / 10), ctx.nowMs());
+    // windows as large as pacing allows: one round trip per window, and a bucket that refills a
+    // window in ~1/8 s keeps a low rate smooth
+    this.windowBytes = options.windowBytes ?? Math.min(MAX_WINDOW_BYTES, Math.max(MIN_WINDOW_BYTES, 2 ** Math.floor(Math.log2(options.repairBytesPerSec / 8))));
+    this.bucket = new TokenBucket(options.repairBytesPerSec, Math.max(this.windowBytes, options.repairBytesPerSec / 10), ctx.nowMs());
     this.maxConcurrent = options.maxConcurrent ?? 2;
   }
 
   /** Copies and installs a sealed segment; resolves with the installed copy's summary. */
   fetch(spec: FetchSpec): Promise<SegmentSummary> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ spec: { ...spec, holders: [...spec.holders] }, resolve, reject, attempts: 0 });
+      const job: Job = { spec: { ...spec, holders: [...spec.holders] }, resolve, reject, attempts: 0 };
+      // fewest live copies first (the holders are the live copies), in the order asked among equals
+      const at = this.queue.findIndex((j) => j.spec.holders.length > job.spec.holders.length);
+      if (at < 0) this.queue.push(job);
+      else this.queue.splice(at, 0, job);
     });
   }
 
@@ -164,7 +175,7 @@ export class SegmentFetcher {
       part,
       { recordingId, base, end: () => end, holders: () => holders, withDeletionLog: true },
       part.first,
-      { ...this.options, bucket: this.bucket },
+      { ...this.options, windowBytes: this.windowBytes, bucket: this.bucket },
     );
     return true;
   }
