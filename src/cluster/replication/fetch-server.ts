@@ -40,7 +40,7 @@ export interface FetchServerDeps {
 
 export interface FetchServerOptions {
   batchBytes?: number;
-  /** bytes sent per doWork over all fetches, default 8 MiB */
+  /** bytes sent per doWork over all fetches (bounds one duty cycle's work), default 8 MiB */
   maxBytesPerWork?: number;
 }
 
@@ -140,7 +140,7 @@ export class FetchServer implements ServeRequestHandler {
     for (const s of this.sessions) {
       if (budget <= 0) break;
       const before = this.bytesServed;
-      work += this.step(s);
+      work += this.step(s, budget);
       budget -= this.bytesServed - before;
     }
     if (work > 0) this.sessions = this.sessions.filter((s) => !s.done);
@@ -158,7 +158,8 @@ export class FetchServer implements ServeRequestHandler {
     this.suspects.clear();
   }
 
-  private step(s: ServeSession): number {
+  /** Sends frames of `s` while the connection is writable, up to about `budget` bytes (one batch past it at most). */
+  private step(s: ServeSession, budget: number): number {
     const c = s.peer.connection;
     if (!c.isOpen) {
       s.done = true;
@@ -171,7 +172,8 @@ export class FetchServer implements ServeRequestHandler {
     // here, which a deletion since the last step may have changed: RESTART); the rest of the step
     // is cut straight from the segment's mapping, with no copy before the one into the socket's buffer
     let mapped: Mapped | undefined;
-    while (c.writable) {
+    const stopAt = this.bytesServed + budget;
+    while (c.writable && this.bytesServed < stopAt) {
       if (s.position >= s.segmentEnd || (toPosition > 0 && s.position > toPosition)) return work + this.finish(s, c);
       let bytes: Buffer;
       let from = 0;
