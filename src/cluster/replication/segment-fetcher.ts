@@ -5,7 +5,8 @@
  * 1. the segment's `.part` in `<dir>/incoming` is taken over (a mirror stream feeding it stops)
  *    and the copy resumes at its last good frame (the segment's start when there is none):
  *    frames already received are not asked for again;
- * 2. windows of frames are asked of the holders in the order given, paced by a token bucket of
+ * 2. windows of frames are asked of the holders the view shows live (those given first, in
+ *    their order: see liveHolders), paced by a token bucket of
  *    `repairBytesPerSec` shared by every fetch of this node; a lost or failing holder is
  *    replaced by the next at the same position; RESTART copies from the segment's start;
  * 3. the last window brings the holder's deletion log; the part and the log are installed with
@@ -166,18 +167,31 @@ export class SegmentFetcher {
     }
     part.owner = 'fetch';
     job.part = part;
-    const holders = rotate(job.spec.holders, job.attempts);
+    const named = rotate(job.spec.holders, job.attempts);
     job.range = new RangeFetch(
       this.ctx,
       this.proxy,
       this.requests,
       this.queries,
       part,
-      { recordingId, base, end: () => end, holders: () => holders, withDeletionLog: true },
+      { recordingId, base, end: () => end, holders: () => this.liveHolders(recordingId, base, named), withDeletionLog: true },
       part.first,
       { ...this.options, windowBytes: this.windowBytes, bucket: this.bucket },
     );
     return true;
+  }
+
+  /**
+   * Who may serve (R, base) now: the live copies the view shows (the holders named when the
+   * fetch was asked first, in their order, then the others), so a holder that died while the
+   * fetch was queued is not waited for and one that joined since is used. Without a segment
+   * record in the view, the named holders.
+   */
+  private liveHolders(recordingId: number, base: number, named: readonly string[]): string[] {
+    const s = this.ctx.view.segment(recordingId, base)?.value;
+    if (!s) return [...named];
+    const live = this.ctx.view.liveCopies(s).map((e) => e.node);
+    return [...named.filter((n) => live.includes(n)), ...live.filter((n) => !named.includes(n))];
   }
 
   /** The copy is complete: deletion log beside it, install (digest check), resolve. */
