@@ -19,7 +19,11 @@
  * Figures: total repair time (kill -> K copies) against the 15 s target, beside the time a
  * sequential read/write copy of the same number of bytes takes on the same filesystem
  * (1 MiB chunks, no fsync, like the archiver's fileSyncLevel 0); the copy phase's MB/s
- * (grace end -> copy done, bytes the killed node held) against that copy loop's MB/s.
+ * (grace end -> copy done, bytes the killed node held) against that copy loop's MB/s; the
+ * survivors' CPU seconds per GiB repaired (/proc, kill -> K copies, less their CPU over 2 idle
+ * seconds before the kill) against the copy loop's, which the load of other processes on the
+ * machine changes much less than wall-clock times. VCR_BENCH_CPU_PROF / VCR_BENCH_LOG_DIR
+ * (bench/lib/bench-cluster.ts) profile the archivers and keep their logs.
  * Quick: 96 MiB recorded, 4 MiB segments; full: 1.5 GiB, 64 MiB segments.
  * Run: npx tsc -p tsconfig.build.json && node dist/bench/repair.bench.js [--quick] [--mib N] [--segment-mib N]
  */
