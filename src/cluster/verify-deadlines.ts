@@ -7,7 +7,9 @@
  *     that leaves a placement and comes back starts a new one), and
  *   - the last pass that saw the node gain a live copy of any segment (a node working through a
  *     repair queue longer than one deadline is making progress, not failing: only a node
- *     that joins nothing for a whole deadline is gray).
+ *     that joins nothing for a whole deadline is gray), or come up as a new incarnation (a
+ *     node back from a restart verifies its copies before it is ready and they count again:
+ *     it is not replaced in that moment).
  * Without these, every pass during a repair replaced the nodes still fetching, and placements
  * flapped until the copies happened to land between two passes.
  *
@@ -22,13 +24,21 @@ export class VerifyDeadlines {
   private placedSince = new Map<string, number>();
   /** `R/base/node` of live copies seen at the last update */
   private copies = new Set<string>();
-  /** node -> last time it gained a live copy (ms) */
+  /** node -> last time it gained a live copy, or came up as a new incarnation (ms) */
   private readonly progressMs = new Map<string, number>();
+  /** node -> the incarnation (lease) seen up at the last update */
+  private incarnations = new Map<string, string>();
 
   constructor(private readonly verifyDeadlineMs: number) {}
 
   /** Takes this pass's view into account. */
   update(view: ClusterView, nowMs: number): void {
+    const incarnations = new Map<string, string>();
+    for (const [node, m] of view.members) {
+      incarnations.set(node, m.lease);
+      if (this.incarnations.get(node) !== m.lease) this.progressMs.set(node, nowMs);
+    }
+    this.incarnations = incarnations;
     const placed = new Map<string, number>();
     const copies = new Set<string>();
     for (const { value: s } of view.allSegments()) {

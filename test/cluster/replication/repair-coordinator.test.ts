@@ -54,6 +54,8 @@ interface Fixture {
   pass(stepMs: number): Promise<void>;
   /** node c joins the replica set of `base` (what its replica manager does once its copy verifies) */
   cJoins(base: number): Promise<void>;
+  /** node c restarts: its incarnation ends, a new one registers (same directory and disk), not ready yet */
+  restartC(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -62,13 +64,16 @@ const VERIFY_DEADLINE_MS = 2000;
 /** Sealed segments at `bases` placed on a and b, seen by the coordinator, then (long after) a leaves and the repair places c. */
 async function repairedOnto(prefix: string, bases: number[]): Promise<Fixture> {
   const store = new EtcdStore([etcd.endpoint], `/vcr/${prefix}/`);
-  const member = async (id: string): Promise<Membership> => {
-    const m = new Membership(store, prefix, { id, control: '127.0.0.1:1', replication: '127.0.0.1:2' }, tempDir(), 2000, Date.now);
+  const dirs = new Map<string, string>();
+  const member = async (id: string, ready = true): Promise<Membership> => {
+    if (!dirs.has(id)) dirs.set(id, tempDir());
+    const m = new Membership(store, prefix, { id, control: '127.0.0.1:1', replication: '127.0.0.1:2' }, dirs.get(id)!, 2000, Date.now);
     await m.register();
-    await m.setReady(true);
+    if (ready) await m.setReady(true);
     return m;
   };
-  const [a, b, c] = [await member('a'), await member('b'), await member('c')];
+  const [a, b] = [await member('a'), await member('b')];
+  let c = await member('c');
   const view = new ClusterView();
   const sync = new ViewSync(store, view, 'b', Date.now);
   let offsetMs = 0;
@@ -102,7 +107,13 @@ async function repairedOnto(prefix: string, bases: number[]): Promise<Fixture> {
       await catchUp();
     },
     cJoins: async (base) => {
-      await new ClusterWrites(store, c).updateSegment(0, base, (cur) => (cur ? { ...cur, replicas: [...cur.replicas, { node: 'c', disk: c.disk }] } : undefined));
+      const disk = c.disk;
+      await new ClusterWrites(store, c).updateSegment(0, base, (cur) => (cur ? { ...cur, replicas: [...cur.replicas, { node: 'c', disk }] } : undefined));
+      await catchUp();
+    },
+    restartC: async () => {
+      await c.close();
+      c = await member('c', false);
       await catchUp();
     },
     close: async () => {
@@ -191,6 +202,23 @@ describe('RepairCoordinator verify deadlines (real etcd)', () => {
       expect(f.coordinator.placementChanges).toBe(4);
       expect(f.segment(2 * SEG).placement).not.toContain('c');
       expect(f.segment(0).placement.sort()).toEqual(['b', 'c']);
+    } finally {
+      await f.close();
+    }
+  });
+
+  it('does not replace a node back from a restart while it verifies its copies (up, not ready yet)', async () => {
+    const f = await repairedOnto('rc3', [0]);
+    try {
+      await f.cJoins(0);
+      await f.pass(10);
+      await f.pass(3 * VERIFY_DEADLINE_MS); // long after c's last progress; its copy counts, nothing to replace
+      expect(f.coordinator.placementChanges).toBe(1);
+      await f.restartC(); // back within grace, a new incarnation, not ready: its copy does not count yet
+      await f.pass(10);
+      await f.pass(VERIFY_DEADLINE_MS - 500);
+      expect(f.segment(0).placement.sort()).toEqual(['b', 'c']);
+      expect(f.coordinator.placementChanges).toBe(1);
     } finally {
       await f.close();
     }
