@@ -7,7 +7,7 @@
  * throws `EtcdUnavailable`, which the benchmarks turn into "not measured: <why>".
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { createWriteStream, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { ArchiveClient, type ClusterStatus } from '../../src/client/index.js';
@@ -17,6 +17,9 @@ import { repoRoot, sleep } from '../udp/harness.js';
 import { ensurePeers, PEERS } from './peers.js';
 
 export class EtcdUnavailable extends Error {}
+
+/** USER_HZ, the unit of utime and stime in /proc/PID/stat (100 on every Linux this runs on) */
+const CLOCK_TICKS = 100;
 
 export interface BenchClusterOptions {
   n: number;
@@ -63,6 +66,17 @@ export async function waitFor<T>(what: string, timeoutMs: number, probe: () => P
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? ` (last error: ${lastError})` : ''}`);
     await sleep(everyMs);
   }
+}
+
+/**
+ * Extra node options for the archivers, for profiling a benchmark: VCR_BENCH_CPU_PROF=DIR
+ * writes a V8 CPU profile of each archiver that exits normally (a SIGKILLed node writes none)
+ * to DIR/<node>.cpuprofile. VCR_BENCH_LOG_DIR=DIR: the archivers log at info level, each
+ * node's log to DIR/<node>.log (timing of placements, fetches and joins).
+ */
+function nodeArgs(id: string): string[] {
+  const dir = process.env.VCR_BENCH_CPU_PROF;
+  return dir ? ['--cpu-prof', '--cpu-prof-dir', dir, '--cpu-prof-name', `${id}.cpuprofile`] : [];
 }
 
 function running(c: ChildProcess | undefined): c is ChildProcess {
@@ -118,16 +132,18 @@ export class BenchCluster {
       }),
     );
     const configFile = join(root, 'archiver.json');
-    writeFileSync(configFile, JSON.stringify({ logLevel: 'warn', ...(opts.config ?? {}) }));
+    const logDir = process.env.VCR_BENCH_LOG_DIR;
+    writeFileSync(configFile, JSON.stringify({ logLevel: logDir ? 'info' : 'warn', ...(opts.config ?? {}) }));
     for (const e of entries) {
       const node: BenchNode = { ...e, dir: join(root, e.id), child: undefined, log: '' };
       const child = trackChild(
-        spawn(process.execPath, [archiverBin(), 'archiver', '--dir', node.dir, '--cluster', clusterFile, '--node', e.id, '--control', e.control, '--config', configFile], {
+        spawn(process.execPath, [...nodeArgs(e.id), archiverBin(), 'archiver', '--dir', node.dir, '--cluster', clusterFile, '--node', e.id, '--control', e.control, '--config', configFile], {
           cwd: repoRoot,
           stdio: ['ignore', 'ignore', 'pipe'],
         }),
       );
       child.stderr!.on('data', (d: Buffer) => (node.log = (node.log + d.toString()).slice(-20_000)));
+      if (logDir) child.stderr!.pipe(createWriteStream(join(logDir, `${e.id}.log`)));
       node.child = child;
       c.nodes.push(node);
     }
@@ -156,6 +172,19 @@ export class BenchCluster {
     });
     this.clients.push(c);
     return c;
+  }
+
+  /** CPU seconds (user + system) node `id`'s process has used so far, from /proc; undefined when not running or not Linux. */
+  cpuSeconds(id: string): number | undefined {
+    const pid = this.node(id).child?.pid;
+    if (pid === undefined) return undefined;
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+    } catch {
+      return undefined;
+    }
   }
 
   /** SIGKILL of node `id`, by its pid; resolves when it has exited. */

@@ -4,9 +4,10 @@
  * lease, so losing the incarnation loses coordinatorship in the same instant; its create
  * revision is the token every coordinator write compares.
  *
- * Each pass (every 250 ms, one pass in flight at a time): down/grace bookkeeping (etcd measures
- * grace with a lease of TTL graceMs), placement changes for segments whose placement holds a
- * node down past grace or past its verify deadline, and fences of recordings whose owner
+ * Each pass (every 250 ms, and at once when a member, down or grace key changed; one pass in
+ * flight at a time): down/grace bookkeeping (etcd measures grace with a lease of TTL
+ * graceMs), placement changes for segments whose placement holds a node down past grace or
+ * past its verify deadline (verify-deadlines.ts), and fences of recordings whose owner
  * incarnation is over. All decisions come from the pure plans in repair-plan.ts; each is one
  * transaction; a failed compare just waits for the next pass.
  */
@@ -16,6 +17,7 @@ import type { ClusterWrites } from './cluster-writes.js';
 import type { Compare, EtcdStore } from './etcd-store.js';
 import type { Membership } from './membership.js';
 import { planFences, planPlacementChanges, type FenceCandidate } from './repair-plan.js';
+import { VerifyDeadlines } from './verify-deadlines.js';
 
 export const CoordinatorState = {
   FOLLOWING: 'FOLLOWING',
@@ -49,14 +51,12 @@ export class RepairCoordinator {
   private token = 0;
   private busy = false;
   private nextPassMs = 0;
-  /**
-   * when this coordinator first saw each placement member of each sealed segment (verify
-   * deadlines): from the seal for the first placement, from the placement change for a member
-   * added by repair, so a newly placed node has the whole deadline to copy the segment; per
-   * incarnation of the member (its lease)
-   */
-  private readonly placedSeenMs = new Map<string, Map<string, { sinceMs: number; lease: string }>>();
+  private readonly deadlines: VerifyDeadlines;
+  /** members, down and grace keys as the last pass saw them: a change runs the next pass at once */
+  private lastMembership = -1;
   passes = 0;
+  /** passes finished (the last one's writes are in etcd) */
+  passesDone = 0;
   placementChanges = 0;
   fences = 0;
 
@@ -70,7 +70,9 @@ export class RepairCoordinator {
     private readonly fenceRpc: FenceRpc,
     private readonly nowMs: () => number,
     private readonly log: CoordinatorLog,
-  ) {}
+  ) {
+    this.deadlines = new VerifyDeadlines(opts.verifyDeadlineMs);
+  }
 
   get leading(): boolean {
     return this.state === CoordinatorState.LEADING;
@@ -79,7 +81,11 @@ export class RepairCoordinator {
   doWork(): number {
     if (this.state === CoordinatorState.CLOSED || this.busy) return 0;
     const now = this.nowMs();
+    // a node gone, back, or out of grace is acted on at once, not at the next pass interval
+    const membership = this.view.members.size * 1_000_000 + this.view.down.size * 1000 + this.view.grace.size;
+    if (membership !== this.lastMembership) this.nextPassMs = 0;
     if (now < this.nextPassMs) return 0;
+    this.lastMembership = membership;
     this.nextPassMs = now + PASS_INTERVAL_MS;
     if (!this.member.ready || !this.member.trusted()) {
       this.state = CoordinatorState.FOLLOWING;
@@ -129,13 +135,8 @@ export class RepairCoordinator {
     this.passes++;
     await this.downAndGrace();
     const now = this.nowMs();
-    this.notePlacements(now);
-    const missed = (node: string, s: ClusterSegment): boolean => {
-      if (s.state !== 'sealed' || !this.view.isUp(node)) return false;
-      if (this.view.liveCopies(s).some((e) => e.node === node)) return false;
-      const seen = this.placedSeenMs.get(`${s.recordingId}/${s.base}`)?.get(node)?.sinceMs ?? now;
-      return now - seen > this.opts.verifyDeadlineMs;
-    };
+    this.deadlines.update(this.view, now);
+    const missed = (node: string, s: ClusterSegment): boolean => this.deadlines.missed(this.view, node, s, now);
     for (const c of planPlacementChanges(this.view, this.opts.k, missed)) {
       const extra: Compare[] = [this.tokenCompare()];
       for (const n of c.replaced) {
@@ -156,29 +157,7 @@ export class RepairCoordinator {
       }
     }
     for (const f of planFences(this.view)) await this.fence(f);
-  }
-
-  /**
-   * Starts the verify-deadline clock of every member of every sealed segment's placement that it
-   * has not seen there yet, or not in its current incarnation: a node that comes back (a restart
-   * within grace) re-verifies its copies before they count again, and gets the whole deadline for it.
-   */
-  private notePlacements(now: number): void {
-    const current = new Set<string>();
-    for (const { value: s } of this.view.allSegments()) {
-      if (s.state !== 'sealed') continue;
-      const key = `${s.recordingId}/${s.base}`;
-      current.add(key);
-      const had = this.placedSeenMs.get(key);
-      const members = new Map<string, { sinceMs: number; lease: string }>();
-      for (const n of s.placement) {
-        const lease = this.view.member(n)?.lease ?? '';
-        const was = had?.get(n);
-        members.set(n, was && was.lease === lease ? was : { sinceMs: now, lease });
-      }
-      this.placedSeenMs.set(key, members); // a member that left and comes back starts a new clock
-    }
-    for (const key of this.placedSeenMs.keys()) if (!current.has(key)) this.placedSeenMs.delete(key);
+    this.passesDone++;
   }
 
   /** down/<n> and grace/<n> for nodes missing from the members; both removed when n is back. */

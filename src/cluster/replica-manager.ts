@@ -52,7 +52,8 @@ export class ReplicaManager {
     private readonly nowMs: () => number,
     private readonly log: ReplicaLog,
     private readonly isRecordingHere: (recordingId: number) => boolean,
-    private readonly maxFetches = 2,
+    /** fetches handed to the fetcher at once (it copies a few at a time; a queue there starts the next without waiting for a pass) */
+    private readonly maxFetches = 8,
   ) {}
 
   isVerified(recordingId: number, base: number): boolean {

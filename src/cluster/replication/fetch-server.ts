@@ -18,6 +18,9 @@
  * - FenceQuery: handed to the FenceServer.
  */
 import { FetchCode } from '../../../codecs/generated/replication/index.js';
+import { EventFrameHeaderDecoder } from '../../../codecs/generated/storage/index.js';
+import { FrameStatus, checkFrame } from '../../storage/frame.js';
+import { FRAME_HEADER_LENGTH, FrameType, alignFrame } from '../../storage/layout.js';
 import type { Connection } from '../../transport/index.js';
 import { ErrorCode, VcrError, isVcrError } from '../../util/errors.js';
 import type { InboundPeer } from '../peer-network.js';
@@ -37,12 +40,13 @@ export interface FetchServerDeps {
 
 export interface FetchServerOptions {
   batchBytes?: number;
-  /** bytes sent per doWork over all fetches, default 8 MiB */
+  /** bytes sent per doWork over all fetches (bounds one duty cycle's work), default 8 MiB */
   maxBytesPerWork?: number;
 }
 
 const NOT_HERE: readonly number[] = [ErrorCode.SEGMENT_ELSEWHERE, ErrorCode.SEGMENT_MISSING, ErrorCode.SEGMENT_TRUNCATED, ErrorCode.UNKNOWN_RECORDING];
 const LOG_PART_BYTES = 1024 * 1024;
+const frameHeader = new EventFrameHeaderDecoder();
 
 interface ServeSession {
   peer: InboundPeer;
@@ -136,7 +140,7 @@ export class FetchServer implements ServeRequestHandler {
     for (const s of this.sessions) {
       if (budget <= 0) break;
       const before = this.bytesServed;
-      work += this.step(s);
+      work += this.step(s, budget);
       budget -= this.bytesServed - before;
     }
     if (work > 0) this.sessions = this.sessions.filter((s) => !s.done);
@@ -154,7 +158,8 @@ export class FetchServer implements ServeRequestHandler {
     this.suspects.clear();
   }
 
-  private step(s: ServeSession): number {
+  /** Sends frames of `s` while the connection is writable, up to about `budget` bytes (one batch past it at most). */
+  private step(s: ServeSession, budget: number): number {
     const c = s.peer.connection;
     if (!c.isOpen) {
       s.done = true;
@@ -163,31 +168,65 @@ export class FetchServer implements ServeRequestHandler {
     if (s.sendingLog) return this.sendLog(s, c);
     const { requestId, recordingId, toPosition } = s.req;
     let work = 0;
-    while (c.writable) {
+    // the first batch of every step comes from storage (it checks the position is a frame start
+    // here, which a deletion since the last step may have changed: RESTART); the rest of the step
+    // is cut straight from the segment's mapping, with no copy before the one into the socket's buffer
+    let mapped: Mapped | undefined;
+    const stopAt = this.bytesServed + budget;
+    while (c.writable && this.bytesServed < stopAt) {
       if (s.position >= s.segmentEnd || (toPosition > 0 && s.position > toPosition)) return work + this.finish(s, c);
       let bytes: Buffer;
+      let from = 0;
+      let length: number;
       let nextPosition: number;
-      try {
-        ({ bytes, nextPosition } = this.ctx.archive.readRawFrames(recordingId, s.position, this.batchBytes));
-      } catch (err) {
-        const restart = isVcrError(err) && err.code === ErrorCode.INVALID_POSITION;
-        const code = restart ? FetchCode.RESTART : notHere(err) ? FetchCode.UNAVAILABLE : FetchCode.ERROR;
-        this.proxy.fetchEnd(c, requestId, code, s.position, undefined, (err as Error).message);
-        s.done = true;
-        return work + 1;
+      const walked = mapped ? walkFrames(mapped, s.position, this.batchBytes) : undefined;
+      if (mapped && walked && walked.length > 0) {
+        bytes = mapped.view;
+        from = s.position - s.req.base;
+        ({ length, nextPosition } = walked);
+      } else {
+        try {
+          ({ bytes, nextPosition } = this.ctx.archive.readRawFrames(recordingId, s.position, this.batchBytes));
+        } catch (err) {
+          const restart = isVcrError(err) && err.code === ErrorCode.INVALID_POSITION;
+          const code = restart ? FetchCode.RESTART : notHere(err) ? FetchCode.UNAVAILABLE : FetchCode.ERROR;
+          this.proxy.fetchEnd(c, requestId, code, s.position, undefined, (err as Error).message);
+          s.done = true;
+          return work + 1;
+        }
+        length = bytes.length;
+        mapped = mapped ? undefined : this.mapping(s); // storage had the last word: no mapping for the rest of this step
       }
-      if (bytes.length === 0) {
+      if (length === 0) {
         if (nextPosition > s.position && nextPosition >= s.segmentEnd) s.position = s.segmentEnd; // every frame deleted (tombstone)
         return work + this.finish(s, c);
       }
-      const cut = cutBatch(bytes, 0, bytes.length, s.position, s.segmentEnd, toPosition > 0 ? toPosition : Number.MAX_SAFE_INTEGER);
+      const cut = cutBatch(bytes, from, length, s.position, s.segmentEnd, toPosition > 0 ? toPosition : Number.MAX_SAFE_INTEGER);
       if (cut.bytes === 0) return work + this.finish(s, c);
-      if (!this.proxy.frames(c, requestId, recordingId, s.position, bytes, 0, cut.bytes)) break;
-      s.position = cut.bytes === bytes.length ? Math.max(cut.next, nextPosition) : cut.next;
+      if (!this.proxy.frames(c, requestId, recordingId, s.position, bytes, from, cut.bytes)) break;
+      s.position = cut.bytes === length ? Math.max(cut.next, nextPosition) : cut.next;
       this.bytesServed += cut.bytes;
       work++;
     }
     return work;
+  }
+
+  /**
+   * The mapping of the session's segment and how far its frames may be read from it: the
+   * writer's position in the recorder's live segment, else the segment's end. Only for ranges
+   * with an end (a live range, toPosition 0, always asks storage for the live end).
+   */
+  private mapping(s: ServeSession): Mapped | undefined {
+    if (s.req.toPosition <= 0) return undefined;
+    const { recordingId, base } = s.req;
+    try {
+      const view = this.ctx.archive.segmentSource(recordingId).get(base);
+      if (!Buffer.isBuffer(view)) return undefined;
+      const open = this.ctx.archive.openSegmentInfo(recordingId);
+      return { view, base, segmentLength: s.segmentEnd - base, limit: open && open.base === base ? open.position : s.segmentEnd };
+    } catch {
+      return undefined;
+    }
   }
 
   private finish(s: ServeSession, c: Connection): number {
@@ -248,6 +287,45 @@ export class FetchServer implements ServeRequestHandler {
     this.ctx.log.warn({ recordingId, base, error: error.message }, 'a suspected copy does not verify');
     this.deps.onCorrupt(recordingId, base, error);
   }
+}
+
+interface Mapped {
+  view: Buffer;
+  base: number;
+  segmentLength: number;
+  /** frames starting at or past this position are not read from the mapping */
+  limit: number;
+}
+
+/**
+ * Whole frames of a mapped segment from `position`, up to `maxBytes` (at least one frame), as
+ * `Archive.readRawFrames` cuts them (a PADDING frame ends the segment), without copying:
+ * `length` bytes from `position - base` of the view. Length 0 when the first frame is not a
+ * good one to send from here (not written, damaged, past the limit): storage then decides.
+ */
+function walkFrames(m: Mapped, position: number, maxBytes: number): { length: number; nextPosition: number } {
+  const from = position - m.base;
+  const limit = m.limit - m.base;
+  let off = from;
+  let segmentDone = false;
+  while (off < limit) {
+    const st = checkFrame(m.view, off, m.segmentLength, false);
+    if (st === FrameStatus.END_OF_SEGMENT) {
+      segmentDone = true;
+      break;
+    }
+    if (st !== FrameStatus.OK) break;
+    const type = frameHeader.wrap(m.view, off).frameType();
+    const size = type === FrameType.PADDING ? m.segmentLength - off : alignFrame(frameHeader.frameLength());
+    if (off > from && off - from + size > maxBytes) break;
+    off += size;
+    if (type === FrameType.PADDING) {
+      segmentDone = true;
+      break;
+    }
+  }
+  if (m.segmentLength - off < FRAME_HEADER_LENGTH) segmentDone = true;
+  return { length: off - from, nextPosition: segmentDone ? m.base + m.segmentLength : m.base + off };
 }
 
 function notHere(err: unknown): boolean {

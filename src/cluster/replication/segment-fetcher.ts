@@ -5,7 +5,8 @@
  * 1. the segment's `.part` in `<dir>/incoming` is taken over (a mirror stream feeding it stops)
  *    and the copy resumes at its last good frame (the segment's start when there is none):
  *    frames already received are not asked for again;
- * 2. windows of frames are asked of the holders in the order given, paced by a token bucket of
+ * 2. windows of frames are asked of the holders the view shows live (those given first, in
+ *    their order: see liveHolders), paced by a token bucket of
  *    `repairBytesPerSec` shared by every fetch of this node; a lost or failing holder is
  *    replaced by the next at the same position; RESTART copies from the segment's start;
  * 3. the last window brings the holder's deletion log; the part and the log are installed with
@@ -15,8 +16,9 @@
  *
  * A copy whose digest fails is discarded, its holders get a Suspect, and the copy starts over
  * with the holders rotated, until each was first once; then the fetch rejects with
- * DIGEST_MISMATCH. Fetches run in the order they were asked (the caller decides the order:
- * fewest live copies first), `maxConcurrent` at a time.
+ * DIGEST_MISMATCH. Fetches run fewest live copies (holders) first, in the order they were
+ * asked among equals, `maxConcurrent` at a time. Windows are `repairBytesPerSec / 8` rounded
+ * down to a power of two, from 256 KiB to 16 MiB, unless `windowBytes` says otherwise.
  */
 import { writeFileSync } from 'node:fs';
 import type { SegmentSummary } from '../../storage/archive.js';
@@ -62,11 +64,15 @@ interface Job {
   range?: RangeFetch;
 }
 
+const MIN_WINDOW_BYTES = 256 * 1024;
+const MAX_WINDOW_BYTES = 16 * 1024 * 1024;
+
 export class SegmentFetcher {
   private readonly queue: Job[] = [];
   private active: Job[] = [];
   private readonly bucket: TokenBucket;
   private readonly maxConcurrent: number;
+  private readonly windowBytes: number;
   bytesFetched = 0;
   installs = 0;
   /** copies that started over from the segment's start (a holder answered RESTART) */
@@ -81,15 +87,21 @@ export class SegmentFetcher {
     private readonly deps: FetcherDeps,
     private readonly options: FetcherOptions,
   ) {
-    const window = options.windowBytes ?? 4 * 1024 * 1024;
-    this.bucket = new TokenBucket(options.repairBytesPerSec, Math.max(window, options.repairBytesPerSec / 10), ctx.nowMs());
+    // windows as large as pacing allows: one round trip per window, and a bucket that refills a
+    // window in ~1/8 s keeps a low rate smooth
+    this.windowBytes = options.windowBytes ?? Math.min(MAX_WINDOW_BYTES, Math.max(MIN_WINDOW_BYTES, 2 ** Math.floor(Math.log2(options.repairBytesPerSec / 8))));
+    this.bucket = new TokenBucket(options.repairBytesPerSec, Math.max(this.windowBytes, options.repairBytesPerSec / 10), ctx.nowMs());
     this.maxConcurrent = options.maxConcurrent ?? 2;
   }
 
   /** Copies and installs a sealed segment; resolves with the installed copy's summary. */
   fetch(spec: FetchSpec): Promise<SegmentSummary> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ spec: { ...spec, holders: [...spec.holders] }, resolve, reject, attempts: 0 });
+      const job: Job = { spec: { ...spec, holders: [...spec.holders] }, resolve, reject, attempts: 0 };
+      // fewest live copies first (the holders are the live copies), in the order asked among equals
+      const at = this.queue.findIndex((j) => j.spec.holders.length > job.spec.holders.length);
+      if (at < 0) this.queue.push(job);
+      else this.queue.splice(at, 0, job);
     });
   }
 
@@ -155,18 +167,31 @@ export class SegmentFetcher {
     }
     part.owner = 'fetch';
     job.part = part;
-    const holders = rotate(job.spec.holders, job.attempts);
+    const named = rotate(job.spec.holders, job.attempts);
     job.range = new RangeFetch(
       this.ctx,
       this.proxy,
       this.requests,
       this.queries,
       part,
-      { recordingId, base, end: () => end, holders: () => holders, withDeletionLog: true },
+      { recordingId, base, end: () => end, holders: () => this.liveHolders(recordingId, base, named), withDeletionLog: true },
       part.first,
-      { ...this.options, bucket: this.bucket },
+      { ...this.options, windowBytes: this.windowBytes, bucket: this.bucket },
     );
     return true;
+  }
+
+  /**
+   * Who may serve (R, base) now: the live copies the view shows (the holders named when the
+   * fetch was asked first, in their order, then the others), so a holder that died while the
+   * fetch was queued is not waited for and one that joined since is used. Without a segment
+   * record in the view, the named holders.
+   */
+  private liveHolders(recordingId: number, base: number, named: readonly string[]): string[] {
+    const s = this.ctx.view.segment(recordingId, base)?.value;
+    if (!s) return [...named];
+    const live = this.ctx.view.liveCopies(s).map((e) => e.node);
+    return [...named.filter((n) => live.includes(n)), ...live.filter((n) => !named.includes(n))];
   }
 
   /** The copy is complete: deletion log beside it, install (digest check), resolve. */

@@ -9,6 +9,7 @@
 import { openSync, closeSync, writeSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { KEY } from '../../../src/cluster/cluster-keys.js';
 import { ErrorCode } from '../../../src/util/errors.js';
 import type { SealedSegment } from '../../../src/storage/types.js';
 import { removeTempDirs } from '../../helpers/wait.js';
@@ -126,6 +127,25 @@ describe('segment fetch', () => {
     expect(b.agent.fetcher.restarts).toBe(0);
     // nothing was copied twice beyond the window a lost (the copy continued where it was)
     expect(b.agent.fetcher.bytesFetched).toBeLessThan(s0!.end + 64 * 1024);
+  });
+
+  it('asks the holders the view shows live now, not only those named when the fetch was queued (a dead holder is not waited for)', async () => {
+    cluster = await TestCluster.start(['a', 'b', 'c'], {}, SEG, { b: { fetcher: { stallMs: 2000 } } });
+    const c = cluster;
+    const [a, b, t] = [c.node('a'), c.node('b'), c.node('c')];
+    const [s0] = stoppedRecording(c, a, 2500);
+    await fetchSegment(c, t, s0!, ['a']); // c copies it (a repair), and joins
+    c.putSealed(a, s0!, ['b', 'c'], [a, t]);
+    // a dies: its data path stops and its member key goes
+    a.stop();
+    a.running = false;
+    c.keys.kvs.delete(KEY.member('a'));
+    c.keys.revision++;
+    c.publish();
+    // b's fetch was asked (as a replica pass queues it) naming a, the holder it knew then
+    const summary = await fetchSegment(c, b, s0!, ['a']);
+    expect(summary.digest).toBe(s0!.digest);
+    expect(t.agent.server.bytesServed).toBeGreaterThan(0);
   });
 
   it('a corrupt byte in a holder’s copy fails its CRC: the holder is suspected, verifies itself and reports; the copy comes from another', async () => {
