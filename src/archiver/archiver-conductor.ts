@@ -12,6 +12,7 @@
  * request does is in RequestHandlers, which sees recordings and replays only through
  * RecordingOps / ReplayOps.
  */
+import type { ArchiveTierOps } from './archive-scheduler.js';
 import type { Agent } from '../agent/agent.js';
 import { ErrorCode, VcrError, isVcrError } from '../util/errors.js';
 import type { ArchiverConfig } from './archiver-config.js';
@@ -54,6 +55,8 @@ export interface ConductorDeps {
   createReplaySender: (ep: UdpEndpoint) => ReplaySender;
   /** The stream endpoint, listening (streamed replays); absent: StreamReplayRequest is refused. */
   streamServer?: TransportServer;
+  /** The archive tier's passes and status (archive-scheduler.ts). */
+  archiveTier?: ArchiveTierOps;
 }
 
 const SESSION_CHECK_INTERVAL_NS = 100_000_000n;
@@ -108,6 +111,7 @@ export class ArchiverConductor implements Agent, ControlRequestHandler {
       clock,
       controlAddress: deps.controlAddress ?? (() => undefined),
       createReplaySender: deps.createReplaySender,
+      ...(deps.archiveTier ? { archiveTier: deps.archiveTier } : {}),
     });
     this.adapter = new ControlAdapter(this, counters, deps.inbound);
   }

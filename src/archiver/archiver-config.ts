@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { parseEndpoint } from '../util/endpoint.js';
 import { ErrorCode, VcrError } from '../util/errors.js';
 import { parseAllowEntry } from './address-allowlist.js';
+import { parseArchiveConfig, type ArchiveTierConfig } from './archive-config.js';
 import { checkChannelList } from './channel-rules.js';
 import { parseUdpEndpoint } from './udp-endpoint.js';
 
@@ -55,6 +56,8 @@ export interface ArchiverConfig {
   metricsPort: number | undefined;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   progressIntervalMs: number;
+  /** The archive tier (archive-config.ts); undefined: segments stay in the archive directory. */
+  archive?: ArchiveTierConfig | undefined;
 }
 
 export const DEFAULT_CONTROL = '127.0.0.1:8010';
@@ -144,6 +147,7 @@ const TOP_KEYS = [
   'metricsPort',
   'logLevel',
   'progressIntervalMs',
+  'archive',
 ];
 const LIMIT_KEYS = Object.keys(DEFAULT_LIMITS);
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -239,6 +243,7 @@ export function applyConfigDocument(base: ArchiverConfig, doc: unknown): Archive
   if (doc.progressIntervalMs !== undefined) {
     c.progressIntervalMs = int(doc.progressIntervalMs, 'progressIntervalMs', 10, 3_600_000);
   }
+  if (doc.archive !== undefined) c.archive = parseArchiveConfig(doc.archive);
   return c;
 }
 

@@ -35,6 +35,12 @@ export const GLOBAL_COUNTERS = [
   'readBytes',
   'notificationsSent',
   'sendErrors',
+  // archive tier (archive-scheduler.ts): passes run, segments moved or failed, bytes in and out
+  'archivePasses',
+  'archiveSegments',
+  'archiveFailures',
+  'archiveBytesIn',
+  'archiveBytesOut',
 ] as const;
 export type GlobalCounter = (typeof GLOBAL_COUNTERS)[number];
 

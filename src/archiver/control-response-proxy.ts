@@ -4,6 +4,7 @@
  * the session's answer cache, so they must not share a scratch buffer.
  */
 import {
+  ArchiveStatusEncoder,
   BooleanType,
   ChannelDescriptorEncoder,
   ClusterStatusEncoder,
@@ -20,7 +21,8 @@ import {
   StreamGrantEncoder,
 } from '../../codecs/generated/control/index.js';
 import type { ErrorCode as WireErrorCode } from '../../codecs/generated/control/index.js';
-import { CONTROL_HEADER_LENGTH as HEADER_LENGTH, MAX_ERROR_TEXT, MAX_MESSAGE, NULL_ID } from '../protocol/constants.js';
+import { CONTROL_HEADER_LENGTH as HEADER_LENGTH, MAX_ERROR_TEXT, MAX_MESSAGE, NULL_ID, NULL_TIME } from '../protocol/constants.js';
+import type { ArchiveStatusView } from './archive-scheduler.js';
 import type { ClusterStatusInfo, QuarantineInfo, RecordingInfo, RecordingStateName } from './ports.js';
 
 export interface ChunkEvent {
@@ -61,6 +63,7 @@ export class ControlResponseProxy {
   private readonly quarantine = new QuarantineDescriptorEncoder();
   private readonly cluster = new ClusterStatusEncoder();
   private readonly grant = new StreamGrantEncoder();
+  private readonly archiveStatusEnc = new ArchiveStatusEncoder();
 
   private copyOut(bodyLength: number): Buffer {
     const len = HEADER_LENGTH + bodyLength;
@@ -117,6 +120,38 @@ export class ControlResponseProxy {
     for (const a of r.aliases) g.next().alias(a);
     e.channel(r.channel);
     e.source(r.source);
+    return this.copyOut(e.encodedLength());
+  }
+
+  /** The archive tiers and the current or last pass (`vcr archive status|run`). */
+  archiveStatus(sessionId: number, correlationId: bigint, v: ArchiveStatusView): Buffer {
+    const p = v.pass;
+    const r = p?.result;
+    const yes = (b: boolean | undefined): BooleanType => (b ? BooleanType.TRUE : BooleanType.FALSE);
+    const e = this.archiveStatusEnc
+      .wrapAndApplyHeader(this.scratch, 0, this.header)
+      .controlSessionId(sessionId)
+      .correlationId(correlationId)
+      .configured(yes(v.configured))
+      .passId(p?.passId ?? 0)
+      .running(yes(p?.running))
+      .dryRun(yes(p?.dryRun))
+      .segmentsTotal(p?.segmentsTotal ?? 0)
+      .segmentsArchived(r?.segmentsArchived ?? 0)
+      .segmentsFailed(r?.failures.length ?? 0)
+      .bytesIn(r?.bytesIn ?? 0)
+      .bytesOut(r?.bytesOut ?? 0)
+      .blocks(p?.blocks ?? 0);
+    const tiers = e.tiersCount(v.tiers.length);
+    for (const t of v.tiers) {
+      tiers.next().segments(t.segments).bytes(t.bytes).oldestUtcNs(t.oldestUtcNs ?? NULL_TIME).newestUtcNs(t.newestUtcNs ?? NULL_TIME).tier(t.tier);
+    }
+    const listed = r?.dryRun ? r.candidates.slice(0, 500) : [];
+    const cands = e.candidatesCount(listed.length);
+    for (const c of listed) cands.next().recordingId(c.recordingId).base(c.base).bytes(c.bytes).channel(c.channel);
+    e.location(v.location);
+    const f = r?.failures[r.failures.length - 1];
+    e.lastError(f ? clip(`recording ${f.recordingId}, segment ${f.base}: ${f.message}`) : '');
     return this.copyOut(e.encodedLength());
   }
 

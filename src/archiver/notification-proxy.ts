@@ -5,6 +5,7 @@
  * Best effort: nothing is re-sent (docs/PROTOCOL.md, Notifications).
  */
 import {
+  ArchivePassEndedEncoder,
   ErrorNotificationEncoder,
   MessageHeaderEncoder,
   NodeStatusChangedEncoder,
@@ -54,6 +55,7 @@ export class NotificationProxy {
   private readonly errorEnc = new ErrorNotificationEncoder();
   private readonly nodeStatusEnc = new NodeStatusChangedEncoder();
   private readonly repairEnc = new RepairProgressEncoder();
+  private readonly archivePassEnc = new ArchivePassEndedEncoder();
   sent = 0;
 
   constructor(
@@ -186,5 +188,19 @@ export class NotificationProxy {
       .bytesCopied(bytesCopied)
       .done(done ? BooleanType.TRUE : BooleanType.FALSE);
     this.publish(NotificationKind.cluster, e.encodedLength());
+  }
+
+  /** An archive pass ended (sent with the recording kind: it moves recorded data). */
+  archivePassEnded(passId: number, dryRun: boolean, segmentsArchived: number, segmentsFailed: number, bytesIn: number, bytesOut: number, utcNs: bigint): void {
+    const e = this.archivePassEnc
+      .wrapAndApplyHeader(this.scratch, 0, this.header)
+      .passId(passId)
+      .dryRun(dryRun ? BooleanType.TRUE : BooleanType.FALSE)
+      .segmentsArchived(segmentsArchived)
+      .segmentsFailed(segmentsFailed)
+      .bytesIn(bytesIn)
+      .bytesOut(bytesOut)
+      .utcNs(utcNs);
+    this.publish(NotificationKind.recording, e.encodedLength());
   }
 }

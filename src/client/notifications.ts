@@ -42,7 +42,17 @@ export type Notification =
     }
   | { type: 'nodeStatusChanged'; up: boolean; utcNs: bigint; nodeId: string }
   | { type: 'repairProgress'; segmentsRepaired: number; segmentsRemaining: number; bytesCopied: number; done: boolean }
-  | { type: 'error'; errorCode: number; relevantId: number; utcNs: bigint; message: string };
+  | { type: 'error'; errorCode: number; relevantId: number; utcNs: bigint; message: string }
+  | {
+      type: 'archivePassEnded';
+      passId: number;
+      dryRun: boolean;
+      segmentsArchived: number;
+      segmentsFailed: number;
+      bytesIn: number;
+      bytesOut: number;
+      utcNs: bigint;
+    };
 
 export type NotificationHandler = (n: Notification) => void;
 

@@ -2,6 +2,14 @@
 
 export * from './AddQuarantineRequestDecoder.js';
 export * from './AddQuarantineRequestEncoder.js';
+export * from './ArchivePassEndedDecoder.js';
+export * from './ArchivePassEndedEncoder.js';
+export * from './ArchiveRunRequestDecoder.js';
+export * from './ArchiveRunRequestEncoder.js';
+export * from './ArchiveStatusDecoder.js';
+export * from './ArchiveStatusEncoder.js';
+export * from './ArchiveStatusRequestDecoder.js';
+export * from './ArchiveStatusRequestEncoder.js';
 export * from './BooleanType.js';
 export * from './ChannelDescriptorDecoder.js';
 export * from './ChannelDescriptorEncoder.js';

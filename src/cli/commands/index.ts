@@ -16,6 +16,7 @@ import { registerArchiver } from './archiver.js';
 import { registerCatalog } from './catalog.js';
 import { registerImport } from './import.js';
 import { registerExport } from './export.js';
+import { registerArchive } from './archive.js';
 
 export type RegisterCommand = (program: Command) => void;
 
@@ -33,4 +34,5 @@ export const commandModules: RegisterCommand[] = [
   registerCatalog,
   registerImport,
   registerExport,
+  registerArchive,
 ];
