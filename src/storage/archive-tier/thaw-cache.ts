@@ -40,8 +40,7 @@ let processDir: string | undefined;
 /** Thawed copies of segments of the archive in `archiveDir` go to `thawDir` (cleared now). */
 export function useThawDirectory(archiveDir: string, thawDir: string): void {
   try {
-    rmSync(thawDir, { recursive: true, force: true });
-    mkdirSync(thawDir, { recursive: true });
+    rmSync(thawDir, { recursive: true, force: true }); // made again at the first thaw
   } catch (err) {
     throw storageError(err, `cannot prepare ${thawDir}`);
   }
@@ -67,7 +66,10 @@ export function archivedPathOf(ref: ArchivedRef): string {
 
 function thawDirOf(archiveDir: string): string {
   const d = thawDirs.get(archiveDir);
-  if (d !== undefined) return d;
+  if (d !== undefined) {
+    mkdirSync(d, { recursive: true });
+    return d;
+  }
   if (processDir === undefined) {
     processDir = join(tmpdir(), `vcr-thaw-${process.pid}`);
     mkdirSync(processDir, { recursive: true });
@@ -106,7 +108,7 @@ export function thawedMapping(files: SegmentFiles, base: number): Buffer {
 export function forgetThawed(files: SegmentFiles, base?: number): void {
   for (const [path, t] of cached) {
     const name = path.slice(path.lastIndexOf('/') + 1);
-    if (!path.startsWith(thawDirOf(files.dir))) continue;
+    if (!path.startsWith(thawDirs.get(files.dir) ?? processDir ?? '\0')) continue;
     if (base === undefined ? !name.startsWith(`${files.recordingId}-`) : name !== `${files.recordingId}-${base}.seg`) continue;
     cached.delete(path);
     try {
