@@ -1,7 +1,7 @@
 /**
  * The `archive` object of the archiver's config file (docs/ARCHIVER.md, "Archive tier"):
  *
- *   "archive": { "location": "/mnt/cold/vcr", "afterAge": "30d", "compression": "deflate",
+ *   "archive": { "location": "/mnt/cold/vcr", "afterAge": "30d", "compression": "brotli",
  *                "intervalMs": 3600000, "locationId": "cold-1", "shared": false }
  *
  * Validated strictly, every error naming its key (`archive.afterAge`, ...). Ages take a number
@@ -68,7 +68,7 @@ export function parseArchiveConfig(doc: unknown, baseDir = process.cwd()): Archi
   if (o.shared !== undefined && typeof o.shared !== 'boolean') throw bad('shared', 'must be true or false');
   if (o.afterAge === undefined) throw bad('afterAge', 'is required (how old a segment must be to move, e.g. "30d")');
   const afterAgeMs = parseAge(o.afterAge, 'afterAge');
-  let compression: CompressionName = 'deflate';
+  let compression: CompressionName = 'brotli';
   if (o.compression !== undefined) {
     if (typeof o.compression !== 'string' || !COMPRESSION_NAMES.includes(o.compression as CompressionName)) {
       throw bad('compression', `must be one of ${COMPRESSION_NAMES.join(', ')}`);

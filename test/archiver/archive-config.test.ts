@@ -18,7 +18,7 @@ function refused(doc: unknown, key: string): void {
 describe('archive config', () => {
   it('parses ages with units and fills defaults', () => {
     const c = parseArchiveConfig({ location: '/mnt/cold', afterAge: '30d' });
-    expect(c).toEqual({ location: '/mnt/cold', locationId: 'local', shared: false, afterAgeMs: 30 * 86_400_000, compression: 'deflate', level: undefined, blockSize: 262144, intervalMs: 3_600_000 });
+    expect(c).toEqual({ location: '/mnt/cold', locationId: 'local', shared: false, afterAgeMs: 30 * 86_400_000, compression: 'brotli', level: undefined, blockSize: 262144, intervalMs: 3_600_000 });
     expect(parseArchiveConfig({ location: '/x', afterAge: 1500, compression: 'brotli', level: 9, intervalMs: 0 }).afterAgeMs).toBe(1500);
     expect(applyConfigDocument(defaultConfig('/tmp/a'), { archive: { location: '/x', afterAge: '12h' } }).archive?.afterAgeMs).toBe(12 * 3_600_000);
   });

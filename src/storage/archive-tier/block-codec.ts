@@ -1,6 +1,8 @@
 /**
  * Compression of one block of an archived segment with node:zlib (docs/FORMAT.md, "Archive
- * tier", and bench/archive.bench.ts for the measurements behind the default). Every block is
+ * tier"). The archive default is brotli quality 1: bench/archive.bench.ts measured it the
+ * fastest to compress and among the fastest to decompress, at a ratio near deflate 6's
+ * (docs/ARCHIVER.md, "Choice of compression"). Every block is
  * compressed on its own, so any block decompresses without the others; decompression is
  * capped at the block's recorded length (a damaged or hostile block cannot make it allocate
  * more).
@@ -20,7 +22,7 @@ export function compressBlock(c: Compression, src: Buffer, level?: number): Buff
       return gzipSync(src, { level: level ?? 6 });
     case Compression.BROTLI:
       return brotliCompressSync(src, {
-        params: { [constants.BROTLI_PARAM_QUALITY]: level ?? 5, [constants.BROTLI_PARAM_SIZE_HINT]: src.length },
+        params: { [constants.BROTLI_PARAM_QUALITY]: level ?? 1, [constants.BROTLI_PARAM_SIZE_HINT]: src.length },
       });
     default:
       throw new VcrError(ErrorCode.INVALID_ARGUMENT, `unknown compression ${String(c)}`);
