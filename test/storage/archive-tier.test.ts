@@ -3,7 +3,7 @@ import { existsSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Archive } from '../../src/storage/archive.js';
-import { ArchivePass, ArchivePassState, sweepLocation, tierStatus, type ArchivePassOptions, type PausePoint } from '../../src/storage/archive-tier/index.js';
+import { ArchivePass, ArchivePassState, sweepLocation, thawedCount, tierStatus, type ArchivePassOptions, type PausePoint } from '../../src/storage/archive-tier/index.js';
 import { verifyArchive } from '../../src/storage/verify.js';
 import { ErrorCode } from '../../src/util/errors.js';
 import { cleanupTempDirs, collect, tempDir } from './helpers.js';
@@ -87,6 +87,19 @@ describe('archive tier', () => {
     expect(cold!.oldestUtcNs).toBe(BigInt(T0) * MS);
     expect(cold!.newestUtcNs).toBe((BigInt(T0) + 1999n) * MS);
     b.close();
+  });
+
+  it('reads of many archived segments keep at most 4 thawed copies', () => {
+    const dir = tempDir();
+    const loc = tempDir('vcr-cold-');
+    const a = Archive.open(dir, { segmentLength: SEG });
+    const id = record(a, 'a', 3000);
+    run(new ArchivePass(a, passOptions(loc)));
+    expect(a.listSegments(id).length).toBeGreaterThan(6);
+    expect(ids(a, id)).toEqual([...Array(3000).keys()]);
+    expect(thawedCount()).toBeLessThanOrEqual(4);
+    expect(readdirSync(join(dir, 'thaw')).length).toBeLessThanOrEqual(4);
+    a.close();
   });
 
   it('archives only segments whose every event is older than the age, never the live segment', () => {
