@@ -12,6 +12,7 @@
  * request does is in RequestHandlers, which sees recordings and replays only through
  * RecordingOps / ReplayOps.
  */
+import type { ArchiveTierOps } from './archive-scheduler.js';
 import type { Agent } from '../agent/agent.js';
 import { ErrorCode, VcrError, isVcrError } from '../util/errors.js';
 import type { ArchiverConfig } from './archiver-config.js';
@@ -59,6 +60,8 @@ export interface ConductorDeps {
   local?: LocalRequests;
   /** Retention passes, stepped on this duty cycle; absent: retention requests are refused. */
   retention?: RetentionManager;
+  /** The archive tier's passes and status (archive-scheduler.ts). */
+  archiveTier?: ArchiveTierOps;
 }
 
 const SESSION_CHECK_INTERVAL_NS = 100_000_000n;
@@ -133,6 +136,7 @@ export class ArchiverConductor implements Agent, ControlRequestHandler {
       controlAddress: deps.controlAddress ?? (() => undefined),
       createReplaySender: deps.createReplaySender,
       ...(deps.retention ? { retention: deps.retention } : {}),
+      ...(deps.archiveTier ? { archiveTier: deps.archiveTier } : {}),
     });
     this.adapter = new ControlAdapter(this, counters, deps.inbound);
   }

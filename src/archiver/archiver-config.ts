@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { parseEndpoint } from '../util/endpoint.js';
 import { ErrorCode, VcrError } from '../util/errors.js';
 import { parseAllowEntry } from './address-allowlist.js';
+import { parseArchiveConfig, type ArchiveTierConfig } from './archive-config.js';
 import { checkChannelList } from './channel-rules.js';
 import { parseRetentionConfig, type RetentionConfig } from './retention-config.js';
 import { parseUdpEndpoint } from './udp-endpoint.js';
@@ -64,6 +65,8 @@ export interface ArchiverConfig {
   progressIntervalMs: number;
   /** Retention limits and schedule (retention-config.ts); undefined: nothing expires. */
   retention: RetentionConfig | undefined;
+  /** The archive tier (archive-config.ts); undefined: segments stay in the archive directory. */
+  archive?: ArchiveTierConfig | undefined;
 }
 
 export const DEFAULT_CONTROL = '127.0.0.1:8010';
@@ -157,6 +160,7 @@ const TOP_KEYS = [
   'logLevel',
   'progressIntervalMs',
   'retention',
+  'archive',
 ];
 const LIMIT_KEYS = Object.keys(DEFAULT_LIMITS);
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -264,6 +268,7 @@ export function applyConfigDocument(base: ArchiverConfig, doc: unknown): Archive
     c.progressIntervalMs = int(doc.progressIntervalMs, 'progressIntervalMs', 10, 3_600_000);
   }
   if (doc.retention !== undefined) c.retention = doc.retention === null ? undefined : parseRetentionConfig(doc.retention);
+  if (doc.archive !== undefined) c.archive = parseArchiveConfig(doc.archive);
   return c;
 }
 

@@ -40,6 +40,12 @@ export const GLOBAL_COUNTERS = [
   'retentionEventsDeleted',
   'retentionBytesDeleted',
   'retentionLastRunMs',
+  // archive tier (archive-scheduler.ts): passes run, segments moved or failed, bytes in and out
+  'archivePasses',
+  'archiveSegments',
+  'archiveFailures',
+  'archiveBytesIn',
+  'archiveBytesOut',
 ] as const;
 export type GlobalCounter = (typeof GLOBAL_COUNTERS)[number];
 

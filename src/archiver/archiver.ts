@@ -14,6 +14,8 @@
  * close() stops every recording (the catalog is left consistent: each recording stopped with
  * its final position) and releases the directory, sockets and HTTP server.
  */
+import { ArchiveScheduler, pauseAtFromEnv } from './archive-scheduler.js';
+import { archiveTierHooks } from './archive-cluster.js';
 import { accessSync, constants, mkdirSync, statSync } from 'node:fs';
 import pino, { type Logger } from 'pino';
 import { AgentRunner } from '../agent/agent-runner.js';
@@ -221,6 +223,17 @@ export class Archiver {
         // in a cluster the schedule runs on the coordinator only (docs/ARCHIVER.md "Retention")
         ...(coordinator ? { mayRunScheduled: () => coordinator.leading } : {}),
       });
+      const archiveTier = new ArchiveScheduler({
+        archive: store.archive,
+        config: config.archive,
+        owner: options.cluster?.nodeId ?? 'local',
+        nowMs: () => Number(utcClock.epochNanos() / 1_000_000n),
+        counters,
+        log: archLog,
+        passEnded: (id, r) => notifications.archivePassEnded(id, r.dryRun, r.segmentsArchived, r.failures.length, r.bytesIn, r.bytesOut, utcClock.epochNanos()),
+        ...archiveTierHooks(archiveStore, config.archive?.shared ?? false),
+        ...(pauseAtFromEnv() ? { pauseAt: pauseAtFromEnv()! } : {}),
+      });
       const conductor = new ArchiverConductor({
         config,
         store: archiveStore,
@@ -238,13 +251,14 @@ export class Archiver {
         streamServer,
         local: consoleControl,
         retention,
+        archiveTier,
       });
-      const agents: Agent[] = [conductor];
+      const agents: Agent[] = [conductor, archiveTier];
       if (clusterNode) {
         const node = clusterNode;
         agents.push({ roleName: 'cluster', doWork: () => node.doWork(), onClose: () => undefined });
       }
-      const runner = new AgentRunner(agents.length === 1 ? conductor : new CompositeAgent(agents, 'archiver'), {
+      const runner = new AgentRunner(new CompositeAgent(agents, 'archiver'), {
         idleStrategy: new BackoffIdleStrategy(),
         wakeSignal: wake,
         errorHandler: (error, source) => {

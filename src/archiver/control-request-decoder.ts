@@ -82,6 +82,7 @@ const REQUESTS = [
   R.DescribeRecordingRequest, R.RecordingPositionRequest, R.FindPositionRequest, R.ListChannelsRequest, R.StatsRequest,
   R.AddQuarantineRequest, R.RemoveQuarantineRequest, R.ListQuarantinesRequest, R.DeleteRequest, R.ClusterStatusRequest,
   R.SubscribeNotificationsRequest, R.StreamReplayRequest, R.EventRatesRequest, R.DeletePreviewRequest, R.RetentionDryRunRequest, R.RetentionRunRequest,
+  R.ArchiveRunRequest, R.ArchiveStatusRequest,
 ] as const;
 
 type RequestInfo = (typeof REQUESTS)[number];
@@ -180,6 +181,8 @@ export class ControlRequestDecoder {
     this.on(R.FindPositionRequest, (x) => ({ type: 'findPosition', ...ids(x), recordingId: id(x.recordingId(), 'recordingId'), utcNs: x.utcNs() }));
     this.on(R.ListChannelsRequest, (x) => ({ type: 'listChannels', ...ids(x) }));
     this.on(R.StatsRequest, (x) => ({ type: 'stats', ...ids(x) }));
+    this.on(R.ArchiveRunRequest, (x) => ({ type: 'archiveRun', ...ids(x), dryRun: bool(x.dryRun() as number, 'dryRun') }));
+    this.on(R.ArchiveStatusRequest, (x) => ({ type: 'archiveStatus', ...ids(x) }));
     this.on(R.AddQuarantineRequest, (x, buf) =>
       this.checkEnd(buf, x, { type: 'addQuarantine', ...ids(x), fromUtcNs: x.fromUtcNs(), toUtcNs: x.toUtcNs(), channel: x.channel() }));
     this.on(R.RemoveQuarantineRequest, (x) => ({ type: 'removeQuarantine', ...ids(x), quarantineId: id(x.quarantineId(), 'quarantineId') }));

@@ -62,6 +62,8 @@ export type SessionRequest =
   | (RequestBase & { type: 'findPosition'; recordingId: number; utcNs: bigint })
   | (RequestBase & { type: 'listChannels' })
   | (RequestBase & { type: 'stats' })
+  | (RequestBase & { type: 'archiveRun'; dryRun: boolean })
+  | (RequestBase & { type: 'archiveStatus' })
   | (RequestBase & { type: 'addQuarantine'; fromUtcNs: bigint; toUtcNs: bigint; channel: string })
   | (RequestBase & { type: 'removeQuarantine'; quarantineId: number })
   | (RequestBase & { type: 'listQuarantines' })
@@ -95,6 +97,7 @@ export const IDEMPOTENT_REQUESTS = new Set<SessionRequest['type']>([
   'findPosition',
   'listChannels',
   'stats',
+  'archiveStatus',
   'listQuarantines',
   'clusterStatus',
   'subscribe',

@@ -4,6 +4,7 @@
  * the session's answer cache, so they must not share a scratch buffer.
  */
 import {
+  ArchiveStatusEncoder,
   BooleanType,
   ChannelDescriptorEncoder,
   ClusterStatusEncoder,
@@ -25,7 +26,8 @@ import {
   StreamGrantEncoder,
 } from '../../codecs/generated/control/index.js';
 import type { ErrorCode as WireErrorCode } from '../../codecs/generated/control/index.js';
-import { CONTROL_HEADER_LENGTH as HEADER_LENGTH, MAX_ERROR_TEXT, MAX_MESSAGE, NULL_ID } from '../protocol/constants.js';
+import { CONTROL_HEADER_LENGTH as HEADER_LENGTH, MAX_ERROR_TEXT, MAX_MESSAGE, NULL_ID, NULL_TIME } from '../protocol/constants.js';
+import type { ArchiveStatusView } from './archive-scheduler.js';
 import type { ClusterStatusInfo, QuarantineInfo, RecordingInfo, RecordingStateName } from './ports.js';
 import type { DeletePreviewResult } from './delete-preview.js';
 import type { ChannelRates } from './event-rates.js';
@@ -78,6 +80,7 @@ export class ControlResponseProxy {
   private readonly grant = new StreamGrantEncoder();
   private readonly rates = new EventRatesEncoder();
   private readonly preview = new DeletePreviewEncoder();
+  private readonly archiveStatusEnc = new ArchiveStatusEncoder();
 
   private copyOut(bodyLength: number): Buffer {
     const len = HEADER_LENGTH + bodyLength;
@@ -134,6 +137,38 @@ export class ControlResponseProxy {
     for (const a of r.aliases) g.next().alias(a);
     e.channel(r.channel);
     e.source(r.source);
+    return this.copyOut(e.encodedLength());
+  }
+
+  /** The archive tiers and the current or last pass (`vcr archive status|run`). */
+  archiveStatus(sessionId: number, correlationId: bigint, v: ArchiveStatusView): Buffer {
+    const p = v.pass;
+    const r = p?.result;
+    const yes = (b: boolean | undefined): BooleanType => (b ? BooleanType.TRUE : BooleanType.FALSE);
+    const e = this.archiveStatusEnc
+      .wrapAndApplyHeader(this.scratch, 0, this.header)
+      .controlSessionId(sessionId)
+      .correlationId(correlationId)
+      .configured(yes(v.configured))
+      .passId(p?.passId ?? 0)
+      .running(yes(p?.running))
+      .dryRun(yes(p?.dryRun))
+      .segmentsTotal(p?.segmentsTotal ?? 0)
+      .segmentsArchived(r?.segmentsArchived ?? 0)
+      .segmentsFailed(r?.failures.length ?? 0)
+      .bytesIn(r?.bytesIn ?? 0)
+      .bytesOut(r?.bytesOut ?? 0)
+      .blocks(p?.blocks ?? 0);
+    const tiers = e.tiersCount(v.tiers.length);
+    for (const t of v.tiers) {
+      tiers.next().segments(t.segments).bytes(t.bytes).oldestUtcNs(t.oldestUtcNs ?? NULL_TIME).newestUtcNs(t.newestUtcNs ?? NULL_TIME).tier(t.tier);
+    }
+    const listed = r?.dryRun ? r.candidates.slice(0, 500) : [];
+    const cands = e.candidatesCount(listed.length);
+    for (const c of listed) cands.next().recordingId(c.recordingId).base(c.base).bytes(c.bytes).channel(c.channel);
+    e.location(v.location);
+    const f = r?.failures[r.failures.length - 1];
+    e.lastError(f ? clip(`recording ${f.recordingId}, segment ${f.base}: ${f.message}`) : '');
     return this.copyOut(e.encodedLength());
   }
 

@@ -5,6 +5,7 @@
  * Best effort: nothing is re-sent (docs/PROTOCOL.md, Notifications).
  */
 import {
+  ArchivePassEndedEncoder,
   ErrorNotificationEncoder,
   MessageHeaderEncoder,
   NodeStatusChangedEncoder,
@@ -56,6 +57,7 @@ export class NotificationProxy {
   private readonly nodeStatusEnc = new NodeStatusChangedEncoder();
   private readonly repairEnc = new RepairProgressEncoder();
   private readonly retentionEnc = new RetentionRunEndedEncoder();
+  private readonly archivePassEnc = new ArchivePassEndedEncoder();
   sent = 0;
 
   constructor(
@@ -202,5 +204,19 @@ export class NotificationProxy {
       .errors(r.errors)
       .requested(r.requested ? BooleanType.TRUE : BooleanType.FALSE);
     this.publish(NotificationKind.retention, e.encodedLength());
+  }
+
+  /** An archive pass ended (sent with the recording kind: it moves recorded data). */
+  archivePassEnded(passId: number, dryRun: boolean, segmentsArchived: number, segmentsFailed: number, bytesIn: number, bytesOut: number, utcNs: bigint): void {
+    const e = this.archivePassEnc
+      .wrapAndApplyHeader(this.scratch, 0, this.header)
+      .passId(passId)
+      .dryRun(dryRun ? BooleanType.TRUE : BooleanType.FALSE)
+      .segmentsArchived(segmentsArchived)
+      .segmentsFailed(segmentsFailed)
+      .bytesIn(bytesIn)
+      .bytesOut(bytesOut)
+      .utcNs(utcNs);
+    this.publish(NotificationKind.recording, e.encodedLength());
   }
 }

@@ -10,6 +10,7 @@
  */
 import { quoteForMessage } from '../util/endpoint.js';
 import { ErrorCode, VcrError } from '../util/errors.js';
+import type { ArchiveTierOps } from './archive-scheduler.js';
 import type { ArchiverConfig } from './archiver-config.js';
 import type { ArchiverCounters } from './archiver-counters.js';
 import type { ArchiverClock } from './archiver-services.js';
@@ -54,6 +55,8 @@ export interface HandlerDeps {
   createReplaySender: (ep: UdpEndpoint) => ReplaySender;
   /** Retention passes (absent: retention requests are refused NOT_ALLOWED). */
   retention?: RetentionOps;
+  /** The archive tier (archive-scheduler.ts); absent: its requests are refused. */
+  archiveTier?: ArchiveTierOps;
 }
 
 function checkInterval(from: bigint, to: bigint): void {
@@ -256,6 +259,11 @@ export class RequestHandlers {
         data.push(...responses.statsSnapshots(sid, corr, this.now(), snapshot));
         return snapshot.length;
       }
+      case 'archiveRun':
+        return this.archiveTier().run(r.dryRun);
+      case 'archiveStatus':
+        data.push(responses.archiveStatus(sid, corr, this.archiveTier().status()));
+        return 1;
       case 'addQuarantine': {
         checkInterval(r.fromUtcNs, r.toUtcNs);
         const channel = r.channel === '' ? '' : (resolveChannel(store.listRecordings(), r.channel) ?? r.channel);
@@ -332,6 +340,11 @@ export class RequestHandlers {
 
   private now(): bigint {
     return this.deps.clock.epochNanos();
+  }
+
+  private archiveTier(): ArchiveTierOps {
+    if (!this.deps.archiveTier) throw new VcrError(ErrorCode.NOT_ALLOWED, 'this archiver has no archive tier');
+    return this.deps.archiveTier;
   }
 
   private checkDestructive(what: string): void {

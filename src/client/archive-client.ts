@@ -28,6 +28,7 @@ import type {
   RecordingDescriptor,
   RetentionReport,
   StatsSnapshot,
+  ArchiveStatus,
   StreamGrant,
 } from './types.js';
 
@@ -198,6 +199,20 @@ export class ArchiveClient {
     const counters = new Map<string, number>();
     for (const p of parts) for (const [k, v] of p.counters) counters.set(k, v);
     return { utcNs: parts[0]!.utcNs, counters };
+  }
+
+  /** Starts an archive pass now (or joins the running one); resolves with its id. Follow it with archiveStatus(). */
+  async archiveRun(dryRun = false): Promise<number> {
+    const r = await this.request('archive run', (ids) => this.conn.proxy.archiveRun(ids, dryRun));
+    return r.response.relevantId;
+  }
+
+  /** The archive tiers and the current or last archive pass. */
+  async archiveStatus(): Promise<ArchiveStatus> {
+    const r = await this.request('archive status', (ids) => this.conn.proxy.archiveStatus(ids));
+    const s = dataOf(r, 'archiveStatus')[0];
+    if (!s) throw new VcrError(ErrorCode.MALFORMED_MESSAGE, 'the archiver answered archive status without a status');
+    return s;
   }
 
   async addQuarantine(p: { channel?: string; fromUtcNs: bigint; toUtcNs: bigint }): Promise<number> {

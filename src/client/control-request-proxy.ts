@@ -6,6 +6,8 @@
 // one file per codec rather than index.js: the CLI starts faster loading only what it uses
 import { AddQuarantineRequestEncoder } from '../../codecs/generated/control/AddQuarantineRequestEncoder.js';
 import { BooleanType } from '../../codecs/generated/control/BooleanType.js';
+import { ArchiveRunRequestEncoder } from '../../codecs/generated/control/ArchiveRunRequestEncoder.js';
+import { ArchiveStatusRequestEncoder } from '../../codecs/generated/control/ArchiveStatusRequestEncoder.js';
 import { CloseSessionRequestEncoder } from '../../codecs/generated/control/CloseSessionRequestEncoder.js';
 import { ClusterStatusRequestEncoder } from '../../codecs/generated/control/ClusterStatusRequestEncoder.js';
 import { ConnectRequestEncoder } from '../../codecs/generated/control/ConnectRequestEncoder.js';
@@ -66,6 +68,8 @@ export class ControlRequestProxy {
   private readonly replayRequest = new ReplayRequestEncoder();
   private readonly startRecordingRequest = new StartRecordingRequestEncoder();
   private readonly statsRequest = new StatsRequestEncoder();
+  private readonly archiveRunRequest = new ArchiveRunRequestEncoder();
+  private readonly archiveStatusRequest = new ArchiveStatusRequestEncoder();
   private readonly stopRecordingRequest = new StopRecordingRequestEncoder();
   private readonly stopReplayRequest = new StopReplayRequestEncoder();
   private readonly subscribeNotificationsRequest = new SubscribeNotificationsRequestEncoder();
@@ -272,6 +276,22 @@ export class ControlRequestProxy {
   stats(ids: Ids): Buffer {
     return this.encode('StatsRequest', () => {
       const e = this.statsRequest.wrapAndApplyHeader(this.buffer, 0, this.header);
+      e.controlSessionId(ids.controlSessionId).correlationId(ids.correlationId);
+      return e.encodedLength();
+    });
+  }
+
+  archiveRun(ids: Ids, dryRun: boolean): Buffer {
+    return this.encode('ArchiveRunRequest', () => {
+      const e = this.archiveRunRequest.wrapAndApplyHeader(this.buffer, 0, this.header);
+      e.controlSessionId(ids.controlSessionId).correlationId(ids.correlationId).dryRun(dryRun ? BooleanType.TRUE : BooleanType.FALSE);
+      return e.encodedLength();
+    });
+  }
+
+  archiveStatus(ids: Ids): Buffer {
+    return this.encode('ArchiveStatusRequest', () => {
+      const e = this.archiveStatusRequest.wrapAndApplyHeader(this.buffer, 0, this.header);
       e.controlSessionId(ids.controlSessionId).correlationId(ids.correlationId);
       return e.encodedLength();
     });

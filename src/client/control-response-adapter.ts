@@ -6,6 +6,8 @@
  * never break the client.
  */
 // one file per codec rather than index.js: the CLI starts faster loading only what it uses
+import { ArchivePassEndedDecoder } from '../../codecs/generated/control/ArchivePassEndedDecoder.js';
+import { ArchiveStatusDecoder } from '../../codecs/generated/control/ArchiveStatusDecoder.js';
 import { ChannelDescriptorDecoder } from '../../codecs/generated/control/ChannelDescriptorDecoder.js';
 import { ClusterStatusDecoder } from '../../codecs/generated/control/ClusterStatusDecoder.js';
 import { ControlResponseDecoder } from '../../codecs/generated/control/ControlResponseDecoder.js';
@@ -31,6 +33,7 @@ import { CONTROL_HEADER_LENGTH as HEADER_LENGTH, CONTROL_SCHEMA_ID, NULL_ID, NUL
 import type { ControlResponse } from './pending-requests.js';
 import { stopReasonName, type Notification } from './notifications.js';
 import type {
+  ArchiveStatus,
   ChannelDescriptor,
   ChannelRates,
   DeletePreview,
@@ -56,7 +59,8 @@ export type DataMessage =
   | { kind: 'streamGrant'; value: StreamGrant }
   | { kind: 'eventRates'; value: ChannelRates }
   | { kind: 'deletePreview'; value: DeletePreview }
-  | { kind: 'retentionEntry'; value: RetentionEntry };
+  | { kind: 'retentionEntry'; value: RetentionEntry }
+  | { kind: 'archiveStatus'; value: ArchiveStatus };
 
 export interface ControlResponseListener {
   onControlResponse(r: ControlResponse): void;
@@ -102,6 +106,8 @@ export class ControlResponseAdapter {
   private readonly errorNotification = new ErrorNotificationDecoder();
   private readonly retentionEntry = new RetentionEntryDecoder();
   private readonly retentionRunEnded = new RetentionRunEndedDecoder();
+  private readonly archiveStatusDec = new ArchiveStatusDecoder();
+  private readonly archivePassEnded = new ArchivePassEndedDecoder();
 
   constructor(private readonly listener: ControlResponseListener) {}
 
@@ -410,6 +416,55 @@ export class ControlResponseAdapter {
           bytesDeleted: d.bytesDeleted(),
           errors: d.errors(),
           requested: Number(d.requested()) === 1,
+        });
+        return 1;
+      }
+      case ArchiveStatusDecoder.TEMPLATE_ID: {
+        const d = this.archiveStatusDec.wrap(buf, HEADER_LENGTH, blockLength, version);
+        const correlationId = d.correlationId();
+        const head = {
+          configured: Number(d.configured()) === 1,
+          passId: d.passId(),
+          running: Number(d.running()) === 1,
+          dryRun: Number(d.dryRun()) === 1,
+          segmentsTotal: d.segmentsTotal(),
+          segmentsArchived: d.segmentsArchived(),
+          segmentsFailed: d.segmentsFailed(),
+          bytesIn: d.bytesIn(),
+          bytesOut: d.bytesOut(),
+          blocks: d.blocks(),
+        };
+        const tiers: ArchiveStatus['tiers'] = [];
+        for (const t of d.tiers()) {
+          const oldest = t.oldestUtcNs();
+          const newest = t.newestUtcNs();
+          const segments = t.segments();
+          const bytes = t.bytes();
+          tiers.push({ segments, bytes, oldestUtcNs: oldest === NULL_TIME ? null : oldest, newestUtcNs: newest === NULL_TIME ? null : newest, tier: t.tier() ?? '' });
+        }
+        const candidates: ArchiveStatus['candidates'] = [];
+        for (const c of d.candidates()) {
+          const recordingId = c.recordingId();
+          const base = c.base();
+          const bytes = c.bytes();
+          candidates.push({ recordingId, base, bytes, channel: c.channel() ?? '' });
+        }
+        const location = d.location() ?? '';
+        const lastError = d.lastError() ?? '';
+        l.onData(correlationId, 'archiveStatus', { kind: 'archiveStatus', value: { ...head, tiers, candidates, location, lastError } });
+        return 1;
+      }
+      case ArchivePassEndedDecoder.TEMPLATE_ID: {
+        const d = this.archivePassEnded.wrap(buf, HEADER_LENGTH, blockLength, version);
+        l.onNotification({
+          type: 'archivePassEnded',
+          passId: d.passId(),
+          dryRun: Number(d.dryRun()) === 1,
+          segmentsArchived: d.segmentsArchived(),
+          segmentsFailed: d.segmentsFailed(),
+          bytesIn: d.bytesIn(),
+          bytesOut: d.bytesOut(),
+          utcNs: d.utcNs(),
         });
         return 1;
       }

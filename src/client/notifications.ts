@@ -53,6 +53,16 @@ export type Notification =
       bytesDeleted: number;
       errors: number;
       requested: boolean;
+    }
+  | {
+      type: 'archivePassEnded';
+      passId: number;
+      dryRun: boolean;
+      segmentsArchived: number;
+      segmentsFailed: number;
+      bytesIn: number;
+      bytesOut: number;
+      utcNs: bigint;
     };
 
 export type NotificationHandler = (n: Notification) => void;

@@ -179,3 +179,31 @@ export interface ListRecordingsFilter {
   fromRecordingId?: number;
   maxCount?: number;
 }
+
+/** One tier of `vcr archive status`: hot (the archive directory) or archived (the archive location). */
+export interface ArchiveTierInfo {
+  tier: string;
+  segments: number;
+  bytes: number;
+  oldestUtcNs: bigint | null;
+  newestUtcNs: bigint | null;
+}
+
+/** The archive tier's status: tiers, and the current or last archive pass. */
+export interface ArchiveStatus {
+  configured: boolean;
+  location: string;
+  passId: number;
+  running: boolean;
+  dryRun: boolean;
+  segmentsTotal: number;
+  segmentsArchived: number;
+  segmentsFailed: number;
+  bytesIn: number;
+  bytesOut: number;
+  blocks: number;
+  tiers: ArchiveTierInfo[];
+  /** A dry run's segments (at most 500). */
+  candidates: { recordingId: number; base: number; bytes: number; channel: string }[];
+  lastError: string;
+}

@@ -12,6 +12,9 @@
  * elsewhere; ids, quarantines and the deletion ledger sit behind the interfaces of stores.ts.
  */
 import { accessSync, constants, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { settleArchived } from './archive-tier/settle.js';
+import { forgetThawed, useThawDirectory } from './archive-tier/thaw-cache.js';
 import { ErrorCode, VcrError } from '../util/errors.js';
 import { Catalog } from './catalog.js';
 import { checkRebuildable, readDirectory, type DirectoryFiles } from './catalog-rebuild.js';
@@ -32,6 +35,7 @@ import { installDescriptor, openReplica, type ForeignContext } from './foreign-r
 import type { ReplicaWriter } from './replica-writer.js';
 import { scanForward } from './scan.js';
 import { SegmentCache, type SegmentSource } from './segment-cache.js';
+import type { SegmentFiles } from './segment-files.js';
 import { readDeletionLogBytes } from './deletion-log.js';
 import type { SegmentPrefix } from './segment-prefix.js';
 import * as ops from './segment-ops.js';
@@ -102,6 +106,7 @@ export class Archive {
     const files = readDirectory(dir);
     checkRebuildable(dir, files, Catalog.inspect(dir).covered);
     const mark = readOnly ? undefined : MarkFile.acquire(dir, opts.clock, opts.markStaleMs);
+    if (!readOnly) useThawDirectory(dir, join(dir, 'thaw')); // archived segments are read through copies there
     let catalog: Catalog | undefined;
     try {
       catalog = Catalog.open(dir, { readOnly, syncWrites: opts.fileSyncLevel > 0 });
@@ -387,6 +392,21 @@ export class Archive {
     this.table.refreshDamage(e);
   }
 
+  /** The segment files of a recording (the archive tier moves them; see src/storage/archive-tier). */
+  segmentFiles(recordingId: number): SegmentFiles {
+    const e = this.table.entry(recordingId);
+    this.table.segmentContext(e); // a readable recording
+    return e.files!;
+  }
+
+  /** Forgets cached mappings of a segment whose files changed underneath (archived, restored). */
+  forgetSegment(recordingId: number, base: number): void {
+    const e = this.table.entry(recordingId);
+    e.cache?.invalidate(base);
+    if (e.files) forgetThawed(e.files, base);
+    this.table.refreshDamage(e);
+  }
+
   /** Segment files in the directory and their bytes. */
   usage(): { segments: number; bytes: number } {
     return usageOf(this.dir);
@@ -465,6 +485,7 @@ export class Archive {
         entry.files = loaded.files;
         entry.cache = new SegmentCache(loaded.files);
         entry.actions.push(...settleAwayMarkers(loaded.files, onDisk?.names ?? [], !this.readOnly));
+        entry.actions.push(...settleArchived(loaded.files, onDisk?.names ?? [], !this.readOnly));
       }
       if (loaded.index) entry.index = loaded.index;
       this.table.set(entry);

@@ -49,7 +49,7 @@ export function groupByRecording(names: string[]): DirectoryFiles {
       byRecording.set(id, r);
     }
     r.names.push(name);
-    if (m[3] === 'rec' && m[4] === undefined) r.hasSegments = true;
+    if ((m[3] === 'rec' || m[3] === 'arc') && m[4] === undefined) r.hasSegments = true;
     if (id > maxId) maxId = id;
   }
   return { names, byRecording, maxId };

@@ -8,6 +8,7 @@
 import type { ErrorCodeValue } from '../util/errors.js';
 import { awayFileName, deletionLogFileName, segmentFileName } from './layout.js';
 import type { SegmentFiles } from './segment-files.js';
+import { archivedProblem } from './archive-tier/settle.js';
 
 export interface SegmentDamage {
   recordingId: number;
@@ -29,6 +30,10 @@ export function findDamage(files: SegmentFiles, names: readonly string[], start:
     if (state === 'truncated' || (state === 'missing' && !onlyTruncated)) {
       const e = files.unavailable(base, state, size);
       out.push({ recordingId: files.recordingId, base, problem: e.message, code: e.code, codeName: e.codeName });
+    } else if (state === 'present' && files.isArchived(base)) {
+      // an archived segment whose copy is gone or whose reference is damaged (archive tier)
+      const e = archivedProblem(files, base);
+      if (e) out.push({ recordingId: files.recordingId, base, problem: e.message, code: e.code, codeName: e.codeName });
     }
   };
   for (let base = files.baseOf(start); base < end; base += files.segmentLength) {

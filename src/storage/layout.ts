@@ -158,8 +158,8 @@ export function awayFileName(recordingId: number, basePosition: number): string 
 export function deletionLogFileName(recordingId: number, basePosition: number): string {
   return `${recordingId}-${basePosition}.dlog`;
 }
-/** Any file of a recording: `<id>.meta|tix`, `<id>-<base>.rec|del|away|dlog` (and their temp files). */
-export const RECORDING_FILE_PATTERN = /^(\d+)(?:-(\d+))?\.(rec|del|away|dlog|meta|tix)(\.[a-z]+)?$/;
+/** Any file of a recording: `<id>.meta|tix`, `<id>-<base>.rec|del|away|dlog|arc` (and their temp files). */
+export const RECORDING_FILE_PATTERN = /^(\d+)(?:-(\d+))?\.(rec|del|away|dlog|arc|meta|tix)(\.[a-z]+)?$/;
 
 // ---- deletion logs -------------------------------------------------------------------
 export const DELETION_LOG_HEADER_LENGTH = MESSAGE_HEADER_LENGTH + DeletionLogHeaderEncoder.BLOCK_LENGTH;

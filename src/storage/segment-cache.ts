@@ -41,6 +41,9 @@ export class SegmentCache implements SegmentSource {
     const state = this.files.status(base);
     if (state !== 'present') return state;
     const m = this.files.map(base, false);
+    // an archived segment's thawed copy is kept by the thaw cache's own small LRU (archive-tier/thaw-cache.ts):
+    // holding it here too would keep up to `keep` decompressed segments alive
+    if (this.files.isArchived(base)) return m;
     this.maps.set(base, m);
     if (this.maps.size > this.keep) this.maps.delete(this.maps.keys().next().value as number);
     return m;

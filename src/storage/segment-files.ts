@@ -16,6 +16,8 @@ import type mmapTypes from '@riaskov/mmap-io';
 import { ErrorCode, VcrError } from '../util/errors.js';
 import { storageError } from './io-errors.js';
 import { awayFileName, deletionLogFileName, segmentFileName, tombstoneFileName } from './layout.js';
+import { refFileName } from './archive-tier/tier-layout.js';
+import { thawedMapping } from './archive-tier/thaw-cache.js';
 
 type MmapIo = typeof mmapTypes.default;
 
@@ -38,8 +40,8 @@ function loadMmap(): MmapIo {
 }
 const mmap = loadMmap();
 
-/** Files that give a segment position a state: segment, tombstone, away marker. */
-const SEGMENT_STATE_FILE_PATTERN = /^(\d+)-(\d+)\.(?:rec|del|away)$/;
+/** Files that give a segment position a state: segment, tombstone, away marker, archived reference. */
+const SEGMENT_STATE_FILE_PATTERN = /^(\d+)-(\d+)\.(?:rec|del|away|arc)$/;
 const ZERO_CHUNK = Buffer.alloc(1024 * 1024);
 let fallocateWorks: boolean | undefined;
 
@@ -240,10 +242,25 @@ export class SegmentFiles {
     return join(this.dir, deletionLogFileName(this.recordingId, base));
   }
 
-  /** The segment's state and, for a `.rec` file, its size. A tombstone wins over a marker, a marker over a file. */
+  /** The `.arc` reference of a segment moved to an archive location (docs/FORMAT.md, "Archive tier"). */
+  archivedRefPath(base: number): string {
+    return join(this.dir, refFileName(this.recordingId, base));
+  }
+
+  /** The segment lives in an archive location: it reads (as `present`) through a thawed copy. */
+  isArchived(base: number): boolean {
+    return existsSync(this.archivedRefPath(base));
+  }
+
+  /**
+   * The segment's state and, for a `.rec` file, its size. A tombstone wins over a marker, a
+   * marker over an archived reference, a reference over a file. An archived segment is
+   * `present`: this node holds it, in the archive tier, and reads it like any other.
+   */
   stat(base: number): { state: SegmentState; size: number } {
     if (existsSync(this.tombstonePath(base))) return { state: 'tombstone', size: 0 };
     if (existsSync(this.awayPath(base))) return { state: 'away', size: 0 };
+    if (this.isArchived(base)) return { state: 'present', size: this.segmentLength };
     let size: number;
     try {
       size = statSync(this.path(base)).size;
@@ -288,8 +305,13 @@ export class SegmentFiles {
     return existsSync(this.path(base));
   }
 
-  /** Maps a whole segment; the mapping lives until its Buffer is garbage collected. */
+  /**
+   * Maps a whole segment; the mapping lives until its Buffer is garbage collected. An archived
+   * segment maps its thawed copy (archive-tier/thaw-cache.ts): writes to it (the deleter's)
+   * reach only that copy, the deletion log carries them to the next thaw.
+   */
   map(base: number, writable: boolean, populate = false): Buffer {
+    if (this.isArchived(base) && !existsSync(this.tombstonePath(base)) && !existsSync(this.awayPath(base))) return thawedMapping(this, base);
     const path = this.path(base);
     let fd = -1;
     try {

@@ -145,7 +145,16 @@ function verifyRecording(dir: string, d: RecordingDescriptor, files: SegmentFile
       continue;
     }
     if (size !== segLen) problem(name, undefined, base, ErrorCode.CORRUPT_SEGMENT, `segment file has ${size} bytes, expected ${segLen}`);
-    const seg = files.map(base, false);
+    let seg: Buffer;
+    try {
+      seg = files.map(base, false);
+    } catch (err) {
+      // an archived segment whose copy cannot be read (missing, damaged block)
+      const e = err as { code?: ErrorCodeValue; message: string };
+      problem(name, undefined, base, e.code ?? ErrorCode.IO_ERROR, e.message);
+      pos = base + segLen;
+      continue;
+    }
     report.bytes += segLen;
     let off = pos - base;
     while (off < segLen) {

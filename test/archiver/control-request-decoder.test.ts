@@ -59,8 +59,10 @@ describe('ControlRequestDecoder', () => {
       [proxy.deletePreview(ids, 1n, 2n, 'ch'), 'deletePreview'],
       [proxy.retention(ids, true), 'retentionDryRun'],
       [proxy.retention(ids, false), 'retentionRun'],
+      [proxy.archiveRun(ids, true), 'archiveRun'],
+      [proxy.archiveStatus(ids), 'archiveStatus'],
     ];
-    // requests are the messages named *Request (templates 70-79 hold retention's data message and notification too)
+    // feature blocks inside 1-99 (archive tier 60-69) hold their answers and notifications too: requests end in "Request"
     expect(cases.length).toBe(Object.values(MESSAGES).filter((m) => m.templateId < 100 && m.name.endsWith('Request')).length);
     for (const [buf, type] of cases) {
       const r = d.decode(buf);

@@ -58,6 +58,10 @@ export const TEMPLATE_IDS = {
   NodeStatusChanged: 205,
   RepairProgress: 206,
   ErrorNotification: 207,
+  ArchiveRunRequest: 60,
+  ArchiveStatusRequest: 61,
+  ArchiveStatus: 62,
+  ArchivePassEnded: 63,
 } as const;
 
 /** Block length (fixed fields, this version) of every message, by message name. */
@@ -108,4 +112,8 @@ export const BLOCK_LENGTHS = {
   NodeStatusChanged: 9,
   RepairProgress: 25,
   ErrorNotification: 18,
+  ArchiveRunRequest: 17,
+  ArchiveStatusRequest: 16,
+  ArchiveStatus: 75,
+  ArchivePassEnded: 49,
 } as const;

@@ -5,6 +5,7 @@
  * what comes back (ConsoleControl). Nanosecond times and 64-bit values become decimal strings,
  * payloads base64, as in the CLI's --json output.
  */
+import type { ArchiveStatusView } from '../archive-scheduler.js';
 import type { RetentionEntry } from '../retention-session.js';
 import type { ChunkEvent, ResponseEncoder } from '../control-response-proxy.js';
 import type { ClusterStatusInfo, QuarantineInfo, RecordingInfo } from '../ports.js';
@@ -72,6 +73,10 @@ export class JsonResponses implements ResponseEncoder {
 
   quarantineDescriptor(_sessionId: number, _correlationId: bigint, q: QuarantineInfo): Buffer {
     return json({ kind: 'hold', quarantineId: q.quarantineId, channel: q.channel, fromUtcNs: q.fromUtcNs, toUtcNs: q.toUtcNs });
+  }
+
+  archiveStatus(_sessionId: number, _correlationId: bigint, v: ArchiveStatusView): Buffer {
+    return json({ kind: 'archiveStatus', ...v });
   }
 
   retentionEntry(_sessionId: number, _correlationId: bigint, runId: number, r: RetentionEntry): Buffer {

@@ -17,6 +17,7 @@ import { registerCatalog } from './catalog.js';
 import { registerImport } from './import.js';
 import { registerExport } from './export.js';
 import { registerRetention } from './retention.js';
+import { registerArchive } from './archive.js';
 
 export type RegisterCommand = (program: Command) => void;
 
@@ -35,4 +36,5 @@ export const commandModules: RegisterCommand[] = [
   registerImport,
   registerExport,
   registerRetention,
+  registerArchive,
 ];
