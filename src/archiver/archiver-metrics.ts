@@ -1,13 +1,10 @@
 /**
- * The Prometheus text endpoint (`GET /metrics` on 127.0.0.1:metricsPort), built with
- * prom-client. Values are pulled from ArchiverCounters when scraped, so nothing on the hot
+ * The Prometheus text of `GET /metrics` (served by the HTTP server, src/archiver/http/), built
+ * with prom-client. Values are pulled from ArchiverCounters when scraped, so nothing on the hot
  * path touches prom-client. Global counters become `vcr_<name>` gauges; per-channel counters
  * become `vcr_channel_<name>{channel="..."}`.
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import { ErrorCode, VcrError } from '../util/errors.js';
 import type { ClusterStatusInfo } from './ports.js';
 import { CHANNEL_COUNTERS, GLOBAL_COUNTERS, type ArchiverCounters } from './archiver-counters.js';
 
@@ -17,7 +14,6 @@ function snake(name: string): string {
 
 export class ArchiverMetrics {
   readonly registry = new Registry();
-  private server: Server | undefined;
 
   constructor(
     private readonly counters: ArchiverCounters,
@@ -95,45 +91,5 @@ export class ArchiverMetrics {
   /** Prometheus text exposition of every counter. */
   text(): Promise<string> {
     return this.registry.metrics();
-  }
-
-  /** Starts the HTTP endpoint; resolves with the bound port. */
-  listen(port: number, host = '127.0.0.1'): Promise<number> {
-    const server = createServer((req, res) => {
-      if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') {
-        res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try GET /metrics\n');
-        return;
-      }
-      this.text().then(
-        (body) => res.writeHead(200, { 'content-type': this.registry.contentType }).end(body),
-        (err: Error) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`${err.message}\n`),
-      );
-    });
-    this.server = server;
-    return new Promise((resolve, reject) => {
-      const onError = (err: NodeJS.ErrnoException): void => {
-        this.server = undefined;
-        reject(
-          err.code === 'EADDRINUSE'
-            ? new VcrError(ErrorCode.ADDRESS_IN_USE, `metrics port ${port} is already in use`)
-            : new VcrError(ErrorCode.INVALID_ARGUMENT, `cannot serve metrics on ${host}:${port}: ${err.message}`),
-        );
-      };
-      server.once('error', onError);
-      server.listen(port, host, () => {
-        server.off('error', onError);
-        resolve((server.address() as AddressInfo).port);
-      });
-    });
-  }
-
-  close(): Promise<void> {
-    const s = this.server;
-    this.server = undefined;
-    if (!s) return Promise.resolve();
-    return new Promise((resolve) => {
-      s.closeAllConnections?.();
-      s.close(() => resolve());
-    });
   }
 }
