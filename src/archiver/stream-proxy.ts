@@ -18,7 +18,7 @@ import {
   StreamRecordingEncoder,
 } from '../../codecs/generated/stream/index.js';
 import type { Connection } from '../transport/connection.js';
-import { sourceLength } from '../util/source-address.js';
+import { SOURCE_FLAGS, sourceLength } from '../util/source-address.js';
 import type { StopReasonName } from './notification-proxy.js';
 import {
   BATCH_GROUP_HEADER_OFFSET,
@@ -126,7 +126,7 @@ export class StreamProxy {
     v.setBigInt64(p + EventField.MONO_NS, monoNs, true);
     v.setUint16(p + EventField.FLAGS, flags, true);
     // the source address trailer that follows the payload in the frame (flags say which), if any
-    const sl = (flags & 6) === 0 ? 0 : sourceLength(flags);
+    const sl = (flags & SOURCE_FLAGS) === 0 ? 0 : sourceLength(flags);
     if (sl > 0) {
       const at = payloadOffset + payloadLength;
       const addr = sl - 2;

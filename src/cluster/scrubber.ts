@@ -15,6 +15,7 @@ import type { SegmentScrub } from '../storage/segment-ops.js';
 import { ErrorCode, isVcrError } from '../util/errors.js';
 import type { ClusterView } from './cluster-view.js';
 import type { Membership } from './membership.js';
+import type { LocalSegment } from './replica-plan.js';
 import { TokenBucket } from './replication/token-bucket.js';
 
 /** Bytes of frames one duty cycle walks at most. */
@@ -22,10 +23,11 @@ export const STEP_BYTES = 1024 * 1024;
 
 export interface ScrubTarget {
   scrubSegment(recordingId: number, base: number): SegmentScrub;
-  listSegments(recordingId: number): { base: number; state: string }[];
 }
 
 export interface ScrubReplicas {
+  /** this node's copies, keyed like the replica plan's inventory (the replica manager's) */
+  inventory(): Map<string, LocalSegment>;
   isVerified(recordingId: number, base: number): boolean;
   suspect(recordingId: number, base: number): void;
 }
@@ -101,27 +103,17 @@ export class Scrubber {
   /** The least recently checked verified copy whose interval has passed. */
   private pick(now: number): Running | undefined {
     let best: { recordingId: number; base: number; key: string; at: number } | undefined;
-    for (const { value: r } of this.view.recordings.values()) {
-      if (this.isRecordingHere(r.recordingId)) continue;
-      let listing;
-      try {
-        listing = this.archive.listSegments(r.recordingId);
-      } catch {
-        continue;
+    for (const [key, l] of this.replicas.inventory()) {
+      if (l.state !== 'present' || !l.verified || this.isRecordingHere(l.recordingId)) continue;
+      const s = this.view.segment(l.recordingId, l.base)?.value;
+      if (!s || s.state !== 'sealed' || !s.digest) continue;
+      let at = this.checkedAt.get(key);
+      if (at === undefined) {
+        at = now;
+        this.checkedAt.set(key, at);
       }
-      for (const l of listing) {
-        if (l.state !== 'present' || !this.replicas.isVerified(r.recordingId, l.base)) continue;
-        const s = this.view.segment(r.recordingId, l.base)?.value;
-        if (!s || s.state !== 'sealed' || !s.digest) continue;
-        const key = `${r.recordingId}:${l.base}`;
-        let at = this.checkedAt.get(key);
-        if (at === undefined) {
-          at = now;
-          this.checkedAt.set(key, at);
-        }
-        if (now - at < this.options.intervalMs) continue;
-        if (!best || at < best.at) best = { recordingId: r.recordingId, base: l.base, key, at };
-      }
+      if (now - at < this.options.intervalMs) continue;
+      if (!best || at < best.at) best = { recordingId: l.recordingId, base: l.base, key, at };
     }
     if (!best) return undefined;
     try {

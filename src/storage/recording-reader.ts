@@ -17,6 +17,7 @@ import { FrameStatus, checkFrame, framePayloadLength, frameStatusText } from './
 import { FRAME_HEADER_LENGTH, FrameOffset, FrameType, segmentFileName } from './layout.js';
 import type { SegmentSource } from './segment-cache.js';
 import type { FrameHandler } from './types.js';
+import { SOURCE_FLAGS } from '../util/source-address.js';
 
 /*
  * Header fields as typed-array indexes: length at byte 0, type in the low half of the word at
@@ -105,7 +106,7 @@ export class FrameCursor {
       this.framePosition = pos;
       const flags = typeAndFlags >>> 16;
       // a source address trailer (flags SOURCE_IPV4 / SOURCE_IPV6) is not payload
-      const payloadLength = (flags & 6) === 0 ? length - FRAME_HEADER_LENGTH : framePayloadLength(length, flags);
+      const payloadLength = (flags & SOURCE_FLAGS) === 0 ? length - FRAME_HEADER_LENGTH : framePayloadLength(length, flags);
       if (payloadLength < 0) throw this.corrupt(base, off, frameStatusText(FrameStatus.BAD_SOURCE));
       this.payloadOffset = off + FRAME_HEADER_LENGTH;
       this.payloadLength = payloadLength;

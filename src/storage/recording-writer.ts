@@ -21,7 +21,7 @@ import { closeSync, fsyncSync } from 'node:fs';
 import { EventFrameHeaderDecoder } from '../../codecs/generated/storage/index.js';
 import { crc32c, crc32cAligned, crc32cCopyRaw, crc32cInt32, crc32cJs, crc32cRawPair, crc32cRawWord, crc32cWhole, crc32cWordShiftTable } from '../util/crc32c.js';
 import { ErrorCode, VcrError } from '../util/errors.js';
-import { sourceLength } from '../util/source-address.js';
+import { SOURCE_FLAGS, sourceLength } from '../util/source-address.js';
 import type { Catalog } from './catalog.js';
 import { readDeletionLog } from './deletion-log.js';
 import { SegmentDigest, segmentRecords } from './digest.js';
@@ -184,7 +184,7 @@ export class RecordingWriter {
    */
   append(buf: Uint8Array, off: number, len: number, utcNs: bigint, monoNs: bigint, flags = 0, src?: Uint8Array, srcOff = 0): number {
     if (this.state !== WriterState.ACTIVE) throw this.notActive();
-    const srcLen = (flags & 6) === 0 ? 0 : sourceLength(flags);
+    const srcLen = (flags & SOURCE_FLAGS) === 0 ? 0 : sourceLength(flags);
     const frameLength = len + FRAME_HEADER_LENGTH + srcLen;
     const aligned = (frameLength + 7) & ~7;
     if (!(off >= 0 && len >= 0 && off + len <= buf.length) || (flags & ~KNOWN_FRAME_FLAGS) !== 0 || srcLen < 0) {
