@@ -50,6 +50,10 @@ export class ArchiverMetrics {
     new Gauge({ name: 'vcr_cluster_under_replicated_segments', help: 'sealed segments with fewer than K live verified copies', registers, collect() { this.set(status().underReplicatedSegments); } });
     new Gauge({ name: 'vcr_cluster_bytes_to_repair', help: 'bytes still to copy until every sealed segment has K copies', registers, collect() { this.set(status().bytesToRepair); } });
     new Gauge({ name: 'vcr_cluster_repairing', help: '1 while under-replicated segments have a target copying them', registers, collect() { this.set(status().repairing ? 1 : 0); } });
+    const scrub = (which: 'segments' | 'bytes' | 'failures') => status().scrub?.[which] ?? 0;
+    new Gauge({ name: 'vcr_cluster_scrubbed_segments', help: "copies this node's scrubber re-checked since start", registers, collect() { this.set(scrub('segments')); } });
+    new Gauge({ name: 'vcr_cluster_scrubbed_bytes', help: "bytes this node's scrubber walked since start", registers, collect() { this.set(scrub('bytes')); } });
+    new Gauge({ name: 'vcr_cluster_scrub_failures', help: "copies this node's scrubber found bad since start (each is rebuilt from another copy)", registers, collect() { this.set(scrub('failures')); } });
     new Gauge({
       name: 'vcr_cluster_node_up',
       help: '1 when the node is a live member (lease in etcd)',

@@ -400,6 +400,7 @@ export class ClusterBinding implements ArchiveStore {
           lagMs: mine.reduce((m, l) => Math.max(m, l.ms), 0),
         };
       }),
+      scrub: { ...this.node.scrubber.stats },
     };
   }
 

@@ -85,6 +85,8 @@ export interface ClusterStatusInfo {
   repairing: boolean;
   bytesToRepair: number;
   nodes: { id: string; up: boolean; ready: boolean; segments: number; bytes: number; lagBytes: number; lagMs: number }[];
+  /** this node's scrubber since start: copies re-checked, bytes walked, bad copies found */
+  scrub?: { segments: number; bytes: number; failures: number };
 }
 
 /** A recording's time index: (utcNs, position) samples in order, one per stride of bytes. */

@@ -14,6 +14,7 @@ describe('/metrics in cluster mode', () => {
         { id: 'a', up: true, ready: true, segments: 7, bytes: 1, lagBytes: 4096, lagMs: 12 },
         { id: 'b', up: false, ready: false, segments: 0, bytes: 0, lagBytes: 0, lagMs: 0 },
       ],
+      scrub: { segments: 5, bytes: 5242880, failures: 1 },
     };
     const m = new ArchiverMetrics(new ArchiverCounters(), () => status);
     const text = await m.text();
@@ -23,6 +24,9 @@ describe('/metrics in cluster mode', () => {
     expect(text).toContain('vcr_cluster_node_up{node="b"} 0');
     expect(text).toContain('vcr_cluster_node_segments{node="a"} 7');
     expect(text).toContain('vcr_cluster_mirror_lag_bytes{node="a"} 4096');
+    expect(text).toContain('vcr_cluster_scrubbed_segments 5');
+    expect(text).toContain('vcr_cluster_scrubbed_bytes 5242880');
+    expect(text).toContain('vcr_cluster_scrub_failures 1');
     status = { ...status, underReplicatedSegments: 0, repairing: false, bytesToRepair: 0 };
     expect(await m.text()).toContain('vcr_cluster_under_replicated_segments 0');
   });

@@ -54,6 +54,9 @@ describe('the scrubber', () => {
       closeSync(fd);
     }
     await until('the scrubber reports the bad copy', () => holder.log.slice(logBefore).includes('scrub found a bad copy'), 30_000);
+    // and counts it where an operator looks: the holder's /metrics (HTTP on control port + 1 by default)
+    const metricsUrl = `http://127.0.0.1:${Number(holder.control.split(':')[1]) + 1}/metrics`;
+    await until('the scrub failure on /metrics', async () => /^vcr_cluster_scrub_failures [1-9]/m.test(await (await fetch(metricsUrl)).text()), 10_000);
     await until('copy rebuilt and K verified copies', async () => {
       if ((await kCopies(c, 2, c.up())) !== true) return false;
       const cur = (await segments(c)).find((s) => s.recordingId === recordingId && s.base === 0)!;
