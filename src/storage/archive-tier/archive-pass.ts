@@ -129,7 +129,14 @@ export class ArchivePass implements Session {
   doWork(): number {
     switch (this.state) {
       case ArchivePassState.SCANNING:
-        this.scan();
+        try {
+          this.scan();
+        } catch (err) {
+          // the pass ends with the failure recorded; a scan that throws again each cycle would spin
+          const e = err instanceof VcrError ? err : new VcrError(ErrorCode.IO_ERROR, String((err as Error)?.message ?? err));
+          this.result.failures.push({ recordingId: -1, base: -1, code: e.code, message: e.message });
+          this.state = ArchivePassState.DONE;
+        }
         return 1;
       case ArchivePassState.WRITING:
       case ArchivePassState.VERIFYING:
@@ -163,9 +170,19 @@ export class ArchivePass implements Session {
         continue; // an unreadable recording: nothing to move
       }
       const segLen = d.segmentLength;
-      const cutoff = this.archive.findPosition(d.recordingId, cutoffNs);
+      let cutoff: number;
+      let listing: ReturnType<Archive['listSegments']>;
+      try {
+        cutoff = this.cutoffPosition(d.recordingId, cutoffNs);
+        listing = this.archive.listSegments(d.recordingId);
+      } catch (err) {
+        // one recording this pass cannot look at is no reason to stop the others
+        const e = err instanceof VcrError ? err : new VcrError(ErrorCode.IO_ERROR, String((err as Error)?.message ?? err));
+        this.result.failures.push({ recordingId: d.recordingId, base: -1, code: e.code, message: e.message });
+        continue;
+      }
       const live = this.archive.openSegmentInfo(d.recordingId)?.base;
-      for (const l of this.archive.listSegments(d.recordingId)) {
+      for (const l of listing) {
         if (l.state !== 'present' || l.base === live || files.isArchived(l.base)) continue;
         const old = cutoff >= l.base + segLen || (l.end !== undefined && cutoff >= l.end && d.lifecycle !== 'recording');
         if (!old) continue;
@@ -176,6 +193,29 @@ export class ArchivePass implements Session {
     this.queue = [...this.result.candidates];
     if (this.result.dryRun) this.state = ArchivePassState.DONE;
     else this.startNext();
+  }
+
+  /**
+   * The position of the recording's first event at or after `cutoffNs`. In a cluster the
+   * segment where the cutoff falls may be held by other nodes only (SEGMENT_ELSEWHERE or
+   * away): then the time index alone answers with a lower bound (the last sample older than the
+   * cutoff), which only ever keeps a segment hot one pass longer, never archives a young one.
+   */
+  private cutoffPosition(recordingId: number, cutoffNs: bigint): number {
+    try {
+      return this.archive.findPosition(recordingId, cutoffNs);
+    } catch (err) {
+      if (!(err instanceof VcrError) || (err.code !== ErrorCode.SEGMENT_ELSEWHERE && err.code !== ErrorCode.REPLICA_UNAVAILABLE)) throw err;
+      const index = this.archive.timeIndex(recordingId);
+      let lo = 0;
+      let hi = index.length; // first sample at or after the cutoff
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (index.utcAt(mid) < cutoffNs) lo = mid + 1;
+        else hi = mid;
+      }
+      return lo === 0 ? 0 : index.positionAt(lo - 1);
+    }
   }
 
   private startNext(): void {

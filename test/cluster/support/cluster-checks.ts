@@ -38,7 +38,8 @@ export async function recordings(c: Cluster): Promise<ClusterRecording[]> {
 export function hasSegmentFile(n: NodeProcess, recordingId: number, base: number): boolean {
   const p = join(n.dir, `${recordingId}-${base}.rec`);
   if (existsSync(p) && statSync(p).size > 0) return true;
-  return existsSync(join(n.dir, `${recordingId}-${base}.del`));
+  // a tombstone's deletion log, or the reference to an archived copy (docs/ARCHIVER.md, archive tier)
+  return existsSync(join(n.dir, `${recordingId}-${base}.del`)) || existsSync(join(n.dir, `${recordingId}-${base}.arc`));
 }
 
 /**
