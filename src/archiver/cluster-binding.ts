@@ -16,7 +16,7 @@ import { hiddenIntervals, type Interval } from '../cluster/deletion-filter.js';
 import type { RecordingWriter } from '../storage/recording-writer.js';
 import type { SegmentSource, SegmentView, UnavailableState } from '../storage/segment-cache.js';
 import { ErrorCode, VcrError } from '../util/errors.js';
-import type { ArchiveStore, ClusterStatusInfo, QuarantineInfo, RecordingInfo, RecordingReaderPort, RecordingWriterPort } from './ports.js';
+import type { ArchiveStore, ClusterStatusInfo, QuarantineInfo, RecordingInfo, RecordingReaderPort, RecordingWriterPort, TimeIndexView } from './ports.js';
 import type { ClusterNotifier } from './cluster-notifier.js';
 import { ClusterWriter } from './cluster-writer.js';
 import type { StorageBinding } from './storage-binding.js';
@@ -406,6 +406,11 @@ export class ClusterBinding implements ArchiveStore {
 
   usage(): { segments: number; bytes: number } {
     return this.local.usage();
+  }
+
+  /** This node's time index of the recording (built over the copies it holds): the console's rates. */
+  timeIndex(recordingId: number): TimeIndexView | undefined {
+    return this.local.timeIndex(recordingId);
   }
 
   heartbeat(): void {
