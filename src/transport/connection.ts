@@ -3,7 +3,7 @@
  * frames, with flow control both ways, driven agent style.
  *
  * Outbound. `send`/`trySend` copy a frame into a staging slab, `claim`/`commit` let a caller
- * encode straight into it (see SendBuffer). Staged bytes go to the socket as one write per
+ * encode straight into it (see SendBuffer: slabs are reused once the socket has written them). Staged bytes go to the socket as one write per
  * ~64 KiB batch, and at the latest on the next turn of the event loop (or on `flush()`).
  * `writable` is false while the bytes buffered in user space (staged + the socket's
  * `writableLength`, i.e. not yet taken by the kernel) exceed the high-water mark (default
@@ -140,7 +140,13 @@ export class Connection {
     this.onOpen = options.onOpen;
     this.slab = peer?.slab;
     this.decoder = this.slab ? undefined : new FrameDecoder(this.maxFrameLength);
-    this.outbound = new SendBuffer(this.maxSendFrameLength, Math.max(DEFAULT_SLAB_BYTES, this.batchBytes * 2));
+    // slabs are reused once the socket has written them (its writableLength says how far it is);
+    // a backed-up connection keeps at most its bytes in flight (high-water mark + a frame) in slabs
+    this.outbound = new SendBuffer(this.maxSendFrameLength, {
+      slabBytes: Math.max(DEFAULT_SLAB_BYTES, this.batchBytes * 2),
+      unwritten: () => this.socket.writableLength,
+      maxPooledBytes: 2 * this.highWaterMark,
+    });
     this.remoteAddress = socket.remoteAddress ?? peer?.host ?? '';
     this.remotePort = socket.remotePort ?? peer?.port ?? 0;
     socket.setNoDelay(true); // frames are batched here; Nagle would only add latency
@@ -204,8 +210,15 @@ export class Connection {
     return this.paused;
   }
 
-  get stats(): { framesSent: number; bytesSent: number; framesReceived: number; bytesReceived: number } {
-    return { framesSent: this.framesSent, bytesSent: this.bytesSent, framesReceived: this.framesReceived, bytesReceived: this.bytesReceived };
+  /** Counters; `sendSlabsAllocated`: staging slabs allocated so far (reused ones are not counted again). */
+  get stats(): { framesSent: number; bytesSent: number; framesReceived: number; bytesReceived: number; sendSlabsAllocated: number } {
+    return {
+      framesSent: this.framesSent,
+      bytesSent: this.bytesSent,
+      framesReceived: this.framesReceived,
+      bytesReceived: this.bytesReceived,
+      sendSlabsAllocated: this.outbound.allocations,
+    };
   }
 
   /**
