@@ -4,7 +4,8 @@
  *
  * Two processes, one per core, as an archiver and a client: this one sends, a forked child
  * receives. Workloads: 200-byte payloads (the transport batches frames into ~64 KiB socket
- * writes) and 64 KiB payloads. Modes:
+ * writes), 64 KiB payloads, and 1 MiB payloads (the shape of a repair's or a mirror's Frames
+ * messages, each larger than the default staging slab). Modes:
  * - raw (baseline): the sender writes ready-made ~64 KiB buffers of the same frame bytes with
  *   `socket.write` (waiting for 'drain' when it returns false); the receiver only counts
  *   bytes. The loopback ceiling: no framing, no copies, no per-frame work.
@@ -18,7 +19,9 @@
  * takes every frame with `poll()` and reads the first byte of each payload (parked when idle,
  * woken by `onReceive`).
  * Rates are measured by the receiver from its first byte to its last; each case runs 3 times
- * (1 with --quick) and the median is reported.
+ * (1 with --quick) and the median is reported. The sender's CPU time (user + system, from
+ * process.cpuUsage around the send, GC included) is reported per GiB sent: it shows what the
+ * send path costs beyond the kernel's copy (e.g. a staging slab allocated per message).
  * Run: npx tsc -p tsconfig.build.json && node dist/bench/transport.bench.js [--quick]
  */
 import { fork } from 'node:child_process';
@@ -35,6 +38,8 @@ interface Result {
   frames: number;
   bytes: number;
   ns: number;
+  /** the sender's CPU microseconds for the whole send (filled in by the sender) */
+  senderCpuUs?: number;
 }
 type Message = Partial<Result> & { port?: number };
 
@@ -190,6 +195,7 @@ async function runCase(mode: Mode, frames: number, size: number): Promise<Result
     return messages.shift()!;
   };
   let close: () => void;
+  const cpu = process.cpuUsage();
   if (mode === 'raw') {
     const socket = await rawAccepted!;
     close = () => socket.destroy();
@@ -200,6 +206,8 @@ async function runCase(mode: Mode, frames: number, size: number): Promise<Result
     await transportSend(conn, frames, size);
   }
   const result = (await next()) as Result;
+  const used = process.cpuUsage(cpu);
+  result.senderCpuUs = used.user + used.system;
   close();
   rawServer?.close();
   server?.close();
@@ -208,10 +216,11 @@ async function runCase(mode: Mode, frames: number, size: number): Promise<Result
 }
 
 async function main(): Promise<void> {
-  installCleanup('transport.bench', 175_000);
+  installCleanup('transport.bench', 400_000);
   const cases: { size: number; frames: number }[] = [
     { size: 200, frames: quick ? 500_000 : 2_000_000 },
     { size: 64 * 1024, frames: quick ? 2_000 : 8_000 },
+    { size: 1024 * 1024, frames: quick ? 300 : 1_000 },
   ];
   const modes: Mode[] = ['raw', 'dial', 'accept'];
   const rows: Row[] = [];
@@ -225,14 +234,15 @@ async function main(): Promise<void> {
     }
     const rate = (r: Result): number => r.frames / (r.ns / 1e9);
     const mbs = (r: Result): number => r.bytes / (r.ns / 1e9) / 1e6;
+    const cpuPerGiB = (r: Result): string => `sender ${((r.senderCpuUs ?? 0) / 1e6 / (r.bytes / 2 ** 30)).toFixed(2)} CPU s/GiB`;
     const base = medians.raw;
-    const label = size >= 1024 ? `${size / 1024} KiB` : `${size} B`;
+    const label = size >= 1024 * 1024 ? `${size / 1024 / 1024} MiB` : size >= 1024 ? `${size / 1024} KiB` : `${size} B`;
     for (const mode of ['dial', 'accept'] as const) {
       const t = medians[mode];
       rows.push({
         figure: `${label} payloads, ${MODE_LABEL[mode]}`,
-        value: `${Math.round(rate(t)).toLocaleString('en-US')} frames/s, ${mbs(t).toFixed(0)} MB/s`,
-        baseline: `${Math.round(rate(base)).toLocaleString('en-US')} frames/s, ${mbs(base).toFixed(0)} MB/s (${MODE_LABEL.raw})`,
+        value: `${Math.round(rate(t)).toLocaleString('en-US')} frames/s, ${mbs(t).toFixed(0)} MB/s, ${cpuPerGiB(t)}`,
+        baseline: `${Math.round(rate(base)).toLocaleString('en-US')} frames/s, ${mbs(base).toFixed(0)} MB/s, ${cpuPerGiB(base)} (${MODE_LABEL.raw})`,
         ratio: `${((rate(t) / rate(base)) * 100).toFixed(0)}%`,
         target: '-',
         met: undefined,

@@ -52,6 +52,7 @@ export async function attachDataPath(o: DataPathOptions): Promise<AttachedDataPa
     replicationBindHostOf(self),
   );
   network.onError = (err) => node.log.warn({ error: err instanceof Error ? err.message : String(err) }, 'replication message handler failed');
+  network.onLinkLost = (peer, outbound, reason) => node.log.info({ peer, outbound, reason }, 'peer connection lost');
   await network.listen();
   const view = node.view;
   const verifiedOrWriting = (r: number, base: number): boolean => {

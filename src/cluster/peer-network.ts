@@ -10,6 +10,12 @@
  * The first message each way is a Hello naming cluster, node, disk and incarnation; an
  * accepted connection whose Hello names another cluster or an unknown node is closed. All
  * traffic is polled from the duty cycle; socket callbacks only queue (the transport's rule).
+ *
+ * Every connection carries heartbeats (the transport's Liveness): each side writes something
+ * at least every `heartbeatIntervalMs`, and a connection that received nothing for
+ * `heartbeatTimeoutMs` is closed as dead, so a blackholed link (no RST, no FIN) goes down
+ * like a reset one: its requests are lost (fetch windows go to another holder), its mirror
+ * streams stop and resume from the receiver's position once a connection is back (§5.1, §11).
  */
 import {
   HelloDecoder,
@@ -20,10 +26,24 @@ import {
   TEMPLATE_IDS,
 } from '../../codecs/generated/replication/index.js';
 import { Reconnector, ReconnectorState, TransportServer, type Connection } from '../transport/index.js';
+import { systemNanoClock, type NanoClock } from '../util/clock.js';
 
 /** Largest message: a Frames batch of up to 1 MiB of storage frames plus headers. */
 export const MAX_PEER_FRAME = 2 * 1024 * 1024;
 export const FRAMES_BATCH_BYTES = 1024 * 1024;
+/** A peer connection writes something at least this often (REPLICATION.md §11). */
+export const PEER_HEARTBEAT_INTERVAL_MS = 500;
+/** A peer connection that received nothing this long is closed as dead (REPLICATION.md §11). */
+export const PEER_HEARTBEAT_TIMEOUT_MS = 3000;
+
+export interface PeerNetworkOptions {
+  /** default PEER_HEARTBEAT_INTERVAL_MS */
+  heartbeatIntervalMs?: number;
+  /** default PEER_HEARTBEAT_TIMEOUT_MS */
+  heartbeatTimeoutMs?: number;
+  /** the monotonic clock of reconnects and heartbeats, default the system clock */
+  clock?: NanoClock;
+}
 
 export interface PeerIdentity {
   cluster: string;
@@ -78,6 +98,8 @@ export class PeerNetwork {
   handlers: PeerHandlers | undefined;
   /** told about a handler that threw (the message is dropped, the connection stays) */
   onError: ((err: unknown) => void) | undefined;
+  /** told when a connection to or from a peer, past its Hellos, went down (outbound: this node dialled it), and why */
+  onLinkLost: ((peer: string, outbound: boolean, reason: string) => void) | undefined;
   malformed = 0;
 
   constructor(
@@ -87,8 +109,16 @@ export class PeerNetwork {
     private readonly wake: () => void = () => undefined,
     /** the local address outbound connections bind to (this node's replication host), default any */
     localAddress?: string,
+    options: PeerNetworkOptions = {},
   ) {
-    const connection = { maxFrameLength: MAX_PEER_FRAME, onReceive: wake };
+    const clock = options.clock ?? systemNanoClock;
+    const connection = {
+      maxFrameLength: MAX_PEER_FRAME,
+      onReceive: wake,
+      heartbeatIntervalMs: options.heartbeatIntervalMs ?? PEER_HEARTBEAT_INTERVAL_MS,
+      heartbeatTimeoutMs: options.heartbeatTimeoutMs ?? PEER_HEARTBEAT_TIMEOUT_MS,
+      clock,
+    };
     this.server = new TransportServer(listenOn, { connection, what: 'replication endpoint' });
     for (const p of peers) {
       if (p.id === self.node) continue;
@@ -97,6 +127,7 @@ export class PeerNetwork {
         hello: undefined,
         reconnector: new Reconnector(p.replication, {
           connection,
+          clock,
           ...(localAddress !== undefined ? { localAddress } : {}),
           maxBackoffMs: 1000,
           connectTimeoutMs: 2000,
@@ -105,10 +136,12 @@ export class PeerNetwork {
             o.hello = undefined;
             this.sendHello(c);
           },
-          onDisconnected: () => {
+          onDisconnected: (c) => {
             const had = o.hello !== undefined;
             o.hello = undefined;
-            if (had) this.handlers?.onDisconnected(p.id);
+            if (!had) return;
+            this.linkLost(p.id, true, c);
+            this.handlers?.onDisconnected(p.id);
           },
         }),
       };
@@ -146,9 +179,13 @@ export class PeerNetwork {
     }
     for (const p of this.inbound) {
       work += p.connection.poll((buf, off, len) => this.onInboundMessage(p, buf, off, len), 64);
+      work += p.connection.doWork();
       if (!p.connection.isOpen && p.connection.inboundFrames === 0) {
         this.inbound.delete(p);
-        if (p.hello) this.handlers?.onInboundClosed(p);
+        if (p.hello) {
+          this.linkLost(p.hello.node, false, p.connection);
+          this.handlers?.onInboundClosed(p);
+        }
         work++;
       }
     }
@@ -168,6 +205,12 @@ export class PeerNetwork {
 
   get port(): number {
     return this.server.port;
+  }
+
+  private linkLost(peer: string, outbound: boolean, c: Connection): void {
+    if (!this.onLinkLost) return;
+    const reason = c.error ? `${c.closeReason ?? 'closed'}: ${c.error.message}` : (c.closeReason ?? 'closed');
+    this.safeCall(() => this.onLinkLost?.(peer, outbound, reason));
   }
 
   private sendHello(c: Connection): void {

@@ -3,6 +3,7 @@
  * one place so a TransportServer or Reconnector refuses bad options when it is built rather
  * than on its first connection.
  */
+import { systemNanoClock, type NanoClock } from '../util/clock.js';
 import { ErrorCode, VcrError } from '../util/errors.js';
 import { DEFAULT_MAX_FRAME_LENGTH, MIN_PAYLOAD } from './frame-decoder.js';
 import { DEFAULT_BATCH_BYTES } from './send-buffer.js';
@@ -26,6 +27,17 @@ export interface ConnectionOptions {
   batchBytes?: number;
   /** how long close() waits for buffered bytes to reach the peer before destroying the socket, default 5,000 ms */
   lingerMs?: number;
+  /**
+   * heartbeats (see Liveness): send a heartbeat after this long without writing anything, and
+   * close a connection that received nothing for `heartbeatTimeoutMs`. Checked from the
+   * owner's `doWork()`. Default 0: no heartbeats, no liveness check (both sides must agree to
+   * use them; a heartbeat is never handed to `poll`, so a side without them just ignores them)
+   */
+  heartbeatIntervalMs?: number;
+  /** with heartbeats: receiving nothing this long closes the connection (TIMEOUT), default 6 x heartbeatIntervalMs */
+  heartbeatTimeoutMs?: number;
+  /** the monotonic clock of the liveness check, default the system clock */
+  clock?: NanoClock;
   /** called (from a socket callback) when buffered bytes fall to the low-water mark after `writable` was false */
   onDrain?: () => void;
   /** called (from the socket's connect callback) when a connection made by Connection.connect opens; it must only signal */
@@ -67,7 +79,25 @@ export function resolveConnectionOptions(options: ConnectionOptions): ResolvedCo
     maxInboundBytes: positive(options.maxInboundBytes ?? DEFAULT_MAX_INBOUND_BYTES, 'maxInboundBytes'),
     batchBytes: positive(options.batchBytes ?? DEFAULT_BATCH_BYTES, 'batchBytes'),
     lingerMs: positive(options.lingerMs ?? DEFAULT_LINGER_MS, 'lingerMs'),
+    ...heartbeats(options),
+    clock: options.clock ?? systemNanoClock,
   };
+}
+
+function heartbeats(options: ConnectionOptions): { heartbeatIntervalMs: number; heartbeatTimeoutMs: number } {
+  const heartbeatIntervalMs = options.heartbeatIntervalMs ?? 0;
+  if (!Number.isFinite(heartbeatIntervalMs) || heartbeatIntervalMs < 0) {
+    throw new VcrError(ErrorCode.INVALID_ARGUMENT, `heartbeatIntervalMs ${heartbeatIntervalMs} must be a number >= 0 (0: no heartbeats)`);
+  }
+  if (heartbeatIntervalMs === 0) {
+    if (options.heartbeatTimeoutMs !== undefined) throw new VcrError(ErrorCode.INVALID_ARGUMENT, 'heartbeatTimeoutMs needs heartbeatIntervalMs');
+    return { heartbeatIntervalMs: 0, heartbeatTimeoutMs: 0 };
+  }
+  const heartbeatTimeoutMs = options.heartbeatTimeoutMs ?? 6 * heartbeatIntervalMs;
+  if (!Number.isFinite(heartbeatTimeoutMs) || heartbeatTimeoutMs <= heartbeatIntervalMs) {
+    throw new VcrError(ErrorCode.INVALID_ARGUMENT, `heartbeatTimeoutMs ${heartbeatTimeoutMs} must be above heartbeatIntervalMs ${heartbeatIntervalMs}`);
+  }
+  return { heartbeatIntervalMs, heartbeatTimeoutMs };
 }
 
 function positive(value: number, name: string): number {

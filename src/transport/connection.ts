@@ -3,7 +3,7 @@
  * frames, with flow control both ways, driven agent style.
  *
  * Outbound. `send`/`trySend` copy a frame into a staging slab, `claim`/`commit` let a caller
- * encode straight into it (see SendBuffer). Staged bytes go to the socket as one write per
+ * encode straight into it (see SendBuffer: slabs are reused once the socket has written them). Staged bytes go to the socket as one write per
  * ~64 KiB batch, and at the latest on the next turn of the event loop (or on `flush()`).
  * `writable` is false while the bytes buffered in user space (staged + the socket's
  * `writableLength`, i.e. not yet taken by the kernel) exceed the high-water mark (default
@@ -21,6 +21,11 @@
  * Per connection the inbound side holds at most that limit, plus one socket read (64 KiB),
  * plus one frame being assembled (at most `maxFrameLength`).
  *
+ * Liveness. With `heartbeatIntervalMs` set, the owner steps `doWork()` from its duty cycle:
+ * it sends a heartbeat frame when nothing was written for the interval, and aborts the
+ * connection with a TIMEOUT when nothing at all was received for `heartbeatTimeoutMs` (see
+ * Liveness for what counts). Heartbeats are never handed to `poll`.
+ *
  * Errors. Nothing is thrown out of a socket callback: a socket error, a bad frame length
  * (REQUEST_TOO_LARGE / MALFORMED_MESSAGE) or an exception from a hook closes the
  * connection and is kept in `error`. Frames decoded before the connection closed stay
@@ -31,6 +36,7 @@ import { ErrorCode, VcrError, isVcrError } from '../util/errors.js';
 import { resolveConnectionOptions, type ConnectionOptions } from './connection-options.js';
 import { FrameDecoder } from './frame-decoder.js';
 import { InboundQueue, type FrameHandler } from './inbound-queue.js';
+import { HEARTBEAT_LENGTH, Liveness, LivenessVerdict } from './liveness.js';
 import { ReceiveSlab } from './receive-slab.js';
 import { DEFAULT_SLAB_BYTES, SendBuffer, checkLength } from './send-buffer.js';
 
@@ -68,6 +74,7 @@ export class Connection {
   private readonly outbound: SendBuffer;
   private readonly batchBytes: number;
   private readonly lingerMs: number;
+  private readonly liveness: Liveness | undefined;
   private paused = false;
   private sawFull = false;
   private flushScheduled = false;
@@ -127,12 +134,19 @@ export class Connection {
     this.maxInboundBytes = o.maxInboundBytes;
     this.batchBytes = o.batchBytes;
     this.lingerMs = o.lingerMs;
+    this.liveness = o.heartbeatIntervalMs > 0 ? new Liveness(o.heartbeatIntervalMs, o.heartbeatTimeoutMs, o.clock) : undefined;
     this.onDrain = options.onDrain;
     this.onReceive = options.onReceive;
     this.onOpen = options.onOpen;
     this.slab = peer?.slab;
     this.decoder = this.slab ? undefined : new FrameDecoder(this.maxFrameLength);
-    this.outbound = new SendBuffer(this.maxSendFrameLength, Math.max(DEFAULT_SLAB_BYTES, this.batchBytes * 2));
+    // slabs are reused once the socket has written them (its writableLength says how far it is);
+    // a backed-up connection keeps at most its bytes in flight (high-water mark + a frame) in slabs
+    this.outbound = new SendBuffer(this.maxSendFrameLength, {
+      slabBytes: Math.max(DEFAULT_SLAB_BYTES, this.batchBytes * 2),
+      unwritten: () => this.socket.writableLength,
+      maxPooledBytes: 2 * this.highWaterMark,
+    });
     this.remoteAddress = socket.remoteAddress ?? peer?.host ?? '';
     this.remotePort = socket.remotePort ?? peer?.port ?? 0;
     socket.setNoDelay(true); // frames are batched here; Nagle would only add latency
@@ -196,8 +210,15 @@ export class Connection {
     return this.paused;
   }
 
-  get stats(): { framesSent: number; bytesSent: number; framesReceived: number; bytesReceived: number } {
-    return { framesSent: this.framesSent, bytesSent: this.bytesSent, framesReceived: this.framesReceived, bytesReceived: this.bytesReceived };
+  /** Counters; `sendSlabsAllocated`: staging slabs allocated so far (reused ones are not counted again). */
+  get stats(): { framesSent: number; bytesSent: number; framesReceived: number; bytesReceived: number; sendSlabsAllocated: number } {
+    return {
+      framesSent: this.framesSent,
+      bytesSent: this.bytesSent,
+      framesReceived: this.framesReceived,
+      bytesReceived: this.bytesReceived,
+      sendSlabsAllocated: this.outbound.allocations,
+    };
   }
 
   /**
@@ -266,6 +287,29 @@ export class Connection {
   }
 
   /**
+   * The liveness duty (only with heartbeats; call it from the owner's duty cycle, at least
+   * every `heartbeatIntervalMs`): sends a heartbeat when nothing was written for the interval,
+   * aborts with a TIMEOUT when nothing was received for the timeout. Returns the work done.
+   */
+  doWork(): number {
+    const l = this.liveness;
+    if (!l || this.currentState !== ConnectionState.OPEN) return 0;
+    const verdict = l.check(this.paused, this.bufferedBytes === 0 && !this.outbound.claimed);
+    if (verdict === LivenessVerdict.ALIVE) return 0;
+    if (verdict === LivenessVerdict.DEAD) {
+      const what = `nothing received from ${this.remoteAddress}:${this.remotePort} for ${l.silenceMs} ms (heartbeat timeout ${l.timeoutMs} ms): the peer or the link is dead`;
+      this.abort(`heartbeat timeout after ${l.silenceMs} ms`, new VcrError(ErrorCode.TIMEOUT, what));
+      return 1;
+    }
+    const at = this.outbound.claim(HEARTBEAT_LENGTH, this.flushNow);
+    this.outbound.buffer.fill(0, at, at + HEARTBEAT_LENGTH);
+    this.outbound.commit(HEARTBEAT_LENGTH);
+    this.flush();
+    l.heartbeatSent();
+    return 1;
+  }
+
+  /**
    * Hands up to `limit` received frames to `handler` (see FrameHandler for how long the bytes
    * stay valid) and returns how many: the work count of the owner's duty cycle. Resumes a
    * paused socket once the queue is down to half its limit. An exception from the handler
@@ -322,6 +366,7 @@ export class Connection {
 
   private write(bytes: Buffer): void {
     this.bytesSent += bytes.length;
+    this.liveness?.onSent();
     this.socket.write(bytes, this.onWritten);
   }
 
@@ -349,6 +394,7 @@ export class Connection {
 
   private onData(chunk: Buffer): void {
     this.bytesReceived += chunk.length;
+    this.liveness?.onReceived();
     // after close() the owner takes no more frames; a peer's end or error means none follow
     if (this.currentState !== ConnectionState.OPEN) return;
     this.decode(chunk, chunk.length);
@@ -357,6 +403,7 @@ export class Connection {
   /** Node's onread callback: returns true (pausing is done with socket.pause(), as in chunk mode). */
   private onSlabRead(nread: number): boolean {
     this.bytesReceived += nread;
+    this.liveness?.onReceived();
     if (this.currentState === ConnectionState.OPEN) this.decode(undefined, nread);
     return true;
   }

@@ -6,6 +6,7 @@
  * inbound limit to pause the socket.
  */
 import { FRAME_PREFIX } from './frame-decoder.js';
+import { isHeartbeat } from './liveness.js';
 
 /**
  * Called with one frame's payload (one SBE message): `length` bytes of `buffer` from `offset`.
@@ -49,6 +50,7 @@ export class InboundQueue {
 
   /**
    * Hands up to `limit` frames to `handler` in order and returns how many it handed over.
+   * Heartbeats (liveness.ts) are taken and dropped, not handed over nor counted.
    * A frame counts as taken before its handler runs, so a handler that throws does not see
    * it again; the exception propagates to the caller.
    */
@@ -64,6 +66,7 @@ export class InboundQueue {
       this.queuedBytes -= FRAME_PREFIX + length;
       this.queuedFrames--;
       if (next >= this.ends[h]!) this.dropHead();
+      if (isHeartbeat(buffer, pos + FRAME_PREFIX, length)) continue; // the transport's own: never the owner's
       count++;
       handler(buffer, pos + FRAME_PREFIX, length);
     }

@@ -8,6 +8,7 @@ export { InboundQueue, type FrameHandler } from './inbound-queue.js';
 export { DEFAULT_RECEIVE_SLAB_BYTES, ReceiveSlab } from './receive-slab.js';
 export { DEFAULT_BATCH_BYTES, DEFAULT_SLAB_BYTES, SendBuffer } from './send-buffer.js';
 export { Connection, ConnectionState } from './connection.js';
+export { HEARTBEAT_LENGTH, Liveness, LivenessVerdict, isHeartbeat } from './liveness.js';
 export {
   DEFAULT_HIGH_WATER_MARK,
   DEFAULT_LINGER_MS,

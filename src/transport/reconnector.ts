@@ -14,6 +14,9 @@
  * `initialBackoffMs` up to `maxBackoffMs`, with optional jitter; it starts again from the
  * initial delay once a connection has stayed up for `stableAfterMs`, so a peer that accepts
  * and drops at once is still retried at the capped rate.
+ * A connection with heartbeats (`connection.heartbeatIntervalMs`) is stepped from doWork()
+ * too, so one found dead (nothing received for its heartbeat timeout) goes down like a reset
+ * one: `onDisconnected`, back-off, reconnect. Give it the same `clock`.
  */
 import { isIP } from 'node:net';
 import { systemNanoClock, type NanoClock } from '../util/clock.js';
@@ -190,7 +193,8 @@ export class Reconnector {
 
   private stepConnected(): number {
     const c = this.current!;
-    if (c.isOpen) return 0;
+    const work = c.doWork(); // heartbeats and the liveness check, when the connection has them
+    if (c.isOpen) return work;
     this.current = undefined;
     if (c.error) this.lastError = c.error;
     // a connection that dropped soon after it came up counts as a failed attempt
