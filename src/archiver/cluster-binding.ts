@@ -19,6 +19,7 @@ import { ErrorCode, VcrError } from '../util/errors.js';
 import type { ArchiveStore, ClusterStatusInfo, QuarantineInfo, RecordingInfo, RecordingReaderPort, RecordingWriterPort } from './ports.js';
 import type { ClusterNotifier } from './cluster-notifier.js';
 import { ClusterWriter } from './cluster-writer.js';
+import { killIfAt, type ContinuationStep } from './continuation-steps.js';
 import type { StorageBinding } from './storage-binding.js';
 
 /** Remote bytes for the segments this node does not hold (the data path's read cache, RemoteSegments). */
@@ -81,6 +82,8 @@ export class ClusterBinding implements ArchiveStore {
     private readonly segmentLength: number,
     /** UTC now in ns, the clock recorded events are stamped with (deletes are clamped to it) */
     private readonly utcNowNs: () => bigint = () => BigInt(node.nowMs()) * 1_000_000n,
+    /** test hook: SIGKILL this process right after a step of making a continuation (continuation-steps.ts) */
+    private readonly killAt?: ContinuationStep,
   ) {
     node.reconciler.onFenced = (id) => this.onFenced(id);
   }
@@ -119,6 +122,7 @@ export class ClusterBinding implements ArchiveStore {
       },
       `${n.nodeId}:${n.incarnation}:${++this.seq}`,
     );
+    if (continues) killIfAt(this.killAt, 'created', n.log, { recordingId: continues.recordingId, continuation: rec.recordingId });
     const w = this.local.archive.createRecording({ ...p, recordingId: rec.recordingId });
     this.writers.set(rec.recordingId, w);
     n.reconciler.track({
@@ -210,7 +214,12 @@ export class ClusterBinding implements ArchiveStore {
     )
       .then((next) => {
         this.continued.set(recordingId, next.recordingId);
+        if (this.killAt === 'copying') {
+          this.copyFrames(recordingId, end, next, Math.floor(this.countFrames(recordingId, end) / 2));
+          killIfAt(this.killAt, 'copying', log, { recordingId, continuation: next.recordingId });
+        }
         const moved = this.copyFrames(recordingId, end, next);
+        killIfAt(this.killAt, 'copied', log, { recordingId, continuation: next.recordingId });
         const session = this.sessionWriters.get(recordingId);
         if (w && session && session.target === w && w.isActive) {
           session.moveTo(next);
@@ -240,7 +249,7 @@ export class ClusterBinding implements ArchiveStore {
   }
 
   /** Re-appends the local frames of R from `from` to its current end into `to`, with their times and flags. */
-  private copyFrames(recordingId: number, from: number, to: RecordingWriter): number {
+  private copyFrames(recordingId: number, from: number, to: RecordingWriter, limit = Number.POSITIVE_INFINITY): number {
     const r = this.local.archive.openReader(recordingId, { position: from });
     let n = 0;
     try {
@@ -249,13 +258,27 @@ export class ClusterBinding implements ArchiveStore {
           // a source address trailer follows the payload in the frame (flags say which)
           to.append(b, o, l, utcNs, monoNs, flags ?? 0, b, o + l);
           n++;
-        }, 4096);
-        if (got === 0) break;
+        }, Math.min(4096, limit - n));
+        if (got === 0 || n >= limit) break;
       }
     } finally {
       r.close();
     }
     to.commit();
+    return n;
+  }
+
+  private countFrames(recordingId: number, from: number): number {
+    const r = this.local.archive.openReader(recordingId, { position: from });
+    let n = 0;
+    try {
+      for (;;) {
+        const got = r.poll(() => n++, 4096);
+        if (got === 0) break;
+      }
+    } finally {
+      r.close();
+    }
     return n;
   }
 
