@@ -201,7 +201,7 @@ export class Archiver {
         });
         const node = clusterNode;
         opened.push(() => node.close());
-        binding = new ClusterBinding(store, node, segmentLength, () => utcClock.epochNanos(), continuationKillAtFromEnv());
+        binding = new ClusterBinding(store, node, segmentLength, () => utcClock.epochNanos(), { counters, killAt: continuationKillAtFromEnv() });
         const recordingHere = binding;
         const dataPath = await attachDataPath({ node, archive: store.archive, dir: config.dir, isRecordingHere: (id) => recordingHere.isRecordingHere(id), wake: wake.signal });
         binding.remote = dataPath.remote;
