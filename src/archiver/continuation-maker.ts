@@ -87,6 +87,8 @@ export class ContinuationMaker {
       (r.state === 'recording' || r.state === 'fencing') &&
       r.owner.lease !== this.node.incarnation &&
       !this.host.writers.has(r.recordingId) &&
+      // made by this process under a lease lost since: the create's callback is about to take it up
+      !this.continuing.has(r.continues.recordingId) &&
       !this.abandoned.has(r.recordingId)
     );
   }
