@@ -46,6 +46,10 @@ export const GLOBAL_COUNTERS = [
   'archiveFailures',
   'archiveBytesIn',
   'archiveBytesOut',
+  // cluster continuations (continuation-maker.ts): made, finished after a crash, stopped empty (frames gone)
+  'continuationsMade',
+  'continuationsFinished',
+  'continuationsEmptied',
 ] as const;
 export type GlobalCounter = (typeof GLOBAL_COUNTERS)[number];
 

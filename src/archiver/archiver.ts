@@ -15,6 +15,7 @@
  * its final position) and releases the directory, sockets and HTTP server.
  */
 import { ArchiveScheduler, pauseAtFromEnv } from './archive-scheduler.js';
+import { continuationKillAtFromEnv } from './continuation-steps.js';
 import { archiveTierHooks } from './archive-cluster.js';
 import { accessSync, constants, mkdirSync, statSync } from 'node:fs';
 import pino, { type Logger } from 'pino';
@@ -200,7 +201,7 @@ export class Archiver {
         });
         const node = clusterNode;
         opened.push(() => node.close());
-        binding = new ClusterBinding(store, node, segmentLength, () => utcClock.epochNanos());
+        binding = new ClusterBinding(store, node, segmentLength, () => utcClock.epochNanos(), { counters, killAt: continuationKillAtFromEnv() });
         const recordingHere = binding;
         const dataPath = await attachDataPath({ node, archive: store.archive, dir: config.dir, isRecordingHere: (id) => recordingHere.isRecordingHere(id), wake: wake.signal });
         binding.remote = dataPath.remote;

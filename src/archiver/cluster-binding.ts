@@ -10,7 +10,6 @@
  */
 import type { ClusterRecording } from '../cluster/cluster-keys.js';
 import type { ClusterNode } from '../cluster/cluster-node.js';
-import { awaitsContinuation } from '../cluster/replica-manager.js';
 import { ClusterReader, type ClusterSegmentSource } from '../cluster/cluster-reader.js';
 import { hiddenIntervals, type Interval } from '../cluster/deletion-filter.js';
 import type { RecordingWriter } from '../storage/recording-writer.js';
@@ -18,7 +17,10 @@ import type { SegmentSource, SegmentView, UnavailableState } from '../storage/se
 import { ErrorCode, VcrError } from '../util/errors.js';
 import type { ArchiveStore, ClusterStatusInfo, QuarantineInfo, RecordingInfo, RecordingReaderPort, RecordingWriterPort, TimeIndexView } from './ports.js';
 import type { ClusterNotifier } from './cluster-notifier.js';
+import type { ArchiverCounters } from './archiver-counters.js';
 import { ClusterWriter } from './cluster-writer.js';
+import { ContinuationMaker, type NewClusterRecording } from './continuation-maker.js';
+import type { ContinuationStep } from './continuation-steps.js';
 import type { StorageBinding } from './storage-binding.js';
 
 /** Remote bytes for the segments this node does not hold (the data path's read cache, RemoteSegments). */
@@ -32,8 +34,6 @@ export interface RemoteSegmentsPort {
 const NOTIFY_INTERVAL_MS = 250;
 /** below a default client's 3 x 1 s, so the answer is never retried away */
 const STOP_PUBLISH_WAIT_MS = 1_500;
-
-type NewClusterRecording = { channel: string; aliases: string[]; source: string; startUtcNs: bigint; startMonoNs: bigint };
 
 function toInfo(r: ClusterRecording): RecordingInfo {
   return {
@@ -59,14 +59,8 @@ export class ClusterBinding implements ArchiveStore {
   private readonly writers = new Map<number, RecordingWriter>();
   /** the writers recording sessions append to, by the recording they append to now */
   private readonly sessionWriters = new Map<number, ClusterWriter>();
-  private readonly continuing = new Set<number>();
-  /**
-   * fenced recordings this process has continued (R -> R'): the view shows R' a moment after its
-   * create commits, and until then R still looks like it awaits a continuation
-   */
-  private readonly continued = new Map<number, number>();
-  /** fenced recordings whose tail could not be continued (logged once; the bytes stay on disk) */
-  private readonly abandoned = new Set<number>();
+  /** moves frames past a fenced end into continuation recordings, and finishes those a crash left */
+  private readonly continuations: ContinuationMaker;
   remote: RemoteSegmentsPort | undefined;
   /** cluster notifications (node up/down, repair progress), set by the archiver */
   notifier: ClusterNotifier | undefined;
@@ -81,12 +75,25 @@ export class ClusterBinding implements ArchiveStore {
     private readonly segmentLength: number,
     /** UTC now in ns, the clock recorded events are stamped with (deletes are clamped to it) */
     private readonly utcNowNs: () => bigint = () => BigInt(node.nowMs()) * 1_000_000n,
+    opts: { counters?: ArchiverCounters; killAt?: ContinuationStep | undefined } = {},
   ) {
-    node.reconciler.onFenced = (id) => this.onFenced(id);
+    this.continuations = new ContinuationMaker(
+      node,
+      local.archive,
+      {
+        writers: this.writers,
+        sessionWriters: this.sessionWriters,
+        createRecord: (p, continues) => this.createRecord(p, continues),
+        track: (w) => this.track(w),
+      },
+      opts.counters,
+      opts.killAt,
+    );
+    node.reconciler.onFenced = (id) => this.continuations.onFenced(id);
   }
 
   isRecordingHere(recordingId: number): boolean {
-    return (this.writers.get(recordingId)?.isActive ?? false) || this.continuing.has(recordingId);
+    return (this.writers.get(recordingId)?.isActive ?? false) || this.continuations.isBusy(recordingId);
   }
 
   async createRecording(p: NewClusterRecording): Promise<RecordingWriterPort> {
@@ -97,10 +104,18 @@ export class ClusterBinding implements ArchiveStore {
   }
 
   /** A recording in etcd (ids cluster-wide) and its local writer, published by the reconciler. */
-  private async startRecording(p: NewClusterRecording, continues?: { recordingId: number; position: number }): Promise<RecordingWriter> {
+  private async startRecording(p: NewClusterRecording): Promise<RecordingWriter> {
+    const rec = await this.createRecord(p);
+    const w = this.local.archive.createRecording({ ...p, recordingId: rec.recordingId });
+    this.track(w);
+    return w;
+  }
+
+  /** The etcd record of a new recording owned by this incarnation (its id is the cluster's next). */
+  private createRecord(p: NewClusterRecording, continues?: { recordingId: number; position: number }): Promise<ClusterRecording> {
     const n = this.node;
-    if (!n.ready) throw new VcrError(ErrorCode.NOT_READY, 'this node has not finished joining the cluster');
-    const rec = await n.writes.createRecording(
+    if (!n.ready) return Promise.reject(new VcrError(ErrorCode.NOT_READY, 'this node has not finished joining the cluster'));
+    return n.writes.createRecording(
       {
         channel: p.channel,
         aliases: [...p.aliases],
@@ -119,10 +134,13 @@ export class ClusterBinding implements ArchiveStore {
       },
       `${n.nodeId}:${n.incarnation}:${++this.seq}`,
     );
-    const w = this.local.archive.createRecording({ ...p, recordingId: rec.recordingId });
-    this.writers.set(rec.recordingId, w);
-    n.reconciler.track({
-      recordingId: rec.recordingId,
+  }
+
+  /** This process writes the recording: reads use its files, the reconciler publishes what it writes. */
+  private track(w: RecordingWriter): void {
+    this.writers.set(w.recordingId, w);
+    this.node.reconciler.track({
+      recordingId: w.recordingId,
       liveBase: () => (w.isActive ? w.segmentBase : undefined),
       progress: () => {
         const d = w.snapshot();
@@ -134,129 +152,6 @@ export class ClusterBinding implements ArchiveStore {
         return { state: d.lifecycle === 'failed' ? 'failed' : 'stopped', stopPosition: d.stopPosition, stopUtcNs: d.stopUtcNs, stopMonoNs: d.stopMonoNs, eventCount: d.eventCount };
       },
     });
-    return w;
-  }
-
-  /**
-   * The reconciler found recording R stopped by a fence (§7) while this node wrote it: the
-   * frames this node holds past the fenced end E move into a continuation recording, and the
-   * session (if still recording) goes on there.
-   */
-  private onFenced(recordingId: number): void {
-    const w = this.writers.get(recordingId);
-    const rec = this.node.view.recording(recordingId)?.value;
-    if (!w || !rec) return;
-    const session = this.sessionWriters.get(recordingId);
-    const live = w.isActive && session?.target === w;
-    if (!live && w.position <= rec.stopPosition) {
-      this.writers.delete(recordingId);
-      return;
-    }
-    this.continueRecording(recordingId, rec.stopPosition, w);
-  }
-
-  /**
-   * Recordings this node recorded in an earlier life, fenced below what its disk holds (it was
-   * killed or cut off, and came back): their tails move into continuation recordings. Cheap
-   * when there is nothing to do; called from the heartbeat.
-   */
-  private continueFencedTails(): void {
-    const view = this.node.view;
-    if (!this.node.ready || view.recordings.size === 0) return;
-    for (const { value: r } of view.recordings.values()) {
-      if (this.continuing.has(r.recordingId) || r.owner.node !== this.node.nodeId) continue;
-      if (this.writers.has(r.recordingId)) {
-        // written here, and fenced by the cluster (a continuation that failed before is retried)
-        if ((r.state === 'stopped' || r.state === 'failed') && r.owner.lease !== this.node.incarnation && !this.node.reconciler.isOwned(r.recordingId)) this.onFenced(r.recordingId);
-        continue;
-      }
-      let local;
-      try {
-        local = this.local.archive.describe(r.recordingId);
-      } catch {
-        continue;
-      }
-      if (local.lifecycle === 'recording' || !awaitsContinuation(view, r, this.node.nodeId, local.stopPosition)) continue;
-      this.continueRecording(r.recordingId, r.stopPosition, undefined);
-    }
-  }
-
-  private continueRecording(recordingId: number, end: number, w: RecordingWriter | undefined): void {
-    if (this.continuing.has(recordingId) || this.abandoned.has(recordingId) || this.continued.has(recordingId)) return;
-    const log = this.node.log;
-    const d = w ? w.snapshot() : this.local.archive.describe(recordingId);
-    let first: { utcNs: bigint; monoNs: bigint } | undefined;
-    try {
-      first = this.firstFrameAt(recordingId, end);
-    } catch (err) {
-      // the local bytes from the fenced end on cannot be read: keep them on disk, say so once
-      this.abandoned.add(recordingId);
-      log.error({ recordingId, fencedAt: end, error: err instanceof Error ? err.message : String(err) }, 'frames past the fenced end cannot be read here; they stay in the local files');
-      return;
-    }
-    for (const v of this.node.view.recordings.values()) {
-      if (v.value.continues?.recordingId === recordingId) {
-        // made by an earlier attempt whose local half did not happen: never a second continuation
-        this.abandoned.add(recordingId);
-        log.error({ recordingId, continuation: v.value.recordingId }, 'a continuation exists but this node did not fill it; the frames stay in the local files');
-        return;
-      }
-    }
-    this.continuing.add(recordingId);
-    log.warn({ recordingId, fencedAt: end, localEnd: d.stopPosition, live: w?.isActive ?? false }, 'recording fenced below what this node holds: continuing it in a new recording');
-    this.startRecording(
-      { channel: d.channel, aliases: d.aliases, source: d.source, startUtcNs: first?.utcNs ?? d.stopUtcNs, startMonoNs: first?.monoNs ?? d.stopMonoNs },
-      { recordingId, position: end },
-    )
-      .then((next) => {
-        this.continued.set(recordingId, next.recordingId);
-        const moved = this.copyFrames(recordingId, end, next);
-        const session = this.sessionWriters.get(recordingId);
-        if (w && session && session.target === w && w.isActive) {
-          session.moveTo(next);
-          this.sessionWriters.delete(recordingId);
-          this.sessionWriters.set(next.recordingId, session);
-        } else {
-          next.stop(next.snapshot().stopUtcNs);
-        }
-        if (w?.isActive) w.stop(d.stopUtcNs);
-        this.writers.delete(recordingId);
-        log.info({ recordingId, continuation: next.recordingId, framesMoved: moved }, 'continuation recording started');
-      })
-      .catch((err: unknown) => log.error({ recordingId, error: err instanceof Error ? err.message : String(err) }, 'continuation recording failed; the frames stay in the local files'))
-      .finally(() => this.continuing.delete(recordingId));
-  }
-
-  /** The times of the local frame at `position` (undefined at the local end); throws when the bytes there cannot be read. */
-  private firstFrameAt(recordingId: number, position: number): { utcNs: bigint; monoNs: bigint } | undefined {
-    let out: { utcNs: bigint; monoNs: bigint } | undefined;
-    const r = this.local.archive.openReader(recordingId, { position });
-    try {
-      r.poll((_b, _o, _l, _p, utcNs, monoNs) => (out = { utcNs, monoNs }), 1);
-    } finally {
-      r.close();
-    }
-    return out;
-  }
-
-  /** Re-appends the local frames of R from `from` to its current end into `to`, with their times and flags. */
-  private copyFrames(recordingId: number, from: number, to: RecordingWriter): number {
-    const r = this.local.archive.openReader(recordingId, { position: from });
-    let n = 0;
-    try {
-      for (;;) {
-        const got = r.poll((b, o, l, _p, utcNs, monoNs, flags) => {
-          // a source address trailer follows the payload in the frame (flags say which)
-          to.append(b, o, l, utcNs, monoNs, flags ?? 0, b, o + l);
-          n++;
-        }, 4096);
-        if (got === 0) break;
-      }
-    } finally {
-      r.close();
-    }
-    to.commit();
-    return n;
   }
 
   listRecordings(): RecordingInfo[] {
@@ -415,7 +310,7 @@ export class ClusterBinding implements ArchiveStore {
 
   heartbeat(): void {
     this.local.heartbeat();
-    this.continueFencedTails();
+    this.continuations.scan();
     const now = this.node.nowMs();
     if (this.notifier && this.node.ready && now >= this.nextNotifyMs) {
       this.nextNotifyMs = now + NOTIFY_INTERVAL_MS;

@@ -53,13 +53,16 @@ export interface FenceCandidate {
 /**
  * Recordings to fence: live ones whose owner incarnation is over (the owner is down past
  * grace, or up with another lease: that incarnation certainly ended), and those already in
- * `fencing` (a coordinator died mid-fence: its successor repeats the steps).
+ * `fencing` (a coordinator died mid-fence: its successor repeats the steps). A continuation
+ * with no segment record yet is not fenced: no other node holds anything of it, and its frames
+ * wait in its owner's files for the owner to finish it (docs/REPLICATION.md §7, "Continuation").
  */
 export function planFences(view: ClusterView): FenceCandidate[] {
   const out: FenceCandidate[] = [];
   for (const rec of view.recordings.values()) {
     const r = rec.value;
     if (r.state === 'recording') {
+      if (r.continues !== undefined && view.segmentsOf(r.recordingId).length === 0) continue;
       const m = view.member(r.owner.node);
       const over = m ? m.lease !== r.owner.lease : view.isDownPastGrace(r.owner.node);
       if (!over) continue;

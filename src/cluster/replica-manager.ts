@@ -110,7 +110,7 @@ export class ReplicaManager {
     }
     // frames this node recorded past a fenced end wait for their continuation recording (§7):
     // the local descriptor keeps them readable until they are copied there
-    if (local && awaitsContinuation(this.view, r, this.member.node, local.stopPosition)) return false;
+    if (local && awaitsContinuation(this.view, r, this.member.node, local.stopPosition, this.member.lease)) return false;
     // this node's own recording, not yet published as stopped (the reconciler writes the final state
     // a moment after the local stop): the local descriptor is the newer one, and installing the
     // stale record would cut the local end back and make the recorder's own copy fail verification
@@ -299,10 +299,15 @@ export class ReplicaManager {
 
 /**
  * Recording R, recorded by `node` (in any incarnation), was stopped by a fence at E while this
- * node's copy goes on past E, and no continuation of R exists yet (docs/REPLICATION.md §7).
+ * node's copy goes on past E, and no continuation of R exists yet, or only one that an earlier
+ * incarnation of the node (`lease` is the current one) made and did not finish (docs/REPLICATION.md §7).
  */
-export function awaitsContinuation(view: ClusterView, r: ClusterRecording, node: string, localStopPosition: number): boolean {
+export function awaitsContinuation(view: ClusterView, r: ClusterRecording, node: string, localStopPosition: number, lease: string): boolean {
   if (r.owner.node !== node || (r.state !== 'stopped' && r.state !== 'failed') || localStopPosition <= r.stopPosition) return false;
-  for (const v of view.recordings.values()) if (v.value.continues?.recordingId === r.recordingId) return false;
+  for (const v of view.recordings.values()) {
+    const c = v.value;
+    // a continuation an earlier incarnation of this node made and did not finish still needs the frames
+    if (c.continues?.recordingId === r.recordingId) return (c.state === 'recording' || c.state === 'fencing') && c.owner.node === node && c.owner.lease !== lease;
+  }
   return true;
 }

@@ -202,6 +202,36 @@ export class Archive {
   }
 
   /**
+   * A writer that appends to a recording already here, from its local end (a stopped or
+   * recovered recording, or the descriptor of one made elsewhere): the recording is live again
+   * until the writer stops. Segments sealed before are not heard again by `onSegmentSealed`;
+   * the one the writer resumes in is, when it stops or rolls. RECORDING_ACTIVE if a writer has it.
+   */
+  resumeRecording(recordingId: number): RecordingWriter {
+    this.requireWritable();
+    const entry = this.table.entry(recordingId);
+    if (entry.writer) throw new VcrError(ErrorCode.RECORDING_ACTIVE, `recording ${recordingId} is being written here`);
+    const d = entry.descriptor!;
+    const files = entry.files!;
+    const base = files.baseOf(d.stopPosition);
+    // frames the descriptor counts in a segment that is not here are not here: resume at its base
+    const stop = d.stopPosition !== base && files.status(base) !== 'present' ? base : d.stopPosition;
+    Object.assign(d, { lifecycle: 'recording', cleanStop: false, stopPosition: stop });
+    const index = entry.index ?? this.table.loadIndex(d, files);
+    entry.index = index;
+    index.truncateFrom(stop);
+    index.writeAll(this.dir);
+    writeMetadataFile(this.dir, d);
+    this.catalog.write(d);
+    const writer = new RecordingWriter(d, files, MetadataFile.openMapped(this.dir, recordingId), index, this.catalog, this.opts, (w) => {
+      if (entry.writer === w) entry.writer = undefined;
+    });
+    entry.writer = writer;
+    entry.cache!.invalidate();
+    return writer;
+  }
+
+  /**
    * Upserts the descriptor of a recording made elsewhere (catalog and metadata file, lifecycle
    * as given). Segment positions it covers with no local file get an away marker unless
    * `markAway` is false, so they read as held elsewhere, not as damage.

@@ -69,6 +69,20 @@ describe('coordinator plan', () => {
     expect(planFences(view([member('a'), recording(0, 'a', 'fencing')])).map((x) => x.recording.value.recordingId)).toEqual([0]);
   });
 
+  it('leaves a continuation with no segment record to its owner (only it holds its frames), whatever became of the owner; fences one that has segments', () => {
+    const cont = (id: number): KeyValue => {
+      const base: ClusterRecording = {
+        recordingId: id, channel: 'c', aliases: [], source: 'udp://127.0.0.1:1', segmentLength: 1024, state: 'recording', owner: { node: 'a', lease: 'old' },
+        startPosition: 0, stopPosition: 0, startUtcNs: 1n, stopUtcNs: 1n, startMonoNs: 1n, stopMonoNs: 1n, eventCount: 0, continues: { recordingId: 0, position: 4096 },
+      };
+      return kv(KEY.recording(id), base);
+    };
+    const stopped = recording(0, 'a', 'stopped', 'old');
+    expect(planFences(view([member('a', true, 'new'), stopped, cont(1)]))).toEqual([]);
+    expect(planFences(view([stopped, cont(1), ...downKeys('a')]))).toEqual([]);
+    expect(planFences(view([member('a', true, 'new'), stopped, cont(1), segment(1, 0, ['a', 'b'], [], 'open')])).map((x) => x.recording.value.recordingId)).toEqual([1]);
+  });
+
   it('counts under-replicated segments from the view', () => {
     const v = view([member('a'), member('b'), segment(0, 0, ['a', 'b'], ['a', 'b']), segment(0, 1024, ['a', 'c'], ['a', 'c'])]);
     const h = clusterHealth(v, ['a', 'b', 'c'], 2);

@@ -42,6 +42,8 @@ export interface ClusterOptions {
   config?: Record<string, unknown>;
   /** put a LinkProxy in front of every replication endpoint and of etcd for every node (`Cluster.links`) */
   proxied?: boolean;
+  /** extra environment per node id (test hooks such as VCR_CONTINUATION_KILL_AT); `NodeProcess.env` later */
+  env?: Record<string, Record<string, string>>;
 }
 
 /** The proxies of a `proxied` cluster: cut and heal links between live processes. */
@@ -83,6 +85,8 @@ export class NodeProcess {
   child: ChildProcess | undefined;
   log = '';
   exited: Promise<number | null> = Promise.resolve(null);
+  /** extra environment of the next `start()` */
+  env: Record<string, string> = {};
 
   constructor(
     readonly id: string,
@@ -106,7 +110,7 @@ export class NodeProcess {
     const child = spawn(
       process.execPath,
       [vcrBin, 'archiver', '--dir', this.dir, '--cluster', this.clusterFile, '--node', this.id, '--control', this.control, '--config', this.configFile],
-      { cwd: repoRoot, stdio: ['ignore', 'ignore', 'pipe'] },
+      { cwd: repoRoot, env: { ...process.env, ...this.env }, stdio: ['ignore', 'ignore', 'pipe'] },
     );
     child.stderr!.on('data', (d: Buffer) => (this.log = (this.log + d.toString()).slice(-50_000)));
     this.child = child;
@@ -211,7 +215,11 @@ export class Cluster {
     writeFileSync(configFile, JSON.stringify({ logLevel: 'info', segmentLength: 65536, ...(opts.config ?? {}) }));
     const c = new Cluster(etcd, file);
     if (opts.proxied) c.links = new Links(replicationProxies, etcdProxies);
-    for (const n of nodes) c.nodes.push(new NodeProcess(n.id, join(root, n.id), n.control, n.replication, fileOf(n.id), configFile));
+    for (const n of nodes) {
+      const p = new NodeProcess(n.id, join(root, n.id), n.control, n.replication, fileOf(n.id), configFile);
+      p.env = { ...(opts.env?.[n.id] ?? {}) };
+      c.nodes.push(p);
+    }
     await Promise.all(c.nodes.map((n) => n.start()));
     return c;
   }
