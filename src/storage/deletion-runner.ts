@@ -17,8 +17,9 @@ import type { DeletionLedger, QuarantineStore } from './stores.js';
 import type { DeletionRecord, HoldInterval } from './types.js';
 
 /** The deletion covers this recording: it names it, or (naming none, an older record) its channel does. */
-function covers(req: DeletionRecord, recordingId: number, named: (c: string | undefined) => boolean): boolean {
-  return req.recordings !== undefined ? req.recordings.includes(recordingId) : named(req.channel);
+function covers(req: DeletionRecord, ids: ReadonlySet<number> | undefined, recordingId: number, named: (c: string | undefined) => boolean): boolean {
+  if (req.recordings === undefined) return named(req.channel);
+  return ids ? ids.has(recordingId) : req.recordings.includes(recordingId);
 }
 
 const SEGMENT_ERRORS: readonly number[] = [ErrorCode.SEGMENT_ELSEWHERE, ErrorCode.SEGMENT_MISSING, ErrorCode.SEGMENT_TRUNCATED];
@@ -51,8 +52,9 @@ export class DeletionRunner {
   run(req: DeletionRecord): DeletionResult {
     let framesDeleted = 0;
     let bytesReclaimed = 0;
+    const ids = req.recordings ? new Set(req.recordings) : undefined; // one lookup per recording, however many it names
     for (const e of this.table.sorted()) {
-      const r = this.applyTo(e, req);
+      const r = this.applyTo(e, req, ids);
       framesDeleted += r.framesDeleted;
       bytesReclaimed += r.bytesReclaimed;
     }
@@ -66,7 +68,7 @@ export class DeletionRunner {
     }
   }
 
-  /** After a segment copy was installed: the deletions decided with explicit holds that may touch it apply to it too. */
+  /** After a segment copy was installed: the deletions decided with explicit holds that may touch it and cover its recording apply to it too. */
   reapply(e: RecordingEntry, s: SegmentSummary): void {
     if (s.frames === 0) return;
     for (const del of this.ledger.deletions()) {
@@ -76,12 +78,12 @@ export class DeletionRunner {
     }
   }
 
-  private applyTo(e: RecordingEntry, req: DeletionRecord): DeletionResult {
+  private applyTo(e: RecordingEntry, req: DeletionRecord, ids?: ReadonlySet<number>): DeletionResult {
     const d = this.table.liveDescriptor(e);
     const none = { framesDeleted: 0, bytesReclaimed: 0 };
     if (!d || !e.files || !e.index || d.state !== 'valid') return none;
     const named = (c: string | undefined): boolean => c === undefined || c === d.channel || d.aliases.includes(c);
-    if (!covers(req, e.id, named)) return none;
+    if (!covers(req, ids, e.id, named)) return none;
     const holds: HoldInterval[] = (req.holds ?? this.quarantines.quarantines()).filter((q) => named(q.channel));
     const target: DeletionTarget = {
       recordingId: e.id,
