@@ -256,6 +256,7 @@ export class ClusterBinding implements ArchiveStore {
         toUtcNs: d.toUtcNs,
         holds: d.holds,
         deletionId: d.deletionId,
+        recordings: d.recordings,
       });
       return r.framesDeleted;
     } catch {

@@ -14,11 +14,20 @@ import type { ClusterDeletion } from './cluster-keys.js';
 
 export type Interval = [bigint, bigint];
 
+/**
+ * The recordings a committed deletion covers: the ones it named at commit. Reads filter these
+ * and every node applies it to these (storage records them with the deletion), so what a node
+ * deletes, however late, is what reads hide. A record without the list names none.
+ */
+export function namedRecordings(d: Pick<ClusterDeletion, 'recordings'>): number[] {
+  return Array.isArray(d.recordings) ? d.recordings.filter((id) => Number.isSafeInteger(id) && id >= 0) : [];
+}
+
 /** Sorted, merged intervals hidden in `recordingId` whose names are `names` (channel and aliases). */
 export function hiddenIntervals(deletions: Iterable<ClusterDeletion>, recordingId: number, names: readonly string[]): Interval[] {
   const all: Interval[] = [];
   for (const d of deletions) {
-    if (!d.recordings.includes(recordingId)) continue;
+    if (!namedRecordings(d).includes(recordingId)) continue;
     const holds = d.holds.filter((h) => h.channel === undefined || names.includes(h.channel));
     all.push(...subtractHolds(d.fromUtcNs, d.toUtcNs, holds)); // the storage's own subtraction: reads hide what a node deletes
   }

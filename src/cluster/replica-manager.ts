@@ -12,6 +12,7 @@
 import type { Archive } from '../storage/archive.js';
 import { ErrorCode, isVcrError } from '../util/errors.js';
 import { KEY, type ClusterRecording, type ReplicaEntry } from './cluster-keys.js';
+import { namedRecordings } from './deletion-filter.js';
 import type { ClusterView } from './cluster-view.js';
 import type { ClusterWrites } from './cluster-writes.js';
 import type { Compare } from './etcd-store.js';
@@ -275,7 +276,11 @@ export class ReplicaManager {
       .finally(() => this.fetching.delete(key));
   }
 
-  /** Committed deletions not applied here yet, applied to this node's (verified) copies. */
+  /**
+   * Committed deletions not applied here yet, applied to this node's (verified) copies: to the
+   * recordings each one named at commit (as reads filter them, deletion-filter.ts), never to a
+   * recording of the same channel made since, however late this node applies it.
+   */
   private async applyDeletions(): Promise<void> {
     const applied = new Set(this.archive.listDeletions().filter((d) => d.external && d.framesDeleted >= 0).map((d) => d.id));
     for (const { value: d } of this.view.deletions.values()) {
@@ -287,6 +292,7 @@ export class ReplicaManager {
           toUtcNs: d.toUtcNs,
           holds: d.holds.map((h) => ({ ...(h.channel !== undefined ? { channel: h.channel } : {}), fromUtcNs: h.fromUtcNs, toUtcNs: h.toUtcNs })),
           deletionId: d.deletionId,
+          recordings: namedRecordings(d),
         });
         this.stats.deletionsApplied++;
         this.log.info({ deletionId: d.deletionId, framesDeleted: r.framesDeleted }, 'deletion applied');

@@ -58,6 +58,12 @@ export interface DeleteRequest {
   holds?: HoldInterval[];
   /** An id given by the caller: a deletion with this id already applied here is not applied again. */
   deletionId?: number;
+  /**
+   * The recordings the deletion covers (decided elsewhere: a cluster names them at commit);
+   * default: the recordings `channel` (or every channel) names now. Recorded with the
+   * deletion, so applying it later (after a crash, to a copy installed later) touches these only.
+   */
+  recordings?: number[];
 }
 
 /** The options with their defaults applied (what the archive and its writers use). */

@@ -465,14 +465,19 @@ export class Archive {
 
   /**
    * Deletes the events of `channel` (or all) in [fromUtcNs, toUtcNs) that no hold covers: the
-   * given holds, or the quarantines held now. The deletion is recorded first and completed
-   * after, so a crash in between is finished by the next open. With a `deletionId` that was
-   * already applied here, nothing happens (`alreadyApplied`).
+   * given holds, or the quarantines held now. The recordings it covers are the given ones (a
+   * cluster names them at commit), else those the channel names now; they are recorded with
+   * it, so finishing it later never touches a recording made since. The deletion is recorded
+   * first and completed after, so a crash in between is finished by the next open. With a
+   * `deletionId` that was already applied here, nothing happens (`alreadyApplied`).
    */
   deleteEvents(req: DeleteRequest): { framesDeleted: number; bytesReclaimed: number; alreadyApplied?: boolean } {
     this.requireWritable();
     checkInterval(req.fromUtcNs, req.toUtcNs);
     for (const h of req.holds ?? []) checkInterval(h.fromUtcNs, h.toUtcNs);
+    for (const id of req.recordings ?? []) {
+      if (!Number.isSafeInteger(id) || id < 0) throw new VcrError(ErrorCode.INVALID_ARGUMENT, `recording id ${id} is not valid`);
+    }
     if (req.deletionId !== undefined) {
       if (!Number.isSafeInteger(req.deletionId)) throw new VcrError(ErrorCode.INVALID_ARGUMENT, `deletion id ${req.deletionId} is not valid`);
       const done = this.ledger.findExternal(req.deletionId);
@@ -484,6 +489,7 @@ export class Archive {
       fromUtcNs: req.fromUtcNs,
       toUtcNs: req.toUtcNs,
       ...(req.holds !== undefined ? { holds: req.holds } : {}),
+      recordings: req.recordings ?? this.deletions.resolve(req.channel),
     });
     const result = this.deletions.run(record);
     this.ledger.complete(record, result);

@@ -1,7 +1,10 @@
 /**
- * Applies a deletion to the recordings of an archive: each recording of the deletion's
- * channel (or all) loses its events in the interval that no hold covers. The holds are the
- * deletion's own (decided elsewhere) or, for a local deletion, the quarantines held now.
+ * Applies a deletion to the recordings of an archive: each recording it covers loses its events
+ * in the interval that no hold covers. The recordings it covers are the ones it names (resolved
+ * when it was decided: at the cluster's commit, or at the local request), so applying it late
+ * never touches a recording made after; a deletion recorded before format 4 names none and
+ * covers the recordings of its channel (or all). The holds are the deletion's own (decided
+ * elsewhere) or, for a local deletion, the quarantines held now.
  * Segments that cannot be read here (held elsewhere, damaged) are passed over. After a
  * segment copy is installed, the applied deletions with explicit holds that may touch it are
  * applied to it again, so an older copy cannot bring deleted events back.
@@ -12,6 +15,12 @@ import type { SegmentSummary } from './digest.js';
 import type { RecordingEntry, RecordingTable } from './recording-table.js';
 import type { DeletionLedger, QuarantineStore } from './stores.js';
 import type { DeletionRecord, HoldInterval } from './types.js';
+
+/** The deletion covers this recording: it names it, or (naming none, an older record) its channel does. */
+function covers(req: DeletionRecord, ids: ReadonlySet<number> | undefined, recordingId: number, named: (c: string | undefined) => boolean): boolean {
+  if (req.recordings === undefined) return named(req.channel);
+  return ids ? ids.has(recordingId) : req.recordings.includes(recordingId);
+}
 
 const SEGMENT_ERRORS: readonly number[] = [ErrorCode.SEGMENT_ELSEWHERE, ErrorCode.SEGMENT_MISSING, ErrorCode.SEGMENT_TRUNCATED];
 
@@ -29,12 +38,23 @@ export class DeletionRunner {
     private readonly sealedOnly = false,
   ) {}
 
-  /** Applies `req` to every recording. */
+  /** The recordings `channel` (or every channel, undefined) names now: what a local deletion covers. */
+  resolve(channel: string | undefined): number[] {
+    const out: number[] = [];
+    for (const e of this.table.sorted()) {
+      const d = this.table.liveDescriptor(e);
+      if (d && d.state === 'valid' && (channel === undefined || channel === d.channel || d.aliases.includes(channel))) out.push(e.id);
+    }
+    return out;
+  }
+
+  /** Applies `req` to every recording it covers. */
   run(req: DeletionRecord): DeletionResult {
     let framesDeleted = 0;
     let bytesReclaimed = 0;
+    const ids = req.recordings ? new Set(req.recordings) : undefined; // one lookup per recording, however many it names
     for (const e of this.table.sorted()) {
-      const r = this.applyTo(e, req);
+      const r = this.applyTo(e, req, ids);
       framesDeleted += r.framesDeleted;
       bytesReclaimed += r.bytesReclaimed;
     }
@@ -48,7 +68,7 @@ export class DeletionRunner {
     }
   }
 
-  /** After a segment copy was installed: the deletions decided with explicit holds that may touch it apply to it too. */
+  /** After a segment copy was installed: the deletions decided with explicit holds that may touch it and cover its recording apply to it too. */
   reapply(e: RecordingEntry, s: SegmentSummary): void {
     if (s.frames === 0) return;
     for (const del of this.ledger.deletions()) {
@@ -58,12 +78,12 @@ export class DeletionRunner {
     }
   }
 
-  private applyTo(e: RecordingEntry, req: DeletionRecord): DeletionResult {
+  private applyTo(e: RecordingEntry, req: DeletionRecord, ids?: ReadonlySet<number>): DeletionResult {
     const d = this.table.liveDescriptor(e);
     const none = { framesDeleted: 0, bytesReclaimed: 0 };
     if (!d || !e.files || !e.index || d.state !== 'valid') return none;
     const named = (c: string | undefined): boolean => c === undefined || c === d.channel || d.aliases.includes(c);
-    if (!named(req.channel)) return none;
+    if (!covers(req, ids, e.id, named)) return none;
     const holds: HoldInterval[] = (req.holds ?? this.quarantines.quarantines()).filter((q) => named(q.channel));
     const target: DeletionTarget = {
       recordingId: e.id,

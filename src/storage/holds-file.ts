@@ -2,7 +2,9 @@
  * holds.dat: quarantine holds and deletions, one Holds record (codecs/storage.xml). Small and
  * rarely changed, so it is rewritten whole: temp file, fsync, rename, fsync of the directory.
  * Schema version 2 adds each deletion's flags (external id, explicit holds) and the explicit
- * holds themselves; a version-1 file reads with no flags and no explicit holds.
+ * holds themselves; a version-1 file reads with no flags and no explicit holds. Schema version
+ * 4 adds the recordings a deletion covers (flag recordingIds, group deletionRecordings); a
+ * deletion of an older file has none and covers what its channel names when it runs.
  */
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,6 +12,7 @@ import {
   BooleanType,
   HoldsDecoder,
   HoldsDeletionHoldsEncoder,
+  HoldsDeletionRecordingsEncoder,
   HoldsDeletionsEncoder,
   HoldsEncoder,
   HoldsQuarantinesEncoder,
@@ -50,6 +53,9 @@ function encodedSize(h: HoldsData): number {
   const H = HoldsDeletionHoldsEncoder;
   size += H.HEADER_SIZE;
   for (const d of h.deletions) for (const x of d.holds ?? []) size += H.BLOCK_LENGTH + H.channelHeaderLength() + Buffer.byteLength(x.channel ?? '');
+  const R = HoldsDeletionRecordingsEncoder;
+  size += R.HEADER_SIZE;
+  for (const d of h.deletions) size += R.BLOCK_LENGTH * (d.recordings?.length ?? 0);
   return size;
 }
 
@@ -75,7 +81,12 @@ export function encodeHolds(h: HoldsData): Buffer {
       .framesDeleted(d.framesDeleted)
       .bytesReclaimed(d.bytesReclaimed)
       .allChannels(d.channel === undefined ? BooleanType.TRUE : BooleanType.FALSE);
-    row.flags().clear().externalId(d.external === true).explicitHolds(d.holds !== undefined);
+    row
+      .flags()
+      .clear()
+      .externalId(d.external === true)
+      .explicitHolds(d.holds !== undefined)
+      .recordingIds(d.recordings !== undefined);
     row.channel(d.channel ?? '');
   }
   const explicit = h.deletions.flatMap((d, i) => (d.holds ?? []).map((x) => [i, x] as const));
@@ -88,6 +99,9 @@ export function encodeHolds(h: HoldsData): Buffer {
       .allChannels(x.channel === undefined ? BooleanType.TRUE : BooleanType.FALSE)
       .channel(x.channel ?? '');
   }
+  const covered = h.deletions.flatMap((d, i) => (d.recordings ?? []).map((id) => [i, id] as const));
+  const rs = e.deletionRecordingsCount(covered.length);
+  for (const [i, id] of covered) rs.next().deletionIndex(BigInt(i)).recordingId(id);
   e.checksum(holdsChecksum(b));
   return b;
 }
@@ -130,6 +144,7 @@ export function decodeHolds(b: Buffer): HoldsData {
       const flags = ds.flags();
       if (flags?.externalId()) d.external = true;
       if (flags?.explicitHolds()) d.holds = [];
+      if (flags?.recordingIds()) d.recordings = [];
       const ch = ds.channel();
       if (!all) d.channel = ch;
       out.deletions.push(d);
@@ -145,6 +160,14 @@ export function decodeHolds(b: Buffer): HoldsData {
       const owner = out.deletions[i];
       if (!owner?.holds) bad(`explicit hold for deletion ${i}, which has none`);
       owner!.holds!.push(x);
+    }
+    const rs = h.deletionRecordings();
+    while (rs.hasNext()) {
+      rs.next();
+      const i = Number(rs.deletionIndex());
+      const owner = out.deletions[i];
+      if (!owner?.recordings) bad(`recording id for deletion ${i}, which names none`);
+      owner!.recordings!.push(rs.recordingId());
     }
   } catch (err) {
     if (err instanceof RangeError) bad('truncated');

@@ -37,10 +37,11 @@ export const SCHEMA_VERSION = CatalogHeaderEncoder.SCHEMA_VERSION;
 /**
  * Version of the archive layout as a whole (catalog header formatVersion); not a schema value.
  * 2 added frame flags, deletion logs and away markers; 3 the datagram's source address as an
- * optional DATA frame trailer. Older archives are migrated at the first writable open
- * (docs/FORMAT.md, "Versioning").
+ * optional DATA frame trailer; 4 the recordings each deletion in holds.dat covers (an older
+ * engine would apply such a deletion by channel alone, so it must not open the archive).
+ * Older archives are migrated at the first writable open (docs/FORMAT.md, "Versioning").
  */
-export const FORMAT_VERSION = 3;
+export const FORMAT_VERSION = 4;
 /** Oldest format version this engine opens. */
 export const MIN_FORMAT_VERSION = 1;
 export const MESSAGE_HEADER_LENGTH = MessageHeaderEncoder.ENCODED_LENGTH;

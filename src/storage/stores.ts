@@ -6,9 +6,9 @@
  * - ids: the catalog's dense local sequence (`CatalogIds`); a cluster may instead pass each
  *   recording's id to `Archive.createRecording({ recordingId })`;
  * - quarantines and deletions: holds.dat (`LocalHolds`). A deletion decided cluster-wide is
- *   applied with `Archive.deleteEvents({ deletionId, holds })`: its id and the holds that
- *   existed when it was decided come with it, and the ledger remembers that it was applied
- *   on this node, so applying it again does nothing.
+ *   applied with `Archive.deleteEvents({ deletionId, holds, recordings })`: its id, the holds
+ *   that existed when it was decided and the recordings it covers come with it, and the ledger
+ *   remembers that it was applied on this node, so applying it again does nothing.
  */
 import type { Catalog } from './catalog.js';
 import { readHolds, writeHolds, type HoldsData } from './holds-file.js';
@@ -29,6 +29,16 @@ export interface QuarantineStore {
   removeQuarantine(id: number): boolean;
 }
 
+/** What a deletion is recorded with before it is applied (see DeletionRecord). */
+export interface DeletionRequestRecord {
+  id?: number;
+  channel?: string;
+  fromUtcNs: bigint;
+  toUtcNs: bigint;
+  holds?: HoldInterval[];
+  recordings?: number[];
+}
+
 /** The deletions applied (or being applied) on this archive. */
 export interface DeletionLedger {
   /** Deletions in the order they were recorded. */
@@ -37,7 +47,7 @@ export interface DeletionLedger {
    * Records a deletion before it is applied (framesDeleted -1, so an open after a crash
    * applies it again). Without `id` the ledger assigns one; with it the id is external.
    */
-  begin(d: { id?: number; channel?: string; fromUtcNs: bigint; toUtcNs: bigint; holds?: HoldInterval[] }): DeletionRecord;
+  begin(d: DeletionRequestRecord): DeletionRecord;
   /** Records the outcome of an applied deletion. */
   complete(d: DeletionRecord, result: { framesDeleted: number; bytesReclaimed: number }): void;
   /** The deletion with this external id, if this ledger has one. */
@@ -88,13 +98,14 @@ export class LocalHolds implements QuarantineStore, DeletionLedger {
     return this.data.deletions.map(copyDeletion);
   }
 
-  begin(d: { id?: number; channel?: string; fromUtcNs: bigint; toUtcNs: bigint; holds?: HoldInterval[] }): DeletionRecord {
+  begin(d: DeletionRequestRecord): DeletionRecord {
     const external = d.id !== undefined;
     const id = d.id ?? this.data.nextId;
     const record: DeletionRecord = { id, fromUtcNs: d.fromUtcNs, toUtcNs: d.toUtcNs, framesDeleted: -1, bytesReclaimed: 0 };
     if (d.channel !== undefined) record.channel = d.channel;
     if (external) record.external = true;
     if (d.holds !== undefined) record.holds = d.holds.map((h) => ({ ...h }));
+    if (d.recordings !== undefined) record.recordings = [...d.recordings];
     const others = this.data.deletions.filter((x) => !(external && x.external === true && x.id === id));
     this.save({ ...this.data, nextId: external ? this.data.nextId : id + 1, deletions: [...others, record] });
     return copyDeletion(record);
@@ -119,5 +130,6 @@ export class LocalHolds implements QuarantineStore, DeletionLedger {
 function copyDeletion(d: DeletionRecord): DeletionRecord {
   const c: DeletionRecord = { ...d };
   if (d.holds) c.holds = d.holds.map((h) => ({ ...h }));
+  if (d.recordings) c.recordings = [...d.recordings];
   return c;
 }

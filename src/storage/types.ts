@@ -83,6 +83,12 @@ export interface DeletionRecord {
   external?: boolean;
   /** The holds the deletion was decided with; absent: the local quarantines at the time it runs. */
   holds?: HoldInterval[];
+  /**
+   * The recordings the deletion covers, resolved when it was decided (the cluster's commit, or
+   * the local request); it touches no other. Absent (a deletion recorded before format 4):
+   * every recording its channel names when it runs.
+   */
+  recordings?: number[];
 }
 
 /** What the writer reports when a segment is complete (rolled past, or the recording stopped). */

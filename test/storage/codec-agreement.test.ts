@@ -217,7 +217,17 @@ describe('storage records agree with the generated codecs in both directions', (
       quarantines: [{ id: 1, channel: 'radar', fromUtcNs: -10n, toUtcNs: 20n }, { id: 4, fromUtcNs: 30n, toUtcNs: 40n }],
       deletions: [
         { id: 3, fromUtcNs: 1n, toUtcNs: 2n, framesDeleted: -1, bytesReclaimed: 0 },
-        { id: 8, channel: 'ß', fromUtcNs: 5n, toUtcNs: 6n, framesDeleted: 12, bytesReclaimed: 8192, external: true, holds: [{ channel: 'radar', fromUtcNs: 5n, toUtcNs: 6n }, { fromUtcNs: -1n, toUtcNs: 1n }] },
+        {
+          id: 8,
+          channel: 'ß',
+          fromUtcNs: 5n,
+          toUtcNs: 6n,
+          framesDeleted: 12,
+          bytesReclaimed: 8192,
+          external: true,
+          holds: [{ channel: 'radar', fromUtcNs: 5n, toUtcNs: 6n }, { fromUtcNs: -1n, toUtcNs: 1n }],
+          recordings: [2, 11],
+        },
       ],
     };
     const mine = encodeHolds(data);
@@ -229,11 +239,14 @@ describe('storage records agree with the generated codecs in both directions', (
     const ds = e.deletionsCount(2);
     ds.next().deletionId(3).fromUtcNs(1n).toUtcNs(2n).framesDeleted(-1).bytesReclaimed(0).allChannels(BooleanType.TRUE).channel('');
     const second = ds.next().deletionId(8).fromUtcNs(5n).toUtcNs(6n).framesDeleted(12).bytesReclaimed(8192).allChannels(BooleanType.FALSE);
-    second.flags().clear().externalId(true).explicitHolds(true);
+    second.flags().clear().externalId(true).explicitHolds(true).recordingIds(true);
     second.channel('ß');
     const hs = e.deletionHoldsCount(2);
     hs.next().deletionIndex(1n).fromUtcNs(5n).toUtcNs(6n).allChannels(BooleanType.FALSE).channel('radar');
     hs.next().deletionIndex(1n).fromUtcNs(-1n).toUtcNs(1n).allChannels(BooleanType.TRUE).channel('');
+    const rs = e.deletionRecordingsCount(2);
+    rs.next().deletionIndex(1n).recordingId(2);
+    rs.next().deletionIndex(1n).recordingId(11);
     expect(MESSAGE_HEADER_LENGTH + e.encodedLength()).toBe(theirs.length);
     e.checksum(nativeCrc32c(theirs));
     expect(mine.equals(theirs)).toBe(true);

@@ -28,7 +28,7 @@ import {
 import { Archive } from '../../src/storage/archive.js';
 import { encodeSource } from '../../src/util/source-address.js';
 import { decodeDescriptor, descriptorChecksum, encodeDescriptor } from '../../src/storage/descriptor-codec.js';
-import { encodeHolds } from '../../src/storage/holds-file.js';
+import { decodeHolds, encodeHolds } from '../../src/storage/holds-file.js';
 import { DescOffset, FrameFlags, TemplateId } from '../../src/storage/layout.js';
 import type { RecordingDescriptor } from '../../src/storage/types.js';
 import { ErrorCode } from '../../src/util/errors.js';
@@ -60,7 +60,7 @@ describe('on-disk layouts', () => {
     const buf = Buffer.alloc(4096);
     encodeDescriptor(sample, buf, 0, TemplateId.RECORDING_DESCRIPTOR);
     expect(buf.subarray(0, 160).toString('hex')).toBe(
-      '500002006600030041593b87010200000700000000000000' + // header (schema version 3), checksum, state, lifecycle, failureCode, recordingId
+      '5000020066000400b21f25c3010200000700000000000000' + // header (schema version 4), checksum, state, lifecycle, failureCode, recordingId
         '00000000000000000010000000000000' + // start, stop position
         '00002a36fe9c971700cac471fe9c97170b000000000000001600000000000000' + // start/stop utc, start/stop mono
         '21000000000000000000010001000000' + // eventCount, segmentLength, cleanStop, reserved
@@ -124,9 +124,9 @@ describe('on-disk layouts', () => {
     const f = new EventFrameHeaderDecoder().wrap(seg, 0);
     expect([f.frameLength(), f.frameType(), f.flags(), f.utcNs(), f.monoNs(), f.reserved()]).toEqual([37, GenFrameType.DATA, 0, 0x0102030405060708n, 0x1112131415161718n, 0]);
     const cat = readFileSync(join(dir, 'catalog.dat'));
-    expect(cat.subarray(0, 40).toString('hex')).toBe('2000010066000300564352434154' + '4c47' + '03000000' + '00100000' + '00100000' + '00000000' + '0100000000000000');
+    expect(cat.subarray(0, 40).toString('hex')).toBe('2000010066000400564352434154' + '4c47' + '04000000' + '00100000' + '00100000' + '00000000' + '0100000000000000');
     const ch = new CatalogHeaderDecoder().wrapAndApplyHeader(cat, 0, new MessageHeaderDecoder().wrap(cat, 0));
-    expect([ch.magic(), ch.formatVersion(), ch.headerLength(), ch.descriptorLength(), ch.nextRecordingId()]).toEqual(['VCRCATLG', 3, 4096, 4096, 1]);
+    expect([ch.magic(), ch.formatVersion(), ch.headerLength(), ch.descriptorLength(), ch.nextRecordingId()]).toEqual(['VCRCATLG', 4, 4096, 4096, 1]);
     const meta = readFileSync(join(dir, '0.meta'));
     const m = new RecordingMetadataDecoder().wrapAndApplyHeader(meta, 0, new MessageHeaderDecoder().wrap(meta, 0));
     expect([m.lifecycle(), m.stopPosition(), m.eventCount(), m.stopUtcNs()]).toEqual([RecordingLifecycle.RECORDING, 80, 2, 0x0102030405060709n]);
@@ -138,7 +138,7 @@ describe('on-disk layouts', () => {
     expect([e0.utcNs(), e0.position()]).toEqual([0x0102030405060708n, 0]);
     const mark = readFileSync(join(dir, 'archive.mark'));
     const mk = new ArchiveMarkDecoder().wrapAndApplyHeader(mark, 0, new MessageHeaderDecoder().wrap(mark, 0));
-    expect([mk.formatVersion(), mk.pid()]).toEqual([3, process.pid]);
+    expect([mk.formatVersion(), mk.pid()]).toEqual([4, process.pid]);
     w.stop();
     a.close();
   });
@@ -197,7 +197,7 @@ describe('on-disk layouts of format version 2', () => {
     a.close();
     const log = readFileSync(join(dir, '0-0.dlog'));
     expect(log.toString('hex')).toBe(
-      '1800070066000300' + // message header: blockLength 24, template 7, schema 102, version 3
+      '1800070066000400' + // message header: blockLength 24, template 7, schema 102, version 4
         '0000000000000000' + '0000000000000000' + '18000000' + '20000000' + // recordingId 0, base 0, entryLength 24, entriesOffset 32
         '0000000000000000' + '25000000' + '0c561ba2' + '0807060504030201', // position 0, frameLength 37, crc32c, utcNs
     );
@@ -207,20 +207,81 @@ describe('on-disk layouts of format version 2', () => {
     expect([e.position(), e.frameLength(), e.crc32c(), e.utcNs()]).toEqual([0n, 37, 0xa21b560c, 0x0102030405060708n]);
   });
 
-  it('holds.dat version 2: deletion flags and explicit holds', () => {
-    const b = encodeHolds({
-      nextId: 2,
+  // the body of a holds.dat written by the version-2 and version-3 engines (after nextId at byte 24)
+  const version2HoldsBody =
+    '1900' + '0000' + // quarantines: blockLength 25, none
+    '2a00' + '0100' + // deletions: blockLength 42, one
+    '8403000000000000' + '0100000000000000' + '0200000000000000' + 'ffffffffffffffff' + '0000000000000000' + '01' + '03' + '0000' + // id, from, to, framesDeleted, bytes, allChannels, flags (externalId|explicitHolds), channel ""
+    '1900' + '0100' + // deletionHolds: blockLength 25, one
+    '0000000000000000' + '0300000000000000' + '0400000000000000' + '00' + '010078'; // deletion index 0, from, to, allChannels false, channel "x"
+  const version2Deletion = { id: 900, fromUtcNs: 1n, toUtcNs: 2n, framesDeleted: -1, bytesReclaimed: 0, external: true, holds: [{ channel: 'x', fromUtcNs: 3n, toUtcNs: 4n }] };
+
+  it('holds.dat version 2: deletion flags and explicit holds; such a file (and a version-3 one) reads with no recording ids', () => {
+    for (const version of ['0200', '0300']) {
+      const old = Buffer.from('1000050066000' + version.slice(1) + '00000000' + '00000000' + '0200000000000000' + version2HoldsBody, 'hex');
+      old.writeUInt32LE(nativeCrc32c(old), 8);
+      expect(decodeHolds(old)).toEqual({ nextId: 2, quarantines: [], deletions: [version2Deletion] });
+    }
+    // written again now, the same deletion has the same bytes, then an empty deletionRecordings group
+    const b = encodeHolds({ nextId: 2, quarantines: [], deletions: [version2Deletion] });
+    expect(b.subarray(0, 8).toString('hex')).toBe('1000050066000400');
+    expect(b.subarray(24).toString('hex')).toBe(version2HoldsBody + '1000' + '00000000');
+  });
+});
+
+describe('on-disk layouts of format version 4', () => {
+  it('holds.dat version 4: the recordings each deletion covers', () => {
+    const data = {
+      nextId: 4,
       quarantines: [],
-      deletions: [{ id: 900, fromUtcNs: 1n, toUtcNs: 2n, framesDeleted: -1, bytesReclaimed: 0, external: true, holds: [{ channel: 'x', fromUtcNs: 3n, toUtcNs: 4n }] }],
-    });
-    expect(b.subarray(0, 8).toString('hex')).toBe('1000050066000300');
+      deletions: [
+        { id: 900, fromUtcNs: 1n, toUtcNs: 2n, framesDeleted: -1, bytesReclaimed: 0, external: true, holds: [], recordings: [5, 7] },
+        { id: 3, channel: 'x', fromUtcNs: 1n, toUtcNs: 2n, framesDeleted: 0, bytesReclaimed: 0, recordings: [] },
+        { id: 2, channel: 'x', fromUtcNs: 1n, toUtcNs: 2n, framesDeleted: 0, bytesReclaimed: 0 },
+      ],
+    };
+    const b = encodeHolds(data);
+    expect(b.subarray(0, 8).toString('hex')).toBe('1000050066000400'); // blockLength 16, template 5, schema 102, version 4
+    expect(b.subarray(16, 24).toString('hex')).toBe('0400000000000000'); // nextId
     expect(b.subarray(24).toString('hex')).toBe(
       '1900' + '0000' + // quarantines: blockLength 25, none
-        '2a00' + '0100' + // deletions: blockLength 42, one
-        '8403000000000000' + '0100000000000000' + '0200000000000000' + 'ffffffffffffffff' + '0000000000000000' + '01' + '03' + '0000' + // id, from, to, framesDeleted, bytes, allChannels, flags (externalId|explicitHolds), channel ""
-        '1900' + '0100' + // deletionHolds: blockLength 25, one
-        '0000000000000000' + '0300000000000000' + '0400000000000000' + '00' + '010078', // deletion index 0, from, to, allChannels false, channel "x"
+        '2a00' + '0300' + // deletions: blockLength 42, three
+        '8403000000000000' + '0100000000000000' + '0200000000000000' + 'ffffffffffffffff' + '0000000000000000' + '01' + '07' + '0000' + // flags externalId|explicitHolds|recordingIds, channel ""
+        '0300000000000000' + '0100000000000000' + '0200000000000000' + '0000000000000000' + '0000000000000000' + '00' + '04' + '010078' + // flags recordingIds (it names none), channel "x"
+        '0200000000000000' + '0100000000000000' + '0200000000000000' + '0000000000000000' + '0000000000000000' + '00' + '00' + '010078' + // no recordingIds flag: by channel
+        '1900' + '0000' + // deletionHolds: blockLength 25, none
+        '1000' + '02000000' + // deletionRecordings: blockLength 16, count 2 (uint32)
+        '0000000000000000' + '0500000000000000' + // deletion index 0, recording 5
+        '0000000000000000' + '0700000000000000', // deletion index 0, recording 7
     );
+    expect(decodeHolds(b)).toEqual(data);
+    const h = new HoldsDecoder().wrapAndApplyHeader(b, 0, new MessageHeaderDecoder().wrap(b, 0));
+    const qs = h.quarantines();
+    while (qs.hasNext()) qs.next().sbeSkip();
+    const flags: string[][] = [];
+    for (const d of h.deletions()) {
+      flags.push(d.flags()!.choices());
+      d.sbeSkip(); // past its channel
+    }
+    expect(flags).toEqual([['externalId', 'explicitHolds', 'recordingIds'], ['recordingIds'], []]);
+    const hs = h.deletionHolds();
+    while (hs.hasNext()) hs.next().sbeSkip();
+    const rows: unknown[] = [];
+    for (const r of h.deletionRecordings()) rows.push([r.deletionIndex(), r.recordingId()]);
+    expect(rows).toEqual([
+      [0n, 5],
+      [0n, 7],
+    ]);
+  });
+
+  it('holds.dat: a recording id row for a deletion without the recordingIds flag is CORRUPT_METADATA', () => {
+    const b = encodeHolds({ nextId: 1, quarantines: [], deletions: [{ id: 1, fromUtcNs: 1n, toUtcNs: 2n, framesDeleted: 0, bytesReclaimed: 0, recordings: [9] }] });
+    const flagsAt = 24 + 4 + 4 + 41; // after nextId: quarantines header, deletions header, then the row's flags byte
+    expect(b[flagsAt]).toBe(0x04);
+    b[flagsAt] = 0;
+    b.writeUInt32LE(0, 8);
+    b.writeUInt32LE(nativeCrc32c(b), 8);
+    expect(() => decodeHolds(b)).toThrowError(expect.objectContaining({ code: ErrorCode.CORRUPT_METADATA }));
   });
 });
 
