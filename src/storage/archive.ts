@@ -348,12 +348,16 @@ export class Archive {
     return ops.readRawFrames(c, position, maxBytes);
   }
 
-  /** Installs a verified copy of a segment (see segment-ops installSegment) and brings index and damage report up to date. */
-  installSegment(recordingId: number, base: number, tempPath: string, expectedDigest: string, opts: { deletionLogPath?: string } = {}): SegmentSummary {
+  /**
+   * Installs a verified copy of a segment (see segment-ops installSegment) and brings index and
+   * damage report up to date. `checked`: the summary the copy's writer computed from frames it
+   * CRC-checked before writing them; the file is then not read back for the digest.
+   */
+  installSegment(recordingId: number, base: number, tempPath: string, expectedDigest: string, opts: { deletionLogPath?: string; checked?: SegmentSummary } = {}): SegmentSummary {
     this.requireWritable();
     const e = this.table.entry(recordingId);
     const c = this.table.segmentContext(e);
-    const summary = ops.installSegment(c, base, tempPath, expectedDigest, opts.deletionLogPath);
+    const summary = ops.installSegment(c, base, tempPath, expectedDigest, opts.deletionLogPath, opts.checked);
     const fresh: { utcNs: bigint; position: number }[] = [];
     scanForward(e.cache!, Math.max(base, c.startPosition), {
       verifyCrc: false,
