@@ -9,6 +9,7 @@
  */
 import { mkdirSync, readdirSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
+import type { CheckedIndex } from '../../storage/archive.js';
 import type { SegmentSummary } from '../../storage/digest.js';
 import { storageError } from '../../storage/io-errors.js';
 import { prefixSummary, scanGoodPrefix, type SegmentPrefix } from '../../storage/segment-prefix.js';
@@ -32,6 +33,11 @@ export class PartFile extends SegmentCopyFile {
    */
   checkedSummary(): SegmentSummary | undefined {
     return this.checked.summary();
+  }
+
+  /** The time-index entries of the frames this part checked, when checkedSummary is known (see CopyDigest). */
+  checkedIndex(): CheckedIndex | undefined {
+    return this.checked.index();
   }
 
   protected override stored(bytes: Buffer, offset: number, length: number, position: number): void {

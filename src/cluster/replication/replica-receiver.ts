@@ -230,7 +230,7 @@ export class ReplicaReceiver implements MirrorRequestHandler {
     try {
       part.sync();
       this.deps.ensureDescriptor(recordingId);
-      const summary = this.ctx.archive.installSegment(recordingId, base, part.path, s.digest, { checked: part.checkedSummary() });
+      const summary = this.ctx.archive.installSegment(recordingId, base, part.path, s.digest, { checked: part.checkedSummary(), index: part.checkedIndex() });
       this.forget(part);
       this.installs++;
       this.deps.onCopied(recordingId, base, summary);

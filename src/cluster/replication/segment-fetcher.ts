@@ -215,8 +215,8 @@ export class SegmentFetcher {
         part.sync();
         if (range.deletionLog.length > 0) writeFileSync(logPath, range.deletionLog, { flush: true });
         this.deps.ensureDescriptor(recordingId);
-        const checked = part.checkedSummary();
-        summary = this.ctx.archive.installSegment(recordingId, base, part.path, digest, range.deletionLog.length > 0 ? { deletionLogPath: logPath, checked } : { checked });
+        const checked = { checked: part.checkedSummary(), index: part.checkedIndex() };
+        summary = this.ctx.archive.installSegment(recordingId, base, part.path, digest, range.deletionLog.length > 0 ? { deletionLogPath: logPath, ...checked } : checked);
       }
       this.stop(job, true);
       this.installs++;

@@ -5,10 +5,13 @@
  * is withheld whenever the part holds frames it did not check itself (a file left by an earlier
  * run, a cut at a sealed end) or DELETED frames (the deletion log must be merged by reading).
  */
+import { copyFileSync, readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { cutBatch } from '../../../src/cluster/replication/frame-batch.js';
 import { IncomingParts } from '../../../src/cluster/replication/incoming-parts.js';
 import { Archive } from '../../../src/storage/archive.js';
+import { timeIndexFileName } from '../../../src/storage/layout.js';
 import type { SealedSegment } from '../../../src/storage/types.js';
 import { removeTempDirs, tempDir } from '../../helpers/wait.js';
 import { SEG, eventBytes, utcOf } from './support.js';
@@ -60,6 +63,27 @@ describe('a part’s summary of the frames it checked', () => {
       expect(part.checkedSummary()).toEqual(summaryOf(s));
     }
     archive.close();
+  });
+
+  it('gives install the time-index entries of its frames: the installed copy finds every time where the holder does', () => {
+    const first = sealedRecording(3000);
+    const s1 = first.sealed[1]!;
+    first.archive.close();
+    const dir = tempDir();
+    for (const f of readdirSync(first.archive.dir)) copyFileSync(join(first.archive.dir, f), join(dir, f));
+    const archive = Archive.open(first.archive.dir, { segmentLength: SEG });
+    const copy = Archive.open(dir, { segmentLength: SEG });
+    copy.dropSegment(R, s1.base);
+    const part = new IncomingParts(tempDir()).open(R, s1.base, SEG, 0);
+    for (const b of batches(archive, s1.base, 50_000)) part.append(b.position, b.bytes);
+    const index = part.checkedIndex()!;
+    expect(index.count).toBeGreaterThan(SEG / index.stride / 2);
+    copy.installSegment(R, s1.base, part.path, s1.digest, { checked: part.checkedSummary(), index });
+    for (let i = 0; i < 3000; i += 7) expect(copy.findPosition(R, utcOf(i))).toBe(archive.findPosition(R, utcOf(i)));
+    copy.close();
+    archive.close();
+    // the index written after the install holds the entries the recorder's own index has
+    expect(readFileSync(join(dir, timeIndexFileName(R)))).toEqual(readFileSync(join(archive.dir, timeIndexFileName(R))));
   });
 
   it('is withheld for a part resumed from a file, cut at a sealed end, or holding DELETED frames', () => {
