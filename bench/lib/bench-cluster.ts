@@ -72,11 +72,14 @@ export async function waitFor<T>(what: string, timeoutMs: number, probe: () => P
  * Extra node options for the archivers, for profiling a benchmark: VCR_BENCH_CPU_PROF=DIR
  * writes a V8 CPU profile of each archiver that exits normally (a SIGKILLed node writes none)
  * to DIR/<node>.cpuprofile. VCR_BENCH_LOG_DIR=DIR: the archivers log at info level, each
- * node's log to DIR/<node>.log (timing of placements, fetches and joins).
+ * node's log to DIR/<node>.log (timing of placements, fetches and joins), and its stdout to
+ * DIR/<node>.out. VCR_BENCH_NODE_ARGS: more node options for the archivers, e.g.
+ * `--trace-gc` (its lines go to stdout) or `--perf-basic-prof-only-functions` (for perf(1)).
  */
 function nodeArgs(id: string): string[] {
   const dir = process.env.VCR_BENCH_CPU_PROF;
-  return dir ? ['--cpu-prof', '--cpu-prof-dir', dir, '--cpu-prof-name', `${id}.cpuprofile`] : [];
+  const extra = process.env.VCR_BENCH_NODE_ARGS?.split(/\s+/).filter((a) => a.length > 0) ?? [];
+  return [...extra, ...(dir ? ['--cpu-prof', '--cpu-prof-dir', dir, '--cpu-prof-name', `${id}.cpuprofile`] : [])];
 }
 
 function running(c: ChildProcess | undefined): c is ChildProcess {
@@ -139,11 +142,14 @@ export class BenchCluster {
       const child = trackChild(
         spawn(process.execPath, [...nodeArgs(e.id), archiverBin(), 'archiver', '--dir', node.dir, '--cluster', clusterFile, '--node', e.id, '--control', e.control, '--config', configFile], {
           cwd: repoRoot,
-          stdio: ['ignore', 'ignore', 'pipe'],
+          stdio: ['ignore', logDir ? 'pipe' : 'ignore', 'pipe'],
         }),
       );
       child.stderr!.on('data', (d: Buffer) => (node.log = (node.log + d.toString()).slice(-20_000)));
-      if (logDir) child.stderr!.pipe(createWriteStream(join(logDir, `${e.id}.log`)));
+      if (logDir) {
+        child.stderr!.pipe(createWriteStream(join(logDir, `${e.id}.log`)));
+        child.stdout!.pipe(createWriteStream(join(logDir, `${e.id}.out`)));
+      }
       node.child = child;
       c.nodes.push(node);
     }

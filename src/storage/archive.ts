@@ -50,6 +50,17 @@ export type { SegmentDamage } from './damage.js';
 export type { LiveWriter, RecordingEntry } from './recording-table.js';
 export type { SegmentListing, RawFrames } from './segment-ops.js';
 export type { SegmentSummary } from './digest.js';
+
+/**
+ * A copy's time-index entries as its writer sampled them (installSegment): the first frame at
+ * or after every `stride` boundary, `count` of them, positions ascending.
+ */
+export interface CheckedIndex {
+  stride: number;
+  count: number;
+  positions: Float64Array;
+  utcNs: BigInt64Array;
+}
 export type { SegmentPrefix } from './segment-prefix.js';
 
 export class Archive {
@@ -378,20 +389,39 @@ export class Archive {
     return ops.readRawFrames(c, position, maxBytes);
   }
 
-  /** Installs a verified copy of a segment (see segment-ops installSegment) and brings index and damage report up to date. */
-  installSegment(recordingId: number, base: number, tempPath: string, expectedDigest: string, opts: { deletionLogPath?: string } = {}): SegmentSummary {
+  /**
+   * Installs a verified copy of a segment (see segment-ops installSegment) and brings index and
+   * damage report up to date. `checked`: the summary the copy's writer computed from frames it
+   * CRC-checked before writing them; the file is then not read back for the digest. `index`:
+   * the time-index entries of those frames (a stride the index's divides), so the new segment
+   * is not mapped and walked for them either.
+   */
+  installSegment(
+    recordingId: number,
+    base: number,
+    tempPath: string,
+    expectedDigest: string,
+    opts: { deletionLogPath?: string; checked?: SegmentSummary; index?: CheckedIndex } = {},
+  ): SegmentSummary {
     this.requireWritable();
     const e = this.table.entry(recordingId);
     const c = this.table.segmentContext(e);
-    const summary = ops.installSegment(c, base, tempPath, expectedDigest, opts.deletionLogPath);
+    const summary = ops.installSegment(c, base, tempPath, expectedDigest, opts.deletionLogPath, opts.checked);
     const fresh: { utcNs: bigint; position: number }[] = [];
-    scanForward(e.cache!, Math.max(base, c.startPosition), {
-      verifyCrc: false,
-      limit: Math.min(base + e.files!.segmentLength, Math.max(c.end, summary.end)),
-      onFrame: (type, position, _b, _o, _l, utcNs) => {
-        if (type !== FrameType.PADDING) fresh.push({ utcNs, position });
-      },
-    });
+    const limit = Math.min(base + e.files!.segmentLength, Math.max(c.end, summary.end));
+    const given = opts.index;
+    if (given && e.index!.stride % given.stride === 0) {
+      // the copy's writer sampled its frames' times as they came: no mapping and walk of the new segment
+      for (let i = 0; i < given.count; i++) if (given.positions[i]! < limit) fresh.push({ utcNs: given.utcNs[i]!, position: given.positions[i]! });
+    } else {
+      scanForward(e.cache!, Math.max(base, c.startPosition), {
+        verifyCrc: false,
+        limit,
+        onFrame: (type, position, _b, _o, _l, utcNs) => {
+          if (type !== FrameType.PADDING) fresh.push({ utcNs, position });
+        },
+      });
+    }
     e.index!.replaceRange(base, base + e.files!.segmentLength, fresh);
     if (!e.writer) e.index!.writeAll(this.dir);
     this.deletions.reapply(e, summary);

@@ -1,7 +1,8 @@
 /**
  * Segment files of one recording: naming, creation with real preallocation, mapping.
  *
- * Preallocation is real (fallocate(1), else written zeros) because storing into a sparse
+ * Preallocation is real (fallocate(2) through the native addon, else fallocate(1), else
+ * written zeros: see native-fallocate.ts) because storing into a sparse
  * mapping on a full disk raises SIGBUS and kills the process; allocating up front turns a
  * full disk into an ENOSPC at segment creation, which the writer reports as STORAGE_FULL for
  * that recording only. A segment whose frames were all deleted is removed and replaced by an
@@ -9,12 +10,14 @@
  * are unlinked, never truncated: a truncated file still mapped elsewhere would SIGBUS).
  */
 import { spawnSync } from 'node:child_process';
+import { constants as osConstants } from 'node:os';
 import { closeSync, existsSync, fstatSync, ftruncateSync, fsyncSync, openSync, readdirSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import type mmapTypes from '@riaskov/mmap-io';
 import { ErrorCode, VcrError } from '../util/errors.js';
 import { storageError } from './io-errors.js';
+import { nativeFallocate } from './native-fallocate.js';
 import { awayFileName, deletionLogFileName, segmentFileName, tombstoneFileName } from './layout.js';
 import { refFileName } from './archive-tier/tier-layout.js';
 import { thawedMapping } from './archive-tier/thaw-cache.js';
@@ -44,6 +47,7 @@ const mmap = loadMmap();
 const SEGMENT_STATE_FILE_PATTERN = /^(\d+)-(\d+)\.(?:rec|del|away|arc)$/;
 const ZERO_CHUNK = Buffer.alloc(1024 * 1024);
 let fallocateWorks: boolean | undefined;
+const osErrno = osConstants.errno;
 
 /** Maps a file shared; `populate` pre-faults every page (MAP_POPULATE) so the hot path takes no page faults. */
 export function mapFile(fd: number, length: number, writable: boolean, populate = false): Buffer {
@@ -64,8 +68,14 @@ export function preallocateFile(path: string, length: number): void {
   try {
     fd = openSync(tmp, 'w');
     let done = false;
-    // spawning fallocate(1) costs a few ms; below 8 MiB writing zeros is as fast
-    if (fallocateWorks !== false && length >= 8 * 1024 * 1024) {
+    const native = fallocateWorks !== false ? nativeFallocate() : undefined;
+    if (native) {
+      const r = native(fd, length);
+      if (r === 0) done = true;
+      else if (r === -osErrno.ENOSPC || r === -osErrno.EFBIG) throw Object.assign(new Error('No space left on device (fallocate)'), { code: 'ENOSPC' });
+      else if (r === -osErrno.EOPNOTSUPP) fallocateWorks = false; // zeros below (any other error shows there too)
+    } else if (fallocateWorks !== false && length >= 8 * 1024 * 1024) {
+      // spawning fallocate(1) costs a few ms (tens in a large process); below 8 MiB writing zeros is as fast
       const r = spawnSync('fallocate', ['-l', String(length), tmp], { encoding: 'utf8' });
       if (r.status === 0) {
         done = true;

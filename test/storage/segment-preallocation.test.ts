@@ -1,12 +1,16 @@
 /**
  * The next segment is built a slice per commit (never a whole 64 MiB allocation in one duty
  * cycle), appears under its name only when complete, and is gone again (with its partial
- * file) when the recording stops first.
+ * file) when the recording stops first. Whole-file preallocation (segments, replication's part
+ * files) allocates every block, with the native addon's fallocate(2) or, without it, fallocate(1).
  */
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, statSync } from 'node:fs';
+import { constants } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { Archive } from '../../src/storage/archive.js';
+import { nativeFallocate } from '../../src/storage/native-fallocate.js';
+import { preallocateFile } from '../../src/storage/segment-files.js';
 import { cleanupTempDirs, tempDir } from './helpers.js';
 
 cleanupTempDirs();
@@ -53,5 +57,33 @@ describe('next segment preallocation', () => {
     const files = readdirSync(dir);
     expect(files.filter((f) => f.endsWith('.tmp'))).toEqual([]);
     expect(files.filter((f) => f.endsWith('.rec'))).toEqual(['0-0.rec']);
+  });
+});
+
+describe('whole-file preallocation', () => {
+  const saved = process.env['VCR_NATIVE_FALLOCATE'];
+  afterEach(() => {
+    if (saved === undefined) delete process.env['VCR_NATIVE_FALLOCATE'];
+    else process.env['VCR_NATIVE_FALLOCATE'] = saved;
+  });
+
+  it('allocates every block, by one fallocate(2) call through the native addon, or by fallocate(1) without it', () => {
+    const dir = tempDir();
+    const length = 16 * 1024 * 1024;
+    const f = nativeFallocate();
+    expect(f).toBeTypeOf('function'); // the addon npm ci builds from native/ has it
+    const fd = openSync(join(dir, 'probe'), 'w');
+    expect(f!(fd, 4096)).toBe(0);
+    closeSync(fd);
+    expect(f!(fd, 4096)).toBe(-constants.errno.EBADF); // closed: an errno, no throw
+    for (const native of ['1', '0']) {
+      process.env['VCR_NATIVE_FALLOCATE'] = native;
+      const path = join(dir, `part-${native}`);
+      preallocateFile(path, length);
+      const st = statSync(path);
+      expect(st.size).toBe(length);
+      expect(st.blocks * 512).toBeGreaterThanOrEqual(length);
+      expect(existsSync(`${path}.tmp`)).toBe(false);
+    }
   });
 });

@@ -219,4 +219,28 @@ describe('raw frames and install', () => {
     expect(verifyArchive(dst).problems).toEqual([]);
     expect(statSync(join(dst, `0-${SEG}.rec`)).size).toBe(SEG);
   });
+
+  it('installs with the summary its writer computed from frames it CRC-checked, without reading the file back', () => {
+    const src = tempDir();
+    const { sealed } = record(src, 500);
+    const dst = tempDir();
+    for (const f of readdirSync(src)) copyFileSync(join(src, f), join(dst, f));
+    const b = Archive.open(dst, { segmentLength: SEG });
+    b.dropSegment(0, SEG);
+    const s1 = sealed[1]!;
+    const checked = { digest: s1.digest, frames: s1.frames, end: s1.end, firstUtcNs: s1.firstUtcNs, lastUtcNs: s1.lastUtcNs };
+    const temp = join(dst, `0-${SEG}.rec.install`);
+    const flipped = readFileSync(join(src, `0-${SEG}.rec`));
+    flipped[100] ^= 1;
+    writeFileSync(temp, flipped);
+    // a summary that is not the record's is refused as it is, and nothing changes
+    expect(() => b.installSegment(0, SEG, temp, s1.digest, { checked: { ...checked, digest: sealed[0]!.digest } })).toThrowError(expect.objectContaining({ code: ErrorCode.DIGEST_MISMATCH }));
+    expect(b.listSegments(0)[1]!.state).toBe('away');
+    // the summary vouches for the frames as they were written: the file is not read back, so a
+    // byte changed on disk since is found by the next verification of the copy, not by install
+    expect(b.installSegment(0, SEG, temp, s1.digest, { checked })).toEqual(checked);
+    expect(b.listSegments(0)[1]!.state).toBe('present');
+    expect(() => b.verifySegment(0, SEG)).toThrowError(expect.objectContaining({ code: ErrorCode.CORRUPT_SEGMENT }));
+    b.close();
+  });
 });

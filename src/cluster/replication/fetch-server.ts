@@ -168,10 +168,18 @@ export class FetchServer implements ServeRequestHandler {
     if (s.sendingLog) return this.sendLog(s, c);
     const { requestId, recordingId, toPosition } = s.req;
     let work = 0;
-    // the first batch of every step comes from storage (it checks the position is a frame start
-    // here, which a deletion since the last step may have changed: RESTART); the rest of the step
-    // is cut straight from the segment's mapping, with no copy before the one into the socket's buffer
+    // every step asks storage first whether the position is a frame start here (a deletion since
+    // the last step may have merged frames: RESTART), for one frame (a copy of that frame only);
+    // the step's batches are then cut straight from the segment's mapping, with no copy before
+    // the one into the socket's buffer
     let mapped: Mapped | undefined;
+    if (c.writable && toPosition > 0 && s.position < s.segmentEnd && s.position <= toPosition) {
+      try {
+        if (this.ctx.archive.readRawFrames(recordingId, s.position, 1).bytes.length > 0) mapped = this.mapping(s);
+      } catch (err) {
+        return this.refuse(s, c, err);
+      }
+    }
     const stopAt = this.bytesServed + budget;
     while (c.writable && this.bytesServed < stopAt) {
       if (s.position >= s.segmentEnd || (toPosition > 0 && s.position > toPosition)) return work + this.finish(s, c);
@@ -188,11 +196,7 @@ export class FetchServer implements ServeRequestHandler {
         try {
           ({ bytes, nextPosition } = this.ctx.archive.readRawFrames(recordingId, s.position, this.batchBytes));
         } catch (err) {
-          const restart = isVcrError(err) && err.code === ErrorCode.INVALID_POSITION;
-          const code = restart ? FetchCode.RESTART : notHere(err) ? FetchCode.UNAVAILABLE : FetchCode.ERROR;
-          this.proxy.fetchEnd(c, requestId, code, s.position, undefined, (err as Error).message);
-          s.done = true;
-          return work + 1;
+          return work + this.refuse(s, c, err);
         }
         length = bytes.length;
         mapped = mapped ? undefined : this.mapping(s); // storage had the last word: no mapping for the rest of this step
@@ -209,6 +213,15 @@ export class FetchServer implements ServeRequestHandler {
       work++;
     }
     return work;
+  }
+
+  /** Storage could not give frames at the session's position: RESTART (not a frame start here), UNAVAILABLE or ERROR. */
+  private refuse(s: ServeSession, c: Connection, err: unknown): number {
+    const restart = isVcrError(err) && err.code === ErrorCode.INVALID_POSITION;
+    const code = restart ? FetchCode.RESTART : notHere(err) ? FetchCode.UNAVAILABLE : FetchCode.ERROR;
+    this.proxy.fetchEnd(c, s.req.requestId, code, s.position, undefined, (err as Error).message);
+    s.done = true;
+    return 1;
   }
 
   /**

@@ -4,13 +4,17 @@
  * fetch takes a part over from a stream and resumes at its end). A part is created at the
  * segment's length (allocated for real, as storage allocates segments) and, after a restart,
  * resumed at the end of its last good frame. It becomes a segment of the archive only through
- * `Archive.installSegment`, which checks its digest; until then it is no copy of anything.
+ * `Archive.installSegment`, which checks its digest (the part's own, computed from the frames
+ * it CRC-checked as they arrived: `checkedSummary`); until then it is no copy of anything.
  */
 import { mkdirSync, readdirSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
+import type { CheckedIndex } from '../../storage/archive.js';
+import type { SegmentSummary } from '../../storage/digest.js';
 import { storageError } from '../../storage/io-errors.js';
 import { prefixSummary, scanGoodPrefix, type SegmentPrefix } from '../../storage/segment-prefix.js';
 import { preallocateFile } from '../../storage/segment-files.js';
+import { CopyDigest } from './copy-digest.js';
 import { PART_FILE_PATTERN, incomingDir, partFileName } from './replication-context.js';
 import { SegmentCopyFile, openForWrite } from './segment-copy-file.js';
 
@@ -19,6 +23,32 @@ export type PartOwner = 'mirror' | 'fetch';
 
 export class PartFile extends SegmentCopyFile {
   owner: PartOwner | undefined;
+  private readonly checked = new CopyDigest(this.first);
+
+  /**
+   * The summary of the frames this part stored, each checked (CRC) in memory before it was
+   * written, for `installSegment` to take instead of reading the file back; undefined when the
+   * part holds frames it did not check itself (resumed from an earlier run's file, cut, or
+   * with DELETED frames): install then reads it.
+   */
+  checkedSummary(): SegmentSummary | undefined {
+    return this.checked.summary();
+  }
+
+  /** The time-index entries of the frames this part checked, when checkedSummary is known (see CopyDigest). */
+  checkedIndex(): CheckedIndex | undefined {
+    return this.checked.index();
+  }
+
+  protected override stored(bytes: Buffer, offset: number, length: number, position: number): void {
+    this.checked.add(bytes, offset, length, position);
+  }
+
+  override rewindTo(from: number): void {
+    super.rewindTo(from);
+    if (from === this.first) this.checked.reset();
+    else this.checked.forget();
+  }
 
   /** The digest and extent of the part's good prefix (frames CRC-checked), for a fence report. */
   summary(): SegmentPrefix {
@@ -48,6 +78,9 @@ export class PartFile extends SegmentCopyFile {
       this.complete = true; // rewindTo zeros up to the segment's end
       this.rewindTo(p.end);
     }
+    // frames found in the file were not checked by this part: only an empty one is known
+    if (this.next === this.first) this.checked.reset();
+    else this.checked.forget();
   }
 
   private where(): { recordingId: number; base: number; segmentLength: number } {

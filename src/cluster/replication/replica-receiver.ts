@@ -10,7 +10,8 @@
  *
  * Once the view shows the segment sealed and the part holds every frame up to its `end` (and
  * the padding that rolls to the next segment, unless the recording ends there), the part is
- * installed (`installSegment` checks the digest) and `onCopied` tells the caller, which joins
+ * installed (`installSegment` checks the digest: of the frames the part CRC-checked as they
+ * arrived, see PartFile.checkedSummary) and `onCopied` tells the caller, which joins
  * the replica set in etcd. A digest that does not verify discards the part (`onCorrupt`).
  * Parts left by an earlier run are resumed at their last good frame, or removed when the view
  * says nobody needs them. A recording the view shows fenced, taken over or stopped gets no
@@ -229,7 +230,7 @@ export class ReplicaReceiver implements MirrorRequestHandler {
     try {
       part.sync();
       this.deps.ensureDescriptor(recordingId);
-      const summary = this.ctx.archive.installSegment(recordingId, base, part.path, s.digest);
+      const summary = this.ctx.archive.installSegment(recordingId, base, part.path, s.digest, { checked: part.checkedSummary(), index: part.checkedIndex() });
       this.forget(part);
       this.installs++;
       this.deps.onCopied(recordingId, base, summary);

@@ -92,12 +92,18 @@ export class SegmentCopyFile {
         throw storageError(err, `cannot write ${this.path}`);
       }
       this.bytesWritten += c.goodBytes;
+      this.stored(bytes, offset, c.goodBytes, position);
       this.end = c.end;
       this.next = c.complete ? this.segmentEnd : position + c.goodBytes;
       this.complete = c.complete;
       if (c.dataFrames > 0) this.lastUtcNs = c.lastUtcNs;
     }
     return { status: c.status, stored: c.goodBytes };
+  }
+
+  /** Frames just checked and written (`bytes[offset, offset + length)`, from `position`): a part feeds its digest. */
+  protected stored(_bytes: Buffer, _offset: number, _length: number, _position: number): void {
+    // a read cache keeps no digest
   }
 
   /**

@@ -10,7 +10,10 @@
  *    `repairBytesPerSec` shared by every fetch of this node; a lost or failing holder is
  *    replaced by the next at the same position; RESTART copies from the segment's start;
  * 3. the last window brings the holder's deletion log; the part and the log are installed with
- *    `installSegment`, which checks the digest against `spec.digest`. A holder whose copy is a
+ *    `installSegment`, which checks the digest against `spec.digest`: the digest of the frames
+ *    the part checked (CRC) as they arrived (`PartFile.checkedSummary`), or, when the part
+ *    cannot vouch for all of them or the holder sent a deletion log, of the file read back
+ *    (REPLICATION.md §5.3, "What install verifies"). A holder whose copy is a
  *    tombstone (every frame deleted) sends its log alone: the copy becomes a tombstone here
  *    (`installTombstone`, the digest checked from the log) and the part is discarded.
  *
@@ -212,7 +215,8 @@ export class SegmentFetcher {
         part.sync();
         if (range.deletionLog.length > 0) writeFileSync(logPath, range.deletionLog, { flush: true });
         this.deps.ensureDescriptor(recordingId);
-        summary = this.ctx.archive.installSegment(recordingId, base, part.path, digest, range.deletionLog.length > 0 ? { deletionLogPath: logPath } : {});
+        const checked = { checked: part.checkedSummary(), index: part.checkedIndex() };
+        summary = this.ctx.archive.installSegment(recordingId, base, part.path, digest, range.deletionLog.length > 0 ? { deletionLogPath: logPath, ...checked } : checked);
       }
       this.stop(job, true);
       this.installs++;

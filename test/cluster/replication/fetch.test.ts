@@ -174,6 +174,37 @@ describe('segment fetch', () => {
     expect(t.agent.server.bytesServed).toBeGreaterThan(0);
   });
 
+  it('installs from the digest of the frames it CRC-checked as they arrived, without reading the part back: a byte flipped in the part after arrival is found by the next verification', async () => {
+    cluster = await TestCluster.start(['a', 'b']);
+    const c = cluster;
+    const [a, b] = [c.node('a'), c.node('b')];
+    const [s0] = stoppedRecording(c, a, 2500);
+    // between the last frame's arrival and the install, one payload byte of b's part changes on disk
+    const install = b.archive.installSegment.bind(b.archive);
+    const checked: unknown[] = [];
+    b.archive.installSegment = (recordingId, base, path, digest, opts) => {
+      checked.push(opts?.checked);
+      const fd = openSync(path, 'r+');
+      const one = Buffer.alloc(1);
+      readSync(fd, one, 0, 1, 100 * 1024);
+      one[0] ^= 0x5a;
+      writeSync(fd, one, 0, 1, 100 * 1024);
+      closeSync(fd);
+      return install(recordingId, base, path, digest, opts);
+    };
+
+    const summary = await fetchSegment(c, b, s0!, ['a']);
+    expect(checked).toHaveLength(1);
+    expect(summary).toEqual({ digest: s0!.digest, frames: s0!.frames, end: s0!.end, firstUtcNs: s0!.firstUtcNs, lastUtcNs: s0!.lastUtcNs });
+    expect(b.holds(R, 0)).toBe(true);
+    // what finds it: a verification of the copy (at start, a Suspect from a reader, the scrubber's walk)
+    expect(() => b.archive.verifySegment(R, 0)).toThrowError(expect.objectContaining({ code: ErrorCode.CORRUPT_SEGMENT }));
+    const scrub = b.archive.scrubSegment(R, 0);
+    expect(() => {
+      while (!scrub.step(64 * 1024));
+    }).toThrowError(expect.objectContaining({ code: ErrorCode.CORRUPT_SEGMENT }));
+  });
+
   it('paces the copy with the token bucket', async () => {
     const rate = 1024 * 1024; // 1 MiB/s, windows of 32 KiB: the first ~100 KiB go at once, the rest at the rate
     cluster = await TestCluster.start(['a', 'b'], {}, SEG, { b: { repairBytesPerSec: rate, fetcher: { windowBytes: 32 * 1024 } } });
