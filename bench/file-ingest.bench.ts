@@ -8,7 +8,8 @@
  * (bench/client/line-split-baseline.ts), also timed from spawn to exit.
  * Second figure, without process start-ups and the control round trips: the archiver's own
  * span, from the first to the last event's recorded UTC time, against the baseline's loop.
- * Rounds interleave the two; each figure is its best round.
+ * Rounds interleave the two; each figure is its best round. Each VCR round also prints where
+ * its time went: the CLI's run, spawn to the recording's start, the archiver span, stop to heard.
  * Run: npx tsc -p tsconfig.build.json && node dist/bench/file-ingest.bench.js [--quick] [--lines N] [--rounds N]
  */
 import { writeFileSync } from 'node:fs';
