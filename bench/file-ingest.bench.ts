@@ -8,7 +8,8 @@
  * (bench/client/line-split-baseline.ts), also timed from spawn to exit.
  * Second figure, without process start-ups and the control round trips: the archiver's own
  * span, from the first to the last event's recorded UTC time, against the baseline's loop.
- * Rounds interleave the two; each figure is its best round.
+ * Rounds interleave the two; each figure is its best round. Each VCR round also prints where
+ * its time went: the CLI's run, spawn to the recording's start, the archiver span, stop to heard.
  * Run: npx tsc -p tsconfig.build.json && node dist/bench/file-ingest.bench.js [--quick] [--lines N] [--rounds N]
  */
 import { writeFileSync } from 'node:fs';
@@ -68,6 +69,7 @@ async function main(): Promise<void> {
   const vcr = async () => {
     const channel = `bench.ingest.${round}`;
     const t0 = process.hrtime.bigint();
+    const t0Utc = BigInt(Date.now()) * 1_000_000n;
     const r = await timedRun(process.execPath, [archiverBin(), 'record', 'start', '--archiver', endpoint, '--channel', channel, '--source', `file://${path}?separator=%0A`]);
     if (r.exitCode !== 0) throw new Error(`vcr record start failed (exit ${r.exitCode}): ${r.stderr}`);
     const id = Number(r.stdout.trim());
@@ -90,7 +92,15 @@ async function main(): Promise<void> {
     endToEnd.push(LINES / seconds);
     const spanS = Number(d.stopUtcNs - d.startUtcNs) / 1e9;
     if (spanS > 0) archiverSide.push(LINES / spanS);
-    process.stdout.write(`  vcr record start -> stopped: ${seconds.toFixed(2)} s, ${Math.round(LINES / seconds).toLocaleString('en-US')} events/s (archiver span ${spanS.toFixed(2)} s)\n`);
+    // where the end-to-end time went: the CLI until it exited, spawn to the recording's start
+    // (the archiver's UTC against this process's, both from the system clock, ms precision),
+    // the recording itself, and from its stop time until this process heard of it
+    const startS = Number(d.startUtcNs - t0Utc) / 1e9;
+    const heardS = seconds - startS - spanS;
+    process.stdout.write(
+      `  vcr record start -> stopped: ${seconds.toFixed(2)} s, ${Math.round(LINES / seconds).toLocaleString('en-US')} events/s ` +
+        `(CLI ran ${r.seconds.toFixed(2)} s; spawn -> recording start ${startS.toFixed(2)} s, archiver span ${spanS.toFixed(2)} s, stop -> heard ${heardS.toFixed(2)} s)\n`,
+    );
   };
   const baseline = async () => {
     const t0 = process.hrtime.bigint();

@@ -44,7 +44,8 @@ export class WriterBinding implements RecordingWriterPort {
   }
 
   append(buffer: Buffer, offset: number, length: number, utcNs: bigint, monoNs: bigint, flags = 0, source?: Uint8Array, sourceOffset?: number): number {
-    const p = this.w.append(buffer, offset, length, utcNs, monoNs, flags, source, sourceOffset);
+    // staged: the session commits after each batch, which writes the frames (RecordingWriter.appendStaged)
+    const p = this.w.appendStaged(buffer, offset, length, utcNs, monoNs, flags, source, sourceOffset);
     this.eventCount++;
     return p;
   }

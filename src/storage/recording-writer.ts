@@ -1,60 +1,49 @@
 /**
- * Appends events of one live recording into its memory-mapped segments.
+ * Appends events of one live recording into its segments.
  *
- * `append` is the hot path: header fields and payload are copied into the mapping, the CRC is
- * computed there, and the length is stored last (an ordered store) so that no reader, in this
- * process or another, ever sees a frame before it is complete. No syscall per event. The
- * header goes in with typed-array stores at literal indexes, like the readers' FrameCursor,
- * checked against the offsets derived from the generated codec when this module loads: the
- * generated encoder's two 64-bit stores cost about what the segment digest records added to
- * this path, and the path must stay within 5 % of its former speed (docs/FORMAT.md).
- * `commit` (once per duty cycle) publishes the live fields to the metadata file, appends new
- * time index entries, syncs according to fileSyncLevel and creates the next segment ahead of
- * need. A storage failure stops only this recording: it becomes FAILED with the error's code,
- * everything appended before stays readable, and every later append throws the same error.
+ * Two append paths share one frame encoder (frame-encoder.ts: header by typed-array stores,
+ * short payloads copied and checksummed in one pass, the header CRC state reused across
+ * events with the same times). `append` stores the frame into the segment's mapping and the
+ * length last (an ordered store), so that no reader, in this process or another, ever sees a
+ * frame before it is complete; no syscall per event. `appendStaged` (the archiver's recording
+ * sessions) encodes into a reused staging buffer that is written to the segment file at the
+ * next commit, first length word last (frame-stage.ts says why: page faults on fresh mapped
+ * pages cost more than the copy and the CRC together). Either way the header's typed-array
+ * indexes are checked against the generated codec's offsets when the encoder module loads.
+ * `commit` (once per duty cycle) writes the staged frames, publishes the live fields to the
+ * metadata file, appends new time index entries, syncs according to fileSyncLevel and creates
+ * the next segment ahead of need. A storage failure stops only this recording: it becomes
+ * FAILED with the error's code, everything written before stays readable, and every later
+ * append throws the same error.
  *
- * The writer also keeps each segment's digest (digest.ts): `append` buffers a 16-byte record,
- * `commit` hashes the buffer, and when the writer rolls past a segment (after its padding) or
- * the recording stops, `onSegmentSealed` hears the segment's end, frame count, digest and times.
+ * The writer also keeps each segment's digest (digest.ts): an append buffers a 16-byte
+ * record, `commit` hashes the buffer, and when the writer rolls past a segment (after its
+ * padding) or the recording stops, `onSegmentSealed` hears the segment's end, frame count,
+ * digest and times.
  */
-import { closeSync, fsyncSync } from 'node:fs';
+import { closeSync, fdatasyncSync, fsyncSync, openSync, readSync } from 'node:fs';
 import { EventFrameHeaderDecoder } from '../../codecs/generated/storage/index.js';
-import { crc32c, crc32cAligned, crc32cCopyRaw, crc32cInt32, crc32cJs, crc32cRawPair, crc32cRawWord, crc32cWhole, crc32cWordShiftTable } from '../util/crc32c.js';
 import { ErrorCode, VcrError } from '../util/errors.js';
 import { SOURCE_FLAGS, sourceLength } from '../util/source-address.js';
 import type { Catalog } from './catalog.js';
 import { readDeletionLog } from './deletion-log.js';
 import { SegmentDigest, segmentRecords } from './digest.js';
+import { FrameEncoder, type FrameTarget } from './frame-encoder.js';
+import { FrameStage } from './frame-stage.js';
 import { writeHeaderOnlyFrame } from './frame.js';
-import { storageError } from './io-errors.js';
-import { FRAME_HEADER_LENGTH, FrameOffset, FrameType, KNOWN_FRAME_FLAGS } from './layout.js';
+import { storageError, writeFully } from './io-errors.js';
+import { FRAME_HEADER_LENGTH, FrameType, KNOWN_FRAME_FLAGS } from './layout.js';
 import type { MetadataFile } from './metadata-file.js';
-import { releaseMapping, syncMapping, type SegmentFiles, type SegmentPreallocator } from './segment-files.js';
+import { releaseMapping, type SegmentFiles, type SegmentPreallocator } from './segment-files.js';
 import type { TimeIndex } from './time-index.js';
 import type { RecordingDescriptor, SealedSegment, StorageClock } from './types.js';
 
 const RELEASE_STEP = 4 * 1024 * 1024;
-/** Payloads shorter than this are copied and CRC'd in one JS pass; longer ones use the native CRC. */
-const FUSED_COPY_LIMIT = 384;
-/**
- * A frame's length word's share of its header CRC state: the length is the first word the
- * CRC covers, followed by the other 28 header bytes (see the header cache in append()).
- */
-const LENGTH_SHIFT = crc32cWordShiftTable(FRAME_HEADER_LENGTH - 4);
 /** Bytes of the next segment written per commit: ~1 ms of work at most. */
 const PREALLOCATE_SLICE = 2 * 1024 * 1024;
 
-/*
- * Header fields as typed-array indexes (words: length at byte 0, type | flags << 16 at byte 4,
- * crc at 24, reserved at 28; longs: utc at 8, mono at 16 of the 8-aligned frame), literal in
- * append() for speed and checked here against the offsets derived from the generated codec.
- */
-if (
-  FrameOffset.LENGTH !== 0 || FrameOffset.TYPE !== 4 || FrameOffset.FLAGS !== 6 || FrameOffset.UTC !== 8 ||
-  FrameOffset.MONO !== 16 || FrameOffset.CRC !== 24 || FrameOffset.RESERVED !== 28
-) {
-  throw new Error('RecordingWriter: the EventFrameHeader layout changed; update its typed-array indexes');
-}
+/** The stage of a writer that never staged a frame (its buffer is allocated on first use). */
+const NO_STAGE = new FrameStage(0);
 
 /** Reads the first frame of a segment when it is sealed (its UTC is the segment's first). */
 const firstFrameHeader = new EventFrameHeaderDecoder();
@@ -87,9 +76,8 @@ export class RecordingWriter {
   readonly recordingId: number;
   private state: WriterStateValue = WriterState.ACTIVE;
   private failure: VcrError | undefined;
-  private seg!: Buffer;
-  private words!: Int32Array;
-  private longs!: BigInt64Array;
+  /** The current segment's mapping, made on first need (see mapping()). */
+  private seg: Buffer | undefined;
   private segBase = 0;
   private offset = 0;
   private syncedOffset = 0;
@@ -110,16 +98,16 @@ export class RecordingWriter {
   private eventCount: number;
   /** Digest of the current segment's frames so far. */
   private readonly digest = new SegmentDigest();
-  /** append()'s header cache: the raw CRC state of the header without its length, and its key. */
-  private hdrState = 0;
-  private hdrTypeFlags = -1;
-  private hdrU0 = 0;
-  private hdrU1 = 0;
-  private hdrM0 = 0;
-  private hdrM1 = 0;
-  /** append()'s source: the last caller buffer and a DataView of it (unaligned word loads). */
-  private srcBytes: Uint8Array | undefined;
-  private srcView: DataView | undefined;
+  /** Encodes frames (header cache, CRC) for both append paths. */
+  private readonly encoder = new FrameEncoder();
+  /** appendStaged()'s batch, written to the segment file by flushStaged(); allocated on first use. */
+  private stage: FrameStage = NO_STAGE;
+  /** The current segment's file: the staged path's writes, padding, syncs, the seal's read. */
+  private segFd = -1;
+  /** The current segment's mapping as a FrameTarget (the immediate path's destination), if made. */
+  private mapped: FrameTarget | undefined;
+  /** A frame header's worth of bytes: padding written and the first header read through the file. */
+  private readonly scratch = Buffer.alloc(FRAME_HEADER_LENGTH);
 
   /** `descriptor` is the recording's live descriptor; its stop fields say where to resume. */
   constructor(
@@ -141,14 +129,15 @@ export class RecordingWriter {
     const pos = descriptor.stopPosition;
     this.segBase = files.baseOf(pos);
     if (files.status(this.segBase) !== 'present') files.create(this.segBase);
-    this.mapSegment(this.segBase);
+    this.segFd = this.openSegment(this.segBase);
     this.offset = pos - this.segBase;
     this.syncedOffset = this.offset;
     if (this.offset > 0) {
       // resuming inside a segment: its digest starts from the frames already there
       const where = { recordingId: this.recordingId, base: this.segBase, segmentLength: this.segmentLength };
       const from = Math.max(0, descriptor.startPosition - this.segBase);
-      const { records } = segmentRecords(where, this.seg, from, pos, readDeletionLog(files, this.segBase));
+      this.mapping();
+      const { records } = segmentRecords(where, this.seg!, from, pos, readDeletionLog(files, this.segBase));
       for (const r of records) this.digest.add(r.position, r.frameLength, r.crc32c);
     }
   }
@@ -158,9 +147,13 @@ export class RecordingWriter {
     return this.segBase;
   }
 
-  /** Position the next frame will be written at. */
+  /**
+   * End of the frames in the segment file: where readers stop, what commit publishes. Frames
+   * staged by appendStaged() count from the write that stores them (the next commit at the
+   * latest); with nothing staged it is where the next frame goes.
+   */
   get position(): number {
-    return this.segBase + this.offset;
+    return this.segBase + (this.stage.used === 0 ? this.offset : this.stage.start);
   }
 
   get isFailed(): boolean {
@@ -180,13 +173,67 @@ export class RecordingWriter {
    * Appends one event; returns the position of its frame. `flags` are FrameFlags bits stored
    * in the frame header (covered by its CRC). When they hold SOURCE_IPV4 or SOURCE_IPV6, the
    * encoded source address (src/util/source-address.ts: 6 or 18 bytes) is taken from
-   * `src[srcOff..]` and stored after the payload. Throws VcrError on failure.
+   * `src[srcOff..]` and stored after the payload. The frame is stored into the segment's
+   * mapping and visible to readers when this returns. Throws VcrError on failure.
    */
   append(buf: Uint8Array, off: number, len: number, utcNs: bigint, monoNs: bigint, flags = 0, src?: Uint8Array, srcOff = 0): number {
     if (this.state !== WriterState.ACTIVE) throw this.notActive();
-    const srcLen = (flags & SOURCE_FLAGS) === 0 ? 0 : sourceLength(flags);
-    const frameLength = len + FRAME_HEADER_LENGTH + srcLen;
+    const frameLength = this.checkedFrameLength(buf, off, len, flags, src, srcOff);
+    if (this.stage.used !== 0) this.flushStaged(); // staged frames come first
     const aligned = (frameLength + 7) & ~7;
+    if (this.offset + aligned > this.segmentLength) this.roll();
+    const o = this.offset;
+    let t = this.mapped;
+    if (t === undefined) {
+      try {
+        t = this.mapping();
+      } catch (err) {
+        this.fail(err);
+        throw err;
+      }
+    }
+    const crc = this.encoder.encode(t, o, buf, off, len, utcNs, monoNs, flags, frameLength, src, srcOff, frameLength - len - FRAME_HEADER_LENGTH);
+    // the length goes last; x86-64 keeps stores in program order (TSO) and V8 does not reorder
+    // stores to memory, so a plain store publishes the frame; elsewhere use a fenced store
+    if (TSO) t.words[o >> 2] = frameLength;
+    else Atomics.store(t.words, o >> 2, frameLength);
+    return this.appended(o, aligned, frameLength, crc, utcNs, monoNs);
+  }
+
+  /**
+   * Appends one event like append(), but into the writer's staging buffer: the frame reaches
+   * the segment file, and readers, at the next commit() (or stop(), or append(), or when the
+   * buffer fills up). The archiver's recording sessions use it: they commit after each duty
+   * cycle's batch, and the batch is written with two pwrite calls instead of being stored into
+   * fresh pages of the mapping (see FrameStage). A frame larger than the buffer goes through
+   * append(). The returned position is final.
+   */
+  appendStaged(buf: Uint8Array, off: number, len: number, utcNs: bigint, monoNs: bigint, flags = 0, src?: Uint8Array, srcOff = 0): number {
+    if (this.state !== WriterState.ACTIVE) throw this.notActive();
+    const frameLength = this.checkedFrameLength(buf, off, len, flags, src, srcOff);
+    const aligned = (frameLength + 7) & ~7;
+    let st = this.stage;
+    if (st === NO_STAGE) this.stage = st = new FrameStage();
+    if (aligned > st.capacity) return this.append(buf, off, len, utcNs, monoNs, flags, src, srcOff);
+    if (this.offset + aligned > this.segmentLength) {
+      this.flushStaged();
+      this.roll();
+    } else if (!st.fits(aligned)) this.flushStaged();
+    if (st.used === 0) st.begin(this.offset, this.lastUtc, this.lastMono);
+    const s = st.used;
+    // the alignment gap after the frame is written as zeros (the buffer is reused)
+    st.words[(s + aligned - 4) >> 2] = 0;
+    st.words[(s + aligned - 8) >> 2] = 0;
+    const crc = this.encoder.encode(st, s, buf, off, len, utcNs, monoNs, flags, frameLength, src, srcOff, frameLength - len - FRAME_HEADER_LENGTH);
+    st.words[s >> 2] = frameLength;
+    st.used = s + aligned;
+    st.frames++;
+    return this.appended(this.offset, aligned, frameLength, crc, utcNs, monoNs);
+  }
+
+  /** Validates an append's arguments; returns the frame's length. */
+  private checkedFrameLength(buf: Uint8Array, off: number, len: number, flags: number, src: Uint8Array | undefined, srcOff: number): number {
+    const srcLen = (flags & SOURCE_FLAGS) === 0 ? 0 : sourceLength(flags);
     if (!(off >= 0 && len >= 0 && off + len <= buf.length) || (flags & ~KNOWN_FRAME_FLAGS) !== 0 || srcLen < 0) {
       throw new VcrError(
         ErrorCode.INVALID_ARGUMENT,
@@ -196,68 +243,15 @@ export class RecordingWriter {
     if (srcLen > 0 && (src === undefined || !(srcOff >= 0 && srcOff + srcLen <= src.length))) {
       throw new VcrError(ErrorCode.INVALID_ARGUMENT, `frame flags ${flags} announce a ${srcLen}-byte source address the call does not give`);
     }
-    if (aligned > this.segmentLength) {
+    const frameLength = len + FRAME_HEADER_LENGTH + srcLen;
+    if (((frameLength + 7) & ~7) > this.segmentLength) {
       throw new VcrError(ErrorCode.EVENT_TOO_LARGE, `event of ${len} bytes exceeds the ${this.maxPayloadLength - srcLen}-byte limit of recording ${this.recordingId}`);
     }
-    if (this.offset + aligned > this.segmentLength) this.roll();
-    const o = this.offset;
-    const seg = this.seg;
-    const w32 = this.words;
-    const l64 = this.longs;
-    const typeFlags = FrameType.DATA | (flags << 16);
-    w32[(o + 4) >> 2] = typeFlags;
-    l64[(o + 8) >> 3] = utcNs;
-    l64[(o + 16) >> 3] = monoNs;
-    w32[(o + 24) >> 2] = 0; // the CRC is computed with its field zero
-    w32[(o + 28) >> 2] = 0;
-    let crc: number;
-    if (len < FUSED_COPY_LIMIT) {
-      // The header's CRC state without the length depends on type, flags and times only, which
-      // consecutive events mostly share (one read, one datagram batch): computed once for them,
-      // then the length is folded in with four table entries (CRC linearity).
-      const u0 = w32[(o + 8) >> 2]!;
-      const u1 = w32[(o + 12) >> 2]!;
-      const m0 = w32[(o + 16) >> 2]!;
-      const m1 = w32[(o + 20) >> 2]!;
-      if (typeFlags !== this.hdrTypeFlags || u0 !== this.hdrU0 || u1 !== this.hdrU1 || m0 !== this.hdrM0 || m1 !== this.hdrM1) {
-        this.hdrTypeFlags = typeFlags;
-        this.hdrU0 = u0;
-        this.hdrU1 = u1;
-        this.hdrM0 = m0;
-        this.hdrM1 = m1;
-        let h = crc32cRawWord(crc32cRawWord(-1, 0), typeFlags);
-        h = crc32cRawPair(crc32cRawPair(crc32cRawPair(h, u0, u1), m0, m1), 0, 0);
-        this.hdrState = h;
-      }
-      let c =
-        this.hdrState ^
-        LENGTH_SHIFT[frameLength & 255]! ^
-        LENGTH_SHIFT[256 + ((frameLength >>> 8) & 255)]! ^
-        LENGTH_SHIFT[512 + ((frameLength >>> 16) & 255)]! ^
-        LENGTH_SHIFT[768 + (frameLength >>> 24)]!;
-      if (buf !== this.srcBytes) {
-        this.srcBytes = buf;
-        this.srcView = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-      }
-      c = crc32cCopyRaw(c, buf, this.srcView!, off, len, w32, seg, o + FRAME_HEADER_LENGTH);
-      crc = ~c >>> 0;
-    } else {
-      // long payloads: one native copy, native CRC over the caller's bytes (identical to the copy), no subarray when whole
-      seg.set(off === 0 && len === buf.length ? buf : buf.subarray(off, off + len), o + FRAME_HEADER_LENGTH);
-      const h = crc32cAligned(w32, seg, o + 4, FRAME_HEADER_LENGTH - 4, crc32cInt32(frameLength));
-      crc = off === 0 && len === buf.length ? crc32cWhole(buf, h) : crc32c(buf, off, len, h);
-    }
-    if (srcLen !== 0) {
-      // the source trailer follows the payload; the CRC goes on over it
-      const at = o + FRAME_HEADER_LENGTH + len;
-      for (let i = 0; i < srcLen; i++) seg[at + i] = src![srcOff + i]!;
-      crc = crc32cJs(seg, at, srcLen, crc);
-    }
-    w32[(o + 24) >> 2] = crc;
-    // the length goes last; x86-64 keeps stores in program order (TSO) and V8 does not reorder
-    // stores to memory, so a plain store publishes the frame; elsewhere use a fenced store
-    if (TSO) w32[o >> 2] = frameLength;
-    else Atomics.store(w32, o >> 2, frameLength);
+    return frameLength;
+  }
+
+  /** Bookkeeping of a frame written at segment offset `o`: position, times, count, index, digest. */
+  private appended(o: number, aligned: number, frameLength: number, crc: number, utcNs: bigint, monoNs: bigint): number {
     const position = this.segBase + o;
     this.offset = o + aligned;
     this.lastUtc = utcNs;
@@ -269,11 +263,32 @@ export class RecordingWriter {
   }
 
   /**
+   * Writes the staged frames to the segment file. If the write fails they were not stored:
+   * the recording ends before them (position, count, times and index rolled back) and fails.
+   */
+  private flushStaged(): void {
+    const st = this.stage;
+    if (st.used === 0) return;
+    const frames = st.frames;
+    try {
+      st.writeTo(this.segFd);
+    } catch (err) {
+      this.offset = st.start;
+      this.eventCount -= frames;
+      this.lastUtc = st.prevUtcNs;
+      this.lastMono = st.prevMonoNs;
+      this.index.truncateFrom(this.segBase + st.start);
+      this.fail(err);
+    }
+  }
+
+  /**
    * Publishes progress: index entries, metadata live fields, syncs per fileSyncLevel, and
    * prepares the next segment. Returns 1 if anything was done (duty-cycle work count).
    */
   commit(): number {
     if (this.state !== WriterState.ACTIVE) return 0;
+    this.flushStaged();
     try {
       this.index.flushTo(this.indexFd, this.opts.fileSyncLevel === 2);
       this.publish('recording', false, 0);
@@ -292,6 +307,11 @@ export class RecordingWriter {
     if (this.state === WriterState.STOPPED) return this.snapshot();
     if (this.state === WriterState.ACTIVE) {
       try {
+        this.flushStaged();
+      } catch {
+        return this.snapshot(); // the recording failed (flushStaged said why), before the staged frames
+      }
+      try {
         this.index.flushTo(this.indexFd, true);
         this.state = WriterState.STOPPED;
         this.publish('stopped', true, 0, stopUtcNs);
@@ -304,7 +324,7 @@ export class RecordingWriter {
         // an empty recording keeps no preallocated segment
         if (this.position === this.descriptor.startPosition && this.offset === 0) this.files.remove(this.segBase);
         this.catalog.write(this.snapshot());
-        this.sealCurrent(this.seg);
+        this.sealCurrent(this.segFd);
       } catch (err) {
         this.state = WriterState.ACTIVE;
         this.close();
@@ -321,7 +341,7 @@ export class RecordingWriter {
     return { ...this.descriptor, aliases: [...this.descriptor.aliases] };
   }
 
-  /** How many times data was msync'ed (fileSyncLevel policy, observable for tests and stats). */
+  /** How many times data was synced (fileSyncLevel policy, observable for tests and stats). */
   get syncCount(): number {
     return this.syncs;
   }
@@ -332,8 +352,10 @@ export class RecordingWriter {
   }
 
   private close(): void {
+    this.stage.discard();
     this.nextSegment?.abort();
     this.nextSegment = undefined;
+    this.closeSegmentFd();
     try {
       closeSync(this.indexFd);
     } catch {
@@ -361,35 +383,55 @@ export class RecordingWriter {
     if (!force && level === 1 && now - this.lastSyncMs < this.opts.syncIntervalMs) return;
     this.lastSyncMs = now;
     this.syncs++;
-    syncMapping(this.seg, this.syncedOffset, this.offset - this.syncedOffset);
+    if (this.offset > this.syncedOffset) fdatasyncSync(this.segFd); // also what was stored through the mapping
     this.syncedOffset = this.offset;
     if (level === 2 || force) this.metadata.sync();
   }
 
-  /** Moves to the next segment: create/map it first, then pad the old one. */
+  /** Moves to the next segment: create and open it first, then pad, sync and seal the old one. */
   private roll(): void {
+    this.flushStaged();
     const next = this.segBase + this.segmentLength;
-    const old = this.seg;
+    const oldFd = this.segFd;
+    const oldMap = this.seg;
     const oldOffset = this.offset;
+    let nextFd = -1;
     try {
       if (this.nextSegment !== undefined) this.nextSegment.finish();
       else if (this.files.status(next) !== 'present') this.files.create(next);
       this.nextSegment = undefined;
-      this.mapSegment(next);
+      nextFd = this.openSegment(next);
     } catch (err) {
       this.fail(err);
     }
-    const remaining = this.segmentLength - oldOffset;
-    if (remaining >= FRAME_HEADER_LENGTH) writeHeaderOnlyFrame(old, oldOffset, remaining, FrameType.PADDING, this.lastUtc, this.lastMono);
-    if (this.opts.fileSyncLevel > 0) syncMapping(old, this.syncedOffset, this.segmentLength - this.syncedOffset);
-    if (old !== this.seg) releaseMapping(old, 0, old.length);
-    this.sealCurrent(old);
+    try {
+      const remaining = this.segmentLength - oldOffset;
+      if (remaining >= FRAME_HEADER_LENGTH) this.writePadding(oldFd, oldOffset, remaining);
+      if (this.opts.fileSyncLevel > 0) fdatasyncSync(oldFd);
+      this.sealCurrent(oldFd);
+    } catch (err) {
+      closeSync(nextFd);
+      this.fail(err);
+    }
+    closeSync(oldFd);
+    if (oldMap) releaseMapping(oldMap, 0, oldMap.length);
+    this.segFd = nextFd;
+    this.seg = undefined;
+    this.mapped = undefined;
     this.segBase = next;
     this.offset = 0;
     this.syncedOffset = 0;
     this.releasedOffset = 0;
     this.nextSegmentReady = false;
     this.nextSegmentFailed = false;
+  }
+
+  /** The PADDING frame that fills a segment's end, written through the file (header only, length last). */
+  private writePadding(fd: number, offset: number, length: number): void {
+    const h = this.scratch;
+    writeHeaderOnlyFrame(h, 0, length, FrameType.PADDING, this.lastUtc, this.lastMono);
+    writeFully(fd, h, 4, FRAME_HEADER_LENGTH - 4, offset + 4);
+    writeFully(fd, h, 0, 4, offset);
   }
 
   /**
@@ -422,6 +464,7 @@ export class RecordingWriter {
    * so a recording's resident memory stays a few MiB however large its segments are.
    */
   private releaseWritten(): void {
+    if (this.seg === undefined) return;
     const keep = this.offset - (this.offset % RELEASE_STEP);
     if (keep - this.releasedOffset >= RELEASE_STEP) {
       releaseMapping(this.seg, this.releasedOffset, keep - this.releasedOffset);
@@ -434,18 +477,54 @@ export class RecordingWriter {
    * Its first frame's header has the first UTC (a deletion keeps the first deleted event's
    * UTC in the DELETED frame that replaces it); the last is the last appended.
    */
-  private sealCurrent(seg: Buffer): void {
+  private sealCurrent(fd: number): void {
     const base = this.segBase;
-    const firstUtc = this.digest.frames > 0 ? firstFrameHeader.wrap(seg, Math.max(0, this.descriptor.startPosition - base)).utcNs() : 0n;
+    let firstUtc = 0n;
+    if (this.digest.frames > 0) {
+      const h = this.scratch;
+      if (readSync(fd, h, 0, FRAME_HEADER_LENGTH, Math.max(0, this.descriptor.startPosition - base)) !== FRAME_HEADER_LENGTH) {
+        throw new VcrError(ErrorCode.IO_ERROR, `recording ${this.recordingId}: segment ${base} is shorter than its frames`);
+      }
+      firstUtc = firstFrameHeader.wrap(h, 0).utcNs();
+    }
     const summary = this.digest.finish(base + this.offset, firstUtc, this.lastUtc);
     if (summary.frames > 0) notifySealed(this.opts.onSegmentSealed, { recordingId: this.recordingId, base, ...summary });
   }
 
-  private mapSegment(base: number): void {
-    const seg = this.files.map(base, true, false);
+  /** Opens a segment file for writing (the staged path, padding, syncs, sealing). */
+  private openSegment(base: number): number {
+    try {
+      return openSync(this.files.path(base), 'r+');
+    } catch (err) {
+      throw storageError(err, `cannot open ${this.files.path(base)}`);
+    }
+  }
+
+  /**
+   * The current segment's mapping, made on first need: only the immediate path (append) and a
+   * resumed segment's digest use it, so a recording that only stages never maps its segments
+   * (each 64 MiB mapping also counts as external memory for V8, which triggers collections).
+   */
+  private mapping(): FrameTarget {
+    if (this.mapped !== undefined) return this.mapped;
+    const seg = this.files.map(this.segBase, true, false);
     this.seg = seg;
-    this.words = new Int32Array(seg.buffer, seg.byteOffset, seg.length >>> 2);
-    this.longs = new BigInt64Array(seg.buffer, seg.byteOffset, seg.length >>> 3);
+    this.mapped = {
+      bytes: seg,
+      words: new Int32Array(seg.buffer, seg.byteOffset, seg.length >>> 2),
+      longs: new BigInt64Array(seg.buffer, seg.byteOffset, seg.length >>> 3),
+    };
+    return this.mapped;
+  }
+
+  private closeSegmentFd(): void {
+    if (this.segFd < 0) return;
+    try {
+      closeSync(this.segFd);
+    } catch {
+      // already closed
+    }
+    this.segFd = -1;
   }
 
   private notActive(): VcrError {
