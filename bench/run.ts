@@ -47,11 +47,11 @@ const LIMIT_S: Record<string, [full: number, quick: number]> = {
 /**
  * Extra arguments in a --quick run, for benchmarks whose own quick size is still more than a
  * smoke run needs (the runner, not the benchmark, decides how small the smoke run is):
- * the repair of 32 MiB instead of 64 (the full run: 1 GiB), 3 s of replication lag instead
- * of 5, and the recordings curve at 500 and 2,000 recordings (full: 1k, 10k, 100k).
+ * 3 s of replication lag instead of 5, and the recordings curve at 500 and 2,000 recordings
+ * (full: 1k, 10k, 100k). The repair keeps its own quick size (64 MiB): at 32 MiB it failed
+ * once here (the file recording reported 0 bytes, load average 20+), not investigated.
  */
 const QUICK_ARGS: Record<string, string[]> = {
-  repair: ['--mib', '32'],
   'replication-lag': ['--seconds', '3'],
   'scale-query-list': ['--sizes', '500,2000'],
 };
