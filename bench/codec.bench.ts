@@ -193,6 +193,8 @@ const channel = 'radar.tracks';
 const source = 'udp://239.1.2.3:5000?interface=10.0.0.1';
 const alias = 'tracks';
 const utc = 1_764_000_000_000_000_000n;
+// computed once for both sides (a bigint addition allocates: it is no part of either codec)
+const stopUtc = utc + 1000n;
 const dOut = {
   templateId: 0, checksum: 0, state: 0, lifecycle: 0, failureCode: 0, recordingId: 0, startPosition: 0, stopPosition: 0,
   startUtcNs: 0n, stopUtcNs: 0n, startMonoNs: 0n, stopMonoNs: 0n, eventCount: 0, segmentLength: 0, cleanStop: 0,
@@ -203,7 +205,7 @@ function descriptorEncode(rec: number): void {
   dEnc.wrapAndApplyHeader(buf, 0, sHEnc)
     .checksum(0).state(1 as storage.DescriptorState).lifecycle(1 as storage.RecordingLifecycle).failureCode(0)
     .recordingId(rec).startPosition(0).stopPosition(123_456_789)
-    .startUtcNs(utc).stopUtcNs(utc + 1000n).startMonoNs(5n).stopMonoNs(1005n)
+    .startUtcNs(utc).stopUtcNs(stopUtc).startMonoNs(5n).stopMonoNs(1005n)
     .eventCount(1_000_000).segmentLength(64 << 20).cleanStop(storage.BooleanType.TRUE).reserved1(0).reserved2(0);
   dEnc.aliasesCount(1).next().alias(alias);
   dEnc.channel(channel).source(source);
@@ -243,14 +245,14 @@ function descriptorSbe(i: number): void {
   descriptorDecode(o);
   if (o.templateId !== storage.RecordingDescriptorDecoder.TEMPLATE_ID || o.checksum !== 0 || o.state !== 1 || o.lifecycle !== 1
     || o.failureCode !== 0 || o.recordingId !== rec || o.startPosition !== 0 || o.stopPosition !== 123_456_789
-    || o.startUtcNs !== utc || o.stopUtcNs !== utc + 1000n || o.startMonoNs !== 5n || o.stopMonoNs !== 1005n
+    || o.startUtcNs !== utc || o.stopUtcNs !== stopUtc || o.startMonoNs !== 5n || o.stopMonoNs !== 1005n
     || o.eventCount !== 1_000_000 || o.segmentLength !== 64 << 20 || o.cleanStop !== storage.BooleanType.TRUE
     || o.reserved1 !== 0 || o.reserved2 !== 0 || o.alias !== alias || o.channel !== channel || o.source !== source) fail('RecordingDescriptor');
   sink += i;
 }
 
 const utcText = utc.toString();
-const stopUtcText = (utc + 1000n).toString();
+const stopUtcText = stopUtc.toString();
 
 function descriptorJson(i: number): void {
   const rec = corrNum[i & (RING - 1)]!;
@@ -267,7 +269,7 @@ function descriptorJson(i: number): void {
   const startUtcNs = BigInt(o.startUtcNs);
   const stopUtcNs = BigInt(o.stopUtcNs);
   if (o.templateId !== 2 || o.checksum !== 0 || o.state !== 1 || o.lifecycle !== 1 || o.failureCode !== 0 || o.recordingId !== rec
-    || o.startPosition !== 0 || o.stopPosition !== 123_456_789 || startUtcNs !== utc || stopUtcNs !== utc + 1000n
+    || o.startPosition !== 0 || o.stopPosition !== 123_456_789 || startUtcNs !== utc || stopUtcNs !== stopUtc
     || o.startMonoNs !== 5 || o.stopMonoNs !== 1005 || o.eventCount !== 1_000_000 || o.segmentLength !== 64 << 20
     || o.cleanStop !== true || o.reserved1 !== 0 || o.reserved2 !== 0 || o.aliases.length !== 1 || o.aliases[0] !== alias
     || o.channel !== channel || o.source !== source) fail('RecordingDescriptor JSON');

@@ -6,6 +6,8 @@
  * The archive is written through the storage API (100 channels, a recording every 3 days with
  * a 6-hour gap between them, an event every 5 minutes: 864,000 events), then served by a real
  * archiver (in this process) to headless Chromium (Debian's package, via playwright-core).
+ * --quick (smoke run): an event every 30 minutes (same channels and
+ * recordings, about 130,000 events) and 1 timed page load after the warm-up one, instead of 7.
  * Run: npx tsc -p tsconfig.build.json && node dist/bench/console.bench.js [--quick]
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -22,8 +24,8 @@ const BENCH = 'console';
 const CHANNELS = 100;
 const DAYS = 30;
 const DAY_NS = 86_400_000_000_000n;
-const EVENT_EVERY_NS = 300_000_000_000n;
-const ROUNDS = isQuick() ? 3 : 7;
+const EVENT_EVERY_NS = isQuick() ? 1_800_000_000_000n : 300_000_000_000n;
+const ROUNDS = isQuick() ? 1 : 7;
 
 function writeArchive(dir: string, endNs: bigint): number {
   const archive = Archive.open(dir, { segmentLength: 1 << 20 });

@@ -202,35 +202,36 @@ function throwNotInt64Number(value: number, kind: string): never {
 }
 
 // Ids, positions and counts mostly have a zero high half: that case returns the low half
-// and writes it with a zero high half, the rest goes through the general (checked) paths.
+// and writes it with a zero high half; everything else goes through the out-of-line (checked)
+// paths. The fast paths are kept to a few bytecodes on purpose: a message has many such
+// fields, and the optimizing compiler inlines a caller's accessors only up to a cumulative
+// bytecode budget, so every byte saved here lets more of a message's accessors be inlined.
 export function getInt64NumberLE(view: DataView, at: number): number {
-  const lo = view.getUint32(at, true);
   const hi = view.getInt32(at + 4, true);
-  if (hi === 0) return lo;
-  if (hi > -0x200000 && hi < 0x200000) return hi * TWO_32 + lo;
-  return int64NumberSlow(hi, lo, at);
+  return hi === 0 ? view.getUint32(at, true) : int64NumberJoin(hi, view.getUint32(at, true), at);
 }
 
 export function getInt64NumberBE(view: DataView, at: number): number {
-  const lo = view.getUint32(at + 4, false);
   const hi = view.getInt32(at, false);
-  if (hi === 0) return lo;
+  return hi === 0 ? view.getUint32(at + 4, false) : int64NumberJoin(hi, view.getUint32(at + 4, false), at);
+}
+
+export function getUint64NumberLE(view: DataView, at: number): number {
+  const hi = view.getUint32(at + 4, true);
+  return hi === 0 ? view.getUint32(at, true) : uint64NumberJoin(hi, view.getUint32(at, true), at);
+}
+
+export function getUint64NumberBE(view: DataView, at: number): number {
+  const hi = view.getUint32(at, false);
+  return hi === 0 ? view.getUint32(at + 4, false) : uint64NumberJoin(hi, view.getUint32(at + 4, false), at);
+}
+
+function int64NumberJoin(hi: number, lo: number, at: number): number {
   if (hi > -0x200000 && hi < 0x200000) return hi * TWO_32 + lo;
   return int64NumberSlow(hi, lo, at);
 }
 
-export function getUint64NumberLE(view: DataView, at: number): number {
-  const lo = view.getUint32(at, true);
-  const hi = view.getUint32(at + 4, true);
-  if (hi === 0) return lo;
-  if (hi < 0x200000) return hi * TWO_32 + lo;
-  return uint64NumberSlow(hi, lo, at);
-}
-
-export function getUint64NumberBE(view: DataView, at: number): number {
-  const lo = view.getUint32(at + 4, false);
-  const hi = view.getUint32(at, false);
-  if (hi === 0) return lo;
+function uint64NumberJoin(hi: number, lo: number, at: number): number {
   if (hi < 0x200000) return hi * TWO_32 + lo;
   return uint64NumberSlow(hi, lo, at);
 }
@@ -239,47 +240,48 @@ export function getUint64NumberBE(view: DataView, at: number): number {
 // or anything larger), the frequent case. `value | 0` is the low 32 bits (ToInt32 is modulo
 // 2^32), exact for every safe integer. The half at the higher address is written first.
 export function setInt64NumberLE(view: DataView, at: number, value: number): void {
-  if (value >>> 0 === value) {
-    view.setInt32(at + 4, 0, true);
-    view.setInt32(at, value | 0, true);
-    return;
-  }
-  if (!Number.isSafeInteger(value) && value !== INT64_NULL_NUMBER) throwNotInt64Number(value, 'int64');
-  view.setInt32(at + 4, Math.floor(value / TWO_32), true);
-  view.setInt32(at, value | 0, true);
+  if (value >>> 0 !== value) return setInt64NumberSlow(view, at, value, true);
+  view.setInt32(at + 4, 0, true);
+  view.setUint32(at, value, true);
 }
 
 export function setInt64NumberBE(view: DataView, at: number, value: number): void {
-  if (value >>> 0 === value) {
-    view.setInt32(at + 4, value | 0, false);
-    view.setInt32(at, 0, false);
-    return;
-  }
-  if (!Number.isSafeInteger(value) && value !== INT64_NULL_NUMBER) throwNotInt64Number(value, 'int64');
-  view.setInt32(at + 4, value | 0, false);
-  view.setInt32(at, Math.floor(value / TWO_32), false);
+  if (value >>> 0 !== value) return setInt64NumberSlow(view, at, value, false);
+  view.setUint32(at + 4, value, false);
+  view.setInt32(at, 0, false);
 }
 
 export function setUint64NumberLE(view: DataView, at: number, value: number): void {
-  if (value >>> 0 === value) {
-    view.setInt32(at + 4, 0, true);
-    view.setInt32(at, value | 0, true);
-    return;
-  }
-  if (!Number.isSafeInteger(value) || value < 0) throwNotInt64Number(value, 'uint64');
-  view.setInt32(at + 4, Math.floor(value / TWO_32), true);
-  view.setInt32(at, value | 0, true);
+  if (value >>> 0 !== value) return setUint64NumberSlow(view, at, value, true);
+  view.setInt32(at + 4, 0, true);
+  view.setUint32(at, value, true);
 }
 
 export function setUint64NumberBE(view: DataView, at: number, value: number): void {
-  if (value >>> 0 === value) {
-    view.setInt32(at + 4, value | 0, false);
-    view.setInt32(at, 0, false);
-    return;
-  }
+  if (value >>> 0 !== value) return setUint64NumberSlow(view, at, value, false);
+  view.setUint32(at + 4, value, false);
+  view.setInt32(at, 0, false);
+}
+
+function setInt64NumberSlow(view: DataView, at: number, value: number, le: boolean): void {
+  if (!Number.isSafeInteger(value) && value !== INT64_NULL_NUMBER) throwNotInt64Number(value, 'int64');
+  setHalves(view, at, Math.floor(value / TWO_32), value | 0, le);
+}
+
+function setUint64NumberSlow(view: DataView, at: number, value: number, le: boolean): void {
   if (!Number.isSafeInteger(value) || value < 0) throwNotInt64Number(value, 'uint64');
-  view.setInt32(at + 4, value | 0, false);
-  view.setInt32(at, Math.floor(value / TWO_32), false);
+  setHalves(view, at, Math.floor(value / TWO_32), value | 0, le);
+}
+
+/** Writes hi and lo (32-bit halves) in the byte order, the half at the higher address first. */
+function setHalves(view: DataView, at: number, hi: number, lo: number, le: boolean): void {
+  if (le) {
+    view.setInt32(at + 4, hi, true);
+    view.setInt32(at, lo, true);
+  } else {
+    view.setInt32(at + 4, lo, false);
+    view.setInt32(at, hi, false);
+  }
 }
 
 /** Thrown by decoders' wrapAndApplyHeader (out of line, to keep it small). */
@@ -345,21 +347,17 @@ function keepWords(words: Int32Array, slot: number, buf: Buffer, view: DataView,
   words[w] = tailWord(buf, i, end);
 }
 
-/** The cached string for bytes [start, end) (1..TEXT_CACHE_MAX of them), or undefined. */
-function cachedDecode(buf: Buffer, view: DataView, slot: number, start: number, end: number): string | undefined {
-  if (decodedLength[slot] !== end - start) return undefined;
+/** True when cache slot `slot` holds exactly the bytes [start, end) (its length already matched). */
+function sameWords(words: Int32Array, slot: number, buf: Buffer, view: DataView, start: number, end: number): boolean {
   let w = slot * TEXT_CACHE_WORDS;
   let i = start;
-  for (; i + 4 <= end; i += 4) if (view.getInt32(i, true) !== decodedWords[w++]) return undefined;
-  return tailWord(buf, i, end) === decodedWords[w] ? decodedText[slot] : undefined;
+  for (; i + 4 <= end; i += 4) if (view.getInt32(i, true) !== words[w++]) return false;
+  return tailWord(buf, i, end) === words[w];
 }
 
-/** Decodes short text [start, end) (1..TEXT_CACHE_MAX bytes) through the cache. */
-function decodeShort(buf: Buffer, view: DataView, start: number, end: number, utf8: boolean): string {
+/** Short text [start, end) (1..TEXT_CACHE_MAX bytes) that missed the cache: decoded, and kept when ASCII. */
+function decodeShortMiss(buf: Buffer, view: DataView, slot: number, start: number, end: number, utf8: boolean): string {
   const length = end - start;
-  const slot = textSlot(length, buf[start]!, buf[start + (length >> 1)]!, buf[end - 1]!);
-  const hit = cachedDecode(buf, view, slot, start, end);
-  if (hit !== undefined) return hit;
   if (!isAscii(buf, view, start, end)) return utf8 ? sliceUtf8(buf, start, end) : sliceLatin1(buf, start, end);
   const text = length <= SHORT_TEXT ? fromBytes(buf, start, length) : sliceLatin1(buf, start, end);
   decodedText[slot] = text;
@@ -387,23 +385,43 @@ function sliceUtf8(buf: Buffer, start: number, end: number): string {
 
 /**
  * Decodes UTF-8 bytes [start, end) (the caller has checked they are inside the buffer).
- * Text up to 64 bytes goes through the cache above; new short ASCII text is built by
- * one String.fromCharCode call (on Node 20 1.3 to 2.5 times faster than a call into the
- * native decoder for up to 32 bytes). Longer ASCII text is decoded as Latin-1 (the same
- * characters, a faster native decoder).
+ * Only the cache hit is handled here, in as few bytecodes as it takes (the optimizing
+ * compiler inlines a message's accessors up to a bytecode budget, and a message often reads
+ * several texts): text up to 64 bytes whose bytes are in the cache comes back
+ * as the string cached. Everything else is decodeMiss's: new short ASCII text is built by one
+ * String.fromCharCode call (on Node 20 1.3 to 2.5 times faster than a call into the native
+ * decoder for up to 32 bytes) and cached; longer ASCII text is decoded as Latin-1 (the
+ * same characters, a faster native decoder); the rest by the native UTF-8 decoder.
  */
 export function getUtf8(buf: Buffer, view: DataView, start: number, end: number): string {
   const length = end - start;
-  if (length <= TEXT_CACHE_MAX) return length === 0 ? '' : decodeShort(buf, view, start, end, true);
-  if (length <= ASCII_CHECK_MAX && isAscii(buf, view, start, end)) return sliceLatin1(buf, start, end);
-  return sliceUtf8(buf, start, end);
+  if (length > 0 && length <= TEXT_CACHE_MAX) {
+    const slot = textSlot(length, buf[start]!, buf[start + (length >> 1)]!, buf[end - 1]!);
+    if (decodedLength[slot] === length && sameWords(decodedWords, slot, buf, view, start, end)) return decodedText[slot]!;
+  }
+  return decodeMiss(buf, view, start, end, true);
 }
 
 /** Decodes Latin-1 bytes [start, end) (inside the buffer); short text as getUtf8 does. */
 export function getLatin1(buf: Buffer, view: DataView, start: number, end: number): string {
   const length = end - start;
-  if (length <= TEXT_CACHE_MAX) return length === 0 ? '' : decodeShort(buf, view, start, end, false);
-  return sliceLatin1(buf, start, end);
+  if (length > 0 && length <= TEXT_CACHE_MAX) {
+    const slot = textSlot(length, buf[start]!, buf[start + (length >> 1)]!, buf[end - 1]!);
+    if (decodedLength[slot] === length && sameWords(decodedWords, slot, buf, view, start, end)) return decodedText[slot]!;
+  }
+  return decodeMiss(buf, view, start, end, false);
+}
+
+/** Text that missed the cache (or is empty, or too long for it), UTF-8 or Latin-1. */
+function decodeMiss(buf: Buffer, view: DataView, start: number, end: number, utf8: boolean): string {
+  const length = end - start;
+  if (length === 0) return '';
+  if (length <= TEXT_CACHE_MAX) {
+    const slot = textSlot(length, buf[start]!, buf[start + (length >> 1)]!, buf[end - 1]!);
+    return decodeShortMiss(buf, view, slot, start, end, utf8);
+  }
+  if (!utf8 || (length <= ASCII_CHECK_MAX && isAscii(buf, view, start, end))) return sliceLatin1(buf, start, end);
+  return sliceUtf8(buf, start, end);
 }
 
 /** Decodes bytes [start, end) (inside the buffer) in any encoding. */
@@ -444,8 +462,36 @@ export function putBytes(buf: Buffer, at: number, length: number, src: Uint8Arra
   if (n < length) buf.fill(0, at + n, at + length);
 }
 
-/** Writes var data bytes at offset at; returns their length. Throws before writing if they do not fit. */
+/**
+ * Writes var data bytes at offset at; returns their length. Throws before writing if they do
+ * not fit. Only the frequent case is handled here, in few bytecodes (see getUtf8): a short
+ * string written before (ASCII, in the cache) whose bytes are copied from the cache a word at
+ * a time. Everything else is putVarDataMiss's.
+ */
 export function putVarData(buf: Buffer, view: DataView, at: number, value: string | Uint8Array, encoding: BufferEncoding, max: number): number {
+  if (typeof value === 'string') {
+    const len = value.length;
+    if (len > 0 && len <= TEXT_CACHE_MAX && len <= max && at + len <= buf.length) {
+      const slot = textSlot(len, value.charCodeAt(0), value.charCodeAt(len >> 1), value.charCodeAt(len - 1));
+      // a cached string is ASCII: its bytes are the same in every encoding but UTF-16
+      if (encodedText[slot] === value && encoding !== 'utf16le') {
+        copyWords(encodedWords, slot, buf, view, at, len);
+        return len;
+      }
+    }
+  }
+  return putVarDataMiss(buf, view, at, value, encoding, max);
+}
+
+/** Writes len bytes kept in cache slot `slot` at offset at (inside the buffer). */
+function copyWords(words: Int32Array, slot: number, buf: Buffer, view: DataView, at: number, len: number): void {
+  let w = slot * TEXT_CACHE_WORDS;
+  let i = 0;
+  for (; i + 4 <= len; i += 4) view.setInt32(at + i, words[w++]!, true);
+  for (let tail = words[w]!; i < len; i++, tail >>>= 8) buf[at + i] = tail & 0xff;
+}
+
+function putVarDataMiss(buf: Buffer, view: DataView, at: number, value: string | Uint8Array, encoding: BufferEncoding, max: number): number {
   if (typeof value === 'string' && encoding !== 'utf16le') {
     const n = putShortAscii(buf, view, at, value, max);
     if (n >= 0) return n;
@@ -454,27 +500,20 @@ export function putVarData(buf: Buffer, view: DataView, at: number, value: strin
 }
 
 /**
- * Short ASCII text is copied in JavaScript (cheaper than a call into the native encoder),
- * from the cache above when it was written before. Returns -1 (having written nothing that
- * matters) when the text is long, not ASCII or does not fit.
+ * Short ASCII text not in the cache is copied in JavaScript (cheaper than a call into the
+ * native encoder) and kept in the cache. Returns -1 (having written nothing that matters)
+ * when the text is long, not ASCII or does not fit.
  */
 function putShortAscii(buf: Buffer, view: DataView, at: number, value: string, max: number): number {
   const len = value.length;
   if (len > TEXT_CACHE_MAX || len > max || at + len > buf.length) return -1;
   if (len === 0) return 0;
-  const slot = textSlot(len, value.charCodeAt(0), value.charCodeAt(len >> 1), value.charCodeAt(len - 1));
-  if (encodedText[slot] === value) {
-    let w = slot * TEXT_CACHE_WORDS;
-    let i = 0;
-    for (; i + 4 <= len; i += 4) view.setInt32(at + i, encodedWords[w++]!, true);
-    for (let tail = encodedWords[w]!; i < len; i++, tail >>>= 8) buf[at + i] = tail & 0xff;
-    return len;
-  }
   for (let i = 0; i < len; i++) {
     const c = value.charCodeAt(i);
     if (c > 0x7f) return -1;
     buf[at + i] = c;
   }
+  const slot = textSlot(len, value.charCodeAt(0), value.charCodeAt(len >> 1), value.charCodeAt(len - 1));
   encodedText[slot] = value;
   keepWords(encodedWords, slot, buf, view, at, at + len);
   return len;

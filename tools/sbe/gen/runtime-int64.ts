@@ -134,35 +134,36 @@ function throwNotInt64Number(value: number, kind: string): never {
 }
 
 // Ids, positions and counts mostly have a zero high half: that case returns the low half
-// and writes it with a zero high half, the rest goes through the general (checked) paths.
+// and writes it with a zero high half; everything else goes through the out-of-line (checked)
+// paths. The fast paths are kept to a few bytecodes on purpose: a message has many such
+// fields, and the optimizing compiler inlines a caller's accessors only up to a cumulative
+// bytecode budget, so every byte saved here lets more of a message's accessors be inlined.
 export function getInt64NumberLE(view: DataView, at: number): number {
-  const lo = view.getUint32(at, true);
   const hi = view.getInt32(at + 4, true);
-  if (hi === 0) return lo;
-  if (hi > -0x200000 && hi < 0x200000) return hi * TWO_32 + lo;
-  return int64NumberSlow(hi, lo, at);
+  return hi === 0 ? view.getUint32(at, true) : int64NumberJoin(hi, view.getUint32(at, true), at);
 }
 
 export function getInt64NumberBE(view: DataView, at: number): number {
-  const lo = view.getUint32(at + 4, false);
   const hi = view.getInt32(at, false);
-  if (hi === 0) return lo;
+  return hi === 0 ? view.getUint32(at + 4, false) : int64NumberJoin(hi, view.getUint32(at + 4, false), at);
+}
+
+export function getUint64NumberLE(view: DataView, at: number): number {
+  const hi = view.getUint32(at + 4, true);
+  return hi === 0 ? view.getUint32(at, true) : uint64NumberJoin(hi, view.getUint32(at, true), at);
+}
+
+export function getUint64NumberBE(view: DataView, at: number): number {
+  const hi = view.getUint32(at, false);
+  return hi === 0 ? view.getUint32(at + 4, false) : uint64NumberJoin(hi, view.getUint32(at + 4, false), at);
+}
+
+function int64NumberJoin(hi: number, lo: number, at: number): number {
   if (hi > -0x200000 && hi < 0x200000) return hi * TWO_32 + lo;
   return int64NumberSlow(hi, lo, at);
 }
 
-export function getUint64NumberLE(view: DataView, at: number): number {
-  const lo = view.getUint32(at, true);
-  const hi = view.getUint32(at + 4, true);
-  if (hi === 0) return lo;
-  if (hi < 0x200000) return hi * TWO_32 + lo;
-  return uint64NumberSlow(hi, lo, at);
-}
-
-export function getUint64NumberBE(view: DataView, at: number): number {
-  const lo = view.getUint32(at + 4, false);
-  const hi = view.getUint32(at, false);
-  if (hi === 0) return lo;
+function uint64NumberJoin(hi: number, lo: number, at: number): number {
   if (hi < 0x200000) return hi * TWO_32 + lo;
   return uint64NumberSlow(hi, lo, at);
 }
@@ -171,47 +172,48 @@ export function getUint64NumberBE(view: DataView, at: number): number {
 // or anything larger), the frequent case. \`value | 0\` is the low 32 bits (ToInt32 is modulo
 // 2^32), exact for every safe integer. The half at the higher address is written first.
 export function setInt64NumberLE(view: DataView, at: number, value: number): void {
-  if (value >>> 0 === value) {
-    view.setInt32(at + 4, 0, true);
-    view.setInt32(at, value | 0, true);
-    return;
-  }
-  if (!Number.isSafeInteger(value) && value !== INT64_NULL_NUMBER) throwNotInt64Number(value, 'int64');
-  view.setInt32(at + 4, Math.floor(value / TWO_32), true);
-  view.setInt32(at, value | 0, true);
+  if (value >>> 0 !== value) return setInt64NumberSlow(view, at, value, true);
+  view.setInt32(at + 4, 0, true);
+  view.setUint32(at, value, true);
 }
 
 export function setInt64NumberBE(view: DataView, at: number, value: number): void {
-  if (value >>> 0 === value) {
-    view.setInt32(at + 4, value | 0, false);
-    view.setInt32(at, 0, false);
-    return;
-  }
-  if (!Number.isSafeInteger(value) && value !== INT64_NULL_NUMBER) throwNotInt64Number(value, 'int64');
-  view.setInt32(at + 4, value | 0, false);
-  view.setInt32(at, Math.floor(value / TWO_32), false);
+  if (value >>> 0 !== value) return setInt64NumberSlow(view, at, value, false);
+  view.setUint32(at + 4, value, false);
+  view.setInt32(at, 0, false);
 }
 
 export function setUint64NumberLE(view: DataView, at: number, value: number): void {
-  if (value >>> 0 === value) {
-    view.setInt32(at + 4, 0, true);
-    view.setInt32(at, value | 0, true);
-    return;
-  }
-  if (!Number.isSafeInteger(value) || value < 0) throwNotInt64Number(value, 'uint64');
-  view.setInt32(at + 4, Math.floor(value / TWO_32), true);
-  view.setInt32(at, value | 0, true);
+  if (value >>> 0 !== value) return setUint64NumberSlow(view, at, value, true);
+  view.setInt32(at + 4, 0, true);
+  view.setUint32(at, value, true);
 }
 
 export function setUint64NumberBE(view: DataView, at: number, value: number): void {
-  if (value >>> 0 === value) {
-    view.setInt32(at + 4, value | 0, false);
-    view.setInt32(at, 0, false);
-    return;
-  }
+  if (value >>> 0 !== value) return setUint64NumberSlow(view, at, value, false);
+  view.setUint32(at + 4, value, false);
+  view.setInt32(at, 0, false);
+}
+
+function setInt64NumberSlow(view: DataView, at: number, value: number, le: boolean): void {
+  if (!Number.isSafeInteger(value) && value !== INT64_NULL_NUMBER) throwNotInt64Number(value, 'int64');
+  setHalves(view, at, Math.floor(value / TWO_32), value | 0, le);
+}
+
+function setUint64NumberSlow(view: DataView, at: number, value: number, le: boolean): void {
   if (!Number.isSafeInteger(value) || value < 0) throwNotInt64Number(value, 'uint64');
-  view.setInt32(at + 4, value | 0, false);
-  view.setInt32(at, Math.floor(value / TWO_32), false);
+  setHalves(view, at, Math.floor(value / TWO_32), value | 0, le);
+}
+
+/** Writes hi and lo (32-bit halves) in the byte order, the half at the higher address first. */
+function setHalves(view: DataView, at: number, hi: number, lo: number, le: boolean): void {
+  if (le) {
+    view.setInt32(at + 4, hi, true);
+    view.setInt32(at, lo, true);
+  } else {
+    view.setInt32(at + 4, lo, false);
+    view.setInt32(at, hi, false);
+  }
 }
 
 `;
