@@ -92,7 +92,7 @@ beforeAll(async () => {
 
 /**
  * The dgram path stamps in user space, so a moment when this shared test machine does not
- * schedule the receiver shows up as a wrong gap: a run that misses is repeated for up to 30 s
+ * schedule the receiver shows up as a wrong gap: a run that misses is repeated for up to 60 s
  * (the native path, stamped by the kernel, gets one run). A path that stamped at poll time would
  * miss every run. The gaps compared are the ones measured by the sender.
  */
@@ -124,8 +124,8 @@ const within1ms = (m: { sent: number[]; mono: number[]; wall: number[] }): boole
 for (const path of paths) {
   describe.runIf(path.run)(`UdpSource timestamps on the ${path.name}`, () => {
     it('records datagrams sent 0, 2, 5, 3 ms apart with those gaps (within 1 ms), though taken in one poll', async () => {
-      // the dgram path retries for up to 30 s: a CI machine busy with other test files has quiet moments
-      const deadline = Date.now() + 30_000;
+      // the dgram path retries for up to 60 s: a CI machine busy with other test files has quiet moments
+      const deadline = Date.now() + 60_000;
       let m = await measure(path.native);
       for (let attempt = 1; attempt < path.attempts && !within1ms(m) && Date.now() < deadline; attempt++) m = await measure(path.native);
       expect(m.payloads).toEqual(['t0', 't1', 't2', 't3', 't4']);
@@ -135,7 +135,7 @@ for (const path of paths) {
       }
       // arrival, not delivery: stamped before the poll that took it
       expect(m.lastMono <= process.hrtime.bigint()).toBe(true);
-    }, 45_000);
+    }, 75_000);
   });
 }
 
