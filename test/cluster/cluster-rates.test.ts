@@ -58,8 +58,10 @@ describe('event rates in a cluster', () => {
       const total = rates!.events.reduce((s, x) => s + x, 0);
       expect(gapBuckets).toBeGreaterThan(5);
       expect(Math.abs(total - 2000)).toBeLessThan(100);
-      // evenly spread, the gap's buckets would hold about gapBuckets/buckets of the events (> 300)
-      expect(inGap).toBeLessThan(20);
+      // evenly spread, the gap's buckets would hold about gapBuckets/buckets of the events (> 300);
+      // interpolation across the index samples at the gap's edges may spill about a stride (4 KiB,
+      // ~20 events) into each side
+      expect(inGap).toBeLessThan(60);
     } finally {
       await b.close();
     }
