@@ -316,7 +316,7 @@ export class Archive {
   }
 
   /** The recording's time index (read-only use: the console's rates over time, without a scan). */
-  timeIndex(recordingId: number): Pick<TimeIndex, 'length' | 'utcAt' | 'positionAt'> {
+  timeIndex(recordingId: number): Pick<TimeIndex, 'length' | 'utcAt' | 'positionAt' | 'floorBefore'> {
     return this.table.entry(recordingId).index!;
   }
 

@@ -10,8 +10,8 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { removeTempDirs, tempDir, until } from '../helpers/wait.js';
-import { Cluster, freeUdpPort } from './support/cluster-harness.js';
-import { kCopies, payloadsOf, segments, sendEvents } from './support/cluster-checks.js';
+import { Cluster } from './support/cluster-harness.js';
+import { kCopies, payloadsOf, recordOn, segments } from './support/cluster-checks.js';
 
 let cluster: Cluster | undefined;
 
@@ -42,6 +42,18 @@ function archivedFiles(location: string): Map<string, string[]> {
   return out;
 }
 
+/** Every live node reads the recording's events as sent. */
+async function expectEveryNodeServes(c: Cluster, recordingId: number, sent: string[]): Promise<void> {
+  for (const n of c.up()) {
+    const r = await n.client();
+    try {
+      expect({ node: n.id, same: (await payloadsOf(r, recordingId)).join(',') === sent.join(',') }).toEqual({ node: n.id, same: true });
+    } finally {
+      await r.close();
+    }
+  }
+}
+
 describe('archive tier with a shared location in a real cluster', () => {
   it('archives each sealed segment once, by the first holder in node id order; the others stay hot; K and every read hold, also with the archiving node gone', async () => {
     const location = tempDir('vcr-shared-archive-');
@@ -52,18 +64,7 @@ describe('archive tier with a shared location in a real cluster', () => {
       config: { archive: { location, locationId: 'shared-1', shared: true, afterAge: 0, intervalMs: 0, blockSize: 16384 } },
     });
     const c = cluster;
-    const recorder = await c.node('a').client();
-    let recordingId: number;
-    let sent: string[];
-    try {
-      const port = await freeUdpPort();
-      recordingId = await recorder.startRecording({ channel: 'shared', source: `udp://127.0.0.1:${port}` });
-      sent = await sendEvents(port, 'sh', 2000);
-      await until('all events recorded', async () => (await recorder.describeRecording(recordingId)).eventCount >= sent.length, 20_000);
-      await recorder.stopRecording({ recordingId });
-    } finally {
-      await recorder.close();
-    }
+    const { recordingId, sent } = await recordOn(c, 'a', 'shared', 2000);
     await until('K placed copies of sealed segments', async () => {
       if ((await kCopies(c, 2, c.up())) !== true) return false;
       const segs = (await segments(c)).filter((s) => s.recordingId === recordingId);
@@ -104,14 +105,7 @@ describe('archive tier with a shared location in a real cluster', () => {
     }
     // nothing in etcd changed: the same K verified copies
     expect(await kCopies(c, 2, c.up())).toBe(true);
-    for (const n of c.up()) {
-      const r = await n.client();
-      try {
-        expect({ node: n.id, same: (await payloadsOf(r, recordingId)).join(',') === sent.join(',') }).toEqual({ node: n.id, same: true });
-      } finally {
-        await r.close();
-      }
-    }
+    await expectEveryNodeServes(c, recordingId, sent);
 
     // the node that archived the most segments goes away: the segments it archived are still read
     // from their hot copies elsewhere, and repair brings them back to K independent copies
@@ -120,13 +114,6 @@ describe('archive tier with a shared location in a real cluster', () => {
     const victimId = [...counts.entries()].sort((x, y) => y[1] - x[1])[0]![0];
     await c.node(victimId).kill(); // SIGKILL
     await until('K copies on the survivors', async () => (await kCopies(c, 2, c.up())) === true, 40_000);
-    for (const n of c.up()) {
-      const r = await n.client();
-      try {
-        expect({ node: n.id, same: (await payloadsOf(r, recordingId)).join(',') === sent.join(',') }).toEqual({ node: n.id, same: true });
-      } finally {
-        await r.close();
-      }
-    }
+    await expectEveryNodeServes(c, recordingId, sent);
   }, 120_000);
 });

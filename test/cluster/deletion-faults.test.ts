@@ -11,8 +11,8 @@ import type { ArchiveClient } from '../../src/client/archive-client.js';
 import { readRecording } from '../../src/client/event-reader.js';
 import { ErrorCode, isVcrError } from '../../src/util/errors.js';
 import { removeTempDirs, sleep, until } from '../helpers/wait.js';
-import { Cluster, freeUdpPort, type NodeProcess } from './support/cluster-harness.js';
-import { kCopies, payloadsOf, recordings, segments, sendEvents } from './support/cluster-checks.js';
+import { Cluster, type NodeProcess } from './support/cluster-harness.js';
+import { kCopies, payloadsOf, recordOn, segments } from './support/cluster-checks.js';
 import { eventsOf } from './support/consistency-support.js';
 
 let cluster: Cluster | undefined;
@@ -22,27 +22,6 @@ afterEach(async () => {
   cluster = undefined;
   removeTempDirs();
 });
-
-async function recordOn(c: Cluster, on: string, channel: string, count: number): Promise<{ recordingId: number; sent: string[] }> {
-  const client = await c.node(on).client();
-  let recordingId: number;
-  let sent: string[];
-  try {
-    const port = await freeUdpPort();
-    recordingId = await client.startRecording({ channel, source: `udp://127.0.0.1:${port}` });
-    sent = await sendEvents(port, channel, count);
-    await until('all events recorded', async () => (await client.describeRecording(recordingId)).eventCount >= count, 20_000);
-    await client.stopRecording({ recordingId });
-  } finally {
-    await client.close();
-  }
-  // the stop and the last seal reach etcd after the answer (the recorder's reconciler publishes them)
-  await until('stopped and sealed in etcd', async () => {
-    const rec = (await recordings(c)).find((r) => r.recordingId === recordingId);
-    return rec?.state === 'stopped' && (await segments(c)).every((s) => s.recordingId !== recordingId || s.state === 'sealed');
-  }, 20_000);
-  return { recordingId, sent };
-}
 
 /** Every payload of a recording through the UDP pull read (ReadRequest chunks), not the stream. */
 async function pulledPayloads(client: ArchiveClient, recordingId: number): Promise<string[]> {

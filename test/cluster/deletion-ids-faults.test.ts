@@ -13,8 +13,8 @@ import { afterEach, describe, expect, it, onTestFailed } from 'vitest';
 import { encodeValue, KEY, type ClusterDeletion } from '../../src/cluster/cluster-keys.js';
 import { readHolds } from '../../src/storage/holds-file.js';
 import { removeTempDirs, until } from '../helpers/wait.js';
-import { Cluster, freeUdpPort } from './support/cluster-harness.js';
-import { kCopies, PREFIX, recordings, segments, sendEvents } from './support/cluster-checks.js';
+import { Cluster } from './support/cluster-harness.js';
+import { kCopies, PREFIX, recordOn } from './support/cluster-checks.js';
 import { indicesInFiles, readFrom, untilReady } from './support/consistency-support.js';
 
 let cluster: Cluster | undefined;
@@ -24,27 +24,6 @@ afterEach(async () => {
   cluster = undefined;
   removeTempDirs();
 });
-
-/** Records `count` events on node `on` into a new recording of `channel`; returns once etcd has it stopped and sealed. */
-async function recordOn(c: Cluster, on: string, channel: string, count: number): Promise<{ recordingId: number; sent: string[] }> {
-  const client = await c.node(on).client();
-  let recordingId: number;
-  let sent: string[];
-  try {
-    const port = await freeUdpPort();
-    recordingId = await client.startRecording({ channel, source: `udp://127.0.0.1:${port}` });
-    sent = await sendEvents(port, channel, count);
-    await until('all events recorded', async () => (await client.describeRecording(recordingId)).eventCount >= count, 20_000);
-    await client.stopRecording({ recordingId });
-  } finally {
-    await client.close();
-  }
-  await until('stopped and sealed in etcd', async () => {
-    const rec = (await recordings(c)).find((r) => r.recordingId === recordingId);
-    return rec?.state === 'stopped' && (await segments(c)).every((s) => s.recordingId !== recordingId || s.state === 'sealed');
-  }, 20_000);
-  return { recordingId, sent };
-}
 
 describe('a deletion applied late covers the recordings it named at commit (real cluster)', () => {
   it('a node away while a deletion commits applies it on return to the named recording only: a later recording of the same channel with events inside the interval keeps them', async () => {

@@ -10,7 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { NotificationKind, type Notification } from '../../src/client/notifications.js';
 import { removeTempDirs, until } from '../helpers/wait.js';
 import { Cluster, freeUdpPort } from './support/cluster-harness.js';
-import { kCopies, payloadsOf, recordings, segments, sendEvents } from './support/cluster-checks.js';
+import { kCopies, payloadsOf, recordings, segments, sendEvents, untilKPlacedCopies } from './support/cluster-checks.js';
 
 let cluster: Cluster | undefined;
 
@@ -296,10 +296,7 @@ describe('replication on a real cluster', () => {
     cluster = await Cluster.start({ n: 3, k: 2, graceMs: 1000 });
     const c = cluster;
     const { recordingId, sent } = await recordOn(c, 'a', 'bits', 1500);
-    await until('K placed copies', async () => {
-      if ((await kCopies(c, 2, c.up())) !== true) return false;
-      return (await segments(c)).every((s) => s.state !== 'sealed' || s.end <= s.base || s.replicas.every((e) => s.placement.includes(e.node)));
-    }, 30_000);
+    await untilKPlacedCopies(c, 2, 30_000);
     const seg = (await segments(c)).find((s) => s.recordingId === recordingId && s.state === 'sealed' && s.base === 0)!;
     const holder = c.node(seg.replicas[0]!.node);
     const file = join(holder.dir, `${recordingId}-0.rec`);

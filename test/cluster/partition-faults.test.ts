@@ -11,7 +11,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorCode, VcrError } from '../../src/util/errors.js';
 import { removeTempDirs, sleep, until } from '../helpers/wait.js';
 import { Cluster, freeUdpPort } from './support/cluster-harness.js';
-import { hasSegmentFile, kCopies, payloadsOf, recordings, segments, sendEvents } from './support/cluster-checks.js';
+import { hasSegmentFile, kCopies, payloadsOf, recordings, segments, sendEvents, untilKPlacedCopies } from './support/cluster-checks.js';
 import { NeverBelowK, dumpCluster, etcdValue, readEverywhere } from './support/partition-support.js';
 
 let cluster: Cluster | undefined;
@@ -194,10 +194,7 @@ describe('network partitions on a real cluster (links cut between live processes
     await until('recorded', async () => (await rec.describeRecording(recordingId)).eventCount >= sent.length, 20_000);
     await rec.stopRecording({ recordingId });
     await rec.close();
-    await until('K placed copies', async () => {
-      if ((await kCopies(c, 2, c.up())) !== true) return false;
-      return (await segments(c)).every((s) => s.state !== 'sealed' || s.end <= s.base || s.replicas.every((e) => s.placement.includes(e.node)));
-    }, 40_000);
+    await untilKPlacedCopies(c, 2, 40_000);
     sampler = NeverBelowK.start(c, 2);
     await sampler.ready;
     // the reader holds some segments; of those it lacks, the victim is the first holder it would ask

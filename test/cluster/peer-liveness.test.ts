@@ -9,7 +9,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { removeTempDirs, until } from '../helpers/wait.js';
 import { Cluster, freeUdpPort } from './support/cluster-harness.js';
-import { kCopies, segments, sendEvents } from './support/cluster-checks.js';
+import { kCopies, segments, sendEvents, untilKPlacedCopies } from './support/cluster-checks.js';
 import { dumpCluster, readEverywhere } from './support/partition-support.js';
 
 /** The transport's default heartbeat timeout on peer links, and the fetch window's stall timeout. */
@@ -56,10 +56,7 @@ describe('peer-link liveness (heartbeats) on a real cluster', () => {
     await until('recorded', async () => (await rec.describeRecording(recordingId)).eventCount >= sent.length, 20_000);
     await rec.stopRecording({ recordingId });
     await rec.close();
-    await until('K placed copies', async () => {
-      if ((await kCopies(c, 2, c.up())) !== true) return false;
-      return (await segments(c)).every((s) => s.state !== 'sealed' || s.end <= s.base || s.replicas.every((e) => s.placement.includes(e.node)));
-    }, 40_000);
+    await untilKPlacedCopies(c, 2, 40_000);
     // the reader lacks some segments; the victim is the first holder it asks for one of them
     const segs = (await segments(c)).filter((s) => s.recordingId === recordingId && s.end > s.base);
     const reader = ['a', 'b', 'c'].find((n) => segs.filter((s) => !s.replicas.some((e) => e.node === n)).length >= 2) ?? 'a';

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { removeTempDirs, until } from '../helpers/wait.js';
 import { Cluster, freeUdpPort } from './support/cluster-harness.js';
-import { kCopies, payloadsOf, segments, sendEvents } from './support/cluster-checks.js';
+import { kCopies, payloadsOf, segments, sendEvents, untilKPlacedCopies } from './support/cluster-checks.js';
 
 let cluster: Cluster | undefined;
 
@@ -34,10 +34,7 @@ describe('the scrubber', () => {
     } finally {
       await recorder.close();
     }
-    await until('K placed copies', async () => {
-      if ((await kCopies(c, 2, c.up())) !== true) return false;
-      return (await segments(c)).every((s) => s.state !== 'sealed' || s.end <= s.base || s.replicas.every((e) => s.placement.includes(e.node)));
-    }, 30_000);
+    await untilKPlacedCopies(c, 2, 30_000);
     const seg = (await segments(c)).find((s) => s.recordingId === recordingId && s.state === 'sealed' && s.base === 0)!;
     const holder = c.node(seg.replicas[0]!.node);
     const other = c.node(seg.replicas[1]!.node);

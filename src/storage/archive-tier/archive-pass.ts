@@ -206,15 +206,7 @@ export class ArchivePass implements Session {
       return this.archive.findPosition(recordingId, cutoffNs);
     } catch (err) {
       if (!(err instanceof VcrError) || (err.code !== ErrorCode.SEGMENT_ELSEWHERE && err.code !== ErrorCode.REPLICA_UNAVAILABLE)) throw err;
-      const index = this.archive.timeIndex(recordingId);
-      let lo = 0;
-      let hi = index.length; // first sample at or after the cutoff
-      while (lo < hi) {
-        const mid = (lo + hi) >>> 1;
-        if (index.utcAt(mid) < cutoffNs) lo = mid + 1;
-        else hi = mid;
-      }
-      return lo === 0 ? 0 : index.positionAt(lo - 1);
+      return Math.max(0, this.archive.timeIndex(recordingId).floorBefore(cutoffNs));
     }
   }
 

@@ -8,7 +8,8 @@ import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeValue, type ClusterRecording, type ClusterSegment } from '../../../src/cluster/cluster-keys.js';
 import type { ArchiveClient } from '../../../src/client/archive-client.js';
-import type { Cluster, NodeProcess } from './cluster-harness.js';
+import { until } from '../../helpers/wait.js';
+import { freeUdpPort, type Cluster, type NodeProcess } from './cluster-harness.js';
 
 export const PREFIX = '/vcr/test/';
 
@@ -86,4 +87,34 @@ export async function payloadsOf(client: ArchiveClient, recordingId: number): Pr
   const out: string[] = [];
   for await (const e of client.read({ recordingId })) out.push(Buffer.from(e.payload).toString());
   return out;
+}
+
+/** Waits until every sealed, non-empty segment has K verified copies, all on its placement targets. */
+export async function untilKPlacedCopies(c: Cluster, k: number, timeoutMs: number): Promise<void> {
+  await until('K placed copies', async () => {
+    if ((await kCopies(c, k, c.up())) !== true) return false;
+    return (await segments(c)).every((s) => s.state !== 'sealed' || s.end <= s.base || s.replicas.every((e) => s.placement.includes(e.node)));
+  }, timeoutMs);
+}
+
+/** Records `count` events on node `on` into a new recording of `channel`; returns once etcd has it stopped and sealed. */
+export async function recordOn(c: Cluster, on: string, channel: string, count: number): Promise<{ recordingId: number; sent: string[] }> {
+  const client = await c.node(on).client();
+  let recordingId: number;
+  let sent: string[];
+  try {
+    const port = await freeUdpPort();
+    recordingId = await client.startRecording({ channel, source: `udp://127.0.0.1:${port}` });
+    sent = await sendEvents(port, channel, count);
+    await until('all events recorded', async () => (await client.describeRecording(recordingId)).eventCount >= count, 20_000);
+    await client.stopRecording({ recordingId });
+  } finally {
+    await client.close();
+  }
+  // the stop and the last seal reach etcd after the answer (the recorder's reconciler publishes them)
+  await until('stopped and sealed in etcd', async () => {
+    const rec = (await recordings(c)).find((r) => r.recordingId === recordingId);
+    return rec?.state === 'stopped' && (await segments(c)).every((s) => s.recordingId !== recordingId || s.state === 'sealed');
+  }, 20_000);
+  return { recordingId, sent };
 }
